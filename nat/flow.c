@@ -1,0 +1,254 @@
+/*
+ * flow.c - the flow table: two keys per flow in one pre-sized uthash table,
+ * the unassured list for eviction, lazy expiry and the bounded sweep.
+ */
+#include "nat/nat_int.h"
+
+/* The flow a table node belongs to. */
+struct nat_flow *
+flow_of(struct flow_node *n)
+{
+	return (struct nat_flow *)(n - n->key.dir);
+}
+
+/* Smallest power-of-two exponent with 2^e >= n, at least 5. */
+static unsigned
+flow_log2(size_t n)
+{
+	unsigned e = 5;
+
+	while (((size_t)1 << e) < n && e < 30)
+		e++;
+	return e;
+}
+
+/*
+ * Make the table: one bucket per flow (two nodes each), created around a
+ * permanent sentinel node so the bucket array is never freed or regrown.
+ */
+int
+flow_init(struct nat *nat, char *err)
+{
+	size_t chunk = nat->set.max_flows < 1024 ? nat->set.max_flows : 1024;
+
+	if (slab_init(&nat->flow_slab, sizeof(struct nat_flow), chunk,
+	    nat->set.max_flows) == -1)
+		goto oom;
+	nat->ht_log2 = flow_log2(nat->set.max_flows);
+	memset(&nat->sentinel, 0, sizeof(nat->sentinel));
+	nat->sentinel.key.dir = 2;
+	nat->flows = NULL;
+	HASH_ADD(hh, nat->flows, key, KEYLEN, &nat->sentinel);
+	if (nat->flows == NULL)
+		goto oom;
+	nat->flows->hh.tbl->noexpand = 1;
+	nat->flow_buckets = (size_t)1 << nat->ht_log2;
+	return 0;
+oom:
+	snprintf(err, NAT_ERRLEN, "no memory for a table of %u flows",
+	    nat->set.max_flows);
+	return -1;
+}
+
+/* Free the table and every flow. */
+void
+flow_fini(struct nat *nat)
+{
+	if (nat->flows != NULL)
+		HASH_CLEAR(hh, nat->flows);
+	slab_destroy(&nat->flow_slab);
+}
+
+/* Build the lookup key of a packet (no padding garbage). */
+void
+flow_key_from_pkt(struct nat_key *k, const struct pkt_info *pi)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->src, pi->src, pi->alen);
+	memcpy(k->dst, pi->dst, pi->alen);
+	k->sport = pi->sport;
+	k->dport = pi->dport;
+	k->proto = pi->proto;
+	k->family = pi->family;
+}
+
+/* Find the node matching a key. */
+struct flow_node *
+flow_lookup(struct nat *nat, const struct nat_key *k)
+{
+	struct flow_node *n = NULL;
+
+	HASH_FIND(hh, nat->flows, k, KEYLEN, n);
+	return n;
+}
+
+/* Insert a flow with its original and reply keys; NULL at the limit. */
+struct nat_flow *
+flow_insert(struct nat *nat, const struct nat_key *k0, const struct nat_key *k1)
+{
+	struct nat_flow *f;
+
+	f = slab_alloc(&nat->flow_slab);
+	if (f == NULL)
+		return NULL;
+	memset(f, 0, sizeof(*f));
+	f->node[0].key = *k0;
+	f->node[0].key.dir = 0;
+	f->node[1].key = *k1;
+	f->node[1].key.dir = 1;
+	HASH_ADD(hh, nat->flows, key, KEYLEN, &f->node[0]);
+	HASH_ADD(hh, nat->flows, key, KEYLEN, &f->node[1]);
+	nat->nflows++;
+	nat->st.flows_active++;
+	nat->st.flows_created++;
+	return f;
+}
+
+/* Count a flow in or out of the per-protocol and per-state gauges. */
+void
+flow_gauge(struct nat *nat, const struct nat_flow *f, int64_t d)
+{
+	switch (f->node[0].key.proto) {
+	case PROTO_TCP:
+		nat->st.flows_by_state[f->state] += (uint64_t)d;
+		break;
+	case PROTO_UDP:
+		nat->st.flows_udp += (uint64_t)d;
+		break;
+	default:
+		nat->st.flows_icmp += (uint64_t)d;
+		break;
+	}
+}
+
+/* Set the TCP state (or initial state of any flow) and keep gauges right. */
+void
+flow_set_state(struct nat *nat, struct nat_flow *f, uint8_t s)
+{
+	flow_gauge(nat, f, -1);
+	f->state = s;
+	flow_gauge(nat, f, 1);
+}
+
+/* Append a flow to the unassured list (the eviction order). */
+void
+flow_unassure(struct nat *nat, struct nat_flow *f)
+{
+	f->flags &= (uint8_t)~FLOW_ASSURED;
+	f->unext = NULL;
+	f->uprev = nat->utail;
+	if (nat->utail)
+		nat->utail->unext = f;
+	else
+		nat->uhead = f;
+	nat->utail = f;
+}
+
+/* Take a flow off the unassured list. */
+static void
+flow_unlink(struct nat *nat, struct nat_flow *f)
+{
+	if (f->uprev)
+		f->uprev->unext = f->unext;
+	else
+		nat->uhead = f->unext;
+	if (f->unext)
+		f->unext->uprev = f->uprev;
+	else
+		nat->utail = f->uprev;
+	f->uprev = f->unext = NULL;
+}
+
+/* Mark a flow assured: it is no longer a candidate for eviction. */
+void
+flow_assure(struct nat *nat, struct nat_flow *f)
+{
+	if (f->flags & FLOW_ASSURED)
+		return;
+	flow_unlink(nat, f);
+	f->flags |= FLOW_ASSURED;
+}
+
+/* Remove a flow: both nodes, its mapping, its place in the lists. */
+void
+flow_delete(struct nat *nat, struct nat_flow *f)
+{
+	while (nat->sweep != NULL && nat->sweep != &nat->sentinel &&
+	    flow_of(nat->sweep) == f)
+		nat->sweep = nat->sweep->hh.next;
+	HASH_DELETE(hh, nat->flows, &f->node[0]);
+	HASH_DELETE(hh, nat->flows, &f->node[1]);
+	if (!(f->flags & FLOW_ASSURED))
+		flow_unlink(nat, f);
+	if (f->map)
+		port_unmap(nat, f->map);
+	flow_gauge(nat, f, -1);
+	slab_free(&nat->flow_slab, f);
+	nat->nflows--;
+	nat->st.flows_active--;
+}
+
+/* Idle timeout of a flow in its current state, in seconds. */
+uint32_t
+flow_timeout(const struct nat *nat, const struct nat_flow *f)
+{
+	switch (f->node[0].key.proto) {
+	case PROTO_TCP:
+		return f->state == NAT_TCP_ESTABLISHED ?
+		    nat->set.tcp_established : nat->set.tcp_transitory;
+	case PROTO_UDP:
+		return nat->set.udp_timeout;
+	}
+	return nat->set.icmp_timeout;
+}
+
+/*
+ * Whether a flow has been idle longer than its timeout. Times are whole
+ * seconds, so "longer than" keeps the real idle time at or above the timeout.
+ */
+bool
+flow_expired(const struct nat *nat, const struct nat_flow *f)
+{
+	return nat->now - f->seen > flow_timeout(nat, f);
+}
+
+/* Make room for one more flow: evict the oldest unassured one if full. */
+bool
+flow_make_room(struct nat *nat)
+{
+	if (nat->nflows < nat->set.max_flows)
+		return true;
+	if (nat->uhead == NULL)
+		return false;
+	flow_delete(nat, nat->uhead);
+	nat->st.flows_evicted++;
+	return true;
+}
+
+/* Examine up to budget table nodes from the cursor; remove expired flows. */
+size_t
+flow_sweep(struct nat *nat, size_t budget)
+{
+	struct flow_node *n = nat->sweep ? nat->sweep : nat->flows, *next;
+	struct nat_flow *f;
+	size_t seen, removed = 0;
+
+	for (seen = 0; seen < budget && seen <= 2 * nat->nflows; seen++) {
+		if (n == NULL)
+			n = nat->flows;
+		next = n->hh.next;
+		if (n->key.dir == 0) {
+			f = flow_of(n);
+			if (flow_expired(nat, f)) {
+				nat->sweep = next;
+				flow_delete(nat, f);
+				next = nat->sweep;
+				nat->st.flows_expired++;
+				removed++;
+			}
+		}
+		n = next;
+	}
+	nat->sweep = n;
+	return removed;
+}

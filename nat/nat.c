@@ -1,0 +1,655 @@
+/*
+ * nat.c - the engine's entry points: create, reconfigure, process a packet,
+ * sweep, list flows, counters.
+ */
+#include <stdio.h>
+
+#include "nat/nat_int.h"
+
+static const char *const nat_drop_names[NAT_DROP_MAX] = {
+	"truncated", "bad_header", "bad_vnet", "unsupported", "no_flow",
+	"tcp_state", "wrong_side", "table_full", "no_port", "icmp_no_flow",
+	"icmp_bad", "ttl", "frag", "frag_timeout",
+};
+
+static const char *const nat_state_names[NAT_TCP_STATE_MAX] = {
+	"none", "syn_sent", "syn_recv", "established", "fin_wait",
+	"time_wait", "closed",
+};
+
+/* Name of a drop reason, for counters and logs. */
+const char *
+nat_drop_name(enum nat_drop_reason r)
+{
+	return (unsigned)r < NAT_DROP_MAX ? nat_drop_names[r] : "unknown";
+}
+
+/* Name of a TCP state. */
+const char *
+nat_tcp_state_name(enum nat_tcp_state s)
+{
+	return (unsigned)s < NAT_TCP_STATE_MAX ? nat_state_names[s] : "unknown";
+}
+
+/* Fill zero settings with defaults. */
+static void
+nat_defaults(struct nat_settings *s)
+{
+	if (s->tcp_established == 0)
+		s->tcp_established = 7440;
+	if (s->tcp_transitory == 0)
+		s->tcp_transitory = 240;
+	if (s->udp_timeout == 0)
+		s->udp_timeout = 300;
+	if (s->icmp_timeout == 0)
+		s->icmp_timeout = 60;
+	if (s->frag_timeout == 0)
+		s->frag_timeout = 30;
+	if (s->max_frags == 0)
+		s->max_frags = 1024;
+	if (s->max_frag_bytes == 0)
+		s->max_frag_bytes = 256 * 1024;
+	if (s->nat_port_lo == 0 && s->nat_port_hi == 0) {
+		s->nat_port_lo = 61000;
+		s->nat_port_hi = 65535;
+	}
+}
+
+/* Validate settings that do not depend on an existing instance. */
+static int
+nat_check(const struct nat_settings *s, char *err)
+{
+	if (s->max_flows == 0 || s->max_flows > (1U << 24))
+		snprintf(err, NAT_ERRLEN, "max_flows %u out of range "
+		    "(allowed: 1..16777216)", s->max_flows);
+	else if (s->nat_port_lo == 0 || s->nat_port_lo > s->nat_port_hi)
+		snprintf(err, NAT_ERRLEN, "NAT port range %u-%u is not valid",
+		    s->nat_port_lo, s->nat_port_hi);
+	else if (s->ttl_mode > NAT_TTL_RESTORE)
+		snprintf(err, NAT_ERRLEN, "unknown TTL mode %u", s->ttl_mode);
+	else if (s->max_frags > (1U << 20))
+		snprintf(err, NAT_ERRLEN, "max_frags %u out of range "
+		    "(allowed: 1..1048576)", s->max_frags);
+	else if (s->nrules > 0 && s->rules == NULL)
+		snprintf(err, NAT_ERRLEN, "%zu rules but no rule array",
+		    s->nrules);
+	else
+		return rule_check(s->rules, s->nrules, err);
+	return -1;
+}
+
+/* Clear the unused bytes of an IPv4 address so keys compare exactly. */
+static void
+nat_addr_norm(struct nat_addr *a, uint8_t family)
+{
+	if (family == 4)
+		memset(a->b + 4, 0, 12);
+}
+
+/* Copy rules into the engine, normalising addresses. */
+static struct nat_rule *
+nat_copy_rules(const struct nat_settings *s)
+{
+	struct nat_rule *r;
+	size_t i;
+
+	r = calloc(s->nrules ? s->nrules : 1, sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	for (i = 0; i < s->nrules; i++) {
+		r[i] = s->rules[i];
+		nat_addr_norm(&r[i].dst, r[i].family);
+		nat_addr_norm(&r[i].to, r[i].family);
+		nat_addr_norm(&r[i].relay_src, r[i].family);
+	}
+	return r;
+}
+
+/* Take validated settings and rules into the instance. */
+static void
+nat_take(struct nat *nat, const struct nat_settings *s, struct nat_rule *r)
+{
+	free(nat->rules);
+	nat->set = *s;
+	nat->rules = r;
+	nat->set.rules = r;
+	nat_addr_norm(&nat->set.hairpin_src4, 4);
+	nat->st.max_flows = s->max_flows;
+}
+
+/* Create an engine from settings. */
+struct nat *
+nat_create(const struct nat_settings *in, char err[NAT_ERRLEN])
+{
+	struct nat_settings s = *in;
+	struct nat_rule *r;
+	struct nat *nat;
+
+	nat_defaults(&s);
+	if (nat_check(&s, err) == -1)
+		return NULL;
+	nat = calloc(1, sizeof(*nat));
+	r = nat_copy_rules(&s);
+	if (nat == NULL || r == NULL) {
+		free(nat);
+		free(r);
+		snprintf(err, NAT_ERRLEN, "no memory for the engine");
+		return NULL;
+	}
+	nat_take(nat, &s, r);
+	nat->hash_key[0] = s.hash_key[0];
+	nat->hash_key[1] = s.hash_key[1];
+	if (flow_init(nat, err) == -1 || port_init(nat, err) == -1 ||
+	    frag_init(nat, err) == -1) {
+		nat_destroy(nat);
+		return NULL;
+	}
+	return nat;
+}
+
+/* Free an engine and everything it holds. */
+void
+nat_destroy(struct nat *nat)
+{
+	if (nat == NULL)
+		return;
+	frag_fini(nat);
+	flow_fini(nat);
+	port_fini(nat);
+	free(nat->rules);
+	free(nat);
+}
+
+/* Replace rules and timeouts; flows stay. */
+int
+nat_reconfigure(struct nat *nat, const struct nat_settings *in,
+    char err[NAT_ERRLEN])
+{
+	struct nat_settings s = *in;
+	struct nat_rule *r;
+
+	nat_defaults(&s);
+	if (nat_check(&s, err) == -1)
+		return -1;
+	if (s.max_flows != nat->set.max_flows ||
+	    s.max_frags != nat->set.max_frags) {
+		snprintf(err, NAT_ERRLEN, "max_flows and max_frags cannot "
+		    "change without a restart");
+		return -1;
+	}
+	if ((r = nat_copy_rules(&s)) == NULL) {
+		snprintf(err, NAT_ERRLEN, "no memory for %zu rules", s.nrules);
+		return -1;
+	}
+	nat_take(nat, &s, r);
+	return 0;
+}
+
+/* Whether TTL lets the packet through (always, unless the engine decrements). */
+int
+nat_ttl(struct nat *nat, struct pkt_info *pi)
+{
+	if (nat->set.ttl_mode == NAT_TTL_DECREMENT && *pi->ttl <= 1)
+		return -1;
+	return 0;
+}
+
+/* Apply the TTL mode: one hop for the relay, whatever the kernel did. */
+void
+nat_ttl_adjust(struct nat *nat, struct pkt_info *pi)
+{
+	uint8_t old = *pi->ttl;
+
+	if (nat->set.ttl_mode == NAT_TTL_RESTORE && old < 255)
+		(*pi->ttl)++;
+	else if (nat->set.ttl_mode == NAT_TTL_DECREMENT && old > 0)
+		(*pi->ttl)--;
+	if (pi->family == 4 && old != *pi->ttl)
+		csum_apply(pi->ip + 10, csum_diff16(0,
+		    (uint16_t)(old << 8 | pi->ip[9]),
+		    (uint16_t)(*pi->ttl << 8 | pi->ip[9])), false);
+}
+
+/* Rewrite the L4 checksum after address (pacc) and port (lacc) changes. */
+static void
+nat_l4_csum(struct pkt_info *pi, bool partial, uint32_t pacc, uint32_t lacc)
+{
+	uint8_t *f = pi->ip + pi->l4off + pkt_csum_offset(pi->proto);
+
+	if (pi->proto == PROTO_UDP && !partial && rd16(f) == 0)
+		return;		/* IPv4 UDP without checksum */
+	if (pi->proto == PROTO_ICMP)
+		pacc = 0;	/* no pseudo-header */
+	if (partial) {
+		csum_apply(f, pacc, true);
+		return;
+	}
+	csum_apply(f, csum_fold(pacc + lacc), false);
+	if (pi->proto == PROTO_UDP && rd16(f) == 0)
+		wr16(f, 0xffff);
+}
+
+/*
+ * Rewrite addresses and ports (or the ICMP echo identifier) of a parsed
+ * packet and update its checksums. A non-first fragment only has addresses.
+ */
+void
+nat_rewrite(struct nat *nat, struct pkt_info *pi, bool partial,
+    const uint8_t *src, uint16_t sport, const uint8_t *dst, uint16_t dport)
+{
+	uint8_t *l4 = pi->ip + pi->l4off;
+	uint32_t pacc, lacc = 0;
+
+	(void)nat;
+	pacc = csum_diff(0, pi->src, src, pi->alen);
+	pacc = csum_diff(pacc, pi->dst, dst, pi->alen);
+	memcpy(pi->src, src, pi->alen);
+	memcpy(pi->dst, dst, pi->alen);
+	if (pi->family == 4)
+		csum_apply(pi->ip + 10, pacc, false);
+	if (pi->l4off == 0)
+		return;
+	if (pi->proto == PROTO_TCP || pi->proto == PROTO_UDP) {
+		lacc = csum_diff16(lacc, rd16(l4), sport);
+		lacc = csum_diff16(lacc, rd16(l4 + 2), dport);
+		wr16(l4, sport);
+		wr16(l4 + 2, dport);
+	} else {
+		lacc = csum_diff16(lacc, rd16(l4 + 4), sport);
+		wr16(l4 + 4, sport);
+	}
+	nat_l4_csum(pi, partial, pacc, lacc);
+}
+
+/* Check a packet's virtio checksum state; true when it is partial. */
+static int
+nat_vnet(const struct nat_pkt *pkt, const struct pkt_info *pi, bool *partial)
+{
+	const struct nat_vnet *v = pkt->vnet;
+
+	*partial = false;
+	if (v == NULL || !(v->flags & NAT_VNET_NEEDS_CSUM))
+		return 0;
+	if (pi->l4off == 0 || v->csum_start != pi->l4off ||
+	    v->csum_offset != pkt_csum_offset(pi->proto) ||
+	    (size_t)v->csum_start + v->csum_offset + 2 > pi->len)
+		return -1;
+	*partial = true;
+	return 0;
+}
+
+/* Whether the flow counts as assured after this packet. */
+static void
+nat_assure(struct nat *nat, struct nat_flow *f)
+{
+	if (!(f->flags & FLOW_REPLIED) || (f->flags & FLOW_ASSURED))
+		return;
+	if (f->node[0].key.proto == PROTO_TCP &&
+	    f->state != NAT_TCP_ESTABLISHED && f->state != NAT_TCP_FIN_WAIT &&
+	    f->state != NAT_TCP_TIME_WAIT)
+		return;
+	flow_assure(nat, f);
+}
+
+/* Translate a packet of flow f in direction dir and account for it. */
+static enum nat_verdict
+nat_forward(struct nat *nat, struct nat_flow *f, int dir, struct pkt_info *pi,
+    bool partial)
+{
+	const struct nat_key *t = &f->node[!dir].key;
+	uint8_t osrc[16], odst[16];
+	uint16_t sport = pi->proto == PROTO_TCP || pi->proto == PROTO_UDP ?
+	    t->dport : t->sport;
+
+	memcpy(osrc, pi->src, pi->alen);
+	memcpy(odst, pi->dst, pi->alen);
+	nat_rewrite(nat, pi, partial, t->dst, sport, t->src, t->sport);
+	if (pi->frag)
+		frag_note(nat, pi, osrc, odst, t->dst, t->src);
+	if (pi->proto == PROTO_TCP) {
+		tcp_mss_clamp(nat, pi, partial);
+		tcp_track(nat, f, dir, pi->tcp_flags);
+	}
+	nat_ttl_adjust(nat, pi);
+	f->seen = nat->now;
+	f->pkts[dir]++;
+	f->bytes[dir] += pi->len;
+	if (dir == 1)
+		f->flags |= FLOW_REPLIED;
+	nat_assure(nat, f);
+	return NAT_FORWARD;
+}
+
+/* Drop with a reason. */
+static enum nat_verdict
+nat_drop(enum nat_drop_reason *why, enum nat_drop_reason r)
+{
+	*why = r;
+	return NAT_DROP;
+}
+
+/* Start a closed TCP flow over for a new SYN on the same tuple. */
+static void
+nat_reopen(struct nat *nat, struct nat_flow *f)
+{
+	f->flags &= (uint8_t)(FLOW_SNAT);
+	flow_set_state(nat, f, NAT_TCP_SYN_SENT);
+	flow_unassure(nat, f);
+}
+
+/* A packet of an existing flow. */
+static enum nat_verdict
+nat_existing(struct nat *nat, struct nat_flow *f, int dir, struct pkt_info *pi,
+    struct nat_pkt *pkt, enum nat_side side, bool partial,
+    enum nat_drop_reason *why)
+{
+	if (dir == 0 && side != f->side)
+		return nat_drop(why, NAT_DROP_WRONG_SIDE);
+	if (pi->icmp_echo && pi->icmp_request != (dir == 0))
+		return nat_drop(why, NAT_DROP_UNSUPPORTED);
+	if (nat_ttl(nat, pi) == -1)
+		return icmp_time_exceeded(nat, pi, pkt, f->node[0].key.dst, why);
+	if (pi->proto == PROTO_TCP && tcp_reopens(f, dir, pi->tcp_flags))
+		nat_reopen(nat, f);
+	return nat_forward(nat, f, dir, pi, partial);
+}
+
+/* The initial state of a new flow, or -1 when the packet cannot open one. */
+static int
+nat_open_state(struct nat *nat, const struct pkt_info *pi,
+    enum nat_drop_reason *why)
+{
+	if (pi->proto == PROTO_TCP)
+		return tcp_open_state(nat, pi->tcp_flags, why);
+	if (pi->proto == PROTO_UDP || (pi->icmp_echo && pi->icmp_request))
+		return NAT_TCP_NONE;
+	*why = NAT_DROP_NO_FLOW;
+	return -1;
+}
+
+/* The source address a new flow is rewritten to, or NULL to keep it. */
+static const struct nat_addr *
+nat_snat_addr(const struct nat *nat, const struct nat_rule *r,
+    enum nat_side side, uint8_t family)
+{
+	if (side == NAT_SIDE_LAN) {
+		if (family == 4)
+			return nat->set.hairpin4 ? &nat->set.hairpin_src4 : NULL;
+		return nat->set.hairpin6 ? &nat->set.hairpin_src6 : NULL;
+	}
+	return r->source == NAT_SOURCE_RELAY ? &r->relay_src : NULL;
+}
+
+/* Put the mapped relay endpoint into the reply key. */
+static void
+nat_map_key(struct nat_key *k1, const struct nat_mapping *m)
+{
+	memcpy(k1->dst, m->key.ext_addr, 16);
+	if (k1->proto == PROTO_TCP || k1->proto == PROTO_UDP)
+		k1->dport = m->ext_port;
+	else
+		k1->sport = m->ext_port;
+}
+
+/*
+ * Choose the relay endpoint of a full NAT flow: the client endpoint's shared
+ * mapping, or a private one when the shared one would clash.
+ */
+static struct nat_mapping *
+nat_snat(struct nat *nat, const struct nat_key *k0, struct nat_key *k1,
+    const struct nat_addr *ext)
+{
+	struct nat_mapping *m;
+
+	m = port_map(nat, k0, ext);
+	if (m == NULL)
+		return NULL;
+	nat_map_key(k1, m);
+	if (flow_lookup(nat, k1) == NULL)
+		return m;
+	port_unmap(nat, m);
+	m = port_map_private(nat, k0, ext);
+	if (m != NULL)
+		nat_map_key(k1, m);
+	return m;
+}
+
+/* The reply key of a new flow under rule r, before any source rewrite. */
+static void
+nat_reply_key(struct nat_key *k1, const struct nat_key *k0,
+    const struct nat_rule *r, const struct pkt_info *pi)
+{
+	memset(k1, 0, sizeof(*k1));
+	memcpy(k1->src, r->to.b, 16);
+	memcpy(k1->dst, k0->src, 16);
+	k1->proto = k0->proto;
+	k1->family = k0->family;
+	if (k0->proto == PROTO_TCP || k0->proto == PROTO_UDP) {
+		k1->sport = rule_target_port(r, pi->dport);
+		k1->dport = k0->sport;
+	} else
+		k1->sport = k0->sport;
+	k1->dir = 1;
+}
+
+/* Open a flow for a client packet under rule r. */
+static enum nat_verdict
+nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
+    struct pkt_info *pi, enum nat_side side, bool partial,
+    enum nat_drop_reason *why)
+{
+	const struct nat_addr *ext = nat_snat_addr(nat, r, side, pi->family);
+	struct nat_mapping *m = NULL;
+	struct nat_flow *f;
+	struct nat_key k1;
+	int state;
+
+	if ((state = nat_open_state(nat, pi, why)) == -1)
+		return NAT_DROP;
+	if (side == NAT_SIDE_LAN && ext == NULL)
+		return nat_drop(why, NAT_DROP_WRONG_SIDE);
+	if (!flow_make_room(nat))
+		return nat_drop(why, NAT_DROP_TABLE_FULL);
+	nat_reply_key(&k1, k0, r, pi);
+	if (ext != NULL && (m = nat_snat(nat, k0, &k1, ext)) == NULL)
+		return nat_drop(why, NAT_DROP_NO_PORT);
+	if (ext == NULL && flow_lookup(nat, &k1) != NULL &&
+	    port_pick_free(nat, &k1) == -1)
+		return nat_drop(why, NAT_DROP_NO_PORT);
+	if ((f = flow_insert(nat, k0, &k1)) == NULL) {
+		if (m)
+			port_unmap(nat, m);
+		return nat_drop(why, NAT_DROP_TABLE_FULL);
+	}
+	f->map = m;
+	f->side = (uint8_t)side;
+	f->rule_id = r->id;
+	f->created = nat->now;
+	f->flags = m ? FLOW_SNAT : 0;
+	if (state == NAT_TCP_ESTABLISHED)
+		f->flags |= FLOW_PICKUP;
+	f->state = (uint8_t)state;
+	flow_gauge(nat, f, 1);
+	flow_unassure(nat, f);
+	return nat_forward(nat, f, 0, pi, partial);
+}
+
+/* A packet with no flow: may it open one, and under which rule. */
+static enum nat_verdict
+nat_new(struct nat *nat, const struct nat_key *k0, struct pkt_info *pi,
+    struct nat_pkt *pkt, enum nat_side side, bool partial,
+    enum nat_drop_reason *why)
+{
+	const struct nat_rule *r;
+
+	if (side == NAT_SIDE_INSIDE)
+		return nat_drop(why, NAT_DROP_NO_FLOW);
+	r = rule_match(nat, pi);
+	if (r == NULL || r->action == NAT_RULE_PASS)
+		return NAT_NOT_OURS;
+	if (nat_ttl(nat, pi) == -1)
+		return icmp_time_exceeded(nat, pi, pkt, pi->dst, why);
+	return nat_open(nat, r, k0, pi, side, partial, why);
+}
+
+/* A TCP, UDP or ICMP echo packet: find its flow or open one. */
+static enum nat_verdict
+nat_flow_packet(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
+    enum nat_side side, enum nat_drop_reason *why)
+{
+	struct flow_node *n;
+	struct nat_flow *f;
+	struct nat_key k;
+	bool partial;
+
+	if (nat_vnet(pkt, pi, &partial) == -1)
+		return nat_drop(why, NAT_DROP_BAD_VNET);
+	flow_key_from_pkt(&k, pi);
+	n = flow_lookup(nat, &k);
+	if (n != NULL) {
+		f = flow_of(n);
+		if (!flow_expired(nat, f))
+			return nat_existing(nat, f, n->key.dir, pi, pkt, side,
+			    partial, why);
+		flow_delete(nat, f);
+		nat->st.flows_expired++;
+	}
+	return nat_new(nat, &k, pi, pkt, side, partial, why);
+}
+
+/* Route a parsed packet to the path that handles it. */
+static enum nat_verdict
+nat_dispatch(struct nat *nat, struct nat_pkt *pkt, enum nat_side side,
+    enum nat_drop_reason *why)
+{
+	struct pkt_info pi;
+
+	if (pkt->data == NULL || pkt_parse(&pi, pkt->data, pkt->len, false,
+	    why) == -1)
+		return NAT_DROP;
+	if (pi.frag && !pi.first_frag)
+		return frag_follow(nat, &pi, pkt, side, why);
+	if (pi.proto == PROTO_TCP || pi.proto == PROTO_UDP || pi.icmp_echo)
+		return nat_flow_packet(nat, &pi, pkt, side, why);
+	if (pi.icmp_error)
+		return icmp_error(nat, &pi, pkt, side, why);
+	return NAT_NOT_OURS;
+}
+
+/* Process one packet in place. */
+enum nat_verdict
+nat_process(struct nat *nat, struct nat_pkt *pkt, enum nat_side side,
+    uint64_t now, enum nat_drop_reason *why)
+{
+	enum nat_drop_reason r = NAT_DROP_UNSUPPORTED;
+	enum nat_verdict v = NAT_DROP;
+
+	nat->now = (uint32_t)(now / 1000);
+	if ((unsigned)side < NAT_SIDE_MAX) {
+		nat->st.packets[side]++;
+		v = nat_dispatch(nat, pkt, side, &r);
+	}
+	switch (v) {
+	case NAT_FORWARD:
+		nat->st.forwarded++;
+		break;
+	case NAT_DROP:
+		nat->st.drops[r]++;
+		break;
+	case NAT_NOT_OURS:
+		nat->st.not_ours++;
+		break;
+	case NAT_REPLY:
+		nat->st.replies++;
+		break;
+	case NAT_QUEUED:
+		break;
+	}
+	if (why)
+		*why = r;
+	return v;
+}
+
+/* Take the next released fragment. */
+int
+nat_pending(struct nat *nat, struct nat_pkt *pkt, enum nat_side *side)
+{
+	return frag_pending(nat, pkt, side);
+}
+
+/* Expire idle flows and fragment trackers, bounded by budget. */
+size_t
+nat_sweep(struct nat *nat, uint64_t now, size_t budget)
+{
+	nat->now = (uint32_t)(now / 1000);
+	return flow_sweep(nat, budget) + frag_sweep(nat, budget);
+}
+
+/* Describe a flow for listing. */
+static void
+nat_info(const struct nat *nat, const struct nat_flow *f, uint32_t now,
+    struct nat_flow_info *fi)
+{
+	const struct nat_key *o = &f->node[0].key, *r = &f->node[1].key;
+	uint32_t to = flow_timeout(nat, f);
+
+	memset(fi, 0, sizeof(*fi));
+	fi->family = o->family;
+	fi->proto = o->proto;
+	memcpy(fi->orig_src.b, o->src, 16);
+	memcpy(fi->orig_dst.b, o->dst, 16);
+	fi->orig_sport = o->sport;
+	fi->orig_dport = o->dport;
+	memcpy(fi->reply_src.b, r->src, 16);
+	memcpy(fi->reply_dst.b, r->dst, 16);
+	fi->reply_sport = r->sport;
+	fi->reply_dport = r->dport;
+	fi->state = o->proto == PROTO_TCP ? nat_tcp_state_name(f->state) :
+	    (f->flags & FLOW_REPLIED) ? "replied" : "new";
+	fi->assured = (f->flags & FLOW_ASSURED) != 0;
+	fi->age = now - f->created;
+	fi->idle = now - f->seen;
+	fi->expires = fi->idle < to ? to - fi->idle : 0;
+	fi->rule_id = f->rule_id;
+	fi->packets[0] = f->pkts[0];
+	fi->packets[1] = f->pkts[1];
+	fi->bytes[0] = f->bytes[0];
+	fi->bytes[1] = f->bytes[1];
+}
+
+/* Call fn for every flow. */
+int
+nat_flows(const struct nat *nat, uint64_t now,
+    int (*fn)(const struct nat_flow_info *, void *), void *arg)
+{
+	const struct flow_node *n;
+	struct nat_flow_info fi;
+	int rc;
+
+	for (n = nat->flows; n != NULL; n = n->hh.next) {
+		if (n->key.dir != 0)
+			continue;
+		nat_info(nat, flow_of((struct flow_node *)n),
+		    (uint32_t)(now / 1000), &fi);
+		if ((rc = fn(&fi, arg)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Copy the counters. */
+void
+nat_get_stats(const struct nat *nat, struct nat_stats *st)
+{
+	*st = nat->st;
+}
+
+/* Bytes of memory held by the engine. */
+size_t
+nat_memory(const struct nat *nat)
+{
+	return sizeof(*nat) + nat->set.nrules * sizeof(struct nat_rule) +
+	    nat->flow_buckets * sizeof(UT_hash_bucket) +
+	    slab_bytes(&nat->flow_slab) + slab_bytes(&nat->map_slab) +
+	    nat->npools * sizeof(struct port_pool) + frag_memory(nat);
+}

@@ -1,0 +1,234 @@
+/*
+ * nat.h - the tunrelay NAT engine.
+ *
+ * A pure library: packets in, packets out, the time passed in by the caller.
+ * It makes no system calls, keeps no globals and never reads a clock.
+ * One instance (struct nat) serves one relay.
+ */
+#ifndef TUNRELAY_NAT_H
+#define TUNRELAY_NAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NAT_ERRLEN 256
+
+/* Where a packet came from, as the caller's capture tells it. */
+enum nat_side {
+	NAT_SIDE_PUBLIC = 0,	/* clients: may open flows (DNAT, keep or full NAT) */
+	NAT_SIDE_INSIDE = 1,	/* tunnel/backend side: replies only, never opens flows */
+	NAT_SIDE_LAN = 2,	/* hairpin clients: open flows with SNAT to the LAN address */
+	NAT_SIDE_MAX
+};
+
+enum nat_verdict {
+	NAT_FORWARD = 0,	/* translated in place: send it on */
+	NAT_DROP,		/* dropped, counted under a reason */
+	NAT_NOT_OURS,		/* no rule or flow claims it (or it is excluded): untouched */
+	NAT_REPLY,		/* replaced by an ICMP error for the sender: send it back */
+	NAT_QUEUED,		/* kept by the engine (early fragment); see nat_pending() */
+};
+
+enum nat_drop_reason {
+	NAT_DROP_TRUNCATED = 0,	/* shorter than its headers say */
+	NAT_DROP_BAD_HEADER,	/* bad version, IHL, length, option or extension header */
+	NAT_DROP_BAD_VNET,	/* virtio-net checksum state that does not fit the packet */
+	NAT_DROP_UNSUPPORTED,	/* protocol or ICMP type the engine does not relay */
+	NAT_DROP_NO_FLOW,	/* reply or mid-stream packet without a flow */
+	NAT_DROP_TCP_STATE,	/* TCP flags not valid for opening or for the flow state */
+	NAT_DROP_WRONG_SIDE,	/* a flow's packet arriving from a side it cannot come from */
+	NAT_DROP_TABLE_FULL,	/* no room for a new flow, nothing evictable */
+	NAT_DROP_NO_PORT,	/* full NAT: no free port for the mapping */
+	NAT_DROP_ICMP_NO_FLOW,	/* ICMP error quoting a flow we do not have */
+	NAT_DROP_ICMP_BAD,	/* ICMP error with an unusable quoted packet */
+	NAT_DROP_TTL,		/* TTL/hop limit expired */
+	NAT_DROP_FRAG,		/* fragment that cannot be matched or kept */
+	NAT_DROP_FRAG_TIMEOUT,	/* queued fragment whose first fragment never came */
+	NAT_DROP_MAX
+};
+
+enum nat_proto_bit {
+	NAT_P_TCP = 1,
+	NAT_P_UDP = 2,
+	NAT_P_ICMP = 4,		/* ICMP echo (v4) and ICMPv6 echo (v6) */
+};
+
+enum nat_source {
+	NAT_SOURCE_KEEP = 0,	/* the client's address reaches the target (seed 000) */
+	NAT_SOURCE_RELAY,	/* full NAT: source rewritten to relay_src (seed 001) */
+};
+
+enum nat_action {
+	NAT_RULE_DNAT = 0,	/* translate to the target */
+	NAT_RULE_PASS,		/* excluded: leave to the host (verdict NAT_NOT_OURS) */
+};
+
+enum nat_ttl_mode {
+	NAT_TTL_KEEP = 0,	/* leave TTL/hop limit alone */
+	NAT_TTL_DECREMENT,	/* act as a router: decrement once, ICMP time exceeded at 0 */
+	NAT_TTL_RESTORE,	/* TUN relay: the kernel routes the packet twice, so give one back */
+};
+
+/* Addresses are 16 bytes; IPv4 uses the first 4, the rest zero. */
+struct nat_addr {
+	uint8_t b[16];
+};
+
+/* One rule. Rules are tried in order; the first match wins. */
+struct nat_rule {
+	uint8_t family;		/* 4 or 6 */
+	uint8_t action;		/* enum nat_action */
+	uint8_t protos;		/* enum nat_proto_bit mask */
+	uint8_t source;		/* enum nat_source */
+	uint16_t port_lo;	/* public port range; ICMP ignores it */
+	uint16_t port_hi;
+	bool match_dst;		/* only packets to this public address */
+	struct nat_addr dst;
+	struct nat_addr to;	/* target address */
+	uint16_t to_port;	/* first target port; 0 keeps the public port */
+	struct nat_addr relay_src;	/* full NAT source address (NAT_SOURCE_RELAY) */
+	uint32_t id;		/* the caller's rule number, shown with flows */
+};
+
+/* Settings for nat_create(); zero timeouts take the defaults. */
+struct nat_settings {
+	uint32_t max_flows;		/* hard limit; the table is sized for it up front */
+	uint64_t hash_key[2];		/* secret for the keyed flow hash */
+	uint64_t port_seed;		/* randomness for port allocation */
+
+	uint32_t tcp_established;	/* seconds; default 7440 (RFC 5382: >= 7440) */
+	uint32_t tcp_transitory;	/* seconds; default 240 (RFC 5382: >= 240) */
+	uint32_t udp_timeout;		/* seconds; default 300 (RFC 4787: >= 120) */
+	uint32_t icmp_timeout;		/* seconds; default 60 (RFC 5508: >= 60) */
+	uint32_t frag_timeout;		/* seconds; default 30 */
+	uint32_t max_frags;		/* fragment trackers; default 1024 */
+	uint32_t max_frag_bytes;	/* bytes of early fragments kept; default 256 KiB */
+	bool tcp_no_pickup;		/* refuse mid-stream TCP pickup (on by default) */
+
+	uint16_t mss_clamp;		/* fixed MSS ceiling; 0 = derive from mtu */
+	uint16_t mtu;			/* path MTU for MSS clamping; 0 with mss_clamp 0 = off */
+	uint8_t ttl_mode;		/* enum nat_ttl_mode */
+
+	uint16_t nat_port_lo;		/* full NAT port range; default 61000-65535 */
+	uint16_t nat_port_hi;
+	bool hairpin4, hairpin6;	/* LAN side SNAT address present */
+	struct nat_addr hairpin_src4;	/* relay's LAN address for hairpinned flows */
+	struct nat_addr hairpin_src6;
+
+	const struct nat_rule *rules;
+	size_t nrules;
+};
+
+/*
+ * Checksum/GSO state of a packet read from a TUN device with IFF_VNET_HDR,
+ * in host byte order; csum_start counts from the first byte of the IP header.
+ */
+struct nat_vnet {
+	uint8_t flags;			/* NAT_VNET_* */
+	uint8_t gso_type;
+	uint16_t hdr_len;
+	uint16_t gso_size;
+	uint16_t csum_start;
+	uint16_t csum_offset;
+};
+#define NAT_VNET_NEEDS_CSUM 1
+#define NAT_VNET_DATA_VALID 2
+
+/* A packet: an IP datagram in data[0..len), room up to cap for replies. */
+struct nat_pkt {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+	struct nat_vnet *vnet;		/* NULL when the caller has none */
+};
+
+enum nat_tcp_state {
+	NAT_TCP_NONE = 0,
+	NAT_TCP_SYN_SENT,
+	NAT_TCP_SYN_RECV,
+	NAT_TCP_ESTABLISHED,
+	NAT_TCP_FIN_WAIT,
+	NAT_TCP_TIME_WAIT,
+	NAT_TCP_CLOSED,
+	NAT_TCP_STATE_MAX
+};
+
+/* One tracked flow, as nat_flows() shows it. */
+struct nat_flow_info {
+	uint8_t family;
+	uint8_t proto;			/* IPPROTO_* number */
+	struct nat_addr orig_src, orig_dst;	/* as the client sent it */
+	uint16_t orig_sport, orig_dport;
+	struct nat_addr reply_src, reply_dst;	/* as the target answers */
+	uint16_t reply_sport, reply_dport;
+	const char *state;
+	bool assured;
+	uint32_t age;			/* seconds since created */
+	uint32_t idle;			/* seconds since last packet */
+	uint32_t expires;		/* seconds until expiry if idle */
+	uint32_t rule_id;
+	uint64_t packets[2];		/* [0] client to target, [1] back */
+	uint64_t bytes[2];
+};
+
+struct nat_stats {
+	uint64_t packets[NAT_SIDE_MAX];	/* processed, by side */
+	uint64_t forwarded;
+	uint64_t not_ours;
+	uint64_t replies;		/* ICMP errors generated */
+	uint64_t drops[NAT_DROP_MAX];
+	uint64_t flows_created;
+	uint64_t flows_expired;
+	uint64_t flows_evicted;
+	uint64_t flows_active;
+	uint64_t flows_by_state[NAT_TCP_STATE_MAX];	/* TCP flows */
+	uint64_t flows_udp;
+	uint64_t flows_icmp;
+	uint64_t mappings;		/* full NAT endpoint mappings */
+	uint64_t frags_tracked;
+	uint64_t frags_queued;
+	uint64_t mss_clamped;
+	uint64_t icmp_translated;
+	uint64_t max_flows;
+};
+
+struct nat;
+
+/* Create an engine; NULL with a message in err on bad settings or no memory. */
+struct nat *nat_create(const struct nat_settings *, char err[NAT_ERRLEN]);
+void nat_destroy(struct nat *);
+
+/*
+ * Replace rules and timeouts of a running engine; tracked flows are kept.
+ * max_flows and the hash key cannot change. On error nothing changes.
+ */
+int nat_reconfigure(struct nat *, const struct nat_settings *, char err[NAT_ERRLEN]);
+
+/* Process one packet in place. now is a monotonic time in milliseconds. */
+enum nat_verdict nat_process(struct nat *, struct nat_pkt *, enum nat_side,
+    uint64_t now, enum nat_drop_reason *why);
+
+/*
+ * Take the next packet released by the engine (queued fragments whose first
+ * fragment has now been translated). Copies it into pkt (data/cap given by
+ * the caller, vnet left alone). Returns 1 with a packet, 0 when none is left,
+ * -1 when pkt->cap is too small (the packet is dropped and counted).
+ */
+int nat_pending(struct nat *, struct nat_pkt *, enum nat_side *);
+
+/* Expire up to budget idle flows and fragments; returns how many were removed. */
+size_t nat_sweep(struct nat *, uint64_t now, size_t budget);
+
+/* Call fn for every flow; stops early when fn returns non-zero. */
+int nat_flows(const struct nat *, uint64_t now,
+    int (*fn)(const struct nat_flow_info *, void *), void *arg);
+
+void nat_get_stats(const struct nat *, struct nat_stats *);
+const char *nat_drop_name(enum nat_drop_reason);
+const char *nat_tcp_state_name(enum nat_tcp_state);
+
+/* Bytes of memory the engine holds now (tables, flows, pools). */
+size_t nat_memory(const struct nat *);
+
+#endif

@@ -1,0 +1,285 @@
+/*
+ * nat_int.h - internals shared by the engine's files. Not installed.
+ */
+#ifndef TUNRELAY_NAT_INT_H
+#define TUNRELAY_NAT_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nat/nat.h"
+
+#define PROTO_ICMP	1
+#define PROTO_TCP	6
+#define PROTO_UDP	17
+#define PROTO_ICMPV6	58
+
+#define TCP_FIN	0x01
+#define TCP_SYN	0x02
+#define TCP_RST	0x04
+#define TCP_ACK	0x10
+
+/* siphash (sip.c) */
+uint64_t sip_hash(const uint64_t key[2], const void *, size_t);
+
+/*
+ * uthash configuration. The hash is keyed with the instance's secret, so every
+ * function that uses a HASH_* macro must have `struct nat *nat` in scope.
+ * Tables are made once, pre-sized to 2^nat->ht_log2 buckets around a sentinel, and
+ * never expand (noexpand), so no insert ever rehashes or allocates.
+ */
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(obj) do { } while (0)
+#define HASH_FUNCTION(keyptr, keylen, hashv) \
+	((hashv) = (uint32_t)sip_hash(nat->hash_key, (keyptr), (keylen)))
+#include <uthash.h>
+#undef HASH_INITIAL_NUM_BUCKETS
+#undef HASH_INITIAL_NUM_BUCKETS_LOG2
+#define HASH_INITIAL_NUM_BUCKETS (1U << nat->ht_log2)
+#define HASH_INITIAL_NUM_BUCKETS_LOG2 (nat->ht_log2)
+
+/* checksums (csum.c); words are big-endian 16-bit, sums unfolded */
+uint32_t csum_add(uint32_t, const void *, size_t);
+uint16_t csum_fold(uint32_t);
+uint32_t csum_diff(uint32_t, const void *, const void *, size_t);
+uint32_t csum_diff16(uint32_t, uint16_t, uint16_t);
+void csum_apply(uint8_t *, uint32_t, bool);
+uint16_t rd16(const uint8_t *);
+void wr16(uint8_t *, uint16_t);
+uint32_t rd32(const uint8_t *);
+
+/* fixed-size object pool, grown in chunks up to a maximum (slab.c) */
+struct slab {
+	size_t size;
+	size_t per_chunk;
+	size_t max;
+	size_t live;
+	size_t nchunks;
+	size_t maxchunks;
+	void **chunks;
+	void *free;
+};
+int slab_init(struct slab *, size_t, size_t, size_t);
+void *slab_alloc(struct slab *);
+void slab_free(struct slab *, void *);
+void slab_destroy(struct slab *);
+size_t slab_bytes(const struct slab *);
+
+/* a parsed packet (pkt.c) */
+struct pkt_info {
+	uint8_t *ip;
+	size_t len;		/* datagram length from the IP header */
+	uint8_t family;		/* 4 or 6 */
+	uint8_t proto;		/* upper-layer protocol */
+	uint8_t *src, *dst;	/* into the header */
+	uint8_t alen;		/* 4 or 16 */
+	uint8_t *ttl;		/* TTL or hop limit byte */
+	uint16_t l4off;		/* 0 for a non-first fragment */
+	size_t l4len;		/* upper-layer bytes in this packet */
+	bool frag, first_frag;
+	uint32_t frag_id;
+	uint16_t sport, dport;	/* host order; ICMP echo: id, 0 */
+	uint8_t tcp_flags;
+	uint8_t icmp_type;
+	bool icmp_echo;		/* echo request or reply */
+	bool icmp_request;
+	bool icmp_error;
+};
+
+int pkt_parse(struct pkt_info *, uint8_t *, size_t, bool, enum nat_drop_reason *);
+int pkt_csum_offset(uint8_t);
+bool pkt_icmp_is_error(uint8_t, uint8_t);
+
+/* flow table keys: no padding; KEYLEN bytes are hashed and compared */
+struct nat_key {
+	uint8_t src[16];
+	uint8_t dst[16];
+	uint16_t sport;
+	uint16_t dport;
+	uint8_t proto;
+	uint8_t family;
+	uint8_t dir;		/* not part of the key: 0 original, 1 reply */
+	uint8_t pad;
+};
+#define KEYLEN 38
+
+struct flow_node {
+	UT_hash_handle hh;
+	struct nat_key key;
+};
+
+/* flow flags */
+#define FLOW_SNAT	0x01	/* source rewritten (full NAT or hairpin) */
+#define FLOW_REPLIED	0x02	/* a packet went the reply way */
+#define FLOW_ASSURED	0x04	/* not evictable */
+#define FLOW_FIN0	0x08
+#define FLOW_FIN1	0x10
+#define FLOW_PICKUP	0x20	/* opened mid-stream */
+
+struct nat_mapping;
+
+struct nat_flow {
+	struct flow_node node[2];
+	struct nat_flow *uprev, *unext;	/* unassured flows, oldest first */
+	struct nat_mapping *map;
+	uint32_t created, seen;		/* seconds */
+	uint32_t rule_id;
+	uint32_t pkts[2];
+	uint64_t bytes[2];
+	uint8_t state;			/* enum nat_tcp_state for TCP */
+	uint8_t side;
+	uint8_t flags;
+};
+
+/* full NAT port pools, one per (family, protocol, relay address) */
+struct port_pool {
+	struct nat_addr addr;
+	uint8_t family, proto;
+	uint32_t used;
+	uint64_t bits[65536 / 64];
+};
+
+struct map_key {
+	uint8_t int_addr[16];
+	uint8_t ext_addr[16];
+	uint16_t int_port;
+	uint8_t proto;
+	uint8_t family;
+};
+#define MAPKEYLEN sizeof(struct map_key)
+
+struct nat_mapping {
+	UT_hash_handle hh;
+	struct map_key key;
+	struct port_pool *pool;
+	uint32_t refs;
+	uint16_t ext_port;
+	bool hashed;			/* false: private to one flow (clash) */
+};
+
+/* fragment trackers */
+struct frag_key {
+	uint8_t src[16];
+	uint8_t dst[16];
+	uint32_t id;
+	uint8_t proto;
+	uint8_t family;
+	uint8_t pad[2];
+};
+#define FRAGKEYLEN 38
+
+struct frag_buf {
+	struct frag_buf *next;
+	size_t len;
+	uint8_t side;
+	uint8_t data[];
+};
+
+struct frag {
+	UT_hash_handle hh;
+	struct frag_key key;
+	uint8_t nsrc[16], ndst[16];	/* translated addresses */
+	uint32_t expires;
+	bool resolved;
+	struct frag_buf *queue;
+};
+
+#define NAT_MAX_POOLS 64
+#define SCRATCH 1280
+
+struct nat {
+	struct nat_settings set;
+	struct nat_rule *rules;
+	uint64_t hash_key[2];
+	struct nat_stats st;
+	uint32_t now;			/* seconds, of the packet being processed */
+	unsigned ht_log2;		/* bucket count of the table being made */
+
+	struct flow_node *flows;	/* uthash head (the sentinel) */
+	struct flow_node sentinel;
+	struct slab flow_slab;
+	size_t nflows;
+	struct nat_flow *uhead, *utail;	/* unassured, oldest first */
+	struct flow_node *sweep;	/* sweep cursor */
+	size_t flow_buckets;
+
+	struct nat_mapping *maps;
+	struct nat_mapping map_sentinel;
+	struct slab map_slab;
+	struct port_pool *pools[NAT_MAX_POOLS];
+	size_t npools;
+
+	struct frag *frags;
+	struct frag frag_sentinel;
+	struct slab frag_slab;
+	size_t nfrags;
+	size_t frag_bytes;
+	struct frag_buf *ready, *ready_tail;
+	uint8_t ready_sides;
+
+	uint8_t scratch[SCRATCH];
+};
+
+/* flow table (flow.c) */
+int flow_init(struct nat *, char *);
+void flow_fini(struct nat *);
+void flow_key_from_pkt(struct nat_key *, const struct pkt_info *);
+struct flow_node *flow_lookup(struct nat *, const struct nat_key *);
+struct nat_flow *flow_insert(struct nat *, const struct nat_key *, const struct nat_key *);
+void flow_delete(struct nat *, struct nat_flow *);
+bool flow_expired(const struct nat *, const struct nat_flow *);
+uint32_t flow_timeout(const struct nat *, const struct nat_flow *);
+void flow_set_state(struct nat *, struct nat_flow *, uint8_t);
+void flow_gauge(struct nat *, const struct nat_flow *, int64_t);
+void flow_assure(struct nat *, struct nat_flow *);
+void flow_unassure(struct nat *, struct nat_flow *);
+bool flow_make_room(struct nat *);
+size_t flow_sweep(struct nat *, size_t);
+struct nat_flow *flow_of(struct flow_node *);
+
+/* rules (rule.c) */
+int rule_check(const struct nat_rule *, size_t, char *);
+const struct nat_rule *rule_match(const struct nat *, const struct pkt_info *);
+uint16_t rule_target_port(const struct nat_rule *, uint16_t);
+
+/* full NAT mappings and ports (port.c) */
+int port_init(struct nat *, char *);
+void port_fini(struct nat *);
+struct nat_mapping *port_map(struct nat *, const struct nat_key *, const struct nat_addr *);
+struct nat_mapping *port_map_private(struct nat *, const struct nat_key *, const struct nat_addr *);
+void port_unmap(struct nat *, struct nat_mapping *);
+int port_pick_free(struct nat *, struct nat_key *);
+
+/* TCP (tcp.c) */
+int tcp_open_state(const struct nat *, uint8_t, enum nat_drop_reason *);
+void tcp_track(struct nat *, struct nat_flow *, int, uint8_t);
+bool tcp_reopens(const struct nat_flow *, int, uint8_t);
+void tcp_mss_clamp(struct nat *, struct pkt_info *, bool);
+
+/* ICMP (icmp.c) */
+enum nat_verdict icmp_error(struct nat *, struct pkt_info *, struct nat_pkt *,
+    enum nat_side, enum nat_drop_reason *);
+enum nat_verdict icmp_time_exceeded(struct nat *, struct pkt_info *,
+    struct nat_pkt *, const uint8_t *, enum nat_drop_reason *);
+
+/* fragments (frag.c) */
+int frag_init(struct nat *, char *);
+void frag_fini(struct nat *);
+void frag_note(struct nat *, const struct pkt_info *, const uint8_t *,
+    const uint8_t *, const uint8_t *, const uint8_t *);
+enum nat_verdict frag_follow(struct nat *, struct pkt_info *, struct nat_pkt *,
+    enum nat_side, enum nat_drop_reason *);
+int frag_pending(struct nat *, struct nat_pkt *, enum nat_side *);
+size_t frag_sweep(struct nat *, size_t);
+size_t frag_memory(const struct nat *);
+
+/* shared by nat.c and friends */
+void nat_rewrite(struct nat *, struct pkt_info *, bool, const uint8_t *,
+    uint16_t, const uint8_t *, uint16_t);
+int nat_ttl(struct nat *, struct pkt_info *);
+void nat_ttl_adjust(struct nat *, struct pkt_info *);
+
+#endif

@@ -1,0 +1,41 @@
+#!/bin/sh
+# Install the Debian packages tunrelay needs to build and test, only those missing.
+# Usage: scripts/setup.sh [build|test|all]   (default: all)
+set -eu
+
+want=${1:-all}
+
+build_pkgs="gcc make autoconf automake libtool pkg-config libevent-dev uthash-dev
+libiniparser-dev libcmocka-dev libmnl-dev libnftnl-dev"
+test_pkgs="iproute2 ethtool iputils-ping socat iperf3 procps python3 clang libclang-rt-14-dev"
+
+case "$want" in
+  build) pkgs=$build_pkgs ;;
+  test|all) pkgs="$build_pkgs $test_pkgs" ;;
+  *) echo "setup.sh: unknown target '$want' (allowed: build, test, all)" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $pkgs; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
+  fi
+done
+
+if [ -z "$missing" ]; then
+  echo "setup: all packages present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup: missing packages:$missing" >&2
+  echo "setup: run as root (or: sudo apt-get install$missing)" >&2
+  exit 1
+fi
+
+echo "setup: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "setup: done"
