@@ -197,13 +197,18 @@ frag_follow(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
 		*why = NAT_DROP_BAD_VNET;
 		return NAT_DROP;
 	}
+	if (pi->proto == PROTO_TCP && pi->frag_off < 20) {
+		/* would overwrite the TCP header of the first (RFC 1858) */
+		*why = NAT_DROP_FRAG;
+		return NAT_DROP;
+	}
 	frag_key(&k, pi, pi->src, pi->dst);
+	if (nat_ttl(nat, pi) == -1) {
+		*why = NAT_DROP_TTL;	/* no ICMP error for a later fragment */
+		return NAT_DROP;
+	}
 	fr = frag_get(nat, &k, false);
 	if (fr != NULL && fr->resolved) {
-		if (nat_ttl(nat, pi) == -1) {
-			*why = NAT_DROP_TTL;
-			return NAT_DROP;
-		}
 		nat_rewrite(nat, pi, false, fr->nsrc, 0, fr->ndst, 0);
 		nat_ttl_adjust(nat, pi);
 		return NAT_FORWARD;

@@ -208,6 +208,24 @@ icmp_ip6(uint8_t *p, size_t plen, const uint8_t *src, const uint8_t *dst)
 }
 
 /*
+ * Complete a partial (NEEDS_CSUM) checksum the way the kernel would at
+ * egress, so a quoted packet carries its real checksum.
+ */
+static void
+icmp_finish_csum(const struct pkt_info *pi, struct nat_pkt *pkt)
+{
+	const struct nat_vnet *v = pkt->vnet;
+	uint8_t *f;
+
+	if (v == NULL || !(v->flags & NAT_VNET_NEEDS_CSUM) ||
+	    (size_t)v->csum_start + v->csum_offset + 2 > pi->len)
+		return;
+	f = pkt->data + v->csum_start + v->csum_offset;
+	wr16(f, (uint16_t)~csum_fold(csum_add(0, pkt->data + v->csum_start,
+	    pi->len - v->csum_start)));
+}
+
+/*
  * Replace the packet by an ICMP time exceeded for its sender, sent from
  * address from and quoting as much of the packet as fits in the minimum MTU.
  */
@@ -227,6 +245,7 @@ icmp_time_exceeded(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
 		return icmp_drop(why, NAT_DROP_TTL);
 	memcpy(src, from, pi->alen);
 	memcpy(dst, pi->src, pi->alen);
+	icmp_finish_csum(pi, pkt);
 	memmove(icmp + 8, pkt->data, quote);
 	memset(icmp, 0, 8);
 	icmp[0] = pi->family == 4 ? 11 : 3;

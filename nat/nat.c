@@ -172,9 +172,11 @@ nat_reconfigure(struct nat *nat, const struct nat_settings *in,
 	if (nat_check(&s, err) == -1)
 		return -1;
 	if (s.max_flows != nat->set.max_flows ||
-	    s.max_frags != nat->set.max_frags) {
-		snprintf(err, NAT_ERRLEN, "max_flows and max_frags cannot "
-		    "change without a restart");
+	    s.max_frags != nat->set.max_frags ||
+	    s.hash_key[0] != nat->hash_key[0] ||
+	    s.hash_key[1] != nat->hash_key[1]) {
+		snprintf(err, NAT_ERRLEN, "max_flows, max_frags and the hash "
+		    "key cannot change without a restart");
 		return -1;
 	}
 	if ((r = nat_copy_rules(&s)) == NULL) {
@@ -627,7 +629,8 @@ nat_flows(const struct nat *nat, uint64_t now,
 	int rc;
 
 	for (n = nat->flows; n != NULL; n = n->hh.next) {
-		if (n->key.dir != 0)
+		if (n->key.dir != 0 ||
+		    flow_expired(nat, flow_of((struct flow_node *)n)))
 			continue;
 		nat_info(nat, flow_of((struct flow_node *)n),
 		    (uint32_t)(now / 1000), &fi);

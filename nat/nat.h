@@ -186,8 +186,8 @@ struct nat_stats {
 	uint64_t flows_udp;
 	uint64_t flows_icmp;
 	uint64_t mappings;		/* full NAT endpoint mappings */
-	uint64_t frags_tracked;
-	uint64_t frags_queued;
+	uint64_t frags_tracked;		/* fragment trackers now (a gauge) */
+	uint64_t frags_queued;		/* early fragments kept (a running total) */
 	uint64_t mss_clamped;
 	uint64_t icmp_translated;
 	uint64_t max_flows;

@@ -81,6 +81,7 @@ struct pkt_info {
 	size_t l4len;		/* upper-layer bytes in this packet */
 	bool frag, first_frag;
 	uint32_t frag_id;
+	uint32_t frag_off;	/* bytes */
 	uint16_t sport, dport;	/* host order; ICMP echo: id, 0 */
 	uint8_t tcp_flags;
 	uint8_t icmp_type;

@@ -72,6 +72,7 @@ pkt_ip4(struct pkt_info *pi, uint8_t *p, size_t len, bool quoted,
 	if (fo & 0x3fff) {
 		pi->frag = true;
 		pi->first_frag = (fo & 0x1fff) == 0;
+		pi->frag_off = (uint32_t)(fo & 0x1fff) * 8;
 		pi->frag_id = rd16(p + 4);
 		if (!pi->first_frag)
 			return 0;
@@ -97,6 +98,7 @@ pkt_ip6_frag(struct pkt_info *pi, const uint8_t *p, size_t off,
 		return 0;	/* atomic fragment: a whole packet */
 	pi->frag = true;
 	pi->first_frag = (fo & 0xfff8) == 0;
+	pi->frag_off = fo & 0xfff8;
 	pi->frag_id = rd32(p + off + 4);
 	return 0;
 }

@@ -78,16 +78,21 @@ port_used(const struct port_pool *p, uint32_t port)
 	return p->bits[port >> 6] & (1ULL << (port & 63));
 }
 
-/* Search [lo, hi] from a start offset for a free port, optionally of a parity. */
+/*
+ * Search [lo, hi] from a start offset for a free port, optionally of a
+ * parity. The client's own port is never handed out: a client must not be
+ * able to pick the relay port it gets (the CVE-2021-3773 pattern).
+ */
 static uint32_t
 port_search(const struct port_pool *p, uint32_t lo, uint32_t hi,
-    uint64_t start, int parity)
+    uint64_t start, int parity, uint16_t cport)
 {
 	uint32_t n = hi - lo + 1, i, port;
 
 	for (i = 0; i < n; i++) {
 		port = lo + (uint32_t)((start + i) % n);
-		if (parity >= 0 && (port & 1) != (uint32_t)parity)
+		if (port == cport ||
+		    (parity >= 0 && (port & 1) != (uint32_t)parity))
 			continue;
 		if (!port_used(p, port))
 			return port;
@@ -110,14 +115,14 @@ port_pick(struct nat *nat, struct port_pool *p, uint16_t cport, uint64_t h)
 	else if (cport >= 1024 && hi >= 1024)
 		clo = lo > 1024 ? lo : 1024;
 	if (clo <= chi) {
-		port = port_search(p, clo, chi, h, cport & 1);
+		port = port_search(p, clo, chi, h, cport & 1, cport);
 		if (port == 0)
-			port = port_search(p, clo, chi, h, -1);
+			port = port_search(p, clo, chi, h, -1, cport);
 	}
 	if (port == 0)
-		port = port_search(p, lo, hi, h, cport & 1);
+		port = port_search(p, lo, hi, h, cport & 1, cport);
 	if (port == 0)
-		port = port_search(p, lo, hi, h, -1);
+		port = port_search(p, lo, hi, h, -1, cport);
 	return port;
 }
 

@@ -1,0 +1,203 @@
+/*
+ * conf.h - the tunrelay configuration file: parsing and strict validation.
+ *
+ * conf_load() reads one INI file (iniparser) into plain structs and checks
+ * every key with its own small typed parser. It makes no system call other
+ * than reading the file: whether interfaces exist, which addresses they
+ * carry and whether the group exists are host checks for the daemon.
+ *
+ * Every error names the file, the line, the section and the key, quotes the
+ * bad value and says what is allowed, e.g.
+ *
+ *	tunrelay.ini:7: [front] max_flows: "12x" is not a number
+ *	    (allowed: 1..16777216)		(one line)
+ *
+ * All errors are collected (in file order) before conf_load() gives up.
+ */
+#ifndef TUNRELAY_CONF_H
+#define TUNRELAY_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nat/nat.h"
+
+#define CONF_ERRORS_MAX		64	/* messages kept; the rest counted */
+#define CONF_ERRLEN		512	/* one message, NUL included */
+#define CONF_FILE_MAX		(1024 * 1024)	/* bytes */
+#define CONF_LINE_MAX		1000	/* characters per line */
+
+/* Defaults (docs/engine.md, RFC 4787/5382/5508 minimums). */
+#define CONF_MAX_FLOWS		262144
+#define CONF_MAX_FLOWS_MAX	16777216
+#define CONF_TCP_ESTABLISHED	7440
+#define CONF_TCP_TRANSITORY	240
+#define CONF_UDP_TIMEOUT	300
+#define CONF_UDP_TIMEOUT_MIN	120
+#define CONF_ICMP_TIMEOUT	60
+#define CONF_TIMEOUT_MAX	604800	/* one week */
+#define CONF_NAT_PORT_LO	61000
+#define CONF_NAT_PORT_HI	65535
+#define CONF_QUEUES_MAX		64
+#define CONF_MSS_MIN		536
+#define CONF_MSS_MAX		65495
+#define CONF_SOCKET_DIR		"/run/tunrelay"
+
+/* One message; line 0 when it concerns the whole file. */
+struct conf_error {
+	int	line;
+	char	msg[CONF_ERRLEN];
+};
+
+/* Every problem found in a file, in file order. */
+struct conf_errors {
+	size_t			n;		/* messages in e[] */
+	size_t			lost;		/* further errors not kept */
+	struct conf_error	e[CONF_ERRORS_MAX];
+};
+
+enum conf_role {
+	CONF_ROLE_NONE = 0,
+	CONF_ROLE_FRONT,		/* [front]: the relay */
+	CONF_ROLE_BACK,			/* [back]: the backend */
+};
+
+enum conf_mss {
+	CONF_MSS_PMTU = 0,		/* clamp to the egress MTU (default) */
+	CONF_MSS_OFF,			/* no clamping */
+	CONF_MSS_FIXED,			/* clamp to mss */
+};
+
+enum conf_mark {
+	CONF_MARK_AUTO = 0,		/* connmark, else source */
+	CONF_MARK_CONNMARK,		/* netfilter connmark + fwmark rule */
+	CONF_MARK_SOURCE,		/* source-address rules, no netfilter */
+};
+
+/* An address; family 4 or 6, IPv4 in the first 4 bytes. */
+struct conf_addr {
+	uint8_t		family;
+	struct nat_addr	addr;
+};
+
+/* One exclude item, e.g. tcp/8000-8100. */
+struct conf_exclude {
+	uint8_t		protos;		/* NAT_P_TCP or NAT_P_UDP */
+	uint16_t	port_lo;
+	uint16_t	port_hi;
+};
+
+/* One [forward.NAME] section. */
+struct conf_forward {
+	char		*name;		/* NAME, lowercase */
+	int		 line;		/* line of the section header */
+	int		 listen_line;	/* line of its listen key */
+	uint8_t		 protos;	/* NAT_P_TCP and/or NAT_P_UDP */
+	uint8_t		 family;	/* 4 or 6: of to, and of listen_addr */
+	bool		 match_dst;	/* listen named an address */
+	struct nat_addr	 listen_addr;
+	uint16_t	 listen_lo;	/* public port range */
+	uint16_t	 listen_hi;
+	struct nat_addr	 to;
+	uint16_t	 to_port;	/* first target port; 0: same port */
+	uint8_t		 source;	/* enum nat_source */
+};
+
+/* [front], with its [forward.*] and [hairpin] sections. */
+struct conf_front {
+	char			*public_interface;
+	char			*tunnel_interface;	/* NULL: none */
+	struct conf_addr	 backend[2];	/* at most one per family */
+	size_t			 nbackend;	/* 0: forwards only */
+	struct conf_exclude	*exclude;
+	size_t			 nexclude;
+	uint8_t			 mss_mode;	/* enum conf_mss */
+	uint16_t		 mss;		/* CONF_MSS_FIXED */
+	uint32_t		 max_flows;
+	uint32_t		 tcp_established_timeout;	/* seconds */
+	uint32_t		 tcp_transitory_timeout;
+	uint32_t		 udp_timeout;
+	uint32_t		 icmp_timeout;
+	bool			 tcp_pickup;
+	uint16_t		 nat_port_lo;
+	uint16_t		 nat_port_hi;
+	unsigned int		 queues;	/* 1..64; 0 = auto */
+	struct conf_forward	*forward;	/* in file order */
+	size_t			 nforward;
+	char			**hairpin;	/* [hairpin] interfaces */
+	size_t			 nhairpin;	/* 0: no [hairpin] */
+};
+
+/* [back]. */
+struct conf_back {
+	char			*tunnel_interface;
+	struct conf_addr	 front[2];	/* front's tunnel addresses */
+	size_t			 nfront;
+	uint8_t			 mark;		/* enum conf_mark */
+	uint8_t			 mss_mode;	/* enum conf_mss */
+	uint16_t		 mss;
+	struct conf_addr	*service;	/* service_addresses */
+	size_t			 nservice;
+};
+
+/* A loaded file. */
+struct conf {
+	char		*path;		/* as given to conf_load() */
+	enum conf_role	 role;
+	char		*control_socket;	/* /run/tunrelay/NAME.sock */
+	char		*control_group;		/* NULL: none */
+	struct conf_front front;	/* role CONF_ROLE_FRONT */
+	struct conf_back back;		/* role CONF_ROLE_BACK */
+};
+
+/*
+ * Load and check path. Returns 0 and fills *out, or -1 with every error in
+ * *errs and *out untouched (a reload with a bad file keeps the old one).
+ * *errs is about 33 KB: keep it off small stacks. Not thread-safe (it sets
+ * iniparser's global error callback while loading).
+ */
+int	conf_load(const char *path, struct conf *out, struct conf_errors *errs);
+/* Free what conf_load() allocated; *c is zeroed. */
+void	conf_free(struct conf *c);
+
+/*
+ * The engine's view of a front config (docs/engine.md).
+ *
+ * Fills *s (zeroed first) with max_flows, the timeouts, tcp_no_pickup,
+ * mss_clamp, nat_port_lo/hi and ttl_mode = NAT_TTL_RESTORE, and writes the
+ * rules, in this order, into rules[0..*nrules) (*nrules: capacity in, count
+ * out; conf_nat_nrules() gives the count needed):
+ *
+ *   1. every exclude item as a NAT_RULE_PASS rule, once per family in use;
+ *   2. the forwards in file order (NAT_RULE_DNAT);
+ *   3. one default rule per backend address: TCP, UDP and ICMP, ports 1..65535,
+ *      port kept, source kept.
+ *
+ * s->rules/s->nrules point at rules. The caller still sets what conf cannot
+ * know: hash_key and port_seed (randomness); relay_src of every rule with
+ * source NAT_SOURCE_RELAY (the egress interface's address of that family);
+ * hairpin4/6 and hairpin_src4/6 (the [hairpin] interfaces' addresses); and
+ * mtu when mss_mode is CONF_MSS_PMTU (the egress MTU; left 0 no clamping
+ * happens). Returns -1 with a message in err when c is not a front config
+ * or rules is too small.
+ */
+int	conf_nat_settings(const struct conf *c, struct nat_settings *s,
+	    struct nat_rule *rules, size_t *nrules, char err[NAT_ERRLEN]);
+/* Rules conf_nat_settings() writes for c. */
+size_t	conf_nat_nrules(const struct conf *c);
+/*
+ * Describe a rule by its id ("exclude tcp/22", "forward.web",
+ * "backend 10.22.22.1") for flow listings; "rule ID" when unknown.
+ */
+const char *conf_nat_rule_name(const struct conf *c, uint32_t id, char *buf,
+	    size_t len);
+
+/* Rule ids: kind in the top byte, index in the kind below it. */
+#define CONF_RULE_EXCLUDE	(1U << 24)
+#define CONF_RULE_FORWARD	(2U << 24)
+#define CONF_RULE_BACKEND	(3U << 24)
+#define CONF_RULE_KIND(id)	((id) & 0xff000000U)
+#define CONF_RULE_INDEX(id)	((id) & 0x00ffffffU)
+
+#endif

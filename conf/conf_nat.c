@@ -1,0 +1,177 @@
+/*
+ * conf_nat.c - a front config as the NAT engine's settings and rules.
+ *
+ * Rule order (first match wins, docs/engine.md): exclude items as pass
+ * rules, then the forwards in file order, then the backend as the default
+ * destination.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "conf/conf_int.h"
+
+#define CONF_NAT_V4	1
+#define CONF_NAT_V6	2
+
+/* The families (CONF_NAT_V4/V6 bits) that forwards and the backend use. */
+static unsigned int
+conf_nat_families(const struct conf_front *f)
+{
+	unsigned int	fam = 0;
+	size_t		i;
+
+	for (i = 0; i < f->nforward; i++)
+		fam |= f->forward[i].family == 4 ? CONF_NAT_V4 : CONF_NAT_V6;
+	for (i = 0; i < f->nbackend; i++)
+		fam |= f->backend[i].family == 4 ? CONF_NAT_V4 : CONF_NAT_V6;
+	return (fam);
+}
+
+/* Rules conf_nat_settings() writes for c. */
+size_t
+conf_nat_nrules(const struct conf *c)
+{
+	const struct conf_front	*f = &c->front;
+	unsigned int		 fam;
+	size_t			 nfam;
+
+	if (c->role != CONF_ROLE_FRONT)
+		return (0);
+	fam = conf_nat_families(f);
+	nfam = (size_t)((fam & CONF_NAT_V4) != 0) + ((fam & CONF_NAT_V6) != 0);
+	return (f->nexclude * nfam + f->nforward + f->nbackend);
+}
+
+/* The timeouts, limits and options of [front]. */
+static void
+conf_nat_options(const struct conf_front *f, struct nat_settings *s)
+{
+	s->max_flows = f->max_flows;
+	s->tcp_established = f->tcp_established_timeout;
+	s->tcp_transitory = f->tcp_transitory_timeout;
+	s->udp_timeout = f->udp_timeout;
+	s->icmp_timeout = f->icmp_timeout;
+	s->tcp_no_pickup = !f->tcp_pickup;
+	s->mss_clamp = f->mss_mode == CONF_MSS_FIXED ? f->mss : 0;
+	s->mtu = 0;
+	s->ttl_mode = NAT_TTL_RESTORE;
+	s->nat_port_lo = f->nat_port_lo;
+	s->nat_port_hi = f->nat_port_hi;
+}
+
+/* Write the pass rules of the exclude items; returns the next free slot. */
+static size_t
+conf_nat_excludes(const struct conf_front *f, struct nat_rule *r, size_t n)
+{
+	unsigned int	fam = conf_nat_families(f), bit;
+	size_t		i;
+
+	for (i = 0; i < f->nexclude; i++)
+		for (bit = CONF_NAT_V4; bit <= CONF_NAT_V6; bit <<= 1) {
+			if (!(fam & bit))
+				continue;
+			memset(&r[n], 0, sizeof(r[n]));
+			r[n].family = bit == CONF_NAT_V4 ? 4 : 6;
+			r[n].action = NAT_RULE_PASS;
+			r[n].protos = f->exclude[i].protos;
+			r[n].port_lo = f->exclude[i].port_lo;
+			r[n].port_hi = f->exclude[i].port_hi;
+			r[n].id = CONF_RULE_EXCLUDE | (uint32_t)i;
+			n++;
+		}
+	return (n);
+}
+
+/* Write one DNAT rule per forward; returns the next free slot. */
+static size_t
+conf_nat_forwards(const struct conf_front *f, struct nat_rule *r, size_t n)
+{
+	const struct conf_forward	*fw;
+	size_t				 i;
+
+	for (i = 0; i < f->nforward; i++, n++) {
+		fw = &f->forward[i];
+		memset(&r[n], 0, sizeof(r[n]));
+		r[n].family = fw->family;
+		r[n].action = NAT_RULE_DNAT;
+		r[n].protos = fw->protos;
+		r[n].source = fw->source;
+		r[n].port_lo = fw->listen_lo;
+		r[n].port_hi = fw->listen_hi;
+		r[n].match_dst = fw->match_dst;
+		r[n].dst = fw->listen_addr;
+		r[n].to = fw->to;
+		r[n].to_port = fw->to_port;
+		r[n].id = CONF_RULE_FORWARD | (uint32_t)i;
+	}
+	return (n);
+}
+
+/* Write the default rule of each backend address; returns the next slot. */
+static size_t
+conf_nat_backends(const struct conf_front *f, struct nat_rule *r, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < f->nbackend; i++, n++) {
+		memset(&r[n], 0, sizeof(r[n]));
+		r[n].family = f->backend[i].family;
+		r[n].action = NAT_RULE_DNAT;
+		r[n].protos = NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP;
+		r[n].source = NAT_SOURCE_KEEP;
+		r[n].port_lo = 1;
+		r[n].port_hi = 65535;
+		r[n].to = f->backend[i].addr;
+		r[n].id = CONF_RULE_BACKEND | (uint32_t)i;
+	}
+	return (n);
+}
+
+/* The engine's settings and rules for a front config; see conf.h. */
+int
+conf_nat_settings(const struct conf *c, struct nat_settings *s,
+    struct nat_rule *rules, size_t *nrules, char err[NAT_ERRLEN])
+{
+	size_t	need, n;
+
+	if (c->role != CONF_ROLE_FRONT) {
+		snprintf(err, NAT_ERRLEN, "%s: not a [front] configuration",
+		    c->path != NULL ? c->path : "configuration");
+		return (-1);
+	}
+	if ((need = conf_nat_nrules(c)) > *nrules) {
+		snprintf(err, NAT_ERRLEN, "room for %zu NAT rules, %zu needed",
+		    *nrules, need);
+		return (-1);
+	}
+	memset(s, 0, sizeof(*s));
+	conf_nat_options(&c->front, s);
+	n = conf_nat_excludes(&c->front, rules, 0);
+	n = conf_nat_forwards(&c->front, rules, n);
+	n = conf_nat_backends(&c->front, rules, n);
+	s->rules = rules;
+	s->nrules = n;
+	*nrules = n;
+	return (0);
+}
+
+/* Describe rule id of c for flow listings. */
+const char *
+conf_nat_rule_name(const struct conf *c, uint32_t id, char *buf, size_t len)
+{
+	const struct conf_front	*f = &c->front;
+	size_t			 i = CONF_RULE_INDEX(id);
+	char			 a[48];
+
+	if (CONF_RULE_KIND(id) == CONF_RULE_EXCLUDE && i < f->nexclude)
+		snprintf(buf, len, "exclude %s", conf_front_ex_str(
+		    &f->exclude[i], a, sizeof(a)));
+	else if (CONF_RULE_KIND(id) == CONF_RULE_FORWARD && i < f->nforward)
+		snprintf(buf, len, "forward.%s", f->forward[i].name);
+	else if (CONF_RULE_KIND(id) == CONF_RULE_BACKEND && i < f->nbackend)
+		snprintf(buf, len, "backend %s", conf_parse_addr_str(
+		    &f->backend[i], a, sizeof(a)));
+	else
+		snprintf(buf, len, "rule %u", id);
+	return (buf);
+}

@@ -1,0 +1,433 @@
+/*
+ * ctl.c - the control socket. The daemon listens on a Unix socket (mode 0600,
+ * or 0660 with control_group) and answers one command per connection;
+ * `tunrelay flows` and `tunrelay stats` are its clients.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <grp.h>
+#include <libgen.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+
+#include "core/ctl.h"
+#include "core/log.h"
+#include "core/loop.h"
+
+#define CTL_TIMEOUT 10		/* seconds for a client to ask and read */
+
+/* Fill a Unix socket address; -1 when the path does not fit. */
+static int
+ctl_addr(struct sockaddr_un *sun, const char *path, char *err)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path)) {
+		snprintf(err, CTL_ERRLEN, "%s: path longer than %zu bytes",
+		    path, sizeof(sun->sun_path) - 1);
+		return -1;
+	}
+	memcpy(sun->sun_path, path, strlen(path));
+	return 0;
+}
+
+/* Make the socket's directory when it is missing. */
+static int
+ctl_mkdir(const char *path, char *err)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (mkdir(dirname(dir), 0755) == -1 && errno != EEXIST) {
+		snprintf(err, CTL_ERRLEN, "mkdir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Remove a socket left by a dead instance; fail if one still answers. */
+static int
+ctl_stale(const struct sockaddr_un *sun, char *err)
+{
+	int fd;
+
+	if (access(sun->sun_path, F_OK) == -1)
+		return 0;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 0;
+	if (connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0) {
+		close(fd);
+		snprintf(err, CTL_ERRLEN, "%s: another tunrelay is running "
+		    "with this control socket", sun->sun_path);
+		return -1;
+	}
+	close(fd);
+	unlink(sun->sun_path);
+	return 0;
+}
+
+/* Whether a connected peer may ask: root, our own user, or the group. */
+static bool
+ctl_allowed(const struct ctl *c, int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1)
+		return false;
+	return cr.uid == 0 || cr.uid == geteuid() ||
+	    (c->has_gid && cr.gid == c->gid);
+}
+
+/* Free a client connection once its answer is written. */
+static void
+ctl_written(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_free(bev);
+}
+
+/* A client went away or timed out. */
+static void
+ctl_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	bufferevent_free(bev);
+}
+
+/* Read the client's one-line command and answer it. */
+static void
+ctl_read(struct bufferevent *bev, void *arg)
+{
+	struct ctl *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *line;
+
+	line = evbuffer_readln(in, NULL, EVBUFFER_EOL_ANY);
+	if (line == NULL) {
+		if (evbuffer_get_length(in) > 64)
+			bufferevent_free(bev);
+		return;
+	}
+	bufferevent_disable(bev, EV_READ);
+	c->fn(c->arg, line, bufferevent_get_output(bev));
+	free(line);
+	bufferevent_setcb(bev, NULL, ctl_written, ctl_event, c);
+	bufferevent_enable(bev, EV_WRITE);
+}
+
+/* Accept a client on the listening socket. */
+static void
+ctl_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl *c = arg;
+	struct bufferevent *bev;
+	struct timeval tv = { CTL_TIMEOUT, 0 };
+	int cfd;
+
+	(void)what;
+	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd == -1)
+		return;
+	if (!ctl_allowed(c, cfd)) {
+		log_warnx("control socket: refused a client that is neither "
+		    "root, our user nor in the control group");
+		close(cfd);
+		return;
+	}
+	bev = bufferevent_socket_new(c->base, cfd, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		close(cfd);
+		return;
+	}
+	bufferevent_setcb(bev, ctl_read, NULL, ctl_event, c);
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_enable(bev, EV_READ);
+}
+
+/* Give the socket its owner group and mode. */
+static int
+ctl_perms(struct ctl *c, const char *group, char *err)
+{
+	struct group *gr;
+
+	if (group == NULL)
+		return chmod(c->path, 0600) == 0 ? 0 :
+		    (snprintf(err, CTL_ERRLEN, "chmod %s: %s", c->path,
+		    strerror(errno)), -1);
+	if ((gr = getgrnam(group)) == NULL) {
+		snprintf(err, CTL_ERRLEN, "control_group \"%s\": no such group",
+		    group);
+		return -1;
+	}
+	c->gid = gr->gr_gid;
+	c->has_gid = true;
+	if (chown(c->path, (uid_t)-1, gr->gr_gid) == -1 ||
+	    chmod(c->path, 0660) == -1) {
+		snprintf(err, CTL_ERRLEN, "%s: %s", c->path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Listen on the control socket. */
+int
+ctl_listen(struct ctl *c, struct event_base *base, const char *path,
+    const char *group, ctl_fn fn, void *arg, char err[CTL_ERRLEN])
+{
+	struct sockaddr_un sun;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	if (ctl_addr(&sun, path, err) == -1 || ctl_mkdir(path, err) == -1 ||
+	    ctl_stale(&sun, err) == -1)
+		return -1;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd == -1 || bind(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		snprintf(err, CTL_ERRLEN, "%s: %s", path, strerror(errno));
+		ctl_close(c);
+		return -1;
+	}
+	if (ctl_perms(c, group, err) == -1 || listen(c->fd, 16) == -1) {
+		if (err[0] == '\0')
+			snprintf(err, CTL_ERRLEN, "listen: %s", strerror(errno));
+		ctl_close(c);
+		return -1;
+	}
+	c->base = base;
+	c->fn = fn;
+	c->arg = arg;
+	c->ev = event_new(base, c->fd, EV_READ | EV_PERSIST, ctl_accept, c);
+	if (c->ev == NULL || event_add(c->ev, NULL) == -1) {
+		snprintf(err, CTL_ERRLEN, "cannot watch the control socket");
+		ctl_close(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* Stop listening and remove the socket. */
+void
+ctl_close(struct ctl *c)
+{
+	if (c->ev != NULL)
+		event_free(c->ev);
+	if (c->fd != -1 && c->fd != 0) {
+		close(c->fd);
+		unlink(c->path);
+	}
+	c->ev = NULL;
+	c->fd = -1;
+}
+
+/* Print an engine address. */
+static const char *
+ctl_ntop(uint8_t family, const struct nat_addr *a, char *buf, size_t len)
+{
+	if (inet_ntop(family == 4 ? AF_INET : AF_INET6, a->b, buf,
+	    (socklen_t)len) == NULL)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+/* Name of a flow's protocol. */
+static const char *
+ctl_proto(const struct nat_flow_info *fi)
+{
+	switch (fi->proto) {
+	case 6:
+		return "tcp";
+	case 17:
+		return "udp";
+	case 1:
+		return "icmp";
+	}
+	return "icmpv6";
+}
+
+/* One tuple, conntrack style. */
+static void
+ctl_tuple(struct evbuffer *out, const struct nat_flow_info *fi,
+    const struct nat_addr *src, const struct nat_addr *dst, uint16_t sport,
+    uint16_t dport)
+{
+	char a[64], b[64];
+
+	evbuffer_add_printf(out, " src=%s dst=%s",
+	    ctl_ntop(fi->family, src, a, sizeof(a)),
+	    ctl_ntop(fi->family, dst, b, sizeof(b)));
+	if (fi->proto == 6 || fi->proto == 17)
+		evbuffer_add_printf(out, " sport=%u dport=%u", sport, dport);
+	else
+		evbuffer_add_printf(out, " id=%u", sport);
+}
+
+struct ctl_flows {
+	struct evbuffer *out;
+	const struct conf *conf;
+	size_t n;
+};
+
+/* One flow line: both tuples, state, age, counters, rule. */
+static int
+ctl_flow(const struct nat_flow_info *fi, void *arg)
+{
+	struct ctl_flows *cf = arg;
+	char rule[128];
+
+	evbuffer_add_printf(cf->out, "%-6s %-11s", ctl_proto(fi), fi->state);
+	ctl_tuple(cf->out, fi, &fi->orig_src, &fi->orig_dst, fi->orig_sport,
+	    fi->orig_dport);
+	ctl_tuple(cf->out, fi, &fi->reply_src, &fi->reply_dst, fi->reply_sport,
+	    fi->reply_dport);
+	evbuffer_add_printf(cf->out, "%s age=%us idle=%us expires=%us "
+	    "packets=%llu/%llu bytes=%llu/%llu rule=\"%s\"\n",
+	    fi->assured ? " [ASSURED]" : "", fi->age, fi->idle, fi->expires,
+	    (unsigned long long)fi->packets[0], (unsigned long long)fi->packets[1],
+	    (unsigned long long)fi->bytes[0], (unsigned long long)fi->bytes[1],
+	    conf_nat_rule_name(cf->conf, fi->rule_id, rule, sizeof(rule)));
+	cf->n++;
+	return 0;
+}
+
+/* Counters, one "name value" per line. */
+static void
+ctl_stats(const struct front *f, const struct loop_stats *ls,
+    struct evbuffer *out)
+{
+	static const char *const sides[NAT_SIDE_MAX] = { "public", "inside", "lan" };
+	struct nat_stats st;
+	int i;
+
+	nat_get_stats(f->nat, &st);
+	for (i = 0; i < NAT_SIDE_MAX; i++)
+		evbuffer_add_printf(out, "packets_%s %llu\n", sides[i],
+		    (unsigned long long)st.packets[i]);
+#define S(name, v) evbuffer_add_printf(out, "%s %llu\n", name, (unsigned long long)(v))
+	S("forwarded", st.forwarded);
+	S("not_ours", st.not_ours);
+	S("icmp_replies", st.replies);
+	S("icmp_translated", st.icmp_translated);
+	S("mss_clamped", st.mss_clamped);
+	for (i = 0; i < NAT_DROP_MAX; i++)
+		evbuffer_add_printf(out, "drop_%s %llu\n",
+		    nat_drop_name((enum nat_drop_reason)i),
+		    (unsigned long long)st.drops[i]);
+	S("flows_active", st.flows_active);
+	S("flows_max", st.max_flows);
+	S("flows_created", st.flows_created);
+	S("flows_expired", st.flows_expired);
+	S("flows_evicted", st.flows_evicted);
+	for (i = 1; i < NAT_TCP_STATE_MAX; i++)
+		evbuffer_add_printf(out, "flows_tcp_%s %llu\n",
+		    nat_tcp_state_name((enum nat_tcp_state)i),
+		    (unsigned long long)st.flows_by_state[i]);
+	S("flows_udp", st.flows_udp);
+	S("flows_icmp", st.flows_icmp);
+	S("mappings", st.mappings);
+	S("frags_tracked", st.frags_tracked);
+	S("frags_queued", st.frags_queued);
+	S("memory_bytes", nat_memory(f->nat));
+	S("tun_rx_packets", ls->rx_packets);
+	S("tun_rx_bytes", ls->rx_bytes);
+	S("tun_tx_packets", ls->tx_packets);
+	S("tun_tx_bytes", ls->tx_bytes);
+	S("tun_rx_errors", ls->rx_errors);
+	S("tun_tx_errors", ls->tx_errors);
+	S("tun_bad_vnet", ls->bad_vnet);
+	S("reloads", ls->reloads);
+	S("reload_errors", ls->reload_errors);
+#undef S
+}
+
+/* Answer a command. */
+void
+ctl_report(const char *cmd, const struct front *f, const struct loop_stats *ls,
+    uint64_t now, struct evbuffer *out)
+{
+	struct ctl_flows cf = { out, &f->conf, 0 };
+
+	if (strcmp(cmd, "stats") == 0)
+		ctl_stats(f, ls, out);
+	else if (strcmp(cmd, "flows") == 0) {
+		nat_flows(f->nat, now, ctl_flow, &cf);
+		evbuffer_add_printf(out, "# %zu flows\n", cf.n);
+	} else
+		evbuffer_add_printf(out, "error: unknown command \"%.32s\" "
+		    "(allowed: flows, stats)\n", cmd);
+}
+
+/* Read the whole answer, bounded in time. */
+static int
+ctl_drain(int fd, FILE *out, char *err)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	char buf[8192];
+	ssize_t n;
+
+	for (;;) {
+		if (poll(&p, 1, CTL_TIMEOUT * 1000) <= 0) {
+			snprintf(err, CTL_ERRLEN, "no answer within %d s",
+			    CTL_TIMEOUT);
+			return -1;
+		}
+		n = read(fd, buf, sizeof(buf));
+		if (n == 0)
+			return 0;
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, CTL_ERRLEN, "read: %s", strerror(errno));
+			return -1;
+		}
+		fwrite(buf, 1, (size_t)n, out);
+	}
+}
+
+/* Ask the running instance. */
+int
+ctl_request(const char *path, const char *cmd, FILE *out, char err[CTL_ERRLEN])
+{
+	struct sockaddr_un sun;
+	int fd, rc;
+
+	if (ctl_addr(&sun, path, err) == -1)
+		return -1;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, CTL_ERRLEN, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		if (errno == ENOENT || errno == ECONNREFUSED)
+			snprintf(err, CTL_ERRLEN, "no running tunrelay answers "
+			    "on %s", path);
+		else if (errno == EACCES)
+			snprintf(err, CTL_ERRLEN, "%s: permission denied (run "
+			    "as root or as a member of control_group)", path);
+		else
+			snprintf(err, CTL_ERRLEN, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	rc = 0;
+	if (dprintf(fd, "%s\n", cmd) < 0) {
+		snprintf(err, CTL_ERRLEN, "write: %s", strerror(errno));
+		rc = -1;
+	}
+	if (rc == 0)
+		rc = ctl_drain(fd, out, err);
+	close(fd);
+	return rc;
+}

@@ -1,0 +1,1053 @@
+/*
+ * front.c - the front relay: builds the engine's settings, the TUN devices
+ * (one per side, so the engine knows where a packet came from) and the
+ * policy routing that steers traffic into them.
+ *
+ * Rule order on the public interface (first match wins):
+ *   1. exclusions from the config and the host's DHCP client ports: lookup local
+ *   2. forwards' listen ports on the public addresses: the public TUN
+ *   3. the kernel's ephemeral ports, so the relay's own connections work: lookup local
+ *   4. replies from targets reached through this interface: their side's TUN
+ *   5. with a backend, every TCP/UDP(/ICMP) packet to a public address: the public TUN
+ * On the tunnel (and any other egress) interface:
+ *   1. full-NAT replies to the relay's addresses (NAT port range): the inside TUN
+ *   2. lookup local: the front's own traffic stays its own
+ *   3. replies from targets (keep-source): the inside TUN
+ * On hairpin (LAN) interfaces: full-NAT replies, lookup local, then client
+ * traffic to the public addresses and replies from LAN targets.
+ * Capture rules always name a protocol (ARP keeps working, BRIEF section 4);
+ * ICMPv6 is never captured, so neighbour discovery stays with the host.
+ */
+#include <sys/random.h>
+
+#include <arpa/inet.h>
+#include <linux/fib_rules.h>
+#include <linux/rtnetlink.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/front.h"
+#include "core/log.h"
+#include "tun/sysctl.h"
+
+static const char *const front_devname[NAT_SIDE_MAX] = {
+	"trl-pub", "trl-in", "trl-lan"
+};
+
+/* AF_* of an engine family (4/6). */
+static uint8_t
+front_af(uint8_t family)
+{
+	return family == 4 ? AF_INET : AF_INET6;
+}
+
+/* Index 0/1 of an engine family. */
+static int
+front_fi(uint8_t family)
+{
+	return family == 4 ? 0 : 1;
+}
+
+/* A host prefix (/32 or /128) for an engine address. */
+static struct nl_prefix
+front_host_prefix(uint8_t family, const struct nat_addr *a)
+{
+	struct nl_prefix p;
+
+	memset(&p, 0, sizeof(p));
+	p.family = front_af(family);
+	p.len = family == 4 ? 32 : 128;
+	memcpy(p.addr, a->b, family == 4 ? 4 : 16);
+	return p;
+}
+
+/* Print an engine address. */
+static const char *
+front_ntop(uint8_t family, const struct nat_addr *a, char *buf, size_t len)
+{
+	if (inet_ntop(front_af(family), a->b, buf, (socklen_t)len) == NULL)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+/* Read the public and tunnel interfaces: index, MTU, addresses. */
+static int
+front_host_links(struct front *f, const struct conf_front *cf, char *err)
+{
+	struct front_host *h = &f->host;
+	struct nl_link l;
+	char e[NL_ERRLEN];
+
+	if (nl_link_get(&f->nl, cf->public_interface, 0, &l, e) == -1) {
+		snprintf(err, FRONT_ERRLEN, "public_interface %s: %s",
+		    cf->public_interface, e);
+		return -1;
+	}
+	h->pub_ifindex = l.ifindex;
+	h->pub_mtu = l.mtu;
+	if (cf->tunnel_interface == NULL)
+		return 0;
+	if (nl_link_get(&f->nl, cf->tunnel_interface, 0, &l, e) == -1) {
+		snprintf(err, FRONT_ERRLEN, "tunnel_interface %s: %s",
+		    cf->tunnel_interface, e);
+		return -1;
+	}
+	h->tun_ifindex = l.ifindex;
+	h->tun_mtu = l.mtu;
+	return 0;
+}
+
+/* Collect the public interface's global addresses. */
+static int
+front_host_addrs(struct front *f, char *err)
+{
+	struct front_host *h = &f->host;
+	struct nl_ifaddr *a = NULL;
+	size_t n = 0, i;
+	char e[NL_ERRLEN];
+	int fi;
+
+	if (nl_addr_list(&f->nl, h->pub_ifindex, 0, &a, &n, e) == -1) {
+		snprintf(err, FRONT_ERRLEN, "addresses of %s: %s",
+		    f->conf.front.public_interface, e);
+		return -1;
+	}
+	for (i = 0; i < n && h->npub_all < 16; i++) {
+		if (a[i].scope != RT_SCOPE_UNIVERSE)
+			continue;
+		fi = a[i].family == AF_INET ? 0 : 1;
+		memset(&h->pub_all[h->npub_all], 0, sizeof(struct nat_addr));
+		memcpy(h->pub_all[h->npub_all].b, a[i].addr, fi ? 16 : 4);
+		h->pub_all_family[h->npub_all] = fi ? 6 : 4;
+		if (!h->pub_has[fi]) {
+			h->pub_has[fi] = true;
+			h->pub_addr[fi] = h->pub_all[h->npub_all];
+		}
+		h->npub_all++;
+	}
+	free(a);
+	if (h->npub_all == 0) {
+		snprintf(err, FRONT_ERRLEN, "public_interface %s has no global "
+		    "address", f->conf.front.public_interface);
+		return -1;
+	}
+	return 0;
+}
+
+/* Everything the config needs to know about the host. */
+static int
+front_host(struct front *f, char *err)
+{
+	char e[SYSCTL_ERRLEN];
+
+	memset(&f->host, 0, sizeof(f->host));
+	if (front_host_links(f, &f->conf.front, err) == -1 ||
+	    front_host_addrs(f, err) == -1)
+		return -1;
+	if (sysctl_local_port_range(&f->host.eph_lo, &f->host.eph_hi, e) == -1) {
+		log_warnx("ip_local_port_range: %s; assuming 32768-60999", e);
+		f->host.eph_lo = 32768;
+		f->host.eph_hi = 60999;
+	}
+	return 0;
+}
+
+/* The interface and source address the kernel uses to reach a target. */
+static int
+front_egress(struct front *f, uint8_t family, const struct nat_addr *to,
+    struct nl_route *rt, char *err)
+{
+	struct nl_route_query q;
+	char e[NL_ERRLEN], a[64];
+
+	memset(&q, 0, sizeof(q));
+	q.family = front_af(family);
+	memcpy(q.dst, to->b, 16);
+	if (nl_route_get(&f->nl, &q, rt, e) == -1) {
+		snprintf(err, FRONT_ERRLEN, "no route to %s: %s",
+		    front_ntop(family, to, a, sizeof(a)), e);
+		return -1;
+	}
+	return 0;
+}
+
+/* The first address of a family on an interface. */
+static int
+front_if_addr(struct front *f, int ifindex, uint8_t family,
+    struct nat_addr *out)
+{
+	struct nl_ifaddr *a = NULL;
+	size_t n = 0, i;
+	char e[NL_ERRLEN];
+	int rc = -1;
+
+	if (nl_addr_list(&f->nl, ifindex, front_af(family), &a, &n, e) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (a[i].scope != RT_SCOPE_UNIVERSE)
+			continue;
+		memset(out, 0, sizeof(*out));
+		memcpy(out->b, a[i].addr, family == 4 ? 4 : 16);
+		rc = 0;
+		break;
+	}
+	free(a);
+	return rc;
+}
+
+/* Fill the full-NAT source address of a rule from its egress route. */
+static int
+front_relay_src(struct front *f, struct nat_rule *r, char *err)
+{
+	struct nl_route rt;
+	char a[64];
+
+	if (front_egress(f, r->family, &r->to, &rt, err) == -1)
+		return -1;
+	if (rt.prefsrc.family != 0) {
+		memset(&r->relay_src, 0, sizeof(r->relay_src));
+		memcpy(r->relay_src.b, rt.prefsrc.addr, r->family == 4 ? 4 : 16);
+		return 0;
+	}
+	if (front_if_addr(f, rt.oif, r->family, &r->relay_src) == 0)
+		return 0;
+	snprintf(err, FRONT_ERRLEN, "no address to use as the source towards "
+	    "%s", front_ntop(r->family, &r->to, a, sizeof(a)));
+	return -1;
+}
+
+/* Hairpin source addresses: the first LAN interface's addresses. */
+static int
+front_hairpin_src(struct front *f, struct nat_settings *s, char *err)
+{
+	struct nl_link l;
+	char e[NL_ERRLEN];
+	size_t i;
+
+	for (i = 0; i < f->conf.front.nhairpin; i++) {
+		if (nl_link_get(&f->nl, f->conf.front.hairpin[i], 0, &l, e) == -1) {
+			snprintf(err, FRONT_ERRLEN, "[hairpin] interfaces %s: %s",
+			    f->conf.front.hairpin[i], e);
+			return -1;
+		}
+		if (!s->hairpin4 &&
+		    front_if_addr(f, l.ifindex, 4, &s->hairpin_src4) == 0)
+			s->hairpin4 = true;
+		if (!s->hairpin6 &&
+		    front_if_addr(f, l.ifindex, 6, &s->hairpin_src6) == 0)
+			s->hairpin6 = true;
+	}
+	if (f->conf.front.nhairpin && !s->hairpin4 && !s->hairpin6) {
+		snprintf(err, FRONT_ERRLEN, "[hairpin] interfaces have no "
+		    "address to hairpin from");
+		return -1;
+	}
+	return 0;
+}
+
+/* The MTU MSS clamping derives from: the smallest of the relay's paths. */
+static uint16_t
+front_mtu(const struct front *f)
+{
+	unsigned int m = f->host.pub_mtu;
+
+	if (f->host.tun_ifindex && f->host.tun_mtu < m)
+		m = f->host.tun_mtu;
+	return (uint16_t)(m > 65535 ? 65535 : m);
+}
+
+/* Turn the config into engine settings and rules. */
+static int
+front_settings(struct front *f, struct nat_settings *s, struct nat_rule **rp,
+    char *err)
+{
+	size_t n = conf_nat_nrules(&f->conf), i;
+	struct nat_rule *r;
+	char e[NAT_ERRLEN];
+
+	if ((r = calloc(n ? n : 1, sizeof(*r))) == NULL) {
+		snprintf(err, FRONT_ERRLEN, "no memory for %zu rules", n);
+		return -1;
+	}
+	if (conf_nat_settings(&f->conf, s, r, &n, e) == -1) {
+		snprintf(err, FRONT_ERRLEN, "%s", e);
+		goto fail;
+	}
+	for (i = 0; i < n; i++)
+		if (r[i].action == NAT_RULE_DNAT &&
+		    r[i].source == NAT_SOURCE_RELAY &&
+		    front_relay_src(f, &r[i], err) == -1)
+			goto fail;
+	if (front_hairpin_src(f, s, err) == -1)
+		goto fail;
+	if (f->conf.front.mss_mode == CONF_MSS_PMTU)
+		s->mtu = front_mtu(f);
+	if (getrandom(s->hash_key, sizeof(s->hash_key), 0) !=
+	    (ssize_t)sizeof(s->hash_key) ||
+	    getrandom(&s->port_seed, sizeof(s->port_seed), 0) !=
+	    (ssize_t)sizeof(s->port_seed)) {
+		snprintf(err, FRONT_ERRLEN, "getrandom: %s", strerror(errno));
+		goto fail;
+	}
+	s->ttl_mode = NAT_TTL_RESTORE;
+	*rp = r;
+	return 0;
+fail:
+	free(r);
+	return -1;
+}
+
+/* Append one rule to a side; false when the side is full. */
+static bool
+front_add(struct front *f, enum nat_side side, const struct nl_rule *tmpl)
+{
+	struct front_side *sd = &f->side[side];
+	struct nl_rule *r;
+
+	if (sd->nrules == FRONT_MAX_RULES)
+		return false;
+	r = &sd->rules[sd->nrules];
+	*r = *tmpl;
+	r->priority = FRONT_PRIO_BASE + (uint32_t)side * 100 + (uint32_t)sd->nrules;
+	sd->nrules++;
+	return true;
+}
+
+/* A rule template: iif, family, protocol, lookup table (0 = our side's). */
+static struct nl_rule
+front_rule(const char *iif, uint8_t family, uint8_t proto, uint32_t table)
+{
+	struct nl_rule r;
+
+	memset(&r, 0, sizeof(r));
+	r.family = front_af(family);
+	r.ip_proto = proto;
+	r.table = table;
+	snprintf(r.iif, sizeof(r.iif), "%s", iif);
+	return r;
+}
+
+/* Protocol numbers of an engine protocol mask. */
+static size_t
+front_protos(uint8_t mask, uint8_t family, uint8_t out[3])
+{
+	size_t n = 0;
+
+	if (mask & NAT_P_TCP)
+		out[n++] = IPPROTO_TCP;
+	if (mask & NAT_P_UDP)
+		out[n++] = IPPROTO_UDP;
+	if ((mask & NAT_P_ICMP) && family == 4)
+		out[n++] = IPPROTO_ICMP;
+	return n;
+}
+
+/* Which side an egress interface belongs to. */
+static enum nat_side
+front_side_of(const struct front *f, const char *ifname)
+{
+	size_t i;
+
+	if (strcmp(ifname, f->conf.front.public_interface) == 0)
+		return NAT_SIDE_PUBLIC;
+	for (i = 0; i < f->conf.front.nhairpin; i++)
+		if (strcmp(ifname, f->conf.front.hairpin[i]) == 0)
+			return NAT_SIDE_LAN;
+	return NAT_SIDE_INSIDE;
+}
+
+/* Rules capturing client traffic to the public addresses (or one address). */
+static bool
+front_client_rules(struct front *f, enum nat_side side, const char *iif,
+    const struct nat_rule *r, bool any_port)
+{
+	struct nl_rule t;
+	uint8_t p[3];
+	size_t np = front_protos(r->protos, r->family, p), i, a;
+
+	for (i = 0; i < np; i++) {
+		for (a = 0; a < f->host.npub_all; a++) {
+			if (f->host.pub_all_family[a] != r->family)
+				continue;
+			if (r->match_dst &&
+			    memcmp(&f->host.pub_all[a], &r->dst, 16) != 0)
+				continue;
+			t = front_rule(iif, r->family, p[i], FRONT_TABLE_BASE + side);
+			t.dst = front_host_prefix(r->family, &f->host.pub_all[a]);
+			if (!any_port && p[i] != IPPROTO_ICMP) {
+				t.dport_lo = r->port_lo;
+				t.dport_hi = r->port_hi;
+			}
+			if (!front_add(f, side, &t))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* A "lookup local" rule for a port range (exclusions). */
+static bool
+front_local_ports(struct front *f, const char *iif, uint8_t family,
+    uint8_t proto, uint16_t lo, uint16_t hi)
+{
+	struct nl_rule t = front_rule(iif, family, proto, RT_TABLE_LOCAL);
+
+	t.dport_lo = lo;
+	t.dport_hi = hi;
+	return front_add(f, NAT_SIDE_PUBLIC, &t);
+}
+
+/* Public side steps 1 and 3: ports that stay with the host. */
+static bool
+front_public_excludes(struct front *f, uint8_t family, bool ephemeral)
+{
+	const char *iif = f->conf.front.public_interface;
+	const struct conf_front *cf = &f->conf.front;
+	size_t i;
+
+	if (ephemeral)
+		return front_local_ports(f, iif, family, IPPROTO_TCP,
+		    (uint16_t)f->host.eph_lo, (uint16_t)f->host.eph_hi) &&
+		    front_local_ports(f, iif, family, IPPROTO_UDP,
+		    (uint16_t)f->host.eph_lo, (uint16_t)f->host.eph_hi);
+	for (i = 0; i < cf->nexclude; i++)
+		if (!front_local_ports(f, iif, family,
+		    cf->exclude[i].protos == NAT_P_TCP ? IPPROTO_TCP : IPPROTO_UDP,
+		    cf->exclude[i].port_lo, cf->exclude[i].port_hi))
+			return false;
+	/* the host's own DHCP client must keep getting its answers */
+	return front_local_ports(f, iif, family, IPPROTO_UDP,
+	    family == 4 ? 68 : 546, family == 4 ? 68 : 546);
+}
+
+/*
+ * Rules catching the replies of one target: keep-source replies come from
+ * the target's port range; full-NAT replies come to the relay's NAT ports.
+ */
+static bool
+front_reply_rules(struct front *f, enum nat_side side, const char *iif,
+    const struct nat_rule *r, bool natted)
+{
+	struct nl_rule t;
+	uint8_t p[3];
+	size_t np = front_protos(r->protos | NAT_P_ICMP, r->family, p), i;
+
+	for (i = 0; i < np; i++) {
+		t = front_rule(iif, r->family, p[i], FRONT_TABLE_BASE + side);
+		t.src = front_host_prefix(r->family, &r->to);
+		if (natted && p[i] != IPPROTO_ICMP) {
+			t.dst = front_host_prefix(r->family, &r->relay_src);
+			t.dport_lo = f->set.nat_port_lo;
+			t.dport_hi = f->set.nat_port_hi;
+		} else if (!natted && p[i] != IPPROTO_ICMP && r->to_port) {
+			t.sport_lo = r->to_port;
+			t.sport_hi = (uint16_t)(r->to_port + (r->port_hi - r->port_lo));
+		} else if (natted)
+			t.dst = front_host_prefix(r->family, &r->relay_src);
+		if (!front_add(f, side, &t))
+			return false;
+	}
+	return true;
+}
+
+/* Whether the config sends every port of a family to a backend. */
+static bool
+front_has_backend(const struct front *f, uint8_t family)
+{
+	size_t i;
+
+	for (i = 0; i < f->set.nrules; i++)
+		if (CONF_RULE_KIND(f->rules[i].id) == CONF_RULE_BACKEND &&
+		    f->rules[i].family == family)
+			return true;
+	return false;
+}
+
+/* The egress interface name and side of a rule's target. */
+static int
+front_target_side(struct front *f, const struct nat_rule *r, char *ifname,
+    enum nat_side *side, char *err)
+{
+	struct nl_route rt;
+	struct nl_link l;
+	char e[NL_ERRLEN];
+
+	if (front_egress(f, r->family, &r->to, &rt, err) == -1)
+		return -1;
+	if (nl_link_get(&f->nl, NULL, rt.oif, &l, e) == -1) {
+		snprintf(err, FRONT_ERRLEN, "egress interface %d: %s", rt.oif, e);
+		return -1;
+	}
+	snprintf(ifname, IFNAMSIZ, "%s", l.name);
+	*side = front_side_of(f, l.name);
+	return 0;
+}
+
+/* Reply rules for every DNAT rule, on the interface each target is behind. */
+static int
+front_replies(struct front *f, bool natted, enum nat_side only, char *err)
+{
+	char ifname[IFNAMSIZ];
+	enum nat_side side;
+	const struct nat_rule *r;
+	size_t i;
+
+	for (i = 0; i < f->set.nrules; i++) {
+		r = &f->rules[i];
+		if (r->action != NAT_RULE_DNAT ||
+		    (r->source == NAT_SOURCE_RELAY) != natted)
+			continue;
+		if (front_target_side(f, r, ifname, &side, err) == -1)
+			return -1;
+		if (side != only)
+			continue;
+		if (!front_reply_rules(f, side, ifname, r, natted))
+			goto full;
+	}
+	return 0;
+full:
+	snprintf(err, FRONT_ERRLEN, "more than %d routing rules needed",
+	    FRONT_MAX_RULES);
+	return -1;
+}
+
+/* Public side rules for one family (see the order at the top). */
+static int
+front_public_family(struct front *f, uint8_t family, char *err)
+{
+	const char *iif = f->conf.front.public_interface;
+	const struct nat_rule *r;
+	size_t i;
+
+	if (!f->host.pub_has[front_fi(family)])
+		return 0;
+	if (!front_public_excludes(f, family, false))
+		goto full;
+	for (i = 0; i < f->set.nrules; i++) {
+		r = &f->rules[i];
+		if (r->family == family &&
+		    CONF_RULE_KIND(r->id) == CONF_RULE_FORWARD &&
+		    !front_client_rules(f, NAT_SIDE_PUBLIC, iif, r, false))
+			goto full;
+	}
+	if (!front_public_excludes(f, family, true))
+		goto full;
+	return 0;
+full:
+	snprintf(err, FRONT_ERRLEN, "more than %d routing rules needed",
+	    FRONT_MAX_RULES);
+	return -1;
+}
+
+/* Catch-all captures for backends, on one interface and side. */
+static bool
+front_backend_rules(struct front *f, enum nat_side side, const char *iif)
+{
+	size_t i;
+
+	for (i = 0; i < f->set.nrules; i++)
+		if (CONF_RULE_KIND(f->rules[i].id) == CONF_RULE_BACKEND &&
+		    !front_client_rules(f, side, iif, &f->rules[i], true))
+			return false;
+	return true;
+}
+
+/* A "lookup local" rule with no protocol: local traffic stays local. */
+static bool
+front_local_all(struct front *f, enum nat_side side, const char *iif,
+    uint8_t family)
+{
+	struct nl_rule t = front_rule(iif, family, 0, RT_TABLE_LOCAL);
+
+	return front_add(f, side, &t);
+}
+
+/* Inside and LAN interfaces: replies, local traffic, LAN clients. */
+static int
+front_other_side(struct front *f, enum nat_side side, const char *iif,
+    char *err)
+{
+	const struct nat_rule *r;
+	size_t i;
+
+	if (front_replies(f, true, side, err) == -1)
+		return -1;
+	if (!front_local_all(f, side, iif, 4) || !front_local_all(f, side, iif, 6))
+		goto full;
+	if (front_replies(f, false, side, err) == -1)
+		return -1;
+	if (side != NAT_SIDE_LAN)
+		return 0;
+	for (i = 0; i < f->set.nrules; i++) {
+		r = &f->rules[i];
+		if (CONF_RULE_KIND(r->id) == CONF_RULE_FORWARD &&
+		    !front_client_rules(f, side, iif, r, false))
+			goto full;
+	}
+	if (!front_backend_rules(f, side, iif))
+		goto full;
+	return 0;
+full:
+	snprintf(err, FRONT_ERRLEN, "more than %d routing rules needed",
+	    FRONT_MAX_RULES);
+	return -1;
+}
+
+/* Build every side's rule list from the engine rules and the host. */
+static int
+front_rules(struct front *f, char *err)
+{
+	size_t i;
+
+	for (i = 0; i < NAT_SIDE_MAX; i++)
+		f->side[i].nrules = 0;
+	if (front_public_family(f, 4, err) == -1 ||
+	    front_public_family(f, 6, err) == -1 ||
+	    front_replies(f, true, NAT_SIDE_PUBLIC, err) == -1 ||
+	    front_replies(f, false, NAT_SIDE_PUBLIC, err) == -1)
+		return -1;
+	if (!front_backend_rules(f, NAT_SIDE_PUBLIC,
+	    f->conf.front.public_interface)) {
+		snprintf(err, FRONT_ERRLEN, "more than %d routing rules needed",
+		    FRONT_MAX_RULES);
+		return -1;
+	}
+	if (f->conf.front.tunnel_interface != NULL &&
+	    front_other_side(f, NAT_SIDE_INSIDE, f->conf.front.tunnel_interface,
+	    err) == -1)
+		return -1;
+	for (i = 0; i < f->conf.front.nhairpin; i++)
+		if (front_other_side(f, NAT_SIDE_LAN, f->conf.front.hairpin[i],
+		    err) == -1)
+			return -1;
+	return 0;
+}
+
+/* Log a routing change. */
+static void
+front_note(void *arg, const char *msg)
+{
+	(void)arg;
+	log_info("%s", msg);
+}
+
+/* The route spec of a side (scope only when rules is false). */
+static void
+front_spec(struct front_side *sd, enum nat_side side, int ifindex)
+{
+	struct route_spec *s = &sd->spec;
+
+	memset(s, 0, sizeof(*s));
+	s->tun_ifindex = ifindex;
+	s->table = FRONT_TABLE_BASE + (uint32_t)side;
+	s->prio_lo = FRONT_PRIO_BASE + (uint32_t)side * 100;
+	s->prio_hi = s->prio_lo + 99;
+	s->local_prio = side == NAT_SIDE_PUBLIC ? FRONT_PRIO_LOCAL : 0;
+	s->protocol = NL_PROTO_TUNRELAY;
+	s->rules = sd->rules;
+	s->nrules = sd->nrules;
+	s->note = front_note;
+}
+
+/*
+ * The kernel applies max(all, interface) for rp_filter, so a non-zero "all"
+ * would override the TUN's 0. Move its value onto every interface that has a
+ * lower one (their filtering stays the same), then set "all" to 0.
+ */
+static int
+front_rp_filter_all(char *err)
+{
+	char se[SYSCTL_ERRLEN];
+	struct if_nameindex *ifs, *i;
+	int all, v, old;
+
+	if (sysctl_rp_filter_get("all", &all, se) == -1) {
+		snprintf(err, FRONT_ERRLEN, "rp_filter: %s", se);
+		return -1;
+	}
+	if (all == 0)
+		return 0;
+	if ((ifs = if_nameindex()) == NULL) {
+		snprintf(err, FRONT_ERRLEN, "if_nameindex: %s", strerror(errno));
+		return -1;
+	}
+	for (i = ifs; i->if_index != 0; i++) {
+		if (strncmp(i->if_name, "trl-", 4) == 0 ||
+		    sysctl_rp_filter_get(i->if_name, &v, se) == -1 || v >= all)
+			continue;
+		if (sysctl_rp_filter(i->if_name, all, &old, se) == -1)
+			log_warnx("rp_filter of %s: %s", i->if_name, se);
+	}
+	if_freenameindex(ifs);
+	if (sysctl_rp_filter("all", 0, &old, se) == -1) {
+		snprintf(err, FRONT_ERRLEN, "rp_filter: %s", se);
+		return -1;
+	}
+	log_info("net.ipv4.conf.all.rp_filter was %d: set it on each interface "
+	    "instead and set all to 0, so that the TUN devices need none", all);
+	return 0;
+}
+
+/* Open a side's TUN device and set the sysctls it needs. */
+static int
+front_open_dev(struct front *f, enum nat_side side, char *err)
+{
+	struct front_side *sd = &f->side[side];
+	struct tundev_opts o;
+	char e[TUNDEV_ERRLEN], se[SYSCTL_ERRLEN], off[64];
+	int old, tries;
+
+	memset(&o, 0, sizeof(o));
+	o.name = front_devname[side];
+	o.vnet_hdr = true;
+	o.mtu = f->host.pub_mtu > f->host.tun_mtu ? f->host.pub_mtu :
+	    f->host.tun_mtu;
+	/* a killed instance's device goes away asynchronously: wait for it */
+	for (tries = 0; tundev_open(&sd->dev, &o, e) == -1; tries++) {
+		if (tries == 20) {
+			snprintf(err, FRONT_ERRLEN, "TUN device %s: %s", o.name, e);
+			return -1;
+		}
+		usleep(100 * 1000);
+	}
+	/*
+	 * rewritten packets re-enter from the TUN with a remote or the relay's
+	 * own source; the TUN has no IPv4 address, and the kernel's
+	 * reverse-path check (even loose) rejects every source on such a
+	 * device: no check there, local sources accepted
+	 */
+	if (front_rp_filter_all(err) == -1)
+		return -1;
+	if (sysctl_rp_filter(sd->dev.name, 0, &old, se) == -1 ||
+	    sysctl_accept_local(sd->dev.name, 1, &old, se) == -1) {
+		snprintf(err, FRONT_ERRLEN, "%s: %s", sd->dev.name, se);
+		return -1;
+	}
+	log_info("opened %s (offloads: %s)", sd->dev.name,
+	    tundev_offload_str(sd->dev.offloads, off, sizeof(off)));
+	return 0;
+}
+
+/* Turn on forwarding for the families in use, saying so. */
+static int
+front_forwarding(const struct front *f, char *err)
+{
+	char se[SYSCTL_ERRLEN];
+	bool fam[2] = { false, false };
+	size_t i;
+	int old, fi;
+
+	for (i = 0; i < f->set.nrules; i++)
+		fam[front_fi(f->rules[i].family)] = true;
+	for (fi = 0; fi < 2; fi++) {
+		if (!fam[fi])
+			continue;
+		if (sysctl_forwarding(fi ? AF_INET6 : AF_INET, 1, &old, se) == -1) {
+			snprintf(err, FRONT_ERRLEN, "forwarding: %s", se);
+			return -1;
+		}
+		if (old != 1)
+			log_info("enabled IPv%d forwarding (was %d)", fi ? 6 : 4, old);
+	}
+	return 0;
+}
+
+/* Install the rules of every side; on error take back what was added. */
+static int
+front_apply(struct front *f, char *err)
+{
+	struct route_result res;
+	char e[ROUTE_ERRLEN];
+	int i;
+
+	for (i = 0; i < NAT_SIDE_MAX; i++) {
+		front_spec(&f->side[i], (enum nat_side)i, f->side[i].dev.ifindex);
+		if (!f->side[i].used)
+			continue;
+		if (route_apply(&f->nl, &f->side[i].spec, &res, e) == -1) {
+			snprintf(err, FRONT_ERRLEN, "routing for %s: %s",
+			    front_devname[i], e);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Remove our rules and routes of every side (scope only: no config needed). */
+static int
+front_unroute(struct nl *nl, char *err)
+{
+	struct front_side sd;
+	struct route_result res;
+	char e[ROUTE_ERRLEN];
+	int i, rc = 0;
+
+	for (i = NAT_SIDE_MAX - 1; i >= 0; i--) {
+		memset(&sd, 0, sizeof(sd));
+		front_spec(&sd, (enum nat_side)i, 0);
+		sd.spec.local_prio = FRONT_PRIO_LOCAL;
+		if (route_remove(nl, &sd.spec, &res, e) == -1) {
+			snprintf(err, FRONT_ERRLEN, "%s", e);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+/* Log what the relay captures, once. */
+static void
+front_describe(const struct front *f)
+{
+	char a[64], buf[128];
+	size_t i;
+
+	for (i = 0; i < f->host.npub_all; i++)
+		log_info("public address %s",
+		    front_ntop(f->host.pub_all_family[i], &f->host.pub_all[i],
+		    a, sizeof(a)));
+	if (front_has_backend(f, 4) || front_has_backend(f, 6))
+		log_info("ports %d-%d stay with the host (ip_local_port_range) "
+		    "so its own connections keep working", f->host.eph_lo,
+		    f->host.eph_hi);
+	for (i = 0; i < f->set.nrules; i++)
+		log_info("rule: %s", conf_nat_rule_name(&f->conf,
+		    f->rules[i].id, buf, sizeof(buf)));
+}
+
+/* Set up the engine, devices and routes; takes ownership of *c on success. */
+int
+front_start(struct front *f, struct conf *c, char err[FRONT_ERRLEN])
+{
+	char e[NL_ERRLEN], ne[NAT_ERRLEN];
+	int i;
+
+	memset(f, 0, sizeof(*f));
+	f->conf = *c;
+	if (nl_open(&f->nl, e) == -1) {
+		snprintf(err, FRONT_ERRLEN, "netlink: %s", e);
+		return -1;
+	}
+	if (front_host(f, err) == -1 ||
+	    front_settings(f, &f->set, &f->rules, err) == -1)
+		goto fail;
+	if ((f->nat = nat_create(&f->set, ne)) == NULL) {
+		snprintf(err, FRONT_ERRLEN, "engine: %s", ne);
+		goto fail;
+	}
+	if (front_rules(f, err) == -1 || front_forwarding(f, err) == -1)
+		goto fail;
+	front_unroute(&f->nl, e);	/* leftovers of a killed instance */
+	for (i = 0; i < NAT_SIDE_MAX; i++) {
+		f->side[i].used = f->side[i].nrules > 0;
+		if (f->side[i].used &&
+		    front_open_dev(f, (enum nat_side)i, err) == -1)
+			goto fail;
+	}
+	if (front_apply(f, err) == -1)
+		goto fail;
+	front_describe(f);
+	memset(c, 0, sizeof(*c));	/* the front owns the config now */
+	return 0;
+fail:
+	memset(c, 0, sizeof(*c));
+	*c = f->conf;
+	memset(&f->conf, 0, sizeof(f->conf));
+	front_stop(f);
+	return -1;
+}
+
+/* Tear down: routes first (traffic falls back to the host), then devices. */
+void
+front_stop(struct front *f)
+{
+	char e[FRONT_ERRLEN];
+	int i;
+
+	if (f->nl.sock != NULL && front_unroute(&f->nl, e) == -1)
+		log_warnx("removing routing rules: %s", e);
+	for (i = 0; i < NAT_SIDE_MAX; i++)
+		if (f->side[i].dev.nfds > 0)
+			tundev_close(&f->side[i].dev);
+	if (f->nl.sock != NULL)
+		nl_close(&f->nl);
+	nat_destroy(f->nat);
+	free(f->rules);
+	conf_free(&f->conf);
+	memset(f, 0, sizeof(*f));
+}
+
+/*
+ * Apply a new config: new engine settings (flows kept), new devices where a
+ * side appears, new rules. The old config stays when anything fails.
+ */
+int
+front_reload(struct front *f, struct conf *c, char err[FRONT_ERRLEN])
+{
+	struct front old = *f;
+	struct nat_settings s;
+	struct nat_rule *r = NULL;
+	char ne[NAT_ERRLEN];
+	int i;
+
+	f->conf = *c;
+	if (front_host(f, err) == -1 || front_settings(f, &s, &r, err) == -1)
+		goto fail;
+	s.max_flows = old.set.max_flows;
+	memcpy(s.hash_key, old.set.hash_key, sizeof(s.hash_key));
+	f->set = s;
+	f->rules = r;
+	if (front_rules(f, err) == -1 || front_forwarding(f, err) == -1)
+		goto fail;
+	for (i = 0; i < NAT_SIDE_MAX; i++) {
+		if (f->side[i].nrules > 0 && !f->side[i].used) {
+			if (front_open_dev(f, (enum nat_side)i, err) == -1)
+				goto fail;
+			f->side[i].used = true;
+		}
+	}
+	if (nat_reconfigure(f->nat, &f->set, ne) == -1) {
+		snprintf(err, FRONT_ERRLEN, "engine: %s", ne);
+		goto fail;
+	}
+	if (front_apply(f, err) == -1) {
+		nat_reconfigure(f->nat, &old.set, ne);
+		goto fail;
+	}
+	free(old.rules);
+	conf_free(&old.conf);
+	memset(c, 0, sizeof(*c));
+	front_describe(f);
+	return 0;
+fail:
+	free(r);
+	for (i = 0; i < NAT_SIDE_MAX; i++)
+		if (f->side[i].used && !old.side[i].used)
+			tundev_close(&f->side[i].dev);
+	*c = f->conf;
+	memcpy(f->side, old.side, sizeof(f->side));
+	f->conf = old.conf;
+	f->set = old.set;
+	f->rules = old.rules;
+	f->host = old.host;
+	for (i = 0; i < NAT_SIDE_MAX; i++)
+		front_spec(&f->side[i], (enum nat_side)i, f->side[i].dev.ifindex);
+	return -1;
+}
+
+/* Remove what a killed instance left: our rules and routes. */
+int
+front_cleanup(char err[FRONT_ERRLEN])
+{
+	struct nl nl;
+	char e[NL_ERRLEN];
+	int rc;
+
+	if (nl_open(&nl, e) == -1) {
+		snprintf(err, FRONT_ERRLEN, "netlink: %s", e);
+		return -1;
+	}
+	rc = front_unroute(&nl, err);
+	nl_close(&nl);
+	return rc;
+}
+
+/* Count our rules and routes. */
+int
+front_count(struct nl *nl, size_t *rules, size_t *routes,
+    char err[FRONT_ERRLEN])
+{
+	struct front_side sd;
+	char e[ROUTE_ERRLEN];
+	size_t r, t;
+	int i;
+
+	*rules = *routes = 0;
+	for (i = 0; i < NAT_SIDE_MAX; i++) {
+		memset(&sd, 0, sizeof(sd));
+		front_spec(&sd, (enum nat_side)i, 0);
+		sd.spec.local_prio = FRONT_PRIO_LOCAL;
+		if (route_count(nl, &sd.spec, &r, &t, e) == -1) {
+			snprintf(err, FRONT_ERRLEN, "%s", e);
+			return -1;
+		}
+		*rules += r;
+		*routes += t;
+	}
+	return 0;
+}
+
+/* Report one host problem. */
+static int
+front_problem(const struct conf *c, const char *fmt, const char *a,
+    const char *b)
+{
+	printf("%s: ", c->path);
+	printf(fmt, a, b);
+	printf("\n");
+	return 1;
+}
+
+/* Check that a backend address is reached through the tunnel interface. */
+static int
+front_check_backend(struct front *f, const struct conf_addr *b)
+{
+	struct nl_route rt;
+	struct nl_link l;
+	struct nat_addr to = b->addr;
+	char err[FRONT_ERRLEN], e[NL_ERRLEN], a[64];
+	const char *tif = f->conf.front.tunnel_interface;
+
+	front_ntop(b->family, &to, a, sizeof(a));
+	if (front_egress(f, b->family, &to, &rt, err) == -1)
+		return front_problem(&f->conf, "[front] backend: %s (%s)", a, err);
+	if (tif == NULL)
+		return 0;
+	if (nl_link_get(&f->nl, NULL, rt.oif, &l, e) == -1 ||
+	    strcmp(l.name, tif) != 0)
+		return front_problem(&f->conf, "[front] backend: %s is not "
+		    "reached through tunnel_interface %s (add a route: ip route "
+		    "add ADDRESS dev TUNNEL)", a, tif);
+	return 0;
+}
+
+/* Host checks for a front config; returns the number of problems. */
+int
+front_check(const struct conf *c)
+{
+	struct front f;
+	char err[FRONT_ERRLEN], e[NL_ERRLEN];
+	size_t i;
+	int bad = 0;
+
+	memset(&f, 0, sizeof(f));
+	f.conf = *c;
+	if (access("/dev/net/tun", R_OK | W_OK) == -1)
+		bad += front_problem(c, "/dev/net/tun: %s%s", strerror(errno),
+		    " (load the tun module, or give the container the device)");
+	if (nl_open(&f.nl, e) == -1)
+		return bad + front_problem(c, "netlink: %s%s", e, "");
+	if (front_host(&f, err) == -1)
+		bad += front_problem(c, "%s%s", err, "");
+	else {
+		for (i = 0; i < c->front.nbackend; i++)
+			bad += front_check_backend(&f, &c->front.backend[i]);
+		if (front_settings(&f, &f.set, &f.rules, err) == -1)
+			bad += front_problem(c, "%s%s", err, "");
+		else if (f.set.nat_port_lo <= f.host.eph_hi &&
+		    f.set.nat_port_hi >= f.host.eph_lo) {
+			snprintf(e, sizeof(e), "%d-%d", f.host.eph_lo,
+			    f.host.eph_hi);
+			bad += front_problem(c, "[front] nat_ports overlap the "
+			    "kernel's ephemeral ports %s; choose a range outside "
+			    "it or change net.ipv4.ip_local_port_range%s", e, "");
+		}
+	}
+	free(f.rules);
+	nl_close(&f.nl);
+	return bad;
+}

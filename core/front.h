@@ -1,0 +1,69 @@
+/*
+ * front.h - the front relay: the engine, one TUN device per side and the
+ * policy routing that steers traffic into them, built from a [front] config.
+ */
+#ifndef TUNRELAY_FRONT_H
+#define TUNRELAY_FRONT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf/conf.h"
+#include "nat/nat.h"
+#include "tun/nl.h"
+#include "tun/route.h"
+#include "tun/tundev.h"
+
+#define FRONT_ERRLEN 512
+#define FRONT_TABLE_BASE 7331		/* tables 7331..7333, one per side */
+#define FRONT_PRIO_BASE 1000		/* rules 1000..1299, 100 per side */
+#define FRONT_PRIO_LOCAL 1300		/* where the priority-0 local rule goes */
+#define FRONT_MAX_RULES 96		/* per side */
+#define FRONT_MAX_HAIRPIN 8
+
+/* What the host looks like to a front config. */
+struct front_host {
+	int pub_ifindex;
+	unsigned int pub_mtu;
+	bool pub_has[2];		/* [0] IPv4, [1] IPv6 */
+	struct nat_addr pub_addr[2];	/* first address per family */
+	struct nat_addr pub_all[16];	/* every global address */
+	uint8_t pub_all_family[16];
+	size_t npub_all;
+	int tun_ifindex;		/* tunnel interface, 0 = none */
+	unsigned int tun_mtu;
+	int eph_lo, eph_hi;		/* ip_local_port_range */
+};
+
+struct front_side {
+	bool used;
+	struct tundev dev;
+	struct route_spec spec;
+	struct nl_rule rules[FRONT_MAX_RULES];
+	size_t nrules;
+};
+
+struct front {
+	struct conf conf;
+	struct nl nl;
+	struct nat *nat;
+	struct nat_settings set;
+	struct nat_rule *rules;
+	struct front_host host;
+	struct front_side side[NAT_SIDE_MAX];
+};
+
+/* Build everything a config needs and install it; on error nothing is left. */
+int front_start(struct front *, struct conf *, char err[FRONT_ERRLEN]);
+/* Apply a new config to a running front; on error the old one stays. */
+int front_reload(struct front *, struct conf *, char err[FRONT_ERRLEN]);
+/* Remove our rules, routes and devices; frees the engine. */
+void front_stop(struct front *);
+/* Remove whatever a killed instance left behind (no config needed). */
+int front_cleanup(char err[FRONT_ERRLEN]);
+/* Count our rules and routes in the kernel. */
+int front_count(struct nl *, size_t *rules, size_t *routes, char err[FRONT_ERRLEN]);
+/* Host checks for `tunrelay check`; prints each problem, returns how many. */
+int front_check(const struct conf *);
+
+#endif

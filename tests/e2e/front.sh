@@ -1,0 +1,138 @@
+#!/bin/bash
+# End-to-end test of the front half (seed 000): a client reaches TCP, UDP and
+# ICMP services on a backend through tunrelay, and the backend's services see
+# the client's real address, IPv4 and IPv6. Topology: tests/e2e/topo.sh.
+set -u
+
+skip() { echo "SKIP: $*"; exit 77; }
+[ -z "${TUNRELAY_SKIP_E2E:-}" ] || skip "TUNRELAY_SKIP_E2E is set"
+[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
+[ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
+for t in ip nft python3 ethtool ping; do
+	command -v "$t" >/dev/null || skip "$t is not installed (scripts/setup.sh test)"
+done
+
+here=$(cd "$(dirname "$0")" && pwd)
+BIN=${top_builddir:-$here/../..}/tunrelay
+PEER=$here/peer.py
+[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
+# shellcheck source=tests/e2e/topo.sh
+. "$here/topo.sh"
+
+TMP=$(mktemp -d /tmp/tunrelay-e2e.XXXXXX)
+CONF=$TMP/front.ini
+DPID=
+pass=0
+fail=0
+
+cleanup() {
+	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
+	topo_down
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+# a test never runs unbounded
+( sleep 600; echo "not ok - front.sh timed out"; kill -TERM $$ ) 2>/dev/null &
+WATCHDOG=$!
+TOPO_PIDS+=("$WATCHDOG")
+
+ok() { echo "ok - $*"; pass=$((pass + 1)); }
+not_ok() { echo "not ok - $*"; fail=$((fail + 1)); }
+# expect DESC PATTERN COMMAND...: the command's output must match PATTERN
+expect() {
+	local desc=$1 pat=$2 out; shift 2
+	out=$("$@" 2>&1)
+	if printf '%s\n' "$out" | grep -Eq -- "$pat"; then
+		ok "$desc"
+	else
+		not_ok "$desc (wanted /$pat/, got: $(printf '%s' "$out" | head -5))"
+	fi
+}
+check() { local desc=$1; shift; if "$@" >/dev/null 2>&1; then ok "$desc"; else not_ok "$desc"; fi; }
+
+start() {
+	# ip netns exec execs the relay: $! is the relay itself
+	ip netns exec "$NS_F" "$BIN" run -c "$CONF" >>"$TMP/front.log" 2>&1 &
+	DPID=$!
+	topo_wait 100 inF "$BIN" stats -c "$CONF"
+}
+ours() { inF ip rule show | grep -c 'proto 222'; inF ip -6 rule show | grep -c 'proto 222'; }
+count_ours() { ours | awk '{s+=$1} END {print s}'; }
+
+topo_up || { echo "not ok - topology"; exit 1; }
+topo_backend_recipe || { echo "not ok - backend recipe"; exit 1; }
+topo_services "$PEER" "$TMP/icmp.log" || { echo "not ok - services"; exit 1; }
+topo_front_conf "$TMP/ctl.sock" >"$CONF"
+
+check "tunrelay check accepts the config" inF "$BIN" check -c "$CONF"
+start || { not_ok "front did not come up"; cat "$TMP/front.log"; exit 1; }
+ok "front is up"
+
+expect "TCP v4: backend sees the client" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-who 198.51.100.1 80
+expect "TCP v6: backend sees the client" '^peer=2001:db8:100::10 ' inC python3 "$PEER" tcp-who 2001:db8:100::1 80
+expect "UDP v4: backend sees the client" '^peer=198\.51\.100\.10$' inC python3 "$PEER" udp-who 198.51.100.1 53
+expect "UDP v6: backend sees the client" '^peer=2001:db8:100::10$' inC python3 "$PEER" udp-who 2001:db8:100::1 53
+check "ICMP echo through the relay" inC ping -c 2 -W 2 198.51.100.1
+expect "ICMP: backend sees the client" 'from 198\.51\.100\.10' cat "$TMP/icmp.log"
+expect "port 22 (excluded) reaches the front itself" '^front-ssh$' inC python3 "$PEER" tcp-line 198.51.100.1 22
+
+mss=$(inC python3 "$PEER" tcp-who 198.51.100.1 80 | sed -n 's/.*mss=\([0-9]*\).*/\1/p')
+if [ -n "$mss" ] && [ "$mss" -le 1380 ]; then ok "MSS clamped to the tunnel (backend sees mss $mss)"
+else not_ok "MSS clamped to the tunnel (backend sees mss '$mss', want <= 1380)"; fi
+
+check "40 MB over IPv4 arrive byte-identical" inC python3 "$PEER" tcp-send 198.51.100.1 80 40
+check "20 MB over IPv6 arrive byte-identical" inC python3 "$PEER" tcp-send 2001:db8:100::1 80 20
+
+for ns in "$NS_C" "$NS_F" "$NS_B"; do
+	ip netns exec "$ns" ip neigh flush all
+	ip netns exec "$ns" ip -6 neigh flush all
+done
+expect "after a neighbour flush: TCP v4" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-who 198.51.100.1 80
+expect "after a neighbour flush: TCP v6" '^peer=2001:db8:100::10 ' inC python3 "$PEER" tcp-who 2001:db8:100::1 80
+expect "neighbour entry for the front resolved (ARP answered)" 'lladdr' inC ip neigh show 198.51.100.1
+
+expect "tunrelay flows shows both tuples" 'src=198\.51\.100\.10 dst=198\.51\.100\.1 .* src=10\.22\.22\.1 dst=198\.51\.100\.10 ' inF "$BIN" flows -c "$CONF"
+expect "tunrelay stats counts forwarded packets" '^forwarded [1-9]' inF "$BIN" stats -c "$CONF"
+
+# SIGHUP with a new forward: port 8081 reaches the backend's port 80
+{ topo_front_conf "$TMP/ctl.sock"; printf '\n[forward.alt]\nproto = tcp\nlisten = 8081\nto = 10.22.22.1:80\n'; } >"$CONF"
+kill -HUP "$DPID"
+topo_wait 50 inC python3 "$PEER" tcp-who 198.51.100.1 8081
+expect "SIGHUP: new forward 8081 -> backend:80 works" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-who 198.51.100.1 8081
+expect "SIGHUP: reload counted" '^reloads 1$' inF "$BIN" stats -c "$CONF"
+
+# SIGHUP with a broken file: the old configuration stays
+cp "$CONF" "$TMP/good.ini"
+printf '\n[front]\nbogus_key = 1\n' >>"$CONF"
+kill -HUP "$DPID"
+topo_wait 50 sh -c "grep -q 'keeping the running configuration' '$TMP/front.log'"
+cp "$TMP/good.ini" "$CONF"
+expect "SIGHUP with a broken file: old config kept" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-who 198.51.100.1 8081
+check "SIGHUP with a broken file: error logged" grep -q 'keeping the running configuration' "$TMP/front.log"
+
+n_before=$(count_ours)
+check "relay still running" kill -0 "$DPID"
+
+# SIGKILL, then a supervisor-style restart: leftovers reconciled, no duplicates
+kill -9 "$DPID"; wait "$DPID" 2>/dev/null; DPID=
+start || not_ok "restart after SIGKILL"
+expect "after SIGKILL and restart: TCP v4 works" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-who 198.51.100.1 80
+n_after=$(count_ours)
+if [ "$n_before" = "$n_after" ] && [ "$n_after" -gt 0 ]; then ok "no duplicate rules after restart ($n_after)"
+else not_ok "no duplicate rules after restart (before $n_before, after $n_after)"; fi
+
+# SIGTERM: exit 0, nothing of ours left, the local rule back at priority 0
+kill -TERM "$DPID"
+wait "$DPID"; rc=$?; DPID=
+if [ "$rc" = 0 ]; then ok "SIGTERM: exit 0"; else not_ok "SIGTERM: exit $rc"; fi
+if [ "$(count_ours)" = 0 ]; then ok "SIGTERM: no rule left"; else not_ok "SIGTERM: rules left: $(inF ip rule show | grep 'proto 222')"; fi
+check "SIGTERM: local rule back at priority 0" sh -c "ip netns exec $NS_F ip rule show | grep -q '^0:.*lookup local'"
+if inF ip link show | grep -q 'trl-'; then not_ok "SIGTERM: TUN devices removed"; else ok "SIGTERM: TUN devices removed"; fi
+if inF ip route show table all | grep -q 'table 733[123]'; then not_ok "SIGTERM: routes removed"; else ok "SIGTERM: routes removed"; fi
+
+if [ "$fail" -gt 0 ]; then
+	echo "--- front log"
+	cat "$TMP/front.log"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Test peers for the end-to-end tests: servers that report the address they
+see, a bulk sink that hashes what it receives, and an ICMP echo watcher.
+Every operation is bounded in time."""
+import hashlib
+import socket
+import sys
+import threading
+
+TIMEOUT = 10
+
+
+def family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def handle_tcp(conn, peer):
+    conn.settimeout(TIMEOUT)
+    try:
+        f = conn.makefile("rb")
+        cmd = f.readline().strip()
+        if cmd == b"who":
+            mss = conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)
+            conn.sendall(b"peer=%s mss=%d\n" % (peer[0].encode(), mss))
+        elif cmd == b"sink":
+            h = hashlib.sha256()
+            n = 0
+            while True:
+                b = f.read1(65536)
+                if not b:
+                    break
+                h.update(b)
+                n += len(b)
+            conn.sendall(b"%s %d\n" % (h.hexdigest().encode(), n))
+        else:
+            conn.sendall(b"%s\n" % cmd)
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def serve_tcp(addr, port, name=None):
+    s = socket.socket(family(addr), socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, int(port)))
+    s.listen(64)
+    while True:
+        conn, peer = s.accept()
+        if name:
+            conn.sendall(b"%s\n" % name.encode())
+            conn.close()
+            continue
+        threading.Thread(target=handle_tcp, args=(conn, peer),
+                         daemon=True).start()
+
+
+def serve_udp(addr, port):
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
+    s.bind((addr, int(port)))
+    while True:
+        data, peer = s.recvfrom(65535)
+        s.sendto(b"peer=%s\n" % peer[0].encode(), peer)
+
+
+def icmp_log(path):
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    with open(path, "a", buffering=1) as out:
+        while True:
+            data, peer = s.recvfrom(65535)
+            ihl = (data[0] & 15) * 4
+            if len(data) > ihl and data[ihl] == 8:
+                out.write("echo-request from %s\n" % peer[0])
+
+
+def connect(host, port):
+    c = socket.create_connection((host, int(port)), timeout=TIMEOUT)
+    c.settimeout(TIMEOUT)
+    return c
+
+
+def tcp_who(host, port):
+    c = connect(host, port)
+    c.sendall(b"who\n")
+    print(c.makefile("rb").readline().decode().strip())
+
+
+def tcp_line(host, port):
+    c = connect(host, port)
+    print(c.makefile("rb").readline().decode().strip())
+
+
+def udp_who(host, port):
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    s.settimeout(3)
+    for _ in range(3):
+        s.sendto(b"who", (host, int(port)))
+        try:
+            print(s.recvfrom(65535)[0].decode().strip())
+            return
+        except socket.timeout:
+            continue
+    sys.exit("no UDP answer from %s:%s" % (host, port))
+
+
+def tcp_send(host, port, megabytes):
+    total = int(megabytes) * 1024 * 1024
+    c = connect(host, port)
+    c.sendall(b"sink\n")
+    h = hashlib.sha256()
+    block = bytes((i * 7 + 3) & 0xff for i in range(65536))
+    sent = 0
+    while sent < total:
+        chunk = block[: min(len(block), total - sent)]
+        c.sendall(chunk)
+        h.update(chunk)
+        sent += len(chunk)
+    c.shutdown(socket.SHUT_WR)
+    c.settimeout(60)
+    reply = c.makefile("rb").readline().decode().split()
+    ok = reply == [h.hexdigest(), str(total)]
+    print("sent %d bytes sha256 %s; backend got %s" % (total, h.hexdigest(), " ".join(reply)))
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    {"serve-tcp": serve_tcp, "serve-udp": serve_udp, "icmp-log": icmp_log,
+     "tcp-who": tcp_who, "tcp-line": tcp_line, "udp-who": udp_who,
+     "tcp-send": tcp_send}[cmd](*args)

@@ -1,0 +1,140 @@
+# shellcheck shell=bash
+# topo.sh - the seed 000 topology in network namespaces, shared by the
+# end-to-end tests and the demo. Source it; call topo_up, topo_backend_recipe,
+# topo_services; topo_down is safe to call at any time (trap it on EXIT).
+#
+#   client                     front (relay)                        backend
+#   c-eth0 198.51.100.10 ----- f-eth0 198.51.100.1
+#          2001:db8:100::10           2001:db8:100::1
+#                              f-wg0 10.22.22.2 ---(veth: tunnel)--- b-wg0 10.22.22.1
+#                                    fd22::2     MTU 1420             fd22::1  MTU 1500
+#                                                                     b-up0 (veth to nowhere): the backend's
+#                                                                     default route, a black hole for
+#                                                                     replies that take the wrong path
+#
+# Only documentation and private ranges, only inside namespaces made here.
+
+TOPO_ID=${TOPO_ID:-$$}
+NS_C=tr-c-$TOPO_ID
+NS_F=tr-f-$TOPO_ID
+NS_B=tr-b-$TOPO_ID
+TOPO_PIDS=()
+
+inC() { ip netns exec "$NS_C" "$@"; }
+inF() { ip netns exec "$NS_F" "$@"; }
+inB() { ip netns exec "$NS_B" "$@"; }
+
+# Run a command in a namespace in the background, remembered for topo_down.
+topo_bg() {
+	local ns=$1; shift
+	ip netns exec "$ns" "$@" &
+	TOPO_PIDS+=($!)
+}
+
+# Wait (bounded) until a command succeeds.
+topo_wait() {
+	local tries=$1; shift
+	while [ "$tries" -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		tries=$((tries - 1))
+	done
+	return 1
+}
+
+topo_up() {
+	ip netns add "$NS_C" && ip netns add "$NS_F" && ip netns add "$NS_B" || return 1
+	ip link add c-eth0 netns "$NS_C" type veth peer name f-eth0 netns "$NS_F"
+	ip link add f-wg0 netns "$NS_F" type veth peer name b-wg0 netns "$NS_B"
+	for ns in "$NS_C" "$NS_F" "$NS_B"; do ip -n "$ns" link set lo up; done
+
+	inC ip addr add 198.51.100.10/24 dev c-eth0
+	inC ip -6 addr add 2001:db8:100::10/64 dev c-eth0 nodad
+	inC ip link set c-eth0 up
+
+	inF ip addr add 198.51.100.1/24 dev f-eth0
+	inF ip -6 addr add 2001:db8:100::1/64 dev f-eth0 nodad
+	inF ip link set f-eth0 up
+	inF ip addr add 10.22.22.2/24 dev f-wg0
+	inF ip -6 addr add fd22::2/64 dev f-wg0 nodad
+	inF ip link set f-wg0 mtu 1420 up
+
+	inB ip addr add 10.22.22.1/24 dev b-wg0
+	inB ip -6 addr add fd22::1/64 dev b-wg0 nodad
+	inB ip link set b-wg0 up
+	inB ip link add b-up0 type veth peer name b-up1
+	inB ip link set b-up1 up
+	inB ip addr add 203.0.113.2/24 dev b-up0
+	inB ip -6 addr add 2001:db8:ffff::2/64 dev b-up0 nodad
+	inB ip link set b-up0 up
+	inB ip route add default via 203.0.113.254
+	inB ip -6 route add default via 2001:db8:ffff::1
+
+	# correctness runs: partial checksums must be completed by us, not hidden
+	inC ethtool -K c-eth0 tx off >/dev/null
+	inF ethtool -K f-eth0 tx off >/dev/null
+	inF ethtool -K f-wg0 tx off >/dev/null
+	inB ethtool -K b-wg0 tx off >/dev/null
+}
+
+# The backend side of seed 000: connmark flows from the tunnel, send their
+# replies back through it (nftables instead of iptables, same rules).
+topo_backend_recipe() {
+	inB nft -f - <<'EOF' || return 1
+table inet trtest {
+	chain pre {
+		type filter hook prerouting priority mangle;
+		iifname "b-wg0" ct mark set 0x1
+	}
+	chain out {
+		type route hook output priority mangle;
+		ct mark 0x1 meta mark set ct mark
+	}
+}
+EOF
+	inB ip rule add fwmark 1 table 100
+	inB ip route add default via 10.22.22.2 dev b-wg0 table 100
+	inB ip -6 rule add fwmark 1 table 100
+	inB ip -6 route add default via fd22::2 dev b-wg0 table 100
+	inB sysctl -qw net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.b-wg0.rp_filter=2
+	inB sysctl -qw net.ipv4.conf.all.src_valid_mark=1
+}
+
+# Services: on the backend TCP/UDP servers that answer with the peer address
+# they see and an ICMP echo watcher; on the front an SSH stand-in on port 22.
+topo_services() {
+	local py=$1 log=$2
+	topo_bg "$NS_B" python3 "$py" serve-tcp 10.22.22.1 80
+	topo_bg "$NS_B" python3 "$py" serve-tcp fd22::1 80
+	topo_bg "$NS_B" python3 "$py" serve-udp 10.22.22.1 53
+	topo_bg "$NS_B" python3 "$py" serve-udp fd22::1 53
+	topo_bg "$NS_B" python3 "$py" icmp-log "$log"
+	topo_bg "$NS_F" python3 "$py" serve-tcp 0.0.0.0 22 front-ssh
+	topo_wait 50 inB python3 "$py" tcp-who 10.22.22.1 80 &&
+	    topo_wait 50 inF python3 "$py" tcp-line 127.0.0.1 22
+}
+
+# The front's config for this topology.
+topo_front_conf() {
+	cat <<EOF
+; seed 000: everything but SSH goes to the backend, which sees the client
+[front]
+public_interface = f-eth0
+tunnel_interface = f-wg0
+backend = 10.22.22.1, fd22::1
+exclude = tcp/22
+mss_clamp = pmtu
+control_socket = $1
+EOF
+}
+
+topo_down() {
+	local p
+	for p in "${TOPO_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${TOPO_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	TOPO_PIDS=()
+	for ns in "$NS_C" "$NS_F" "$NS_B"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	return 0
+}

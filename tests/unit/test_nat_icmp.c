@@ -1,0 +1,523 @@
+/*
+ * test_nat_icmp.c - ICMP errors (RFC 5508): matched by their quoted packet,
+ * the quote rewritten to exactly what its sender sent (checksums updated),
+ * the outer header translated like a packet of that direction; errors never
+ * open, refresh or remove a flow.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pktgen.h"
+
+#define ALLP (NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP)
+
+static struct nat_rule rules[4];
+
+/* Keep rules to the backend; full NAT for public port 5300 (and P4B). */
+static struct nat *
+mk(void)
+{
+	struct nat_settings s;
+
+	rules[0] = pg_rule(B4, NAT_P_TCP | NAT_P_UDP, 5300, 5300, 53);
+	rules[0].source = NAT_SOURCE_RELAY;
+	rules[0].relay_src = pg_addr(R4);
+	rules[1] = pg_rule(B4, ALLP, 1, 65535, 0);
+	rules[1].match_dst = true;
+	rules[1].dst = pg_addr(P4B);
+	rules[1].source = NAT_SOURCE_RELAY;
+	rules[1].relay_src = pg_addr(R4);
+	rules[2] = pg_rule(B4, ALLP, 1, 65535, 0);
+	rules[3] = pg_rule(B6, ALLP, 1, 65535, 0);
+	pg_settings_init(&s);
+	s.rules = rules;
+	s.nrules = 4;
+	return pg_nat(&s);
+}
+
+static bool
+csum_same(uint16_t a, uint16_t b)
+{
+	return a == b || (a == 0 && b == 0xffff) || (a == 0xffff && b == 0);
+}
+
+/*
+ * The quote inside ICMP error x must be want[0..qlen), byte for byte, except
+ * that checksums may differ by the representation of zero (0 vs 0xffff).
+ */
+static void
+assert_quote_is(const struct pg_pkt *x, const struct pg_pkt *want, size_t qlen)
+{
+	struct pg_info pi, in;
+	const uint8_t *q;
+	size_t i, ipc = (size_t)-1, l4c = (size_t)-1;
+
+	assert_parse(x, &pi);
+	assert_true(pi.icmp_err);
+	if (pi.inner_len != qlen)
+		fail_msg("quote of %zu bytes, want %zu", pi.inner_len, qlen);
+	q = x->data + pi.inner_off;
+	assert_int_equal(pg_inner(x->data, &pi, &in), 0);
+	if (in.family == 4)
+		ipc = 10;
+	if (in.proto == PKT_IPPROTO_TCP)
+		l4c = in.l4_off + 16;
+	else if (in.proto == PKT_IPPROTO_UDP)
+		l4c = in.l4_off + 6;
+	else if (in.proto == PKT_IPPROTO_ICMP || in.proto == PKT_IPPROTO_ICMPV6)
+		l4c = in.l4_off + 2;
+	for (i = 0; i < qlen; i++) {
+		if ((i == ipc || i == l4c) && i + 1 == qlen)
+			break;	/* half a checksum field: nothing to update */
+		if (i == ipc || i == l4c) {
+			uint16_t a = (uint16_t)(q[i] << 8 | q[i + 1]);
+			uint16_t b = (uint16_t)(want->data[i] << 8 | want->data[i + 1]);
+
+			if (!csum_same(a, b))
+				fail_msg("quoted %s checksum 0x%04x, want 0x%04x",
+				    i == ipc ? "IP" : "L4", a, b);
+			i++;
+			continue;
+		}
+		if (q[i] != want->data[i])
+			fail_msg("quote differs at byte %zu: 0x%02x, want 0x%02x", i, q[i],
+			    want->data[i]);
+	}
+}
+
+/* Check outer addresses, type, code and MTU of a translated error. */
+static void
+assert_outer(const struct pg_pkt *x, const char *src, const char *dst, uint8_t type,
+    uint8_t code, uint32_t mtu)
+{
+	struct pg_info pi;
+	char a[64], b[64];
+
+	assert_parse(x, &pi);
+	if (!pg_addr_eq(&pi.src, src) || !pg_addr_eq(&pi.dst, dst))
+		fail_msg("outer %s -> %s, want %s -> %s",
+		    pg_addr_str(pi.family, &pi.src, a, sizeof(a)),
+		    pg_addr_str(pi.family, &pi.dst, b, sizeof(b)), src, dst);
+	assert_int_equal(pi.icmp_type, type);
+	assert_int_equal(pi.icmp_code, code);
+	assert_int_equal(pi.icmp_mtu, mtu);
+}
+
+/* Client opens a flow with o; t gets what the relay sent on. */
+static void
+open_flow(struct nat *n, struct pg_pkt *o, struct pg_pkt *t, uint64_t now)
+{
+	pg_copy(t, o);
+	assert_forward(n, t, NAT_SIDE_PUBLIC, now);
+}
+
+/*
+ * An error from the inside (from `from`) about the relay's orig-direction
+ * packet: the client gets it from P, quoting exactly its own packet.
+ */
+static void
+orig_dir(struct pg_pkt *o, const char *from, uint8_t type, uint8_t code, uint32_t mtu,
+    size_t qlen)
+{
+	struct nat *n = mk();
+	struct pg_pkt t, e;
+	struct pg_info pi;
+	bool v6 = (o->data[0] >> 4) == 6;
+	struct nat_stats st;
+
+	assert_non_null(n);
+	open_flow(n, o, &t, T0);
+	if (qlen == 0 || qlen > t.len)
+		qlen = t.len;
+	assert_parse(&t, &pi);
+	pg_icmp_error(&e, from, pg_addr_str(pi.family, &pi.src, (char[64]){0}, 64),
+	    type, code, mtu, t.data, qlen);
+	assert_forward(n, &e, NAT_SIDE_INSIDE, T0 + 5);
+	assert_parse(o, &pi);
+	assert_outer(&e, v6 ? P6 : (pg_addr_eq(&pi.dst, P4B) ? P4B : P4),
+	    v6 ? C6 : C4, type, code, mtu);
+	assert_quote_is(&e, o, qlen);
+	nat_get_stats(n, &st);
+	assert_int_equal(st.icmp_translated, 1);
+	pg_free(n);
+}
+
+static void
+test_unreach_port_udp4(void **state)
+{
+	struct pg_pkt o;
+
+	(void)state;
+	pg_udp(&o, C4, 40000, P4, 53, 40);
+	orig_dir(&o, B4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_PORT, 0, 0);
+}
+
+static void
+test_frag_needed_tcp4(void **state)
+{
+	struct pg_spec sp;
+	struct pg_pkt o;
+
+	(void)state;
+	pg_spec_init(&sp, PKT_IPPROTO_TCP, C4, 40000, P4, 443);
+	sp.tcp_flags = PKT_TCP_SYN;
+	sp.mss = 1460;
+	sp.df = true;
+	pg_build(&sp, &o);
+	orig_dir(&o, RTR4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_NEEDFRAG, 1380, 0);
+}
+
+static void
+test_time_exceeded_tcp4_options(void **state)
+{
+	static const uint8_t ipopts[4] = { 0x94, 0x04, 0, 0 };	/* router alert */
+	struct pg_spec sp;
+	struct pg_pkt o;
+
+	(void)state;
+	pg_spec_init(&sp, PKT_IPPROTO_TCP, C4, 40000, P4, 22);
+	sp.tcp_flags = PKT_TCP_SYN;
+	sp.ip_opts = ipopts;
+	sp.ip_opts_len = sizeof(ipopts);
+	sp.ttl = 1;
+	pg_build(&sp, &o);
+	orig_dir(&o, RTR4, PKT_ICMP_TIMXCEED, 0, 0, 0);
+}
+
+/* Quote cut to 8 bytes of TCP (no checksum in it): still translated. */
+static void
+test_quote_8_bytes_tcp4(void **state)
+{
+	struct pg_pkt o;
+
+	(void)state;
+	pg_tcp(&o, C4, 40000, P4, 443, PKT_TCP_SYN);
+	orig_dir(&o, B4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_HOST, 0, 28);
+}
+
+/* Quote cut to 8 bytes of UDP: the UDP checksum in it is updated. */
+static void
+test_quote_8_bytes_udp4(void **state)
+{
+	struct pg_pkt o;
+
+	(void)state;
+	pg_udp(&o, C4, 40000, P4, 53, 100);
+	orig_dir(&o, B4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_PORT, 0, 28);
+}
+
+static void
+test_packet_too_big6(void **state)
+{
+	struct pg_pkt o;
+
+	(void)state;
+	pg_tcp(&o, C6, 40000, P6, 443, PKT_TCP_ACK);
+	orig_dir(&o, RTR6, PKT_ICMP6_PACKET_TOO_BIG, 0, 1280, 0);
+}
+
+static void
+test_unreach6_ext_headers(void **state)
+{
+	struct pg_spec sp;
+	struct pg_pkt o;
+
+	(void)state;
+	pg_spec_init(&sp, PKT_IPPROTO_UDP, C6, 40000, P6, 53);
+	sp.ext[0].type = PKT_IPPROTO_HOPOPTS;
+	sp.ext[1].type = PKT_IPPROTO_DSTOPTS;
+	sp.n_ext = 2;
+	sp.payload_len = 30;
+	pg_build(&sp, &o);
+	orig_dir(&o, B6, PKT_ICMP6_UNREACH, 4, 0, 0);
+}
+
+static void
+test_time_exceeded6_truncated(void **state)
+{
+	struct pg_pkt o;
+
+	(void)state;
+	pg_udp(&o, C6, 40000, P6, 53, 100);
+	orig_dir(&o, RTR6, PKT_ICMP6_TIME_EXCEEDED, 0, 0, 48);
+}
+
+/* An ICMPv6 error handed out with a partial checksum (NEEDS_CSUM). */
+static void
+test_packet_too_big6_partial(void **state)
+{
+	struct nat *n = mk();
+	struct pg_spec sp;
+	struct pg_pkt o, t, e;
+
+	(void)state;
+	assert_non_null(n);
+	pg_udp(&o, C6, 40000, P6, 53, 100);
+	open_flow(n, &o, &t, T0);
+	pg_spec_init(&sp, PKT_IPPROTO_ICMPV6, RTR6, 0, C6, 0);
+	sp.icmp_type = PKT_ICMP6_PACKET_TOO_BIG;
+	sp.icmp_mtu = 1280;
+	sp.quote = t.data;
+	sp.quote_len = t.len;
+	sp.partial = true;
+	pg_build(&sp, &e);
+	assert_true(e.has_vnet);
+	assert_int_equal(e.vnet.csum_offset, 2);
+	assert_forward(n, &e, NAT_SIDE_INSIDE, T0 + 1);
+	assert_outer(&e, P6, C6, PKT_ICMP6_PACKET_TOO_BIG, 0, 1280);
+	if (e.has_vnet && (e.vnet.flags & NAT_VNET_NEEDS_CSUM))
+		assert_int_equal(pg_complete_partial(e.data, e.len, &e.vnet), 0);
+	e.has_vnet = false;
+	assert_pkt_csums(&e);
+	assert_quote_is(&e, &o, o.len);
+	pg_free(n);
+}
+
+/* Full NAT: the error reaches R; the client gets it quoting its own packet. */
+static void
+test_fullnat_orig_dir(void **state)
+{
+	struct pg_pkt o;
+
+	(void)state;
+	pg_udp(&o, C4, 40000, P4, 5300, 20);
+	orig_dir(&o, B4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_PORT, 0, 0);
+	pg_tcp(&o, C4, 40000, P4, 5300, PKT_TCP_SYN);
+	orig_dir(&o, RTR4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_NEEDFRAG, 1400, 28);
+}
+
+/* An error about a ping: the quoted echo (and its identifier) restored. */
+static void
+test_quoted_echo(void **state)
+{
+	struct pg_pkt o;
+
+	(void)state;
+	pg_echo(&o, C4, P4, 0x77, false);
+	orig_dir(&o, RTR4, PKT_ICMP_TIMXCEED, 0, 0, 0);
+	pg_echo(&o, C4, P4B, 0x77, false);		/* full NAT: id rewritten */
+	orig_dir(&o, RTR4, PKT_ICMP_TIMXCEED, 0, 0, 0);
+	pg_echo(&o, C6, P6, 0x78, false);
+	orig_dir(&o, RTR6, PKT_ICMP6_TIME_EXCEEDED, 0, 0, 0);
+}
+
+/*
+ * From the public side about a reply-direction packet: the error goes to the
+ * backend, quoting exactly what the backend sent.
+ */
+static void
+reply_dir(const char *c, const char *p, uint16_t pport, const char *b, uint16_t bport,
+    const char *from, const char *want_src, uint8_t type, uint8_t code, size_t qlen)
+{
+	struct nat *n = mk();
+	struct pg_pkt o, t, r, e;
+	struct pg_info pi;
+
+	assert_non_null(n);
+	pg_udp(&o, c, 40000, p, pport, 20);
+	open_flow(n, &o, &t, T0);
+	assert_parse(&t, &pi);
+	/* the backend answers the translated source */
+	pg_udp(&r, b, bport, pg_addr_str(pi.family, &pi.src, (char[64]){0}, 64), pi.sport, 50);
+	pg_copy(&o, &r);
+	assert_forward(n, &r, NAT_SIDE_INSIDE, T0 + 1);
+	if (qlen == 0)
+		qlen = r.len;
+	pg_icmp_error(&e, from, p, type, code, 0, r.data, qlen);
+	assert_forward(n, &e, NAT_SIDE_PUBLIC, T0 + 2);
+	assert_outer(&e, want_src, b, type, code, 0);
+	assert_quote_is(&e, &o, qlen);
+	pg_free(n);
+}
+
+static void
+test_reply_dir_keep4(void **state)
+{
+	(void)state;
+	reply_dir(C4, P4, 53, B4, 53, C4, C4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_PORT, 0);
+}
+
+static void
+test_reply_dir_keep6(void **state)
+{
+	(void)state;
+	reply_dir(C6, P6, 53, B6, 53, C6, C6, PKT_ICMP6_UNREACH, 4, 0);
+}
+
+static void
+test_reply_dir_fullnat(void **state)
+{
+	(void)state;
+	reply_dir(C4, P4, 5300, B4, 53, C4, R4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_PORT, 28);
+}
+
+/* A router on the client's path: keep mode leaves the outer source alone. */
+static void
+test_reply_dir_router(void **state)
+{
+	(void)state;
+	reply_dir(C4, P4, 53, B4, 53, CRTR4, CRTR4, PKT_ICMP_TIMXCEED, 0, 0);
+}
+
+/* An error quoting a flow we do not have: icmp_no_flow. */
+static void
+test_unknown_flow(void **state)
+{
+	struct nat *n = mk();
+	struct pg_pkt q, e;
+	struct nat_stats st;
+	enum nat_drop_reason why;
+	enum nat_verdict v;
+
+	(void)state;
+	assert_non_null(n);
+	pg_udp(&q, C4, 40000, P4, 53, 20);
+	assert_forward(n, &q, NAT_SIDE_PUBLIC, T0);
+	/* quoted: another client port */
+	pg_udp(&q, C4, 40001, B4, 53, 20);
+	pg_icmp_error(&e, B4, C4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_PORT, 0, q.data, q.len);
+	assert_drop(pg_run(n, &e, NAT_SIDE_INSIDE, T0, &why), why, NAT_DROP_ICMP_NO_FLOW);
+	/* quoted: the reverse of nothing we sent, from the public side */
+	pg_udp(&q, P4, 80, C4, 40000, 20);
+	pg_icmp_error(&e, C4, P4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_PORT, 0, q.data, q.len);
+	v = pg_run(n, &e, NAT_SIDE_PUBLIC, T0, &why);
+	if (v != NAT_NOT_OURS)
+		assert_drop(v, why, NAT_DROP_ICMP_NO_FLOW);
+	/* v6 */
+	pg_tcp(&q, C6, 1, B6, 2, PKT_TCP_SYN);
+	pg_icmp_error(&e, B6, C6, PKT_ICMP6_PACKET_TOO_BIG, 0, 1280, q.data, q.len);
+	assert_drop(pg_run(n, &e, NAT_SIDE_INSIDE, T0, &why), why, NAT_DROP_ICMP_NO_FLOW);
+	nat_get_stats(n, &st);
+	assert_int_equal(st.drops[NAT_DROP_ICMP_NO_FLOW], v == NAT_DROP ? 3 : 2);
+	assert_int_equal(st.flows_created, 1);
+	pg_free(n);
+}
+
+/* Errors neither refresh nor remove a flow (idle time unchanged). */
+static void
+test_error_never_touches_flow(void **state)
+{
+	struct nat *n = mk();
+	struct pg_pkt o, t, e;
+	struct nat_flow_info fi;
+	struct nat_stats st;
+	int i;
+
+	(void)state;
+	assert_non_null(n);
+	pg_udp(&o, C4, 40000, P4, 53, 20);
+	open_flow(n, &o, &t, T0);
+	for (i = 1; i <= 3; i++) {
+		pg_icmp_error(&e, B4, C4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_PORT, 0,
+		    t.data, t.len);
+		assert_forward(n, &e, NAT_SIDE_INSIDE, T0 + SEC(50) * (uint64_t)(i + 1));
+	}
+	assert_true(pg_find_flow(n, T0 + SEC(250), PKT_IPPROTO_UDP, C4, 40000, &fi));
+	assert_int_equal(fi.idle, 250);
+	assert_int_equal(fi.packets[0], 1);
+	assert_int_equal(fi.packets[1], 0);
+	assert_false(fi.assured);
+	pg_sweep_all(n, T0 + SEC(299));
+	nat_get_stats(n, &st);
+	assert_int_equal(st.flows_active, 1);
+	pg_sweep_all(n, T0 + SEC(301));
+	nat_get_stats(n, &st);
+	assert_int_equal(st.flows_active, 0);
+
+	/* a TCP flow keeps its state through an RST-like error storm */
+	pg_tcp(&o, C4, 40001, P4, 80, PKT_TCP_SYN);
+	open_flow(n, &o, &t, T0 + SEC(400));
+	pg_tcp(&e, B4, 80, C4, 40001, PKT_TCP_SYN | PKT_TCP_ACK);
+	assert_forward(n, &e, NAT_SIDE_INSIDE, T0 + SEC(400));
+	pg_icmp_error(&e, B4, C4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_PORT, 0, t.data, t.len);
+	assert_forward(n, &e, NAT_SIDE_INSIDE, T0 + SEC(401));
+	assert_true(pg_find_flow(n, T0 + SEC(401), PKT_IPPROTO_TCP, C4, 40001, &fi));
+	assert_string_equal(fi.state, nat_tcp_state_name(NAT_TCP_SYN_RECV));
+	assert_int_equal(fi.idle, 1);
+	pg_free(n);
+}
+
+/* Quote lengths: below IP header + 4 dropped; from + 8 on translated. */
+static void
+test_quote_lengths(void **state)
+{
+	struct nat *n = mk();
+	struct pg_pkt o, t, e;
+	enum nat_drop_reason why;
+	enum nat_verdict v;
+	size_t q;
+
+	(void)state;
+	assert_non_null(n);
+	pg_tcp(&o, C4, 40000, P4, 443, PKT_TCP_ACK);
+	open_flow(n, &o, &t, T0);
+	for (q = 0; q <= t.len; q++) {
+		pg_icmp_error(&e, B4, C4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_HOST, 0,
+		    t.data, q);
+		v = pg_run(n, &e, NAT_SIDE_INSIDE, T0, &why);
+		if (q >= 28) {
+			assert_verdict(v, NAT_FORWARD, why);
+			assert_pkt_csums(&e);
+			assert_quote_is(&e, &o, q);
+		} else if (q < 24) {
+			if (v != NAT_DROP || (why != NAT_DROP_ICMP_BAD &&
+			    why != NAT_DROP_TRUNCATED))
+				fail_msg("quote of %zu bytes: verdict %d, want drop icmp_bad",
+				    q, v);
+		}
+	}
+	pg_free(n);
+}
+
+/* A redirect quoting a flow is not one of the relayed error types. */
+static void
+test_redirect_not_relayed(void **state)
+{
+	struct nat *n = mk();
+	struct pg_pkt o, t, e;
+	enum nat_drop_reason why;
+	enum nat_verdict v;
+
+	(void)state;
+	assert_non_null(n);
+	pg_udp(&o, C4, 40000, P4, 53, 20);
+	open_flow(n, &o, &t, T0);
+	/* redirect (type 5) quoting the flow: not a relayed type */
+	pg_icmp_error(&e, B4, C4, 5, 0, 0, t.data, t.len);
+	v = pg_run(n, &e, NAT_SIDE_INSIDE, T0, &why);
+	assert_int_not_equal(v, NAT_FORWARD);
+	pg_free(n);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		PG_TEST(test_unreach_port_udp4),
+		PG_TEST(test_frag_needed_tcp4),
+		PG_TEST(test_time_exceeded_tcp4_options),
+		PG_TEST(test_quote_8_bytes_tcp4),
+		PG_TEST(test_quote_8_bytes_udp4),
+		PG_TEST(test_packet_too_big6),
+		PG_TEST(test_packet_too_big6_partial),
+		PG_TEST(test_unreach6_ext_headers),
+		PG_TEST(test_time_exceeded6_truncated),
+		PG_TEST(test_fullnat_orig_dir),
+		PG_TEST(test_quoted_echo),
+		PG_TEST(test_reply_dir_keep4),
+		PG_TEST(test_reply_dir_keep6),
+		PG_TEST(test_reply_dir_fullnat),
+		PG_TEST(test_reply_dir_router),
+		PG_TEST(test_unknown_flow),
+		PG_TEST(test_error_never_touches_flow),
+		PG_TEST(test_quote_lengths),
+		PG_TEST(test_redirect_not_relayed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

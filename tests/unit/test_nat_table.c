@@ -1,0 +1,401 @@
+/*
+ * test_nat_table.c - the flow table: max_flows with early eviction of the
+ * oldest unassured flow, table_full when every flow is assured, bounded
+ * sweeps, memory accounting, and nat_reconfigure() under live flows.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pktgen.h"
+
+#define ALLP (NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP)
+
+static struct nat_rule rules[2];
+
+static void
+settings(struct nat_settings *s, uint32_t max_flows)
+{
+	rules[0] = pg_rule(B4, ALLP, 1, 65535, 0);
+	rules[1] = pg_rule(B6, ALLP, 1, 65535, 0);
+	pg_settings_init(s);
+	s->rules = rules;
+	s->nrules = 2;
+	s->max_flows = max_flows;
+}
+
+static struct nat *
+mk(uint32_t max_flows)
+{
+	struct nat_settings s;
+
+	settings(&s, max_flows);
+	return pg_nat(&s);
+}
+
+/* Client i (198.51.100.i:40000) sends UDP to P4:53. */
+static enum nat_verdict
+cli(struct nat *n, int i, uint64_t now, enum nat_drop_reason *why)
+{
+	struct pg_pkt x;
+	char c[32];
+
+	snprintf(c, sizeof(c), "198.51.100.%d", i);
+	pg_udp(&x, c, 40000, P4, 53, 10);
+	return pg_run(n, &x, NAT_SIDE_PUBLIC, now, why);
+}
+
+/* The backend answers client i. */
+static enum nat_verdict
+srv(struct nat *n, int i, uint64_t now, enum nat_drop_reason *why)
+{
+	struct pg_pkt x;
+	char c[32];
+
+	snprintf(c, sizeof(c), "198.51.100.%d", i);
+	pg_udp(&x, B4, 53, c, 40000, 10);
+	return pg_run(n, &x, NAT_SIDE_INSIDE, now, why);
+}
+
+#define FWD(V, W) assert_verdict((V), NAT_FORWARD, (W))
+
+/* Full of unassured flows: the oldest one makes room. */
+static void
+test_evict_oldest_unassured(void **state)
+{
+	struct nat *n = mk(4);
+	struct nat_stats st;
+	enum nat_drop_reason why;
+	int i;
+
+	(void)state;
+	assert_non_null(n);
+	for (i = 1; i <= 4; i++)
+		FWD(cli(n, i, T0 + SEC(i), &why), why);
+	FWD(cli(n, 5, T0 + SEC(5), &why), why);
+	nat_get_stats(n, &st);
+	assert_int_equal(st.flows_evicted, 1);
+	assert_int_equal(st.flows_active, 4);
+	assert_int_equal(pg_flow_count(n, T0 + SEC(5)), 4);
+	/* flow 1 is gone, 2..5 are there */
+	assert_drop(srv(n, 1, T0 + SEC(6), &why), why, NAT_DROP_NO_FLOW);
+	for (i = 2; i <= 5; i++)
+		FWD(srv(n, i, T0 + SEC(6), &why), why);
+	pg_free(n);
+}
+
+/* Every flow assured: the new one is dropped as table_full. */
+static void
+test_all_assured_table_full(void **state)
+{
+	struct nat *n = mk(4);
+	struct nat_stats st;
+	enum nat_drop_reason why;
+	int i;
+
+	(void)state;
+	assert_non_null(n);
+	for (i = 1; i <= 4; i++) {
+		FWD(cli(n, i, T0, &why), why);
+		FWD(srv(n, i, T0, &why), why);
+	}
+	assert_drop(cli(n, 5, T0 + 1, &why), why, NAT_DROP_TABLE_FULL);
+	assert_drop(cli(n, 6, T0 + 2, &why), why, NAT_DROP_TABLE_FULL);
+	nat_get_stats(n, &st);
+	assert_int_equal(st.drops[NAT_DROP_TABLE_FULL], 2);
+	assert_int_equal(st.flows_evicted, 0);
+	assert_int_equal(st.flows_active, 4);
+	for (i = 1; i <= 4; i++)
+		FWD(srv(n, i, T0 + 3, &why), why);
+	pg_free(n);
+}
+
+/* The only unassured flow is evicted even when it is the newest. */
+static void
+test_evict_skips_assured(void **state)
+{
+	struct nat *n = mk(4);
+	enum nat_drop_reason why;
+	int i;
+
+	(void)state;
+	assert_non_null(n);
+	for (i = 1; i <= 3; i++) {
+		FWD(cli(n, i, T0 + SEC(i), &why), why);
+		FWD(srv(n, i, T0 + SEC(i), &why), why);
+	}
+	FWD(cli(n, 4, T0 + SEC(10), &why), why);
+	FWD(cli(n, 5, T0 + SEC(11), &why), why);
+	assert_drop(srv(n, 4, T0 + SEC(12), &why), why, NAT_DROP_NO_FLOW);
+	for (i = 1; i <= 3; i++)
+		FWD(srv(n, i, T0 + SEC(12), &why), why);
+	FWD(srv(n, 5, T0 + SEC(12), &why), why);
+	pg_free(n);
+}
+
+/* TCP in the handshake is not assured even with traffic both ways. */
+static void
+test_tcp_handshake_not_assured(void **state)
+{
+	struct nat *n = mk(2);
+	struct pg_pkt x;
+	enum nat_drop_reason why;
+
+	(void)state;
+	assert_non_null(n);
+	pg_tcp(&x, C4, 40000, P4, 80, PKT_TCP_SYN);
+	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
+	pg_tcp(&x, B4, 80, C4, 40000, PKT_TCP_SYN | PKT_TCP_ACK);
+	assert_forward(n, &x, NAT_SIDE_INSIDE, T0);
+	FWD(cli(n, 1, T0 + 1, &why), why);
+	FWD(srv(n, 1, T0 + 1, &why), why);
+	/* full: the SYN_RECV flow goes */
+	FWD(cli(n, 2, T0 + 2, &why), why);
+	pg_tcp(&x, B4, 80, C4, 40000, PKT_TCP_ACK);
+	assert_drop(pg_run(n, &x, NAT_SIDE_INSIDE, T0 + 3, &why), why, NAT_DROP_NO_FLOW);
+	FWD(srv(n, 1, T0 + 3, &why), why);
+	pg_free(n);
+}
+
+/* Traffic either way keeps a flow alive (idle counts from the last packet). */
+static void
+test_refresh_both_ways(void **state)
+{
+	struct nat *n = mk(16);
+	struct nat_stats st;
+	enum nat_drop_reason why;
+
+	(void)state;
+	assert_non_null(n);
+	FWD(cli(n, 1, T0, &why), why);
+	FWD(srv(n, 1, T0 + SEC(200), &why), why);
+	FWD(cli(n, 2, T0, &why), why);
+	FWD(cli(n, 2, T0 + SEC(200), &why), why);
+	pg_sweep_all(n, T0 + SEC(301));
+	nat_get_stats(n, &st);
+	assert_int_equal(st.flows_active, 2);
+	pg_sweep_all(n, T0 + SEC(501));
+	nat_get_stats(n, &st);
+	assert_int_equal(st.flows_active, 0);
+	assert_int_equal(st.flows_udp, 0);
+	pg_free(n);
+}
+
+/* nat_sweep() removes expired flows, never more than its budget per call. */
+static void
+test_sweep_budget(void **state)
+{
+	struct nat *n = mk(64);
+	struct nat_stats st;
+	enum nat_drop_reason why;
+	size_t r, total = 0;
+	int i;
+
+	(void)state;
+	assert_non_null(n);
+	for (i = 1; i <= 20; i++)
+		FWD(cli(n, i, T0, &why), why);
+	for (i = 21; i <= 25; i++)
+		FWD(cli(n, i, T0 + SEC(200), &why), why);
+	assert_int_equal(nat_sweep(n, T0 + SEC(299), 100), 0);
+	for (i = 0; i < 200 && total < 20; i++) {
+		r = nat_sweep(n, T0 + SEC(301), 3);
+		assert_true(r <= 3);
+		total += r;
+	}
+	assert_int_equal(total, 20);
+	assert_int_equal(pg_sweep_all(n, T0 + SEC(301)), 0);
+	nat_get_stats(n, &st);
+	assert_int_equal(st.flows_active, 5);
+	assert_int_equal(st.flows_expired, 20);
+	assert_int_equal(pg_flow_count(n, T0 + SEC(301)), 5);
+	assert_int_equal(nat_sweep(n, T0 + SEC(1000), 0), 0);
+	assert_int_equal(pg_sweep_all(n, T0 + SEC(1000)), 5);
+	pg_free(n);
+}
+
+/* Memory: the table is sized up front; each flow costs a bounded amount. */
+static void
+test_memory(void **state)
+{
+	struct nat *small = mk(1024), *big = mk(65536);
+	enum nat_drop_reason why;
+	size_t m0, m1, m2, m3, mb;
+	int i;
+
+	(void)state;
+	assert_non_null(small);
+	assert_non_null(big);
+	m0 = nat_memory(small);
+	mb = nat_memory(big);
+	assert_true(m0 > 0);
+	assert_true(mb > m0);			/* sized for max_flows */
+	assert_true(mb < (size_t)65536 * 1024);	/* but not absurdly */
+	for (i = 0; i < 500; i++) {
+		struct pg_pkt x;
+		char c[64];
+
+		snprintf(c, sizeof(c), "2001:db8:1::%x", i + 1);
+		pg_udp(&x, c, 40000, P6, 53, 10);
+		FWD(pg_run(small, &x, NAT_SIDE_PUBLIC, T0, &why), why);
+	}
+	m1 = nat_memory(small);
+	assert_true(m1 >= m0);
+	assert_true(m1 - m0 <= 500 * 1024);
+	for (i = 500; i < 1000; i++) {
+		struct pg_pkt x;
+		char c[64];
+
+		snprintf(c, sizeof(c), "2001:db8:1::%x", i + 1);
+		pg_udp(&x, c, 40000, P6, 53, 10);
+		FWD(pg_run(small, &x, NAT_SIDE_PUBLIC, T0, &why), why);
+	}
+	m2 = nat_memory(small);
+	/* no worse than linear: the second 500 cost about what the first did */
+	assert_true(m2 - m1 <= (m1 - m0) + 64 * 1024);
+	/* expire all, open again: memory is reused, not grown */
+	pg_sweep_all(small, T0 + SEC(400));
+	for (i = 0; i < 1000; i++) {
+		struct pg_pkt x;
+		char c[64];
+
+		snprintf(c, sizeof(c), "2001:db8:1::%x", i + 1);
+		pg_udp(&x, c, 40001, P6, 53, 10);
+		FWD(pg_run(small, &x, NAT_SIDE_PUBLIC, T0 + SEC(401), &why), why);
+	}
+	m3 = nat_memory(small);
+	assert_true(m3 <= m2 + 4096);
+	pg_free(small);
+	pg_free(big);
+}
+
+/* Rules change under a live flow; the flow keeps its translation. */
+static void
+test_reconfigure(void **state)
+{
+	struct nat_settings s;
+	struct nat_rule nr[1];
+	struct nat *n;
+	struct pg_pkt x;
+	struct pg_info pi;
+	char err[NAT_ERRLEN];
+
+	(void)state;
+	settings(&s, 16);
+	n = pg_nat(&s);
+	assert_non_null(n);
+	pg_tcp(&x, C4, 40000, P4, 80, PKT_TCP_SYN);
+	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
+	pg_tcp(&x, B4, 80, C4, 40000, PKT_TCP_SYN | PKT_TCP_ACK);
+	assert_forward(n, &x, NAT_SIDE_INSIDE, T0);
+
+	nr[0] = pg_rule("10.22.22.9", NAT_P_TCP, 80, 80, 8080);
+	s.rules = nr;
+	s.nrules = 1;
+	err[0] = 0;
+	assert_int_equal(nat_reconfigure(n, &s, err), 0);
+
+	/* the live flow: unchanged both ways */
+	pg_tcp(&x, C4, 40000, P4, 80, PKT_TCP_ACK);
+	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0 + 1);
+	assert_parse(&x, &pi);
+	assert_pkt_tuple(&pi, C4, 40000, B4, 80);
+	pg_tcp(&x, B4, 80, C4, 40000, PKT_TCP_ACK);
+	assert_forward(n, &x, NAT_SIDE_INSIDE, T0 + 1);
+	assert_parse(&x, &pi);
+	assert_pkt_tuple(&pi, P4, 80, C4, 40000);
+	/* a new flow follows the new rules */
+	pg_tcp(&x, C4, 40001, P4, 80, PKT_TCP_SYN);
+	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0 + 2);
+	assert_parse(&x, &pi);
+	assert_pkt_tuple(&pi, C4, 40001, "10.22.22.9", 8080);
+	pg_udp(&x, C4, 40001, P4, 53, 10);
+	assert_verdict(pg_run(n, &x, NAT_SIDE_PUBLIC, T0 + 2, NULL), NAT_NOT_OURS, 0);
+
+	/* max_flows and the hash key cannot change; nothing changes then */
+	s.max_flows = 32;
+	nr[0] = pg_rule("10.22.22.7", NAT_P_TCP, 80, 80, 0);
+	err[0] = 0;
+	assert_int_equal(nat_reconfigure(n, &s, err), -1);
+	assert_true(err[0] != 0);
+	s.max_flows = 16;
+	/* a bad rule neither */
+	nr[0].port_lo = 90;
+	err[0] = 0;
+	assert_int_equal(nat_reconfigure(n, &s, err), -1);
+	assert_true(err[0] != 0);
+	pg_tcp(&x, C4, 40002, P4, 80, PKT_TCP_SYN);
+	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0 + 3);
+	assert_parse(&x, &pi);
+	assert_pkt_tuple(&pi, C4, 40002, "10.22.22.9", 8080);
+	pg_free(n);
+}
+
+/* nat.h: the hash key cannot change; a reload with another key is refused. */
+static void
+test_reconfigure_hash_key(void **state)
+{
+	struct nat_settings s;
+	struct nat *n;
+	char err[NAT_ERRLEN];
+
+	(void)state;
+	settings(&s, 16);
+	n = pg_nat(&s);
+	assert_non_null(n);
+	s.hash_key[0] ^= 1;
+	err[0] = 0;
+	if (nat_reconfigure(n, &s, err) != -1 || err[0] == 0)
+		fail_msg("nat_reconfigure accepted a new hash_key (nat.h: cannot change)");
+	pg_free(n);
+}
+
+/* Timeouts changed by reconfigure apply to live flows. */
+static void
+test_reconfigure_timeouts(void **state)
+{
+	struct nat_settings s;
+	struct nat *n;
+	struct nat_stats st;
+	enum nat_drop_reason why;
+	char err[NAT_ERRLEN];
+
+	(void)state;
+	settings(&s, 16);
+	n = pg_nat(&s);
+	assert_non_null(n);
+	FWD(cli(n, 1, T0, &why), why);
+	s.udp_timeout = 150;
+	assert_int_equal(nat_reconfigure(n, &s, err), 0);
+	pg_sweep_all(n, T0 + SEC(149));
+	nat_get_stats(n, &st);
+	assert_int_equal(st.flows_active, 1);
+	pg_sweep_all(n, T0 + SEC(151));
+	nat_get_stats(n, &st);
+	assert_int_equal(st.flows_active, 0);
+	pg_free(n);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		PG_TEST(test_evict_oldest_unassured),
+		PG_TEST(test_all_assured_table_full),
+		PG_TEST(test_evict_skips_assured),
+		PG_TEST(test_tcp_handshake_not_assured),
+		PG_TEST(test_refresh_both_ways),
+		PG_TEST(test_sweep_budget),
+		PG_TEST(test_memory),
+		PG_TEST(test_reconfigure),
+		PG_TEST(test_reconfigure_hash_key),
+		PG_TEST(test_reconfigure_timeouts),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,853 @@
+/*
+ * route.c - the relay's policy routing as one idempotent, tagged,
+ * reconcilable unit (see route.h).
+ *
+ * Order of work in route_apply, chosen so that traffic is never left
+ * without a local rule and an error leaves the previous state:
+ *   1. add missing routes, then the tagged "lookup local" at local_prio,
+ *      then the missing rules (kernel objects are only added);
+ *   2. delete the priority-0 "lookup local" (now a copy sits below ours);
+ *   3. delete tagged leftovers that the spec does not want.
+ * A failure in 1 or 2 takes back what this call added.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <linux/fib_rules.h>
+#include <linux/rtnetlink.h>
+
+#include "tun/route.h"
+
+#define ROUTE_NFAM 2
+
+/* The kernel's state and our bookkeeping for one apply/remove/count. */
+struct route_ctx {
+	struct nl *nl;
+	const struct route_spec *spec;
+	struct route_result *res;
+	char *err;
+	uint8_t tag;
+	bool fam_used[ROUTE_NFAM];	/* families the spec's rules use */
+	struct nl_rule *rules[ROUTE_NFAM];	/* all rules, per family */
+	size_t nrules[ROUTE_NFAM];
+	struct nl_route *routes[ROUTE_NFAM];	/* all routes, per family */
+	size_t nroutes[ROUTE_NFAM];
+	struct nl_rule *want;		/* desired rules, in the order to add */
+	size_t nwant;
+	struct nl_route *wantr;		/* desired routes */
+	size_t nwantr;
+	struct nl_rule *added;		/* added by this call, for rollback */
+	size_t nadded;
+	struct nl_route *addedr;
+	size_t naddedr;
+	struct nl_rule *unlocal;	/* priority-0 local rules deleted by this call */
+	size_t nunlocal;
+};
+
+static const int route_fams[ROUTE_NFAM] = { AF_INET, AF_INET6 };
+
+/* Index of a family in the per-family arrays. */
+static int
+route_fi(int family)
+{
+	return family == AF_INET6 ? 1 : 0;
+}
+
+/* Tell the caller about a change. */
+static void
+route_note(struct route_ctx *c, const char *verb, const struct nl_rule *r,
+    const struct nl_route *rt)
+{
+	char desc[160], msg[200];
+
+	if (c->spec->note == NULL)
+		return;
+	if (r != NULL)
+		snprintf(msg, sizeof(msg), "%s rule %s", verb,
+		    nl_rule_str(r, desc, sizeof(desc)));
+	else
+		snprintf(msg, sizeof(msg), "%s route %s", verb,
+		    nl_route_str(rt, desc, sizeof(desc)));
+	c->spec->note(c->spec->note_arg, msg);
+}
+
+/* Is the table the spec's own or one of its extra routes'? */
+static bool
+route_table_ours(const struct route_ctx *c, uint32_t table)
+{
+	size_t i;
+
+	if (table == c->spec->table)
+		return true;
+	for (i = 0; i < c->spec->nroutes; i++)
+		if (c->spec->routes[i].table == table)
+			return true;
+	return false;
+}
+
+/* Is the rule tagged ours and in our priority range? */
+static bool
+route_rule_in_scope(const struct route_ctx *c, const struct nl_rule *r)
+{
+	const struct route_spec *s = c->spec;
+
+	if (r->protocol != c->tag)
+		return false;
+	return (r->priority >= s->prio_lo && r->priority <= s->prio_hi) ||
+	    (s->local_prio != 0 && r->priority == s->local_prio);
+}
+
+/* Is the route tagged ours and in one of our tables? */
+static bool
+route_route_in_scope(const struct route_ctx *c, const struct nl_route *r)
+{
+	return r->protocol == c->tag && route_table_ours(c, r->table);
+}
+
+/* A rule that only says "lookup local" (the kernel's priority-0 rule). */
+static bool
+route_rule_plain_local(const struct nl_rule *r)
+{
+	return (r->action == 0 || r->action == FR_ACT_TO_TBL) &&
+	    r->table == RT_TABLE_LOCAL && !r->unknown &&
+	    !(r->flags & FIB_RULE_INVERT) && r->iif[0] == '\0' &&
+	    r->oif[0] == '\0' && r->ip_proto == 0 && r->sport_lo == 0 &&
+	    r->sport_hi == 0 && r->dport_lo == 0 && r->dport_hi == 0 &&
+	    r->src.len == 0 && r->dst.len == 0 && !r->has_fwmark;
+}
+
+/* Prefixes equal in family, length and the masked address. */
+static bool
+route_prefix_same(const struct nl_prefix *a, const struct nl_prefix *b)
+{
+	unsigned int i, bits;
+
+	if (a->len != b->len)
+		return false;
+	if (a->len == 0)
+		return true;
+	if (a->family != b->family)
+		return false;
+	for (i = 0; i < 16 && i * 8 < a->len; i++) {
+		bits = a->len - i * 8 >= 8 ? 8 : a->len - i * 8;
+		uint8_t mask = (uint8_t)(0xff << (8 - bits));
+		if ((a->addr[i] & mask) != (b->addr[i] & mask))
+			return false;
+	}
+	return true;
+}
+
+/* Addresses (gateway, prefsrc) equal, both absent counting as equal. */
+static bool
+route_addr_same(const struct nl_prefix *a, const struct nl_prefix *b)
+{
+	if (a->family != b->family)
+		return false;
+	return a->family == 0 || memcmp(a->addr, b->addr, 16) == 0;
+}
+
+/* A port range with hi 0 meaning "just lo". */
+static void
+route_port_norm(uint16_t lo, uint16_t hi, uint16_t *nlo, uint16_t *nhi)
+{
+	*nlo = lo;
+	*nhi = hi ? hi : lo;
+}
+
+/* Same rule as the kernel would see it (after its defaults). */
+static bool
+route_rule_same(const struct nl_rule *a, const struct nl_rule *b)
+{
+	uint16_t al, ah, bl, bh;
+
+	if (a->family != b->family || a->priority != b->priority ||
+	    a->table != b->table || a->protocol != b->protocol ||
+	    (a->action ? a->action : FR_ACT_TO_TBL) !=
+	    (b->action ? b->action : FR_ACT_TO_TBL) ||
+	    (a->flags & FIB_RULE_INVERT) != (b->flags & FIB_RULE_INVERT) ||
+	    a->unknown || b->unknown || a->ip_proto != b->ip_proto ||
+	    strcmp(a->iif, b->iif) != 0 || strcmp(a->oif, b->oif) != 0 ||
+	    !route_prefix_same(&a->src, &b->src) ||
+	    !route_prefix_same(&a->dst, &b->dst) || a->has_fwmark != b->has_fwmark)
+		return false;
+	if (a->has_fwmark && (a->fwmark != b->fwmark ||
+	    (a->fwmask ? a->fwmask : 0xffffffff) != (b->fwmask ? b->fwmask : 0xffffffff)))
+		return false;
+	route_port_norm(a->sport_lo, a->sport_hi, &al, &ah);
+	route_port_norm(b->sport_lo, b->sport_hi, &bl, &bh);
+	if (al != bl || ah != bh)
+		return false;
+	route_port_norm(a->dport_lo, a->dport_hi, &al, &ah);
+	route_port_norm(b->dport_lo, b->dport_hi, &bl, &bh);
+	return al == bl && ah == bh;
+}
+
+/* Same route; want's metric 0 matches any metric (IPv6 picks 1024). */
+static bool
+route_route_same(const struct nl_route *want, const struct nl_route *have)
+{
+	return want->family == have->family && want->table == have->table &&
+	    want->protocol == have->protocol &&
+	    (want->type ? want->type : RTN_UNICAST) == have->type &&
+	    route_prefix_same(&want->dst, &have->dst) &&
+	    route_addr_same(&want->gw, &have->gw) &&
+	    (want->prefsrc.family == 0 || route_addr_same(&want->prefsrc, &have->prefsrc)) &&
+	    want->oif == have->oif &&
+	    (want->metric == 0 || want->metric == have->metric);
+}
+
+/* Free everything the context holds. */
+static void
+route_ctx_free(struct route_ctx *c)
+{
+	int i;
+
+	for (i = 0; i < ROUTE_NFAM; i++) {
+		free(c->rules[i]);
+		free(c->routes[i]);
+	}
+	free(c->want);
+	free(c->wantr);
+	free(c->added);
+	free(c->addedr);
+	free(c->unlocal);
+}
+
+/* Read all rules and routes of both families from the kernel. */
+static int
+route_load(struct route_ctx *c)
+{
+	int i, f;
+
+	for (i = 0; i < ROUTE_NFAM; i++) {
+		f = route_fams[i];
+		if (nl_rule_list(c->nl, f, &c->rules[i], &c->nrules[i], c->err) < 0 ||
+		    nl_route_list(c->nl, f, 0, &c->routes[i], &c->nroutes[i],
+		    c->err) < 0) {
+			/* A kernel without IPv6 has nothing of ours there. */
+			if (f == AF_INET6 && errno == EAFNOSUPPORT && !c->fam_used[i])
+				continue;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Set up a context for one apply/remove/count. */
+static void
+route_ctx_init(struct route_ctx *c, struct nl *nl, const struct route_spec *s,
+    struct route_result *res, struct route_result *dummy, char *err)
+{
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	c->nl = nl;
+	c->spec = s;
+	c->res = res != NULL ? res : dummy;
+	memset(c->res, 0, sizeof(*c->res));
+	c->err = err;
+	c->tag = s->protocol ? s->protocol : NL_PROTO_TUNRELAY;
+	for (i = 0; i < s->nrules; i++)
+		if (s->rules[i].family == AF_INET || s->rules[i].family == AF_INET6)
+			c->fam_used[route_fi(s->rules[i].family)] = true;
+}
+
+/* Tables we must never put routes of our own into. */
+static bool
+route_table_reserved(uint32_t t)
+{
+	return t == RT_TABLE_UNSPEC || t == RT_TABLE_DEFAULT ||
+	    t == RT_TABLE_MAIN || t == RT_TABLE_LOCAL;
+}
+
+/* Check the spec before touching the kernel. */
+static int
+route_validate(const struct route_spec *s, bool need_rules, char *err)
+{
+	char desc[160];
+	size_t i;
+
+	if (s->prio_lo == 0 || s->prio_hi < s->prio_lo) {
+		snprintf(err, ROUTE_ERRLEN, "rule priorities %u-%u: need 1 <= low <= high",
+		    s->prio_lo, s->prio_hi);
+		return -1;
+	}
+	if (s->local_prio != 0 && (s->local_prio <= s->prio_hi ||
+	    s->local_prio > ROUTE_LOCAL_PRIO_MAX)) {
+		snprintf(err, ROUTE_ERRLEN, "local rule priority %u: must be above "
+		    "our rules (%u) and below main (%d)", s->local_prio, s->prio_hi,
+		    ROUTE_LOCAL_PRIO_MAX + 1);
+		return -1;
+	}
+	if (route_table_reserved(s->table)) {
+		snprintf(err, ROUTE_ERRLEN, "route table %u: use a table of our own, "
+		    "not 0, default, main or local", s->table);
+		return -1;
+	}
+	if (!need_rules)
+		return 0;
+	for (i = 0; i < s->nrules; i++) {
+		const struct nl_rule *r = &s->rules[i];
+
+		if ((r->family != AF_INET && r->family != AF_INET6) || r->unknown ||
+		    r->table == 0 || r->priority < s->prio_lo ||
+		    r->priority > s->prio_hi) {
+			snprintf(err, ROUTE_ERRLEN, "rule %zu (%s): needs a family, a "
+			    "table and a priority in %u-%u", i,
+			    nl_rule_str(r, desc, sizeof(desc)), s->prio_lo, s->prio_hi);
+			return -1;
+		}
+		if (r->table == s->table && s->tun_ifindex <= 0) {
+			snprintf(err, ROUTE_ERRLEN, "rule %zu looks up table %u but no "
+			    "TUN device is given", i, s->table);
+			return -1;
+		}
+	}
+	for (i = 0; i < s->nroutes; i++) {
+		if (route_table_reserved(s->routes[i].table) ||
+		    (s->routes[i].family != AF_INET && s->routes[i].family != AF_INET6)) {
+			snprintf(err, ROUTE_ERRLEN, "route %zu: needs a family and a "
+			    "table of our own (not 0, default, main or local)", i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Build the desired rules (local rules first) and routes. */
+static int
+route_desired(struct route_ctx *c)
+{
+	const struct route_spec *s = c->spec;
+	bool deflt[ROUTE_NFAM] = { false, false };
+	size_t i;
+	int f;
+
+	c->want = calloc(s->nrules + ROUTE_NFAM + 1, sizeof(*c->want));
+	c->wantr = calloc(s->nroutes + ROUTE_NFAM + 1, sizeof(*c->wantr));
+	if (c->want == NULL || c->wantr == NULL) {
+		snprintf(c->err, ROUTE_ERRLEN, "out of memory");
+		return -1;
+	}
+	for (f = 0; f < ROUTE_NFAM && s->local_prio != 0; f++) {
+		if (!c->fam_used[f])
+			continue;
+		struct nl_rule *l = &c->want[c->nwant++];
+		l->family = (uint8_t)route_fams[f];
+		l->priority = s->local_prio;
+		l->table = RT_TABLE_LOCAL;
+		l->protocol = c->tag;
+	}
+	for (i = 0; i < s->nrules; i++) {
+		c->want[c->nwant] = s->rules[i];
+		c->want[c->nwant].protocol = c->tag;
+		if (c->want[c->nwant].table == s->table)
+			deflt[route_fi(s->rules[i].family)] = true;
+		c->nwant++;
+	}
+	for (f = 0; f < ROUTE_NFAM; f++) {
+		if (!deflt[f])
+			continue;
+		struct nl_route *r = &c->wantr[c->nwantr++];
+		r->family = (uint8_t)route_fams[f];
+		r->type = RTN_UNICAST;
+		r->table = s->table;
+		r->oif = s->tun_ifindex;
+		r->protocol = c->tag;
+	}
+	for (i = 0; i < s->nroutes; i++) {
+		c->wantr[c->nwantr] = s->routes[i];
+		c->wantr[c->nwantr].protocol = c->tag;
+		c->nwantr++;
+	}
+	return 0;
+}
+
+/* Does the kernel already have the wanted rule? */
+static bool
+route_rule_present(const struct route_ctx *c, const struct nl_rule *want)
+{
+	int f = route_fi(want->family);
+	size_t i;
+
+	for (i = 0; i < c->nrules[f]; i++)
+		if (route_rule_same(want, &c->rules[f][i]))
+			return true;
+	return false;
+}
+
+/* Does the spec want a rule the kernel has? */
+static bool
+route_rule_wanted(const struct route_ctx *c, const struct nl_rule *have)
+{
+	size_t i;
+
+	for (i = 0; i < c->nwant; i++)
+		if (route_rule_same(&c->want[i], have))
+			return true;
+	return false;
+}
+
+/* Does the kernel already have the wanted route? */
+static bool
+route_route_present(const struct route_ctx *c, const struct nl_route *want)
+{
+	int f = route_fi(want->family);
+	size_t i;
+
+	for (i = 0; i < c->nroutes[f]; i++)
+		if (route_route_same(want, &c->routes[f][i]))
+			return true;
+	return false;
+}
+
+/* Does the spec want a route the kernel has? */
+static bool
+route_route_wanted(const struct route_ctx *c, const struct nl_route *have)
+{
+	size_t i;
+
+	for (i = 0; i < c->nwantr; i++)
+		if (route_route_same(&c->wantr[i], have))
+			return true;
+	return false;
+}
+
+/* Was an identical rule already added by this call (a duplicate in the spec)? */
+static bool
+route_rule_added(const struct route_ctx *c, const struct nl_rule *want)
+{
+	size_t i;
+
+	for (i = 0; i < c->nadded; i++)
+		if (route_rule_same(want, &c->added[i]))
+			return true;
+	return false;
+}
+
+/* Take back what this call added and re-add local rules it deleted. */
+static void
+route_rollback(struct route_ctx *c)
+{
+	char ignore[NL_ERRLEN];
+	size_t i;
+
+	for (i = 0; i < c->nunlocal; i++)
+		(void)nl_rule_add(c->nl, &c->unlocal[i], ignore);
+	for (i = c->nadded; i > 0; i--)
+		(void)nl_rule_del(c->nl, &c->added[i - 1], ignore);
+	for (i = c->naddedr; i > 0; i--)
+		(void)nl_route_del(c->nl, &c->addedr[i - 1], ignore);
+}
+
+/* Step 1: add missing routes, then missing rules (local rule first). */
+static int
+route_add_missing(struct route_ctx *c)
+{
+	size_t i;
+
+	c->added = calloc(c->nwant + 1, sizeof(*c->added));
+	c->addedr = calloc(c->nwantr + 1, sizeof(*c->addedr));
+	c->unlocal = calloc(ROUTE_NFAM * 4 + 1, sizeof(*c->unlocal));
+	if (c->added == NULL || c->addedr == NULL || c->unlocal == NULL) {
+		snprintf(c->err, ROUTE_ERRLEN, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < c->nwantr; i++) {
+		if (route_route_present(c, &c->wantr[i])) {
+			c->res->routes_kept++;
+			continue;
+		}
+		if (nl_route_add(c->nl, &c->wantr[i], c->err) < 0)
+			return -1;
+		c->addedr[c->naddedr++] = c->wantr[i];
+		c->res->routes_added++;
+		route_note(c, "added", NULL, &c->wantr[i]);
+	}
+	for (i = 0; i < c->nwant; i++) {
+		if (route_rule_present(c, &c->want[i]) ||
+		    route_rule_added(c, &c->want[i])) {
+			c->res->rules_kept++;
+			continue;
+		}
+		if (nl_rule_add(c->nl, &c->want[i], c->err) < 0) {
+			if (errno == EEXIST) {
+				size_t l = strlen(c->err);
+				snprintf(c->err + l, ROUTE_ERRLEN - l, ": an identical "
+				    "rule not tagged %u exists", (unsigned int)c->tag);
+			}
+			return -1;
+		}
+		c->added[c->nadded++] = c->want[i];
+		c->res->rules_added++;
+		route_note(c, "added", &c->want[i], NULL);
+	}
+	return 0;
+}
+
+/* Warn about untagged local rules ahead of ours: local traffic escapes capture. */
+static void
+route_warn_local(struct route_ctx *c, int f)
+{
+	char desc[160], msg[240];
+	size_t i;
+
+	for (i = 0; i < c->nrules[f]; i++) {
+		const struct nl_rule *r = &c->rules[f][i];
+
+		if (r->priority == 0 || r->priority > c->spec->prio_hi ||
+		    route_rule_in_scope(c, r) || !route_rule_plain_local(r) ||
+		    c->spec->note == NULL)
+			continue;
+		snprintf(msg, sizeof(msg), "warning: rule %s comes before ours: "
+		    "traffic to local addresses is not captured",
+		    nl_rule_str(r, desc, sizeof(desc)));
+		c->spec->note(c->spec->note_arg, msg);
+	}
+}
+
+/* Step 2: delete the priority-0 local rules of the families we moved. */
+static int
+route_move_local(struct route_ctx *c)
+{
+	size_t i;
+	int f;
+
+	if (c->spec->local_prio == 0)
+		return 0;
+	for (f = 0; f < ROUTE_NFAM; f++) {
+		if (!c->fam_used[f])
+			continue;
+		for (i = 0; i < c->nrules[f]; i++) {
+			const struct nl_rule *r = &c->rules[f][i];
+
+			if (r->priority != 0 || !route_rule_plain_local(r))
+				continue;
+			if (nl_rule_del(c->nl, r, c->err) < 0) {
+				if (errno == ENOENT)
+					continue;
+				return -1;
+			}
+			if (c->nunlocal < ROUTE_NFAM * 4)
+				c->unlocal[c->nunlocal++] = *r;
+			c->res->local_moved++;
+			route_note(c, "moved below ours: deleted", r, NULL);
+		}
+		route_warn_local(c, f);
+	}
+	return 0;
+}
+
+/*
+ * Put "0: from all lookup local" back in family f unless a plain local rule
+ * that is not ours (in scope) is still there.
+ */
+static int
+route_restore_local(struct route_ctx *c, int f)
+{
+	struct nl_rule l;
+	size_t i;
+
+	for (i = 0; i < c->nrules[f]; i++)
+		if (route_rule_plain_local(&c->rules[f][i]) &&
+		    !route_rule_in_scope(c, &c->rules[f][i]))
+			return 0;
+	memset(&l, 0, sizeof(l));
+	l.family = (uint8_t)route_fams[f];
+	l.priority = 0;
+	l.table = RT_TABLE_LOCAL;
+	l.protocol = RTPROT_KERNEL;	/* as the kernel's own default rule */
+	if (nl_rule_add(c->nl, &l, c->err) < 0 && errno != EEXIST)
+		return -1;
+	c->res->local_restored++;
+	route_note(c, "restored", &l, NULL);
+	return 0;
+}
+
+/*
+ * Delete tagged rules in scope (all of them, or those not wanted); plain
+ * local rules last, each family's priority-0 rule restored before its last
+ * local rule goes.
+ */
+static int
+route_delete_rules(struct route_ctx *c, bool all)
+{
+	size_t i;
+	int f, pass;
+
+	for (f = 0; f < ROUTE_NFAM; f++) {
+		bool keep_local = !all && c->spec->local_prio != 0 && c->fam_used[f];
+		bool restored = false;
+
+		for (pass = 0; pass < 2; pass++) {
+			for (i = 0; i < c->nrules[f]; i++) {
+				const struct nl_rule *r = &c->rules[f][i];
+				bool local = route_rule_plain_local(r);
+
+				if (!route_rule_in_scope(c, r) || local != (pass == 1))
+					continue;
+				if (!all && route_rule_wanted(c, r))
+					continue;
+				if (local && !keep_local && !restored) {
+					if (route_restore_local(c, f) < 0)
+						return -1;
+					restored = true;
+				}
+				if (nl_rule_del(c->nl, r, c->err) < 0 && errno != ENOENT)
+					return -1;
+				c->res->rules_removed++;
+				route_note(c, all ? "removed" : "removed leftover", r, NULL);
+			}
+		}
+	}
+	return 0;
+}
+
+/* Delete tagged routes in our tables (all, or those not wanted). */
+static int
+route_delete_routes(struct route_ctx *c, bool all)
+{
+	size_t i;
+	int f;
+
+	for (f = 0; f < ROUTE_NFAM; f++) {
+		for (i = 0; i < c->nroutes[f]; i++) {
+			const struct nl_route *r = &c->routes[f][i];
+
+			if (!route_route_in_scope(c, r))
+				continue;
+			if (!all && route_route_wanted(c, r))
+				continue;
+			if (nl_route_del(c->nl, r, c->err) < 0 && errno != ENOENT &&
+			    errno != ESRCH)
+				return -1;
+			c->res->routes_removed++;
+			route_note(c, all ? "removed" : "removed leftover", NULL, r);
+		}
+	}
+	return 0;
+}
+
+/* Reconcile the kernel with the spec (see the top of this file). */
+int
+route_apply(struct nl *nl, const struct route_spec *s, struct route_result *res,
+    char err[ROUTE_ERRLEN])
+{
+	struct route_result dummy;
+	struct route_ctx c;
+	int ret = -1;
+
+	route_ctx_init(&c, nl, s, res, &dummy, err);
+	if (route_validate(s, true, err) < 0)
+		goto out;
+	if (route_desired(&c) < 0 || route_load(&c) < 0)
+		goto out;
+	if (route_add_missing(&c) < 0 || route_move_local(&c) < 0) {
+		route_rollback(&c);
+		goto out;
+	}
+	/* From here on the new state is in place; leftovers go. */
+	if (route_delete_rules(&c, false) < 0 || route_delete_routes(&c, false) < 0)
+		goto out;
+	ret = 0;
+out:
+	route_ctx_free(&c);
+	return ret;
+}
+
+/* Remove everything tagged in the spec's scope. */
+int
+route_remove(struct nl *nl, const struct route_spec *s, struct route_result *res,
+    char err[ROUTE_ERRLEN])
+{
+	struct route_result dummy;
+	struct route_ctx c;
+	int ret = -1;
+
+	route_ctx_init(&c, nl, s, res, &dummy, err);
+	/* Families the kernel may hold ours in, whatever the spec lists now. */
+	c.fam_used[0] = true;
+	/* route_delete_rules puts the priority-0 local rule back first. */
+	if (route_validate(s, false, err) < 0 || route_load(&c) < 0)
+		goto out;
+	if (route_delete_rules(&c, true) < 0 || route_delete_routes(&c, true) < 0)
+		goto out;
+	ret = 0;
+out:
+	route_ctx_free(&c);
+	return ret;
+}
+
+/* Count tagged rules and routes in the spec's scope. */
+int
+route_count(struct nl *nl, const struct route_spec *s, size_t *rules,
+    size_t *routes, char err[ROUTE_ERRLEN])
+{
+	struct route_result dummy;
+	struct route_ctx c;
+	size_t i;
+	int f, ret = -1;
+
+	*rules = *routes = 0;
+	route_ctx_init(&c, nl, s, NULL, &dummy, err);
+	c.fam_used[0] = true;
+	if (route_validate(s, false, err) < 0 || route_load(&c) < 0)
+		goto out;
+	for (f = 0; f < ROUTE_NFAM; f++) {
+		for (i = 0; i < c.nrules[f]; i++)
+			if (route_rule_in_scope(&c, &c.rules[f][i]))
+				(*rules)++;
+		for (i = 0; i < c.nroutes[f]; i++)
+			if (route_route_in_scope(&c, &c.routes[f][i]))
+				(*routes)++;
+	}
+	ret = 0;
+out:
+	route_ctx_free(&c);
+	return ret;
+}
+
+/* Append one rule to out, checking room. */
+static int
+route_push(struct nl_rule *out, size_t max, size_t *n, const struct nl_rule *r,
+    uint32_t *prio, char *err)
+{
+	if (*n >= max) {
+		snprintf(err, ROUTE_ERRLEN, "too many rules for the buffer (%zu)", max);
+		return -1;
+	}
+	out[*n] = *r;
+	out[*n].priority = (*prio)++;
+	(*n)++;
+	return 0;
+}
+
+/* A rule from a match; ports need TCP or UDP. */
+static int
+route_from_match(const struct route_capture *cap, const struct route_match *m,
+    uint32_t table, struct nl_rule *r, char *err)
+{
+	memset(r, 0, sizeof(*r));
+	r->family = cap->family;
+	r->table = table;
+	snprintf(r->iif, sizeof(r->iif), "%s", cap->iif);
+	r->ip_proto = m->ip_proto;
+	if (m->dport_lo || m->dport_hi) {
+		if (m->ip_proto != IPPROTO_TCP && m->ip_proto != IPPROTO_UDP) {
+			snprintf(err, ROUTE_ERRLEN, "a port range needs tcp or udp");
+			return -1;
+		}
+		r->dport_lo = m->dport_lo;
+		r->dport_hi = m->dport_hi ? m->dport_hi : m->dport_lo;
+		if (r->dport_lo == 0 || r->dport_hi < r->dport_lo ||
+		    r->dport_hi > NL_RULE_PORT_MAX) {
+			snprintf(err, ROUTE_ERRLEN, "port range %u-%u: a rule can "
+			    "match ports 1-%d only (not 65535)", m->dport_lo,
+			    m->dport_hi, NL_RULE_PORT_MAX);
+			return -1;
+		}
+	}
+	if (m->dst.len) {
+		if (m->dst.family != cap->family) {
+			snprintf(err, ROUTE_ERRLEN, "destination of the other family");
+			return -1;
+		}
+		r->dst = m->dst;
+	}
+	return 0;
+}
+
+/* Build link exclusions, exclusions and capture rules. */
+int
+route_capture_rules(const struct route_capture *cap, uint32_t table,
+    uint32_t *prio, struct nl_rule *out, size_t max, size_t *n,
+    char err[ROUTE_ERRLEN])
+{
+	/*
+	 * Strictly scoped lookups already skip a "default dev tun" route for
+	 * these; the rules make link traffic independent of that detail.
+	 */
+	static const struct { uint8_t len; uint8_t b0, b1; } link6[] = {
+		{ 8, 0xff, 0x00 },	/* ff00::/8 multicast: ND, MLD, DHCPv6 */
+		{ 10, 0xfe, 0x80 },	/* fe80::/10 link-local: ND, router traffic */
+	};
+	struct route_match m;
+	struct nl_rule r;
+	size_t i;
+
+	if (cap->iif == NULL || cap->iif[0] == '\0' || strlen(cap->iif) >= IFNAMSIZ ||
+	    (cap->family != AF_INET && cap->family != AF_INET6)) {
+		snprintf(err, ROUTE_ERRLEN, "capture needs an interface name and a family");
+		return -1;
+	}
+	if (cap->nonly == 0 && (cap->protos & (ROUTE_P_TCP | ROUTE_P_UDP | ROUTE_P_ICMP)) == 0) {
+		snprintf(err, ROUTE_ERRLEN, "capture on %s names no protocol", cap->iif);
+		return -1;
+	}
+	for (i = 0; cap->family == AF_INET6 && i < sizeof(link6) / sizeof(link6[0]); i++) {
+		memset(&m, 0, sizeof(m));
+		m.dst.family = AF_INET6;
+		m.dst.len = link6[i].len;
+		m.dst.addr[0] = link6[i].b0;
+		m.dst.addr[1] = link6[i].b1;
+		if (route_from_match(cap, &m, RT_TABLE_LOCAL, &r, err) < 0 ||
+		    route_push(out, max, n, &r, prio, err) < 0)
+			return -1;
+	}
+	for (i = 0; cap->family == AF_INET6 && i < cap->nown; i++) {
+		memset(&m, 0, sizeof(m));
+		m.ip_proto = IPPROTO_ICMPV6;
+		m.dst = cap->own[i];
+		m.dst.len = 128;
+		if (route_from_match(cap, &m, RT_TABLE_LOCAL, &r, err) < 0 ||
+		    route_push(out, max, n, &r, prio, err) < 0)
+			return -1;
+	}
+	for (i = 0; i < cap->nexclude; i++) {
+		if (cap->exclude[i].ip_proto == 0 && cap->exclude[i].dst.len == 0) {
+			snprintf(err, ROUTE_ERRLEN, "exclusion %zu on %s matches "
+			    "everything (and ARP)", i, cap->iif);
+			return -1;
+		}
+		if (route_from_match(cap, &cap->exclude[i], RT_TABLE_LOCAL, &r, err) < 0 ||
+		    route_push(out, max, n, &r, prio, err) < 0)
+			return -1;
+	}
+	for (i = 0; i < cap->nonly; i++) {
+		if (cap->only[i].ip_proto == 0) {
+			snprintf(err, ROUTE_ERRLEN, "capture %zu on %s names no "
+			    "protocol (a catch-all rule breaks ARP)", i, cap->iif);
+			return -1;
+		}
+		if (route_from_match(cap, &cap->only[i], table, &r, err) < 0 ||
+		    route_push(out, max, n, &r, prio, err) < 0)
+			return -1;
+	}
+	if (cap->nonly != 0)
+		return 0;
+	memset(&m, 0, sizeof(m));
+	if (cap->protos & ROUTE_P_TCP) {
+		m.ip_proto = IPPROTO_TCP;
+		if (route_from_match(cap, &m, table, &r, err) < 0 ||
+		    route_push(out, max, n, &r, prio, err) < 0)
+			return -1;
+	}
+	if (cap->protos & ROUTE_P_UDP) {
+		m.ip_proto = IPPROTO_UDP;
+		if (route_from_match(cap, &m, table, &r, err) < 0 ||
+		    route_push(out, max, n, &r, prio, err) < 0)
+			return -1;
+	}
+	if (cap->protos & ROUTE_P_ICMP) {
+		m.ip_proto = cap->family == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+		if (route_from_match(cap, &m, table, &r, err) < 0 ||
+		    route_push(out, max, n, &r, prio, err) < 0)
+			return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,36 @@
+/*
+ * sysctl.h - read and write the /proc/sys knobs the relay depends on,
+ * reporting the old values so that the daemon can log what it changed.
+ */
+#ifndef TUNRELAY_SYSCTL_H
+#define TUNRELAY_SYSCTL_H
+
+#include <stddef.h>
+
+#define SYSCTL_ERRLEN 256
+
+/* Read an integer knob; key is relative to /proc/sys ("net/ipv4/ip_forward"). */
+int sysctl_get_int(const char *key, int *val, char err[SYSCTL_ERRLEN]);
+/*
+ * Set an integer knob; *old (may be NULL) gets the value before. Writes only
+ * when the value differs. Returns 1 when it changed the value, 0 when it was
+ * already set, -1 on error.
+ */
+int sysctl_set_int(const char *key, int val, int *old, char err[SYSCTL_ERRLEN]);
+
+/* net.ipv4.ip_forward (AF_INET) or net.ipv6.conf.all.forwarding (AF_INET6). */
+int sysctl_forwarding(int family, int val, int *old, char err[SYSCTL_ERRLEN]);
+int sysctl_forwarding_get(int family, int *val, char err[SYSCTL_ERRLEN]);
+/* net.ipv4.conf.IFNAME.rp_filter; IFNAME may be "all" or "default".
+ * The kernel applies max(conf.all, conf.IFNAME). */
+int sysctl_rp_filter(const char *ifname, int val, int *old, char err[SYSCTL_ERRLEN]);
+int sysctl_rp_filter_get(const char *ifname, int *val, char err[SYSCTL_ERRLEN]);
+/* net.ipv4.conf.IFNAME.accept_local: a TUN that writes back packets whose
+ * source is a local address (un-NATed replies from the public address) needs 1. */
+int sysctl_accept_local(const char *ifname, int val, int *old, char err[SYSCTL_ERRLEN]);
+/* net.ipv4.conf.all.src_valid_mark. */
+int sysctl_src_valid_mark(int val, int *old, char err[SYSCTL_ERRLEN]);
+/* net.ipv4.ip_local_port_range, the relay's own ephemeral ports. */
+int sysctl_local_port_range(int *lo, int *hi, char err[SYSCTL_ERRLEN]);
+
+#endif
