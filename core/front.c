@@ -13,8 +13,11 @@
  *   1. full-NAT replies to the relay's addresses (NAT port range): the inside TUN
  *   2. lookup local: the front's own traffic stays its own
  *   3. replies from targets (keep-source): the inside TUN
- * On hairpin (LAN) interfaces: full-NAT replies, lookup local, then client
- * traffic to the public addresses and replies from LAN targets.
+ * On hairpin (LAN) interfaces: full-NAT replies, public steps 1-3 and 5 for
+ * LAN clients (the public addresses are local: this must come before the
+ * lookup local rule), lookup local, then keep-source replies from LAN targets.
+ * With [hairpin], full-NAT replies include every target's replies to the
+ * hairpin address (LAN clients' flows), on the interface the target is behind.
  * Capture rules always name a protocol (ARP keeps working, BRIEF section 4);
  * ICMPv6 is never captured, so neighbour discovery stays with the host.
  */
@@ -287,6 +290,12 @@ front_settings(struct front *f, struct nat_settings *s, struct nat_rule **rp,
 		goto fail;
 	if (f->conf.front.mss_mode == CONF_MSS_PMTU)
 		s->mtu = front_mtu(f);
+	if (s->nat_port_hi > 65534) {
+		/* the kernel's rule port ranges stop at 65534 */
+		log_info("nat_ports: using %u-65534 (replies to port 65535 "
+		    "cannot be captured)", s->nat_port_lo);
+		s->nat_port_hi = 65534;
+	}
 	if (getrandom(s->hash_key, sizeof(s->hash_key), 0) !=
 	    (ssize_t)sizeof(s->hash_key) ||
 	    getrandom(&s->port_seed, sizeof(s->port_seed), 0) !=
@@ -392,36 +401,36 @@ front_client_rules(struct front *f, enum nat_side side, const char *iif,
 
 /* A "lookup local" rule for a port range (exclusions). */
 static bool
-front_local_ports(struct front *f, const char *iif, uint8_t family,
-    uint8_t proto, uint16_t lo, uint16_t hi)
+front_local_ports(struct front *f, enum nat_side side, const char *iif,
+    uint8_t family, uint8_t proto, uint16_t lo, uint16_t hi)
 {
 	struct nl_rule t = front_rule(iif, family, proto, RT_TABLE_LOCAL);
 
 	t.dport_lo = lo;
 	t.dport_hi = hi;
-	return front_add(f, NAT_SIDE_PUBLIC, &t);
+	return front_add(f, side, &t);
 }
 
 /* Public side steps 1 and 3: ports that stay with the host. */
 static bool
-front_public_excludes(struct front *f, uint8_t family, bool ephemeral)
+front_public_excludes(struct front *f, enum nat_side side, const char *iif,
+    uint8_t family, bool ephemeral)
 {
-	const char *iif = f->conf.front.public_interface;
 	const struct conf_front *cf = &f->conf.front;
 	size_t i;
 
 	if (ephemeral)
-		return front_local_ports(f, iif, family, IPPROTO_TCP,
+		return front_local_ports(f, side, iif, family, IPPROTO_TCP,
 		    (uint16_t)f->host.eph_lo, (uint16_t)f->host.eph_hi) &&
-		    front_local_ports(f, iif, family, IPPROTO_UDP,
+		    front_local_ports(f, side, iif, family, IPPROTO_UDP,
 		    (uint16_t)f->host.eph_lo, (uint16_t)f->host.eph_hi);
 	for (i = 0; i < cf->nexclude; i++)
-		if (!front_local_ports(f, iif, family,
+		if (!front_local_ports(f, side, iif, family,
 		    cf->exclude[i].protos == NAT_P_TCP ? IPPROTO_TCP : IPPROTO_UDP,
 		    cf->exclude[i].port_lo, cf->exclude[i].port_hi))
 			return false;
 	/* the host's own DHCP client must keep getting its answers */
-	return front_local_ports(f, iif, family, IPPROTO_UDP,
+	return front_local_ports(f, side, iif, family, IPPROTO_UDP,
 	    family == 4 ? 68 : 546, family == 4 ? 68 : 546);
 }
 
@@ -488,7 +497,24 @@ front_target_side(struct front *f, const struct nat_rule *r, char *ifname,
 	return 0;
 }
 
-/* Reply rules for every DNAT rule, on the interface each target is behind. */
+/* A target's replies to hairpinned LAN clients: to the hairpin address. */
+static bool
+front_hairpin_replies(struct front *f, enum nat_side side, const char *iif,
+    const struct nat_rule *r)
+{
+	struct nat_rule h = *r;
+
+	if (r->family == 4 ? !f->set.hairpin4 : !f->set.hairpin6)
+		return true;
+	h.relay_src = r->family == 4 ? f->set.hairpin_src4 : f->set.hairpin_src6;
+	return front_reply_rules(f, side, iif, &h, true);
+}
+
+/*
+ * Reply rules for every DNAT rule, on the interface each target is behind:
+ * full NAT (natted: source relay, and every target's hairpin replies) or
+ * keep-source.
+ */
 static int
 front_replies(struct front *f, bool natted, enum nat_side only, char *err)
 {
@@ -496,17 +522,21 @@ front_replies(struct front *f, bool natted, enum nat_side only, char *err)
 	enum nat_side side;
 	const struct nat_rule *r;
 	size_t i;
+	bool relay;
 
 	for (i = 0; i < f->set.nrules; i++) {
 		r = &f->rules[i];
-		if (r->action != NAT_RULE_DNAT ||
-		    (r->source == NAT_SOURCE_RELAY) != natted)
+		relay = r->source == NAT_SOURCE_RELAY;
+		if (r->action != NAT_RULE_DNAT || (relay && !natted))
 			continue;
 		if (front_target_side(f, r, ifname, &side, err) == -1)
 			return -1;
 		if (side != only)
 			continue;
-		if (!front_reply_rules(f, side, ifname, r, natted))
+		if ((relay || !natted) &&
+		    !front_reply_rules(f, side, ifname, r, natted))
+			goto full;
+		if (natted && !front_hairpin_replies(f, side, ifname, r))
 			goto full;
 	}
 	return 0;
@@ -516,26 +546,26 @@ full:
 	return -1;
 }
 
-/* Public side rules for one family (see the order at the top). */
+/* Client rules (public steps 1-3) for one family on a client interface. */
 static int
-front_public_family(struct front *f, uint8_t family, char *err)
+front_public_family(struct front *f, enum nat_side side, const char *iif,
+    uint8_t family, char *err)
 {
-	const char *iif = f->conf.front.public_interface;
 	const struct nat_rule *r;
 	size_t i;
 
 	if (!f->host.pub_has[front_fi(family)])
 		return 0;
-	if (!front_public_excludes(f, family, false))
+	if (!front_public_excludes(f, side, iif, family, false))
 		goto full;
 	for (i = 0; i < f->set.nrules; i++) {
 		r = &f->rules[i];
 		if (r->family == family &&
 		    CONF_RULE_KIND(r->id) == CONF_RULE_FORWARD &&
-		    !front_client_rules(f, NAT_SIDE_PUBLIC, iif, r, false))
+		    !front_client_rules(f, side, iif, r, false))
 			goto full;
 	}
-	if (!front_public_excludes(f, family, true))
+	if (!front_public_excludes(f, side, iif, family, true))
 		goto full;
 	return 0;
 full:
@@ -567,30 +597,24 @@ front_local_all(struct front *f, enum nat_side side, const char *iif,
 	return front_add(f, side, &t);
 }
 
-/* Inside and LAN interfaces: replies, local traffic, LAN clients. */
+/* Inside and LAN interfaces: replies, LAN clients, local traffic. */
 static int
 front_other_side(struct front *f, enum nat_side side, const char *iif,
     char *err)
 {
-	const struct nat_rule *r;
-	size_t i;
-
 	if (front_replies(f, true, side, err) == -1)
 		return -1;
+	/* LAN clients go to the public addresses: local, so before lookup local */
+	if (side == NAT_SIDE_LAN &&
+	    (front_public_family(f, side, iif, 4, err) == -1 ||
+	    front_public_family(f, side, iif, 6, err) == -1))
+		return -1;
+	if (side == NAT_SIDE_LAN && !front_backend_rules(f, side, iif))
+		goto full;
 	if (!front_local_all(f, side, iif, 4) || !front_local_all(f, side, iif, 6))
 		goto full;
 	if (front_replies(f, false, side, err) == -1)
 		return -1;
-	if (side != NAT_SIDE_LAN)
-		return 0;
-	for (i = 0; i < f->set.nrules; i++) {
-		r = &f->rules[i];
-		if (CONF_RULE_KIND(r->id) == CONF_RULE_FORWARD &&
-		    !front_client_rules(f, side, iif, r, false))
-			goto full;
-	}
-	if (!front_backend_rules(f, side, iif))
-		goto full;
 	return 0;
 full:
 	snprintf(err, FRONT_ERRLEN, "more than %d routing rules needed",
@@ -606,8 +630,10 @@ front_rules(struct front *f, char *err)
 
 	for (i = 0; i < NAT_SIDE_MAX; i++)
 		f->side[i].nrules = 0;
-	if (front_public_family(f, 4, err) == -1 ||
-	    front_public_family(f, 6, err) == -1 ||
+	if (front_public_family(f, NAT_SIDE_PUBLIC,
+	    f->conf.front.public_interface, 4, err) == -1 ||
+	    front_public_family(f, NAT_SIDE_PUBLIC,
+	    f->conf.front.public_interface, 6, err) == -1 ||
 	    front_replies(f, true, NAT_SIDE_PUBLIC, err) == -1 ||
 	    front_replies(f, false, NAT_SIDE_PUBLIC, err) == -1)
 		return -1;

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,20 @@ loop_pending(struct loop *l, const struct loop_dev *d)
 	}
 }
 
+/*
+ * Whether a packet is the TUN link's own IPv6 chatter (multicast listener
+ * reports, router solicitations): link-local or multicast, never relayed
+ * and not worth handing back to the kernel.
+ */
+static bool
+loop_link_local(const struct nat_pkt *pkt)
+{
+	const uint8_t *p = pkt->data;
+
+	return pkt->len >= 40 && (p[0] >> 4) == 6 &&
+	    (p[24] == 0xff || (p[8] == 0xfe && (p[9] & 0xc0) == 0x80));
+}
+
 /* One packet read from a TUN device. */
 static void
 loop_packet(struct loop *l, const struct loop_dev *d, size_t n, uint64_t now)
@@ -118,7 +133,8 @@ loop_packet(struct loop *l, const struct loop_dev *d, size_t n, uint64_t now)
 	l->st.rx_packets++;
 	l->st.rx_bytes += pkt.len;
 	v = nat_process(l->front.nat, &pkt, d->side, now, NULL);
-	if (v == NAT_FORWARD || v == NAT_REPLY || v == NAT_NOT_OURS)
+	if (v == NAT_FORWARD || v == NAT_REPLY ||
+	    (v == NAT_NOT_OURS && !loop_link_local(&pkt)))
 		loop_write(l, d, &pkt);
 	loop_pending(l, d);
 }

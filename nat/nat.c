@@ -51,7 +51,7 @@ nat_defaults(struct nat_settings *s)
 		s->max_frag_bytes = 256 * 1024;
 	if (s->nat_port_lo == 0 && s->nat_port_hi == 0) {
 		s->nat_port_lo = 61000;
-		s->nat_port_hi = 65535;
+		s->nat_port_hi = 65534;
 	}
 }
 

@@ -110,7 +110,7 @@ struct nat_settings {
 	uint16_t mtu;			/* path MTU for MSS clamping; 0 with mss_clamp 0 = off */
 	uint8_t ttl_mode;		/* enum nat_ttl_mode */
 
-	uint16_t nat_port_lo;		/* full NAT port range; default 61000-65535 */
+	uint16_t nat_port_lo;		/* full NAT port range; default 61000-65534 */
 	uint16_t nat_port_hi;
 	bool hairpin4, hairpin6;	/* LAN side SNAT address present */
 	struct nat_addr hairpin_src4;	/* relay's LAN address for hairpinned flows */

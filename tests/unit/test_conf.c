@@ -209,7 +209,7 @@ test_seed000_front(void **state)
 	assert_int_equal(f->icmp_timeout, 60);
 	assert_true(f->tcp_pickup);
 	assert_int_equal(f->nat_port_lo, 61000);
-	assert_int_equal(f->nat_port_hi, 65535);
+	assert_int_equal(f->nat_port_hi, 65534);
 	assert_int_equal(f->queues, 1);
 	assert_int_equal(f->nforward, 0);
 	assert_int_equal(f->nhairpin, 0);

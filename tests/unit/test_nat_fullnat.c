@@ -17,7 +17,7 @@
 
 #define ALLP (NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP)
 #define DEF_LO 61000
-#define DEF_HI 65535
+#define DEF_HI 65534
 
 static struct nat_rule rules[4];
 
