@@ -165,11 +165,11 @@ demo_send(struct demo *d, size_t len, enum nat_side side, const char *from,
 		if (e->verdict != NAT_FORWARD || out.src != e->src ||
 		    out.dst != e->dst || out.proto != in.proto)
 			bad = true;
-		if (e->sport == PORT_NAT ? out.sport < 61000 :
-		    out.sport != e->sport)
+		if (e->sport == PORT_NAT ? out.sport < 61000 ||
+		    out.sport > 65534 : out.sport != e->sport)
 			bad = true;
-		if (e->dport == PORT_NAT ? out.dport < 61000 :
-		    out.dport != e->dport)
+		if (e->dport == PORT_NAT ? out.dport < 61000 ||
+		    out.dport > 65534 : out.dport != e->dport)
 			bad = true;
 		if (e->mss && mss_out != e->mss)
 			bad = true;
@@ -431,7 +431,7 @@ main(void)
 	o = demo_send(&d, n, NAT_SIDE_PUBLIC, "client", "target sees the relay",
 	    &(struct expect){ NAT_FORWARD, RELAY, TARGET, PORT_NAT, 80,
 	    MTU - 40 }, "full NAT: one relay port per client endpoint, "
-	    "from 61000-65535");
+	    "from 61000-65534");
 	rp = o.sport;
 	n = bp_tcp4(d.buf, TARGET, 80, RELAY, rp, BP_SYN | BP_ACK, 9000, 7001,
 	    1460, NULL, 0);

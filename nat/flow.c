@@ -29,7 +29,8 @@ flow_log2(size_t n)
 int
 flow_init(struct nat *nat, char *err)
 {
-	size_t chunk = nat->set.max_flows < 1024 ? nat->set.max_flows : 1024;
+	/* small chunks: a growth on the packet path touches a few pages only */
+	size_t chunk = nat->set.max_flows < 64 ? nat->set.max_flows : 64;
 
 	if (slab_init(&nat->flow_slab, sizeof(struct nat_flow), chunk,
 	    nat->set.max_flows) == -1)

@@ -149,7 +149,7 @@ fz_create(unsigned variant, uint32_t max_flows, uint32_t max_frags,
 	s.max_frag_bytes = max_frag_bytes;
 	fz_ttl_mode = s.ttl_mode;
 	fz_port_lo = s.nat_port_lo ? s.nat_port_lo : 61000;
-	fz_port_hi = s.nat_port_hi ? s.nat_port_hi : 65535;
+	fz_port_hi = s.nat_port_hi ? s.nat_port_hi : 65534;
 	n = nat_create(&s, err);
 	if (n == NULL)
 		FZ_OOPS("nat_create(variant 0x%02x): %s", variant, err);
