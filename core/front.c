@@ -1012,9 +1012,9 @@ static int
 front_problem(const struct conf *c, const char *fmt, const char *a,
     const char *b)
 {
-	printf("%s: ", c->path);
-	printf(fmt, a, b);
-	printf("\n");
+	fprintf(stderr, "%s: ", c->path);
+	fprintf(stderr, fmt, a, b);
+	fprintf(stderr, "\n");
 	return 1;
 }
 

@@ -110,6 +110,10 @@ main_run(const char *path, int verbose)
 	if (!main_net_admin())
 		fatalx("tunrelay run needs CAP_NET_ADMIN (run as root, or "
 		    "grant AmbientCapabilities=CAP_NET_ADMIN in the unit)");
+	/* the same host checks as `tunrelay check`: never start half-right */
+	if (front_check(&c) > 0)
+		fatalx("%s: host checks failed (printed above); nothing was "
+		    "changed", path);
 	rc = loop_run(path, &c);
 	conf_free(&c);
 	return rc;

@@ -51,8 +51,9 @@ expect() {
 check() { local desc=$1; shift; if "$@" >/dev/null 2>&1; then ok "$desc"; else not_ok "$desc"; fi; }
 
 start() {
-	# ip netns exec execs the relay: $! is the relay itself
-	ip netns exec "$NS_F" "$BIN" run -c "$CONF" >>"$TMP/front.log" 2>&1 &
+	# ip netns exec and env exec the relay: $! is the relay itself
+	ip netns exec "$NS_F" env NOTIFY_SOCKET="$TMP/notify.sock" \
+	    "$BIN" run -c "$CONF" >>"$TMP/front.log" 2>&1 &
 	DPID=$!
 	topo_wait 100 inF "$BIN" stats -c "$CONF"
 }
@@ -63,10 +64,15 @@ topo_up || { echo "not ok - topology"; exit 1; }
 topo_backend_recipe || { echo "not ok - backend recipe"; exit 1; }
 topo_services "$PEER" "$TMP/icmp.log" || { echo "not ok - services"; exit 1; }
 topo_front_conf "$TMP/ctl.sock" >"$CONF"
+# a stand-in for the service manager: records sd_notify messages
+socat -u UNIX-RECV:"$TMP/notify.sock" OPEN:"$TMP/notify.log",creat,append &
+TOPO_PIDS+=($!)
 
 check "tunrelay check accepts the config" inF "$BIN" check -c "$CONF"
 start || { not_ok "front did not come up"; cat "$TMP/front.log"; exit 1; }
 ok "front is up"
+topo_wait 50 grep -q READY=1 "$TMP/notify.log"
+check "sd_notify: READY=1 sent once ready" grep -q READY=1 "$TMP/notify.log"
 
 expect "TCP v4: backend sees the client" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-who 198.51.100.1 80
 expect "TCP v6: backend sees the client" '^peer=2001:db8:100::10 ' inC python3 "$PEER" tcp-who 2001:db8:100::1 80
@@ -121,6 +127,14 @@ n_after=$(count_ours)
 if [ "$n_before" = "$n_after" ] && [ "$n_after" -gt 0 ]; then ok "no duplicate rules after restart ($n_after)"
 else not_ok "no duplicate rules after restart (before $n_before, after $n_after)"; fi
 
+# SIGKILL, then `tunrelay cleanup` (ExecStopPost): nothing of ours left
+kill -9 "$DPID"; wait "$DPID" 2>/dev/null; DPID=
+check "cleanup after SIGKILL: exit 0" inF "$BIN" cleanup -c "$CONF"
+if [ "$(count_ours)" = 0 ]; then ok "cleanup after SIGKILL: no rule left"; else not_ok "cleanup after SIGKILL: rules left"; fi
+check "cleanup after SIGKILL: local rule back at priority 0" sh -c "ip netns exec $NS_F ip rule show | grep -q '^0:.*lookup local'"
+start || not_ok "start after cleanup"
+expect "after cleanup and restart: TCP v4 works" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-who 198.51.100.1 80
+
 # SIGTERM: exit 0, nothing of ours left, the local rule back at priority 0
 kill -TERM "$DPID"
 wait "$DPID"; rc=$?; DPID=
@@ -129,6 +143,7 @@ if [ "$(count_ours)" = 0 ]; then ok "SIGTERM: no rule left"; else not_ok "SIGTER
 check "SIGTERM: local rule back at priority 0" sh -c "ip netns exec $NS_F ip rule show | grep -q '^0:.*lookup local'"
 if inF ip link show | grep -q 'trl-'; then not_ok "SIGTERM: TUN devices removed"; else ok "SIGTERM: TUN devices removed"; fi
 if inF ip route show table all | grep -q 'table 733[123]'; then not_ok "SIGTERM: routes removed"; else ok "SIGTERM: routes removed"; fi
+check "sd_notify: STOPPING=1 sent on exit" grep -q STOPPING=1 "$TMP/notify.log"
 
 if [ "$fail" -gt 0 ]; then
 	echo "--- front log"
