@@ -84,8 +84,10 @@ ctl_allowed(const struct ctl *c, int fd)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1)
 		return false;
-	return cr.uid == 0 || cr.uid == geteuid() ||
-	    (c->has_gid && cr.gid == c->gid);
+	/* with control_group the socket's mode (0660) already admits the
+	 * group, supplementary members included: SO_PEERCRED shows only
+	 * the primary group */
+	return cr.uid == 0 || cr.uid == geteuid() || c->has_gid;
 }
 
 /* Free a client connection once its answer is written. */
@@ -375,6 +377,7 @@ ctl_drain(int fd, FILE *out, char *err)
 {
 	struct pollfd p = { fd, POLLIN, 0 };
 	char buf[8192];
+	size_t total = 0;
 	ssize_t n;
 
 	for (;;) {
@@ -384,6 +387,12 @@ ctl_drain(int fd, FILE *out, char *err)
 			return -1;
 		}
 		n = read(fd, buf, sizeof(buf));
+		if (n == 0 && total == 0) {
+			snprintf(err, CTL_ERRLEN, "the running instance closed "
+			    "the connection without answering (refused: not "
+			    "root, not its user, not in control_group?)");
+			return -1;
+		}
 		if (n == 0)
 			return 0;
 		if (n == -1) {
@@ -393,6 +402,7 @@ ctl_drain(int fd, FILE *out, char *err)
 			return -1;
 		}
 		fwrite(buf, 1, (size_t)n, out);
+		total += (size_t)n;
 	}
 }
 

@@ -251,7 +251,11 @@ loop_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
-		notify_send("RELOADING=1");
+		char msg[64];
+
+		snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+		    (unsigned long long)loop_now() * 1000);
+		notify_send(msg);
 		loop_reload(l);
 		notify_send("READY=1");
 		return;

@@ -1,8 +1,12 @@
 /*
  * main.c - the tunrelay command: run, check, flows, stats, cleanup.
  */
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +78,34 @@ main_no_back(const char *path)
 	return 1;
 }
 
+/*
+ * Hold the one-instance lock of this network namespace: an abstract Unix
+ * socket, gone with the process however it ends. The tables, rule
+ * priorities and device names of a front are fixed, so two fronts in one
+ * namespace would tear down each other's rules. -1 when one runs already.
+ */
+static int
+main_lock(void)
+{
+	static const char name[] = "\0tunrelay.front";
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, name, sizeof(name) - 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket");
+	if (bind(fd, (struct sockaddr *)&sun, (socklen_t)(offsetof(struct
+	    sockaddr_un, sun_path) + sizeof(name) - 1)) == -1) {
+		if (errno != EADDRINUSE)
+			fatal("bind");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* tunrelay check. */
 static int
 main_check(const char *path)
@@ -110,6 +142,9 @@ main_run(const char *path, int verbose)
 	if (!main_net_admin())
 		fatalx("tunrelay run needs CAP_NET_ADMIN (run as root, or "
 		    "grant AmbientCapabilities=CAP_NET_ADMIN in the unit)");
+	if (main_lock() == -1)
+		fatalx("another tunrelay front runs in this network namespace; "
+		    "stop it first (nothing was changed)");
 	/* the same host checks as `tunrelay check`: never start half-right */
 	if (front_check(&c) > 0)
 		fatalx("%s: host checks failed (printed above); nothing was "
@@ -139,12 +174,23 @@ main_ask(const char *path, const char *cmd)
 static int
 main_cleanup(const char *path)
 {
+	struct conf_errors errs;
 	struct conf c;
 	char err[FRONT_ERRLEN];
-	int rc;
+	int rc, lock;
 
-	main_load(path, &c);
+	if ((lock = main_lock()) == -1) {
+		fprintf(stderr, "tunrelay cleanup: a tunrelay front is running in "
+		    "this network namespace; stop it first\n");
+		return 1;
+	}
+	/* our objects are found by their tag: a broken file is no obstacle */
+	memset(&c, 0, sizeof(c));
+	if (conf_load(path, &c, &errs) == -1)
+		fprintf(stderr, "tunrelay cleanup: %s has errors; removing "
+		    "tunrelay's rules and routes anyway\n", path);
 	rc = front_cleanup(err);
+	close(lock);
 	if (rc == -1)
 		fprintf(stderr, "tunrelay cleanup: %s\n", err);
 	if (c.control_socket && unlink(c.control_socket) == -1 &&

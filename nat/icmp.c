@@ -157,8 +157,16 @@ icmp_error(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
 		return NAT_DROP;
 	icmp_key(&k, &in);
 	n = flow_lookup(nat, &k);
-	if (n == NULL || flow_expired(nat, flow_of(n)))
+	if (n == NULL || flow_expired(nat, flow_of(n))) {
+		/*
+		 * From a client side, an error about no flow of ours is about
+		 * the host's own traffic (it shares the public address): the
+		 * host's stack decides. From the inside it is dropped.
+		 */
+		if (side != NAT_SIDE_INSIDE)
+			return NAT_NOT_OURS;
 		return icmp_drop(why, NAT_DROP_ICMP_NO_FLOW);
+	}
 	f = flow_of(n);
 	d = n->key.dir;
 	if (d == 0 && side != f->side)

@@ -119,6 +119,10 @@ check "SIGHUP with a broken file: error logged" grep -q 'keeping the running con
 n_before=$(count_ours)
 check "relay still running" kill -0 "$DPID"
 
+# a second instance must refuse before touching anything
+expect "a second instance refuses to start" 'another tunrelay front runs' timeout 10 ip netns exec "$NS_F" "$BIN" run -c "$CONF"
+expect "the first instance still relays" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-who 198.51.100.1 80
+
 # SIGKILL, then a supervisor-style restart: leftovers reconciled, no duplicates
 kill -9 "$DPID"; wait "$DPID" 2>/dev/null; DPID=
 start || not_ok "restart after SIGKILL"
