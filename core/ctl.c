@@ -58,10 +58,17 @@ ctl_mkdir(const char *path, char *err)
 static int
 ctl_stale(const struct sockaddr_un *sun, char *err)
 {
+	struct stat st;
 	int fd;
 
-	if (access(sun->sun_path, F_OK) == -1)
+	if (lstat(sun->sun_path, &st) == -1)
 		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, CTL_ERRLEN, "%s exists and is not a socket; "
+		    "remove it or choose another control_socket",
+		    sun->sun_path);
+		return -1;
+	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return 0;
 	if (connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0) {
@@ -90,43 +97,93 @@ ctl_allowed(const struct ctl *c, int fd)
 	return cr.uid == 0 || cr.uid == geteuid() || c->has_gid;
 }
 
-/* Free a client connection once its answer is written. */
+/* One connected client. */
+struct ctl_client {
+	struct ctl *c;
+	struct bufferevent *bev;
+	int cursor;			/* flow walk in progress, or -1 */
+	size_t n;			/* flows written so far */
+};
+
+static void ctl_stats(const struct front *, const struct loop_stats *,
+    struct evbuffer *);
+static int ctl_flow(const struct nat_flow_info *, void *);
+
+/* Drop a client and whatever it holds. */
+static void
+ctl_client_free(struct ctl_client *cl)
+{
+	if (cl->cursor >= 0)
+		nat_cursor_close(cl->c->front->nat, cl->cursor);
+	bufferevent_free(cl->bev);
+	cl->c->nclients--;
+	free(cl);
+}
+
+/* Output drained: write the next flows, or finish. */
 static void
 ctl_written(struct bufferevent *bev, void *arg)
 {
-	(void)arg;
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		bufferevent_free(bev);
+	struct ctl_client *cl = arg;
+	struct evbuffer *out = bufferevent_get_output(bev);
+
+	if (evbuffer_get_length(out) != 0)
+		return;
+	if (cl->cursor < 0) {
+		ctl_client_free(cl);
+		return;
+	}
+	if (nat_cursor_next(cl->c->front->nat, cl->cursor, loop_now(),
+	    CTL_CHUNK, ctl_flow, cl) == 0) {
+		evbuffer_add_printf(out, "# %zu flows\n", cl->n);
+		nat_cursor_close(cl->c->front->nat, cl->cursor);
+		cl->cursor = -1;
+	}
 }
 
 /* A client went away or timed out. */
 static void
 ctl_event(struct bufferevent *bev, short what, void *arg)
 {
+	(void)bev;
 	(void)what;
-	(void)arg;
-	bufferevent_free(bev);
+	ctl_client_free(arg);
+}
+
+/* Start answering a command. */
+static void
+ctl_answer(struct ctl_client *cl, const char *cmd, struct evbuffer *out)
+{
+	if (strcmp(cmd, "stats") == 0)
+		ctl_stats(cl->c->front, cl->c->ls, out);
+	else if (strcmp(cmd, "flows") != 0)
+		evbuffer_add_printf(out, "error: unknown command \"%.32s\" "
+		    "(allowed: flows, stats)\n", cmd);
+	else if ((cl->cursor = nat_cursor_open(cl->c->front->nat)) == -1)
+		evbuffer_add_printf(out, "error: %d flow listings are running; "
+		    "try again\n", NAT_CURSORS);
 }
 
 /* Read the client's one-line command and answer it. */
 static void
 ctl_read(struct bufferevent *bev, void *arg)
 {
-	struct ctl *c = arg;
+	struct ctl_client *cl = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	char *line;
 
 	line = evbuffer_readln(in, NULL, EVBUFFER_EOL_ANY);
 	if (line == NULL) {
 		if (evbuffer_get_length(in) > 64)
-			bufferevent_free(bev);
+			ctl_client_free(cl);
 		return;
 	}
 	bufferevent_disable(bev, EV_READ);
-	c->fn(c->arg, line, bufferevent_get_output(bev));
+	ctl_answer(cl, line, bufferevent_get_output(bev));
 	free(line);
-	bufferevent_setcb(bev, NULL, ctl_written, ctl_event, c);
+	bufferevent_setcb(bev, NULL, ctl_written, ctl_event, cl);
 	bufferevent_enable(bev, EV_WRITE);
+	ctl_written(bev, cl);		/* flows: the first chunk */
 }
 
 /* Accept a client on the listening socket. */
@@ -134,7 +191,7 @@ static void
 ctl_accept(evutil_socket_t fd, short what, void *arg)
 {
 	struct ctl *c = arg;
-	struct bufferevent *bev;
+	struct ctl_client *cl;
 	struct timeval tv = { CTL_TIMEOUT, 0 };
 	int cfd;
 
@@ -142,20 +199,32 @@ ctl_accept(evutil_socket_t fd, short what, void *arg)
 	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (cfd == -1)
 		return;
+	if (c->nclients >= CTL_MAX_CLIENTS) {
+		close(cfd);
+		return;
+	}
 	if (!ctl_allowed(c, cfd)) {
 		log_warnx("control socket: refused a client that is neither "
 		    "root, our user nor in the control group");
 		close(cfd);
 		return;
 	}
-	bev = bufferevent_socket_new(c->base, cfd, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
+	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
 		close(cfd);
 		return;
 	}
-	bufferevent_setcb(bev, ctl_read, NULL, ctl_event, c);
-	bufferevent_set_timeouts(bev, &tv, &tv);
-	bufferevent_enable(bev, EV_READ);
+	cl->c = c;
+	cl->cursor = -1;
+	cl->bev = bufferevent_socket_new(c->base, cfd, BEV_OPT_CLOSE_ON_FREE);
+	if (cl->bev == NULL) {
+		close(cfd);
+		free(cl);
+		return;
+	}
+	c->nclients++;
+	bufferevent_setcb(cl->bev, ctl_read, NULL, ctl_event, cl);
+	bufferevent_set_timeouts(cl->bev, &tv, &tv);
+	bufferevent_enable(cl->bev, EV_READ);
 }
 
 /* Give the socket its owner group and mode. */
@@ -186,7 +255,8 @@ ctl_perms(struct ctl *c, const char *group, char *err)
 /* Listen on the control socket. */
 int
 ctl_listen(struct ctl *c, struct event_base *base, const char *path,
-    const char *group, ctl_fn fn, void *arg, char err[CTL_ERRLEN])
+    const char *group, struct front *front, const struct loop_stats *ls,
+    char err[CTL_ERRLEN])
 {
 	struct sockaddr_un sun;
 
@@ -209,8 +279,8 @@ ctl_listen(struct ctl *c, struct event_base *base, const char *path,
 		return -1;
 	}
 	c->base = base;
-	c->fn = fn;
-	c->arg = arg;
+	c->front = front;
+	c->ls = ls;
 	c->ev = event_new(base, c->fd, EV_READ | EV_PERSIST, ctl_accept, c);
 	if (c->ev == NULL || event_add(c->ev, NULL) == -1) {
 		snprintf(err, CTL_ERRLEN, "cannot watch the control socket");
@@ -276,31 +346,27 @@ ctl_tuple(struct evbuffer *out, const struct nat_flow_info *fi,
 		evbuffer_add_printf(out, " id=%u", sport);
 }
 
-struct ctl_flows {
-	struct evbuffer *out;
-	const struct conf *conf;
-	size_t n;
-};
-
 /* One flow line: both tuples, state, age, counters, rule. */
 static int
 ctl_flow(const struct nat_flow_info *fi, void *arg)
 {
-	struct ctl_flows *cf = arg;
+	struct ctl_client *cl = arg;
+	struct evbuffer *out = bufferevent_get_output(cl->bev);
 	char rule[128];
 
-	evbuffer_add_printf(cf->out, "%-6s %-11s", ctl_proto(fi), fi->state);
-	ctl_tuple(cf->out, fi, &fi->orig_src, &fi->orig_dst, fi->orig_sport,
+	evbuffer_add_printf(out, "%-6s %-11s", ctl_proto(fi), fi->state);
+	ctl_tuple(out, fi, &fi->orig_src, &fi->orig_dst, fi->orig_sport,
 	    fi->orig_dport);
-	ctl_tuple(cf->out, fi, &fi->reply_src, &fi->reply_dst, fi->reply_sport,
+	ctl_tuple(out, fi, &fi->reply_src, &fi->reply_dst, fi->reply_sport,
 	    fi->reply_dport);
-	evbuffer_add_printf(cf->out, "%s age=%us idle=%us expires=%us "
+	evbuffer_add_printf(out, "%s age=%us idle=%us expires=%us "
 	    "packets=%llu/%llu bytes=%llu/%llu rule=\"%s\"\n",
 	    fi->assured ? " [ASSURED]" : "", fi->age, fi->idle, fi->expires,
 	    (unsigned long long)fi->packets[0], (unsigned long long)fi->packets[1],
 	    (unsigned long long)fi->bytes[0], (unsigned long long)fi->bytes[1],
-	    conf_nat_rule_name(cf->conf, fi->rule_id, rule, sizeof(rule)));
-	cf->n++;
+	    conf_nat_rule_name(&cl->c->front->conf, fi->rule_id, rule,
+	    sizeof(rule)));
+	cl->n++;
 	return 0;
 }
 
@@ -352,23 +418,6 @@ ctl_stats(const struct front *f, const struct loop_stats *ls,
 	S("reloads", ls->reloads);
 	S("reload_errors", ls->reload_errors);
 #undef S
-}
-
-/* Answer a command. */
-void
-ctl_report(const char *cmd, const struct front *f, const struct loop_stats *ls,
-    uint64_t now, struct evbuffer *out)
-{
-	struct ctl_flows cf = { out, &f->conf, 0 };
-
-	if (strcmp(cmd, "stats") == 0)
-		ctl_stats(f, ls, out);
-	else if (strcmp(cmd, "flows") == 0) {
-		nat_flows(f->nat, now, ctl_flow, &cf);
-		evbuffer_add_printf(out, "# %zu flows\n", cf.n);
-	} else
-		evbuffer_add_printf(out, "error: unknown command \"%.32s\" "
-		    "(allowed: flows, stats)\n", cmd);
 }
 
 /* Read the whole answer, bounded in time. */

@@ -17,7 +17,8 @@
 
 struct loop_stats;
 
-typedef void (*ctl_fn)(void *arg, const char *cmd, struct evbuffer *out);
+#define CTL_MAX_CLIENTS 16
+#define CTL_CHUNK 512		/* flows written per output drain */
 
 struct ctl {
 	int fd;
@@ -26,17 +27,19 @@ struct ctl {
 	bool has_gid;
 	struct event *ev;
 	struct event_base *base;
-	ctl_fn fn;
-	void *arg;
+	struct front *front;
+	const struct loop_stats *ls;
+	unsigned int nclients;
 };
 
-/* Listen on path (mode 0600, or 0660 for group); replaces a stale socket. */
+/*
+ * Listen on path (mode 0600, or 0660 for group); replaces a stale socket.
+ * Answers "stats" and "flows" for the front, streaming long flow lists.
+ */
 int ctl_listen(struct ctl *, struct event_base *, const char *path,
-    const char *group, ctl_fn, void *, char err[CTL_ERRLEN]);
+    const char *group, struct front *, const struct loop_stats *,
+    char err[CTL_ERRLEN]);
 void ctl_close(struct ctl *);
-/* Write the answer to cmd ("flows", "stats") for a running front. */
-void ctl_report(const char *cmd, const struct front *,
-    const struct loop_stats *, uint64_t now, struct evbuffer *);
 /* Client side: send cmd to the socket at path, copy the answer to out. */
 int ctl_request(const char *path, const char *cmd, FILE *out,
     char err[CTL_ERRLEN]);

@@ -311,19 +311,56 @@ fail:
 	return -1;
 }
 
-/* Append one rule to a side; false when the side is full. */
+/* The error for a side that needs more rules than it has room for. */
+static int
+front_full(char *err)
+{
+	snprintf(err, FRONT_ERRLEN, "more than %d routing rules needed on one "
+	    "side", FRONT_MAX_RULES);
+	return -1;
+}
+
+/* Whether a side already has a rule like t (its priority aside). */
+static bool
+front_has_rule(const struct front_side *sd, const struct nl_rule *t)
+{
+	struct nl_rule a;
+	size_t i;
+
+	for (i = 0; i < sd->nrules; i++) {
+		a = sd->rules[i];
+		a.priority = t->priority;
+		if (memcmp(&a, t, sizeof(a)) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Append one rule to a side; false when the side is full. Identical rules
+ * (two forwards to one target) are added once. The kernel's rule port
+ * ranges end at 65534: a range reaching 65535 is cut there, and one made of
+ * 65535 alone cannot be expressed and is left out.
+ */
 static bool
 front_add(struct front *f, enum nat_side side, const struct nl_rule *tmpl)
 {
 	struct front_side *sd = &f->side[side];
-	struct nl_rule *r;
+	struct nl_rule t = *tmpl;
 
+	if (t.dport_hi == 65535)
+		t.dport_hi = 65534;
+	if (t.sport_hi == 65535)
+		t.sport_hi = 65534;
+	if (t.dport_lo > t.dport_hi || t.sport_lo > t.sport_hi)
+		return true;
+	t.priority = 0;
+	if (front_has_rule(sd, &t))
+		return true;
 	if (sd->nrules == FRONT_MAX_RULES)
 		return false;
-	r = &sd->rules[sd->nrules];
-	*r = *tmpl;
-	r->priority = FRONT_PRIO_BASE + (uint32_t)side * 100 + (uint32_t)sd->nrules;
-	sd->nrules++;
+	t.priority = FRONT_PRIO_BASE + (uint32_t)side * 100 + (uint32_t)sd->nrules;
+	sd->rules[sd->nrules++] = t;
 	return true;
 }
 
@@ -541,9 +578,7 @@ front_replies(struct front *f, bool natted, enum nat_side only, char *err)
 	}
 	return 0;
 full:
-	snprintf(err, FRONT_ERRLEN, "more than %d routing rules needed",
-	    FRONT_MAX_RULES);
-	return -1;
+	return front_full(err);
 }
 
 /* Client rules (public steps 1-3) for one family on a client interface. */
@@ -569,9 +604,7 @@ front_public_family(struct front *f, enum nat_side side, const char *iif,
 		goto full;
 	return 0;
 full:
-	snprintf(err, FRONT_ERRLEN, "more than %d routing rules needed",
-	    FRONT_MAX_RULES);
-	return -1;
+	return front_full(err);
 }
 
 /* Catch-all captures for backends, on one interface and side. */
@@ -617,9 +650,7 @@ front_other_side(struct front *f, enum nat_side side, const char *iif,
 		return -1;
 	return 0;
 full:
-	snprintf(err, FRONT_ERRLEN, "more than %d routing rules needed",
-	    FRONT_MAX_RULES);
-	return -1;
+	return front_full(err);
 }
 
 /* Build every side's rule list from the engine rules and the host. */
@@ -638,11 +669,8 @@ front_rules(struct front *f, char *err)
 	    front_replies(f, false, NAT_SIDE_PUBLIC, err) == -1)
 		return -1;
 	if (!front_backend_rules(f, NAT_SIDE_PUBLIC,
-	    f->conf.front.public_interface)) {
-		snprintf(err, FRONT_ERRLEN, "more than %d routing rules needed",
-		    FRONT_MAX_RULES);
-		return -1;
-	}
+	    f->conf.front.public_interface))
+		return front_full(err);
 	if (f->conf.front.tunnel_interface != NULL &&
 	    front_other_side(f, NAT_SIDE_INSIDE, f->conf.front.tunnel_interface,
 	    err) == -1)
@@ -710,6 +738,9 @@ front_rp_filter_all(char *err)
 			log_warnx("rp_filter of %s: %s", i->if_name, se);
 	}
 	if_freenameindex(ifs);
+	/* interfaces made later (container veths) start from "default" */
+	if (sysctl_rp_filter_get("default", &v, se) == 0 && v < all)
+		sysctl_rp_filter("default", all, &old, se);
 	if (sysctl_rp_filter("all", 0, &old, se) == -1) {
 		snprintf(err, FRONT_ERRLEN, "rp_filter: %s", se);
 		return -1;
@@ -721,7 +752,7 @@ front_rp_filter_all(char *err)
 
 /* Open a side's TUN device and set the sysctls it needs. */
 static int
-front_open_dev(struct front *f, enum nat_side side, char *err)
+front_open_dev(struct front *f, enum nat_side side, bool wait, char *err)
 {
 	struct front_side *sd = &f->side[side];
 	struct tundev_opts o;
@@ -733,9 +764,10 @@ front_open_dev(struct front *f, enum nat_side side, char *err)
 	o.vnet_hdr = true;
 	o.mtu = f->host.pub_mtu > f->host.tun_mtu ? f->host.pub_mtu :
 	    f->host.tun_mtu;
-	/* a killed instance's device goes away asynchronously: wait for it */
+	/* a killed instance's device goes away asynchronously: at start, wait
+	 * for it (never in a reload, the packet loop would stall) */
 	for (tries = 0; tundev_open(&sd->dev, &o, e) == -1; tries++) {
-		if (tries == 20) {
+		if (!wait || tries == 20) {
 			snprintf(err, FRONT_ERRLEN, "TUN device %s: %s", o.name, e);
 			return -1;
 		}
@@ -747,11 +779,14 @@ front_open_dev(struct front *f, enum nat_side side, char *err)
 	 * reverse-path check (even loose) rejects every source on such a
 	 * device: no check there, local sources accepted
 	 */
-	if (front_rp_filter_all(err) == -1)
+	if (front_rp_filter_all(err) == -1) {
+		tundev_close(&sd->dev);
 		return -1;
+	}
 	if (sysctl_rp_filter(sd->dev.name, 0, &old, se) == -1 ||
 	    sysctl_accept_local(sd->dev.name, 1, &old, se) == -1) {
 		snprintf(err, FRONT_ERRLEN, "%s: %s", sd->dev.name, se);
+		tundev_close(&sd->dev);
 		return -1;
 	}
 	log_info("opened %s (offloads: %s)", sd->dev.name,
@@ -871,7 +906,7 @@ front_start(struct front *f, struct conf *c, char err[FRONT_ERRLEN])
 	for (i = 0; i < NAT_SIDE_MAX; i++) {
 		f->side[i].used = f->side[i].nrules > 0;
 		if (f->side[i].used &&
-		    front_open_dev(f, (enum nat_side)i, err) == -1)
+		    front_open_dev(f, (enum nat_side)i, true, err) == -1)
 			goto fail;
 	}
 	if (front_apply(f, err) == -1)
@@ -908,6 +943,29 @@ front_stop(struct front *f)
 }
 
 /*
+ * The control socket is made once, at start: a reload keeps its path and
+ * group (the new file's values are logged, and apply after a restart).
+ */
+static void
+front_keep_ctl(struct conf *nc, struct conf *oc)
+{
+	char *t;
+
+	if (strcmp(nc->control_socket, oc->control_socket) != 0 ||
+	    (nc->control_group == NULL) != (oc->control_group == NULL) ||
+	    (nc->control_group != NULL &&
+	    strcmp(nc->control_group, oc->control_group) != 0))
+		log_warnx("reload: control_socket and control_group need a "
+		    "restart; keeping %s", oc->control_socket);
+	t = nc->control_socket;
+	nc->control_socket = oc->control_socket;
+	oc->control_socket = t;
+	t = nc->control_group;
+	nc->control_group = oc->control_group;
+	oc->control_group = t;
+}
+
+/*
  * Apply a new config: new engine settings (flows kept), new devices where a
  * side appears, new rules. The old config stays when anything fails.
  */
@@ -917,12 +975,16 @@ front_reload(struct front *f, struct conf *c, char err[FRONT_ERRLEN])
 	struct front old = *f;
 	struct nat_settings s;
 	struct nat_rule *r = NULL;
-	char ne[NAT_ERRLEN];
+	char ne[NAT_ERRLEN], re[FRONT_ERRLEN];
+	bool reapply = false;
 	int i;
 
 	f->conf = *c;
 	if (front_host(f, err) == -1 || front_settings(f, &s, &r, err) == -1)
 		goto fail;
+	if (s.max_flows != old.set.max_flows)
+		log_warnx("reload: max_flows %u needs a restart; keeping %u",
+		    s.max_flows, old.set.max_flows);
 	s.max_flows = old.set.max_flows;
 	memcpy(s.hash_key, old.set.hash_key, sizeof(s.hash_key));
 	f->set = s;
@@ -931,7 +993,7 @@ front_reload(struct front *f, struct conf *c, char err[FRONT_ERRLEN])
 		goto fail;
 	for (i = 0; i < NAT_SIDE_MAX; i++) {
 		if (f->side[i].nrules > 0 && !f->side[i].used) {
-			if (front_open_dev(f, (enum nat_side)i, err) == -1)
+			if (front_open_dev(f, (enum nat_side)i, false, err) == -1)
 				goto fail;
 			f->side[i].used = true;
 		}
@@ -942,8 +1004,10 @@ front_reload(struct front *f, struct conf *c, char err[FRONT_ERRLEN])
 	}
 	if (front_apply(f, err) == -1) {
 		nat_reconfigure(f->nat, &old.set, ne);
+		reapply = true;
 		goto fail;
 	}
+	front_keep_ctl(&f->conf, &old.conf);
 	free(old.rules);
 	conf_free(&old.conf);
 	memset(c, 0, sizeof(*c));
@@ -962,6 +1026,9 @@ fail:
 	f->host = old.host;
 	for (i = 0; i < NAT_SIDE_MAX; i++)
 		front_spec(&f->side[i], (enum nat_side)i, f->side[i].dev.ifindex);
+	/* sides applied before the failure carry new rules: put the old back */
+	if (reapply && front_apply(f, re) == -1)
+		log_warnx("reload: restoring the running rules: %s", re);
 	return -1;
 }
 

@@ -43,10 +43,11 @@ struct loop {
 	struct ctl ctl;
 	struct loop_stats st;
 	uint8_t *buf;
+	bool failed;		/* stopped by an error, not a signal */
 };
 
 /* Milliseconds of the monotonic clock. */
-static uint64_t
+uint64_t
 loop_now(void)
 {
 	struct timespec ts;
@@ -83,11 +84,14 @@ loop_pending(struct loop *l, const struct loop_dev *d)
 	struct nat_pkt pkt;
 	enum nat_side side;
 
+	int r;
+
 	pkt.data = l->buf + d->hdrlen;
 	pkt.cap = LOOP_BUFSIZE - d->hdrlen;
 	pkt.vnet = NULL;
-	while (nat_pending(l->front.nat, &pkt, &side) != 0) {
-		if (pkt.len > 0)
+	pkt.len = 0;
+	while ((r = nat_pending(l->front.nat, &pkt, &side)) != 0) {
+		if (r == 1)
 			loop_write(l, d, &pkt);
 		pkt.len = 0;
 	}
@@ -153,8 +157,16 @@ loop_tun(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < LOOP_BATCH; i++) {
 		n = read(fd, l->buf, LOOP_BUFSIZE);
 		if (n == -1) {
-			if (errno != EAGAIN && errno != EINTR)
-				l->st.rx_errors++;
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			/* the device is gone (deleted under us): a level-
+			 * triggered event would spin; let the supervisor
+			 * restart the relay */
+			l->st.rx_errors++;
+			log_warn("reading %s", l->front.side[d->side].dev.name);
+			log_warnx("stopping: the TUN device cannot be read");
+			l->failed = true;
+			event_base_loopbreak(l->base);
 			break;
 		}
 		loop_packet(l, d, (size_t)n, now);
@@ -264,15 +276,6 @@ loop_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(l->base);
 }
 
-/* Answer a control request. */
-static void
-loop_ctl(void *arg, const char *cmd, struct evbuffer *out)
-{
-	struct loop *l = arg;
-
-	ctl_report(cmd, &l->front, &l->st, loop_now(), out);
-}
-
 /* Timers and signals. */
 static int
 loop_events(struct loop *l)
@@ -347,7 +350,7 @@ loop_run(const char *path, struct conf *c)
 		goto stop;
 	}
 	if (ctl_listen(&l->ctl, l->base, l->front.conf.control_socket,
-	    l->front.conf.control_group, loop_ctl, l, err) == -1) {
+	    l->front.conf.control_group, &l->front, &l->st, err) == -1) {
 		log_warnx("control socket: %s", err);
 		goto stop;
 	}
@@ -355,7 +358,7 @@ loop_run(const char *path, struct conf *c)
 	    l->front.conf.control_socket);
 	notify_send("READY=1\nSTATUS=relaying");
 	event_base_dispatch(l->base);
-	rc = 0;
+	rc = l->failed ? 1 : 0;
 	notify_send("STOPPING=1");
 stop:
 	front_stop(&l->front);

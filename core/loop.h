@@ -22,6 +22,8 @@ struct loop_stats {
 	uint64_t reload_errors;
 };
 
+/* Milliseconds of the monotonic clock (the engine's `now`). */
+uint64_t loop_now(void);
 /* Run the relay described by path until SIGTERM/SIGINT; returns the exit code. */
 int loop_run(const char *path, struct conf *);
 

@@ -170,13 +170,23 @@ flow_assure(struct nat *nat, struct nat_flow *f)
 	f->flags |= FLOW_ASSURED;
 }
 
+/* Move a cursor off a flow about to go. */
+static void
+flow_cursor_fix(struct nat *nat, struct flow_node **c, struct nat_flow *f)
+{
+	while (*c != NULL && *c != &nat->sentinel && flow_of(*c) == f)
+		*c = (*c)->hh.next;
+}
+
 /* Remove a flow: both nodes, its mapping, its place in the lists. */
 void
 flow_delete(struct nat *nat, struct nat_flow *f)
 {
-	while (nat->sweep != NULL && nat->sweep != &nat->sentinel &&
-	    flow_of(nat->sweep) == f)
-		nat->sweep = nat->sweep->hh.next;
+	int i;
+
+	flow_cursor_fix(nat, &nat->sweep, f);
+	for (i = 0; i < NAT_CURSORS; i++)
+		flow_cursor_fix(nat, &nat->cursor[i], f);
 	HASH_DELETE(hh, nat->flows, &f->node[0]);
 	HASH_DELETE(hh, nat->flows, &f->node[1]);
 	if (!(f->flags & FLOW_ASSURED))

@@ -640,6 +640,56 @@ nat_flows(const struct nat *nat, uint64_t now,
 	return 0;
 }
 
+/* Start a listing walk at the first flow. */
+int
+nat_cursor_open(struct nat *nat)
+{
+	int i;
+
+	for (i = 0; i < NAT_CURSORS; i++) {
+		if (!nat->cursor_busy[i]) {
+			nat->cursor_busy[i] = true;
+			nat->cursor[i] = nat->flows->hh.next;
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* Visit up to max flows from a walk's position. */
+size_t
+nat_cursor_next(struct nat *nat, int c, uint64_t now, size_t max,
+    int (*fn)(const struct nat_flow_info *, void *), void *arg)
+{
+	struct nat_flow_info fi;
+	struct flow_node *n;
+	size_t seen = 0;
+
+	if (c < 0 || c >= NAT_CURSORS || !nat->cursor_busy[c])
+		return 0;
+	nat->now = (uint32_t)(now / 1000);
+	while (seen < max && (n = nat->cursor[c]) != NULL) {
+		nat->cursor[c] = n->hh.next;
+		if (n->key.dir != 0 || flow_expired(nat, flow_of(n)))
+			continue;
+		nat_info(nat, flow_of(n), nat->now, &fi);
+		seen++;
+		if (fn(&fi, arg) != 0)
+			break;
+	}
+	return seen;
+}
+
+/* End a walk. */
+void
+nat_cursor_close(struct nat *nat, int c)
+{
+	if (c >= 0 && c < NAT_CURSORS) {
+		nat->cursor_busy[c] = false;
+		nat->cursor[c] = NULL;
+	}
+}
+
 /* Copy the counters. */
 void
 nat_get_stats(const struct nat *nat, struct nat_stats *st)

@@ -224,6 +224,19 @@ size_t nat_sweep(struct nat *, uint64_t now, size_t budget);
 int nat_flows(const struct nat *, uint64_t now,
     int (*fn)(const struct nat_flow_info *, void *), void *arg);
 
+/*
+ * A resumable walk over the flows, for listings too long for one go: the
+ * engine keeps the position valid while flows come and go. Up to
+ * NAT_CURSORS walks at a time; nat_cursor_open() gives -1 when all are busy.
+ * nat_cursor_next() calls fn for up to max flows and returns how many it
+ * visited, 0 at the end.
+ */
+#define NAT_CURSORS 4
+int nat_cursor_open(struct nat *);
+size_t nat_cursor_next(struct nat *, int, uint64_t now, size_t max,
+    int (*fn)(const struct nat_flow_info *, void *), void *arg);
+void nat_cursor_close(struct nat *, int);
+
 void nat_get_stats(const struct nat *, struct nat_stats *);
 const char *nat_drop_name(enum nat_drop_reason);
 const char *nat_tcp_state_name(enum nat_tcp_state);

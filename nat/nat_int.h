@@ -205,6 +205,8 @@ struct nat {
 	size_t nflows;
 	struct nat_flow *uhead, *utail;	/* unassured, oldest first */
 	struct flow_node *sweep;	/* sweep cursor */
+	struct flow_node *cursor[NAT_CURSORS];	/* listing walks */
+	bool cursor_busy[NAT_CURSORS];
 	size_t flow_buckets;
 
 	struct nat_mapping *maps;

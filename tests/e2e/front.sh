@@ -31,10 +31,14 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-# a test never runs unbounded
-( sleep 600; echo "not ok - front.sh timed out"; kill -TERM $$ ) 2>/dev/null &
-WATCHDOG=$!
-TOPO_PIDS+=("$WATCHDOG")
+# a test never runs unbounded; the watchdog takes its sleep with it when
+# cleanup ends it, so no sleeper outlives the test
+(
+	trap 'kill "$s" 2>/dev/null; exit 0' TERM
+	sleep 300 & s=$!
+	wait "$s" && { echo "not ok - front.sh timed out"; kill -TERM $$; }
+) 2>/dev/null &
+TOPO_PIDS+=($!)
 
 ok() { echo "ok - $*"; pass=$((pass + 1)); }
 not_ok() { echo "not ok - $*"; fail=$((fail + 1)); }

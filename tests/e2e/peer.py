@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Test peers for the end-to-end tests: servers that report the address they
-see, a bulk sink that hashes what it receives, and an ICMP echo watcher.
-Every operation is bounded in time."""
+"""Test peers for the end-to-end tests: servers that report the address (and
+port) they see, a bulk sink that hashes what it receives, and an ICMP echo
+watcher. Every operation is bounded in time."""
 import hashlib
+import selectors
 import socket
 import sys
 import threading
@@ -123,8 +124,84 @@ def tcp_send(host, port, megabytes):
     sys.exit(0 if ok else 1)
 
 
+def serve_who(addr, name, ports):
+    """TCP and UDP on each port: answer "NAME peer=ADDR port=PORT local=PORT"."""
+    sel = selectors.DefaultSelector()
+    for port in ports.split(","):
+        t = socket.socket(family(addr), socket.SOCK_STREAM)
+        t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        t.bind((addr, int(port)))
+        t.listen(64)
+        sel.register(t, selectors.EVENT_READ, "tcp")
+        u = socket.socket(family(addr), socket.SOCK_DGRAM)
+        u.bind((addr, int(port)))
+        sel.register(u, selectors.EVENT_READ, "udp")
+    while True:
+        for key, _ in sel.select():
+            s = key.fileobj
+            if key.data == "tcp":
+                conn, peer = s.accept()
+                try:
+                    conn.settimeout(TIMEOUT)
+                    conn.sendall(b"%s peer=%s port=%d local=%d\n" %
+                                 (name.encode(), peer[0].encode(), peer[1],
+                                  conn.getsockname()[1]))
+                except OSError:
+                    pass
+                conn.close()
+            else:
+                data, peer = s.recvfrom(65535)
+                s.sendto(b"%s peer=%s port=%d local=%d\n" %
+                         (name.encode(), peer[0].encode(), peer[1],
+                          s.getsockname()[1]), peer)
+
+
+def bound(kind, src, sport):
+    """A socket of KIND bound to SRC:SPORT."""
+    s = socket.socket(family(src), kind)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((src, int(sport)))
+    s.settimeout(TIMEOUT)
+    return s
+
+
+def tcp_line_from(src, sport, host, port):
+    """Connect from SRC:SPORT (0: any port) and print the first line."""
+    c = bound(socket.SOCK_STREAM, src, sport)
+    c.connect((host, int(port)))
+    print(c.makefile("rb").readline().decode().strip())
+
+
+def tcp_lines_from(sport, host, port, *srcs):
+    """Connect from each SRC with the same SPORT, all open at once."""
+    conns = []
+    for src in srcs:
+        c = bound(socket.SOCK_STREAM, src, sport)
+        c.connect((host, int(port)))
+        conns.append(c)
+    for c in conns:
+        print(c.makefile("rb").readline().decode().strip())
+        c.close()
+
+
+def udp_line(host, port, src="0.0.0.0", sport="0"):
+    """Send "who" over UDP (from SRC:SPORT) and print the answer."""
+    s = bound(socket.SOCK_DGRAM, src, sport)
+    s.settimeout(2)
+    for _ in range(3):
+        s.sendto(b"who", (host, int(port)))
+        try:
+            print(s.recvfrom(65535)[0].decode().strip())
+            return
+        except socket.timeout:
+            continue
+    sys.exit("no UDP answer from %s:%s" % (host, port))
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"serve-tcp": serve_tcp, "serve-udp": serve_udp, "icmp-log": icmp_log,
      "tcp-who": tcp_who, "tcp-line": tcp_line, "udp-who": udp_who,
-     "tcp-send": tcp_send}[cmd](*args)
+     "tcp-send": tcp_send, "serve-who": serve_who,
+     "tcp-line-from": tcp_line_from, "tcp-lines-from": tcp_lines_from,
+     "udp-line": udp_line}[cmd](*args)

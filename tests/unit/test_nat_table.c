@@ -381,6 +381,72 @@ test_reconfigure_timeouts(void **state)
 	pg_free(n);
 }
 
+struct walk {
+	int seen[64];
+	size_t n;
+};
+
+/* Record which client a listed flow belongs to. */
+static int
+walk_fn(const struct nat_flow_info *fi, void *arg)
+{
+	struct walk *w = arg;
+
+	assert_int_equal(fi->orig_src.b[0], 198);
+	w->seen[fi->orig_src.b[3]]++;
+	w->n++;
+	return 0;
+}
+
+/*
+ * A listing walk resumes where it stopped, survives flows being removed
+ * under it (eviction, expiry), lists every surviving flow once, and the
+ * engine lends at most NAT_CURSORS walks at a time.
+ */
+static void
+test_cursor_walk(void **state)
+{
+	struct nat *n = mk(32);
+	struct walk w;
+	enum nat_drop_reason why;
+	int c, i, busy[NAT_CURSORS];
+	size_t got;
+
+	(void)state;
+	assert_non_null(n);
+	memset(&w, 0, sizeof(w));
+	for (i = 1; i <= 32; i++)
+		FWD(cli(n, i, T0, &why), why);
+	c = nat_cursor_open(n);
+	assert_true(c >= 0);
+	got = nat_cursor_next(n, c, T0, 5, walk_fn, &w);
+	assert_int_equal(got, 5);
+	/* clients 33..40 evict the 8 oldest (1..8), some already listed */
+	for (i = 33; i <= 40; i++)
+		FWD(cli(n, i, T0, &why), why);
+	while ((got = nat_cursor_next(n, c, T0, 7, walk_fn, &w)) > 0)
+		assert_true(got <= 7);
+	nat_cursor_close(n, c);
+	for (i = 1; i <= 40; i++)
+		assert_true(w.seen[i] <= 1);
+	for (i = 9; i <= 40; i++)
+		assert_int_equal(w.seen[i], 1);
+	/* expiry during a walk: every flow idle past its timeout goes */
+	memset(&w, 0, sizeof(w));
+	c = nat_cursor_open(n);
+	assert_int_equal(nat_cursor_next(n, c, T0, 3, walk_fn, &w), 3);
+	assert_true(nat_sweep(n, T0 + SEC(301), 1000) > 0);
+	assert_int_equal(nat_cursor_next(n, c, T0 + SEC(301), 100, walk_fn, &w), 0);
+	nat_cursor_close(n, c);
+	/* at most NAT_CURSORS at once; a closed one can be had again */
+	for (i = 0; i < NAT_CURSORS; i++)
+		assert_true((busy[i] = nat_cursor_open(n)) >= 0);
+	assert_int_equal(nat_cursor_open(n), -1);
+	nat_cursor_close(n, busy[0]);
+	assert_true(nat_cursor_open(n) >= 0);
+	pg_free(n);
+}
+
 int
 main(void)
 {
@@ -395,6 +461,7 @@ main(void)
 		PG_TEST(test_reconfigure),
 		PG_TEST(test_reconfigure_hash_key),
 		PG_TEST(test_reconfigure_timeouts),
+		PG_TEST(test_cursor_walk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
