@@ -1108,6 +1108,21 @@ front_check_backend(struct front *f, const struct conf_addr *b)
 	return 0;
 }
 
+/* Whether the config uses full NAT (and so the nat_ports range). */
+static bool
+front_full_nat(const struct front *f)
+{
+	size_t i;
+
+	if (f->conf.front.nhairpin > 0)
+		return true;
+	for (i = 0; i < f->set.nrules; i++)
+		if (f->rules[i].action == NAT_RULE_DNAT &&
+		    f->rules[i].source == NAT_SOURCE_RELAY)
+			return true;
+	return false;
+}
+
 /* Host checks for a front config; returns the number of problems. */
 int
 front_check(const struct conf *c)
@@ -1131,7 +1146,8 @@ front_check(const struct conf *c)
 			bad += front_check_backend(&f, &c->front.backend[i]);
 		if (front_settings(&f, &f.set, &f.rules, err) == -1)
 			bad += front_problem(c, "%s%s", err, "");
-		else if (f.set.nat_port_lo <= f.host.eph_hi &&
+		else if (front_full_nat(&f) &&
+		    f.set.nat_port_lo <= f.host.eph_hi &&
 		    f.set.nat_port_hi >= f.host.eph_lo) {
 			snprintf(e, sizeof(e), "%d-%d", f.host.eph_lo,
 			    f.host.eph_hi);
