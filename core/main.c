@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "core/back.h"
 #include "core/ctl.h"
 #include "core/front.h"
 #include "core/log.h"
@@ -68,16 +69,6 @@ main_load(const char *path, struct conf *c)
 	exit(1);
 }
 
-/* The back half is not in this version: say so instead of half-working. */
-static int
-main_no_back(const char *path)
-{
-	fprintf(stderr, "%s: [back]: this version of tunrelay runs the front "
-	    "half only; on the backend, use the connmark recipe in "
-	    "docs/seed-000.md until the back half lands\n", path);
-	return 1;
-}
-
 /*
  * Hold the one-instance lock of this network namespace: an abstract Unix
  * socket, gone with the process however it ends. The tables, rule
@@ -114,11 +105,7 @@ main_check(const char *path)
 	int bad;
 
 	main_load(path, &c);
-	if (c.role == CONF_ROLE_BACK) {
-		conf_free(&c);
-		return main_no_back(path);
-	}
-	bad = front_check(&c);
+	bad = c.role == CONF_ROLE_BACK ? back_check(&c) : front_check(&c);
 	conf_free(&c);
 	if (bad)
 		return 1;
@@ -135,13 +122,14 @@ main_run(const char *path, int verbose)
 
 	log_init(verbose ? LOG_DEBUG : LOG_INFO);
 	main_load(path, &c);
-	if (c.role == CONF_ROLE_BACK) {
-		conf_free(&c);
-		return main_no_back(path);
-	}
 	if (!main_net_admin())
 		fatalx("tunrelay run needs CAP_NET_ADMIN (run as root, or "
 		    "grant AmbientCapabilities=CAP_NET_ADMIN in the unit)");
+	if (c.role == CONF_ROLE_BACK) {
+		rc = back_run(path, &c);
+		conf_free(&c);
+		return rc;
+	}
 	if (main_lock() == -1)
 		fatalx("another tunrelay front runs in this network namespace; "
 		    "stop it first (nothing was changed)");

@@ -1,0 +1,913 @@
+/*
+ * back.c - the back half: reply routing without SNAT on the backend (see
+ * back.h). A small libevent loop: signals, a 200 ms debounced rtnetlink and
+ * nftables watch that restores what a link flap or an operator removed,
+ * SIGHUP reload, sd_notify.
+ */
+#include <arpa/inet.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <libmnl/libmnl.h>
+
+#include "core/back.h"
+#include "core/log.h"
+#include "core/nft.h"
+#include "core/notify.h"
+#include "tun/route.h"
+#include "tun/sysctl.h"
+
+#define BACK_MAX_RULES 64
+#define BACK_MAX_ROUTES 32
+#define BACK_MAX_ADDRS 16
+#define BACK_RETRY_MS 1000	/* while the tunnel is down or gone */
+
+struct back {
+	const char *path;
+	struct conf conf;
+	struct nl nl;
+	uint8_t mode;		/* CONF_MARK_CONNMARK or CONF_MARK_SOURCE */
+	int tun_ifindex;
+	struct nl_rule rules[BACK_MAX_RULES];
+	size_t nrules;
+	struct nl_route routes[BACK_MAX_ROUTES];
+	size_t nroutes;
+	struct route_spec spec;
+	bool restoring;		/* changes now are repairs: log them so */
+	char last_err[BACK_ERRLEN];	/* last failure logged (no repeats) */
+	bool no_family[2];	/* IPv4/IPv6 left out: the tunnel has no address */
+	struct event_base *base;
+	struct mnl_socket *watch[2];	/* rtnetlink, nftables events */
+	struct event *watch_ev[2];
+	struct event *debounce, *sig[3], *watchdog;
+};
+
+/* AF_* of a config family (4/6). */
+static uint8_t
+back_af(uint8_t family)
+{
+	return family == 4 ? AF_INET : AF_INET6;
+}
+
+/* A host prefix for a config address. */
+static struct nl_prefix
+back_host(const struct conf_addr *a)
+{
+	struct nl_prefix p;
+
+	memset(&p, 0, sizeof(p));
+	p.family = back_af(a->family);
+	p.len = a->family == 4 ? 32 : 128;
+	memcpy(p.addr, a->addr.b, a->family == 4 ? 4 : 16);
+	return p;
+}
+
+/* Print a config address. */
+static const char *
+back_ntop(const struct conf_addr *a, char *buf, size_t len)
+{
+	if (inet_ntop(back_af(a->family), a->addr.b, buf, (socklen_t)len) == NULL)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+/* Log a routing change (a repair when restoring). */
+static void
+back_note(void *arg, const char *msg)
+{
+	struct back *b = arg;
+
+	log_info("%s%s", b->restoring ? "restored: " : "", msg);
+}
+
+/* Log a failure once until it changes or clears. */
+static void
+back_fail(struct back *b, const char *msg)
+{
+	if (strcmp(b->last_err, msg) == 0)
+		return;
+	snprintf(b->last_err, sizeof(b->last_err), "%s", msg);
+	log_warnx("%s", msg);
+}
+
+/* Append a rule "RULE lookup BACK_TABLE". */
+static bool
+back_rule(struct back *b, uint8_t af, const struct nl_prefix *from,
+    bool fwmark)
+{
+	struct nl_rule *r;
+
+	if (b->nrules == BACK_MAX_RULES)
+		return false;
+	r = &b->rules[b->nrules];
+	memset(r, 0, sizeof(*r));
+	r->family = af;
+	r->table = BACK_TABLE;
+	r->priority = BACK_PRIO_LO + (uint32_t)b->nrules;
+	if (from != NULL)
+		r->src = *from;
+	if (fwmark) {
+		r->has_fwmark = true;
+		r->fwmark = BACK_MARK;
+		r->fwmask = 0xffffffff;
+	}
+	b->nrules++;
+	return true;
+}
+
+/* Append a route in BACK_TABLE: to dst (len 0: default) via gw (or on-link). */
+static bool
+back_route(struct back *b, uint8_t af, const struct nl_prefix *dst,
+    const struct conf_addr *gw)
+{
+	struct nl_route *r;
+
+	if (b->nroutes == BACK_MAX_ROUTES)
+		return false;
+	r = &b->routes[b->nroutes];
+	memset(r, 0, sizeof(*r));
+	r->family = af;
+	r->type = RTN_UNICAST;
+	r->table = BACK_TABLE;
+	r->oif = b->tun_ifindex;
+	if (dst != NULL)
+		r->dst = *dst;
+	if (gw != NULL)
+		r->gw = back_host(gw);
+	b->nroutes++;
+	return true;
+}
+
+/* A prefix with its host bits cleared (the kernel wants them so). */
+static struct nl_prefix
+back_net(const struct nl_ifaddr *a)
+{
+	struct nl_prefix p;
+	unsigned int i, bits;
+
+	memset(&p, 0, sizeof(p));
+	p.family = a->family;
+	p.len = a->prefixlen;
+	for (i = 0; i < 16 && i * 8 < p.len; i++) {
+		bits = p.len - i * 8 >= 8 ? 8 : p.len - i * 8;
+		p.addr[i] = a->addr[i] & (uint8_t)(0xff << (8 - bits));
+	}
+	return p;
+}
+
+/* The tunnel interface's global addresses; -1 when it is missing. */
+static int
+back_tun_addrs(struct back *b, struct nl_ifaddr *out, size_t *n, char *err)
+{
+	struct nl_ifaddr *a = NULL;
+	struct nl_link l;
+	char e[NL_ERRLEN];
+	size_t na = 0, i;
+
+	*n = 0;
+	if (nl_link_get(&b->nl, b->conf.back.tunnel_interface, 0, &l, e) == -1) {
+		snprintf(err, BACK_ERRLEN, "tunnel_interface %s: %s",
+		    b->conf.back.tunnel_interface, e);
+		return -1;
+	}
+	b->tun_ifindex = l.ifindex;
+	if (nl_addr_list(&b->nl, l.ifindex, 0, &a, &na, e) == -1) {
+		snprintf(err, BACK_ERRLEN, "addresses of %s: %s",
+		    b->conf.back.tunnel_interface, e);
+		return -1;
+	}
+	for (i = 0; i < na && *n < BACK_MAX_ADDRS; i++)
+		if (a[i].scope == RT_SCOPE_UNIVERSE)
+			out[(*n)++] = a[i];
+	free(a);
+	return 0;
+}
+
+/* Rules and routes of one family with a front address. */
+static bool
+back_build_family(struct back *b, const struct conf_addr *front,
+    const struct nl_ifaddr *a, size_t na)
+{
+	const struct conf_back *cb = &b->conf.back;
+	uint8_t af = back_af(front->family);
+	struct nl_prefix p;
+	size_t i;
+
+	/* the tunnel's own prefixes, so that its other peers stay on-link */
+	for (i = 0; i < na; i++) {
+		p = back_net(&a[i]);
+		if (a[i].family == af && !back_route(b, af, &p, NULL))
+			return false;
+	}
+	if (!back_route(b, af, NULL, front))
+		return false;
+	if (b->mode == CONF_MARK_CONNMARK)
+		return back_rule(b, af, NULL, true);
+	for (i = 0; i < na; i++) {
+		memset(&p, 0, sizeof(p));
+		p.family = af;
+		p.len = af == AF_INET ? 32 : 128;
+		memcpy(p.addr, a[i].addr, 16);
+		if (a[i].family == af && !back_rule(b, af, &p, false))
+			return false;
+	}
+	for (i = 0; i < cb->nservice; i++) {
+		p = back_host(&cb->service[i]);
+		if (p.family == af && !back_rule(b, af, &p, false))
+			return false;
+	}
+	return true;
+}
+
+/* The spec route_apply works on (also the scope route_remove clears). */
+static void
+back_spec(struct back *b)
+{
+	struct route_spec *s = &b->spec;
+
+	memset(s, 0, sizeof(*s));
+	/*
+	 * route.c puts "default dev TUN" (no gateway) into the spec's own table
+	 * for rules that look it up; ours need a gateway, so the rules look up
+	 * BACK_TABLE, an extra-routes table, and the spec's own table is spare.
+	 */
+	s->tun_ifindex = b->tun_ifindex;
+	s->table = BACK_TABLE_SPARE;
+	s->prio_lo = BACK_PRIO_LO;
+	s->prio_hi = BACK_PRIO_HI;
+	s->protocol = NL_PROTO_TUNRELAY;
+	s->rules = b->rules;
+	s->nrules = b->nrules;
+	s->routes = b->routes;
+	s->nroutes = b->nroutes;
+	s->note = back_note;
+	s->note_arg = b;
+}
+
+/*
+ * Whether the tunnel has an address of a family. Without one (IPv6
+ * addresses go when a link goes down) no gateway of that family can be
+ * reached: that family is left out, and said once, until it comes back.
+ */
+static bool
+back_has_family(struct back *b, const struct nl_ifaddr *a, size_t na,
+    uint8_t family)
+{
+	size_t i;
+	bool *warned = &b->no_family[family == 4 ? 0 : 1];
+
+	for (i = 0; i < na; i++)
+		if (a[i].family == back_af(family)) {
+			if (*warned)
+				log_info("%s has an IPv%d address again",
+				    b->conf.back.tunnel_interface, family);
+			*warned = false;
+			return true;
+		}
+	if (!*warned)
+		log_warnx("%s has no IPv%d address: IPv%d replies are not "
+		    "routed back until it has one", b->conf.back.tunnel_interface,
+		    family, family);
+	*warned = true;
+	return false;
+}
+
+/* Build the rules and routes from the config and the tunnel's addresses. */
+static int
+back_build(struct back *b, char *err)
+{
+	struct nl_ifaddr a[BACK_MAX_ADDRS];
+	size_t na, i;
+
+	b->nrules = b->nroutes = 0;
+	if (back_tun_addrs(b, a, &na, err) == -1)
+		return -1;
+	for (i = 0; i < b->conf.back.nfront; i++) {
+		if (!back_has_family(b, a, na, b->conf.back.front[i].family))
+			continue;
+		if (!back_build_family(b, &b->conf.back.front[i], a, na)) {
+			snprintf(err, BACK_ERRLEN, "more than %d rules or %d "
+			    "routes needed", BACK_MAX_RULES, BACK_MAX_ROUTES);
+			return -1;
+		}
+	}
+	if (b->mode == CONF_MARK_SOURCE && na == 0 && b->conf.back.nservice == 0) {
+		snprintf(err, BACK_ERRLEN, "tunnel_interface %s has no global "
+		    "address (mark = source routes replies by source address)",
+		    b->conf.back.tunnel_interface);
+		return -1;
+	}
+	back_spec(b);
+	return 0;
+}
+
+/* Build and reconcile the rules and routes. */
+static int
+back_routes(struct back *b, char *err)
+{
+	struct route_result res;
+	char e[ROUTE_ERRLEN];
+
+	if (back_build(b, err) == -1)
+		return -1;
+	if (route_apply(&b->nl, &b->spec, &res, e) == -1) {
+		snprintf(err, BACK_ERRLEN, "reply routing via %s: %s",
+		    b->conf.back.tunnel_interface, e);
+		return -1;
+	}
+	if (b->restoring && (res.rules_added || res.routes_added))
+		log_info("restored %u rules and %u routes of table %d",
+		    res.rules_added, res.routes_added, BACK_TABLE);
+	return 0;
+}
+
+/* Our nftables spec from the config. */
+static void
+back_nft_spec(const struct back *b, struct nft_back *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->tunnel = b->conf.back.tunnel_interface;
+	s->mark = BACK_MARK;
+	s->mss = b->conf.back.mss_mode != CONF_MSS_OFF;
+	s->mss_fixed = b->conf.back.mss_mode == CONF_MSS_FIXED ?
+	    b->conf.back.mss : 0;
+}
+
+/* Connmark mode: (re)create the table when it is missing or incomplete. */
+static int
+back_nft(struct back *b, bool force, char *err)
+{
+	struct nft_back s;
+	char e[NFT_ERRLEN];
+	int n = 0;
+
+	back_nft_spec(b, &s);
+	if (!force && nft_chains(&n, e) == 0 && n == nft_chains_wanted(&s))
+		return 0;
+	if (nft_apply(&s, e) == -1) {
+		snprintf(err, BACK_ERRLEN, "%s", e);
+		return -1;
+	}
+	if (b->restoring)
+		log_info("restored: nftables table inet %s (found %d of %d "
+		    "chains)", NFT_BACK_TABLE, n, nft_chains_wanted(&s));
+	else
+		log_info("nftables table inet %s: connmark 0x%x on %s%s",
+		    NFT_BACK_TABLE, BACK_MARK, s.tunnel, s.mss ?
+		    ", MSS clamping" : "");
+	return 0;
+}
+
+/*
+ * rp_filter: replies of tunnel flows leave by the tunnel but their sources
+ * route elsewhere, so the tunnel needs loose mode (2). The kernel applies
+ * max(all, interface): a strict "all" moves onto every interface with a
+ * lower value (their filtering stays the same) and becomes 0.
+ */
+static int
+back_rp_filter(const char *tun, char *err)
+{
+	struct if_nameindex *ifs, *i;
+	char se[SYSCTL_ERRLEN];
+	int all, v, old;
+
+	if (sysctl_rp_filter_get("all", &all, se) == -1)
+		goto fail;
+	if (all == 1) {
+		if ((ifs = if_nameindex()) != NULL) {
+			for (i = ifs; i->if_index != 0; i++)
+				if (strcmp(i->if_name, tun) != 0 &&
+				    sysctl_rp_filter_get(i->if_name, &v, se) == 0 &&
+				    v < 1)
+					(void)sysctl_rp_filter(i->if_name, 1, &old, se);
+			if_freenameindex(ifs);
+		}
+		if (sysctl_rp_filter("all", 0, &old, se) == -1)
+			goto fail;
+		log_info("net.ipv4.conf.all.rp_filter was 1: set it on each "
+		    "interface instead and set all to 0");
+	}
+	if (sysctl_rp_filter_get(tun, &v, se) == -1)
+		goto fail;
+	if (v == 1) {
+		if (sysctl_rp_filter(tun, 2, &old, se) == -1)
+			goto fail;
+		log_info("net.ipv4.conf.%s.rp_filter: 1 -> 2 (loose)", tun);
+	}
+	return 0;
+fail:
+	snprintf(err, BACK_ERRLEN, "rp_filter: %s", se);
+	return -1;
+}
+
+/* Resolve mark = auto: connmark when nftables works, else source. */
+static void
+back_mode(struct back *b)
+{
+	char e[NFT_ERRLEN];
+
+	b->mode = b->conf.back.mark;
+	if (b->mode != CONF_MARK_AUTO)
+		return;
+	if (nft_probe(e) == 0) {
+		b->mode = CONF_MARK_CONNMARK;
+		log_info("mark = auto: nftables is usable: using connmark");
+	} else {
+		b->mode = CONF_MARK_SOURCE;
+		log_info("mark = auto: nftables is not usable (%s): using "
+		    "source-address rules", e);
+	}
+}
+
+/* Everything for the current mode; err says what failed. */
+static int
+back_install(struct back *b, bool force_nft, char *err)
+{
+	char se[SYSCTL_ERRLEN], e[NFT_ERRLEN];
+	int old;
+
+	if (b->mode == CONF_MARK_CONNMARK) {
+		if (back_nft(b, force_nft, err) == -1)
+			return -1;
+		if (sysctl_src_valid_mark(1, &old, se) == 1)
+			log_info("net.ipv4.conf.all.src_valid_mark: %d -> 1", old);
+	} else if (force_nft)
+		(void)nft_remove(e);	/* a connmark instance's leftovers */
+	if (back_routes(b, err) == -1)
+		return -1;
+	return back_rp_filter(b->conf.back.tunnel_interface, err);
+}
+
+/* Log what runs, once. */
+static void
+back_describe(const struct back *b)
+{
+	const struct conf_back *cb = &b->conf.back;
+	char a[64];
+	size_t i;
+
+	for (i = 0; i < cb->nfront; i++)
+		log_info("replies of tunnel flows go via %s dev %s (table %d)",
+		    back_ntop(&cb->front[i], a, sizeof(a)), cb->tunnel_interface,
+		    BACK_TABLE);
+	if (b->mode == CONF_MARK_SOURCE) {
+		log_info("mark = source: replies are routed by source address "
+		    "(the tunnel's addresses and service_addresses); UDP "
+		    "services bound to 0.0.0.0 or :: need mark = connmark");
+		if (cb->mss_mode != CONF_MSS_OFF)
+			log_info("mss_clamp: MSS clamping needs nftables "
+			    "(mark = connmark); not clamping");
+	}
+}
+
+/* Remove our rules, routes and table. */
+static void
+back_remove(struct back *b)
+{
+	struct route_result res;
+	char e[ROUTE_ERRLEN], ne[NFT_ERRLEN];
+	struct nl_route scope;
+
+	if (b->spec.nroutes == 0) {
+		/* never built: a scope naming our table is enough */
+		memset(&scope, 0, sizeof(scope));
+		scope.family = AF_INET;
+		scope.table = BACK_TABLE;
+		back_spec(b);
+		b->spec.routes = &scope;
+		b->spec.nroutes = 1;
+	}
+	b->restoring = false;
+	if (route_remove(&b->nl, &b->spec, &res, e) == -1)
+		log_warnx("removing reply routing: %s", e);
+	if (nft_remove(ne) == -1 && b->mode == CONF_MARK_CONNMARK)
+		log_warnx("removing nftables table: %s", ne);
+	b->spec.nroutes = 0;
+}
+
+/* Debounced: put back whatever went missing. */
+static void
+back_reconcile(evutil_socket_t fd, short what, void *arg)
+{
+	struct back *b = arg;
+	struct timeval retry = { 0, BACK_RETRY_MS * 1000 };
+	char err[BACK_ERRLEN];
+
+	(void)fd;
+	(void)what;
+	b->restoring = true;
+	if (back_install(b, false, err) == -1) {
+		back_fail(b, err);
+		evtimer_add(b->debounce, &retry);
+	} else if (b->last_err[0] != '\0') {
+		log_info("reply routing is complete again");
+		b->last_err[0] = '\0';
+	}
+	b->restoring = false;
+}
+
+/* A watched socket has news: drain it and reconcile soon. */
+static void
+back_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct back *b = arg;
+	struct timeval tv = { 0, BACK_DEBOUNCE_MS * 1000 };
+	char buf[8192];
+	ssize_t n;
+
+	(void)what;
+	do
+		n = recv(fd, buf, sizeof(buf), 0);
+	while (n > 0 || (n == -1 && errno == ENOBUFS));
+	if (!evtimer_pending(b->debounce, NULL))
+		evtimer_add(b->debounce, &tv);
+}
+
+/* Subscribe to link, address, route and rule changes of both families. */
+static struct mnl_socket *
+back_rtnl_open(char *err)
+{
+	static const int groups[] = { RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR,
+	    RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_IFADDR,
+	    RTNLGRP_IPV6_ROUTE, RTNLGRP_IPV6_RULE };
+	struct mnl_socket *s;
+	size_t i;
+	int g;
+
+	s = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (s == NULL || mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) == -1)
+		goto fail;
+	for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+		g = groups[i];
+		if (mnl_socket_setsockopt(s, NETLINK_ADD_MEMBERSHIP, &g,
+		    sizeof(g)) == -1 && g < RTNLGRP_IPV6_IFADDR)
+			goto fail;	/* IPv6 groups are optional */
+	}
+	return s;
+fail:
+	snprintf(err, BACK_ERRLEN, "rtnetlink events: %s", strerror(errno));
+	if (s != NULL)
+		mnl_socket_close(s);
+	return NULL;
+}
+
+/* Open the watch sockets and attach them to the loop. */
+static int
+back_watch_open(struct back *b, char *err)
+{
+	char e[NFT_ERRLEN];
+	int i;
+
+	if ((b->watch[0] = back_rtnl_open(err)) == NULL)
+		return -1;
+	if (b->mode == CONF_MARK_CONNMARK &&
+	    (b->watch[1] = nft_watch_open(e)) == NULL) {
+		snprintf(err, BACK_ERRLEN, "%s", e);
+		return -1;
+	}
+	for (i = 0; i < 2; i++) {
+		if (b->watch[i] == NULL)
+			continue;
+		b->watch_ev[i] = event_new(b->base, mnl_socket_get_fd(b->watch[i]),
+		    EV_READ | EV_PERSIST, back_watch, b);
+		if (b->watch_ev[i] == NULL || event_add(b->watch_ev[i], NULL) == -1) {
+			snprintf(err, BACK_ERRLEN, "cannot watch netlink events");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Close the watch sockets. */
+static void
+back_watch_close(struct back *b)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (b->watch_ev[i] != NULL)
+			event_free(b->watch_ev[i]);
+		if (b->watch[i] != NULL)
+			mnl_socket_close(b->watch[i]);
+		b->watch_ev[i] = NULL;
+		b->watch[i] = NULL;
+	}
+}
+
+/* Install a new config, or put the old one back and return -1. */
+static int
+back_switch(struct back *b, struct conf *c, char *err)
+{
+	struct back old = *b;
+	char e[BACK_ERRLEN], ne[NFT_ERRLEN];
+
+	b->conf = *c;
+	back_mode(b);
+	if (old.mode == CONF_MARK_CONNMARK && b->mode != CONF_MARK_CONNMARK)
+		(void)nft_remove(ne);
+	back_watch_close(b);
+	if (back_install(b, true, err) == 0 && back_watch_open(b, err) == 0) {
+		conf_free(&old.conf);
+		memset(c, 0, sizeof(*c));
+		return 0;
+	}
+	/* back to the running configuration */
+	*c = b->conf;
+	b->conf = old.conf;
+	b->mode = old.mode;
+	back_watch_close(b);
+	if (b->mode != CONF_MARK_CONNMARK)
+		(void)nft_remove(ne);
+	if (back_install(b, true, e) == -1 || back_watch_open(b, e) == -1)
+		log_warnx("reload: restoring the running configuration: %s", e);
+	return -1;
+}
+
+/* SIGHUP: read the file again; a bad file keeps the running config. */
+static void
+back_reload(struct back *b)
+{
+	struct conf_errors *errs;
+	struct conf c;
+	char err[BACK_ERRLEN];
+	size_t i;
+
+	log_info("reloading %s", b->path);
+	if ((errs = malloc(sizeof(*errs))) == NULL) {
+		log_warnx("reload: out of memory");
+		return;
+	}
+	if (conf_load(b->path, &c, errs) == -1) {
+		for (i = 0; i < errs->n; i++)
+			log_warnx("reload: %s", errs->e[i].msg);
+		log_warnx("reload: %s has errors; keeping the running "
+		    "configuration", b->path);
+	} else if (c.role != CONF_ROLE_BACK) {
+		log_warnx("reload: %s is no longer a [back] configuration; "
+		    "keeping the running one", b->path);
+		conf_free(&c);
+	} else if (back_switch(b, &c, err) == -1) {
+		log_warnx("reload: %s; keeping the running configuration", err);
+		conf_free(&c);
+	} else {
+		back_describe(b);
+		log_info("reloaded %s", b->path);
+	}
+	free(errs);
+}
+
+/* Signals: TERM/INT stop, HUP reloads. */
+static void
+back_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct back *b = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		notify_send("RELOADING=1");
+		back_reload(b);
+		notify_send("READY=1");
+		return;
+	}
+	log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	event_base_loopbreak(b->base);
+}
+
+/* Tell the service manager we are alive. */
+static void
+back_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	notify_send("WATCHDOG=1");
+}
+
+/* Signals, the debounce timer and the watchdog. */
+static int
+back_events(struct back *b)
+{
+	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
+	unsigned long long usec = notify_watchdog_usec();
+	struct timeval wd;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		b->sig[i] = evsignal_new(b->base, sigs[i], back_signal, b);
+		if (b->sig[i] == NULL || evsignal_add(b->sig[i], NULL) == -1)
+			return -1;
+	}
+	if ((b->debounce = evtimer_new(b->base, back_reconcile, b)) == NULL)
+		return -1;
+	if (usec == 0)
+		return 0;
+	wd.tv_sec = (time_t)(usec / 2000000);
+	wd.tv_usec = (suseconds_t)(usec / 2 % 1000000);
+	b->watchdog = event_new(b->base, -1, EV_PERSIST, back_watchdog, b);
+	if (b->watchdog == NULL || event_add(b->watchdog, &wd) == -1)
+		return -1;
+	return 0;
+}
+
+/* Free the loop's events and sockets. */
+static void
+back_free(struct back *b)
+{
+	int i;
+
+	back_watch_close(b);
+	for (i = 0; i < 3; i++)
+		if (b->sig[i] != NULL)
+			event_free(b->sig[i]);
+	if (b->debounce != NULL)
+		event_free(b->debounce);
+	if (b->watchdog != NULL)
+		event_free(b->watchdog);
+	if (b->base != NULL)
+		event_base_free(b->base);
+	if (b->nl.sock != NULL)
+		nl_close(&b->nl);
+	conf_free(&b->conf);
+}
+
+/* Run the back half until told to stop. */
+int
+back_run(const char *path, struct conf *c)
+{
+	struct back *b;
+	char err[BACK_ERRLEN], e[NL_ERRLEN];
+	int rc = 1;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		fatal("back");
+	b->path = path;
+	b->conf = *c;
+	memset(c, 0, sizeof(*c));	/* ours now */
+	signal(SIGPIPE, SIG_IGN);
+	if ((b->base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	if (nl_open(&b->nl, e) == -1) {
+		log_warnx("netlink: %s", e);
+		goto out;
+	}
+	back_mode(b);
+	snprintf(err, sizeof(err), "cannot set up the event loop");
+	if (back_events(b) == -1 || back_install(b, true, err) == -1 ||
+	    back_watch_open(b, err) == -1) {
+		log_warnx("%s", err);
+		goto stop;
+	}
+	back_describe(b);
+	log_info("ready: routing replies of %s flows back through it",
+	    b->conf.back.tunnel_interface);
+	notify_send("READY=1\nSTATUS=routing replies through the tunnel");
+	event_base_dispatch(b->base);
+	rc = 0;
+	notify_send("STOPPING=1");
+stop:
+	back_remove(b);
+out:
+	back_free(b);
+	free(b);
+	return rc;
+}
+
+/* Print one host finding with its fix. */
+static int
+back_problem(const struct conf *c, bool counts, const char *fmt, ...)
+    __attribute__((__format__(__printf__, 3, 4)));
+
+/* Print one host finding ("note:" when it does not fail the check). */
+static int
+back_problem(const struct conf *c, bool counts, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s: %s", c->path, counts ? "" : "note: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	return counts ? 1 : 0;
+}
+
+/* The front's address must be reached through the tunnel interface. */
+static int
+back_check_front(struct back *b, const struct conf_addr *f, int ifindex,
+    const struct nl_ifaddr *a, size_t na)
+{
+	const char *tif = b->conf.back.tunnel_interface;
+	struct nl_route_query q;
+	struct nl_route rt;
+	char e[NL_ERRLEN], s[64];
+	size_t i;
+	bool addressed = false;
+
+	back_ntop(f, s, sizeof(s));
+	for (i = 0; i < na; i++)
+		addressed |= a[i].family == back_af(f->family);
+	if (!addressed)
+		return back_problem(&b->conf, true, "[back] tunnel_interface %s "
+		    "has no IPv%d address (fix: ip addr add ADDRESS/PREFIX dev %s)",
+		    tif, f->family, tif);
+	memset(&q, 0, sizeof(q));
+	q.family = back_af(f->family);
+	memcpy(q.dst, f->addr.b, 16);
+	if (nl_route_get(&b->nl, &q, &rt, e) == -1 || rt.oif != ifindex)
+		return back_problem(&b->conf, true, "[back] front: %s is not "
+		    "reached through %s (fix: ip route add %s dev %s, or give %s "
+		    "an address in the front's subnet)", s, tif, s, tif, tif);
+	return 0;
+}
+
+/* rp_filter findings (the daemon sets loose mode itself). */
+static void
+back_check_rp(const struct conf *c, const char *tif)
+{
+	char se[SYSCTL_ERRLEN];
+	int all, v;
+
+	if (sysctl_rp_filter_get("all", &all, se) == -1 ||
+	    sysctl_rp_filter_get(tif, &v, se) == -1)
+		return;
+	if ((all > v ? all : v) == 1)
+		back_problem(c, false, "rp_filter of %s is strict (1); tunrelay "
+		    "run sets loose mode (or: sysctl -w net.ipv4.conf.all."
+		    "rp_filter=0 net.ipv4.conf.%s.rp_filter=2)", tif, tif);
+}
+
+/* The mark mode's findings. */
+static int
+back_check_mode(const struct conf *c)
+{
+	const struct conf_back *cb = &c->back;
+	char e[NFT_ERRLEN];
+	bool nft = nft_probe(e) == 0;
+	int bad = 0;
+
+	if (cb->mark == CONF_MARK_CONNMARK && !nft)
+		bad += back_problem(c, true, "[back] mark = connmark needs "
+		    "nftables (%s); fix: modprobe nf_tables, or use mark = "
+		    "source", e);
+	if (cb->mark == CONF_MARK_AUTO)
+		back_problem(c, false, "mark = auto will use %s", nft ?
+		    "connmark (nftables is usable)" : "source (nftables is not "
+		    "usable)");
+	if (cb->mark == CONF_MARK_SOURCE || (cb->mark == CONF_MARK_AUTO && !nft)) {
+		back_problem(c, false, "mark = source: UDP services bound to "
+		    "0.0.0.0 or :: that answer without IP_PKTINFO reply from the "
+		    "uplink's address and their replies do not go back through "
+		    "the tunnel; bind them to the tunnel address or use mark = "
+		    "connmark");
+		if (cb->mss_mode != CONF_MSS_OFF)
+			back_problem(c, false, "mss_clamp needs nftables "
+			    "(mark = connmark); it is not applied with source "
+			    "rules");
+	}
+	return bad;
+}
+
+/* Host checks for a back config; the number of problems. */
+int
+back_check(const struct conf *c)
+{
+	struct back b;
+	struct nl_ifaddr a[BACK_MAX_ADDRS];
+	struct nl_link l;
+	char err[BACK_ERRLEN], e[NL_ERRLEN];
+	size_t na, i;
+	int bad = 0;
+
+	memset(&b, 0, sizeof(b));
+	b.conf = *c;
+	if (nl_open(&b.nl, e) == -1)
+		return back_problem(c, true, "netlink: %s", e);
+	if (back_tun_addrs(&b, a, &na, err) == -1) {
+		bad += back_problem(c, true, "%s (fix: bring the tunnel up "
+		    "first, e.g. wg-quick up %s)", err, c->back.tunnel_interface);
+		goto out;
+	}
+	if (nl_link_get(&b.nl, NULL, b.tun_ifindex, &l, e) == 0 &&
+	    !(l.flags & IFF_UP))
+		bad += back_problem(c, true, "[back] tunnel_interface %s is "
+		    "down (fix: ip link set %s up)", l.name, l.name);
+	for (i = 0; i < c->back.nfront; i++)
+		bad += back_check_front(&b, &c->back.front[i], b.tun_ifindex, a,
+		    na);
+	back_check_rp(c, c->back.tunnel_interface);
+out:
+	bad += back_check_mode(c);
+	nl_close(&b.nl);
+	return bad;
+}

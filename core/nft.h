@@ -1,0 +1,59 @@
+/*
+ * nft.h - the back half's nftables objects, through libnftnl over a
+ * NETLINK_NETFILTER socket: one table of our own ("inet tunrelay_back"),
+ * created, replaced and deleted in single atomic batches. Other tables are
+ * never touched.
+ *
+ *   chain pre   (filter, prerouting, mangle)
+ *	iifname TUN ct mark set MARK
+ *	iifname TUN udp: update @udp4/@udp6 { saddr . sport . dport : daddr }
+ *	iifname != TUN ct mark MARK meta mark set ct mark	(forwarded replies)
+ *   chain out   (route, output, mangle)
+ *	udp ct state new, daddr . dport . sport in @udp4/@udp6:
+ *	    saddr set (the address the client sent to), meta mark set MARK
+ *	ct mark MARK meta mark set ct mark
+ *   chain post  (filter, postrouting, mangle; only with MSS clamping)
+ *	oifname TUN tcp flags & (syn|rst) == syn tcp option maxseg size set
+ *	    rt mtu | N
+ *
+ * The udp maps fix replies of UDP services bound to 0.0.0.0 or :: that do
+ * not use IP_PKTINFO: the kernel picks the uplink's source address for them,
+ * the reply is a new conntrack entry without our mark, and would leave by
+ * the wrong path with the wrong source. The out chain gives such a reply the
+ * address its request was sent to and the mark, and the route chain
+ * re-routes it through the tunnel.
+ */
+#ifndef TUNRELAY_NFT_H
+#define TUNRELAY_NFT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define NFT_ERRLEN 256
+#define NFT_BACK_TABLE "tunrelay_back"
+#define NFT_UDP_TIMEOUT_MS 300000	/* learned UDP flows: the default ct timeout */
+
+struct mnl_socket;
+
+/* What the table does. */
+struct nft_back {
+	const char *tunnel;	/* the tunnel interface's name */
+	uint32_t mark;		/* connection and packet mark */
+	bool mss;		/* clamp the MSS of SYNs leaving by the tunnel */
+	uint16_t mss_fixed;	/* to this value; 0 = to the route's MTU */
+};
+
+/* Whether nftables is usable here: create and delete a probe table. */
+int nft_probe(char err[NFT_ERRLEN]);
+/* Replace our table (delete and recreate in one batch). */
+int nft_apply(const struct nft_back *, char err[NFT_ERRLEN]);
+/* Delete our table if it exists. */
+int nft_remove(char err[NFT_ERRLEN]);
+/* Number of chains in our table (0: no table). */
+int nft_chains(int *n, char err[NFT_ERRLEN]);
+/* Chains nft_apply creates for a spec. */
+int nft_chains_wanted(const struct nft_back *);
+/* A non-blocking socket subscribed to nftables change events; NULL on error. */
+struct mnl_socket *nft_watch_open(char err[NFT_ERRLEN]);
+
+#endif
