@@ -471,6 +471,18 @@ back_describe(const struct back *b)
 	}
 }
 
+/* Point the spec at our table alone: the scope that removal clears. */
+static void
+back_scope(struct back *b, struct nl_route *scope)
+{
+	memset(scope, 0, sizeof(*scope));
+	scope->family = AF_INET;
+	scope->table = BACK_TABLE;
+	back_spec(b);
+	b->spec.routes = scope;
+	b->spec.nroutes = 1;
+}
+
 /* Remove our rules, routes and table. */
 static void
 back_remove(struct back *b)
@@ -479,21 +491,49 @@ back_remove(struct back *b)
 	char e[ROUTE_ERRLEN], ne[NFT_ERRLEN];
 	struct nl_route scope;
 
-	if (b->spec.nroutes == 0) {
-		/* never built: a scope naming our table is enough */
-		memset(&scope, 0, sizeof(scope));
-		scope.family = AF_INET;
-		scope.table = BACK_TABLE;
-		back_spec(b);
-		b->spec.routes = &scope;
-		b->spec.nroutes = 1;
-	}
+	if (b->spec.nroutes == 0)
+		back_scope(b, &scope);	/* never built */
 	b->restoring = false;
 	if (route_remove(&b->nl, &b->spec, &res, e) == -1)
 		log_warnx("removing reply routing: %s", e);
 	if (nft_remove(ne) == -1 && b->mode == CONF_MARK_CONNMARK)
 		log_warnx("removing nftables table: %s", ne);
 	b->spec.nroutes = 0;
+}
+
+/* Remove what a killed back left: our rules, routes and nftables table. */
+int
+back_cleanup(char err[BACK_ERRLEN])
+{
+	struct back *b;
+	struct route_result res;
+	struct nl_route scope;
+	char e[ROUTE_ERRLEN], ne[NFT_ERRLEN];
+	int rc = 0;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		snprintf(err, BACK_ERRLEN, "out of memory");
+		return -1;
+	}
+	if (nl_open(&b->nl, e) == -1) {
+		snprintf(err, BACK_ERRLEN, "netlink: %s", e);
+		free(b);
+		return -1;
+	}
+	back_scope(b, &scope);
+	if (route_remove(&b->nl, &b->spec, &res, e) == -1) {
+		snprintf(err, BACK_ERRLEN, "reply routing: %s", e);
+		rc = -1;
+	}
+	/* without nftables there can be no table of ours to remove */
+	if (nft_remove(ne) == -1 && nft_probe(e) == 0) {
+		snprintf(err, BACK_ERRLEN, "nftables table inet %s: %s",
+		    NFT_BACK_TABLE, ne);
+		rc = -1;
+	}
+	nl_close(&b->nl);
+	free(b);
+	return rc;
 }
 
 /* Debounced: put back whatever went missing. */
@@ -870,6 +910,11 @@ back_check_mode(const struct conf *c)
 		    "uplink's address and their replies do not go back through "
 		    "the tunnel; bind them to the tunnel address or use mark = "
 		    "connmark");
+		back_problem(c, false, "mark = source: services behind this "
+		    "host reached through a forwarded port (containers, "
+		    "namespaces) reply from their own address; list it in "
+		    "service_addresses (then all its traffic leaves by the "
+		    "tunnel) or use mark = connmark");
 		if (cb->mss_mode != CONF_MSS_OFF)
 			back_problem(c, false, "mss_clamp needs nftables "
 			    "(mark = connmark); it is not applied with source "

@@ -1,6 +1,6 @@
 /*
- * back.h - the back half (BRIEF section 2, issue 4): on the backend, send
- * the replies of flows that arrived through the tunnel back through it.
+ * back.h - the back half: on the backend, send the replies of flows that
+ * arrived through the tunnel back through it.
  *
  * A routing table of our own holds "default via FRONT dev TUNNEL" (and the
  * tunnel's own prefixes); rules send replies to it:
@@ -27,6 +27,8 @@
 
 /* Run the back half described by path until SIGTERM/SIGINT; the exit code. */
 int back_run(const char *path, struct conf *);
+/* Remove what a killed back left (found by its tags); -1 with err. */
+int back_cleanup(char err[BACK_ERRLEN]);
 /* Host checks for a back config, printed with their fixes; the problem count. */
 int back_check(const struct conf *);
 

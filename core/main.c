@@ -70,25 +70,28 @@ main_load(const char *path, struct conf *c)
 }
 
 /*
- * Hold the one-instance lock of this network namespace: an abstract Unix
- * socket, gone with the process however it ends. The tables, rule
- * priorities and device names of a front are fixed, so two fronts in one
- * namespace would tear down each other's rules. -1 when one runs already.
+ * Hold the one-instance lock of a role ("front" or "back") in this network
+ * namespace: an abstract Unix socket, gone with the process however it ends.
+ * The tables, rule priorities and device names of a role are fixed, so two
+ * instances of one role in a namespace would tear down each other's rules
+ * (a front and a back may share one). -1 when one runs already.
  */
 static int
-main_lock(void)
+main_lock(const char *role)
 {
-	static const char name[] = "\0tunrelay.front";
 	struct sockaddr_un sun;
-	int fd;
+	socklen_t len;
+	int fd, n;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, name, sizeof(name) - 1);
+	/* sun_path[0] stays 0: the abstract namespace */
+	n = snprintf(sun.sun_path + 1, sizeof(sun.sun_path) - 1, "tunrelay.%s",
+	    role);
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		fatal("socket");
-	if (bind(fd, (struct sockaddr *)&sun, (socklen_t)(offsetof(struct
-	    sockaddr_un, sun_path) + sizeof(name) - 1)) == -1) {
+	if (bind(fd, (struct sockaddr *)&sun, len) == -1) {
 		if (errno != EADDRINUSE)
 			fatal("bind");
 		close(fd);
@@ -125,14 +128,15 @@ main_run(const char *path, int verbose)
 	if (!main_net_admin())
 		fatalx("tunrelay run needs CAP_NET_ADMIN (run as root, or "
 		    "grant AmbientCapabilities=CAP_NET_ADMIN in the unit)");
+	if (main_lock(c.role == CONF_ROLE_BACK ? "back" : "front") == -1)
+		fatalx("another tunrelay %s runs in this network namespace; "
+		    "stop it first (nothing was changed)",
+		    c.role == CONF_ROLE_BACK ? "back" : "front");
 	if (c.role == CONF_ROLE_BACK) {
 		rc = back_run(path, &c);
 		conf_free(&c);
 		return rc;
 	}
-	if (main_lock() == -1)
-		fatalx("another tunrelay front runs in this network namespace; "
-		    "stop it first (nothing was changed)");
 	/* the same host checks as `tunrelay check`: never start half-right */
 	if (front_check(&c) > 0)
 		fatalx("%s: host checks failed (printed above); nothing was "
@@ -158,35 +162,56 @@ main_ask(const char *path, const char *cmd)
 	return rc == -1 ? 1 : 0;
 }
 
-/* tunrelay cleanup. */
+/* Clean one role's objects unless an instance of it runs; 0 ok, 1 not. */
+static int
+main_cleanup_role(const char *role)
+{
+	char err[FRONT_ERRLEN > BACK_ERRLEN ? FRONT_ERRLEN : BACK_ERRLEN];
+	int lock, rc;
+
+	if ((lock = main_lock(role)) == -1) {
+		fprintf(stderr, "tunrelay cleanup: a tunrelay %s is running in "
+		    "this network namespace; stop it first\n", role);
+		return 1;
+	}
+	rc = strcmp(role, "back") == 0 ? back_cleanup(err) : front_cleanup(err);
+	close(lock);
+	if (rc == -1) {
+		fprintf(stderr, "tunrelay cleanup: %s: %s\n", role, err);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * tunrelay cleanup: remove what a killed instance left. Our objects are
+ * found by their tags, so a broken file is no obstacle: when its role cannot
+ * be read, both roles' objects go (each only if no instance of it runs).
+ */
 static int
 main_cleanup(const char *path)
 {
 	struct conf_errors errs;
 	struct conf c;
-	char err[FRONT_ERRLEN];
-	int rc, lock;
+	int bad = 0;
 
-	if ((lock = main_lock()) == -1) {
-		fprintf(stderr, "tunrelay cleanup: a tunrelay front is running in "
-		    "this network namespace; stop it first\n");
-		return 1;
-	}
-	/* our objects are found by their tag: a broken file is no obstacle */
 	memset(&c, 0, sizeof(c));
-	if (conf_load(path, &c, &errs) == -1)
+	if (conf_load(path, &c, &errs) == -1) {
 		fprintf(stderr, "tunrelay cleanup: %s has errors; removing "
-		    "tunrelay's rules and routes anyway\n", path);
-	rc = front_cleanup(err);
-	close(lock);
-	if (rc == -1)
-		fprintf(stderr, "tunrelay cleanup: %s\n", err);
-	if (c.control_socket && unlink(c.control_socket) == -1 &&
-	    errno != ENOENT)
+		    "tunrelay's objects anyway\n", path);
+		bad |= main_cleanup_role("front");
+		bad |= main_cleanup_role("back");
+	} else
+		bad = main_cleanup_role(c.role == CONF_ROLE_BACK ? "back" :
+		    "front");
+	if (!bad && c.control_socket && unlink(c.control_socket) == -1 &&
+	    errno != ENOENT) {
 		fprintf(stderr, "tunrelay cleanup: %s: %s\n", c.control_socket,
 		    strerror(errno));
+		bad = 1;
+	}
 	conf_free(&c);
-	return rc == -1 ? 1 : 0;
+	return bad;
 }
 
 int

@@ -1,10 +1,14 @@
 #!/bin/bash
-# End-to-end test of the back half (issue 4): tunrelay on both sides of seed
-# 000, no iptables/nft command issued by the test. The backend's services see
-# the client's real address and their replies go back through the tunnel, with
-# mark = source and mark = connmark (including UDP services bound to 0.0.0.0
-# and ::); link flaps and deleted rules are repaired; SIGTERM leaves nothing,
-# SIGKILL + restart reconciles. Topology: tests/e2e/topo.sh (the backend's
+# End-to-end test of the back half: tunrelay on both sides of seed 000, no
+# iptables/nft command issued by the test for the relay (one DNAT rule stands
+# in for a container runtime's published port). The backend's services see
+# the client's real address and their replies go back through the tunnel,
+# with mark = source (also with nftables denied) and mark = connmark
+# (including UDP services bound to 0.0.0.0 and ::, and a service in a
+# namespace behind the backend reached through a forwarded port, its SYN-ACK
+# MSS clamped); link flaps and deleted rules are repaired; one back per
+# namespace; SIGTERM leaves nothing, SIGKILL + restart reconciles, SIGKILL +
+# cleanup removes everything. Topology: tests/e2e/topo.sh (the backend's
 # default route is a black hole: a reply taking the wrong path is lost).
 set -u
 
@@ -18,16 +22,20 @@ done
 
 here=$(cd "$(dirname "$0")" && pwd)
 BIN=${top_builddir:-$here/../..}/tunrelay
+NONFT=${top_builddir:-$here/../..}/tests/e2e/nonft
 PEER=$here/peer.py
 [ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
+[ -x "$NONFT" ] || { echo "not ok - $NONFT not built"; exit 1; }
 # shellcheck source=tests/e2e/topo.sh
 . "$here/topo.sh"
 
 TMP=$(mktemp -d /tmp/tunrelay-back.XXXXXX)
 FCONF=$TMP/front.ini
 BCONF=$TMP/back.ini
+NS_S=tr-s-$TOPO_ID	# a service behind the backend (a container stand-in)
 FPID=
 BPID=
+WRAP=()
 pass=0
 fail=0
 
@@ -35,11 +43,12 @@ cleanup() {
 	[ -n "$FPID" ] && kill -9 "$FPID" 2>/dev/null
 	[ -n "$BPID" ] && kill -9 "$BPID" 2>/dev/null
 	topo_down
+	ip netns del "$NS_S" 2>/dev/null
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
 # a test never runs unbounded
-( sleep 600; echo "not ok - back.sh timed out"; kill -TERM $$ ) 2>/dev/null &
+( sleep 600 >/dev/null 2>&1; echo "not ok - back.sh timed out"; kill -TERM $$ ) 2>/dev/null &
 TOPO_PIDS+=("$!")
 
 ok() { echo "ok - $*"; pass=$((pass + 1)); }
@@ -63,6 +72,7 @@ tunnel_interface = b-wg0
 front = 10.22.22.2, fd22::2
 mark = $1
 control_socket = $TMP/back.sock
+${2:-}
 EOF
 }
 
@@ -75,7 +85,7 @@ start_front() {
 start_back() {
 	local n
 	n=$(grep -c 'ready:' "$TMP/back.log" 2>/dev/null)
-	ip netns exec "$NS_B" "$BIN" run -c "$BCONF" >>"$TMP/back.log" 2>&1 &
+	ip netns exec "$NS_B" "${WRAP[@]}" "$BIN" run -c "$BCONF" >>"$TMP/back.log" 2>&1 &
 	BPID=$!
 	topo_wait 100 sh -c "[ \$(grep -c 'ready:' '$TMP/back.log') -gt ${n:-0} ]"
 }
@@ -112,7 +122,40 @@ left_nothing() {
 	if has_table; then not_ok "$m: nft table inet tunrelay_back left"; else ok "$m: no nft table of ours"; fi
 }
 
+# A namespace behind the backend with TCP/UDP services, published on the
+# backend's ports 8080/8053 by DNAT as a container runtime would.
+service_up() {
+	ip netns add "$NS_S" || return 1
+	ip link add b-svc0 netns "$NS_B" type veth peer name s-eth0 netns "$NS_S"
+	ip -n "$NS_S" link set lo up
+	ip -n "$NS_S" addr add 10.40.0.2/24 dev s-eth0
+	ip -n "$NS_S" -6 addr add fd40::2/64 dev s-eth0 nodad
+	ip -n "$NS_S" link set s-eth0 up
+	ip -n "$NS_S" route add default via 10.40.0.1
+	ip -n "$NS_S" -6 route add default via fd40::1
+	inB ip addr add 10.40.0.1/24 dev b-svc0
+	inB ip -6 addr add fd40::1/64 dev b-svc0 nodad
+	inB ip link set b-svc0 up
+	inB ethtool -K b-svc0 tx off >/dev/null
+	ip netns exec "$NS_S" ethtool -K s-eth0 tx off >/dev/null
+	inB sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	inB nft -f - <<'EOF' || return 1
+table inet publish {
+	chain pre {
+		type nat hook prerouting priority dstnat;
+		meta nfproto ipv4 tcp dport 8080 dnat ip to 10.40.0.2:80
+		meta nfproto ipv6 tcp dport 8080 dnat ip6 to [fd40::2]:80
+		meta nfproto ipv4 udp dport 8053 dnat ip to 10.40.0.2:53
+	}
+}
+EOF
+	topo_bg "$NS_S" python3 "$PEER" serve-tcp 10.40.0.2 80
+	topo_bg "$NS_S" python3 "$PEER" serve-tcp fd40::2 80
+	topo_bg "$NS_S" python3 "$PEER" serve-udp 0.0.0.0 53
+}
+
 topo_up || { echo "not ok - topology"; exit 1; }
+service_up || { echo "not ok - service namespace"; exit 1; }
 topo_services "$PEER" "$TMP/icmp.log" || { echo "not ok - services"; exit 1; }
 # UDP services bound to the wildcard, answering without IP_PKTINFO (BRIEF 4)
 topo_bg "$NS_B" python3 "$PEER" serve-udp 0.0.0.0 5353
@@ -135,14 +178,35 @@ stop_back; rc=$?
 if [ "$rc" = 0 ]; then ok "source: SIGTERM: exit 0"; else not_ok "source: SIGTERM: exit $rc"; fi
 left_nothing "source: SIGTERM"
 
+# --- nftables denied (seccomp: socket(AF_NETLINK, NETLINK_NETFILTER) fails)
+WRAP=("$NONFT")
+back_conf auto >"$BCONF"
+expect "no nftables: check says auto will use source" 'will use source' inB "$NONFT" "$BIN" check -c "$BCONF"
+start_back || { not_ok "back (auto, no nftables) did not come up"; cat "$TMP/back.log"; exit 1; }
+check "no nftables: auto chose source and said why" grep -q 'mark = auto: nftables is not usable (.*): using source-address rules' "$TMP/back.log"
+expect "no nftables: TCP v4 to a service on the tunnel address" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-who 198.51.100.1 80
+expect "no nftables: TCP v6 to a service on the tunnel address" '^peer=2001:db8:100::10 ' inC python3 "$PEER" tcp-who 2001:db8:100::1 80
+expect "no nftables: UDP v4 to a service on the tunnel address" '^peer=198\.51\.100\.10$' inC python3 "$PEER" udp-who 198.51.100.1 53
+if has_table; then not_ok "no nftables: no nftables table"; else ok "no nftables: no nftables table"; fi
+stop_back; rc=$?
+if [ "$rc" = 0 ]; then ok "no nftables: SIGTERM: exit 0"; else not_ok "no nftables: SIGTERM: exit $rc"; fi
+left_nothing "no nftables: SIGTERM"
+back_conf connmark >"$BCONF"
+expect "no nftables: check refuses connmark with the fix" 'mark = connmark needs nftables.*fix:' inB "$NONFT" "$BIN" check -c "$BCONF"
+timeout 10 ip netns exec "$NS_B" "$NONFT" "$BIN" run -c "$BCONF" >"$TMP/nonft.log" 2>&1
+rc=$?
+if [ "$rc" != 0 ] && grep -q 'nftables' "$TMP/nonft.log"; then ok "no nftables: connmark refuses to start ($rc) and says why"; else not_ok "no nftables: connmark run: exit $rc: $(cat "$TMP/nonft.log")"; fi
+left_nothing "no nftables: failed connmark start"
+WRAP=()
+
 # --- mark = auto picks connmark here (nftables works)
 back_conf auto >"$BCONF"
 start_back || { not_ok "back (auto) did not come up"; cat "$TMP/back.log"; exit 1; }
 check "auto: chose connmark and said why" grep -q 'mark = auto: nftables is usable: using connmark' "$TMP/back.log"
 stop_back
 
-# --- mark = connmark
-back_conf connmark >"$BCONF"
+# --- mark = connmark (MSS fixed low enough to tell the back's clamp from the front's)
+back_conf connmark "mss_clamp = 1200" >"$BCONF"
 check "check: accepts the connmark config" inB "$BIN" check -c "$BCONF"
 start_back || { not_ok "back (connmark) did not come up"; cat "$TMP/back.log"; exit 1; }
 ok "back (connmark) is up"
@@ -152,6 +216,20 @@ expect "connmark: UDP v4 service on 0.0.0.0 answers through the tunnel" '^peer=1
 expect "connmark: UDP v6 service on :: answers through the tunnel" '^peer=2001:db8:100::10$' inC python3 "$PEER" udp-who 2001:db8:100::1 5354
 expect "connmark: fwmark rule" 'fwmark 0x7e1 lookup 7341 proto 222' inB ip rule show
 n_before=$(ours)
+
+# one back per namespace; cleanup refuses while it runs
+timeout 10 ip netns exec "$NS_B" "$BIN" run -c "$BCONF" >"$TMP/second.log" 2>&1
+expect "a second back in the namespace is refused" 'another tunrelay back runs' cat "$TMP/second.log"
+expect "cleanup refuses while the back runs" 'tunrelay back is running' inB "$BIN" cleanup -c "$BCONF"
+if [ "$(ours)" = "$n_before" ] && has_table; then ok "refused cleanup changed nothing"; else not_ok "refused cleanup changed something"; fi
+
+# a service behind the backend, reached through a forwarded port: its
+# replies are forwarded, not local, and still go back through the tunnel
+expect "connmark: forwarded TCP v4 service sees the client" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-who 198.51.100.1 8080
+expect "connmark: forwarded TCP v6 service sees the client" '^peer=2001:db8:100::10 ' inC python3 "$PEER" tcp-who 2001:db8:100::1 8080
+expect "connmark: forwarded UDP service on 0.0.0.0 sees the client" '^peer=198\.51\.100\.10$' inC python3 "$PEER" udp-who 198.51.100.1 8053
+mss=$(inC python3 "$PEER" tcp-mss 198.51.100.1 8080 2>&1 | sed -n 's/^mss=//p')
+if [ -n "$mss" ] && [ "$mss" -le 1200 ]; then ok "connmark: the forwarded service's SYN-ACK MSS is clamped (client uses $mss)"; else not_ok "connmark: SYN-ACK MSS not clamped to 1200 (client uses ${mss:-nothing})"; fi
 
 # tunnel down and up: routes flushed by the kernel come back (the address
 # stays, as with most tunnel managers; without it IPv6 waits for a new one)
@@ -198,6 +276,13 @@ if [ "$(ours)" = "$n_before" ]; then ok "after reloads: rules as before ($n_befo
 stop_back; rc=$?
 if [ "$rc" = 0 ]; then ok "connmark: SIGTERM: exit 0"; else not_ok "connmark: SIGTERM: exit $rc"; fi
 left_nothing "connmark: SIGTERM"
+
+# SIGKILL leaves everything in place; cleanup removes it
+start_back || not_ok "connmark: start before SIGKILL"
+kill -9 "$BPID"; wait "$BPID" 2>/dev/null; BPID=
+if [ "$(ours)" -gt 0 ] && has_table; then ok "SIGKILL left rules and table"; else not_ok "SIGKILL left rules and table"; fi
+check "cleanup after SIGKILL: exit 0" inB "$BIN" cleanup -c "$BCONF"
+left_nothing "cleanup after SIGKILL"
 
 if [ "$fail" -gt 0 ]; then
 	echo "--- back log"

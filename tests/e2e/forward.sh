@@ -1,5 +1,5 @@
 #!/bin/bash
-# End-to-end tests of [forward.*] with full NAT and of [hairpin] (issue 5):
+# End-to-end tests of [forward.*] with full NAT and of [hairpin]:
 # seed 001, port forwarding on a single NIC (A:81 -> B:80, B's replies do not
 # pass through A, so A also takes the source: B sees A), and seed 002,
 # hairpin NAT (LAN clients reach LAN servers through the gateway's public

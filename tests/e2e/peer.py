@@ -86,6 +86,14 @@ def tcp_who(host, port):
     print(c.makefile("rb").readline().decode().strip())
 
 
+def tcp_mss(host, port):
+    """Print the MSS this end settled on (the peer's SYN-ACK bounds it)."""
+    c = connect(host, port)
+    c.sendall(b"who\n")
+    c.makefile("rb").readline()
+    print("mss=%d" % c.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG))
+
+
 def tcp_line(host, port):
     c = connect(host, port)
     print(c.makefile("rb").readline().decode().strip())
@@ -201,7 +209,7 @@ def udp_line(host, port, src="0.0.0.0", sport="0"):
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"serve-tcp": serve_tcp, "serve-udp": serve_udp, "icmp-log": icmp_log,
-     "tcp-who": tcp_who, "tcp-line": tcp_line, "udp-who": udp_who,
+     "tcp-who": tcp_who, "tcp-mss": tcp_mss, "tcp-line": tcp_line, "udp-who": udp_who,
      "tcp-send": tcp_send, "serve-who": serve_who,
      "tcp-line-from": tcp_line_from, "tcp-lines-from": tcp_lines_from,
      "udp-line": udp_line}[cmd](*args)
