@@ -5,6 +5,7 @@
  * SIGHUP reload, sd_notify.
  */
 #include <arpa/inet.h>
+#include <linux/fib_rules.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -887,6 +888,41 @@ back_check_rp(const struct conf *c, const char *tif)
 		    "rp_filter=0 net.ipv4.conf.%s.rp_filter=2)", tif, tif);
 }
 
+/*
+ * Rules of others that come before ours (1..BACK_PRIO_LO-1) and send packets
+ * to a table other than local: they may catch the replies of tunnel flows
+ * before ours do (a leftover of an old policy-routing script, typically).
+ */
+static void
+back_check_rules(struct back *b)
+{
+	static const int fams[] = { AF_INET, AF_INET6 };
+	struct nl_rule *r;
+	char e[NL_ERRLEN], s[256];
+	size_t n, i;
+	int f;
+
+	for (f = 0; f < 2; f++) {
+		if (nl_rule_list(&b->nl, fams[f], &r, &n, e) == -1)
+			continue;	/* no IPv6: nothing there to conflict */
+		for (i = 0; i < n; i++) {
+			if (r[i].protocol == NL_PROTO_TUNRELAY ||
+			    r[i].priority == 0 || r[i].priority >= BACK_PRIO_LO ||
+			    (r[i].action != 0 && r[i].action != FR_ACT_TO_TBL) ||
+			    r[i].table == RT_TABLE_LOCAL)
+				continue;
+			back_problem(&b->conf, false, "rule \"%s\" is not "
+			    "tunrelay's and comes before its rules (%d..%d): it "
+			    "may send replies of tunnel flows elsewhere (if it is "
+			    "left from an old script: ip %srule del priority %u)",
+			    nl_rule_str(&r[i], s, sizeof(s)), BACK_PRIO_LO,
+			    BACK_PRIO_HI, fams[f] == AF_INET6 ? "-6 " : "",
+			    r[i].priority);
+		}
+		free(r);
+	}
+}
+
 /* The mark mode's findings. */
 static int
 back_check_mode(const struct conf *c)
@@ -951,6 +987,7 @@ back_check(const struct conf *c)
 		bad += back_check_front(&b, &c->back.front[i], b.tun_ifindex, a,
 		    na);
 	back_check_rp(c, c->back.tunnel_interface);
+	back_check_rules(&b);
 out:
 	bad += back_check_mode(c);
 	nl_close(&b.nl);

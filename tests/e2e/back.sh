@@ -167,6 +167,9 @@ start_front || { not_ok "front did not come up"; cat "$TMP/front.log"; exit 1; }
 back_conf source >"$BCONF"
 expect "check: source mode names the UDP 0.0.0.0 limitation" 'IP_PKTINFO' inB "$BIN" check -c "$BCONF"
 check "check: accepts the source config" inB "$BIN" check -c "$BCONF"
+inB ip rule add priority 1200 from 10.22.22.1 lookup 100
+expect "check: names a foreign rule before ours and its removal" 'rule "1200: from 10\.22\.22\.1 lookup 100.*ip rule del priority 1200' inB "$BIN" check -c "$BCONF"
+inB ip rule del priority 1200
 start_back || { not_ok "back (source) did not come up"; cat "$TMP/back.log"; exit 1; }
 ok "back (source) is up"
 traffic source
@@ -246,6 +249,12 @@ if [ "$(ours)" = "$n_before" ]; then ok "link flap: no duplicate rules ($n_befor
 # an operator deletes our rule: it comes back
 inB ip rule del priority 1400
 if topo_wait 20 sh -c "ip netns exec $NS_B ip rule show | grep -q '^1400:'"; then ok "deleted rule restored within 2 s"; else not_ok "deleted rule restored within 2 s"; fi
+# ... or our route, or our nftables table
+inB ip route del default table 7341
+if topo_wait 20 defaults_back; then ok "deleted route restored within 2 s"; else not_ok "deleted route restored within 2 s"; fi
+inB nft delete table inet tunrelay_back
+if topo_wait 20 has_table; then ok "deleted nft table restored within 2 s"; else not_ok "deleted nft table restored within 2 s"; fi
+expect "after the repairs: UDP on 0.0.0.0 works" '^peer=198\.51\.100\.10$' inC python3 "$PEER" udp-who 198.51.100.1 5353
 
 # SIGKILL, then a restart: leftovers reconciled, no duplicates
 kill -9 "$BPID"; wait "$BPID" 2>/dev/null; BPID=
