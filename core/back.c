@@ -803,6 +803,7 @@ back_run(const char *path, struct conf *c)
 		goto out;
 	}
 	back_mode(b);
+	sysctl_undo_start();	/* what we change is put back at the end */
 	snprintf(err, sizeof(err), "cannot set up the event loop");
 	if (back_events(b) == -1 || back_install(b, true, err) == -1 ||
 	    back_watch_open(b, err) == -1) {
@@ -818,6 +819,8 @@ back_run(const char *path, struct conf *c)
 	notify_send("STOPPING=1");
 stop:
 	back_remove(b);
+	if (sysctl_undo_restore(log_note, NULL) > 0)
+		log_warnx("some sysctls could not be put back (logged above)");
 out:
 	back_free(b);
 	free(b);

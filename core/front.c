@@ -889,6 +889,7 @@ front_start(struct front *f, struct conf *c, char err[FRONT_ERRLEN])
 
 	memset(f, 0, sizeof(*f));
 	f->conf = *c;
+	sysctl_undo_start();	/* what we change is put back by front_stop */
 	if (nl_open(&f->nl, e) == -1) {
 		snprintf(err, FRONT_ERRLEN, "netlink: %s", e);
 		return -1;
@@ -936,6 +937,8 @@ front_stop(struct front *f)
 			tundev_close(&f->side[i].dev);
 	if (f->nl.sock != NULL)
 		nl_close(&f->nl);
+	if (sysctl_undo_restore(log_note, NULL) > 0)
+		log_warnx("some sysctls could not be put back (logged above)");
 	nat_destroy(f->nat);
 	free(f->rules);
 	conf_free(&f->conf);

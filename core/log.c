@@ -265,3 +265,11 @@ fatalx(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+/* A note callback for lower layers (arg unused): logs msg at info. */
+void
+log_note(void *arg, const char *msg)
+{
+	(void)arg;
+	log_info("%s", msg);
+}

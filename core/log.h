@@ -40,6 +40,8 @@ void	log_warn(const char *fmt, ...)
 	    __attribute__((__format__(__printf__, 1, 2)));
 void	log_warnx(const char *fmt, ...)
 	    __attribute__((__format__(__printf__, 1, 2)));
+/* A note callback for lower layers (arg unused): logs msg at info. */
+void	log_note(void *arg, const char *msg);
 void	log_info(const char *fmt, ...)
 	    __attribute__((__format__(__printf__, 1, 2)));
 void	log_debug(const char *fmt, ...)

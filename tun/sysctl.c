@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,85 @@ sysctl_get_int(const char *key, int *val, char err[SYSCTL_ERRLEN])
 	return sysctl_ints(key, buf, val, 1, err);
 }
 
+/*
+ * What this process changed, to put back at exit: one record per knob, the
+ * value found before the first change and the value we wrote. Process-wide
+ * on purpose: a process runs one front or one back, and every change goes
+ * through sysctl_set_int.
+ */
+#define SYSCTL_UNDO_MAX 128
+static struct {
+	bool on;
+	size_t n;
+	struct {
+		char key[96];
+		int old, ours;
+	} e[SYSCTL_UNDO_MAX];
+} sysctl_undo;
+
+/* Record a change (the first old value of a knob is the one kept). */
+static void
+sysctl_undo_note(const char *key, int old, int ours)
+{
+	size_t i;
+
+	if (!sysctl_undo.on || strlen(key) >= sizeof(sysctl_undo.e[0].key))
+		return;
+	for (i = 0; i < sysctl_undo.n; i++)
+		if (strcmp(sysctl_undo.e[i].key, key) == 0) {
+			sysctl_undo.e[i].ours = ours;
+			return;
+		}
+	if (sysctl_undo.n == SYSCTL_UNDO_MAX)
+		return;
+	snprintf(sysctl_undo.e[sysctl_undo.n].key, sizeof(sysctl_undo.e[0].key),
+	    "%s", key);
+	sysctl_undo.e[sysctl_undo.n].old = old;
+	sysctl_undo.e[sysctl_undo.n].ours = ours;
+	sysctl_undo.n++;
+}
+
+/* Start recording changes for sysctl_undo_restore. */
+void
+sysctl_undo_start(void)
+{
+	sysctl_undo.on = true;
+	sysctl_undo.n = 0;
+}
+
+/*
+ * Put back, newest first, each knob still at the value we wrote (one someone
+ * changed since is theirs now; one whose interface is gone needs nothing).
+ * note gets a line per knob put back or failed; returns how many failed.
+ */
+int
+sysctl_undo_restore(void (*note)(void *, const char *), void *arg)
+{
+	char err[SYSCTL_ERRLEN], msg[SYSCTL_ERRLEN + 160];
+	size_t i;
+	int cur, bad = 0;
+
+	sysctl_undo.on = false;
+	for (i = sysctl_undo.n; i-- > 0;) {
+		const char *key = sysctl_undo.e[i].key;
+
+		if (sysctl_get_int(key, &cur, err) == -1 ||
+		    cur != sysctl_undo.e[i].ours)
+			continue;
+		if (sysctl_set_int(key, sysctl_undo.e[i].old, NULL, err) == -1) {
+			snprintf(msg, sizeof(msg), "could not put back %s: %s",
+			    key, err);
+			bad++;
+		} else
+			snprintf(msg, sizeof(msg), "put back %s = %d", key,
+			    sysctl_undo.e[i].old);
+		if (note != NULL)
+			note(arg, msg);
+	}
+	sysctl_undo.n = 0;
+	return bad;
+}
+
 /* Write an integer knob when it differs, reporting the old value. */
 int
 sysctl_set_int(const char *key, int val, int *old, char err[SYSCTL_ERRLEN])
@@ -133,6 +213,7 @@ sysctl_set_int(const char *key, int val, int *old, char err[SYSCTL_ERRLEN])
 		    strerror(errno));
 		return -1;
 	}
+	sysctl_undo_note(key, cur, val);
 	return 1;
 }
 

@@ -30,6 +30,14 @@ int sysctl_rp_filter_get(const char *ifname, int *val, char err[SYSCTL_ERRLEN]);
 int sysctl_accept_local(const char *ifname, int val, int *old, char err[SYSCTL_ERRLEN]);
 /* net.ipv4.conf.all.src_valid_mark. */
 int sysctl_src_valid_mark(int val, int *old, char err[SYSCTL_ERRLEN]);
+/*
+ * Undo log: after sysctl_undo_start, every change made through this module
+ * is recorded; sysctl_undo_restore puts back (newest first) each knob still
+ * at the value written, passing a line per knob to note; the failure count.
+ */
+void sysctl_undo_start(void);
+int sysctl_undo_restore(void (*note)(void *, const char *), void *arg);
+
 /* net.ipv4.ip_local_port_range, the relay's own ephemeral ports. */
 int sysctl_local_port_range(int *lo, int *hi, char err[SYSCTL_ERRLEN]);
 

@@ -170,6 +170,7 @@ check "check: accepts the source config" inB "$BIN" check -c "$BCONF"
 inB ip rule add priority 1200 from 10.22.22.1 lookup 100
 expect "check: names a foreign rule before ours and its removal" 'rule "1200: from 10\.22\.22\.1 lookup 100.*ip rule del priority 1200' inB "$BIN" check -c "$BCONF"
 inB ip rule del priority 1200
+inB sysctl -qw net.ipv4.conf.b-wg0.rp_filter=1
 start_back || { not_ok "back (source) did not come up"; cat "$TMP/back.log"; exit 1; }
 ok "back (source) is up"
 traffic source
@@ -180,6 +181,8 @@ if has_table; then not_ok "source: no nftables table"; else ok "source: no nftab
 stop_back; rc=$?
 if [ "$rc" = 0 ]; then ok "source: SIGTERM: exit 0"; else not_ok "source: SIGTERM: exit $rc"; fi
 left_nothing "source: SIGTERM"
+expect "source: SIGTERM: rp_filter of b-wg0 put back to 1" '^1$' inB sysctl -n net.ipv4.conf.b-wg0.rp_filter
+inB sysctl -qw net.ipv4.conf.b-wg0.rp_filter=0
 
 # --- nftables denied (seccomp: socket(AF_NETLINK, NETLINK_NETFILTER) fails)
 WRAP=("$NONFT")

@@ -140,7 +140,9 @@ kill -9 "$DPID"; wait "$DPID" 2>/dev/null; DPID=
 check "cleanup after SIGKILL: exit 0" inF "$BIN" cleanup -c "$CONF"
 if [ "$(count_ours)" = 0 ]; then ok "cleanup after SIGKILL: no rule left"; else not_ok "cleanup after SIGKILL: rules left"; fi
 check "cleanup after SIGKILL: local rule back at priority 0" sh -c "ip netns exec $NS_F ip rule show | grep -q '^0:.*lookup local'"
+inF sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0
 start || not_ok "start after cleanup"
+expect "running: IPv4 forwarding on" '^1$' inF sysctl -n net.ipv4.ip_forward
 expect "after cleanup and restart: TCP v4 works" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-who 198.51.100.1 80
 
 # SIGTERM: exit 0, nothing of ours left, the local rule back at priority 0
@@ -152,6 +154,8 @@ check "SIGTERM: local rule back at priority 0" sh -c "ip netns exec $NS_F ip rul
 if inF ip link show | grep -q 'trl-'; then not_ok "SIGTERM: TUN devices removed"; else ok "SIGTERM: TUN devices removed"; fi
 if inF ip route show table all | grep -q 'table 733[123]'; then not_ok "SIGTERM: routes removed"; else ok "SIGTERM: routes removed"; fi
 check "sd_notify: STOPPING=1 sent on exit" grep -q STOPPING=1 "$TMP/notify.log"
+expect "SIGTERM: IPv4 forwarding put back to 0" '^0$' inF sysctl -n net.ipv4.ip_forward
+expect "SIGTERM: IPv6 forwarding put back to 0" '^0$' inF sysctl -n net.ipv6.conf.all.forwarding
 
 if [ "$fail" -gt 0 ]; then
 	echo "--- front log"
