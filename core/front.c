@@ -407,6 +407,24 @@ front_side_of(const struct front *f, const char *ifname)
 	return NAT_SIDE_INSIDE;
 }
 
+/*
+ * Whether an exclude of proto reaches port 65535: no "lookup local" rule can
+ * express it (rule port ranges end at 65534), so the catch-all stops at
+ * 65534 for that protocol instead and the port stays with the host.
+ */
+static bool
+front_excludes_top(const struct front *f, uint8_t proto)
+{
+	const struct conf_front *cf = &f->conf.front;
+	size_t i;
+
+	for (i = 0; i < cf->nexclude; i++)
+		if (cf->exclude[i].port_hi == 65535 &&
+		    (cf->exclude[i].protos == NAT_P_TCP) == (proto == IPPROTO_TCP))
+			return true;
+	return false;
+}
+
 /* Rules capturing client traffic to the public addresses (or one address). */
 static bool
 front_client_rules(struct front *f, enum nat_side side, const char *iif,
@@ -428,6 +446,10 @@ front_client_rules(struct front *f, enum nat_side side, const char *iif,
 			if (!any_port && p[i] != IPPROTO_ICMP) {
 				t.dport_lo = r->port_lo;
 				t.dport_hi = r->port_hi;
+			} else if (any_port && p[i] != IPPROTO_ICMP &&
+			    front_excludes_top(f, p[i])) {
+				t.dport_lo = 1;
+				t.dport_hi = 65534;
 			}
 			if (!front_add(f, side, &t))
 				return false;
@@ -1126,6 +1148,21 @@ front_full_nat(const struct front *f)
 	return false;
 }
 
+/* Forwards listening on port 65535 alone, which no rule can capture. */
+static size_t
+front_check_top(const struct conf *c)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < c->front.nforward; i++)
+		if (c->front.forward[i].listen_lo == 65535)
+			n += (size_t)front_problem(c, "[forward.%s] listen = 65535: "
+			    "Linux's rule port ranges end at 65534, so port 65535 "
+			    "cannot be captured; listen on another port%s",
+			    c->front.forward[i].name, "");
+	return n;
+}
+
 /* Host checks for a front config; returns the number of problems. */
 int
 front_check(const struct conf *c)
@@ -1159,6 +1196,7 @@ front_check(const struct conf *c)
 			    "it or change net.ipv4.ip_local_port_range%s", e, "");
 		}
 	}
+	bad += (int)front_check_top(c);
 	free(f.rules);
 	nl_close(&f.nl);
 	return bad;

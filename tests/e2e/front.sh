@@ -104,11 +104,18 @@ expect "neighbour entry for the front resolved (ARP answered)" 'lladdr' inC ip n
 expect "tunrelay flows shows both tuples" 'src=198\.51\.100\.10 dst=198\.51\.100\.1 .* src=10\.22\.22\.1 dst=198\.51\.100\.10 ' inF "$BIN" flows -c "$CONF"
 expect "tunrelay stats counts forwarded packets" '^forwarded [1-9]' inF "$BIN" stats -c "$CONF"
 
-# SIGHUP with a new forward: port 8081 reaches the backend's port 80
-{ topo_front_conf "$TMP/ctl.sock"; printf '\n[forward.alt]\nproto = tcp\nlisten = 8081\nto = 10.22.22.1:80\n'; } >"$CONF"
+# SIGHUP with a new forward: port 8081 reaches the backend's port 80; and
+# an exclude of port 65535, which no rule port range can name
+topo_bg "$NS_F" python3 "$PEER" serve-tcp 0.0.0.0 65535 front-top
+topo_bg "$NS_B" python3 "$PEER" serve-tcp 10.22.22.1 65534 back-top
+{ topo_front_conf "$TMP/ctl.sock" | sed 's|^exclude = tcp/22$|exclude = tcp/22, tcp/65535|'; printf '\n[forward.alt]\nproto = tcp\nlisten = 8081\nto = 10.22.22.1:80\n'; } >"$CONF"
 kill -HUP "$DPID"
 topo_wait 50 inC python3 "$PEER" tcp-who 198.51.100.1 8081
 expect "SIGHUP: new forward 8081 -> backend:80 works" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-who 198.51.100.1 8081
+expect "excluded port 65535 stays with the front" '^front-top$' inC python3 "$PEER" tcp-line 198.51.100.1 65535
+expect "excluded 65535: port 65534 still reaches the backend" '^back-top$' inC python3 "$PEER" tcp-line 198.51.100.1 65534
+printf '[front]\npublic_interface = f-eth0\ncontrol_socket = %s\n[forward.top]\nproto = tcp\nlisten = 65535\nto = 10.22.22.1:80\n' "$TMP/top.sock" >"$TMP/top.ini"
+expect "check: a forward of port 65535 alone is refused with the reason" 'forward\.top\] listen = 65535: .*cannot be captured' inF "$BIN" check -c "$TMP/top.ini"
 expect "SIGHUP: reload counted" '^reloads 1$' inF "$BIN" stats -c "$CONF"
 
 # SIGHUP with a broken file: the old configuration stays
