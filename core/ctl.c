@@ -389,6 +389,7 @@ ctl_stats(const struct front *f, const struct loop_stats *ls,
 	S("icmp_replies", st.replies);
 	S("icmp_translated", st.icmp_translated);
 	S("mss_clamped", st.mss_clamped);
+	S("too_big", st.too_big);
 	for (i = 0; i < NAT_DROP_MAX; i++)
 		evbuffer_add_printf(out, "drop_%s %llu\n",
 		    nat_drop_name((enum nat_drop_reason)i),

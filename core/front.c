@@ -224,6 +224,26 @@ front_relay_src(struct front *f, struct nat_rule *r, char *err)
 	return -1;
 }
 
+/*
+ * The MTU of the link towards a rule's target, for the engine's "too big"
+ * answers (0, unchecked, when the route or link cannot be read: the kernel's
+ * own error still goes out then).
+ */
+static void
+front_rule_mtu(struct front *f, struct nat_rule *r)
+{
+	struct nl_route rt;
+	struct nl_link l;
+	char err[FRONT_ERRLEN], e[NL_ERRLEN];
+
+	r->mtu = 0;
+	if (front_egress(f, r->family, &r->to, &rt, err) == -1 ||
+	    nl_link_get(&f->nl, NULL, rt.oif, &l, e) == -1)
+		return;
+	if (l.mtu >= (r->family == 4 ? 576u : 1280u) && l.mtu <= 65535)
+		r->mtu = (uint16_t)l.mtu;
+}
+
 /* Hairpin source addresses: the first LAN interface's addresses. */
 static int
 front_hairpin_src(struct front *f, struct nat_settings *s, char *err)
@@ -281,11 +301,14 @@ front_settings(struct front *f, struct nat_settings *s, struct nat_rule **rp,
 		snprintf(err, FRONT_ERRLEN, "%s", e);
 		goto fail;
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (r[i].action == NAT_RULE_DNAT &&
 		    r[i].source == NAT_SOURCE_RELAY &&
 		    front_relay_src(f, &r[i], err) == -1)
 			goto fail;
+		if (r[i].action == NAT_RULE_DNAT)
+			front_rule_mtu(f, &r[i]);
+	}
 	if (front_hairpin_src(f, s, err) == -1)
 		goto fail;
 	if (f->conf.front.mss_mode == CONF_MSS_PMTU)

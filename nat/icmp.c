@@ -234,12 +234,15 @@ icmp_finish_csum(const struct pkt_info *pi, struct nat_pkt *pkt)
 }
 
 /*
- * Replace the packet by an ICMP time exceeded for its sender, sent from
- * address from and quoting as much of the packet as fits in the minimum MTU.
+ * Replace the packet by an ICMP error for its sender, sent from address from
+ * and quoting as much of the packet as fits in the minimum MTU: type/code of
+ * the family, word the 32-bit field after the checksum. fail is the drop
+ * reason when it cannot be built.
  */
-enum nat_verdict
-icmp_time_exceeded(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
-    const uint8_t *from, enum nat_drop_reason *why)
+static enum nat_verdict
+icmp_reply(struct pkt_info *pi, struct nat_pkt *pkt, const uint8_t *from,
+    const uint8_t tc[2], uint32_t word, enum nat_drop_reason fail,
+    enum nat_drop_reason *why)
 {
 	size_t hl = pi->family == 4 ? 20 : 40;
 	size_t max = (pi->family == 4 ? 576 : 1280) - hl - 8;
@@ -247,16 +250,18 @@ icmp_time_exceeded(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
 	uint8_t src[16], dst[16], *icmp = pkt->data + hl;
 	uint32_t sum = 0;
 
-	(void)nat;
 	if (pi->icmp_error || (pi->frag && !pi->first_frag) ||
 	    hl + 8 + quote > pkt->cap)
-		return icmp_drop(why, NAT_DROP_TTL);
+		return icmp_drop(why, fail);
 	memcpy(src, from, pi->alen);
 	memcpy(dst, pi->src, pi->alen);
 	icmp_finish_csum(pi, pkt);
 	memmove(icmp + 8, pkt->data, quote);
 	memset(icmp, 0, 8);
-	icmp[0] = pi->family == 4 ? 11 : 3;
+	icmp[0] = tc[0];
+	icmp[1] = tc[1];
+	wr16(icmp + 4, (uint16_t)(word >> 16));
+	wr16(icmp + 6, (uint16_t)word);
 	if (pi->family == 4)
 		icmp_ip4(pkt->data, hl + 8 + quote, src, dst);
 	else
@@ -266,4 +271,50 @@ icmp_time_exceeded(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
 	if (pkt->vnet)
 		memset(pkt->vnet, 0, sizeof(*pkt->vnet));
 	return NAT_REPLY;
+}
+
+/* Replace the packet by an ICMP time exceeded for its sender. */
+enum nat_verdict
+icmp_time_exceeded(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
+    const uint8_t *from, enum nat_drop_reason *why)
+{
+	static const uint8_t v4[2] = { 11, 0 }, v6[2] = { 3, 0 };
+
+	(void)nat;
+	return icmp_reply(pi, pkt, from, pi->family == 4 ? v4 : v6, 0,
+	    NAT_DROP_TTL, why);
+}
+
+/*
+ * Whether a client packet is over the MTU toward its target and may not be
+ * fragmented on the way: IPv4 with DF, any IPv6 (only the sender fragments).
+ * GSO superpackets are cut to size by the kernel and are never "too big".
+ */
+bool
+icmp_too_big(const struct pkt_info *pi, const struct nat_pkt *pkt,
+    uint16_t mtu)
+{
+	if (mtu == 0 || pi->len <= mtu || pi->icmp_error)
+		return false;
+	if (pkt->vnet != NULL && pkt->vnet->gso_type != 0)
+		return false;
+	return pi->family == 6 || (pi->ip[6] & 0x40) != 0;
+}
+
+/*
+ * Replace the packet by "fragmentation needed" (IPv4, RFC 1191: next-hop MTU
+ * in the low half of the word) or "packet too big" (IPv6, RFC 8201: the MTU
+ * is the word) from address from, so the sender's path MTU discovery works:
+ * the kernel's own error, sent after translation, would quote an address the
+ * sender never used.
+ */
+enum nat_verdict
+icmp_frag_needed(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
+    const uint8_t *from, uint16_t mtu, enum nat_drop_reason *why)
+{
+	static const uint8_t v4[2] = { 3, 4 }, v6[2] = { 2, 0 };
+
+	nat->st.too_big++;
+	return icmp_reply(pi, pkt, from, pi->family == 4 ? v4 : v6, mtu,
+	    NAT_DROP_TOO_BIG, why);
 }

@@ -9,7 +9,7 @@
 static const char *const nat_drop_names[NAT_DROP_MAX] = {
 	"truncated", "bad_header", "bad_vnet", "unsupported", "no_flow",
 	"tcp_state", "wrong_side", "table_full", "no_port", "icmp_no_flow",
-	"icmp_bad", "ttl", "frag", "frag_timeout",
+	"icmp_bad", "ttl", "frag", "frag_timeout", "too_big",
 };
 
 static const char *const nat_state_names[NAT_TCP_STATE_MAX] = {
@@ -351,6 +351,9 @@ nat_existing(struct nat *nat, struct nat_flow *f, int dir, struct pkt_info *pi,
 		return nat_drop(why, NAT_DROP_UNSUPPORTED);
 	if (nat_ttl(nat, pi) == -1)
 		return icmp_time_exceeded(nat, pi, pkt, f->node[0].key.dst, why);
+	if (dir == 0 && icmp_too_big(pi, pkt, f->mtu))
+		return icmp_frag_needed(nat, pi, pkt, f->node[0].key.dst, f->mtu,
+		    why);
 	if (pi->proto == PROTO_TCP && tcp_reopens(f, dir, pi->tcp_flags))
 		nat_reopen(nat, f);
 	return nat_forward(nat, f, dir, pi, partial);
@@ -466,6 +469,7 @@ nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
 	f->map = m;
 	f->side = (uint8_t)side;
 	f->rule_id = r->id;
+	f->mtu = r->mtu;
 	f->created = nat->now;
 	f->flags = m ? FLOW_SNAT : 0;
 	if (state == NAT_TCP_ESTABLISHED)
@@ -491,6 +495,9 @@ nat_new(struct nat *nat, const struct nat_key *k0, struct pkt_info *pi,
 		return NAT_NOT_OURS;
 	if (nat_ttl(nat, pi) == -1)
 		return icmp_time_exceeded(nat, pi, pkt, pi->dst, why);
+	/* no state for a packet that cannot pass: the sender sends it again */
+	if (icmp_too_big(pi, pkt, r->mtu))
+		return icmp_frag_needed(nat, pi, pkt, pi->dst, r->mtu, why);
 	return nat_open(nat, r, k0, pi, side, partial, why);
 }
 

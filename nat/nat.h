@@ -45,6 +45,7 @@ enum nat_drop_reason {
 	NAT_DROP_TTL,		/* TTL/hop limit expired */
 	NAT_DROP_FRAG,		/* fragment that cannot be matched or kept */
 	NAT_DROP_FRAG_TIMEOUT,	/* queued fragment whose first fragment never came */
+	NAT_DROP_TOO_BIG,	/* over the target's MTU, not fragmentable, no room to say so */
 	NAT_DROP_MAX
 };
 
@@ -88,6 +89,9 @@ struct nat_rule {
 	struct nat_addr to;	/* target address */
 	uint16_t to_port;	/* first target port; 0 keeps the public port */
 	struct nat_addr relay_src;	/* full NAT source address (NAT_SOURCE_RELAY) */
+	uint16_t mtu;		/* MTU toward the target (>= 576; 0 = unchecked): a
+				 * bigger client packet that may not be fragmented
+				 * is answered with ICMP "too big" (NAT_REPLY) */
 	uint32_t id;		/* the caller's rule number, shown with flows */
 };
 
@@ -190,6 +194,7 @@ struct nat_stats {
 	uint64_t frags_queued;		/* early fragments kept (a running total) */
 	uint64_t mss_clamped;
 	uint64_t icmp_translated;
+	uint64_t too_big;		/* ICMP "too big" sent for packets over a target's MTU */
 	uint64_t max_flows;
 };
 

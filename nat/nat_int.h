@@ -133,6 +133,7 @@ struct nat_flow {
 	uint8_t state;			/* enum nat_tcp_state for TCP */
 	uint8_t side;
 	uint8_t flags;
+	uint16_t mtu;			/* the rule's MTU toward the target */
 };
 
 /* full NAT port pools, one per (family, protocol, relay address) */
@@ -267,6 +268,9 @@ enum nat_verdict icmp_error(struct nat *, struct pkt_info *, struct nat_pkt *,
     enum nat_side, enum nat_drop_reason *);
 enum nat_verdict icmp_time_exceeded(struct nat *, struct pkt_info *,
     struct nat_pkt *, const uint8_t *, enum nat_drop_reason *);
+bool icmp_too_big(const struct pkt_info *, const struct nat_pkt *, uint16_t);
+enum nat_verdict icmp_frag_needed(struct nat *, struct pkt_info *,
+    struct nat_pkt *, const uint8_t *, uint16_t, enum nat_drop_reason *);
 
 /* fragments (frag.c) */
 int frag_init(struct nat *, char *);

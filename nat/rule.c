@@ -45,6 +45,10 @@ rule_check_one(const struct nat_rule *r, size_t i, char *err)
 	else if (r->source != NAT_SOURCE_KEEP && r->source != NAT_SOURCE_RELAY)
 		snprintf(err, NAT_ERRLEN, "rule %zu: unknown source mode %u", i,
 		    r->source);
+	else if (r->mtu != 0 && r->mtu < (r->family == 4 ? 576 : 1280))
+		snprintf(err, NAT_ERRLEN, "rule %zu: MTU %u is below the IPv%u "
+		    "minimum %u", i, r->mtu, r->family, r->family == 4 ? 576 :
+		    1280);
 	else
 		return 0;
 	return -1;

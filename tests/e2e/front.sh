@@ -90,6 +90,12 @@ mss=$(inC python3 "$PEER" tcp-who 198.51.100.1 80 | sed -n 's/.*mss=\([0-9]*\).*
 if [ -n "$mss" ] && [ "$mss" -le 1380 ]; then ok "MSS clamped to the tunnel (backend sees mss $mss)"
 else not_ok "MSS clamped to the tunnel (backend sees mss '$mss', want <= 1380)"; fi
 
+# path MTU discovery through the relay: a DF packet over the tunnel's 1420
+# gets "too big" quoting what the client sent, so the client's kernel learns
+expect "ping -M do over the tunnel MTU: frag needed, mtu 1420" 'mtu ?= ?1420' inC ping -M do -s 1400 -c 1 -W 2 198.51.100.1
+expect "UDP v4 with DF: the client learns path MTU 1420" '^mtu=1420$' inC python3 "$PEER" udp-pmtu 198.51.100.1 53 1450
+expect "UDP v6: the client learns path MTU 1420" '^mtu=1420$' inC python3 "$PEER" udp-pmtu 2001:db8:100::1 53 1450
+expect "too_big counted" '^too_big [1-9]' inF "$BIN" stats -c "$CONF"
 check "40 MB over IPv4 arrive byte-identical" inC python3 "$PEER" tcp-send 198.51.100.1 80 40
 check "20 MB over IPv6 arrive byte-identical" inC python3 "$PEER" tcp-send 2001:db8:100::1 80 20
 

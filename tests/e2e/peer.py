@@ -5,6 +5,7 @@ watcher. Every operation is bounded in time."""
 import hashlib
 import selectors
 import socket
+import time
 import sys
 import threading
 
@@ -92,6 +93,30 @@ def tcp_mss(host, port):
     c.sendall(b"who\n")
     c.makefile("rb").readline()
     print("mss=%d" % c.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG))
+
+
+def udp_pmtu(host, port, size):
+    """Send DF datagrams of size bytes until the path MTU drops (2 s)."""
+    fam = family(host)
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    if fam == socket.AF_INET:
+        s.setsockopt(socket.IPPROTO_IP, 10, 2)      # IP_MTU_DISCOVER: DO
+        level, opt = socket.IPPROTO_IP, 14          # IP_MTU
+    else:
+        s.setsockopt(socket.IPPROTO_IPV6, 23, 2)    # IPV6_MTU_DISCOVER: DO
+        level, opt = socket.IPPROTO_IPV6, 24        # IPV6_MTU
+    s.connect((host, int(port)))
+    end = time.time() + 2
+    while time.time() < end:
+        try:
+            s.send(b"x" * int(size))
+        except OSError:
+            pass    # EMSGSIZE: the kernel learnt the smaller MTU
+        mtu = s.getsockopt(level, opt)
+        if mtu < int(size):
+            break
+        time.sleep(0.1)
+    print("mtu=%d" % s.getsockopt(level, opt))
 
 
 def tcp_line(host, port):
@@ -209,7 +234,7 @@ def udp_line(host, port, src="0.0.0.0", sport="0"):
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"serve-tcp": serve_tcp, "serve-udp": serve_udp, "icmp-log": icmp_log,
-     "tcp-who": tcp_who, "tcp-mss": tcp_mss, "tcp-line": tcp_line, "udp-who": udp_who,
+     "tcp-who": tcp_who, "tcp-mss": tcp_mss, "udp-pmtu": udp_pmtu, "tcp-line": tcp_line, "udp-who": udp_who,
      "tcp-send": tcp_send, "serve-who": serve_who,
      "tcp-line-from": tcp_line_from, "tcp-lines-from": tcp_lines_from,
      "udp-line": udp_line}[cmd](*args)

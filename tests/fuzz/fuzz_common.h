@@ -87,9 +87,11 @@ fz_rules(struct nat_rule *r, unsigned variant)
 	}
 	/* default destination, client address kept (seed 000) */
 	r[n].family = 4; r[n].protos = NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP;
-	r[n].port_lo = 0; r[n].port_hi = 65535; r[n].to = fz_back4; r[n].id = 7; n++;
+	r[n].port_lo = 0; r[n].port_hi = 65535; r[n].to = fz_back4; r[n].id = 7;
+	r[n].mtu = 576; n++;	/* through a tunnel: "too big" answers */
 	r[n].family = 6; r[n].protos = NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP;
-	r[n].port_lo = 0; r[n].port_hi = 65535; r[n].to = fz_back6; r[n].id = 8; n++;
+	r[n].port_lo = 0; r[n].port_hi = 65535; r[n].to = fz_back6; r[n].id = 8;
+	r[n].mtu = 1280; n++;
 	return n;
 }
 
