@@ -16,6 +16,7 @@
 #define CTL_ERRLEN 512
 
 struct loop_stats;
+struct stats_snap;
 
 #define CTL_MAX_CLIENTS 16
 #define CTL_CHUNK 512		/* flows written per output drain */
@@ -30,6 +31,9 @@ struct ctl {
 	struct front *front;
 	const struct loop_stats *ls;
 	unsigned int nclients;
+	/* the snapshot `stats` prints; NULL: engine and loop counters only */
+	void (*fill)(struct stats_snap *, void *);
+	void *fill_arg;
 };
 
 /*
