@@ -154,8 +154,13 @@ ctl_event(struct bufferevent *bev, short what, void *arg)
 static void
 ctl_answer(struct ctl_client *cl, const char *cmd, struct evbuffer *out)
 {
-	if (strcmp(cmd, "stats") == 0)
+	if (strcmp(cmd, "stats") == 0 && cl->c->text != NULL)
+		cl->c->text(out, cl->c->text_arg);
+	else if (strcmp(cmd, "stats") == 0)
 		ctl_stats(cl->c, out);
+	else if (strcmp(cmd, "flows") == 0 && cl->c->front == NULL)
+		evbuffer_add_printf(out, "error: the back half tracks no flows "
+		    "(ask the front)\n");
 	else if (strcmp(cmd, "flows") != 0)
 		evbuffer_add_printf(out, "error: unknown command \"%.32s\" "
 		    "(allowed: flows, stats)\n", cmd);

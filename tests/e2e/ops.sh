@@ -12,7 +12,8 @@
 #     iptables rules, a small tunnel MTU, MSS clamping off, a tunnel down or
 #     without carrier, a silent backend, a rule before tunrelay's, port
 #     overlaps; and on a running front: forwarding, rp_filter and rules that
-#     drifted. On the backend: an old fwmark rule and a MASQUERADE.
+#     drifted. On the backend: an old fwmark rule and a MASQUERADE;
+#   - `tunrelay stats` of the back half: its mode and the repairs it made.
 set -u
 
 skip() { echo "SKIP: $*"; exit 77; }
@@ -34,11 +35,13 @@ TOOL=$here/ops_tool.py
 TMP=$(mktemp -d /tmp/tunrelay-ops.XXXXXX)
 CONF=$TMP/front.ini
 DPID=
+BPID=
 pass=0
 fail=0
 
 cleanup() {
 	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
+	[ -n "$BPID" ] && kill -9 "$BPID" 2>/dev/null
 	topo_down
 	rm -rf "$TMP"
 }
@@ -344,6 +347,21 @@ expect "backend: the old recipe's fwmark rule is reported with the fix" \
     'warning: ip rule "[0-9]+: from all fwmark 0x1(/0xffffffff)? lookup 100" looks like the manual recipe of seed 000.*fix: ip rule del pref [0-9]+' out
 expect "backend: a MASQUERADE on the tunnel is reported" \
     'warning: nftables chain ip oldnat post \(hook postrouting\) holds 1 masquerade rule' out
+
+# ---------------------------------------------------------------- back stats
+inB nft delete table ip oldnat
+ip netns exec "$NS_B" "$BIN" run -c "$TMP/back.ini" >>"$TMP/back.log" 2>&1 &
+BPID=$!
+topo_wait 100 inB "$BIN" stats -c "$TMP/back.ini"
+expect "back: tunrelay stats shows the mode" '^mode connmark$' inB "$BIN" stats -c "$TMP/back.ini"
+expect "back: no repairs yet" '^repairs 0$' inB "$BIN" stats -c "$TMP/back.ini"
+expect "back: tunrelay flows explains there are none" 'the back half tracks no flows' inB "$BIN" flows -c "$TMP/back.ini"
+inB ip rule del pref 1400
+topo_wait 30 sh -c "ip netns exec $NS_B $BIN stats -c $TMP/back.ini | grep -q '^rules_restored [1-9]'"
+expect "back: a deleted rule is counted as restored" '^rules_restored [1-9]' inB "$BIN" stats -c "$TMP/back.ini"
+expect "back: and as a repair" '^repairs [1-9]' inB "$BIN" stats -c "$TMP/back.ini"
+kill -TERM "$BPID"; wait "$BPID" 2>/dev/null
+check "back: control socket removed at exit" test ! -e "$TMP/back.sock"
 
 echo "# $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
