@@ -35,8 +35,9 @@ conf_ops_hostport(const char *s, struct conf_metrics *m)
 	char		 host[64];
 	const char	*port, *end;
 	size_t		 n;
+	bool		 bracket = *s == '[';
 
-	if (*s == '[') {
+	if (bracket) {
 		if ((end = strchr(s, ']')) == NULL || end[1] != ':')
 			return ("is not [IPV6]:PORT");
 		s++;
@@ -53,7 +54,7 @@ conf_ops_hostport(const char *s, struct conf_metrics *m)
 	memcpy(host, s, n);
 	host[n] = '\0';
 	if (conf_parse_addr(host, &m->addr) != NULL ||
-	    (m->addr.family == 4) != (s[-1] != '['))
+	    (m->addr.family == 4) == bracket)
 		return ("is not an IPv4 or [IPv6] address with a port");
 	return (conf_ops_port(port, &m->port));
 }

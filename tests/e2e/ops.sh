@@ -83,7 +83,9 @@ start() {
 	topo_wait 100 inF "$BIN" stats -c "$CONF"
 }
 stop() {
-	kill -TERM "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null; DPID=
+	local rc
+	kill -TERM "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null; rc=$?; DPID=
+	[ "$rc" = 0 ] || not_ok "the front exits 0 on SIGTERM (exit $rc)"
 }
 scrape() { inF curl -sf --max-time 5 http://127.0.0.1:9731/metrics; }
 stat() { inF "$BIN" stats -c "$CONF" | awk -v k="$1" '$1 == k { print $2 }'; }
@@ -360,8 +362,11 @@ inB ip rule del pref 1400
 topo_wait 30 sh -c "ip netns exec $NS_B $BIN stats -c $TMP/back.ini | grep -q '^rules_restored [1-9]'"
 expect "back: a deleted rule is counted as restored" '^rules_restored [1-9]' inB "$BIN" stats -c "$TMP/back.ini"
 expect "back: and as a repair" '^repairs [1-9]' inB "$BIN" stats -c "$TMP/back.ini"
-kill -TERM "$BPID"; wait "$BPID" 2>/dev/null
+kill -TERM "$BPID"; wait "$BPID" 2>/dev/null; rc=$?; BPID=
+[ "$rc" = 0 ] || not_ok "the back exits 0 on SIGTERM (exit $rc)"
 check "back: control socket removed at exit" test ! -e "$TMP/back.sock"
+# a sanitizer build reports into the daemons' logs
+refute "no sanitizer reports from the daemons" 'Sanitizer|runtime error' cat "$TMP/front.log" "$TMP/back.log"
 
 echo "# $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
