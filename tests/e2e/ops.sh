@@ -226,6 +226,19 @@ refute "no TCP endpoint when metrics names a socket" ':9731' inF ss -ltn
 stop
 check "unix socket removed at exit" test ! -e "$TMP/metrics.sock"
 
+# a taken port: the start fails with a clear error and leaves nothing behind
+{ topo_front_conf "$TMP/ctl.sock"; printf 'metrics = 9731\n'; } >"$CONF"
+topo_bg "$NS_F" python3 -c 'import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 9731)); s.listen(1); time.sleep(60)'
+topo_wait 50 sh -c "ip netns exec $NS_F ss -ltn | grep -q 127.0.0.1:9731"
+expect "a taken metrics port stops the start with the reason" \
+    'metrics 127\.0\.0\.1:9731: Address already in use' \
+    timeout 20 ip netns exec "$NS_F" "$BIN" run -c "$CONF"
+if [ "$(inF ip rule show | grep -c 'proto 222')" = 0 ]; then ok "and leaves no rules behind"
+else not_ok "and leaves no rules behind"; fi
+kill "${TOPO_PIDS[-1]}" 2>/dev/null
+
 topo_front_conf "$TMP/ctl.sock" >"$CONF"
 start || not_ok "front without metrics did not come up"
 refute "metrics are off by default: nothing listens" 'LISTEN' inF ss -ltn 'sport = :9731'
