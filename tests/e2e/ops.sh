@@ -286,8 +286,13 @@ inF nft flush ruleset
 inF nft add table ip nat
 inF nft 'add chain ip nat post { type nat hook postrouting priority srcnat; }'
 inF nft add rule ip nat post oifname "other0" masquerade
+inF nft add rule ip nat post oifname "x-*" masquerade
 run_check
-refute "a MASQUERADE on another interface is not reported" 'masquerade' out
+refute "a MASQUERADE on other interfaces (name, wildcard) is not reported" 'masquerade' out
+inF nft add rule ip nat post oifname "f-*" masquerade
+run_check
+expect "a MASQUERADE on a wildcard that matches the tunnel is reported" \
+    'nftables chain ip nat post \(hook postrouting\) holds 1 masquerade rule' out
 inF nft flush ruleset
 
 if command -v iptables-legacy >/dev/null; then
