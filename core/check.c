@@ -401,6 +401,10 @@ check_eph_fix(const struct check_front *k, int lo, int hi, int *a, int *b)
 		*a = k->eph_lo;
 		*b = lo - 1;
 	}
+	if (*b < *a) {		/* the forward covers the range: go below it */
+		*a = 1024;
+		*b = lo > 1025 ? lo - 1 : 1024;
+	}
 }
 
 /* Whether the config rewrites sources (full NAT or hairpin). */
