@@ -104,6 +104,17 @@ struct conf_forward {
 	uint8_t		 source;	/* enum nat_source */
 };
 
+/* [front] metrics: where the Prometheus endpoint listens. */
+struct conf_metrics {
+	bool		 on;		/* false: metrics = off (the default) */
+	char		*path;		/* unix:PATH, else NULL */
+	struct conf_addr addr;		/* HOST:PORT (127.0.0.1 for PORT alone) */
+	uint16_t	 port;
+};
+
+#define CONF_FLOW_LOG_RATE	100	/* lines per second */
+#define CONF_FLOW_LOG_RATE_MAX	100000
+
 /* [front], with its [forward.*] and [hairpin] sections. */
 struct conf_front {
 	char			*public_interface;
@@ -127,6 +138,9 @@ struct conf_front {
 	size_t			 nforward;
 	char			**hairpin;	/* [hairpin] interfaces */
 	size_t			 nhairpin;	/* 0: no [hairpin] */
+	struct conf_metrics	 metrics;
+	bool			 flow_log;	/* log new and closed flows */
+	uint32_t		 flow_log_rate;	/* lines per second */
 };
 
 /* [back]. */

@@ -16,7 +16,7 @@ static const char *const conf_front_keys[] = {
 	"public_interface", "tunnel_interface", "backend", "exclude",
 	"mss_clamp", "max_flows", "tcp_established_timeout",
 	"tcp_transitory_timeout", "udp_timeout", "icmp_timeout", "tcp_pickup",
-	"nat_ports", "queues", CONF_COMMON_KEYS, NULL
+	"nat_ports", "queues", CONF_OPS_KEYS, CONF_COMMON_KEYS, NULL
 };
 
 static const char *const conf_front_forward_keys[] = {
@@ -556,6 +556,7 @@ conf_front_load(struct conf_ctx *ctx, size_t sec, struct conf *c)
 		conf_key_addr_pair(ctx, e, f->backend, &f->nbackend);
 	conf_front_exclude(ctx, sec, f);
 	conf_front_limits(ctx, sec, f);
+	conf_ops_load(ctx, sec, f);
 	conf_front_forwards(ctx, f);
 	conf_front_hairpin(ctx, f);
 	conf_front_cross(ctx, sec, f);
@@ -576,5 +577,6 @@ conf_front_free(struct conf_front *f)
 	for (i = 0; i < f->nhairpin; i++)
 		free(f->hairpin[i]);
 	free(f->hairpin);
+	free(f->metrics.path);
 	memset(f, 0, sizeof(*f));
 }

@@ -127,6 +127,12 @@ int	 conf_key_addr_list(struct conf_ctx *, const struct conf_ent *,
 int	 conf_key_path(struct conf_ctx *, const struct conf_ent *, char **);
 int	 conf_key_group(struct conf_ctx *, const struct conf_ent *, char **);
 
+/* conf_ops.c: metrics, flow_log, flow_log_rate of [front] */
+#define CONF_OPS_KEYS	"metrics", "flow_log", "flow_log_rate"
+void	 conf_ops_load(struct conf_ctx *, size_t, struct conf_front *);
+const char *conf_ops_metrics(const char *, struct conf_metrics *, char *,
+	    size_t);
+
 /* conf_front.c, conf_back.c */
 void	 conf_front_load(struct conf_ctx *, size_t, struct conf *);
 void	 conf_front_free(struct conf_front *);

@@ -23,6 +23,7 @@
 #include <libmnl/libmnl.h>
 
 #include "core/back.h"
+#include "core/ctl.h"
 #include "core/log.h"
 #include "core/nft.h"
 #include "core/notify.h"
@@ -33,6 +34,17 @@
 #define BACK_MAX_ROUTES 32
 #define BACK_MAX_ADDRS 16
 #define BACK_RETRY_MS 1000	/* while the tunnel is down or gone */
+
+/* What `tunrelay stats` shows for the back half. */
+struct back_stats {
+	uint64_t repairs;		/* reconciles that put something back */
+	uint64_t repair_errors;		/* reconciles that failed (retried) */
+	uint64_t rules_restored;
+	uint64_t routes_restored;
+	uint64_t nft_restored;		/* nftables table recreated */
+	uint64_t reloads;
+	uint64_t reload_errors;
+};
 
 struct back {
 	const char *path;
@@ -52,6 +64,8 @@ struct back {
 	struct mnl_socket *watch[2];	/* rtnetlink, nftables events */
 	struct event *watch_ev[2];
 	struct event *debounce, *sig[3], *watchdog;
+	struct ctl ctl;			/* answers tunrelay stats */
+	struct back_stats st;
 };
 
 /* AF_* of a config family (4/6). */
@@ -327,6 +341,11 @@ back_routes(struct back *b, char *err)
 		    b->conf.back.tunnel_interface, e);
 		return -1;
 	}
+	if (b->restoring && (res.rules_added || res.routes_added)) {
+		b->st.repairs++;
+		b->st.rules_restored += res.rules_added;
+		b->st.routes_restored += res.routes_added;
+	}
 	if (b->restoring && (res.rules_added || res.routes_added))
 		log_info("restored %u rules and %u routes of table %d",
 		    res.rules_added, res.routes_added, BACK_TABLE);
@@ -359,6 +378,10 @@ back_nft(struct back *b, bool force, char *err)
 	if (nft_apply(&s, e) == -1) {
 		snprintf(err, BACK_ERRLEN, "%s", e);
 		return -1;
+	}
+	if (b->restoring) {
+		b->st.repairs++;
+		b->st.nft_restored++;
 	}
 	if (b->restoring)
 		log_info("restored: nftables table inet %s (found %d of %d "
@@ -549,6 +572,7 @@ back_reconcile(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	b->restoring = true;
 	if (back_install(b, false, err) == -1) {
+		b->st.repair_errors++;
 		back_fail(b, err);
 		evtimer_add(b->debounce, &retry);
 	} else if (b->last_err[0] != '\0') {
@@ -694,14 +718,18 @@ back_reload(struct back *b)
 			log_warnx("reload: %s", errs->e[i].msg);
 		log_warnx("reload: %s has errors; keeping the running "
 		    "configuration", b->path);
+		b->st.reload_errors++;
 	} else if (c.role != CONF_ROLE_BACK) {
 		log_warnx("reload: %s is no longer a [back] configuration; "
 		    "keeping the running one", b->path);
 		conf_free(&c);
+		b->st.reload_errors++;
 	} else if (back_switch(b, &c, err) == -1) {
 		log_warnx("reload: %s; keeping the running configuration", err);
 		conf_free(&c);
+		b->st.reload_errors++;
 	} else {
+		b->st.reloads++;
 		back_describe(b);
 		log_info("reloaded %s", b->path);
 	}
@@ -761,6 +789,43 @@ back_events(struct back *b)
 	return 0;
 }
 
+/* `tunrelay stats` of the back half: its mode and the repairs it made. */
+static void
+back_stats(struct evbuffer *out, void *arg)
+{
+	const struct back *b = arg;
+
+#define S(name, v) evbuffer_add_printf(out, "%s %llu\n", name, \
+	    (unsigned long long)(v))
+	evbuffer_add_printf(out, "mode %s\n", b->mode == CONF_MARK_CONNMARK ?
+	    "connmark" : "source");
+	S("rules", b->nrules);
+	S("repairs", b->st.repairs);
+	S("repair_errors", b->st.repair_errors);
+	S("rules_restored", b->st.rules_restored);
+	S("routes_restored", b->st.routes_restored);
+	S("nft_restored", b->st.nft_restored);
+	S("reloads", b->st.reloads);
+	S("reload_errors", b->st.reload_errors);
+#undef S
+}
+
+/* The control socket, for tunrelay stats. */
+static int
+back_ctl(struct back *b)
+{
+	char err[CTL_ERRLEN];
+
+	if (ctl_listen(&b->ctl, b->base, b->conf.control_socket,
+	    b->conf.control_group, NULL, NULL, err) == -1) {
+		log_warnx("control socket: %s", err);
+		return -1;
+	}
+	b->ctl.text = back_stats;
+	b->ctl.text_arg = b;
+	return 0;
+}
+
 /* Free the loop's events and sockets. */
 static void
 back_free(struct back *b)
@@ -768,6 +833,7 @@ back_free(struct back *b)
 	int i;
 
 	back_watch_close(b);
+	ctl_close(&b->ctl);
 	for (i = 0; i < 3; i++)
 		if (b->sig[i] != NULL)
 			event_free(b->sig[i]);
@@ -794,6 +860,7 @@ back_run(const char *path, struct conf *c)
 		fatal("back");
 	b->path = path;
 	b->conf = *c;
+	b->ctl.fd = -1;
 	memset(c, 0, sizeof(*c));	/* ours now */
 	signal(SIGPIPE, SIG_IGN);
 	if ((b->base = event_base_new()) == NULL)
@@ -810,6 +877,8 @@ back_run(const char *path, struct conf *c)
 		log_warnx("%s", err);
 		goto stop;
 	}
+	if (back_ctl(b) == -1)
+		goto stop;
 	back_describe(b);
 	log_info("ready: routing replies of %s flows back through it",
 	    b->conf.back.tunnel_interface);

@@ -22,6 +22,7 @@
 #include "core/ctl.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/stats.h"
 
 #define CTL_TIMEOUT 10		/* seconds for a client to ask and read */
 
@@ -105,8 +106,7 @@ struct ctl_client {
 	size_t n;			/* flows written so far */
 };
 
-static void ctl_stats(const struct front *, const struct loop_stats *,
-    struct evbuffer *);
+static void ctl_stats(const struct ctl *, struct evbuffer *);
 static int ctl_flow(const struct nat_flow_info *, void *);
 
 /* Drop a client and whatever it holds. */
@@ -154,8 +154,13 @@ ctl_event(struct bufferevent *bev, short what, void *arg)
 static void
 ctl_answer(struct ctl_client *cl, const char *cmd, struct evbuffer *out)
 {
-	if (strcmp(cmd, "stats") == 0)
-		ctl_stats(cl->c->front, cl->c->ls, out);
+	if (strcmp(cmd, "stats") == 0 && cl->c->text != NULL)
+		cl->c->text(out, cl->c->text_arg);
+	else if (strcmp(cmd, "stats") == 0)
+		ctl_stats(cl->c, out);
+	else if (strcmp(cmd, "flows") == 0 && cl->c->front == NULL)
+		evbuffer_add_printf(out, "error: the back half tracks no flows "
+		    "(ask the front)\n");
 	else if (strcmp(cmd, "flows") != 0)
 		evbuffer_add_printf(out, "error: unknown command \"%.32s\" "
 		    "(allowed: flows, stats)\n", cmd);
@@ -370,55 +375,17 @@ ctl_flow(const struct nat_flow_info *fi, void *arg)
 	return 0;
 }
 
-/* Counters, one "name value" per line. */
+/* Counters, one "name value" per line, from the counter table. */
 static void
-ctl_stats(const struct front *f, const struct loop_stats *ls,
-    struct evbuffer *out)
+ctl_stats(const struct ctl *c, struct evbuffer *out)
 {
-	static const char *const sides[NAT_SIDE_MAX] = { "public", "inside", "lan" };
-	struct nat_stats st;
-	int i;
+	struct stats_snap snap;
 
-	nat_get_stats(f->nat, &st);
-	for (i = 0; i < NAT_SIDE_MAX; i++)
-		evbuffer_add_printf(out, "packets_%s %llu\n", sides[i],
-		    (unsigned long long)st.packets[i]);
-#define S(name, v) evbuffer_add_printf(out, "%s %llu\n", name, (unsigned long long)(v))
-	S("forwarded", st.forwarded);
-	S("not_ours", st.not_ours);
-	S("icmp_replies", st.replies);
-	S("icmp_translated", st.icmp_translated);
-	S("mss_clamped", st.mss_clamped);
-	S("too_big", st.too_big);
-	for (i = 0; i < NAT_DROP_MAX; i++)
-		evbuffer_add_printf(out, "drop_%s %llu\n",
-		    nat_drop_name((enum nat_drop_reason)i),
-		    (unsigned long long)st.drops[i]);
-	S("flows_active", st.flows_active);
-	S("flows_max", st.max_flows);
-	S("flows_created", st.flows_created);
-	S("flows_expired", st.flows_expired);
-	S("flows_evicted", st.flows_evicted);
-	for (i = 1; i < NAT_TCP_STATE_MAX; i++)
-		evbuffer_add_printf(out, "flows_tcp_%s %llu\n",
-		    nat_tcp_state_name((enum nat_tcp_state)i),
-		    (unsigned long long)st.flows_by_state[i]);
-	S("flows_udp", st.flows_udp);
-	S("flows_icmp", st.flows_icmp);
-	S("mappings", st.mappings);
-	S("frags_tracked", st.frags_tracked);
-	S("frags_queued", st.frags_queued);
-	S("memory_bytes", nat_memory(f->nat));
-	S("tun_rx_packets", ls->rx_packets);
-	S("tun_rx_bytes", ls->rx_bytes);
-	S("tun_tx_packets", ls->tx_packets);
-	S("tun_tx_bytes", ls->tx_bytes);
-	S("tun_rx_errors", ls->rx_errors);
-	S("tun_tx_errors", ls->tx_errors);
-	S("tun_bad_vnet", ls->bad_vnet);
-	S("reloads", ls->reloads);
-	S("reload_errors", ls->reload_errors);
-#undef S
+	if (c->fill != NULL)
+		c->fill(&snap, c->fill_arg);
+	else
+		stats_fill(&snap, c->front->nat, c->ls, NULL);
+	stats_text(stats_table, stats_table_len, &snap, out);
 }
 
 /* Read the whole answer, bounded in time. */

@@ -16,6 +16,7 @@
 #define CTL_ERRLEN 512
 
 struct loop_stats;
+struct stats_snap;
 
 #define CTL_MAX_CLIENTS 16
 #define CTL_CHUNK 512		/* flows written per output drain */
@@ -30,11 +31,18 @@ struct ctl {
 	struct front *front;
 	const struct loop_stats *ls;
 	unsigned int nclients;
+	/* the snapshot `stats` prints; NULL: engine and loop counters only */
+	void (*fill)(struct stats_snap *, void *);
+	void *fill_arg;
+	/* a role without flows (the back half, front NULL): its stats text */
+	void (*text)(struct evbuffer *, void *);
+	void *text_arg;
 };
 
 /*
  * Listen on path (mode 0600, or 0660 for group); replaces a stale socket.
  * Answers "stats" and "flows" for the front, streaming long flow lists.
+ * With front NULL, set text after listening: "stats" prints what it writes.
  */
 int ctl_listen(struct ctl *, struct event_base *, const char *path,
     const char *group, struct front *, const struct loop_stats *,

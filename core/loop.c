@@ -16,8 +16,10 @@
 #include <event2/event.h>
 
 #include "core/ctl.h"
+#include "core/flowlog.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/metrics.h"
 #include "core/notify.h"
 
 #define LOOP_BATCH 64
@@ -41,6 +43,8 @@ struct loop {
 	struct event *sig[3];
 	struct event *sweep, *watchdog;
 	struct ctl ctl;
+	struct metrics metrics;
+	struct flowlog flowlog;
 	struct loop_stats st;
 	uint8_t *buf;
 	bool failed;		/* stopped by an error, not a signal */
@@ -184,6 +188,67 @@ loop_sweep(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	nat_get_stats(l->front.nat, &st);
 	nat_sweep(l->front.nat, loop_now(), (size_t)(st.flows_active / 4) + 1024);
+	flowlog_flush(&l->flowlog);
+}
+
+/* Write one flow log line. */
+static void
+loop_flowlog_emit(const char *line, void *arg)
+{
+	(void)arg;
+	log_info("%s", line);
+}
+
+/* Apply flow_log and flow_log_rate of the running config. */
+static void
+loop_flowlog_conf(struct loop *l)
+{
+	const struct conf_front *cf = &l->front.conf.front;
+
+	flowlog_set(&l->flowlog, cf->flow_log, cf->flow_log_rate);
+	/* no hook when off: a new flow then costs nothing extra */
+	nat_set_flow_hook(l->front.nat, cf->flow_log ? flowlog_hook : NULL,
+	    &l->flowlog);
+}
+
+/* The snapshot behind `tunrelay stats` and the metrics endpoint. */
+static void
+loop_fill(struct stats_snap *snap, void *arg)
+{
+	struct loop *l = arg;
+
+	stats_fill(snap, l->front.nat, &l->st, &l->flowlog);
+}
+
+/* Start the metrics endpoint when the config asks for one. */
+static int
+loop_metrics(struct loop *l)
+{
+	char err[METRICS_ERRLEN];
+
+	l->ctl.fill = loop_fill;
+	l->ctl.fill_arg = l;
+	if (metrics_listen(&l->metrics, l->base, &l->front.conf.front.metrics,
+	    l->front.conf.control_group, loop_fill, l, err) == -1) {
+		log_warnx("%s", err);
+		return -1;
+	}
+	if (l->front.conf.front.metrics.on)
+		log_info("metrics on http://%s/metrics", l->metrics.where);
+	return 0;
+}
+
+/* A reload cannot move the metrics endpoint: say so when it would. */
+static void
+loop_metrics_keep(const struct conf_metrics *o, const struct conf_metrics *n)
+{
+	if (o->on == n->on && o->port == n->port &&
+	    memcmp(&o->addr, &n->addr, sizeof(o->addr)) == 0 &&
+	    (o->path == NULL) == (n->path == NULL) &&
+	    (o->path == NULL || strcmp(o->path, n->path) == 0))
+		return;
+	log_warnx("reload: metrics needs a restart; the endpoint stays as "
+	    "it was");
 }
 
 /* Tell the service manager we are alive. */
@@ -243,6 +308,7 @@ loop_reload(struct loop *l)
 		l->st.reload_errors++;
 		return;
 	}
+	loop_metrics_keep(&l->front.conf.front.metrics, &c.front.metrics);
 	if (front_reload(&l->front, &c, err) == -1) {
 		log_warnx("reload: %s; keeping the running configuration", err);
 		conf_free(&c);
@@ -251,6 +317,7 @@ loop_reload(struct loop *l)
 	}
 	if (loop_attach(l) == -1)
 		log_warnx("reload: cannot watch a new TUN device");
+	loop_flowlog_conf(l);
 	l->st.reloads++;
 	log_info("reloaded %s", l->path);
 }
@@ -321,6 +388,7 @@ loop_free(struct loop *l)
 	if (l->watchdog)
 		event_free(l->watchdog);
 	ctl_close(&l->ctl);
+	metrics_close(&l->metrics);
 	if (l->base)
 		event_base_free(l->base);
 	free(l->buf);
@@ -338,6 +406,9 @@ loop_run(const char *path, struct conf *c)
 	    (l->buf = malloc(LOOP_BUFSIZE)) == NULL)
 		fatal("loop");
 	l->path = path;
+	l->metrics.fd = -1;
+	flowlog_init(&l->flowlog, &l->front.conf, loop_now, loop_flowlog_emit,
+	    NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if ((l->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
@@ -354,6 +425,9 @@ loop_run(const char *path, struct conf *c)
 		log_warnx("control socket: %s", err);
 		goto stop;
 	}
+	if (loop_metrics(l) == -1)
+		goto stop;
+	loop_flowlog_conf(l);
 	log_info("ready: relaying (control socket %s)",
 	    l->front.conf.control_socket);
 	notify_send("READY=1\nSTATUS=relaying");

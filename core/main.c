@@ -14,6 +14,7 @@
 
 #include "conf/conf.h"
 #include "core/back.h"
+#include "core/check.h"
 #include "core/ctl.h"
 #include "core/front.h"
 #include "core/log.h"
@@ -108,7 +109,10 @@ main_check(const char *path)
 	int bad;
 
 	main_load(path, &c);
-	bad = c.role == CONF_ROLE_BACK ? back_check(&c) : front_check(&c);
+	if (c.role == CONF_ROLE_BACK)
+		bad = back_check(&c) + check_back(&c);
+	else
+		bad = front_check(&c) + check_front(&c);
 	conf_free(&c);
 	if (bad)
 		return 1;

@@ -199,6 +199,14 @@ flow_delete(struct nat *nat, struct nat_flow *f)
 	nat->st.flows_active--;
 }
 
+/* Remove a flow and tell the flow hook why. */
+void
+flow_remove(struct nat *nat, struct nat_flow *f, enum nat_flow_event ev)
+{
+	nat_flow_event(nat, f, ev);
+	flow_delete(nat, f);
+}
+
 /* Idle timeout of a flow in its current state, in seconds. */
 uint32_t
 flow_timeout(const struct nat *nat, const struct nat_flow *f)
@@ -231,7 +239,7 @@ flow_make_room(struct nat *nat)
 		return true;
 	if (nat->uhead == NULL)
 		return false;
-	flow_delete(nat, nat->uhead);
+	flow_remove(nat, nat->uhead, NAT_FLOW_EVICTED);
 	nat->st.flows_evicted++;
 	return true;
 }
@@ -252,7 +260,7 @@ flow_sweep(struct nat *nat, size_t budget)
 			f = flow_of(n);
 			if (flow_expired(nat, f)) {
 				nat->sweep = next;
-				flow_delete(nat, f);
+				flow_remove(nat, f, NAT_FLOW_EXPIRED);
 				next = nat->sweep;
 				nat->st.flows_expired++;
 				removed++;

@@ -477,7 +477,9 @@ nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
 	f->state = (uint8_t)state;
 	flow_gauge(nat, f, 1);
 	flow_unassure(nat, f);
-	return nat_forward(nat, f, 0, pi, partial);
+	nat_forward(nat, f, 0, pi, partial);
+	nat_flow_event(nat, f, NAT_FLOW_NEW);
+	return NAT_FORWARD;
 }
 
 /* A packet with no flow: may it open one, and under which rule. */
@@ -520,7 +522,7 @@ nat_flow_packet(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
 		if (!flow_expired(nat, f))
 			return nat_existing(nat, f, n->key.dir, pi, pkt, side,
 			    partial, why);
-		flow_delete(nat, f);
+		flow_remove(nat, f, NAT_FLOW_EXPIRED);
 		nat->st.flows_expired++;
 	}
 	return nat_new(nat, &k, pi, pkt, side, partial, why);
@@ -695,6 +697,38 @@ nat_cursor_close(struct nat *nat, int c)
 		nat->cursor_busy[c] = false;
 		nat->cursor[c] = NULL;
 	}
+}
+
+/* Set (or clear, with NULL) the flow event hook. */
+void
+nat_set_flow_hook(struct nat *nat, nat_flow_hook *fn, void *arg)
+{
+	nat->hook = fn;
+	nat->hook_arg = arg;
+}
+
+/* Tell the hook about a flow event. */
+void
+nat_flow_event(struct nat *nat, const struct nat_flow *f,
+    enum nat_flow_event ev)
+{
+	struct nat_flow_info fi;
+
+	if (nat->hook == NULL)
+		return;
+	nat_info(nat, f, nat->now, &fi);
+	nat->hook(&fi, ev, nat->hook_arg);
+}
+
+/* Name of a flow event. */
+const char *
+nat_flow_event_name(enum nat_flow_event ev)
+{
+	static const char *const names[NAT_FLOW_EVENT_MAX] = {
+		"new", "expired", "evicted"
+	};
+
+	return (unsigned)ev < NAT_FLOW_EVENT_MAX ? names[ev] : "?";
 }
 
 /* Copy the counters. */

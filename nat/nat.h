@@ -242,6 +242,23 @@ size_t nat_cursor_next(struct nat *, int, uint64_t now, size_t max,
     int (*fn)(const struct nat_flow_info *, void *), void *arg);
 void nat_cursor_close(struct nat *, int);
 
+/*
+ * Flow events, for flow logging: the hook is called when a flow opens (after
+ * its first packet is translated) and when it goes (expired: idle past its
+ * timeout; evicted: the oldest unassured flow, to make room). It must not
+ * call back into the engine. NULL turns events off (the default).
+ */
+enum nat_flow_event {
+	NAT_FLOW_NEW = 0,
+	NAT_FLOW_EXPIRED,
+	NAT_FLOW_EVICTED,
+	NAT_FLOW_EVENT_MAX
+};
+typedef void nat_flow_hook(const struct nat_flow_info *, enum nat_flow_event,
+    void *);
+void nat_set_flow_hook(struct nat *, nat_flow_hook *, void *);
+const char *nat_flow_event_name(enum nat_flow_event);
+
 void nat_get_stats(const struct nat *, struct nat_stats *);
 const char *nat_drop_name(enum nat_drop_reason);
 const char *nat_tcp_state_name(enum nat_tcp_state);

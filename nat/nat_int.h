@@ -224,6 +224,9 @@ struct nat {
 	struct frag_buf *ready, *ready_tail;
 	uint8_t ready_sides;
 
+	nat_flow_hook *hook;		/* flow events, or NULL */
+	void *hook_arg;
+
 	uint8_t scratch[SCRATCH];
 };
 
@@ -234,6 +237,7 @@ void flow_key_from_pkt(struct nat_key *, const struct pkt_info *);
 struct flow_node *flow_lookup(struct nat *, const struct nat_key *);
 struct nat_flow *flow_insert(struct nat *, const struct nat_key *, const struct nat_key *);
 void flow_delete(struct nat *, struct nat_flow *);
+void flow_remove(struct nat *, struct nat_flow *, enum nat_flow_event);
 bool flow_expired(const struct nat *, const struct nat_flow *);
 uint32_t flow_timeout(const struct nat *, const struct nat_flow *);
 void flow_set_state(struct nat *, struct nat_flow *, uint8_t);
@@ -287,6 +291,7 @@ size_t frag_memory(const struct nat *);
 void nat_rewrite(struct nat *, struct pkt_info *, bool, const uint8_t *,
     uint16_t, const uint8_t *, uint16_t);
 int nat_ttl(struct nat *, struct pkt_info *);
+void nat_flow_event(struct nat *, const struct nat_flow *, enum nat_flow_event);
 void nat_ttl_adjust(struct nat *, struct pkt_info *);
 
 #endif

@@ -7,7 +7,7 @@ want=${1:-all}
 
 build_pkgs="gcc make autoconf automake libtool pkg-config libevent-dev uthash-dev
 libiniparser-dev libcmocka-dev libmnl-dev libnftnl-dev"
-test_pkgs="iproute2 ethtool iputils-ping socat iperf3 procps python3 nftables clang libclang-rt-14-dev"
+test_pkgs="iproute2 ethtool iputils-ping socat iperf3 procps python3 nftables iptables curl clang libclang-rt-14-dev"
 
 case "$want" in
   build) pkgs=$build_pkgs ;;

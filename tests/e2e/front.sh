@@ -71,6 +71,7 @@ topo_front_conf "$TMP/ctl.sock" >"$CONF"
 # a stand-in for the service manager: records sd_notify messages
 socat -u UNIX-RECV:"$TMP/notify.sock" OPEN:"$TMP/notify.log",creat,append &
 TOPO_PIDS+=($!)
+topo_wait 50 test -S "$TMP/notify.sock" || { echo "not ok - notify socket"; exit 1; }
 
 check "tunrelay check accepts the config" inF "$BIN" check -c "$CONF"
 start || { not_ok "front did not come up"; cat "$TMP/front.log"; exit 1; }

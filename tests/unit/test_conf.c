@@ -849,7 +849,8 @@ test_err_unknown_key(void **state)
 	    "max_flows? (allowed: public_interface, tunnel_interface, backend, "
 	    "exclude, mss_clamp, max_flows, tcp_established_timeout, "
 	    "tcp_transitory_timeout, udp_timeout, icmp_timeout, tcp_pickup, "
-	    "nat_ports, queues, control_socket, control_group)");
+	    "nat_ports, queues, metrics, flow_log, flow_log_rate, control_socket, "
+	    "control_group)");
 	assert_msg(l, 1, "10: [forward.a] colour: unknown key (allowed: proto, "
 	    "listen, to, source)");
 	done(l);

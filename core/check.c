@@ -1,0 +1,842 @@
+/*
+ * check.c - host findings of `tunrelay check`: the seed's troubleshooting
+ * list (forwarding, rp_filter, the SSH exception before the capture, MSS
+ * clamping, the tunnel up and the peer answering, a forward chain that
+ * drops) and more (MTUs, NAT rules left by an old script in nftables or
+ * legacy iptables, port ranges that collide, the running front's own rules
+ * and sysctls drifting). It reads the host and never changes it.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/icmp6.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/ip_icmp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/fib_rules.h>
+#include <linux/netfilter.h>
+#include <linux/rtnetlink.h>
+
+#include "core/back.h"
+#include "core/check.h"
+#include "core/check_nft.h"
+#include "core/front.h"
+#include "tun/nl.h"
+#include "tun/sysctl.h"
+
+#ifndef IFF_LOWER_UP
+#define IFF_LOWER_UP 0x10000	/* linux/if.h: the link has a carrier */
+#endif
+
+/* The TUN devices of a running front (core/front.c names them). */
+static const char *const check_devs[NAT_SIDE_MAX] = {
+	"trl-pub", "trl-in", "trl-lan"
+};
+
+enum check_level {
+	CHECK_ERROR = 0,	/* fails the check */
+	CHECK_WARNING,		/* likely trouble; does not fail the check */
+	CHECK_NOTE,		/* worth knowing */
+};
+
+/* What a front check looks at. */
+struct check_front {
+	const struct conf *c;
+	const struct conf_front *cf;
+	struct nl nl;
+	bool running;		/* a front runs in this network namespace */
+	bool fam[2];		/* IPv4, IPv6 relayed */
+	struct nl_link pub, tun;
+	bool has_pub, has_tun;
+	int eph_lo, eph_hi;
+};
+
+/* Print one finding; 1 for an error, else 0. */
+static int
+check_say(const struct conf *c, enum check_level lvl, const char *fmt, ...)
+    __attribute__((__format__(__printf__, 3, 4)));
+
+static int
+check_say(const struct conf *c, enum check_level lvl, const char *fmt, ...)
+{
+	static const char *const words[] = { "", "warning: ", "note: " };
+	va_list ap;
+
+	printf("%s: %s", c->path, words[lvl]);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	return lvl == CHECK_ERROR;
+}
+
+/*
+ * Whether a front runs in this network namespace: its one-instance lock
+ * (an abstract socket, core/main.c) cannot be bound.
+ */
+static bool
+check_front_running(void)
+{
+	static const char name[] = "\0tunrelay.front";
+	struct sockaddr_un sun;
+	int fd, rc;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, name, sizeof(name) - 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return false;
+	rc = bind(fd, (struct sockaddr *)&sun, (socklen_t)(offsetof(struct
+	    sockaddr_un, sun_path) + sizeof(name) - 1));
+	close(fd);
+	return rc == -1 && errno == EADDRINUSE;
+}
+
+/* The address families the front relays. */
+static void
+check_families(struct check_front *k)
+{
+	size_t i;
+
+	for (i = 0; i < k->cf->nbackend; i++)
+		k->fam[k->cf->backend[i].family == 6] = true;
+	for (i = 0; i < k->cf->nforward; i++)
+		k->fam[k->cf->forward[i].family == 6] = true;
+}
+
+/* The tunnel interface is up, has a carrier, and an MTU IPv6 can use. */
+static int
+check_tunnel(struct check_front *k)
+{
+	const char *n = k->tun.name;
+	int bad = 0;
+
+	if (!(k->tun.flags & IFF_UP))
+		return check_say(k->c, CHECK_ERROR, "[front] tunnel_interface "
+		    "%s is down (fix: ip link set %s up)", n, n);
+	if (!(k->tun.flags & IFF_LOWER_UP))
+		bad += check_say(k->c, CHECK_ERROR, "[front] tunnel_interface "
+		    "%s is up but has no carrier: the tunnel is not connected "
+		    "(fix: bring the tunnel up at both ends; check its state "
+		    "with ip link show %s, or wg show %s for WireGuard)", n, n,
+		    n);
+	if (k->fam[1] && k->tun.mtu < 1280)
+		bad += check_say(k->c, CHECK_ERROR, "[front] tunnel_interface "
+		    "%s has MTU %u, below IPv6's minimum of 1280, and IPv6 is "
+		    "relayed (fix: ip link set %s mtu 1280, or relay IPv4 only)",
+		    n, k->tun.mtu, n);
+	return bad;
+}
+
+/* Internet checksum of an ICMP message. */
+static uint16_t
+check_csum(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint32_t s = 0;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		s += (uint32_t)(b[i] << 8 | b[i + 1]);
+	if (len & 1)
+		s += (uint32_t)(b[len - 1] << 8);
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return htons((uint16_t)~s);
+}
+
+/* Whether a packet read from a raw socket is our echo reply from the peer. */
+static bool
+check_is_reply(int family, const uint8_t *p, ssize_t n, uint16_t id)
+{
+	const struct icmphdr *ic;
+	size_t hl;
+
+	if (family == AF_INET6)
+		return n >= 8 && p[0] == ICMP6_ECHO_REPLY &&
+		    memcmp(p + 4, &id, 2) == 0;
+	if (n < 20 || (size_t)n < (hl = (size_t)(p[0] & 0xf) * 4) + 8)
+		return false;
+	ic = (const struct icmphdr *)(p + hl);
+	return ic->type == ICMP_ECHOREPLY && ic->un.echo.id == id;
+}
+
+/* Milliseconds of the monotonic clock. */
+static long long
+check_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Ping a peer once and wait up to CHECK_PING_MS for the answer: 1 answered,
+ * 0 silent, -1 could not ping (no raw socket).
+ */
+static int
+check_ping(const struct conf_addr *a)
+{
+	struct sockaddr_storage ss;
+	uint8_t pkt[64], buf[1500];
+	struct icmphdr *ic = (struct icmphdr *)pkt;
+	int family = a->family == 4 ? AF_INET : AF_INET6, fd, got = 0;
+	uint16_t id = htons((uint16_t)getpid());
+	long long end = check_ms() + CHECK_PING_MS, left;
+	struct pollfd p;
+	socklen_t sl;
+	ssize_t n;
+
+	fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, family == AF_INET ?
+	    IPPROTO_ICMP : IPPROTO_ICMPV6);
+	if (fd == -1)
+		return -1;
+	memset(&ss, 0, sizeof(ss));
+	memset(pkt, 0, sizeof(pkt));
+	ic->type = family == AF_INET ? ICMP_ECHO : ICMP6_ECHO_REQUEST;
+	ic->un.echo.id = id;
+	ic->un.echo.sequence = htons(1);
+	memcpy(pkt + 8, "tunrelay check", 14);
+	if (family == AF_INET) {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		memcpy(&((struct sockaddr_in *)&ss)->sin_addr, a->addr.b, 4);
+		ic->checksum = check_csum(pkt, sizeof(pkt));
+		sl = sizeof(struct sockaddr_in);
+	} else {
+		/* the kernel fills in the ICMPv6 checksum */
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr, a->addr.b, 16);
+		sl = sizeof(struct sockaddr_in6);
+	}
+	if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&ss, sl) == -1) {
+		close(fd);
+		return 0;
+	}
+	p.fd = fd;
+	p.events = POLLIN;
+	while (!got && (left = end - check_ms()) > 0 && poll(&p, 1,
+	    (int)left) > 0) {
+		n = recv(fd, buf, sizeof(buf), 0);
+		got = n > 0 && check_is_reply(family, buf, n, id);
+	}
+	close(fd);
+	return got;
+}
+
+/* Each backend answers a ping (seed 000: "ping 10.22.22.1" from the front). */
+static void
+check_backends(struct check_front *k)
+{
+	char a[INET6_ADDRSTRLEN];
+	size_t i;
+	int r;
+
+	for (i = 0; i < k->cf->nbackend; i++) {
+		const struct conf_addr *b = &k->cf->backend[i];
+
+		inet_ntop(b->family == 4 ? AF_INET : AF_INET6, b->addr.b, a,
+		    sizeof(a));
+		r = check_ping(b);
+		if (r == -1) {
+			check_say(k->c, CHECK_NOTE, "cannot ping backend %s "
+			    "(no raw socket: run check as root to test it)", a);
+			return;
+		}
+		if (r == 0)
+			check_say(k->c, CHECK_WARNING, "backend %s did not "
+			    "answer a ping within %d ms: the tunnel may be down "
+			    "at the other end, or the backend drops ICMP echo "
+			    "(test: ping -c 3 %s; on the backend: ip addr show; "
+			    "nft list ruleset)", a, CHECK_PING_MS, a);
+	}
+}
+
+/* ip_forward: tunrelay run turns it on; a running front needs it on. */
+static int
+check_forwarding(struct check_front *k)
+{
+	static const char *const key[2] = {
+		"net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"
+	};
+	char se[SYSCTL_ERRLEN];
+	int i, v, bad = 0;
+
+	for (i = 0; i < 2; i++) {
+		if (!k->fam[i] || sysctl_forwarding_get(i ? AF_INET6 : AF_INET,
+		    &v, se) == -1 || v != 0)
+			continue;
+		if (k->running)
+			bad += check_say(k->c, CHECK_ERROR, "%s is 0 while "
+			    "tunrelay runs: nothing is relayed (fix: sysctl -w "
+			    "%s=1; to keep it across reboots: echo '%s = 1' > "
+			    "/etc/sysctl.d/90-tunrelay.conf)", key[i], key[i],
+			    key[i]);
+		else
+			check_say(k->c, CHECK_NOTE, "%s is 0; tunrelay run "
+			    "sets it to 1 (to keep it across reboots: echo "
+			    "'%s = 1' > /etc/sysctl.d/90-tunrelay.conf)", key[i],
+			    key[i]);
+	}
+	return bad;
+}
+
+/*
+ * rp_filter: the TUN devices have no address, so any reverse-path check on
+ * them drops every relayed packet. run sets them (and all) to 0.
+ */
+static int
+check_rp_filter(struct check_front *k)
+{
+	char se[SYSCTL_ERRLEN];
+	int all, v, i, bad = 0;
+
+	if (!k->fam[0] || sysctl_rp_filter_get("all", &all, se) == -1)
+		return 0;
+	if (!k->running) {
+		if (all != 0)
+			check_say(k->c, CHECK_NOTE, "net.ipv4.conf.all.rp_filter "
+			    "is %d; tunrelay run copies it onto each interface "
+			    "and sets all to 0, so that its TUN devices do no "
+			    "reverse-path check", all);
+		return 0;
+	}
+	if (all != 0)
+		bad += check_say(k->c, CHECK_ERROR, "net.ipv4.conf.all.rp_filter "
+		    "is %d while tunrelay runs: the kernel drops relayed packets "
+		    "on its TUN devices (fix: sysctl -w net.ipv4.conf.all."
+		    "rp_filter=0, after setting the value you want on each "
+		    "interface, e.g. sysctl -w net.ipv4.conf.%s.rp_filter=%d)",
+		    all, k->cf->public_interface, all);
+	for (i = 0; i < NAT_SIDE_MAX; i++) {
+		if (sysctl_rp_filter_get(check_devs[i], &v, se) == -1 || v == 0)
+			continue;
+		bad += check_say(k->c, CHECK_ERROR, "net.ipv4.conf.%s.rp_filter "
+		    "is %d: the kernel drops the packets tunrelay relays "
+		    "through %s (fix: sysctl -w net.ipv4.conf.%s.rp_filter=0)",
+		    check_devs[i], v, check_devs[i], check_devs[i]);
+	}
+	return bad;
+}
+
+/* MSS clamping against the tunnel's MTU. */
+static void
+check_mss(struct check_front *k)
+{
+	unsigned int pm = k->pub.mtu, tm = k->tun.mtu;
+	unsigned int room = tm > 60 ? tm - (k->fam[1] ? 60 : 40) : 0;
+
+	if (k->cf->mss_mode == CONF_MSS_OFF && tm < pm)
+		check_say(k->c, CHECK_WARNING, "mss_clamp = off and the tunnel "
+		    "%s (MTU %u) is smaller than %s (MTU %u): TCP segments sized "
+		    "for the public side do not fit the tunnel, and connections "
+		    "stall once data flows (fix: mss_clamp = pmtu)",
+		    k->tun.name, tm, k->pub.name, pm);
+	if (k->cf->mss_mode == CONF_MSS_FIXED && k->cf->mss > room)
+		check_say(k->c, CHECK_WARNING, "mss_clamp = %u does not fit the "
+		    "tunnel %s (MTU %u leaves %u bytes for TCP data%s) (fix: "
+		    "mss_clamp = pmtu, or mss_clamp = %u)", k->cf->mss,
+		    k->tun.name, tm, room, k->fam[1] ? " over IPv6" : "", room);
+}
+
+/* The tunnel's MTU against the public interface's. */
+static void
+check_mtu(struct check_front *k)
+{
+	if (k->tun.mtu >= k->pub.mtu || k->cf->mss_mode == CONF_MSS_OFF)
+		return;
+	check_say(k->c, CHECK_NOTE, "the tunnel %s (MTU %u) is smaller than "
+	    "%s (MTU %u): TCP is clamped (mss_clamp), but UDP datagrams and "
+	    "pings over %u bytes marked don't-fragment are lost, and the "
+	    "kernel's \"fragmentation needed\" names the backend's tunnel "
+	    "address (fix where the tunnel allows: ip link set %s mtu %u)",
+	    k->tun.name, k->tun.mtu, k->pub.name, k->pub.mtu, k->tun.mtu,
+	    k->tun.name, k->pub.mtu);
+}
+
+/* Whether [lo, hi] and [a, b] overlap. */
+static bool
+check_overlap(int lo, int hi, int a, int b)
+{
+	return lo <= b && a <= hi;
+}
+
+/* An exclude item as written: "tcp/22", "udp/8000-8100". */
+static const char *
+check_ex_str(const struct conf_exclude *x, char *buf, size_t len)
+{
+	const char *p = x->protos == NAT_P_TCP ? "tcp" : "udp";
+
+	if (x->port_lo == x->port_hi)
+		snprintf(buf, len, "%s/%u", p, x->port_lo);
+	else
+		snprintf(buf, len, "%s/%u-%u", p, x->port_lo, x->port_hi);
+	return buf;
+}
+
+/*
+ * An ephemeral range that keeps clear of [lo, hi]: above it when at least
+ * 1000 ports are left there, else below it.
+ */
+static void
+check_eph_fix(const struct check_front *k, int lo, int hi, int *a, int *b)
+{
+	if (hi + 1000 <= k->eph_hi) {
+		*a = hi + 1;
+		*b = k->eph_hi;
+	} else {
+		*a = k->eph_lo;
+		*b = lo - 1;
+	}
+	if (*b < *a) {		/* the forward covers the range: go below it */
+		*a = 1024;
+		*b = lo > 1025 ? lo - 1 : 1024;
+	}
+}
+
+/* Whether the config rewrites sources (full NAT or hairpin). */
+static bool
+check_full_nat(const struct conf_front *cf)
+{
+	size_t i;
+
+	for (i = 0; i < cf->nforward; i++)
+		if (cf->forward[i].source == NAT_SOURCE_RELAY)
+			return true;
+	return cf->nhairpin > 0;
+}
+
+/* Port ranges that collide with the kernel's ephemeral ports or nat_ports. */
+static void
+check_ports(struct check_front *k)
+{
+	const struct conf_front *cf = k->cf;
+	char ex[32];
+	size_t i;
+
+	for (i = 0; i < cf->nforward; i++) {
+		const struct conf_forward *fw = &cf->forward[i];
+		int a, b;
+
+		if (!check_overlap(fw->listen_lo, fw->listen_hi, k->eph_lo,
+		    k->eph_hi))
+			continue;
+		check_eph_fix(k, fw->listen_lo, fw->listen_hi, &a, &b);
+		check_say(k->c, CHECK_WARNING, "[forward.%s] listen %u-%u "
+		    "overlaps the kernel's ephemeral ports %d-%d: the forward "
+		    "takes those ports, so the front's own connections that pick "
+		    "them lose their replies (fix: move the forward, or narrow "
+		    "the range: sysctl -w net.ipv4.ip_local_port_range='%d %d')",
+		    fw->name, fw->listen_lo, fw->listen_hi, k->eph_lo, k->eph_hi,
+		    a, b);
+	}
+	for (i = 0; check_full_nat(cf) && i < cf->nexclude; i++)
+		if (check_overlap(cf->exclude[i].port_lo, cf->exclude[i].port_hi,
+		    cf->nat_port_lo, cf->nat_port_hi))
+			check_say(k->c, CHECK_WARNING, "exclude %s overlaps "
+			    "nat_ports %u-%u: full-NAT replies to those ports "
+			    "stay with the host (fix: choose nat_ports outside "
+			    "the excluded ports)", check_ex_str(
+			    &cf->exclude[i], ex, sizeof(ex)), cf->nat_port_lo,
+			    cf->nat_port_hi);
+	if (cf->nbackend > 0)
+		check_say(k->c, CHECK_NOTE, "ports %d-%d (ip_local_port_range) "
+		    "stay with the front so its own connections work; clients "
+		    "reach the backend on them only through a [forward] (or "
+		    "narrow the range: sysctl -w net.ipv4.ip_local_port_range="
+		    "'%d %d')", k->eph_lo, k->eph_hi, k->eph_hi - 4999 > k->eph_lo ?
+		    k->eph_hi - 4999 : k->eph_lo, k->eph_hi);
+}
+
+/* Whether rule r is one of a front's public capture rules. */
+static bool
+check_is_capture(const struct nl_rule *r, const char *pub)
+{
+	return r->protocol == NL_PROTO_TUNRELAY && r->table == FRONT_TABLE_BASE &&
+	    strcmp(r->iif, pub) == 0;
+}
+
+/* The running front's lookup-local rule for one exclude item, or NULL. */
+static const struct nl_rule *
+check_exclude_rule(const struct nl_rule *r, size_t n, const char *pub,
+    const struct conf_exclude *x)
+{
+	uint8_t proto = x->protos == NAT_P_TCP ? IPPROTO_TCP : IPPROTO_UDP;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (r[i].protocol == NL_PROTO_TUNRELAY &&
+		    r[i].table == RT_TABLE_LOCAL && strcmp(r[i].iif, pub) == 0 &&
+		    r[i].ip_proto == proto && r[i].dport_lo == x->port_lo &&
+		    r[i].dport_hi == x->port_hi)
+			return &r[i];
+	return NULL;
+}
+
+/*
+ * The running front's rules of one family: present, each exclusion before
+ * the first capture rule (seed 000: the SSH RETURN before the DNAT), the
+ * kernel's priority-0 local rule moved away.
+ */
+static int
+check_live_rules(struct check_front *k, int family, const struct nl_rule *r,
+    size_t n)
+{
+	const char *pub = k->cf->public_interface, *ip = family == AF_INET6 ?
+	    "ip -6" : "ip";
+	const struct nl_rule *x;
+	uint32_t first = UINT32_MAX;
+	char ex[32];
+	size_t i, ours = 0;
+	int bad = 0;
+
+	for (i = 0; i < n; i++) {
+		ours += r[i].protocol == NL_PROTO_TUNRELAY;
+		if (check_is_capture(&r[i], pub) && r[i].priority < first)
+			first = r[i].priority;
+		if (r[i].priority == 0 && r[i].table == RT_TABLE_LOCAL &&
+		    r[i].protocol != NL_PROTO_TUNRELAY)
+			bad += check_say(k->c, CHECK_ERROR, "%s rule 0 (lookup "
+			    "local) is back in first place: packets to the "
+			    "front's addresses are delivered before tunrelay's "
+			    "rules see them (fix: %s rule del pref 0 lookup "
+			    "local; tunrelay keeps its own copy at %d)", ip, ip,
+			    FRONT_PRIO_LOCAL);
+	}
+	if (ours == 0)
+		return bad + check_say(k->c, CHECK_ERROR, "tunrelay runs but "
+		    "none of its %s rules (proto %d) are installed: something "
+		    "removed them (fix: systemctl reload tunrelay, or kill -HUP "
+		    "the relay, to install them again)", ip, NL_PROTO_TUNRELAY);
+	for (i = 0; first != UINT32_MAX && i < k->cf->nexclude; i++) {
+		x = check_exclude_rule(r, n, pub, &k->cf->exclude[i]);
+		if (x != NULL && x->priority < first)
+			continue;
+		bad += check_say(k->c, CHECK_ERROR, "exclude %s: %s; the "
+		    "port goes to the backend (fix: systemctl reload tunrelay, or "
+		    "kill -HUP the relay, to put the rules back in order)",
+		    check_ex_str(&k->cf->exclude[i], ex, sizeof(ex)),
+		    x == NULL ? "its lookup-local rule is missing" :
+		    "its lookup-local rule comes after the capture rules");
+	}
+	return bad;
+}
+
+/* Rules of others placed before tunrelay's capture rules. */
+static void
+check_foreign_rules(struct check_front *k, int family, const struct nl_rule *r,
+    size_t n)
+{
+	char s[256];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (r[i].protocol == NL_PROTO_TUNRELAY || r[i].priority == 0 ||
+		    r[i].priority >= FRONT_PRIO_LOCAL || r[i].has_fwmark ||
+		    (r[i].iif[0] != '\0' && strcmp(r[i].iif,
+		    k->cf->public_interface) != 0))
+			continue;
+		nl_rule_str(&r[i], s, sizeof(s));
+		check_say(k->c, CHECK_WARNING, "%s rule \"%s\" comes before "
+		    "tunrelay's rules (%d-%d) and may take client traffic "
+		    "from it (fix: move it after %d: %s rule del pref %u, then "
+		    "add it again with a priority above %d)",
+		    family == AF_INET ? "ip" : "ip -6", s, FRONT_PRIO_BASE,
+		    FRONT_PRIO_LOCAL, FRONT_PRIO_LOCAL, family == AF_INET ? "ip" :
+		    "ip -6", r[i].priority, FRONT_PRIO_LOCAL);
+	}
+}
+
+/* Policy routing findings, per family relayed. */
+static int
+check_rules(struct check_front *k)
+{
+	struct nl_rule *r;
+	char e[NL_ERRLEN];
+	size_t n;
+	int i, bad = 0;
+
+	for (i = 0; i < 2; i++) {
+		if (!k->fam[i])
+			continue;
+		if (nl_rule_list(&k->nl, i ? AF_INET6 : AF_INET, &r, &n, e) == -1) {
+			check_say(k->c, CHECK_NOTE, "cannot read the ip rules: %s",
+			    e);
+			continue;
+		}
+		check_foreign_rules(k, i ? AF_INET6 : AF_INET, r, n);
+		if (k->running)
+			bad += check_live_rules(k, i ? AF_INET6 : AF_INET, r, n);
+		free(r);
+	}
+	return bad;
+}
+
+/* "nft delete rule ..." commands for the first handles of a chain. */
+static void
+check_nft_fix(const struct check_nft_chain *ch, char *buf, size_t len)
+{
+	size_t i, off = 0;
+	int m;
+
+	buf[0] = '\0';
+	for (i = 0; i < ch->nat_rules && i < CHECK_NFT_HANDLES; i++) {
+		m = snprintf(buf + off, len - off, "%snft delete rule %s %s %s "
+		    "handle %llu", i ? "; " : "", check_nft_family(ch->family),
+		    ch->table, ch->name, (unsigned long long)ch->handles[i]);
+		if (m < 0 || (size_t)m >= len - off)
+			return;
+		off += (size_t)m;
+	}
+}
+
+/* One nftables chain with NAT rules that touch the relay's traffic. */
+static int
+check_nft_nat(const struct conf *c, enum check_level lvl,
+    const struct check_nft_chain *ch)
+{
+	char fix[512];
+
+	check_nft_fix(ch, fix, sizeof(fix));
+	return check_say(c, lvl, "nftables chain %s %s %s (%s%s) holds %zu "
+	    "%s rule%s for the relay's interfaces or for all, left by an old "
+	    "netfilter script? They rewrite packets before tunrelay sees them "
+	    "or hide the client's address from the backend (inspect: nft -a "
+	    "list chain %s %s %s; remove: %s%s)", check_nft_family(ch->family),
+	    ch->table, ch->name, ch->base ? "hook " : "regular chain",
+	    ch->base ? check_nft_hook(ch->hook) : "", ch->nat_rules, ch->verbs,
+	    ch->nat_rules > 1 ? "s" : "", check_nft_family(ch->family),
+	    ch->table, ch->name, fix, ch->nat_rules > CHECK_NFT_HANDLES ?
+	    "; ..." : "");
+}
+
+/* A forward chain that drops by default (seed 000: "FORWARD policy"). */
+static void
+check_nft_forward(const struct conf *c, const struct check_nft_chain *ch)
+{
+	const char *f = check_nft_family(ch->family);
+
+	check_say(c, CHECK_WARNING, "nftables chain %s %s %s (hook forward) "
+	    "drops by default; every relayed packet is forwarded twice, through "
+	    "tunrelay's TUN devices, so the chain must accept them (fix: nft "
+	    "insert rule %s %s %s iifname \"trl-*\" accept; nft insert rule %s "
+	    "%s %s oifname \"trl-*\" accept)", f, ch->table, ch->name, f,
+	    ch->table, ch->name, f, ch->table, ch->name);
+}
+
+/* Legacy iptables tables, as far as they can be seen. */
+static void
+check_xt(const struct conf *c, bool front)
+{
+	struct check_xt x[4];
+	char e[CHECK_NFT_ERRLEN];
+	const char *cmd;
+	size_t n, i;
+
+	if (check_xt_scan(x, 4, &n, e) == -1) {
+		check_say(c, CHECK_NOTE, "%s; legacy iptables rules are not "
+		    "checked", e);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		cmd = x[i].family == 4 ? "iptables-legacy" : "ip6tables-legacy";
+		if (strcmp(x[i].table, "nat") == 0 && x[i].entries > 0)
+			check_say(c, CHECK_WARNING, "the legacy iptables nat table "
+			    "(IPv%d) holds %u entries (rules or chains); tunrelay cannot "
+			    "tell which interfaces they match, and DNAT, SNAT or "
+			    "MASQUERADE rules left by an old script would compete "
+			    "with the relay (inspect: %s -t nat -S; remove: %s "
+			    "-t nat -D CHAIN RULE-NUMBER, or %s -t nat -F to "
+			    "remove them all)", x[i].family, x[i].entries, cmd,
+			    cmd, cmd);
+		if (front && x[i].forward_drop)
+			check_say(c, CHECK_WARNING, "the legacy iptables FORWARD "
+			    "policy is DROP; every relayed packet is forwarded "
+			    "twice, through tunrelay's TUN devices (fix: %s -I "
+			    "FORWARD -i trl-+ -j ACCEPT; %s -I FORWARD -o trl-+ "
+			    "-j ACCEPT)", cmd, cmd);
+	}
+}
+
+/* netfilter: NAT rules of an old script, forward chains that drop. */
+static int
+check_netfilter(const struct conf *c, const struct check_nft_ifs *ifs,
+    bool front)
+{
+	struct check_nft_chain *ch;
+	char e[CHECK_NFT_ERRLEN];
+	size_t n, i;
+	int bad = 0;
+
+	if ((ch = calloc(CHECK_NFT_MAX_CHAINS, sizeof(*ch))) == NULL)
+		return 0;
+	if (check_nft_scan(ifs, ch, CHECK_NFT_MAX_CHAINS, &n, e) == -1) {
+		check_say(c, CHECK_NOTE, "cannot read nftables (%s); NAT rules "
+		    "of other tools are not checked", e);
+		n = 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (ch[i].nat_rules > 0)
+			bad += check_nft_nat(c, front ? CHECK_ERROR :
+			    CHECK_WARNING, &ch[i]);
+		if (front && ch[i].base && ch[i].hook == NF_INET_FORWARD &&
+		    ch[i].drop_policy)
+			check_nft_forward(c, &ch[i]);
+	}
+	free(ch);
+	check_xt(c, front);
+	return bad;
+}
+
+/* The kernel's connection table, when loaded, must not run full. */
+static void
+check_conntrack(const struct conf *c)
+{
+	char se[SYSCTL_ERRLEN];
+	int count, max;
+
+	if (sysctl_get_int("net/netfilter/nf_conntrack_count", &count, se) == -1 ||
+	    sysctl_get_int("net/netfilter/nf_conntrack_max", &max, se) == -1 ||
+	    max <= 0 || count < max / 10 * 8)
+		return;
+	check_say(c, CHECK_WARNING, "the kernel's conntrack table is %d%% "
+	    "full (%d of %d); when it is full the kernel drops new "
+	    "connections, relayed ones too (fix: sysctl -w "
+	    "net.netfilter.nf_conntrack_max=%d, or remove the rules that "
+	    "load conntrack if nothing needs it)", count * 100 / max, count,
+	    max, max * 2);
+}
+
+/* The interfaces whose traffic is a front's. */
+static void
+check_front_ifs(const struct conf_front *cf, struct check_nft_ifs *ifs)
+{
+	size_t i;
+
+	ifs->n = 0;
+	ifs->names[ifs->n++] = cf->public_interface;
+	if (cf->tunnel_interface != NULL)
+		ifs->names[ifs->n++] = cf->tunnel_interface;
+	for (i = 0; i < cf->nhairpin && ifs->n < 13; i++)
+		ifs->names[ifs->n++] = cf->hairpin[i];
+	for (i = 0; i < NAT_SIDE_MAX; i++)
+		ifs->names[ifs->n++] = check_devs[i];
+}
+
+/* Read the links a front uses; false when the public one is missing. */
+static bool
+check_links(struct check_front *k)
+{
+	char e[NL_ERRLEN], se[SYSCTL_ERRLEN];
+
+	k->has_pub = nl_link_get(&k->nl, k->cf->public_interface, 0, &k->pub,
+	    e) == 0;
+	k->has_tun = k->cf->tunnel_interface != NULL && nl_link_get(&k->nl,
+	    k->cf->tunnel_interface, 0, &k->tun, e) == 0;
+	if (sysctl_local_port_range(&k->eph_lo, &k->eph_hi, se) == -1) {
+		k->eph_lo = 32768;
+		k->eph_hi = 60999;
+	}
+	return k->has_pub;
+}
+
+/* Findings for a front config. */
+int
+check_front(const struct conf *c)
+{
+	struct check_front k;
+	struct check_nft_ifs ifs;
+	char e[NL_ERRLEN];
+	int bad = 0;
+
+	memset(&k, 0, sizeof(k));
+	k.c = c;
+	k.cf = &c->front;
+	k.running = check_front_running();
+	check_families(&k);
+	if (k.running)
+		check_say(c, CHECK_NOTE, "a tunrelay front runs in this network "
+		    "namespace: its rules and settings are checked too");
+	if (nl_open(&k.nl, e) == -1)
+		return check_say(c, CHECK_ERROR, "netlink: %s", e);
+	if (check_links(&k)) {
+		if (k.has_tun) {
+			bad += check_tunnel(&k);
+			check_mss(&k);
+			check_mtu(&k);
+		}
+		bad += check_forwarding(&k);
+		bad += check_rp_filter(&k);
+		bad += check_rules(&k);
+		check_ports(&k);
+	}
+	if (k.has_tun && (k.tun.flags & IFF_LOWER_UP))
+		check_backends(&k);
+	check_front_ifs(k.cf, &ifs);
+	bad += check_netfilter(c, &ifs, true);
+	check_conntrack(c);
+	nl_close(&k.nl);
+	return bad;
+}
+
+/* Rules of an old manual recipe (seed 000's fwmark rule) on the backend. */
+static void
+check_back_rules(const struct conf *c)
+{
+	struct nl nl;
+	struct nl_rule *r;
+	char e[NL_ERRLEN], s[256];
+	size_t n, i;
+	int f;
+
+	if (nl_open(&nl, e) == -1)
+		return;
+	for (f = 0; f < 2; f++) {
+		if (nl_rule_list(&nl, f ? AF_INET6 : AF_INET, &r, &n, e) == -1)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (r[i].protocol == NL_PROTO_TUNRELAY ||
+			    !r[i].has_fwmark || r[i].table == RT_TABLE_MAIN ||
+			    r[i].table == RT_TABLE_LOCAL)
+				continue;
+			nl_rule_str(&r[i], s, sizeof(s));
+			check_say(c, CHECK_WARNING, "%s rule \"%s\" looks like "
+			    "the manual recipe of seed 000 (fwmark rule and "
+			    "CONNMARK); tunrelay's back half does the same with "
+			    "its own mark 0x%x, and two recipes at once fight "
+			    "over the marks (fix: %s rule del pref %u, and remove "
+			    "the old CONNMARK rules)", f ? "ip -6" : "ip", s,
+			    BACK_MARK, f ? "ip -6" : "ip", r[i].priority);
+		}
+		free(r);
+	}
+	nl_close(&nl);
+}
+
+/* Findings for a back config. */
+int
+check_back(const struct conf *c)
+{
+	struct check_nft_ifs ifs;
+	int bad;
+
+	ifs.n = 1;
+	ifs.names[0] = c->back.tunnel_interface;
+	check_back_rules(c);
+	bad = check_netfilter(c, &ifs, false);
+	check_conntrack(c);
+	return bad;
+}

@@ -1,0 +1,68 @@
+/*
+ * stats.h - the one table of counters. `tunrelay stats` (text, one
+ * "name value" per line) and the Prometheus endpoint are both rendered from
+ * stats_table[], over one snapshot, so the two can never disagree.
+ *
+ * Adding a counter is one line in stats.c's table: a scalar field of
+ * struct stats_snap with STAT(), or an array indexed by an enum with
+ * STAT_ARRAY() (new enum values then appear on their own).
+ */
+#ifndef TUNRELAY_STATS_H
+#define TUNRELAY_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/buffer.h>
+
+#include "core/loop.h"
+#include "nat/nat.h"
+
+struct flowlog;
+
+/* Every value a counter may show, taken at one moment. */
+struct stats_snap {
+	struct nat_stats nat;
+	struct loop_stats loop;
+	uint64_t memory_bytes;
+	uint64_t flow_log_lines;
+	uint64_t flow_log_suppressed;
+};
+
+enum stats_type {
+	STATS_COUNTER = 0,	/* only grows; its metric name ends in _total */
+	STATS_GAUGE,		/* goes up and down */
+};
+
+/*
+ * One table entry: a scalar, a ratio of two scalars, or an array of values
+ * from index first to n - 1 (n > 0), one per label value name_of(i).
+ * Entries of one Prometheus metric (same `metric`) must be adjacent.
+ */
+struct stats_def {
+	const char *name;	/* text name; an array's prefix ("drop_") */
+	const char *metric;	/* Prometheus name */
+	enum stats_type type;
+	const char *help;	/* one line for # HELP */
+	size_t off;		/* offsetof(struct stats_snap, uint64_t field) */
+	size_t div;		/* ratio: offset of the divisor, else 0 */
+	const char *labels;	/* fixed labels, e.g. direction="rx", or NULL */
+	size_t n, first;	/* arrays: index range */
+	const char *label;	/* arrays: label name */
+	const char *(*name_of)(size_t);	/* arrays: label value of index */
+};
+
+extern const struct stats_def stats_table[];
+extern const size_t stats_table_len;
+
+/* Take a snapshot of the engine, the loop and the flow log. */
+void stats_fill(struct stats_snap *, const struct nat *,
+    const struct loop_stats *, const struct flowlog *);
+/* "name value" lines, in table order. */
+int stats_text(const struct stats_def *, size_t, const struct stats_snap *,
+    struct evbuffer *);
+/* Prometheus text exposition format 0.0.4. */
+int stats_prom(const struct stats_def *, size_t, const struct stats_snap *,
+    struct evbuffer *);
+
+#endif
