@@ -1127,9 +1127,11 @@ static int
 front_problem(const struct conf *c, const char *fmt, const char *a,
     const char *b)
 {
-	fprintf(stderr, "%s: ", c->path);
-	fprintf(stderr, fmt, a, b);
-	fprintf(stderr, "\n");
+	/* findings go to standard output, like every other check finding */
+	printf("%s: ", c->path);
+	printf(fmt, a, b);
+	printf("\n");
+	fflush(stdout);
 	return 1;
 }
 
