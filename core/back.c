@@ -496,6 +496,35 @@ back_remove(struct back *b)
 	b->spec.nroutes = 0;
 }
 
+/*
+ * tunrelay cleanup of a [back] file: remove the reply rules and routes and the
+ * nftables table that a killed instance left (found by tag, table and
+ * priority range; no config needed). What cannot go is logged; -1 only when
+ * netlink cannot be opened.
+ */
+int
+back_cleanup(char err[BACK_ERRLEN])
+{
+	struct back *b;
+	char e[NL_ERRLEN];
+
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		snprintf(err, BACK_ERRLEN, "out of memory");
+		return -1;
+	}
+	if (nl_open(&b->nl, e) == -1) {
+		snprintf(err, BACK_ERRLEN, "netlink: %s", e);
+		free(b);
+		return -1;
+	}
+	/* quiet when nftables is unusable: then there is no table either */
+	b->mode = CONF_MARK_SOURCE;
+	back_remove(b);
+	nl_close(&b->nl);
+	free(b);
+	return 0;
+}
+
 /* Debounced: put back whatever went missing. */
 static void
 back_reconcile(evutil_socket_t fd, short what, void *arg)

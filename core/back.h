@@ -29,5 +29,6 @@
 int back_run(const char *path, struct conf *);
 /* Host checks for a back config, printed with their fixes; the problem count. */
 int back_check(const struct conf *);
+int back_cleanup(char err[BACK_ERRLEN]);
 
 #endif

@@ -158,33 +158,45 @@ main_ask(const char *path, const char *cmd)
 	return rc == -1 ? 1 : 0;
 }
 
+/* Remove a control socket a killed instance left. */
+static void
+main_unlink(const char *sock)
+{
+	if (sock != NULL && unlink(sock) == -1 && errno != ENOENT)
+		fprintf(stderr, "tunrelay cleanup: %s: %s\n", sock,
+		    strerror(errno));
+}
+
 /* tunrelay cleanup. */
 static int
 main_cleanup(const char *path)
 {
 	struct conf_errors errs;
 	struct conf c;
-	char err[FRONT_ERRLEN];
-	int rc, lock;
+	char err[FRONT_ERRLEN > BACK_ERRLEN ? FRONT_ERRLEN : BACK_ERRLEN];
+	int rc, lock, bad;
 
-	if ((lock = main_lock()) == -1) {
-		fprintf(stderr, "tunrelay cleanup: a tunrelay front is running in "
-		    "this network namespace; stop it first\n");
-		return 1;
-	}
 	/* our objects are found by their tag: a broken file is no obstacle */
 	memset(&c, 0, sizeof(c));
-	if (conf_load(path, &c, &errs) == -1)
-		fprintf(stderr, "tunrelay cleanup: %s has errors; removing "
-		    "tunrelay's rules and routes anyway\n", path);
-	rc = front_cleanup(err);
-	close(lock);
+	bad = conf_load(path, &c, &errs) == -1;
+	if (!bad && c.role == CONF_ROLE_BACK) {
+		/* the back half's objects only: a front on this host stays */
+		rc = back_cleanup(err);
+	} else if ((lock = main_lock()) == -1) {
+		fprintf(stderr, "tunrelay cleanup: a tunrelay front is running in "
+		    "this network namespace; stop it first\n");
+		conf_free(&c);
+		return 1;
+	} else {
+		if (bad)
+			fprintf(stderr, "tunrelay cleanup: %s has errors; removing "
+			    "tunrelay's rules and routes anyway\n", path);
+		rc = front_cleanup(err);
+		close(lock);
+	}
 	if (rc == -1)
 		fprintf(stderr, "tunrelay cleanup: %s\n", err);
-	if (c.control_socket && unlink(c.control_socket) == -1 &&
-	    errno != ENOENT)
-		fprintf(stderr, "tunrelay cleanup: %s: %s\n", c.control_socket,
-		    strerror(errno));
+	main_unlink(c.control_socket);
 	conf_free(&c);
 	return rc == -1 ? 1 : 0;
 }
