@@ -116,8 +116,9 @@ crash() {
 		not_ok "$2: SIGKILL left nothing: the check below proves nothing"
 	fi
 	if ip netns exec "$ns" "$BIN" cleanup -c "$f" >"$f.clean" 2>&1 &&
-	    [ -z "$(leftovers "$ns")" ]; then
-		ok "$2: tunrelay cleanup after SIGKILL leaves nothing"
+	    [ -z "$(leftovers "$ns")" ] &&
+	    ip -n "$ns" -4 rule show | grep -q '^0:.*lookup local'; then
+		ok "$2: tunrelay cleanup after SIGKILL leaves nothing, rule 0 back"
 	else
 		not_ok "$2: after cleanup: $(cat "$f.clean") $(leftovers "$ns")"
 	fi
