@@ -101,7 +101,7 @@ crash() {
 	ip netns exec "$ns" "$BIN" run -c "$f" >"$f.log" 2>&1 &
 	pid=$!
 	i=0
-	while ! grep -q "$3" "$f.log" && [ $i -lt 100 ]; do
+	while ! grep -qs "$3" "$f.log" && [ $i -lt 100 ]; do
 		sleep 0.1; i=$((i + 1))
 	done
 	if [ -z "$(leftovers "$ns")" ]; then
