@@ -16,7 +16,8 @@ static const char *const conf_front_keys[] = {
 	"public_interface", "tunnel_interface", "backend", "exclude",
 	"mss_clamp", "max_flows", "tcp_established_timeout",
 	"tcp_transitory_timeout", "udp_timeout", "icmp_timeout", "tcp_pickup",
-	"nat_ports", "queues", CONF_COMMON_KEYS, NULL
+	"nat_ports", "queues", "per_source_flows", "per_source_rate",
+	"per_source_burst", CONF_COMMON_KEYS, NULL
 };
 
 static const char *const conf_front_forward_keys[] = {
@@ -141,6 +142,23 @@ conf_front_exclude(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
 	f->nexclude = n;
 }
 
+/* per_source_flows, per_source_rate and per_source_burst (0 = no limit). */
+static void
+conf_front_per_source(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
+{
+	const struct conf_ent	*e;
+
+	if ((e = conf_find(ctx, sec, "per_source_flows")) != NULL)
+		conf_key_u32(ctx, e, 0, CONF_MAX_FLOWS_MAX, " flows, 0 = no "
+		    "limit", &f->per_source_flows);
+	if ((e = conf_find(ctx, sec, "per_source_rate")) != NULL)
+		conf_key_u32(ctx, e, 0, CONF_PER_SOURCE_RATE_MAX, " new flows "
+		    "per second, 0 = no limit", &f->per_source_rate);
+	if ((e = conf_find(ctx, sec, "per_source_burst")) != NULL)
+		conf_key_u32(ctx, e, 0, CONF_PER_SOURCE_RATE_MAX, " new flows, "
+		    "0 = per_source_rate", &f->per_source_burst);
+}
+
 /* The numeric and keyword keys of [front]. */
 static void
 conf_front_limits(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
@@ -171,6 +189,7 @@ conf_front_limits(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
 		conf_key_bool(ctx, e, &f->tcp_pickup);
 	if ((e = conf_find(ctx, sec, "nat_ports")) != NULL)
 		conf_key_range(ctx, e, 1024, &f->nat_port_lo, &f->nat_port_hi);
+	conf_front_per_source(ctx, sec, f);
 	if ((e = conf_find(ctx, sec, "queues")) == NULL)
 		return;
 	if (conf_parse_word(e->value, queue_words, &i) == NULL)

@@ -398,6 +398,8 @@ ctl_stats(const struct front *f, const struct loop_stats *ls,
 	S("flows_created", st.flows_created);
 	S("flows_expired", st.flows_expired);
 	S("flows_evicted", st.flows_evicted);
+	S("sources_tracked", st.sources_tracked);
+	S("sources_reclaimed", st.sources_reclaimed);
 	for (i = 1; i < NAT_TCP_STATE_MAX; i++)
 		evbuffer_add_printf(out, "flows_tcp_%s %llu\n",
 		    nat_tcp_state_name((enum nat_tcp_state)i),

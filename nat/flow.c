@@ -193,6 +193,7 @@ flow_delete(struct nat *nat, struct nat_flow *f)
 		flow_unlink(nat, f);
 	if (f->map)
 		port_unmap(nat, f->map);
+	limit_release(nat, f);
 	flow_gauge(nat, f, -1);
 	slab_free(&nat->flow_slab, f);
 	nat->nflows--;

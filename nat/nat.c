@@ -9,7 +9,8 @@
 static const char *const nat_drop_names[NAT_DROP_MAX] = {
 	"truncated", "bad_header", "bad_vnet", "unsupported", "no_flow",
 	"tcp_state", "wrong_side", "table_full", "no_port", "icmp_no_flow",
-	"icmp_bad", "ttl", "frag", "frag_timeout",
+	"icmp_bad", "ttl", "frag", "frag_timeout", "source_flows",
+	"source_rate",
 };
 
 static const char *const nat_state_names[NAT_TCP_STATE_MAX] = {
@@ -70,6 +71,8 @@ nat_check(const struct nat_settings *s, char *err)
 	else if (s->max_frags > (1U << 20))
 		snprintf(err, NAT_ERRLEN, "max_frags %u out of range "
 		    "(allowed: 1..1048576)", s->max_frags);
+	else if (limit_check(s, err) == -1)
+		return -1;
 	else if (s->nrules > 0 && s->rules == NULL)
 		snprintf(err, NAT_ERRLEN, "%zu rules but no rule array",
 		    s->nrules);
@@ -140,7 +143,7 @@ nat_create(const struct nat_settings *in, char err[NAT_ERRLEN])
 	nat->hash_key[0] = s.hash_key[0];
 	nat->hash_key[1] = s.hash_key[1];
 	if (flow_init(nat, err) == -1 || port_init(nat, err) == -1 ||
-	    frag_init(nat, err) == -1) {
+	    frag_init(nat, err) == -1 || limit_init(nat, err) == -1) {
 		nat_destroy(nat);
 		return NULL;
 	}
@@ -156,8 +159,27 @@ nat_destroy(struct nat *nat)
 	frag_fini(nat);
 	flow_fini(nat);
 	port_fini(nat);
+	limit_fini(nat);
 	free(nat->rules);
 	free(nat);
+}
+
+/*
+ * Make the source table when a reload turns per-source limits on (flows
+ * opened before then do not count against their source).
+ */
+static int
+nat_reconf_limits(struct nat *nat, const struct nat_settings *s, char *err)
+{
+	struct nat_settings old = nat->set;
+
+	nat->set.src_max_flows = s->src_max_flows;
+	nat->set.src_rate = s->src_rate;
+	if (limit_init(nat, err) == -1) {
+		nat->set = old;
+		return -1;
+	}
+	return 0;
 }
 
 /* Replace rules and timeouts; flows stay. */
@@ -181,6 +203,10 @@ nat_reconfigure(struct nat *nat, const struct nat_settings *in,
 	}
 	if ((r = nat_copy_rules(&s)) == NULL) {
 		snprintf(err, NAT_ERRLEN, "no memory for %zu rules", s.nrules);
+		return -1;
+	}
+	if (nat_reconf_limits(nat, &s, err) == -1) {
+		free(r);
 		return -1;
 	}
 	nat_take(nat, &s, r);
@@ -444,12 +470,16 @@ nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
 	struct nat_mapping *m = NULL;
 	struct nat_flow *f;
 	struct nat_key k1;
+	uint32_t src;
 	int state;
 
 	if ((state = nat_open_state(nat, pi, why)) == -1)
 		return NAT_DROP;
 	if (side == NAT_SIDE_LAN && ext == NULL)
 		return nat_drop(why, NAT_DROP_WRONG_SIDE);
+	/* a source over its limits is refused before it costs a flow */
+	if (limit_admit(nat, pi, &src, why) == -1)
+		return NAT_DROP;
 	if (!flow_make_room(nat))
 		return nat_drop(why, NAT_DROP_TABLE_FULL);
 	nat_reply_key(&k1, k0, r, pi);
@@ -464,6 +494,7 @@ nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
 		return nat_drop(why, NAT_DROP_TABLE_FULL);
 	}
 	f->map = m;
+	limit_attach(nat, f, src);
 	f->side = (uint8_t)side;
 	f->rule_id = r->id;
 	f->created = nat->now;
@@ -547,6 +578,7 @@ nat_process(struct nat *nat, struct nat_pkt *pkt, enum nat_side side,
 	enum nat_verdict v = NAT_DROP;
 
 	nat->now = (uint32_t)(now / 1000);
+	nat->now_ms = now;
 	if ((unsigned)side < NAT_SIDE_MAX) {
 		nat->st.packets[side]++;
 		v = nat_dispatch(nat, pkt, side, &r);
@@ -695,6 +727,8 @@ void
 nat_get_stats(const struct nat *nat, struct nat_stats *st)
 {
 	*st = nat->st;
+	st->sources_tracked = limit_tracked(nat);
+	st->sources_reclaimed = nat->limit.reclaimed;
 }
 
 /* Bytes of memory held by the engine. */
@@ -704,5 +738,6 @@ nat_memory(const struct nat *nat)
 	return sizeof(*nat) + nat->set.nrules * sizeof(struct nat_rule) +
 	    nat->flow_buckets * sizeof(UT_hash_bucket) +
 	    slab_bytes(&nat->flow_slab) + slab_bytes(&nat->map_slab) +
-	    nat->npools * sizeof(struct port_pool) + frag_memory(nat);
+	    nat->npools * sizeof(struct port_pool) + frag_memory(nat) +
+	    limit_memory(nat);
 }
