@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include "core/alarm.h"
 #include "core/ctl.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -42,6 +43,7 @@ struct loop {
 	struct event *sweep, *watchdog;
 	struct ctl ctl;
 	struct loop_stats st;
+	struct alarm alarm;
 	uint8_t *buf;
 	bool failed;		/* stopped by an error, not a signal */
 };
@@ -184,6 +186,7 @@ loop_sweep(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	nat_get_stats(l->front.nat, &st);
 	nat_sweep(l->front.nat, loop_now(), (size_t)(st.flows_active / 4) + 1024);
+	alarm_check(&l->alarm, &st, loop_now());
 }
 
 /* Tell the service manager we are alive. */

@@ -9,7 +9,8 @@
 static const char *const nat_drop_names[NAT_DROP_MAX] = {
 	"truncated", "bad_header", "bad_vnet", "unsupported", "no_flow",
 	"tcp_state", "wrong_side", "table_full", "no_port", "icmp_no_flow",
-	"icmp_bad", "ttl", "frag", "frag_timeout", "source_flows",
+	"icmp_bad", "ttl", "frag", "frag_timeout", "bad_checksum",
+	"source_flows",
 	"source_rate",
 };
 
@@ -507,6 +508,23 @@ nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
 	return nat_forward(nat, f, 0, pi, partial);
 }
 
+/*
+ * Whether a packet about to open a flow has a good L4 checksum. A packet
+ * the kernel vouched for (DATA_VALID) or still to be summed (partial) is
+ * taken as it is; so is a first fragment, whose sum covers data not here.
+ * Only flow-opening packets are checked: a bogus one must not hold a flow
+ * slot, while the endpoints check every other packet themselves.
+ */
+static bool
+nat_csum_ok(const struct nat_pkt *pkt, const struct pkt_info *pi,
+    bool partial)
+{
+	if (partial || pi->frag ||
+	    (pkt->vnet != NULL && (pkt->vnet->flags & NAT_VNET_DATA_VALID)))
+		return true;
+	return pkt_l4_valid(pi);
+}
+
 /* A packet with no flow: may it open one, and under which rule. */
 static enum nat_verdict
 nat_new(struct nat *nat, const struct nat_key *k0, struct pkt_info *pi,
@@ -520,6 +538,8 @@ nat_new(struct nat *nat, const struct nat_key *k0, struct pkt_info *pi,
 	r = rule_match(nat, pi);
 	if (r == NULL || r->action == NAT_RULE_PASS)
 		return NAT_NOT_OURS;
+	if (!nat_csum_ok(pkt, pi, partial))
+		return nat_drop(why, NAT_DROP_BAD_CSUM);
 	if (nat_ttl(nat, pi) == -1)
 		return icmp_time_exceeded(nat, pi, pkt, pi->dst, why);
 	return nat_open(nat, r, k0, pi, side, partial, why);

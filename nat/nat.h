@@ -45,6 +45,7 @@ enum nat_drop_reason {
 	NAT_DROP_TTL,		/* TTL/hop limit expired */
 	NAT_DROP_FRAG,		/* fragment that cannot be matched or kept */
 	NAT_DROP_FRAG_TIMEOUT,	/* queued fragment whose first fragment never came */
+	NAT_DROP_BAD_CSUM,	/* flow-opening packet with a wrong L4 checksum */
 	NAT_DROP_SRC_FLOWS,	/* new flow from a source at its src_max_flows */
 	NAT_DROP_SRC_RATE,	/* new flow from a source over its src_rate */
 	NAT_DROP_MAX

@@ -258,3 +258,29 @@ pkt_parse(struct pkt_info *pi, uint8_t *p, size_t len, bool quoted,
 		return pkt_icmp(pi, l4, why);
 	return 0;
 }
+
+/*
+ * Whether the L4 checksum of a whole (unfragmented) packet verifies: TCP,
+ * UDP and ICMPv6 with their pseudo-header, ICMP without. An IPv4 UDP
+ * checksum of 0 means none was sent.
+ */
+bool
+pkt_l4_valid(const struct pkt_info *pi)
+{
+	const uint8_t *l4 = pi->ip + pi->l4off;
+	int off = pkt_csum_offset(pi->proto);
+	uint32_t sum = 0;
+
+	if (off < 0 || pi->l4off == 0 || pi->l4len < (size_t)off + 2)
+		return true;
+	if (pi->family == 4 && pi->proto == PROTO_UDP && rd16(l4 + 6) == 0)
+		return true;
+	if (pi->proto != PROTO_ICMP) {
+		sum = csum_add(sum, pi->src, pi->alen);
+		sum = csum_add(sum, pi->dst, pi->alen);
+		sum += pi->proto + (uint32_t)(pi->l4len & 0xffff) +
+		    (uint32_t)(pi->l4len >> 16);
+	}
+	sum = csum_add(sum, l4, pi->l4len);
+	return csum_fold(sum) == 0xffff;
+}

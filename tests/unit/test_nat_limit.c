@@ -1,8 +1,9 @@
 /*
- * test_nat_limit.c - per-source limits: concurrent flows and new-flow rate
- * per source (IPv4 address, IPv6 /64), drops before any state, other
- * sources unaffected, release on expiry, the source table when full, and
- * limits turned on by nat_reconfigure().
+ * test_nat_limit.c - admission of new flows: per-source limits (concurrent
+ * flows and new-flow rate per IPv4 address or IPv6 /64; drops before any
+ * state, other sources unaffected, release on expiry, the source table when
+ * full, limits turned on by nat_reconfigure()) and the L4 checksum check of
+ * flow-opening packets.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -300,6 +301,60 @@ test_reconfigure_turns_on(void **state)
 	pg_free(n);
 }
 
+/* Corrupt the L4 checksum of a built packet (IPv4: header of 20 bytes). */
+static void
+corrupt(struct pg_pkt *x, size_t csum_at)
+{
+	x->data[csum_at] ^= 0x5a;
+}
+
+/* A flow-opening packet with a wrong checksum opens nothing. */
+static void
+test_bad_csum(void **state)
+{
+	struct nat *n = mk(100, 0, 0, 0);
+	enum nat_drop_reason why;
+	struct nat_stats st;
+	struct pg_pkt x;
+
+	(void)state;
+	pg_udp(&x, "198.51.100.60", 1000, P4, 53, 8);
+	corrupt(&x, 20 + 6);
+	assert_drop(pg_run(n, &x, NAT_SIDE_PUBLIC, T0, &why), why,
+	    NAT_DROP_BAD_CSUM);
+	pg_tcp(&x, "198.51.100.60", 1001, P4, 80, SYN);
+	corrupt(&x, 20 + 16);
+	assert_drop(pg_run(n, &x, NAT_SIDE_PUBLIC, T0, &why), why,
+	    NAT_DROP_BAD_CSUM);
+	pg_udp(&x, "2001:db8:100::60", 1000, P6, 53, 8);
+	corrupt(&x, 40 + 6);
+	assert_drop(pg_run(n, &x, NAT_SIDE_PUBLIC, T0, &why), why,
+	    NAT_DROP_BAD_CSUM);
+	pg_echo(&x, "198.51.100.60", P4, 7, false);
+	corrupt(&x, 20 + 2);
+	assert_drop(pg_run(n, &x, NAT_SIDE_PUBLIC, T0, &why), why,
+	    NAT_DROP_BAD_CSUM);
+	nat_get_stats(n, &st);
+	assert_int_equal(st.flows_created, 0);
+	assert_int_equal(st.drops[NAT_DROP_BAD_CSUM], 4);
+	/* IPv4 UDP without a checksum is fine */
+	pg_udp(&x, "198.51.100.60", 1002, P4, 53, 8);
+	x.data[26] = x.data[27] = 0;
+	FWD(pg_run(n, &x, NAT_SIDE_PUBLIC, T0, &why), why);
+	/* the kernel vouched for it: not summed again */
+	pg_udp(&x, "198.51.100.60", 1003, P4, 53, 8);
+	corrupt(&x, 26);
+	x.has_vnet = true;
+	memset(&x.vnet, 0, sizeof(x.vnet));
+	x.vnet.flags = NAT_VNET_DATA_VALID;
+	FWD(pg_run(n, &x, NAT_SIDE_PUBLIC, T0, &why), why);
+	/* a packet of an existing flow is left to the endpoint to check */
+	pg_udp(&x, "198.51.100.60", 1002, P4, 53, 8);
+	corrupt(&x, 26);
+	FWD(pg_run(n, &x, NAT_SIDE_PUBLIC, T0, &why), why);
+	pg_free(n);
+}
+
 int
 main(void)
 {
@@ -313,6 +368,7 @@ main(void)
 		cmocka_unit_test(test_source_table_full),
 		cmocka_unit_test(test_spoofed_flood),
 		cmocka_unit_test(test_reconfigure_turns_on),
+		cmocka_unit_test(test_bad_csum),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
