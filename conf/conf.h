@@ -127,6 +127,7 @@ struct conf_front {
 	uint32_t		 per_source_flows;	/* 0: no limit */
 	uint32_t		 per_source_rate;	/* new flows/s; 0: no limit */
 	uint32_t		 per_source_burst;	/* 0: per_source_rate */
+	bool			 route_other;	/* other_traffic = route */
 	struct conf_forward	*forward;	/* in file order */
 	size_t			 nforward;
 	char			**hairpin;	/* [hairpin] interfaces */

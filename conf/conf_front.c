@@ -17,7 +17,7 @@ static const char *const conf_front_keys[] = {
 	"mss_clamp", "max_flows", "tcp_established_timeout",
 	"tcp_transitory_timeout", "udp_timeout", "icmp_timeout", "tcp_pickup",
 	"nat_ports", "queues", "per_source_flows", "per_source_rate",
-	"per_source_burst", CONF_COMMON_KEYS, NULL
+	"per_source_burst", "other_traffic", CONF_COMMON_KEYS, NULL
 };
 
 static const char *const conf_front_forward_keys[] = {
@@ -142,12 +142,20 @@ conf_front_exclude(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
 	f->nexclude = n;
 }
 
-/* per_source_flows, per_source_rate and per_source_burst (0 = no limit). */
+/*
+ * per_source_flows, per_source_rate and per_source_burst (0 = no limit),
+ * and other_traffic.
+ */
 static void
 conf_front_per_source(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
 {
+	static const char *const other[] = { "drop", "route", NULL };
 	const struct conf_ent	*e;
+	int			 i;
 
+	if ((e = conf_find(ctx, sec, "other_traffic")) != NULL &&
+	    conf_key_word(ctx, e, other, &i) == 0)
+		f->route_other = i == 1;
 	if ((e = conf_find(ctx, sec, "per_source_flows")) != NULL)
 		conf_key_u32(ctx, e, 0, CONF_MAX_FLOWS_MAX, " flows, 0 = no "
 		    "limit", &f->per_source_flows);
