@@ -361,8 +361,11 @@ nat_drop(enum nat_drop_reason *why, enum nat_drop_reason r)
 static void
 nat_reopen(struct nat *nat, struct nat_flow *f)
 {
-	f->flags &= (uint8_t)(FLOW_SNAT);
+	/* off whichever list it is on, to go back at the unassured tail */
+	if (!(f->flags & FLOW_ASSURED))
+		flow_assure(nat, f);
 	flow_set_state(nat, f, NAT_TCP_SYN_SENT);
+	f->flags &= (uint8_t)(FLOW_SNAT | FLOW_ASSURED);
 	flow_unassure(nat, f);
 }
 

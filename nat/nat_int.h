@@ -120,12 +120,13 @@ struct flow_node {
 #define FLOW_FIN0	0x08
 #define FLOW_FIN1	0x10
 #define FLOW_PICKUP	0x20	/* opened mid-stream */
+#define FLOW_CLOSING	0x40	/* assured, over, on the closing list */
 
 struct nat_mapping;
 
 struct nat_flow {
 	struct flow_node node[2];
-	struct nat_flow *uprev, *unext;	/* unassured flows, oldest first */
+	struct nat_flow *uprev, *unext;	/* unassured or closing list */
 	struct nat_mapping *map;
 	uint32_t created, seen;		/* seconds */
 	uint32_t rule_id;
@@ -227,6 +228,7 @@ struct nat {
 	struct slab flow_slab;
 	size_t nflows;
 	struct nat_flow *uhead, *utail;	/* unassured, oldest first */
+	struct nat_flow *chead, *ctail;	/* assured but over, oldest first */
 	struct flow_node *sweep;	/* sweep cursor */
 	struct flow_node *cursor[NAT_CURSORS];	/* listing walks */
 	bool cursor_busy[NAT_CURSORS];
