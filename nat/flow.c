@@ -267,8 +267,10 @@ flow_expired(const struct nat *nat, const struct nat_flow *f)
 
 /*
  * Make room for one more flow when the table is full: evict the oldest
- * unassured (half-open) flow, else the oldest connection that is over
- * (TIME_WAIT, CLOSED). Established flows are never evicted.
+ * connection that is over (TIME_WAIT, CLOSED: it only waits for stray
+ * packets), else the oldest unassured (half-open) flow. Assured live flows
+ * are never evicted. Finished connections go first so that a burst of new
+ * clients into a full table does not evict its own handshakes.
  */
 bool
 flow_make_room(struct nat *nat)
@@ -277,7 +279,7 @@ flow_make_room(struct nat *nat)
 
 	if (nat->nflows < nat->set.max_flows)
 		return true;
-	victim = nat->uhead != NULL ? nat->uhead : nat->chead;
+	victim = nat->chead != NULL ? nat->chead : nat->uhead;
 	if (victim == NULL)
 		return false;
 	flow_delete(nat, victim);

@@ -174,31 +174,27 @@ def cmd_synflood(iface, dst_mac, dst, port, n, pps):
 
 
 def cmd_hold(host, port, n, seconds, src="0.0.0.0"):
-    """Open N TCP connections at once (2 s to connect), keep them SECONDS.
-    Prints "held K" at once (K connected), then exits after SECONDS."""
+    """Open up to N TCP connections one after another (1 s each to connect;
+    stop at the second failure) and keep them SECONDS. Prints "held K" at
+    once (K connected), then exits after SECONDS."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sel = selectors.DefaultSelector()
-    pending = []
+    held, failed = [], 0
     for _ in range(int(n)):
         s = socket.socket(fam, socket.SOCK_STREAM)
         s.bind((src, 0))
-        s.setblocking(False)
-        s.connect_ex((host, int(port)))
-        sel.register(s, selectors.EVENT_WRITE)
-        pending.append(s)
-    held = []
-    end = time.monotonic() + 2
-    while sel.get_map() and time.monotonic() < end:
-        for key, _ in sel.select(timeout=max(0, end - time.monotonic())):
-            s = key.fileobj
-            sel.unregister(s)
-            if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
-                s.setblocking(True)
-                s.sendall(b"sink\n")
-                held.append(s)
+        s.settimeout(1)
+        try:
+            s.connect((host, int(port)))
+            s.sendall(b"sink\n")
+            held.append(s)
+        except OSError:
+            s.close()
+            failed += 1
+            if failed == 2:
+                break
     print("held %d" % len(held), flush=True)
     time.sleep(float(seconds))
-    for s in pending:
+    for s in held:
         s.close()
 
 
@@ -255,6 +251,34 @@ def cmd_send_paced(host, port, megabytes, seconds, ready=None):
     sys.exit(0 if ok else 1)
 
 
+def cmd_send_after(host, port, megabytes, go, ready):
+    """Connect to the sink (touch READY), wait for the file GO (60 s at
+    most), then send MEGABYTES at full speed; print the rate; exit 0 when
+    the backend's hash matches."""
+    total = int(megabytes) * 1024 * 1024
+    c = socket.create_connection((host, int(port)), timeout=10)
+    c.settimeout(60)
+    c.sendall(b"sink\n")
+    open(ready, "w").close()
+    end = time.monotonic() + 60
+    while not os.path.exists(go) and time.monotonic() < end:
+        time.sleep(0.05)
+    h = hashlib.sha256()
+    block = bytes((i * 11 + 1) & 0xFF for i in range(65536))
+    sent = 0
+    t0 = time.monotonic()
+    while sent < total:
+        chunk = block[: min(len(block), total - sent)]
+        c.sendall(chunk)
+        h.update(chunk)
+        sent += len(chunk)
+    c.shutdown(socket.SHUT_WR)
+    reply = c.makefile("rb").readline().decode().split()
+    dt = time.monotonic() - t0
+    print("%.0f Mbit/s (%d bytes in %.2f s)" % (total * 8 / dt / 1e6, total, dt))
+    sys.exit(0 if reply == [h.hexdigest(), str(total)] else 1)
+
+
 def cmd_ctl_cut(path, command, nbytes):
     """Ask the control socket COMMAND, read NBYTES of the answer, hang up."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -271,5 +295,6 @@ if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"hostile": cmd_hostile, "synflood": cmd_synflood, "hold": cmd_hold,
      "udp-burst": cmd_udp_burst, "send-paced": cmd_send_paced,
+     "send-after": cmd_send_after,
      "ctl-cut": cmd_ctl_cut}[cmd](*args)
     sys.stdout.flush()

@@ -476,11 +476,11 @@ tcp_open(struct nat *n, int i, uint64_t now)
 }
 
 /*
- * Closed connections (TIME_WAIT) make room once no half-open flow is left,
- * oldest first; established flows never do.
+ * When full, finished connections (TIME_WAIT) make room first, oldest
+ * first, then half-open flows; established flows never do.
  */
 static void
-test_evict_closed_after_half_open(void **state)
+test_evict_closed_first(void **state)
 {
 	struct nat *n = mk(4);
 	struct nat_stats st;
@@ -495,20 +495,20 @@ test_evict_closed_after_half_open(void **state)
 	FWD(tcpx(n, 3, 0, PKT_TCP_FIN | PKT_TCP_ACK, T0 + 2, &why), why);
 	FWD(tcpx(n, 3, 1, PKT_TCP_FIN | PKT_TCP_ACK, T0 + 2, &why), why);
 	FWD(tcpx(n, 4, 0, PKT_TCP_SYN, T0 + 3, &why), why);	/* half-open */
-	/* full: the half-open flow 4 goes first */
+	/* full: the oldest finished connection (2) goes, then 3 */
 	FWD(tcpx(n, 5, 0, PKT_TCP_SYN, T0 + 4, &why), why);
-	assert_drop(tcpx(n, 4, 1, PKT_TCP_SYN | PKT_TCP_ACK, T0 + 5, &why),
-	    why, NAT_DROP_NO_FLOW);
-	tcp_open(n, 5, T0 + 5);
-	/* no half-open left: the oldest closed connection (2), then 3 */
+	assert_drop(tcpx(n, 2, 1, PKT_TCP_ACK, T0 + 5, &why), why,
+	    NAT_DROP_NO_FLOW);
+	FWD(tcpx(n, 3, 1, PKT_TCP_ACK, T0 + 5, &why), why);
 	FWD(tcpx(n, 6, 0, PKT_TCP_SYN, T0 + 6, &why), why);
-	assert_drop(tcpx(n, 2, 1, PKT_TCP_ACK, T0 + 7, &why), why,
+	assert_drop(tcpx(n, 3, 1, PKT_TCP_ACK, T0 + 7, &why), why,
 	    NAT_DROP_NO_FLOW);
-	FWD(tcpx(n, 3, 1, PKT_TCP_ACK, T0 + 7, &why), why);
-	tcp_open(n, 6, T0 + 7);
+	/* none finished left: the oldest half-open flow (4) */
 	FWD(tcpx(n, 7, 0, PKT_TCP_SYN, T0 + 8, &why), why);
-	assert_drop(tcpx(n, 3, 1, PKT_TCP_ACK, T0 + 9, &why), why,
-	    NAT_DROP_NO_FLOW);
+	assert_drop(tcpx(n, 4, 1, PKT_TCP_SYN | PKT_TCP_ACK, T0 + 9, &why),
+	    why, NAT_DROP_NO_FLOW);
+	tcp_open(n, 5, T0 + 9);
+	tcp_open(n, 6, T0 + 9);
 	tcp_open(n, 7, T0 + 9);
 	/* all established now: nothing to evict */
 	assert_drop(tcpx(n, 8, 0, PKT_TCP_SYN, T0 + 10, &why), why,
@@ -570,7 +570,7 @@ main(void)
 		PG_TEST(test_reconfigure_hash_key),
 		PG_TEST(test_reconfigure_timeouts),
 		PG_TEST(test_cursor_walk),
-		PG_TEST(test_evict_closed_after_half_open),
+		PG_TEST(test_evict_closed_first),
 		PG_TEST(test_reopen_half_open),
 	};
 
