@@ -417,6 +417,7 @@ ctl_stats(const struct front *f, const struct loop_stats *ls,
 	S("tun_rx_errors", ls->rx_errors);
 	S("tun_tx_errors", ls->tx_errors);
 	S("tun_bad_vnet", ls->bad_vnet);
+	S("log_lines_lost", log_lost());
 	S("reloads", ls->reloads);
 	S("reload_errors", ls->reload_errors);
 #undef S

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/notify.h"
+#include "core/watch.h"
 
 #define LOOP_BATCH 64
 #define LOOP_BUFSIZE (65536 + TUNDEV_VNET_HDR_MRG_LEN)
@@ -44,6 +45,7 @@ struct loop {
 	struct ctl ctl;
 	struct loop_stats st;
 	struct alarm alarm;
+	struct watch watch;
 	uint8_t *buf;
 	bool failed;		/* stopped by an error, not a signal */
 };
@@ -258,6 +260,13 @@ loop_reload(struct loop *l)
 	log_info("reloaded %s", l->path);
 }
 
+/* The host changed under the relay (core/watch.c): re-read it like SIGHUP. */
+static void
+loop_reread(void *arg)
+{
+	loop_reload(arg);
+}
+
 /* Signals: TERM/INT stop the loop, HUP reloads. */
 static void
 loop_signal(evutil_socket_t sig, short what, void *arg)
@@ -324,6 +333,7 @@ loop_free(struct loop *l)
 	if (l->watchdog)
 		event_free(l->watchdog);
 	ctl_close(&l->ctl);
+	watch_close(&l->watch);
 	if (l->base)
 		event_base_free(l->base);
 	free(l->buf);
@@ -350,6 +360,11 @@ loop_run(const char *path, struct conf *c)
 	}
 	if (loop_attach(l) == -1 || loop_events(l) == -1) {
 		log_warnx("cannot set up the event loop");
+		goto stop;
+	}
+	if (watch_open(&l->watch, l->base, &l->front, loop_reread, l,
+	    err) == -1) {
+		log_warnx("%s", err);
 		goto stop;
 	}
 	if (ctl_listen(&l->ctl, l->base, l->front.conf.control_socket,

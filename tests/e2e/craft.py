@@ -279,6 +279,25 @@ def cmd_send_after(host, port, megabytes, go, ready):
     sys.exit(0 if reply == [h.hexdigest(), str(total)] else 1)
 
 
+def cmd_stalled_stderr(pidfile, *argv):
+    """Run ARGV with stderr on a stream socket that is never read (a stalled
+    journal); write the child's pid to PIDFILE; wait for it (200 s at most)."""
+    import subprocess
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    b.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    p = subprocess.Popen(argv, stderr=a, stdout=subprocess.DEVNULL)
+    a.close()
+    with open(pidfile + ".tmp", "w") as f:
+        f.write("%d\n" % p.pid)
+    os.rename(pidfile + ".tmp", pidfile)
+    try:
+        p.wait(timeout=200)
+    except subprocess.TimeoutExpired:
+        p.kill()
+    b.close()
+
+
 def cmd_ctl_cut(path, command, nbytes):
     """Ask the control socket COMMAND, read NBYTES of the answer, hang up."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -295,6 +314,6 @@ if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"hostile": cmd_hostile, "synflood": cmd_synflood, "hold": cmd_hold,
      "udp-burst": cmd_udp_burst, "send-paced": cmd_send_paced,
-     "send-after": cmd_send_after,
+     "send-after": cmd_send_after, "stalled-stderr": cmd_stalled_stderr,
      "ctl-cut": cmd_ctl_cut}[cmd](*args)
     sys.stdout.flush()
