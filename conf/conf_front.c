@@ -412,8 +412,13 @@ conf_front_forward_overlaps(struct conf_ctx *ctx, const struct conf_front *f,
 	char				 why[96];
 	size_t				 i;
 
+	/* no usable listen line: that forward has its own error already */
+	if (e == NULL || a->listen_lo == 0)
+		return;
 	for (i = 0; i < n; i++) {
 		b = &f->forward[i];
+		if (b->listen_lo == 0)
+			continue;
 		if (a->family != b->family || !(a->protos & b->protos) ||
 		    a->listen_lo > b->listen_hi || b->listen_lo > a->listen_hi)
 			continue;
@@ -439,6 +444,8 @@ conf_front_forward_excluded(struct conf_ctx *ctx, const struct conf_front *f,
 	char			 why[96], xs[32];
 	size_t			 i;
 
+	if (e == NULL || fw->listen_lo == 0)
+		return;
 	x.protos = fw->protos;
 	x.port_lo = fw->listen_lo;
 	x.port_hi = fw->listen_hi;

@@ -621,6 +621,16 @@ test_per_source(void **state)
 	assert_int_equal(s.src_max_flows, 100);
 	assert_int_equal(s.src_rate, 20);
 	assert_int_equal(s.src_burst, 40);
+	assert_false(l->c.front.route_other);
+	done(l);
+	l = load_ok("[front]\npublic_interface = eth0\ntunnel_interface = wg0\n"
+	    "backend = 10.22.22.1\nother_traffic = route\n");
+	assert_true(l->c.front.route_other);
+	done(l);
+	l = load_bad("[front]\npublic_interface = eth0\ntunnel_interface = wg0\n"
+	    "backend = 10.22.22.1\nother_traffic = allow\n", 1);
+	assert_msg(l, 0, "5: [front] other_traffic: \"allow\" is not an allowed "
+	    "value (allowed: drop, route)");
 	done(l);
 	l = load_ok("[front]\npublic_interface = eth0\ntunnel_interface = wg0\n"
 	    "backend = 10.22.22.1\n");
@@ -897,7 +907,7 @@ test_err_unknown_key(void **state)
 	    "exclude, mss_clamp, max_flows, tcp_established_timeout, "
 	    "tcp_transitory_timeout, udp_timeout, icmp_timeout, tcp_pickup, "
 	    "nat_ports, queues, per_source_flows, per_source_rate, "
-	    "per_source_burst, control_socket, control_group)");
+	    "per_source_burst, other_traffic, control_socket, control_group)");
 	assert_msg(l, 1, "10: [forward.a] colour: unknown key (allowed: proto, "
 	    "listen, to, source)");
 	done(l);
