@@ -157,9 +157,11 @@ def send_frames(iface, dst_mac, frames, pps=0):
     return len(frames)
 
 
-def cmd_hostile(iface, dst_mac, kind, c4, p4, c6, p6, n):
-    """Send N packets of one malformed class; print how many frames."""
-    print(send_frames(iface, dst_mac, packets(kind, c4, p4, c6, p6, int(n))))
+def cmd_hostile(iface, dst_mac, kind, c4, p4, c6, p6, n, pps="5000"):
+    """Send N packets of one malformed class (PPS frames a second at most);
+    print how many frames."""
+    print(send_frames(iface, dst_mac, packets(kind, c4, p4, c6, p6, int(n)),
+                      int(pps)))
 
 
 def cmd_synflood(iface, dst_mac, dst, port, n, pps):
