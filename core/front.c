@@ -789,6 +789,31 @@ front_note(void *arg, const char *msg)
 	log_info("%s", msg);
 }
 
+/*
+ * Each table also gets a blackhole default below the TUN route. While the
+ * relay is down between a crash and its restart its TUN devices are gone
+ * with their routes, and the captured traffic would otherwise fall through
+ * to the host: the host's stack would answer clients with resets (nothing
+ * listens there) and route the backend's replies to them untranslated. Held
+ * in the blackhole, the packets are lost instead, and the endpoints'
+ * retransmissions reach the restarted relay, which picks the flows up.
+ */
+static void
+front_hold(struct front_side *sd)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		memset(&sd->hold[i], 0, sizeof(sd->hold[i]));
+		sd->hold[i].family = i == 0 ? AF_INET : AF_INET6;
+		sd->hold[i].type = RTN_BLACKHOLE;
+		sd->hold[i].table = sd->spec.table;
+		sd->hold[i].metric = FRONT_HOLD_METRIC;
+	}
+	sd->spec.routes = sd->hold;
+	sd->spec.nroutes = 2;
+}
+
 /* The route spec of a side (scope only when rules is false). */
 static void
 front_spec(struct front_side *sd, enum nat_side side, int ifindex)
@@ -805,6 +830,7 @@ front_spec(struct front_side *sd, enum nat_side side, int ifindex)
 	s->rules = sd->rules;
 	s->nrules = sd->nrules;
 	s->note = front_note;
+	front_hold(sd);
 }
 
 /*

@@ -207,6 +207,6 @@ kill -TERM "$BPID"; wait "$BPID"; BPID=
 if [ -z "$(objects)" ]; then ok "both halves stopped: no kernel object of ours left"
 else not_ok "objects left: $(objects | head -5)"; fi
 echo "# faults injected: $FAULTS"
-if [ "$fail" -gt 0 ]; then echo "--- front log"; tail -n 30 "$TMP/front.log"; echo "--- back log"; tail -n 20 "$TMP/back.log"; fi
+if [ "$fail" -gt 0 ]; then echo "--- front log"; grep -v "added\|removed\|restored" "$TMP/front.log" | tail -n 40; echo "--- back log"; tail -n 20 "$TMP/back.log"; fi
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
