@@ -42,6 +42,7 @@
 #define CONF_QUEUES_MAX		64
 #define CONF_MSS_MIN		536
 #define CONF_MSS_MAX		65495
+#define CONF_PER_SOURCE_RATE_MAX	1000000
 #define CONF_SOCKET_DIR		"/run/tunrelay"
 
 /* One message; line 0 when it concerns the whole file. */
@@ -134,6 +135,10 @@ struct conf_front {
 	uint16_t		 nat_port_lo;
 	uint16_t		 nat_port_hi;
 	unsigned int		 queues;	/* 1..64; 0 = auto */
+	uint32_t		 per_source_flows;	/* 0: no limit */
+	uint32_t		 per_source_rate;	/* new flows/s; 0: no limit */
+	uint32_t		 per_source_burst;	/* 0: per_source_rate */
+	bool			 route_other;	/* other_traffic = route */
 	struct conf_forward	*forward;	/* in file order */
 	size_t			 nforward;
 	char			**hairpin;	/* [hairpin] interfaces */

@@ -16,7 +16,8 @@ static const char *const conf_front_keys[] = {
 	"public_interface", "tunnel_interface", "backend", "exclude",
 	"mss_clamp", "max_flows", "tcp_established_timeout",
 	"tcp_transitory_timeout", "udp_timeout", "icmp_timeout", "tcp_pickup",
-	"nat_ports", "queues", CONF_OPS_KEYS, CONF_COMMON_KEYS, NULL
+	"nat_ports", "queues", "per_source_flows", "per_source_rate",
+	"per_source_burst", "other_traffic", CONF_OPS_KEYS, CONF_COMMON_KEYS, NULL
 };
 
 static const char *const conf_front_forward_keys[] = {
@@ -141,6 +142,31 @@ conf_front_exclude(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
 	f->nexclude = n;
 }
 
+/*
+ * per_source_flows, per_source_rate and per_source_burst (0 = no limit),
+ * and other_traffic.
+ */
+static void
+conf_front_per_source(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
+{
+	static const char *const other[] = { "drop", "route", NULL };
+	const struct conf_ent	*e;
+	int			 i;
+
+	if ((e = conf_find(ctx, sec, "other_traffic")) != NULL &&
+	    conf_key_word(ctx, e, other, &i) == 0)
+		f->route_other = i == 1;
+	if ((e = conf_find(ctx, sec, "per_source_flows")) != NULL)
+		conf_key_u32(ctx, e, 0, CONF_MAX_FLOWS_MAX, " flows, 0 = no "
+		    "limit", &f->per_source_flows);
+	if ((e = conf_find(ctx, sec, "per_source_rate")) != NULL)
+		conf_key_u32(ctx, e, 0, CONF_PER_SOURCE_RATE_MAX, " new flows "
+		    "per second, 0 = no limit", &f->per_source_rate);
+	if ((e = conf_find(ctx, sec, "per_source_burst")) != NULL)
+		conf_key_u32(ctx, e, 0, CONF_PER_SOURCE_RATE_MAX, " new flows, "
+		    "0 = per_source_rate", &f->per_source_burst);
+}
+
 /* The numeric and keyword keys of [front]. */
 static void
 conf_front_limits(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
@@ -171,6 +197,7 @@ conf_front_limits(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
 		conf_key_bool(ctx, e, &f->tcp_pickup);
 	if ((e = conf_find(ctx, sec, "nat_ports")) != NULL)
 		conf_key_range(ctx, e, 1024, &f->nat_port_lo, &f->nat_port_hi);
+	conf_front_per_source(ctx, sec, f);
 	if ((e = conf_find(ctx, sec, "queues")) == NULL)
 		return;
 	if (conf_parse_word(e->value, queue_words, &i) == NULL)
@@ -385,8 +412,13 @@ conf_front_forward_overlaps(struct conf_ctx *ctx, const struct conf_front *f,
 	char				 why[96];
 	size_t				 i;
 
+	/* no usable listen line: that forward has its own error already */
+	if (e == NULL || a->listen_lo == 0)
+		return;
 	for (i = 0; i < n; i++) {
 		b = &f->forward[i];
+		if (b->listen_lo == 0)
+			continue;
 		if (a->family != b->family || !(a->protos & b->protos) ||
 		    a->listen_lo > b->listen_hi || b->listen_lo > a->listen_hi)
 			continue;
@@ -412,6 +444,8 @@ conf_front_forward_excluded(struct conf_ctx *ctx, const struct conf_front *f,
 	char			 why[96], xs[32];
 	size_t			 i;
 
+	if (e == NULL || fw->listen_lo == 0)
+		return;
 	x.protos = fw->protos;
 	x.port_lo = fw->listen_lo;
 	x.port_hi = fw->listen_hi;

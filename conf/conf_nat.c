@@ -57,6 +57,9 @@ conf_nat_options(const struct conf_front *f, struct nat_settings *s)
 	s->ttl_mode = NAT_TTL_RESTORE;
 	s->nat_port_lo = f->nat_port_lo;
 	s->nat_port_hi = f->nat_port_hi;
+	s->src_max_flows = f->per_source_flows;
+	s->src_rate = f->per_source_rate;
+	s->src_burst = f->per_source_burst;
 }
 
 /* Write the pass rules of the exclude items; returns the next free slot. */

@@ -249,9 +249,17 @@ ctl_perms(struct ctl *c, const char *group, char *err)
 	}
 	c->gid = gr->gr_gid;
 	c->has_gid = true;
-	if (chown(c->path, (uid_t)-1, gr->gr_gid) == -1 ||
-	    chmod(c->path, 0660) == -1) {
-		snprintf(err, CTL_ERRLEN, "%s: %s", c->path, strerror(errno));
+	if (chown(c->path, (uid_t)-1, gr->gr_gid) == -1) {
+		/* without CAP_CHOWN a process may only pick its own groups */
+		snprintf(err, CTL_ERRLEN, "%s: cannot give it group %s: %s%s",
+		    c->path, group, strerror(errno), errno == EPERM ?
+		    " (the relay must be a member of that group, e.g. "
+		    "SupplementaryGroups= in its unit, or hold CAP_CHOWN)" : "");
+		return -1;
+	}
+	if (chmod(c->path, 0660) == -1) {
+		snprintf(err, CTL_ERRLEN, "chmod %s: %s", c->path,
+		    strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -698,6 +698,97 @@ full:
 	return front_full(err);
 }
 
+/* A prefix of len bits with the host bits cleared. */
+static struct nl_prefix
+front_net(uint8_t af, const uint8_t *addr, uint8_t len)
+{
+	struct nl_prefix p;
+	unsigned int i, alen = af == AF_INET ? 4 : 16;
+
+	memset(&p, 0, sizeof(p));
+	p.family = af;
+	p.len = len;
+	for (i = 0; i < alen && i * 8 < len; i++)
+		p.addr[i] = len >= (i + 1) * 8 ? addr[i] :
+		    (uint8_t)(addr[i] & (0xff00 >> (len - i * 8)));
+	return p;
+}
+
+/*
+ * Drop packets arriving on the public interface with a source address of
+ * one of ifname's networks (the tunnel, a LAN): they are spoofed, and
+ * relayed they would reach the backend as if they came from inside.
+ */
+static int
+front_guard_if(struct front *f, const char *ifname, char *err)
+{
+	struct nl_ifaddr *a = NULL;
+	struct nl_link l;
+	struct nl_rule t;
+	size_t n = 0, i;
+	char e[NL_ERRLEN];
+	int rc = 0;
+
+	if (nl_link_get(&f->nl, ifname, 0, &l, e) == -1 ||
+	    nl_addr_list(&f->nl, l.ifindex, 0, &a, &n, e) == -1) {
+		snprintf(err, FRONT_ERRLEN, "addresses of %s: %s", ifname, e);
+		return -1;
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		if (a[i].scope != RT_SCOPE_UNIVERSE)
+			continue;
+		t = front_rule(f->conf.front.public_interface,
+		    a[i].family == AF_INET ? 4 : 6, 0, RT_TABLE_MAIN);
+		t.action = FR_ACT_BLACKHOLE;
+		t.src = front_net(a[i].family, a[i].addr, a[i].prefixlen);
+		if (!front_add(f, NAT_SIDE_PUBLIC, &t))
+			rc = front_full(err);
+	}
+	free(a);
+	return rc;
+}
+
+/* The anti-spoofing rules of the tunnel and every [hairpin] interface. */
+static int
+front_guard_spoof(struct front *f, char *err)
+{
+	const struct conf_front *cf = &f->conf.front;
+	size_t i;
+
+	if (cf->tunnel_interface != NULL &&
+	    front_guard_if(f, cf->tunnel_interface, err) == -1)
+		return -1;
+	for (i = 0; i < cf->nhairpin; i++)
+		if (front_guard_if(f, cf->hairpin[i], err) == -1)
+			return -1;
+	return 0;
+}
+
+/*
+ * Last rules of an interface (other_traffic = drop): what is not for the
+ * host itself and was not captured is dropped, not routed, so the front
+ * is no open router. The "lookup local" rule has no protocol and comes
+ * first, so ARP and neighbour discovery still see the local addresses.
+ */
+static bool
+front_guard_other(struct front *f, enum nat_side side, const char *iif)
+{
+	struct nl_rule t;
+	uint8_t fam;
+
+	if (f->conf.front.route_other)
+		return true;
+	for (fam = 4; fam <= 6; fam += 2) {
+		if (!front_local_all(f, side, iif, fam))
+			return false;
+		t = front_rule(iif, fam, 0, RT_TABLE_MAIN);
+		t.action = FR_ACT_BLACKHOLE;
+		if (!front_add(f, side, &t))
+			return false;
+	}
+	return true;
+}
+
 /* Build every side's rule list from the engine rules and the host. */
 static int
 front_rules(struct front *f, char *err)
@@ -706,6 +797,8 @@ front_rules(struct front *f, char *err)
 
 	for (i = 0; i < NAT_SIDE_MAX; i++)
 		f->side[i].nrules = 0;
+	if (front_guard_spoof(f, err) == -1)
+		return -1;
 	if (front_public_family(f, NAT_SIDE_PUBLIC,
 	    f->conf.front.public_interface, 4, err) == -1 ||
 	    front_public_family(f, NAT_SIDE_PUBLIC,
@@ -714,12 +807,18 @@ front_rules(struct front *f, char *err)
 	    front_replies(f, false, NAT_SIDE_PUBLIC, err) == -1)
 		return -1;
 	if (!front_backend_rules(f, NAT_SIDE_PUBLIC,
+	    f->conf.front.public_interface) ||
+	    !front_guard_other(f, NAT_SIDE_PUBLIC,
 	    f->conf.front.public_interface))
 		return front_full(err);
-	if (f->conf.front.tunnel_interface != NULL &&
-	    front_other_side(f, NAT_SIDE_INSIDE, f->conf.front.tunnel_interface,
-	    err) == -1)
-		return -1;
+	if (f->conf.front.tunnel_interface != NULL) {
+		if (front_other_side(f, NAT_SIDE_INSIDE,
+		    f->conf.front.tunnel_interface, err) == -1)
+			return -1;
+		if (!front_guard_other(f, NAT_SIDE_INSIDE,
+		    f->conf.front.tunnel_interface))
+			return front_full(err);
+	}
 	for (i = 0; i < f->conf.front.nhairpin; i++)
 		if (front_other_side(f, NAT_SIDE_LAN, f->conf.front.hairpin[i],
 		    err) == -1)
@@ -733,6 +832,31 @@ front_note(void *arg, const char *msg)
 {
 	(void)arg;
 	log_info("%s", msg);
+}
+
+/*
+ * Each table also gets a blackhole default below the TUN route. While the
+ * relay is down between a crash and its restart its TUN devices are gone
+ * with their routes, and the captured traffic would otherwise fall through
+ * to the host: the host's stack would answer clients with resets (nothing
+ * listens there) and route the backend's replies to them untranslated. Held
+ * in the blackhole, the packets are lost instead, and the endpoints'
+ * retransmissions reach the restarted relay, which picks the flows up.
+ */
+static void
+front_hold(struct front_side *sd)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		memset(&sd->hold[i], 0, sizeof(sd->hold[i]));
+		sd->hold[i].family = i == 0 ? AF_INET : AF_INET6;
+		sd->hold[i].type = RTN_BLACKHOLE;
+		sd->hold[i].table = sd->spec.table;
+		sd->hold[i].metric = FRONT_HOLD_METRIC;
+	}
+	sd->spec.routes = sd->hold;
+	sd->spec.nroutes = 2;
 }
 
 /* The route spec of a side (scope only when rules is false). */
@@ -751,6 +875,7 @@ front_spec(struct front_side *sd, enum nat_side side, int ifindex)
 	s->rules = sd->rules;
 	s->nrules = sd->nrules;
 	s->note = front_note;
+	front_hold(sd);
 }
 
 /*

@@ -20,6 +20,7 @@
 #define FRONT_PRIO_LOCAL 1300		/* where the priority-0 local rule goes */
 #define FRONT_MAX_RULES 96		/* per side */
 #define FRONT_MAX_HAIRPIN 8
+#define FRONT_HOLD_METRIC 4294967295U	/* below every other route */
 
 /* What the host looks like to a front config. */
 struct front_host {
@@ -41,6 +42,7 @@ struct front_side {
 	struct route_spec spec;
 	struct nl_rule rules[FRONT_MAX_RULES];
 	size_t nrules;
+	struct nl_route hold[2];	/* blackhole fallbacks, IPv4 and IPv6 */
 };
 
 struct front {

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -138,6 +140,27 @@ log_prefix(char *buf, size_t len, int pri)
 	return ((size_t)n < len ? (size_t)n : len - 1);
 }
 
+static _Atomic unsigned long log_lost_lines;
+
+/* One write of a whole line; -1 when it did not all go out. */
+static int
+log_write(const char *buf, size_t len)
+{
+	ssize_t n;
+
+	n = send(STDERR_FILENO, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n == -1 && errno == ENOTSOCK)
+		n = write(STDERR_FILENO, buf, len);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+/* Lines that could not be written to stderr so far. */
+unsigned long
+log_lost(void)
+{
+	return atomic_load(&log_lost_lines);
+}
+
 /* Replace control characters so that one event stays one line. */
 static void
 log_flatten(char *s)
@@ -145,6 +168,32 @@ log_flatten(char *s)
 	for (; *s != '\0'; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			*s = ' ';
+}
+
+/*
+ * Write one line to stderr; whole lines only, one write each, so lines from
+ * threads never interleave. A socket (the journal's stream) is written
+ * without blocking: a stalled reader must not stall the relay. A line that
+ * cannot be written is counted, and the count is told once writing works
+ * again.
+ */
+static void
+log_out(const char *buf, size_t len)
+{
+	static _Atomic unsigned long told;
+	unsigned long lost = atomic_load(&log_lost_lines);
+	char note[96];
+	int n;
+
+	if (lost > told) {
+		n = snprintf(note, sizeof(note), "%s%lu log lines were lost: "
+		    "stderr was not writable\n", log_to_journal ? "<4>" :
+		    "warning: ", lost - told);
+		if (n > 0 && log_write(note, (size_t)n) == 0)
+			told = lost;
+	}
+	if (log_write(buf, len) == -1)
+		atomic_fetch_add(&log_lost_lines, 1);
 }
 
 /* Log a formatted message at priority pri. */
@@ -164,10 +213,7 @@ log_vmsg(int pri, const char *fmt, va_list ap)
 	log_flatten(buf + off);
 	off = strlen(buf);
 	buf[off++] = '\n';
-	/* One write per line: lines from threads never interleave. */
-	if (write(STDERR_FILENO, buf, off) == -1) {
-		/* Nowhere left to report it. */
-	}
+	log_out(buf, off);
 	errno = saved;
 }
 

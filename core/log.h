@@ -31,6 +31,8 @@ void	log_setverbose(int level);
 int	log_getverbose(void);
 /* True when lines go to the journal (priority prefix, no timestamp). */
 int	log_journal(void);
+/* Lines that could not be written to stderr (full disk, stalled journal). */
+unsigned long	log_lost(void);
 
 void	log_msg(int pri, const char *fmt, ...)
 	    __attribute__((__format__(__printf__, 2, 3)));

@@ -15,12 +15,14 @@
 
 #include <event2/event.h>
 
+#include "core/alarm.h"
 #include "core/ctl.h"
 #include "core/flowlog.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/metrics.h"
 #include "core/notify.h"
+#include "core/watch.h"
 
 #define LOOP_BATCH 64
 #define LOOP_BUFSIZE (65536 + TUNDEV_VNET_HDR_MRG_LEN)
@@ -46,6 +48,8 @@ struct loop {
 	struct metrics metrics;
 	struct flowlog flowlog;
 	struct loop_stats st;
+	struct alarm alarm;
+	struct watch watch;
 	uint8_t *buf;
 	bool failed;		/* stopped by an error, not a signal */
 };
@@ -188,6 +192,7 @@ loop_sweep(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	nat_get_stats(l->front.nat, &st);
 	nat_sweep(l->front.nat, loop_now(), (size_t)(st.flows_active / 4) + 1024);
+	alarm_check(&l->alarm, &st, loop_now());
 	flowlog_flush(&l->flowlog);
 }
 
@@ -322,6 +327,13 @@ loop_reload(struct loop *l)
 	log_info("reloaded %s", l->path);
 }
 
+/* The host changed under the relay (core/watch.c): re-read it like SIGHUP. */
+static void
+loop_reread(void *arg)
+{
+	loop_reload(arg);
+}
+
 /* Signals: TERM/INT stop the loop, HUP reloads. */
 static void
 loop_signal(evutil_socket_t sig, short what, void *arg)
@@ -389,6 +401,7 @@ loop_free(struct loop *l)
 		event_free(l->watchdog);
 	ctl_close(&l->ctl);
 	metrics_close(&l->metrics);
+	watch_close(&l->watch);
 	if (l->base)
 		event_base_free(l->base);
 	free(l->buf);
@@ -418,6 +431,11 @@ loop_run(const char *path, struct conf *c)
 	}
 	if (loop_attach(l) == -1 || loop_events(l) == -1) {
 		log_warnx("cannot set up the event loop");
+		goto stop;
+	}
+	if (watch_open(&l->watch, l->base, &l->front, loop_reread, l,
+	    err) == -1) {
+		log_warnx("%s", err);
 		goto stop;
 	}
 	if (ctl_listen(&l->ctl, l->base, l->front.conf.control_socket,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/flowlog.h"
+#include "core/log.h"
 #include "core/stats.h"
 
 /* Label value of a side index. */
@@ -83,6 +84,11 @@ const struct stats_def stats_table[] = {
 	STAT("flows_evicted", "tunrelay_flows_evicted_total", C,
 	    "Unassured flows removed early to make room in a full table.",
 	    nat.flows_evicted),
+	STAT("sources_tracked", "tunrelay_sources_tracked", G,
+	    "Sources held by the per-source limits.", nat.sources_tracked),
+	STAT("sources_reclaimed", "tunrelay_sources_reclaimed_total", C,
+	    "Idle sources forgotten to make room for new ones.",
+	    nat.sources_reclaimed),
 	STAT_ARRAY("flows_tcp_", "tunrelay_flows_tcp", G,
 	    "TCP flows in the table, by state.", nat.flows_by_state,
 	    NAT_TCP_STATE_MAX, 1, "state", stats_state_name),
@@ -117,6 +123,8 @@ const struct stats_def stats_table[] = {
 	STAT("tun_bad_vnet", "tunrelay_tun_bad_vnet_total", C,
 	    "Packets with a virtio-net header a TUN device never sends.",
 	    loop.bad_vnet),
+	STAT("log_lines_lost", "tunrelay_log_lines_lost_total", C,
+	    "Log lines that could not be written.", log_lines_lost),
 	STAT("reloads", "tunrelay_reloads_total", C,
 	    "Configuration reloads applied (SIGHUP).", loop.reloads),
 	STAT("reload_errors", "tunrelay_reload_errors_total", C,
@@ -145,6 +153,7 @@ stats_fill(struct stats_snap *s, const struct nat *nat,
 	}
 	if (ls != NULL)
 		s->loop = *ls;
+	s->log_lines_lost = log_lost();
 	if (fl != NULL) {
 		s->flow_log_lines = fl->lines;
 		s->flow_log_suppressed = fl->suppressed;

@@ -27,6 +27,7 @@ struct stats_snap {
 	uint64_t memory_bytes;
 	uint64_t flow_log_lines;
 	uint64_t flow_log_suppressed;
+	uint64_t log_lines_lost;
 };
 
 enum stats_type {

@@ -122,6 +122,63 @@ flow_gauge(struct nat *nat, const struct nat_flow *f, int64_t d)
 	}
 }
 
+/* Append a flow to a list (unassured or closing), oldest first. */
+static void
+flow_list_add(struct nat_flow **head, struct nat_flow **tail,
+    struct nat_flow *f)
+{
+	f->unext = NULL;
+	f->uprev = *tail;
+	if (*tail)
+		(*tail)->unext = f;
+	else
+		*head = f;
+	*tail = f;
+}
+
+/* Take a flow off a list. */
+static void
+flow_list_del(struct nat_flow **head, struct nat_flow **tail,
+    struct nat_flow *f)
+{
+	if (f->uprev)
+		f->uprev->unext = f->unext;
+	else
+		*head = f->unext;
+	if (f->unext)
+		f->unext->uprev = f->uprev;
+	else
+		*tail = f->uprev;
+	f->uprev = f->unext = NULL;
+}
+
+/* Whether a TCP state means the connection is over. */
+static bool
+flow_state_closing(uint8_t s)
+{
+	return s == NAT_TCP_TIME_WAIT || s == NAT_TCP_CLOSED;
+}
+
+/*
+ * Keep an assured flow on the closing list exactly while its connection is
+ * over: such flows wait out their timeout only for stray packets, and may
+ * make room when no half-open flow is left to evict.
+ */
+static void
+flow_closing_sync(struct nat *nat, struct nat_flow *f)
+{
+	bool want = (f->flags & FLOW_ASSURED) &&
+	    f->node[0].key.proto == PROTO_TCP && flow_state_closing(f->state);
+
+	if (want && !(f->flags & FLOW_CLOSING)) {
+		flow_list_add(&nat->chead, &nat->ctail, f);
+		f->flags |= FLOW_CLOSING;
+	} else if (!want && (f->flags & FLOW_CLOSING)) {
+		flow_list_del(&nat->chead, &nat->ctail, f);
+		f->flags &= (uint8_t)~FLOW_CLOSING;
+	}
+}
+
 /* Set the TCP state (or initial state of any flow) and keep gauges right. */
 void
 flow_set_state(struct nat *nat, struct nat_flow *f, uint8_t s)
@@ -129,6 +186,7 @@ flow_set_state(struct nat *nat, struct nat_flow *f, uint8_t s)
 	flow_gauge(nat, f, -1);
 	f->state = s;
 	flow_gauge(nat, f, 1);
+	flow_closing_sync(nat, f);
 }
 
 /* Append a flow to the unassured list (the eviction order). */
@@ -136,38 +194,19 @@ void
 flow_unassure(struct nat *nat, struct nat_flow *f)
 {
 	f->flags &= (uint8_t)~FLOW_ASSURED;
-	f->unext = NULL;
-	f->uprev = nat->utail;
-	if (nat->utail)
-		nat->utail->unext = f;
-	else
-		nat->uhead = f;
-	nat->utail = f;
+	flow_closing_sync(nat, f);
+	flow_list_add(&nat->uhead, &nat->utail, f);
 }
 
-/* Take a flow off the unassured list. */
-static void
-flow_unlink(struct nat *nat, struct nat_flow *f)
-{
-	if (f->uprev)
-		f->uprev->unext = f->unext;
-	else
-		nat->uhead = f->unext;
-	if (f->unext)
-		f->unext->uprev = f->uprev;
-	else
-		nat->utail = f->uprev;
-	f->uprev = f->unext = NULL;
-}
-
-/* Mark a flow assured: it is no longer a candidate for eviction. */
+/* Mark a flow assured: it is no longer a candidate for early eviction. */
 void
 flow_assure(struct nat *nat, struct nat_flow *f)
 {
 	if (f->flags & FLOW_ASSURED)
 		return;
-	flow_unlink(nat, f);
+	flow_list_del(&nat->uhead, &nat->utail, f);
 	f->flags |= FLOW_ASSURED;
+	flow_closing_sync(nat, f);
 }
 
 /* Move a cursor off a flow about to go. */
@@ -190,9 +229,12 @@ flow_delete(struct nat *nat, struct nat_flow *f)
 	HASH_DELETE(hh, nat->flows, &f->node[0]);
 	HASH_DELETE(hh, nat->flows, &f->node[1]);
 	if (!(f->flags & FLOW_ASSURED))
-		flow_unlink(nat, f);
+		flow_list_del(&nat->uhead, &nat->utail, f);
+	else if (f->flags & FLOW_CLOSING)
+		flow_list_del(&nat->chead, &nat->ctail, f);
 	if (f->map)
 		port_unmap(nat, f->map);
+	limit_release(nat, f);
 	flow_gauge(nat, f, -1);
 	slab_free(&nat->flow_slab, f);
 	nat->nflows--;
@@ -231,15 +273,24 @@ flow_expired(const struct nat *nat, const struct nat_flow *f)
 	return nat->now - f->seen > flow_timeout(nat, f);
 }
 
-/* Make room for one more flow: evict the oldest unassured one if full. */
+/*
+ * Make room for one more flow when the table is full: evict the oldest
+ * connection that is over (TIME_WAIT, CLOSED: it only waits for stray
+ * packets), else the oldest unassured (half-open) flow. Assured live flows
+ * are never evicted. Finished connections go first so that a burst of new
+ * clients into a full table does not evict its own handshakes.
+ */
 bool
 flow_make_room(struct nat *nat)
 {
+	struct nat_flow *victim;
+
 	if (nat->nflows < nat->set.max_flows)
 		return true;
-	if (nat->uhead == NULL)
+	victim = nat->chead != NULL ? nat->chead : nat->uhead;
+	if (victim == NULL)
 		return false;
-	flow_remove(nat, nat->uhead, NAT_FLOW_EVICTED);
+	flow_remove(nat, victim, NAT_FLOW_EVICTED);
 	nat->st.flows_evicted++;
 	return true;
 }

@@ -9,7 +9,9 @@
 static const char *const nat_drop_names[NAT_DROP_MAX] = {
 	"truncated", "bad_header", "bad_vnet", "unsupported", "no_flow",
 	"tcp_state", "wrong_side", "table_full", "no_port", "icmp_no_flow",
-	"icmp_bad", "ttl", "frag", "frag_timeout", "too_big",
+	"icmp_bad", "ttl", "frag", "frag_timeout", "too_big", "bad_checksum",
+	"source_flows",
+	"source_rate",
 };
 
 static const char *const nat_state_names[NAT_TCP_STATE_MAX] = {
@@ -70,6 +72,8 @@ nat_check(const struct nat_settings *s, char *err)
 	else if (s->max_frags > (1U << 20))
 		snprintf(err, NAT_ERRLEN, "max_frags %u out of range "
 		    "(allowed: 1..1048576)", s->max_frags);
+	else if (limit_check(s, err) == -1)
+		return -1;
 	else if (s->nrules > 0 && s->rules == NULL)
 		snprintf(err, NAT_ERRLEN, "%zu rules but no rule array",
 		    s->nrules);
@@ -140,7 +144,7 @@ nat_create(const struct nat_settings *in, char err[NAT_ERRLEN])
 	nat->hash_key[0] = s.hash_key[0];
 	nat->hash_key[1] = s.hash_key[1];
 	if (flow_init(nat, err) == -1 || port_init(nat, err) == -1 ||
-	    frag_init(nat, err) == -1) {
+	    frag_init(nat, err) == -1 || limit_init(nat, err) == -1) {
 		nat_destroy(nat);
 		return NULL;
 	}
@@ -156,8 +160,27 @@ nat_destroy(struct nat *nat)
 	frag_fini(nat);
 	flow_fini(nat);
 	port_fini(nat);
+	limit_fini(nat);
 	free(nat->rules);
 	free(nat);
+}
+
+/*
+ * Make the source table when a reload turns per-source limits on (flows
+ * opened before then do not count against their source).
+ */
+static int
+nat_reconf_limits(struct nat *nat, const struct nat_settings *s, char *err)
+{
+	struct nat_settings old = nat->set;
+
+	nat->set.src_max_flows = s->src_max_flows;
+	nat->set.src_rate = s->src_rate;
+	if (limit_init(nat, err) == -1) {
+		nat->set = old;
+		return -1;
+	}
+	return 0;
 }
 
 /* Replace rules and timeouts; flows stay. */
@@ -181,6 +204,10 @@ nat_reconfigure(struct nat *nat, const struct nat_settings *in,
 	}
 	if ((r = nat_copy_rules(&s)) == NULL) {
 		snprintf(err, NAT_ERRLEN, "no memory for %zu rules", s.nrules);
+		return -1;
+	}
+	if (nat_reconf_limits(nat, &s, err) == -1) {
+		free(r);
 		return -1;
 	}
 	nat_take(nat, &s, r);
@@ -334,8 +361,11 @@ nat_drop(enum nat_drop_reason *why, enum nat_drop_reason r)
 static void
 nat_reopen(struct nat *nat, struct nat_flow *f)
 {
-	f->flags &= (uint8_t)(FLOW_SNAT);
+	/* off whichever list it is on, to go back at the unassured tail */
+	if (!(f->flags & FLOW_ASSURED))
+		flow_assure(nat, f);
 	flow_set_state(nat, f, NAT_TCP_SYN_SENT);
+	f->flags &= (uint8_t)(FLOW_SNAT | FLOW_ASSURED);
 	flow_unassure(nat, f);
 }
 
@@ -447,12 +477,16 @@ nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
 	struct nat_mapping *m = NULL;
 	struct nat_flow *f;
 	struct nat_key k1;
+	uint32_t src;
 	int state;
 
 	if ((state = nat_open_state(nat, pi, why)) == -1)
 		return NAT_DROP;
 	if (side == NAT_SIDE_LAN && ext == NULL)
 		return nat_drop(why, NAT_DROP_WRONG_SIDE);
+	/* a source over its limits is refused before it costs a flow */
+	if (limit_admit(nat, pi, &src, why) == -1)
+		return NAT_DROP;
 	if (!flow_make_room(nat))
 		return nat_drop(why, NAT_DROP_TABLE_FULL);
 	nat_reply_key(&k1, k0, r, pi);
@@ -467,6 +501,7 @@ nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
 		return nat_drop(why, NAT_DROP_TABLE_FULL);
 	}
 	f->map = m;
+	limit_attach(nat, f, src);
 	f->side = (uint8_t)side;
 	f->rule_id = r->id;
 	f->mtu = r->mtu;
@@ -482,6 +517,23 @@ nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
 	return NAT_FORWARD;
 }
 
+/*
+ * Whether a packet about to open a flow has a good L4 checksum. A packet
+ * the kernel vouched for (DATA_VALID) or still to be summed (partial) is
+ * taken as it is; so is a first fragment, whose sum covers data not here.
+ * Only flow-opening packets are checked: a bogus one must not hold a flow
+ * slot, while the endpoints check every other packet themselves.
+ */
+static bool
+nat_csum_ok(const struct nat_pkt *pkt, const struct pkt_info *pi,
+    bool partial)
+{
+	if (partial || pi->frag ||
+	    (pkt->vnet != NULL && (pkt->vnet->flags & NAT_VNET_DATA_VALID)))
+		return true;
+	return pkt_l4_valid(pi);
+}
+
 /* A packet with no flow: may it open one, and under which rule. */
 static enum nat_verdict
 nat_new(struct nat *nat, const struct nat_key *k0, struct pkt_info *pi,
@@ -495,6 +547,8 @@ nat_new(struct nat *nat, const struct nat_key *k0, struct pkt_info *pi,
 	r = rule_match(nat, pi);
 	if (r == NULL || r->action == NAT_RULE_PASS)
 		return NAT_NOT_OURS;
+	if (!nat_csum_ok(pkt, pi, partial))
+		return nat_drop(why, NAT_DROP_BAD_CSUM);
 	if (nat_ttl(nat, pi) == -1)
 		return icmp_time_exceeded(nat, pi, pkt, pi->dst, why);
 	/* no state for a packet that cannot pass: the sender sends it again */
@@ -556,6 +610,7 @@ nat_process(struct nat *nat, struct nat_pkt *pkt, enum nat_side side,
 	enum nat_verdict v = NAT_DROP;
 
 	nat->now = (uint32_t)(now / 1000);
+	nat->now_ms = now;
 	if ((unsigned)side < NAT_SIDE_MAX) {
 		nat->st.packets[side]++;
 		v = nat_dispatch(nat, pkt, side, &r);
@@ -736,6 +791,8 @@ void
 nat_get_stats(const struct nat *nat, struct nat_stats *st)
 {
 	*st = nat->st;
+	st->sources_tracked = limit_tracked(nat);
+	st->sources_reclaimed = nat->limit.reclaimed;
 }
 
 /* Bytes of memory held by the engine. */
@@ -745,5 +802,6 @@ nat_memory(const struct nat *nat)
 	return sizeof(*nat) + nat->set.nrules * sizeof(struct nat_rule) +
 	    nat->flow_buckets * sizeof(UT_hash_bucket) +
 	    slab_bytes(&nat->flow_slab) + slab_bytes(&nat->map_slab) +
-	    nat->npools * sizeof(struct port_pool) + frag_memory(nat);
+	    nat->npools * sizeof(struct port_pool) + frag_memory(nat) +
+	    limit_memory(nat);
 }

@@ -46,6 +46,9 @@ enum nat_drop_reason {
 	NAT_DROP_FRAG,		/* fragment that cannot be matched or kept */
 	NAT_DROP_FRAG_TIMEOUT,	/* queued fragment whose first fragment never came */
 	NAT_DROP_TOO_BIG,	/* over the target's MTU, not fragmentable, no room to say so */
+	NAT_DROP_BAD_CSUM,	/* flow-opening packet with a wrong L4 checksum */
+	NAT_DROP_SRC_FLOWS,	/* new flow from a source at its src_max_flows */
+	NAT_DROP_SRC_RATE,	/* new flow from a source over its src_rate */
 	NAT_DROP_MAX
 };
 
@@ -109,6 +112,15 @@ struct nat_settings {
 	uint32_t max_frags;		/* fragment trackers; default 1024 */
 	uint32_t max_frag_bytes;	/* bytes of early fragments kept; default 256 KiB */
 	bool tcp_no_pickup;		/* refuse mid-stream TCP pickup (on by default) */
+
+	/*
+	 * Per-source limits on new flows from the public and LAN sides; a
+	 * source is an IPv4 address or an IPv6 /64. 0 = no limit. The source
+	 * table has max_flows entries, made when a limit is first set.
+	 */
+	uint32_t src_max_flows;		/* flows one source may hold at once */
+	uint32_t src_rate;		/* new flows per second per source */
+	uint32_t src_burst;		/* new flows at once; 0 = src_rate */
 
 	uint16_t mss_clamp;		/* fixed MSS ceiling; 0 = derive from mtu */
 	uint16_t mtu;			/* path MTU for MSS clamping; 0 with mss_clamp 0 = off */
@@ -196,6 +208,8 @@ struct nat_stats {
 	uint64_t icmp_translated;
 	uint64_t too_big;		/* ICMP "too big" sent for packets over a target's MTU */
 	uint64_t max_flows;
+	uint64_t sources_tracked;	/* per-source limit entries in use */
+	uint64_t sources_reclaimed;	/* idle sources forgotten for new ones */
 };
 
 struct nat;

@@ -93,6 +93,7 @@ struct pkt_info {
 int pkt_parse(struct pkt_info *, uint8_t *, size_t, bool, enum nat_drop_reason *);
 int pkt_csum_offset(uint8_t);
 bool pkt_icmp_is_error(uint8_t, uint8_t);
+bool pkt_l4_valid(const struct pkt_info *);
 
 /* flow table keys: no padding; KEYLEN bytes are hashed and compared */
 struct nat_key {
@@ -119,17 +120,19 @@ struct flow_node {
 #define FLOW_FIN0	0x08
 #define FLOW_FIN1	0x10
 #define FLOW_PICKUP	0x20	/* opened mid-stream */
+#define FLOW_CLOSING	0x40	/* assured, over, on the closing list */
 
 struct nat_mapping;
 
 struct nat_flow {
 	struct flow_node node[2];
-	struct nat_flow *uprev, *unext;	/* unassured flows, oldest first */
+	struct nat_flow *uprev, *unext;	/* unassured or closing list */
 	struct nat_mapping *map;
 	uint32_t created, seen;		/* seconds */
 	uint32_t rule_id;
 	uint32_t pkts[2];
 	uint64_t bytes[2];
+	uint32_t src;			/* per-source limit entry, 1-based; 0 none */
 	uint8_t state;			/* enum nat_tcp_state for TCP */
 	uint8_t side;
 	uint8_t flags;
@@ -189,6 +192,26 @@ struct frag {
 	struct frag_buf *queue;
 };
 
+/* per-source limits (limit.c): entries and chains by 1-based index */
+#define LIMIT_RATE_MAX 1000000
+struct limit_src {
+	uint8_t addr[16];		/* IPv4 address, or IPv6 /64 prefix */
+	uint8_t family;
+	uint32_t flows;			/* flows held now */
+	uint32_t next;			/* hash chain */
+	uint32_t iprev, inext;		/* idle list (flows == 0), oldest first */
+	uint64_t tokens;		/* thousandths of a new flow */
+	uint64_t last;			/* ms of the last refill */
+};
+
+struct limit {
+	struct limit_src *ent;		/* cap entries, made once */
+	uint32_t *bucket;		/* mask + 1 chain heads */
+	uint32_t cap, used, mask;
+	uint32_t idle_head, idle_tail;
+	uint64_t reclaimed;
+};
+
 #define NAT_MAX_POOLS 64
 #define SCRATCH 1280
 
@@ -198,6 +221,7 @@ struct nat {
 	uint64_t hash_key[2];
 	struct nat_stats st;
 	uint32_t now;			/* seconds, of the packet being processed */
+	uint64_t now_ms;		/* the same in milliseconds */
 	unsigned ht_log2;		/* bucket count of the table being made */
 
 	struct flow_node *flows;	/* uthash head (the sentinel) */
@@ -205,6 +229,7 @@ struct nat {
 	struct slab flow_slab;
 	size_t nflows;
 	struct nat_flow *uhead, *utail;	/* unassured, oldest first */
+	struct nat_flow *chead, *ctail;	/* assured but over, oldest first */
 	struct flow_node *sweep;	/* sweep cursor */
 	struct flow_node *cursor[NAT_CURSORS];	/* listing walks */
 	bool cursor_busy[NAT_CURSORS];
@@ -226,6 +251,7 @@ struct nat {
 
 	nat_flow_hook *hook;		/* flow events, or NULL */
 	void *hook_arg;
+	struct limit limit;
 
 	uint8_t scratch[SCRATCH];
 };
@@ -247,6 +273,18 @@ void flow_unassure(struct nat *, struct nat_flow *);
 bool flow_make_room(struct nat *);
 size_t flow_sweep(struct nat *, size_t);
 struct nat_flow *flow_of(struct flow_node *);
+
+/* per-source limits (limit.c) */
+int limit_check(const struct nat_settings *, char *);
+int limit_init(struct nat *, char *);
+void limit_fini(struct nat *);
+uint32_t limit_burst(const struct nat_settings *);
+int limit_admit(struct nat *, const struct pkt_info *, uint32_t *,
+    enum nat_drop_reason *);
+void limit_attach(struct nat *, struct nat_flow *, uint32_t);
+void limit_release(struct nat *, struct nat_flow *);
+size_t limit_tracked(const struct nat *);
+size_t limit_memory(const struct nat *);
 
 /* rules (rule.c) */
 int rule_check(const struct nat_rule *, size_t, char *);

@@ -38,6 +38,18 @@ pkt_icmp_is_error(uint8_t family, uint8_t type)
 	return type >= 1 && type <= 4;
 }
 
+/*
+ * Whether a fragment is malformed: one that would reassemble beyond the
+ * largest datagram (65535 bytes of payload), or one that is not the last
+ * but does not carry a multiple of 8 bytes (the next offset cannot follow).
+ */
+static bool
+pkt_frag_bad(uint32_t off, size_t payload, bool more)
+{
+	return off + payload > 65535 || (more && payload % 8 != 0) ||
+	    (more && payload == 0);
+}
+
 /* Parse an IPv4 header; quoted packets (inside ICMP errors) may be cut short. */
 static int
 pkt_ip4(struct pkt_info *pi, uint8_t *p, size_t len, bool quoted,
@@ -74,6 +86,9 @@ pkt_ip4(struct pkt_info *pi, uint8_t *p, size_t len, bool quoted,
 		pi->first_frag = (fo & 0x1fff) == 0;
 		pi->frag_off = (uint32_t)(fo & 0x1fff) * 8;
 		pi->frag_id = rd16(p + 4);
+		if (!quoted && pkt_frag_bad(pi->frag_off, tot - ihl,
+		    (fo & 0x2000) != 0))
+			return pkt_fail(why, NAT_DROP_FRAG);
 		if (!pi->first_frag)
 			return 0;
 	}
@@ -84,7 +99,7 @@ pkt_ip4(struct pkt_info *pi, uint8_t *p, size_t len, bool quoted,
 
 /* Walk one IPv6 fragment header at off. */
 static int
-pkt_ip6_frag(struct pkt_info *pi, const uint8_t *p, size_t off,
+pkt_ip6_frag(struct pkt_info *pi, const uint8_t *p, size_t off, bool quoted,
     enum nat_drop_reason *why)
 {
 	uint16_t fo;
@@ -100,6 +115,8 @@ pkt_ip6_frag(struct pkt_info *pi, const uint8_t *p, size_t off,
 	pi->first_frag = (fo & 0xfff8) == 0;
 	pi->frag_off = fo & 0xfff8;
 	pi->frag_id = rd32(p + off + 4);
+	if (!quoted && pkt_frag_bad(pi->frag_off, pi->len - off - 8, fo & 1))
+		return pkt_fail(why, NAT_DROP_FRAG);
 	return 0;
 }
 
@@ -146,7 +163,7 @@ pkt_ip6(struct pkt_info *pi, uint8_t *p, size_t len, bool quoted,
 			off += hl;
 			break;
 		case 44:
-			if (pkt_ip6_frag(pi, p, off, why) == -1)
+			if (pkt_ip6_frag(pi, p, off, quoted, why) == -1)
 				return -1;
 			nh = p[off];
 			off += 8;
@@ -257,4 +274,30 @@ pkt_parse(struct pkt_info *pi, uint8_t *p, size_t len, bool quoted,
 	    (pi->family == 6 && pi->proto == PROTO_ICMPV6))
 		return pkt_icmp(pi, l4, why);
 	return 0;
+}
+
+/*
+ * Whether the L4 checksum of a whole (unfragmented) packet verifies: TCP,
+ * UDP and ICMPv6 with their pseudo-header, ICMP without. An IPv4 UDP
+ * checksum of 0 means none was sent.
+ */
+bool
+pkt_l4_valid(const struct pkt_info *pi)
+{
+	const uint8_t *l4 = pi->ip + pi->l4off;
+	int off = pkt_csum_offset(pi->proto);
+	uint32_t sum = 0;
+
+	if (off < 0 || pi->l4off == 0 || pi->l4len < (size_t)off + 2)
+		return true;
+	if (pi->family == 4 && pi->proto == PROTO_UDP && rd16(l4 + 6) == 0)
+		return true;
+	if (pi->proto != PROTO_ICMP) {
+		sum = csum_add(sum, pi->src, pi->alen);
+		sum = csum_add(sum, pi->dst, pi->alen);
+		sum += pi->proto + (uint32_t)(pi->l4len & 0xffff) +
+		    (uint32_t)(pi->l4len >> 16);
+	}
+	sum = csum_add(sum, l4, pi->l4len);
+	return csum_fold(sum) == 0xffff;
 }

@@ -1434,6 +1434,8 @@ nl_rule_str(const struct nl_rule *r, char *buf, size_t len)
 	if (r->action == 0 || r->action == FR_ACT_TO_TBL)
 		nl_cat(buf, len, &off, " lookup %s",
 		    nl_table_name(r->table, t, sizeof(t)));
+	else if (r->action == FR_ACT_BLACKHOLE)
+		nl_cat(buf, len, &off, " blackhole");
 	else
 		nl_cat(buf, len, &off, " action %u", (unsigned int)r->action);
 	if (r->protocol)

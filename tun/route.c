@@ -187,17 +187,23 @@ route_rule_same(const struct nl_rule *a, const struct nl_rule *b)
 	return al == bl && ah == bh;
 }
 
-/* Same route; want's metric 0 matches any metric (IPv6 picks 1024). */
+/*
+ * Same route; want's metric 0 matches any metric (IPv6 picks 1024), and a
+ * route that is not unicast wanted without a device matches any device
+ * (IPv6 puts blackhole routes on lo).
+ */
 static bool
 route_route_same(const struct nl_route *want, const struct nl_route *have)
 {
+	uint8_t type = want->type ? want->type : RTN_UNICAST;
+
 	return want->family == have->family && want->table == have->table &&
-	    want->protocol == have->protocol &&
-	    (want->type ? want->type : RTN_UNICAST) == have->type &&
+	    want->protocol == have->protocol && type == have->type &&
 	    route_prefix_same(&want->dst, &have->dst) &&
 	    route_addr_same(&want->gw, &have->gw) &&
 	    (want->prefsrc.family == 0 || route_addr_same(&want->prefsrc, &have->prefsrc)) &&
-	    want->oif == have->oif &&
+	    (want->oif == have->oif ||
+	    (want->oif == 0 && type != RTN_UNICAST)) &&
 	    (want->metric == 0 || want->metric == have->metric);
 }
 

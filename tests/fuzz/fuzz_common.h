@@ -123,6 +123,12 @@ fz_settings(struct nat_settings *s, struct nat_rule *rules, unsigned variant,
 		s->nat_port_lo = 61000;
 		s->nat_port_hi = 61001;
 	}
+	if ((variant & 0x21) == 0x21) {
+		/* per-source limits: small, so that sequences reach them */
+		s->src_max_flows = 3;
+		s->src_rate = 2;
+		s->src_burst = 2;
+	}
 	if (!(variant & 0x40)) {
 		s->hairpin4 = s->hairpin6 = true;
 		s->hairpin_src4 = fz_hair4;

@@ -1,7 +1,7 @@
 /*
  * replay.c - feed saved inputs to a fuzz harness without libFuzzer.
  *
- *   replay packet|sequence PATH...
+ *   replay packet|sequence|conf|nl PATH...
  *
  * Each PATH is a file or a directory whose files (except README* and dot
  * files) are each passed once to the harness, in name order. make check
@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "tests/fuzz/fuzz_common.h"
+#include "tests/fuzz/fuzz_parsers.h"
 
 #define REPLAY_MAX (1024 * 1024)
 
@@ -130,16 +131,21 @@ main(int argc, char **argv)
 	int i, r, total = 0, bad = 0;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: replay packet|sequence PATH...\n");
+		fprintf(stderr, "usage: replay packet|sequence|conf|nl "
+		    "PATH...\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "packet") == 0)
 		fn = fuzz_packet_one;
 	else if (strcmp(argv[1], "sequence") == 0)
 		fn = fuzz_sequence_one;
+	else if (strcmp(argv[1], "conf") == 0)
+		fn = fuzz_conf_one;
+	else if (strcmp(argv[1], "nl") == 0)
+		fn = fuzz_nl_one;
 	else {
 		fprintf(stderr, "replay: unknown harness '%s' (packet, "
-		    "sequence)\n", argv[1]);
+		    "sequence, conf, nl)\n", argv[1]);
 		return 2;
 	}
 	for (i = 2; i < argc; i++) {

@@ -14,7 +14,7 @@ if test ! -x "$replay"; then
 	exit 99
 fi
 status=0
-for h in packet sequence; do
+for h in packet sequence conf nl; do
 	"$replay" "$h" "$fuzz/corpus/$h" "$fuzz/regress/$h" || status=1
 done
 exit $status

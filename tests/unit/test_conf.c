@@ -599,6 +599,63 @@ test_err_number(void **state)
 	done(l);
 }
 
+/* The per-source limits: values into the engine settings, bad ones named. */
+static void
+test_per_source(void **state)
+{
+	struct loaded		*l = load_ok(
+	    "[front]\n"
+	    "public_interface = eth0\n"
+	    "tunnel_interface = wg0\n"
+	    "backend = 10.22.22.1\n"
+	    "per_source_flows = 100\n"
+	    "per_source_rate = 20\n"
+	    "per_source_burst = 40\n");
+	struct nat_settings	 s;
+	struct nat_rule		 r[4];
+	size_t			 n = 4;
+	char			 err[NAT_ERRLEN];
+
+	(void)state;
+	assert_int_equal(conf_nat_settings(&l->c, &s, r, &n, err), 0);
+	assert_int_equal(s.src_max_flows, 100);
+	assert_int_equal(s.src_rate, 20);
+	assert_int_equal(s.src_burst, 40);
+	assert_false(l->c.front.route_other);
+	done(l);
+	l = load_ok("[front]\npublic_interface = eth0\ntunnel_interface = wg0\n"
+	    "backend = 10.22.22.1\nother_traffic = route\n");
+	assert_true(l->c.front.route_other);
+	done(l);
+	l = load_bad("[front]\npublic_interface = eth0\ntunnel_interface = wg0\n"
+	    "backend = 10.22.22.1\nother_traffic = allow\n", 1);
+	assert_msg(l, 0, "5: [front] other_traffic: \"allow\" is not an allowed "
+	    "value (allowed: drop, route)");
+	done(l);
+	l = load_ok("[front]\npublic_interface = eth0\ntunnel_interface = wg0\n"
+	    "backend = 10.22.22.1\n");
+	n = 4;
+	assert_int_equal(conf_nat_settings(&l->c, &s, r, &n, err), 0);
+	assert_int_equal(s.src_max_flows, 0);
+	assert_int_equal(s.src_rate, 0);
+	done(l);
+	l = load_bad(
+	    "[front]\n"
+	    "public_interface = eth0\n"
+	    "tunnel_interface = wg0\n"
+	    "backend = 10.22.22.1\n"
+	    "per_source_flows = -1\n"
+	    "per_source_rate = 1000001\n"
+	    "per_source_burst = 5x\n", 3);
+	assert_msg(l, 0, "5: [front] per_source_flows: \"-1\" is not a number "
+	    "(allowed: 0..16777216 flows, 0 = no limit)");
+	assert_msg(l, 1, "6: [front] per_source_rate: \"1000001\" is out of "
+	    "range (allowed: 0..1000000 new flows per second, 0 = no limit)");
+	assert_msg(l, 2, "7: [front] per_source_burst: \"5x\" is not a number "
+	    "(allowed: 0..1000000 new flows, 0 = per_source_rate)");
+	done(l);
+}
+
 static void
 test_err_range(void **state)
 {
@@ -849,8 +906,9 @@ test_err_unknown_key(void **state)
 	    "max_flows? (allowed: public_interface, tunnel_interface, backend, "
 	    "exclude, mss_clamp, max_flows, tcp_established_timeout, "
 	    "tcp_transitory_timeout, udp_timeout, icmp_timeout, tcp_pickup, "
-	    "nat_ports, queues, metrics, flow_log, flow_log_rate, control_socket, "
-	    "control_group)");
+	    "nat_ports, queues, per_source_flows, per_source_rate, "
+	    "per_source_burst, other_traffic, metrics, flow_log, flow_log_rate, "
+	    "control_socket, control_group)");
 	assert_msg(l, 1, "10: [forward.a] colour: unknown key (allowed: proto, "
 	    "listen, to, source)");
 	done(l);
@@ -1463,6 +1521,7 @@ main(void)
 		cmocka_unit_test(test_nat_settings_back),
 		cmocka_unit_test(test_err_number),
 		cmocka_unit_test(test_err_range),
+		cmocka_unit_test(test_per_source),
 		cmocka_unit_test(test_err_words),
 		cmocka_unit_test(test_err_address),
 		cmocka_unit_test(test_err_address_pair),

@@ -450,6 +450,74 @@ test_tiny_first_fragment(void **state)
 	pg_free(n);
 }
 
+/* Set an IPv4 fragment's flags/offset field and cut its payload to n bytes. */
+static void
+wr_frag4(struct pg_pkt *x, uint16_t field, size_t n)
+{
+	x->data[2] = (uint8_t)((20 + n) >> 8);
+	x->data[3] = (uint8_t)(20 + n);
+	x->data[6] = (uint8_t)(field >> 8);
+	x->data[7] = (uint8_t)field;
+	x->len = 20 + n;
+	pg_fix_ip_csum(x->data, x->len);
+}
+
+/* The same for an IPv6 fragment header right after the fixed header. */
+static void
+wr_frag6(struct pg_pkt *x, uint16_t field, size_t n)
+{
+	x->data[4] = (uint8_t)((8 + n) >> 8);
+	x->data[5] = (uint8_t)(8 + n);
+	x->data[42] = (uint8_t)(field >> 8);
+	x->data[43] = (uint8_t)field;
+	x->len = 48 + n;
+}
+
+/* Fragments that reach past 65535 bytes or leave a gap are dropped. */
+static void
+test_frag_malformed(void **state)
+{
+	struct nat_rule r = pg_rule(B4, NAT_P_UDP, 1, 65535, 0);
+	struct nat_rule r6 = pg_rule(B6, NAT_P_UDP, 1, 65535, 0);
+	struct nat_rule rs[2] = { r, r6 };
+	struct nat_settings s;
+	struct nat *n;
+	struct pg_pkt full, x;
+	enum nat_drop_reason why;
+	const char *src[2] = { "198.51.100.70", "2001:db8:100::70" };
+	const char *dst[2] = { P4, P6 };
+	int i;
+
+	(void)state;
+	pg_settings_init(&s);
+	s.rules = rs;
+	s.nrules = 2;
+	n = pg_nat(&s);
+	for (i = 0; i < 2; i++) {
+		pg_udp(&full, src[i], 4000, dst[i], 53, 64);
+		/* a middle fragment of 20 bytes: not a multiple of 8 */
+		x.len = pg_fragment(full.data, full.len, 0, 24, true, 77,
+		    x.data, sizeof(x.data));
+		x.has_vnet = false;
+		if (i == 0)
+			wr_frag4(&x, 0x2000 | 1, 20);
+		else
+			wr_frag6(&x, 8 | 1, 20);
+		assert_drop(pg_run(n, &x, NAT_SIDE_PUBLIC, T0, &why), why,
+		    NAT_DROP_FRAG);
+		/* the last fragment at offset 65528 with 16 bytes: too big */
+		x.len = pg_fragment(full.data, full.len, 0, 24, true, 78,
+		    x.data, sizeof(x.data));
+		if (i == 0)
+			wr_frag4(&x, 65528 / 8, 16);
+		else
+			wr_frag6(&x, 65528, 16);
+		assert_drop(pg_run(n, &x, NAT_SIDE_PUBLIC, T0, &why), why,
+		    NAT_DROP_FRAG);
+	}
+	pg_free(n);
+}
+
 int
 main(void)
 {
@@ -467,6 +535,7 @@ main(void)
 		PG_TEST(test_pending_small_cap),
 		PG_TEST(test_tiny_first_fragment),
 		PG_TEST(test_later_fragment_of_reply_without_flow),
+		PG_TEST(test_frag_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

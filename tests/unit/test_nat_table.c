@@ -447,6 +447,114 @@ test_cursor_walk(void **state)
 	pg_free(n);
 }
 
+/* TCP from 198.51.100.i:40000 to P4:80 with flags, from the client (dir 0) or back. */
+static enum nat_verdict
+tcpx(struct nat *n, int i, int dir, uint8_t flags, uint64_t now,
+    enum nat_drop_reason *why)
+{
+	struct pg_pkt x;
+	char c[32];
+
+	snprintf(c, sizeof(c), "198.51.100.%d", i);
+	if (dir == 0)
+		pg_tcp(&x, c, 40000, P4, 80, flags);
+	else
+		pg_tcp(&x, B4, 80, c, 40000, flags);
+	return pg_run(n, &x, dir == 0 ? NAT_SIDE_PUBLIC : NAT_SIDE_INSIDE,
+	    now, why);
+}
+
+/* A full handshake for client i: established and assured. */
+static void
+tcp_open(struct nat *n, int i, uint64_t now)
+{
+	enum nat_drop_reason why;
+
+	FWD(tcpx(n, i, 0, PKT_TCP_SYN, now, &why), why);
+	FWD(tcpx(n, i, 1, PKT_TCP_SYN | PKT_TCP_ACK, now, &why), why);
+	FWD(tcpx(n, i, 0, PKT_TCP_ACK, now, &why), why);
+}
+
+/*
+ * When full, finished connections (TIME_WAIT) make room first, oldest
+ * first, then half-open flows; established flows never do.
+ */
+static void
+test_evict_closed_first(void **state)
+{
+	struct nat *n = mk(4);
+	struct nat_stats st;
+	enum nat_drop_reason why;
+
+	(void)state;
+	tcp_open(n, 1, T0);		/* stays established */
+	tcp_open(n, 2, T0);		/* closes first */
+	tcp_open(n, 3, T0);		/* closes second */
+	FWD(tcpx(n, 2, 0, PKT_TCP_FIN | PKT_TCP_ACK, T0 + 1, &why), why);
+	FWD(tcpx(n, 2, 1, PKT_TCP_FIN | PKT_TCP_ACK, T0 + 1, &why), why);
+	FWD(tcpx(n, 3, 0, PKT_TCP_FIN | PKT_TCP_ACK, T0 + 2, &why), why);
+	FWD(tcpx(n, 3, 1, PKT_TCP_FIN | PKT_TCP_ACK, T0 + 2, &why), why);
+	FWD(tcpx(n, 4, 0, PKT_TCP_SYN, T0 + 3, &why), why);	/* half-open */
+	/* full: the oldest finished connection (2) goes, then 3 */
+	FWD(tcpx(n, 5, 0, PKT_TCP_SYN, T0 + 4, &why), why);
+	assert_drop(tcpx(n, 2, 1, PKT_TCP_ACK, T0 + 5, &why), why,
+	    NAT_DROP_NO_FLOW);
+	FWD(tcpx(n, 3, 1, PKT_TCP_ACK, T0 + 5, &why), why);
+	FWD(tcpx(n, 6, 0, PKT_TCP_SYN, T0 + 6, &why), why);
+	assert_drop(tcpx(n, 3, 1, PKT_TCP_ACK, T0 + 7, &why), why,
+	    NAT_DROP_NO_FLOW);
+	/* none finished left: the oldest half-open flow (4) */
+	FWD(tcpx(n, 7, 0, PKT_TCP_SYN, T0 + 8, &why), why);
+	assert_drop(tcpx(n, 4, 1, PKT_TCP_SYN | PKT_TCP_ACK, T0 + 9, &why),
+	    why, NAT_DROP_NO_FLOW);
+	tcp_open(n, 5, T0 + 9);
+	tcp_open(n, 6, T0 + 9);
+	tcp_open(n, 7, T0 + 9);
+	/* all established now: nothing to evict */
+	assert_drop(tcpx(n, 8, 0, PKT_TCP_SYN, T0 + 10, &why), why,
+	    NAT_DROP_TABLE_FULL);
+	FWD(tcpx(n, 1, 1, PKT_TCP_ACK, T0 + 10, &why), why);
+	nat_get_stats(n, &st);
+	assert_int_equal(st.flows_evicted, 3);
+	assert_int_equal(st.flows_active, 4);
+	pg_free(n);
+}
+
+/*
+ * A half-open flow reset and opened again by a new SYN stays on the
+ * eviction list once (the list must stay sound through evictions).
+ */
+static void
+test_reopen_half_open(void **state)
+{
+	struct nat *n = mk(3);
+	struct nat_stats st;
+	enum nat_drop_reason why;
+	int i;
+
+	(void)state;
+	FWD(tcpx(n, 1, 0, PKT_TCP_SYN, T0, &why), why);
+	FWD(tcpx(n, 2, 0, PKT_TCP_SYN, T0, &why), why);
+	FWD(tcpx(n, 1, 0, PKT_TCP_RST, T0, &why), why);
+	FWD(tcpx(n, 1, 0, PKT_TCP_SYN, T0 + 1, &why), why);
+	/* eviction order now 2, 1, then the newcomers */
+	for (i = 10; i < 40; i++)
+		FWD(tcpx(n, i, 0, PKT_TCP_SYN, T0 + 2 + (uint64_t)i, &why), why);
+	nat_get_stats(n, &st);
+	assert_int_equal(st.flows_active, 3);
+	assert_int_equal(st.flows_evicted, 29);
+	assert_int_equal(pg_flow_count(n, T0 + 50), 3);
+	/* the three newest are left; 1 and 2 went first */
+	for (i = 37; i < 40; i++)
+		FWD(tcpx(n, i, 1, PKT_TCP_SYN | PKT_TCP_ACK, T0 + 50, &why),
+		    why);
+	assert_drop(tcpx(n, 1, 1, PKT_TCP_SYN | PKT_TCP_ACK, T0 + 50, &why),
+	    why, NAT_DROP_NO_FLOW);
+	assert_drop(tcpx(n, 2, 1, PKT_TCP_SYN | PKT_TCP_ACK, T0 + 50, &why),
+	    why, NAT_DROP_NO_FLOW);
+	pg_free(n);
+}
+
 int
 main(void)
 {
@@ -462,6 +570,8 @@ main(void)
 		PG_TEST(test_reconfigure_hash_key),
 		PG_TEST(test_reconfigure_timeouts),
 		PG_TEST(test_cursor_walk),
+		PG_TEST(test_evict_closed_first),
+		PG_TEST(test_reopen_half_open),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+"""Hostile and heavy traffic for the hardening tests: malformed packets and
+spoofed SYN floods written as raw Ethernet frames, many TCP connections held
+open at once, bursts of new UDP flows, a paced bulk transfer. Every operation
+is bounded in time. Addresses come from the caller (documentation and
+private ranges only)."""
+import hashlib
+import os
+import selectors
+import socket
+import struct
+import sys
+import time
+
+ETH_P_IP = 0x0800
+ETH_P_IPV6 = 0x86DD
+
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def a4(s):
+    return socket.inet_pton(socket.AF_INET, s)
+
+
+def a6(s):
+    return socket.inet_pton(socket.AF_INET6, s)
+
+
+def ip4(src, dst, proto, payload, ihl=5, tot=None, bad_csum=False,
+        frag=0, ident=0x1234, ttl=64):
+    tot = 20 + len(payload) if tot is None else tot
+    h = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, tot, ident, frag, ttl,
+                    proto, 0, a4(src), a4(dst))
+    c = csum(h)
+    if bad_csum:
+        c ^= 0x5A5A
+    return h[:10] + struct.pack("!H", c) + h[12:] + payload
+
+
+def ip6(src, dst, nh, payload, hlim=64):
+    return struct.pack("!IHBB16s16s", 6 << 28, len(payload), nh, hlim,
+                       a6(src), a6(dst)) + payload
+
+
+def pseudo(src, dst, proto, length):
+    if ":" in src:
+        return a6(src) + a6(dst) + struct.pack("!IxxxB", length, proto)
+    return a4(src) + a4(dst) + struct.pack("!xBH", proto, length)
+
+
+def udp(src, dst, sport, dport, data, bad_csum=False, ulen=None):
+    ln = 8 + len(data) if ulen is None else ulen
+    h = struct.pack("!HHHH", sport, dport, ln, 0) + data
+    c = csum(pseudo(src, dst, 17, 8 + len(data)) + h) or 0xFFFF
+    if bad_csum:
+        c ^= 0x5A5A
+    return h[:6] + struct.pack("!H", c) + h[8:]
+
+
+def tcp(src, dst, sport, dport, flags, seq=1000, doff=5, bad_csum=False):
+    h = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, doff << 4, flags,
+                    65535, 0, 0)
+    c = csum(pseudo(src, dst, 6, len(h)) + h)
+    if bad_csum:
+        c ^= 0x5A5A
+    return h[:16] + struct.pack("!H", c) + h[18:]
+
+
+def icmp4_unreach(quote):
+    h = struct.pack("!BBHI", 3, 3, 0, 0) + quote
+    return h[:2] + struct.pack("!H", csum(h)) + h[4:]
+
+
+def frag6(nh, off, more, ident):
+    return struct.pack("!BBHI", nh, 0, off | (1 if more else 0), ident)
+
+
+def packets(kind, c4, p4, c6, p6, n):
+    """The frames of one class of malformed packet (IP layer and up)."""
+    out = []
+    for i in range(n):
+        sp = 20000 + i % 20000
+        u4 = udp(c4, p4, sp, 53, b"hostile")
+        if kind == "k4-ihl":        # IHL 4: below the minimum header
+            out.append(ip4(c4, p4, 17, u4, ihl=4))
+        elif kind == "k4-ipcsum":   # wrong IPv4 header checksum
+            out.append(ip4(c4, p4, 17, u4, bad_csum=True))
+        elif kind == "k4-totlen":   # total length beyond the frame
+            out.append(ip4(c4, p4, 17, u4, tot=20 + len(u4) + 200))
+        elif kind == "e4-udplen":   # UDP length beyond the datagram
+            out.append(ip4(c4, p4, 17, udp(c4, p4, sp, 53, b"x", ulen=400)))
+        elif kind == "e4-tcpdoff":  # TCP data offset 4 (16 bytes)
+            out.append(ip4(c4, p4, 6, tcp(c4, p4, sp, 80, 0x02, doff=4)))
+        elif kind == "e4-udpcsum":  # wrong UDP checksum on a new flow
+            out.append(ip4(c4, p4, 17, udp(c4, p4, sp, 53, b"x", True)))
+        elif kind == "e4-syncsum":  # SYN with a wrong TCP checksum
+            out.append(ip4(c4, p4, 6, tcp(c4, p4, sp, 80, 0x02,
+                                          bad_csum=True)))
+        elif kind == "e4-fragbig":  # reassembles past 65535 bytes
+            out.append(ip4(c4, p4, 17, b"\0" * 16, frag=65528 // 8,
+                           ident=i & 0xFFFF))
+        elif kind == "e4-fragodd":  # not last, not a multiple of 8 bytes
+            out.append(ip4(c4, p4, 17, b"\0" * 20, frag=0x2000 | 1,
+                           ident=i & 0xFFFF))
+        elif kind == "o4-overlap":  # two fragments that overlap
+            d = udp(c4, p4, sp, 53, b"A" * 24)
+            out.append(ip4(c4, p4, 17, d[:16], frag=0x2000,
+                           ident=(i + 7) & 0xFFFF))
+            out.append(ip4(c4, p4, 17, b"B" * 24, frag=1,
+                           ident=(i + 7) & 0xFFFF))
+        elif kind == "e4-icmp-noflow":  # error about a flow nobody has
+            q = ip4(p4, c4, 17, udp(p4, c4, 53, 40000 + i % 20000, b"q"))
+            out.append(ip4(c4, p4, 1, icmp4_unreach(q)))
+        elif kind == "e6-twofrag":  # two fragment headers
+            u6 = udp(c6, p6, sp, 53, b"hostile")
+            body = frag6(44, 0, False, i) + frag6(17, 0, False, i) + u6
+            out.append(ip6(c6, p6, 44, body))
+        elif kind == "e6-fragodd":
+            body = frag6(17, 8, True, i) + b"\0" * 20
+            out.append(ip6(c6, p6, 44, body))
+        elif kind == "e6-udpcsum":
+            out.append(ip6(c6, p6, 17, udp(c6, p6, sp, 53, b"x", True)))
+        else:
+            sys.exit("unknown class " + kind)
+    return out
+
+
+def raw_socket(iface):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((iface, 0))
+    return s
+
+
+def mac(s):
+    return bytes(int(x, 16) for x in s.split(":"))
+
+
+def send_frames(iface, dst_mac, frames, pps=0):
+    s = raw_socket(iface)
+    src = mac(open("/sys/class/net/%s/address" % iface).read().strip())
+    dst = mac(dst_mac)
+    t0 = time.monotonic()
+    for i, f in enumerate(frames):
+        et = ETH_P_IPV6 if f[0] >> 4 == 6 else ETH_P_IP
+        s.send(dst + src + struct.pack("!H", et) + f)
+        if pps and i % 64 == 63:
+            ahead = (i + 1) / pps - (time.monotonic() - t0)
+            if ahead > 0:
+                time.sleep(ahead)
+    return len(frames)
+
+
+def cmd_hostile(iface, dst_mac, kind, c4, p4, c6, p6, n, pps="5000"):
+    """Send N packets of one malformed class (PPS frames a second at most);
+    print how many frames."""
+    print(send_frames(iface, dst_mac, packets(kind, c4, p4, c6, p6, int(n)),
+                      int(pps)))
+
+
+def cmd_synflood(iface, dst_mac, dst, port, n, pps):
+    """N SYNs from spoofed sources in 192.0.2.0/24 and 203.0.113.0/24."""
+    frames = []
+    for i in range(int(n)):
+        net = "192.0.2." if i % 2 else "203.0.113."
+        src = net + str(1 + (i // 2) % 254)
+        frames.append(ip4(src, dst, 6, tcp(src, dst, 1024 + i % 60000,
+                                           int(port), 0x02, seq=i)))
+    print(send_frames(iface, dst_mac, frames, int(pps)))
+
+
+def cmd_hold(host, port, n, seconds, src="0.0.0.0"):
+    """Open up to N TCP connections one after another (1 s each to connect;
+    stop at the second failure) and keep them SECONDS. Prints "held K" at
+    once (K connected), then exits after SECONDS."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    held, failed = [], 0
+    for _ in range(int(n)):
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.bind((src, 0))
+        s.settimeout(1)
+        try:
+            s.connect((host, int(port)))
+            s.sendall(b"sink\n")
+            held.append(s)
+        except OSError:
+            s.close()
+            failed += 1
+            if failed == 2:
+                break
+    print("held %d" % len(held), flush=True)
+    time.sleep(float(seconds))
+    for s in held:
+        s.close()
+
+
+def cmd_udp_burst(host, port, n, src="0.0.0.0"):
+    """N new UDP flows (one socket each, sent at once); print answers."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    socks = []
+    for _ in range(int(n)):
+        s = socket.socket(fam, socket.SOCK_DGRAM)
+        s.bind((src, 0))
+        s.setblocking(False)
+        s.sendto(b"who", (host, int(port)))
+        socks.append(s)
+    got = 0
+    end = time.monotonic() + 2
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        sel.register(s, selectors.EVENT_READ)
+    while sel.get_map() and time.monotonic() < end:
+        for key, _ in sel.select(timeout=max(0, end - time.monotonic())):
+            key.fileobj.recv(100)
+            sel.unregister(key.fileobj)
+            got += 1
+    print("answered %d" % got)
+
+
+def cmd_send_paced(host, port, megabytes, seconds, ready=None):
+    """Send MEGABYTES to the sink, spread over about SECONDS; exit 0 when
+    the backend's hash matches. Touches READY once connected."""
+    total = int(megabytes) * 1024 * 1024
+    c = socket.create_connection((host, int(port)), timeout=10)
+    c.settimeout(60)
+    c.sendall(b"sink\n")
+    if ready:
+        open(ready, "w").close()
+    h = hashlib.sha256()
+    block = bytes((i * 13 + 5) & 0xFF for i in range(65536))
+    sent = 0
+    t0 = time.monotonic()
+    while sent < total:
+        chunk = block[: min(len(block), total - sent)]
+        c.sendall(chunk)
+        h.update(chunk)
+        sent += len(chunk)
+        ahead = sent / total * float(seconds) - (time.monotonic() - t0)
+        if ahead > 0:
+            time.sleep(ahead)
+    c.shutdown(socket.SHUT_WR)
+    reply = c.makefile("rb").readline().decode().split()
+    dt = time.monotonic() - t0
+    ok = reply == [h.hexdigest(), str(total)]
+    print("sent %d bytes in %.2f s (%.0f Mbit/s); backend got %s"
+          % (total, dt, total * 8 / dt / 1e6, " ".join(reply[1:])))
+    sys.exit(0 if ok else 1)
+
+
+def cmd_send_after(host, port, megabytes, go, ready):
+    """Connect to the sink (touch READY), wait for the file GO (60 s at
+    most), then send MEGABYTES at full speed; print the rate; exit 0 when
+    the backend's hash matches."""
+    total = int(megabytes) * 1024 * 1024
+    c = socket.create_connection((host, int(port)), timeout=10)
+    c.settimeout(60)
+    c.sendall(b"sink\n")
+    open(ready, "w").close()
+    end = time.monotonic() + 60
+    while not os.path.exists(go) and time.monotonic() < end:
+        time.sleep(0.05)
+    h = hashlib.sha256()
+    block = bytes((i * 11 + 1) & 0xFF for i in range(65536))
+    sent = 0
+    t0 = time.monotonic()
+    while sent < total:
+        chunk = block[: min(len(block), total - sent)]
+        c.sendall(chunk)
+        h.update(chunk)
+        sent += len(chunk)
+    c.shutdown(socket.SHUT_WR)
+    reply = c.makefile("rb").readline().decode().split()
+    dt = time.monotonic() - t0
+    print("%.0f Mbit/s (%d bytes in %.2f s)" % (total * 8 / dt / 1e6, total, dt))
+    sys.exit(0 if reply == [h.hexdigest(), str(total)] else 1)
+
+
+def cmd_stalled_stderr(pidfile, *argv):
+    """Run ARGV with stderr on a stream socket that is never read (a stalled
+    journal); write the child's pid to PIDFILE; wait for it (200 s at most)."""
+    import subprocess
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    b.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    p = subprocess.Popen(argv, stderr=a, stdout=subprocess.DEVNULL)
+    a.close()
+    with open(pidfile + ".tmp", "w") as f:
+        f.write("%d\n" % p.pid)
+    os.rename(pidfile + ".tmp", pidfile)
+    try:
+        p.wait(timeout=200)
+    except subprocess.TimeoutExpired:
+        p.kill()
+    b.close()
+
+
+def cmd_ctl_cut(path, command, nbytes):
+    """Ask the control socket COMMAND, read NBYTES of the answer, hang up."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(path)
+    s.sendall(command.encode() + b"\n")
+    got = s.recv(int(nbytes))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    print("read %d bytes, hung up" % len(got))
+
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    {"hostile": cmd_hostile, "synflood": cmd_synflood, "hold": cmd_hold,
+     "udp-burst": cmd_udp_burst, "send-paced": cmd_send_paced,
+     "send-after": cmd_send_after, "stalled-stderr": cmd_stalled_stderr,
+     "ctl-cut": cmd_ctl_cut}[cmd](*args)
+    sys.stdout.flush()

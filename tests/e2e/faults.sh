@@ -1,0 +1,212 @@
+#!/bin/bash
+# End-to-end: faults, with tunrelay on both sides of seed 000
+# (tests/e2e/topo.sh; the back half in connmark mode).
+#  - SIGKILL of the front, then of the back, in the middle of a TCP
+#    transfer, and an immediate supervisor-style restart: the transfer
+#    completes byte-identical (mid-stream pickup) and no kernel object is
+#    duplicated.
+#  - The tunnel interface removed and re-created; an address added to and
+#    removed from the public interface: the relay keeps running, says what
+#    happened, and relays again without a SIGHUP.
+#  - The control socket's peer hanging up in the middle of a long reply.
+#  - stderr not writable (a full disk, a stalled journal): the relay keeps
+#    relaying and counts the lost lines.
+set -u
+
+skip() { echo "SKIP: $*"; exit 77; }
+[ -z "${TUNRELAY_SKIP_E2E:-}" ] || skip "TUNRELAY_SKIP_E2E is set"
+[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
+[ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
+for t in ip nft python3 ethtool; do
+	command -v "$t" >/dev/null || skip "$t is not installed (scripts/setup.sh test)"
+done
+
+here=$(cd "$(dirname "$0")" && pwd)
+BIN=${top_builddir:-$here/../..}/tunrelay
+PEER=$here/peer.py
+CRAFT=$here/craft.py
+[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
+# shellcheck source=tests/e2e/topo.sh
+. "$here/topo.sh"
+
+TMP=$(mktemp -d /tmp/tunrelay-faults.XXXXXX)
+FCONF=$TMP/front.ini
+BCONF=$TMP/back.ini
+FPID=
+BPID=
+pass=0
+fail=0
+FAULTS=0
+
+cleanup() {
+	[ -n "$FPID" ] && kill -9 "$FPID" 2>/dev/null
+	[ -n "$BPID" ] && kill -9 "$BPID" 2>/dev/null
+	topo_down
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+(
+	trap 'kill "$s" 2>/dev/null; exit 0' TERM
+	sleep 240 & s=$!
+	wait "$s" && { echo "not ok - faults.sh timed out"; kill -TERM $$; }
+) 2>/dev/null &
+TOPO_PIDS+=($!)
+
+ok() { echo "ok - $*"; pass=$((pass + 1)); }
+not_ok() { echo "not ok - $*"; fail=$((fail + 1)); }
+expect() {
+	local desc=$1 pat=$2 out; shift 2
+	out=$("$@" 2>&1)
+	if printf '%s\n' "$out" | grep -Eq -- "$pat"; then ok "$desc"
+	else not_ok "$desc (wanted /$pat/, got: $(printf '%s' "$out" | head -3))"; fi
+}
+who() { inC python3 "$PEER" tcp-who 198.51.100.1 80; }
+
+start_front() {
+	ip netns exec "$NS_F" "$BIN" run -c "$FCONF" >>"$TMP/front.log" 2>&1 &
+	FPID=$!
+	topo_wait 100 inF "$BIN" stats -c "$FCONF"
+}
+start_back() {
+	local n
+	n=$(grep -c 'ready:' "$TMP/back.log" 2>/dev/null)
+	ip netns exec "$NS_B" "$BIN" run -c "$BCONF" >>"$TMP/back.log" 2>&1 &
+	BPID=$!
+	topo_wait 100 sh -c "[ \$(grep -c 'ready:' '$TMP/back.log') -gt ${n:-0} ]"
+}
+# every kernel object of ours, one line each, on both sides
+objects() {
+	{ inF ip rule show; inF ip -6 rule show; inF ip route show table all; inF ip -6 route show table all; } | grep 'proto 222'
+	inF ip -o link show | grep -o 'trl-[a-z]*'
+	{ inB ip rule show; inB ip -6 rule show; inB ip route show table all; inB ip -6 route show table all; } | grep 'proto 222'
+	inB nft list tables | grep tunrelay
+}
+
+topo_up || { echo "not ok - topology"; exit 1; }
+topo_services "$PEER" "$TMP/icmp.log" || { echo "not ok - services"; exit 1; }
+topo_front_conf "$TMP/ctl.sock" >"$FCONF"
+cat >"$BCONF" <<EOF
+[back]
+tunnel_interface = b-wg0
+front = 10.22.22.2, fd22::2
+mark = connmark
+control_socket = $TMP/back.sock
+EOF
+start_front || { not_ok "front did not come up"; cat "$TMP/front.log"; exit 1; }
+start_back || { not_ok "back did not come up"; cat "$TMP/back.log"; exit 1; }
+expect "both halves up: backend sees the client" '^peer=198\.51\.100\.10 ' who
+objects | sort >"$TMP/objects.0"
+echo "# kernel objects of ours: $(wc -l <"$TMP/objects.0")"
+
+# kill_mid WHO: SIGKILL that half 2 s into a 6 s transfer, restart at once
+kill_mid() {
+	local half=$1 out=$TMP/kill-$1.out
+	rm -f "$TMP/ready"
+	ip netns exec "$NS_C" python3 "$CRAFT" send-paced 198.51.100.1 80 24 6 "$TMP/ready" >"$out" 2>&1 &
+	local t=$!
+	topo_wait 50 test -e "$TMP/ready"
+	sleep 2
+	if [ "$half" = front ]; then
+		kill -9 "$FPID"; wait "$FPID" 2>/dev/null; FPID=
+		start_front || not_ok "front restart after SIGKILL"
+	else
+		kill -9 "$BPID"; wait "$BPID" 2>/dev/null; BPID=
+		start_back || not_ok "back restart after SIGKILL"
+	fi
+	FAULTS=$((FAULTS + 1))
+	if wait "$t"; then ok "SIGKILL of the $half mid-transfer, restart: transfer complete ($(cat "$out"))"
+	else not_ok "SIGKILL of the $half mid-transfer: $(cat "$out")"; fi
+	objects | sort >"$TMP/objects.1"
+	if cmp -s "$TMP/objects.0" "$TMP/objects.1"; then ok "after the $half's restart: the same $(wc -l <"$TMP/objects.1") kernel objects, none duplicated"
+	else not_ok "kernel objects differ after the $half's restart: $(diff "$TMP/objects.0" "$TMP/objects.1" | head -5)"; fi
+}
+kill_mid front
+kill_mid back
+
+# --- the tunnel interface removed and re-created ---------------------------------
+inF ip link del f-wg0
+FAULTS=$((FAULTS + 1))
+topo_wait 50 grep -q 'tunnel_interface f-wg0 is gone' "$TMP/front.log"
+expect "tunnel removed: the relay says so" 'tunnel_interface f-wg0 is gone' cat "$TMP/front.log"
+if kill -0 "$FPID" 2>/dev/null; then ok "tunnel removed: the relay keeps running"; else not_ok "tunnel removed: the relay died"; fi
+expect "tunnel removed: port 22 on the front still answers" '^front-ssh$' inC python3 "$PEER" tcp-line 198.51.100.1 22
+ip link add f-wg0 netns "$NS_F" type veth peer name b-wg0 netns "$NS_B"
+inF ip addr add 10.22.22.2/24 dev f-wg0
+inF ip -6 addr add fd22::2/64 dev f-wg0 nodad
+inF ip link set f-wg0 mtu 1420 up
+inB ip addr add 10.22.22.1/24 dev b-wg0
+inB ip -6 addr add fd22::1/64 dev b-wg0 nodad
+inB ip link set b-wg0 up
+inF ethtool -K f-wg0 tx off >/dev/null
+inB ethtool -K b-wg0 tx off >/dev/null
+topo_wait 50 grep -q 'tunnel_interface f-wg0 is back' "$TMP/front.log"
+expect "tunnel re-created: the relay says so" 'tunnel_interface f-wg0 is back' cat "$TMP/front.log"
+topo_wait 50 sh -c "ip netns exec $NS_C python3 $PEER tcp-who 198.51.100.1 80 | grep -q '^peer=198'"
+expect "tunnel re-created: relaying again, no SIGHUP" '^peer=198\.51\.100\.10 ' who
+
+# --- the public address changes --------------------------------------------------
+inF ip addr add 198.51.100.5/24 dev f-eth0
+FAULTS=$((FAULTS + 1))
+topo_wait 50 sh -c "ip netns exec $NS_F ip rule show | grep -q 'to 198.51.100.5 '"
+expect "public address added: the relay says so" 'public_interface f-eth0: its addresses changed' cat "$TMP/front.log"
+expect "public address added: relayed at once" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-who 198.51.100.5 80
+inF ip addr del 198.51.100.5/24 dev f-eth0
+FAULTS=$((FAULTS + 1))
+topo_wait 50 sh -c "! ip netns exec $NS_F ip rule show | grep -q 'to 198.51.100.5 '"
+if inF ip rule show | grep -q 'to 198.51.100.5 '; then not_ok "public address removed: its rules stay"
+else ok "public address removed: its capture rules are gone"; fi
+expect "public address removed: the first address still relays" '^peer=198\.51\.100\.10 ' who
+
+# --- the control socket's peer hangs up mid-reply ---------------------------------
+FMAC=$(inF cat /sys/class/net/f-eth0/address)
+inC python3 "$CRAFT" synflood c-eth0 "$FMAC" 198.51.100.1 80 3000 3000 >/dev/null
+nflows=$(inF "$BIN" stats -c "$FCONF" | awk '$1 == "flows_active" { print $2 }')
+echo "# flows tracked for the long listing: $nflows"
+for i in $(seq 1 20); do
+	inF python3 "$CRAFT" ctl-cut "$TMP/ctl.sock" flows 200 >/dev/null 2>&1
+done
+FAULTS=$((FAULTS + 20))
+if kill -0 "$FPID" 2>/dev/null; then ok "20 listings cut after 200 bytes: the relay keeps running"
+else not_ok "the relay died when a control client hung up"; fi
+n=$(inF "$BIN" flows -c "$FCONF" | wc -l)
+if [ "$n" -ge "$nflows" ]; then ok "a full listing still works afterwards ($n flows)"
+else not_ok "full listing afterwards: $n lines, want >= $nflows"; fi
+expect "relaying after the cut listings" '^peer=198\.51\.100\.10 ' who
+
+# --- stderr not writable ----------------------------------------------------------
+kill -TERM "$FPID"; wait "$FPID"; FPID=
+# a full disk: every write fails with ENOSPC
+ip netns exec "$NS_F" "$BIN" run -c "$FCONF" 2>/dev/full &
+FPID=$!
+FAULTS=$((FAULTS + 1))
+topo_wait 100 inF "$BIN" stats -c "$FCONF"
+expect "stderr on a full disk: relaying" '^peer=198\.51\.100\.10 ' who
+expect "stderr on a full disk: lost lines counted" '^log_lines_lost [1-9]' inF "$BIN" stats -c "$FCONF"
+kill -TERM "$FPID"; wait "$FPID"; rc=$?; FPID=
+if [ "$rc" = 0 ]; then ok "stderr on a full disk: clean exit"; else not_ok "stderr on a full disk: exit $rc"; fi
+# a stalled journal: a stream socket nobody reads
+ip netns exec "$NS_F" python3 "$CRAFT" stalled-stderr "$TMP/stalled.pid" "$BIN" run -v -c "$FCONF" &
+STALL=$!
+TOPO_PIDS+=("$STALL")
+FAULTS=$((FAULTS + 1))
+topo_wait 100 test -s "$TMP/stalled.pid"
+FPID=$(cat "$TMP/stalled.pid")
+topo_wait 100 inF "$BIN" stats -c "$FCONF"
+# SIGHUPs make the relay log; enough of them fill the socket's buffer
+for i in $(seq 1 60); do kill -HUP "$FPID"; sleep 0.02; done
+topo_wait 100 sh -c "ip netns exec $NS_F $BIN stats -c $FCONF | grep -q '^log_lines_lost [1-9]'"
+expect "stalled journal: the relay still answers and relays" '^peer=198\.51\.100\.10 ' who
+expect "stalled journal: lost lines counted" '^log_lines_lost [1-9]' inF "$BIN" stats -c "$FCONF"
+kill -TERM "$FPID"
+topo_wait 100 sh -c "! kill -0 $FPID 2>/dev/null"
+if kill -0 "$FPID" 2>/dev/null; then not_ok "stalled journal: SIGTERM did not stop it"; else ok "stalled journal: SIGTERM stops it"; fi
+FPID=
+kill "$STALL" 2>/dev/null
+
+kill -TERM "$BPID"; wait "$BPID"; BPID=
+if [ -z "$(objects)" ]; then ok "both halves stopped: no kernel object of ours left"
+else not_ok "objects left: $(objects | head -5)"; fi
+echo "# faults injected: $FAULTS"
+if [ "$fail" -gt 0 ]; then echo "--- front log"; grep -v "added\|removed\|restored" "$TMP/front.log" | tail -n 40; echo "--- back log"; tail -n 20 "$TMP/back.log"; fi
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

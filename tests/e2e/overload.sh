@@ -1,0 +1,198 @@
+#!/bin/bash
+# End-to-end: overload on the seed 000 topology (tests/e2e/topo.sh), with
+# max_flows = 64.
+#  1. A table full of established flows and a SYN flood from thousands of
+#     spoofed sources: an established connection keeps transferring (its
+#     rate is printed next to the rate of an idle relay), new clients still
+#     get in while finished or half-open flows can be evicted, and once
+#     only established flows are left new ones are dropped, counted, and
+#     told in a rate-limited log line.
+#  2. Per-source limits (per_source_flows, per_source_rate) turned on by
+#     SIGHUP: a source over its limit is refused, another source is not.
+set -u
+
+skip() { echo "SKIP: $*"; exit 77; }
+[ -z "${TUNRELAY_SKIP_E2E:-}" ] || skip "TUNRELAY_SKIP_E2E is set"
+[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
+[ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
+for t in ip nft python3 ethtool; do
+	command -v "$t" >/dev/null || skip "$t is not installed (scripts/setup.sh test)"
+done
+
+here=$(cd "$(dirname "$0")" && pwd)
+BIN=${top_builddir:-$here/../..}/tunrelay
+PEER=$here/peer.py
+CRAFT=$here/craft.py
+[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
+# shellcheck source=tests/e2e/topo.sh
+. "$here/topo.sh"
+
+TMP=$(mktemp -d /tmp/tunrelay-overload.XXXXXX)
+CONF=$TMP/front.ini
+MAX=64
+DPID=
+pass=0
+fail=0
+
+cleanup() {
+	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
+	topo_down
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+(
+	trap 'kill "$s" 2>/dev/null; exit 0' TERM
+	sleep 240 & s=$!
+	wait "$s" && { echo "not ok - overload.sh timed out"; kill -TERM $$; }
+) 2>/dev/null &
+TOPO_PIDS+=($!)
+
+ok() { echo "ok - $*"; pass=$((pass + 1)); }
+not_ok() { echo "not ok - $*"; fail=$((fail + 1)); }
+expect() {
+	local desc=$1 pat=$2 out; shift 2
+	out=$("$@" 2>&1)
+	if printf '%s\n' "$out" | grep -Eq -- "$pat"; then ok "$desc"
+	else not_ok "$desc (wanted /$pat/, got: $(printf '%s' "$out" | head -3))"; fi
+}
+stat() { inF "$BIN" stats -c "$CONF" | awk -v k="$1" '$1 == k { print $2 }'; }
+# hold NAME N SECONDS [SRC]: N connections in the background, until they
+# are counted; held NAME: how many got in; unhold: close them all
+HOLDS=()
+hold() {
+	topo_bg "$NS_C" python3 "$CRAFT" hold 198.51.100.1 80 "$2" "$3" "${4:-0.0.0.0}" >"$TMP/$1"
+	HOLDS+=("${TOPO_PIDS[-1]}")
+	topo_wait 150 grep -q held "$TMP/$1"
+}
+held() { sed -n 's/^held //p' "$TMP/$1"; }
+unhold() {
+	local p
+	for p in "${HOLDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	HOLDS=()
+}
+start() {
+	ip netns exec "$NS_F" "$BIN" run -c "$CONF" >>"$TMP/front.log" 2>&1 &
+	DPID=$!
+	topo_wait 100 inF "$BIN" stats -c "$CONF"
+}
+
+topo_up || { echo "not ok - topology"; exit 1; }
+topo_backend_recipe || { echo "not ok - backend recipe"; exit 1; }
+topo_services "$PEER" "$TMP/icmp.log" || { echo "not ok - services"; exit 1; }
+inC ip addr add 198.51.100.11/24 dev c-eth0
+inC ip addr add 198.51.100.12/24 dev c-eth0
+{ topo_front_conf "$TMP/ctl.sock"; echo "max_flows = $MAX"; } >"$CONF"
+start || { not_ok "front did not come up"; cat "$TMP/front.log"; exit 1; }
+ok "front is up (max_flows $MAX)"
+FMAC=$(inF cat /sys/class/net/f-eth0/address)
+
+# --- 1. table full, SYN flood ---------------------------------------------------
+touch "$TMP/go0"
+if base=$(inC python3 "$CRAFT" send-after 198.51.100.1 80 200 "$TMP/go0" "$TMP/r0"); then
+	ok "idle relay: 200 MB at $base"
+else
+	not_ok "idle relay transfer: $base"
+fi
+# the established connection, idle until the table is under attack
+topo_bg "$NS_C" python3 "$CRAFT" send-after 198.51.100.1 80 200 "$TMP/go1" "$TMP/r1" >"$TMP/bulk.out"
+BULK=${TOPO_PIDS[-1]}
+topo_wait 50 test -e "$TMP/r1" || not_ok "established connection did not open"
+hold h1 40 60; n1=$(held h1)
+if [ "$n1" = 40 ]; then ok "40 more established connections held"; else not_ok "40 connections held: $n1"; fi
+active=$(stat flows_active)
+echo "# flows_active $active of $MAX"
+
+ev0=$(stat flows_evicted)
+cr0=$(stat flows_created)
+topo_bg "$NS_C" python3 "$CRAFT" synflood c-eth0 "$FMAC" 198.51.100.1 80 20000 4000 >"$TMP/flood.out"
+FLOOD=${TOPO_PIDS[-1]}
+sleep 1
+touch "$TMP/go1"	# the established connection sends while the flood runs
+okc=0
+for i in 1 2 3 4 5; do
+	inC python3 "$PEER" tcp-who 198.51.100.1 80 2>/dev/null | grep -q '^peer=198\.51\.100\.10 ' && okc=$((okc + 1))
+	sleep 0.3
+done
+if [ "$okc" = 5 ]; then ok "during the flood: 5 of 5 new connections from a real client got in"
+else not_ok "during the flood: $okc of 5 new connections got in"; fi
+wait "$FLOOD"
+ev1=$(stat flows_evicted)
+cr1=$(stat flows_created)
+echo "# SYN flood: $(cat "$TMP/flood.out") spoofed SYNs sent, $((cr1 - cr0)) new flows seen by the engine, flows_evicted +$((ev1 - ev0)), flows_active $(stat flows_active)"
+echo "# trl-pub queue drops (kernel to relay, all traffic): $(inF cat /sys/class/net/trl-pub/statistics/tx_dropped)"
+# every new flow but those the table could still hold made room by evicting
+if [ $((cr1 - cr0)) -ge 10000 ] && [ $((ev1 - ev0)) -ge $((cr1 - cr0 - MAX)) ]; then
+	ok "flood flows made room by eviction ($((ev1 - ev0)) evicted for $((cr1 - cr0)) new)"
+else
+	not_ok "flood: $((ev1 - ev0)) evicted for $((cr1 - cr0)) new flows"
+fi
+if [ "$(stat flows_active)" -le "$MAX" ]; then ok "flows_active stays within max_flows"
+else not_ok "flows_active $(stat flows_active) > $MAX"; fi
+if wait "$BULK"; then ok "established connection under the flood: 200 MB at $(cat "$TMP/bulk.out")"
+else not_ok "established connection under the flood: $(cat "$TMP/bulk.out")"; fi
+
+# now fill what is left: finished and half-open flows make room, then no more
+# evictable: flows finished (time_wait, closed) or not assured
+evictable() { inF "$BIN" flows -c "$CONF" | awk '/^#/ { next } / (time_wait|closed) / || !/\[ASSURED\]/ { n++ } END { print n + 0 }'; }
+free=$((MAX - $(stat flows_active) + $(evictable)))
+tf0=$(stat drop_table_full)
+hold h2 40 30; n2=$(held h2)
+tf1=$(stat drop_table_full)
+inF "$BIN" flows -c "$CONF" >"$TMP/flows.after"
+left=$(grep -c 'src=\(192\.0\.2\|203\.0\.113\)\.' "$TMP/flows.after")
+echo "# second hold: $n2 of 40 got in ($free places free or evictable before); flood flows left $left; drop_table_full +$((tf1 - tf0))"
+if [ "$n2" = "$free" ]; then ok "table full: every free or evictable place was taken over ($n2)"
+else not_ok "table full: $n2 new connections got in, want $free"; fi
+if [ "$left" = 0 ]; then ok "every half-open flood flow was evicted, no established one"
+else not_ok "$left flood flows still tracked"; fi
+if [ "$(stat flows_active)" = "$MAX" ] && [ "$(evictable)" = 0 ]; then ok "table now holds $MAX live flows, none evictable"
+else not_ok "table holds $(stat flows_active) flows, $(evictable) evictable"; fi
+if [ $((tf1 - tf0)) -gt 0 ]; then ok "new flows beyond are refused and counted (drop_table_full +$((tf1 - tf0)))"
+else not_ok "drop_table_full did not grow"; fi
+topo_wait 120 grep -q 'flow table full' "$TMP/front.log"
+lines=$(grep -c 'flow table full' "$TMP/front.log")
+if [ "$lines" -ge 1 ] && [ "$lines" -le 4 ]; then ok "table full logged, rate-limited ($lines lines): $(grep -m1 'flow table full' "$TMP/front.log" | cut -c30-)"
+else not_ok "table full log lines: $lines"; fi
+
+# --- 2. per-source limits ------------------------------------------------------
+unhold
+sleep 1
+{ topo_front_conf "$TMP/ctl.sock"; echo "max_flows = $MAX"; echo "per_source_flows = 5"; } >"$CONF"
+kill -HUP "$DPID"
+topo_wait 50 sh -c "[ \$(grep -c reloaded '$TMP/front.log') -ge 1 ]"
+sf0=$(stat drop_source_flows)
+hold h3 10 20 198.51.100.11; n3=$(held h3)
+hold h4 5 20 198.51.100.12; n4=$(held h4)
+sf1=$(stat drop_source_flows)
+if [ "$n3" = 5 ]; then ok "per_source_flows = 5: 5 of 10 connections from one source"
+else not_ok "per_source_flows = 5: $n3 of 10 connections from one source"; fi
+if [ "$n4" = 5 ]; then ok "per_source_flows: another source unaffected (5 of 5)"
+else not_ok "per_source_flows: another source got $n4 of 5"; fi
+if [ $((sf1 - sf0)) -ge 2 ]; then ok "refusals counted (drop_source_flows +$((sf1 - sf0)))"
+else not_ok "drop_source_flows +$((sf1 - sf0))"; fi
+
+{ topo_front_conf "$TMP/ctl.sock"; echo "max_flows = $MAX"; echo "per_source_rate = 5"; } >"$CONF"
+kill -HUP "$DPID"
+topo_wait 50 sh -c "[ \$(grep -c reloaded '$TMP/front.log') -ge 2 ]"
+unhold
+sleep 1
+sr0=$(stat drop_source_rate)
+a1=$(inC python3 "$CRAFT" udp-burst 198.51.100.1 53 30 198.51.100.11 | sed -n 's/^answered //p')
+a2=$(inC python3 "$CRAFT" udp-burst 198.51.100.1 53 5 198.51.100.12 | sed -n 's/^answered //p')
+sr1=$(stat drop_source_rate)
+if [ "${a1:-0}" -ge 5 ] && [ "${a1:-0}" -le 7 ]; then ok "per_source_rate = 5: $a1 of 30 new flows at once"
+else not_ok "per_source_rate = 5: $a1 of 30 new flows at once (want 5..7)"; fi
+if [ "${a2:-0}" = 5 ]; then ok "per_source_rate: another source unaffected (5 of 5)"
+else not_ok "per_source_rate: another source got $a2 of 5"; fi
+if [ $((sr1 - sr0)) -ge 23 ]; then ok "refusals counted (drop_source_rate +$((sr1 - sr0)))"
+else not_ok "drop_source_rate +$((sr1 - sr0))"; fi
+topo_wait 120 grep -q 'per-source limits:' "$TMP/front.log"
+if grep -q 'per-source limits:' "$TMP/front.log"; then ok "per-source refusals logged: $(grep -m1 'per-source limits:' "$TMP/front.log" | cut -c30-)"
+else not_ok "per-source refusals not logged"; fi
+expect "relay still serves" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-who 198.51.100.1 80
+
+kill -TERM "$DPID"; wait "$DPID"; rc=$?; DPID=
+if [ "$rc" = 0 ]; then ok "SIGTERM: exit 0"; else not_ok "SIGTERM: exit $rc"; fi
+if [ "$fail" -gt 0 ]; then echo "--- front log"; tail -n 40 "$TMP/front.log"; fi
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
