@@ -12,15 +12,10 @@
 # default route is a black hole: a reply taking the wrong path is lost).
 set -u
 
-skip() { echo "SKIP: $*"; exit 77; }
-[ -z "${TUNRELAY_SKIP_E2E:-}" ] || skip "TUNRELAY_SKIP_E2E is set"
-[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
-[ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
-for t in ip nft python3 ethtool ping; do
-	command -v "$t" >/dev/null || skip "$t is not installed (scripts/setup.sh test)"
-done
-
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/tap.sh
+. "$here/tap.sh"
+e2e_require ip nft python3 ethtool ping
 BIN=${top_builddir:-$here/../..}/tunrelay
 NONFT=${top_builddir:-$here/../..}/tests/e2e/nonft
 PEER=$here/peer.py
@@ -36,8 +31,6 @@ NS_S=tr-s-$TOPO_ID	# a service behind the backend (a container stand-in)
 FPID=
 BPID=
 WRAP=()
-pass=0
-fail=0
 
 cleanup() {
 	[ -n "$FPID" ] && kill -9 "$FPID" 2>/dev/null
@@ -47,23 +40,7 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-# a test never runs unbounded
-( sleep 600 >/dev/null 2>&1; echo "not ok - back.sh timed out"; kill -TERM $$ ) 2>/dev/null &
-TOPO_PIDS+=("$!")
-
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-not_ok() { echo "not ok - $*"; fail=$((fail + 1)); }
-# expect DESC PATTERN COMMAND...: the command's output must match PATTERN
-expect() {
-	local desc=$1 pat=$2 out; shift 2
-	out=$("$@" 2>&1)
-	if printf '%s\n' "$out" | grep -Eq -- "$pat"; then
-		ok "$desc"
-	else
-		not_ok "$desc (wanted /$pat/, got: $(printf '%s' "$out" | head -5))"
-	fi
-}
-check() { local desc=$1; shift; if "$@" >/dev/null 2>&1; then ok "$desc"; else not_ok "$desc"; fi; }
+e2e_watchdog 600
 
 back_conf() {
 	cat <<EOF
@@ -300,5 +277,4 @@ if [ "$fail" -gt 0 ]; then
 	echo "--- back log"
 	cat "$TMP/back.log"
 fi
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+e2e_summary

@@ -13,15 +13,10 @@
 #    relaying and counts the lost lines.
 set -u
 
-skip() { echo "SKIP: $*"; exit 77; }
-[ -z "${TUNRELAY_SKIP_E2E:-}" ] || skip "TUNRELAY_SKIP_E2E is set"
-[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
-[ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
-for t in ip nft python3 ethtool; do
-	command -v "$t" >/dev/null || skip "$t is not installed (scripts/setup.sh test)"
-done
-
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/tap.sh
+. "$here/tap.sh"
+e2e_require ip nft python3 ethtool
 BIN=${top_builddir:-$here/../..}/tunrelay
 PEER=$here/peer.py
 CRAFT=$here/craft.py
@@ -34,8 +29,6 @@ FCONF=$TMP/front.ini
 BCONF=$TMP/back.ini
 FPID=
 BPID=
-pass=0
-fail=0
 FAULTS=0
 
 cleanup() {
@@ -45,21 +38,8 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-(
-	trap 'kill "$s" 2>/dev/null; exit 0' TERM
-	sleep 240 & s=$!
-	wait "$s" && { echo "not ok - faults.sh timed out"; kill -TERM $$; }
-) 2>/dev/null &
-TOPO_PIDS+=($!)
+e2e_watchdog 240
 
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-not_ok() { echo "not ok - $*"; fail=$((fail + 1)); }
-expect() {
-	local desc=$1 pat=$2 out; shift 2
-	out=$("$@" 2>&1)
-	if printf '%s\n' "$out" | grep -Eq -- "$pat"; then ok "$desc"
-	else not_ok "$desc (wanted /$pat/, got: $(printf '%s' "$out" | head -3))"; fi
-}
 who() { inC python3 "$PEER" tcp-who 198.51.100.1 80; }
 
 start_front() {
@@ -208,5 +188,4 @@ if [ -z "$(objects)" ]; then ok "both halves stopped: no kernel object of ours l
 else not_ok "objects left: $(objects | head -5)"; fi
 echo "# faults injected: $FAULTS"
 if [ "$fail" -gt 0 ]; then echo "--- front log"; grep -v "added\|removed\|restored" "$TMP/front.log" | tail -n 40; echo "--- back log"; tail -n 20 "$TMP/back.log"; fi
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+e2e_summary

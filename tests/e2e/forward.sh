@@ -7,15 +7,10 @@
 # their own). Topologies: tests/e2e/topo_fwd.sh.
 set -u
 
-skip() { echo "SKIP: $*"; exit 77; }
-[ -z "${TUNRELAY_SKIP_E2E:-}" ] || skip "TUNRELAY_SKIP_E2E is set"
-[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
-[ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
-for t in ip python3 ethtool; do
-	command -v "$t" >/dev/null || skip "$t is not installed (scripts/setup.sh test)"
-done
-
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/tap.sh
+. "$here/tap.sh"
+e2e_require ip python3 ethtool
 BIN=${top_builddir:-$here/../..}/tunrelay
 PEER=$here/peer.py
 [ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
@@ -27,8 +22,6 @@ PEER=$here/peer.py
 TMP=$(mktemp -d /tmp/tunrelay-fwd.XXXXXX)
 DPID=
 DNS=
-pass=0
-fail=0
 
 cleanup() {
 	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
@@ -39,26 +32,7 @@ cleanup() {
 trap cleanup EXIT
 # a test never runs unbounded (under 3 minutes); the watchdog takes its sleep
 # with it when cleanup ends it, so no sleeper keeps our output open
-(
-	trap 'kill "$s" 2>/dev/null; exit 0' TERM
-	sleep 170 & s=$!
-	wait "$s" && { echo "not ok - forward.sh timed out"; kill -TERM $$; }
-) 2>/dev/null &
-TOPO_PIDS+=($!)
-
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-not_ok() { echo "not ok - $*"; fail=$((fail + 1)); }
-# expect DESC PATTERN COMMAND...: the command's output must match PATTERN
-expect() {
-	local desc=$1 pat=$2 out; shift 2
-	out=$("$@" 2>&1)
-	if printf '%s\n' "$out" | grep -Eq -- "$pat"; then
-		ok "$desc"
-	else
-		not_ok "$desc (wanted /$pat/, got: $(printf '%s' "$out" | head -5))"
-	fi
-}
-check() { local desc=$1; shift; if "$@" >/dev/null 2>&1; then ok "$desc"; else not_ok "$desc"; fi; }
+e2e_watchdog 170
 
 # The port a who-answer ("NAME peer=ADDR port=PORT local=PORT") reports.
 port_of() { sed -n 's/.* port=\([0-9]*\).*/\1/p' | head -1; }
@@ -232,5 +206,4 @@ if [ "$fail" -gt 0 ]; then
 	echo "--- relay log"
 	cat "$TMP/relay.log"
 fi
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+e2e_summary

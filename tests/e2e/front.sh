@@ -4,15 +4,10 @@
 # the client's real address, IPv4 and IPv6. Topology: tests/e2e/topo.sh.
 set -u
 
-skip() { echo "SKIP: $*"; exit 77; }
-[ -z "${TUNRELAY_SKIP_E2E:-}" ] || skip "TUNRELAY_SKIP_E2E is set"
-[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
-[ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
-for t in ip nft python3 ethtool ping; do
-	command -v "$t" >/dev/null || skip "$t is not installed (scripts/setup.sh test)"
-done
-
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/tap.sh
+. "$here/tap.sh"
+e2e_require ip nft python3 ethtool ping
 BIN=${top_builddir:-$here/../..}/tunrelay
 PEER=$here/peer.py
 [ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
@@ -22,8 +17,6 @@ PEER=$here/peer.py
 TMP=$(mktemp -d /tmp/tunrelay-e2e.XXXXXX)
 CONF=$TMP/front.ini
 DPID=
-pass=0
-fail=0
 
 cleanup() {
 	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
@@ -33,26 +26,7 @@ cleanup() {
 trap cleanup EXIT
 # a test never runs unbounded; the watchdog takes its sleep with it when
 # cleanup ends it, so no sleeper outlives the test
-(
-	trap 'kill "$s" 2>/dev/null; exit 0' TERM
-	sleep 300 & s=$!
-	wait "$s" && { echo "not ok - front.sh timed out"; kill -TERM $$; }
-) 2>/dev/null &
-TOPO_PIDS+=($!)
-
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-not_ok() { echo "not ok - $*"; fail=$((fail + 1)); }
-# expect DESC PATTERN COMMAND...: the command's output must match PATTERN
-expect() {
-	local desc=$1 pat=$2 out; shift 2
-	out=$("$@" 2>&1)
-	if printf '%s\n' "$out" | grep -Eq -- "$pat"; then
-		ok "$desc"
-	else
-		not_ok "$desc (wanted /$pat/, got: $(printf '%s' "$out" | head -5))"
-	fi
-}
-check() { local desc=$1; shift; if "$@" >/dev/null 2>&1; then ok "$desc"; else not_ok "$desc"; fi; }
+e2e_watchdog 300
 
 start() {
 	# ip netns exec and env exec the relay: $! is the relay itself
@@ -175,5 +149,4 @@ if [ "$fail" -gt 0 ]; then
 	echo "--- front log"
 	cat "$TMP/front.log"
 fi
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+e2e_summary

@@ -9,15 +9,10 @@
 # sources, traffic from the tunnel to arbitrary destinations).
 set -u
 
-skip() { echo "SKIP: $*"; exit 77; }
-[ -z "${TUNRELAY_SKIP_E2E:-}" ] || skip "TUNRELAY_SKIP_E2E is set"
-[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
-[ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
-for t in ip nft python3 ethtool nstat; do
-	command -v "$t" >/dev/null || skip "$t is not installed (scripts/setup.sh test)"
-done
-
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/tap.sh
+. "$here/tap.sh"
+e2e_require ip nft python3 ethtool nstat
 BIN=${top_builddir:-$here/../..}/tunrelay
 PEER=$here/peer.py
 CRAFT=$here/craft.py
@@ -29,8 +24,6 @@ TMP=$(mktemp -d /tmp/tunrelay-hostile.XXXXXX)
 CONF=$TMP/front.ini
 export NSTAT_HISTORY=$TMP/nstat.hist
 DPID=
-pass=0
-fail=0
 N=400		# packets per class
 
 cleanup() {
@@ -39,21 +32,8 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-(
-	trap 'kill "$s" 2>/dev/null; exit 0' TERM
-	sleep 240 & s=$!
-	wait "$s" && { echo "not ok - hostile.sh timed out"; kill -TERM $$; }
-) 2>/dev/null &
-TOPO_PIDS+=($!)
+e2e_watchdog 240
 
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-not_ok() { echo "not ok - $*"; fail=$((fail + 1)); }
-expect() {
-	local desc=$1 pat=$2 out; shift 2
-	out=$("$@" 2>&1)
-	if printf '%s\n' "$out" | grep -Eq -- "$pat"; then ok "$desc"
-	else not_ok "$desc (wanted /$pat/, got: $(printf '%s' "$out" | head -3))"; fi
-}
 refuse() {
 	local desc=$1; shift
 	if "$@" >/dev/null 2>&1; then not_ok "$desc"; else ok "$desc"; fi
@@ -207,5 +187,4 @@ if inF ip rule show | grep -q 'proto 222'; then not_ok "SIGTERM: rules left"; el
 
 if [ "$fail" -gt 0 ]; then echo "--- front log"; cat "$TMP/front.log"; fi
 echo "# malformed frames sent: $TOTAL_SENT"
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+e2e_summary

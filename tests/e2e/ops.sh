@@ -16,15 +16,10 @@
 #   - `tunrelay stats` of the back half: its mode and the repairs it made.
 set -u
 
-skip() { echo "SKIP: $*"; exit 77; }
-[ -z "${TUNRELAY_SKIP_E2E:-}" ] || skip "TUNRELAY_SKIP_E2E is set"
-[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
-[ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
-for t in ip nft python3 ethtool curl ss; do
-	command -v "$t" >/dev/null || skip "$t is not installed (scripts/setup.sh test)"
-done
-
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/tap.sh
+. "$here/tap.sh"
+e2e_require ip nft python3 ethtool curl ss
 BIN=${top_builddir:-$here/../..}/tunrelay
 PEER=$here/peer.py
 TOOL=$here/ops_tool.py
@@ -36,8 +31,6 @@ TMP=$(mktemp -d /tmp/tunrelay-ops.XXXXXX)
 CONF=$TMP/front.ini
 DPID=
 BPID=
-pass=0
-fail=0
 
 cleanup() {
 	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
@@ -46,25 +39,8 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-(
-	trap 'kill "$s" 2>/dev/null; exit 0' TERM
-	sleep 180 & s=$!
-	wait "$s" && { echo "not ok - ops.sh timed out"; kill -TERM $$; }
-) 2>/dev/null &
-TOPO_PIDS+=($!)
+e2e_watchdog 180
 
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-not_ok() { echo "not ok - $*"; fail=$((fail + 1)); }
-# expect DESC PATTERN COMMAND...: the command's output must match PATTERN
-expect() {
-	local desc=$1 pat=$2 out; shift 2
-	out=$("$@" 2>&1)
-	if printf '%s\n' "$out" | grep -Eq -- "$pat"; then
-		ok "$desc"
-	else
-		not_ok "$desc (wanted /$pat/, got: $(printf '%s' "$out" | head -8))"
-	fi
-}
 # refute DESC PATTERN COMMAND...: the output must not match PATTERN
 refute() {
 	local desc=$1 pat=$2 out; shift 2
@@ -75,7 +51,6 @@ refute() {
 		ok "$desc"
 	fi
 }
-check() { local desc=$1; shift; if "$@" >/dev/null 2>&1; then ok "$desc"; else not_ok "$desc"; fi; }
 
 start() {
 	ip netns exec "$NS_F" "$BIN" run -c "$CONF" >>"$TMP/front.log" 2>&1 &

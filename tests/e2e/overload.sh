@@ -11,15 +11,10 @@
 #     SIGHUP: a source over its limit is refused, another source is not.
 set -u
 
-skip() { echo "SKIP: $*"; exit 77; }
-[ -z "${TUNRELAY_SKIP_E2E:-}" ] || skip "TUNRELAY_SKIP_E2E is set"
-[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
-[ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
-for t in ip nft python3 ethtool; do
-	command -v "$t" >/dev/null || skip "$t is not installed (scripts/setup.sh test)"
-done
-
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/tap.sh
+. "$here/tap.sh"
+e2e_require ip nft python3 ethtool
 BIN=${top_builddir:-$here/../..}/tunrelay
 PEER=$here/peer.py
 CRAFT=$here/craft.py
@@ -31,8 +26,6 @@ TMP=$(mktemp -d /tmp/tunrelay-overload.XXXXXX)
 CONF=$TMP/front.ini
 MAX=64
 DPID=
-pass=0
-fail=0
 
 cleanup() {
 	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
@@ -40,21 +33,8 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-(
-	trap 'kill "$s" 2>/dev/null; exit 0' TERM
-	sleep 240 & s=$!
-	wait "$s" && { echo "not ok - overload.sh timed out"; kill -TERM $$; }
-) 2>/dev/null &
-TOPO_PIDS+=($!)
+e2e_watchdog 240
 
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-not_ok() { echo "not ok - $*"; fail=$((fail + 1)); }
-expect() {
-	local desc=$1 pat=$2 out; shift 2
-	out=$("$@" 2>&1)
-	if printf '%s\n' "$out" | grep -Eq -- "$pat"; then ok "$desc"
-	else not_ok "$desc (wanted /$pat/, got: $(printf '%s' "$out" | head -3))"; fi
-}
 stat() { inF "$BIN" stats -c "$CONF" | awk -v k="$1" '$1 == k { print $2 }'; }
 # hold NAME N SECONDS [SRC]: N connections in the background, until they
 # are counted; held NAME: how many got in; unhold: close them all
@@ -194,5 +174,4 @@ expect "relay still serves" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-wh
 kill -TERM "$DPID"; wait "$DPID"; rc=$?; DPID=
 if [ "$rc" = 0 ]; then ok "SIGTERM: exit 0"; else not_ok "SIGTERM: exit $rc"; fi
 if [ "$fail" -gt 0 ]; then echo "--- front log"; tail -n 40 "$TMP/front.log"; fi
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+e2e_summary

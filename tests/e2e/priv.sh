@@ -8,17 +8,13 @@
 #    control_group, and refuses any other user.
 set -u
 
-skip() { echo "SKIP: $*"; exit 77; }
-[ -z "${TUNRELAY_SKIP_E2E:-}" ] || skip "TUNRELAY_SKIP_E2E is set"
-[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
-[ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
-for t in ip nft python3 ethtool setpriv unshare mknod; do
-	command -v "$t" >/dev/null || skip "$t is not installed (scripts/setup.sh test)"
-done
 getent passwd nobody >/dev/null || skip "no user nobody"
 getent group daemon >/dev/null || skip "no group daemon"
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/tap.sh
+. "$here/tap.sh"
+e2e_require ip nft python3 ethtool setpriv unshare mknod
 BIN=$(cd "${top_builddir:-$here/../..}" && pwd)/tunrelay
 PEER=$here/peer.py
 [ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
@@ -30,8 +26,6 @@ chmod 755 "$TMP"
 CONF=$TMP/front.ini
 NOBODY=$(id -u nobody)
 DPID=
-pass=0
-fail=0
 
 cleanup() {
 	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
@@ -39,21 +33,8 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-(
-	trap 'kill "$s" 2>/dev/null; exit 0' TERM
-	sleep 120 & s=$!
-	wait "$s" && { echo "not ok - priv.sh timed out"; kill -TERM $$; }
-) 2>/dev/null &
-TOPO_PIDS+=($!)
+e2e_watchdog 120
 
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-not_ok() { echo "not ok - $*"; fail=$((fail + 1)); }
-expect() {
-	local desc=$1 pat=$2 out; shift 2
-	out=$("$@" 2>&1)
-	if printf '%s\n' "$out" | grep -Eq -- "$pat"; then ok "$desc"
-	else not_ok "$desc (wanted /$pat/, got: $(printf '%s' "$out" | head -3))"; fi
-}
 refuse() {
 	local desc=$1; shift
 	if "$@" >/dev/null 2>&1; then not_ok "$desc"; else ok "$desc"; fi
@@ -156,5 +137,4 @@ if [ "$(ours)" = 0 ] && ! inF ip link show | grep -q trl-; then ok "without CAP_
 else not_ok "without CAP_NET_ADMIN: objects were created"; fi
 
 if [ "$fail" -gt 0 ]; then echo "--- front log"; grep -v "added\|removed\|restored" "$TMP/front.log" | tail -n 30; fi
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+e2e_summary
