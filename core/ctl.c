@@ -327,21 +327,6 @@ ctl_ntop(uint8_t family, const struct nat_addr *a, char *buf, size_t len)
 	return buf;
 }
 
-/* Name of a flow's protocol. */
-static const char *
-ctl_proto(const struct nat_flow_info *fi)
-{
-	switch (fi->proto) {
-	case 6:
-		return "tcp";
-	case 17:
-		return "udp";
-	case 1:
-		return "icmp";
-	}
-	return "icmpv6";
-}
-
 /* One tuple, conntrack style. */
 static void
 ctl_tuple(struct evbuffer *out, const struct nat_flow_info *fi,
@@ -367,7 +352,7 @@ ctl_flow(const struct nat_flow_info *fi, void *arg)
 	struct evbuffer *out = bufferevent_get_output(cl->bev);
 	char rule[128];
 
-	evbuffer_add_printf(out, "%-6s %-11s", ctl_proto(fi), fi->state);
+	evbuffer_add_printf(out, "%-6s %-11s", nat_proto_name(fi->proto), fi->state);
 	ctl_tuple(out, fi, &fi->orig_src, &fi->orig_dst, fi->orig_sport,
 	    fi->orig_dport);
 	ctl_tuple(out, fi, &fi->reply_src, &fi->reply_dst, fi->reply_sport,

@@ -79,21 +79,6 @@ flowlog_ntop(uint8_t family, const struct nat_addr *a, char *buf, size_t len)
 	return buf;
 }
 
-/* Name of a flow's protocol. */
-static const char *
-flowlog_proto(uint8_t proto)
-{
-	switch (proto) {
-	case 6:
-		return "tcp";
-	case 17:
-		return "udp";
-	case 1:
-		return "icmp";
-	}
-	return "icmpv6";
-}
-
 /* Append one tuple to buf at *off. */
 static void
 flowlog_tuple(char *buf, size_t len, size_t *off, const struct nat_flow_info *fi,
@@ -127,7 +112,7 @@ flowlog_format(const struct flowlog *fl, const struct nat_flow_info *fi,
 	if (len < 2)
 		return -1;
 	n = snprintf(buf, len, "flow %s %s", nat_flow_event_name(ev),
-	    flowlog_proto(fi->proto));
+	    nat_proto_name(fi->proto));
 	off = n > 0 && (size_t)n < len ? (size_t)n : len - 1;
 	flowlog_tuple(buf, len, &off, fi, &fi->orig_src, &fi->orig_dst,
 	    fi->orig_sport, fi->orig_dport);

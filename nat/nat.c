@@ -19,6 +19,21 @@ static const char *const nat_state_names[NAT_TCP_STATE_MAX] = {
 	"time_wait", "closed",
 };
 
+/* Name of a flow's protocol. */
+const char *
+nat_proto_name(uint8_t proto)
+{
+	switch (proto) {
+	case PROTO_TCP:
+		return "tcp";
+	case PROTO_UDP:
+		return "udp";
+	case PROTO_ICMP:
+		return "icmp";
+	}
+	return "icmpv6";
+}
+
 /* Name of a drop reason, for counters and logs. */
 const char *
 nat_drop_name(enum nat_drop_reason r)

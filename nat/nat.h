@@ -276,6 +276,8 @@ const char *nat_flow_event_name(enum nat_flow_event);
 void nat_get_stats(const struct nat *, struct nat_stats *);
 const char *nat_drop_name(enum nat_drop_reason);
 const char *nat_tcp_state_name(enum nat_tcp_state);
+/* Name of a flow's protocol (nat_flow_info.proto): tcp, udp, icmp, icmpv6. */
+const char *nat_proto_name(uint8_t proto);
 
 /* Bytes of memory the engine holds now (tables, flows, pools). */
 size_t nat_memory(const struct nat *);
