@@ -26,7 +26,8 @@
 uint64_t sip_hash(const uint64_t key[2], const void *, size_t);
 
 /*
- * uthash configuration. The hash is keyed with the instance's secret, so every
+ * uthash configuration (mappings and fragment trackers; flows have their own
+ * index, fidx.c). The hash is keyed with the instance's secret, so every
  * function that uses a HASH_* macro must have `struct nat *nat` in scope.
  * Tables are made once, pre-sized to 2^nat->ht_log2 buckets around a sentinel, and
  * never expand (noexpand), so no insert ever rehashes or allocates.
@@ -61,12 +62,24 @@ struct slab {
 	size_t maxchunks;
 	void **chunks;
 	void *free;
+	uint32_t ifree;			/* indexed pools: first free object */
 };
 int slab_init(struct slab *, size_t, size_t, size_t);
 void *slab_alloc(struct slab *);
 void slab_free(struct slab *, void *);
 void slab_destroy(struct slab *);
 size_t slab_bytes(const struct slab *);
+int slab_iinit(struct slab *, size_t, size_t, size_t);
+void *slab_ialloc(struct slab *, uint32_t *);
+void slab_ifree(struct slab *, void *, uint32_t);
+
+/* Object i of an indexed pool (it must be allocated). */
+static inline void *
+slab_at(const struct slab *s, uint32_t i)
+{
+	return (uint8_t *)s->chunks[i / s->per_chunk] +
+	    (size_t)(i % s->per_chunk) * s->size;
+}
 
 /* a parsed packet (pkt.c) */
 struct pkt_info {
@@ -108,10 +121,63 @@ struct nat_key {
 };
 #define KEYLEN 38
 
-struct flow_node {
-	UT_hash_handle hh;
-	struct nat_key key;
+/*
+ * The flow index (fidx.c): open addressing over (reference, hash) entries,
+ * made once for a fixed capacity. A reference is (flow id << 1 | dir) + 1;
+ * 0 marks an empty slot.
+ */
+#define FIDX_LOAD_NUM	7	/* at most 70 % of the slots in use */
+#define FIDX_LOAD_DEN	10
+struct fidx_ent {
+	uint32_t ref;
+	uint32_t hash;
 };
+
+struct fidx {
+	struct fidx_ent *ent;
+	uint32_t size;		/* slots */
+	uint32_t cap;		/* entries allowed */
+	uint32_t used;
+};
+
+int fidx_init(struct fidx *, size_t);
+void fidx_fini(struct fidx *);
+size_t fidx_bytes(const struct fidx *);
+int fidx_add(struct fidx *, uint32_t, uint32_t);
+int64_t fidx_find(const struct fidx *, uint32_t, uint32_t);
+int fidx_del(struct fidx *, uint32_t, uint32_t);
+void fidx_del_at(struct fidx *, uint32_t);
+
+/* Home slot of a hash: multiply-shift maps it onto any table size. */
+static inline uint32_t
+fidx_home(const struct fidx *x, uint32_t hash)
+{
+	return (uint32_t)(((uint64_t)hash * x->size) >> 32);
+}
+
+/*
+ * Next reference with this hash from slot *pos on, moving *pos past it; 0 at
+ * the empty slot that ends the probe. Inline: it is the packet path.
+ */
+static inline uint32_t
+fidx_scan(const struct fidx *x, uint32_t hash, uint32_t *pos)
+{
+	uint32_t i = *pos, ref;
+
+	while ((ref = x->ent[i].ref) != 0) {
+		bool hit = x->ent[i].hash == hash;
+
+		i = i + 1 == x->size ? 0 : i + 1;
+		if (hit) {
+			*pos = i;
+			return ref;
+		}
+	}
+	*pos = i;
+	return 0;
+}
+
+#define FLOW_NONE	UINT32_MAX	/* no flow: list ends, cursors at the end */
 
 /* flow flags */
 #define FLOW_SNAT	0x01	/* source rewritten (full NAT or hairpin) */
@@ -124,9 +190,16 @@ struct flow_node {
 
 struct nat_mapping;
 
+/* a place on a list of flows, by id */
+struct flow_link {
+	uint32_t prev, next;
+};
+
 struct nat_flow {
-	struct flow_node node[2];
-	struct nat_flow *uprev, *unext;	/* unassured or closing list */
+	struct nat_key key[2];		/* original, reply */
+	uint32_t id;			/* place in the pool, the index's reference */
+	struct flow_link all;		/* every flow, oldest first (walks, sweep) */
+	struct flow_link evict;		/* unassured or closing list */
 	struct nat_mapping *map;
 	uint32_t created, seen;		/* seconds */
 	uint32_t rule_id;
@@ -222,18 +295,17 @@ struct nat {
 	struct nat_stats st;
 	uint32_t now;			/* seconds, of the packet being processed */
 	uint64_t now_ms;		/* the same in milliseconds */
-	unsigned ht_log2;		/* bucket count of the table being made */
+	unsigned ht_log2;		/* bucket count of the uthash table being made */
 
-	struct flow_node *flows;	/* uthash head (the sentinel) */
-	struct flow_node sentinel;
-	struct slab flow_slab;
+	struct fidx index;		/* both keys of every flow */
+	struct slab flow_slab;		/* indexed by flow id */
 	size_t nflows;
-	struct nat_flow *uhead, *utail;	/* unassured, oldest first */
-	struct nat_flow *chead, *ctail;	/* assured but over, oldest first */
-	struct flow_node *sweep;	/* sweep cursor */
-	struct flow_node *cursor[NAT_CURSORS];	/* listing walks */
+	uint32_t ahead, atail;		/* every flow, oldest first */
+	uint32_t uhead, utail;		/* unassured, oldest first */
+	uint32_t chead, ctail;		/* assured but over, oldest first */
+	uint32_t sweep;			/* sweep cursor */
+	uint32_t cursor[NAT_CURSORS];	/* listing walks */
 	bool cursor_busy[NAT_CURSORS];
-	size_t flow_buckets;
 
 	struct nat_mapping *maps;
 	struct nat_mapping map_sentinel;
@@ -260,7 +332,8 @@ struct nat {
 int flow_init(struct nat *, char *);
 void flow_fini(struct nat *);
 void flow_key_from_pkt(struct nat_key *, const struct pkt_info *);
-struct flow_node *flow_lookup(struct nat *, const struct nat_key *);
+struct nat_flow *flow_lookup(struct nat *, const struct nat_key *, int *);
+struct nat_flow *flow_at(const struct nat *, uint32_t);
 struct nat_flow *flow_insert(struct nat *, const struct nat_key *, const struct nat_key *);
 void flow_delete(struct nat *, struct nat_flow *);
 void flow_remove(struct nat *, struct nat_flow *, enum nat_flow_event);
@@ -272,7 +345,6 @@ void flow_assure(struct nat *, struct nat_flow *);
 void flow_unassure(struct nat *, struct nat_flow *);
 bool flow_make_room(struct nat *);
 size_t flow_sweep(struct nat *, size_t);
-struct nat_flow *flow_of(struct flow_node *);
 
 /* per-source limits (limit.c) */
 int limit_check(const struct nat_settings *, char *);
