@@ -11,11 +11,57 @@
 struct nat_flow *
 flow_at(const struct nat *nat, uint32_t id)
 {
+	if (id & FLOW_V6)
+		return slab_at(&nat->flow6_slab, id & ~FLOW_V6);
 	return slab_at(&nat->flow_slab, id);
 }
 
+/* Bytes of one address of a flow. */
+static size_t
+flow_alen(const struct nat_flow *f)
+{
+	return f->family == 4 ? 4 : 16;
+}
+
+/* Stored address i of a flow: 0 original source, 1 original destination, 2 reply source. */
+const uint8_t *
+flow_addr(const struct nat_flow *f, int i)
+{
+	return f->addr + (size_t)i * flow_alen(f);
+}
+
+/* The reply key's destination: the relay endpoint, or the kept client. */
+const uint8_t *
+flow_reply_dst(const struct nat_flow *f)
+{
+	return f->map != NULL ? f->map->key.ext_addr : flow_addr(f, 0);
+}
+
+/* Rebuild a flow's key in direction dir (0 original, 1 reply). */
+void
+flow_key(const struct nat_flow *f, int dir, struct nat_key *k)
+{
+	size_t alen = flow_alen(f);
+
+	memset(k, 0, sizeof(*k));
+	memcpy(k->src, flow_addr(f, dir ? 2 : 0), alen);
+	memcpy(k->dst, dir ? flow_reply_dst(f) : flow_addr(f, 1), alen);
+	k->sport = f->port[2 * dir];
+	k->dport = f->port[2 * dir + 1];
+	k->proto = f->proto;
+	k->family = f->family;
+	k->dir = (uint8_t)dir;
+}
+
+/* Object size of a flow with addresses of alen bytes (no tail padding). */
+static size_t
+flow_size(size_t alen)
+{
+	return offsetof(struct nat_flow, addr) + FLOW_ADDRS * alen;
+}
+
 /*
- * Make the table: the flow pool (grown in chunks as flows come) and the
+ * Make the table: the flow pools (grown in chunks as flows come) and the
  * index, sized at once for both keys of max_flows flows.
  */
 int
@@ -28,7 +74,9 @@ flow_init(struct nat *nat, char *err)
 	nat->uhead = nat->utail = FLOW_NONE;
 	nat->chead = nat->ctail = FLOW_NONE;
 	nat->sweep = FLOW_NONE;
-	if (slab_iinit(&nat->flow_slab, sizeof(struct nat_flow), chunk,
+	if (slab_iinit(&nat->flow_slab, flow_size(4), chunk,
+	    nat->set.max_flows) == -1 ||
+	    slab_iinit(&nat->flow6_slab, flow_size(16), chunk,
 	    nat->set.max_flows) == -1 ||
 	    fidx_init(&nat->index, 2 * (size_t)nat->set.max_flows) == -1) {
 		snprintf(err, NAT_ERRLEN, "no memory for a table of %u flows",
@@ -44,6 +92,7 @@ flow_fini(struct nat *nat)
 {
 	fidx_fini(&nat->index);
 	slab_destroy(&nat->flow_slab);
+	slab_destroy(&nat->flow6_slab);
 }
 
 /* Build the lookup key of a packet (no padding garbage). */
@@ -79,10 +128,15 @@ flow_lookup(struct nat *nat, const struct nat_key *k, int *dir)
 {
 	uint32_t h = flow_hash(nat, k), pos = fidx_home(&nat->index, h), ref;
 	struct nat_flow *f;
+	struct nat_key fk;
 
 	while ((ref = fidx_scan(&nat->index, h, &pos)) != 0) {
 		f = flow_at(nat, (ref - 1) >> 1);
-		if (memcmp(&f->key[(ref - 1) & 1], k, KEYLEN) != 0)
+		/* ports first: most hash tag matches that are not ours end here */
+		if (f->port[2 * ((ref - 1) & 1)] != k->sport)
+			continue;
+		flow_key(f, (int)((ref - 1) & 1), &fk);
+		if (memcmp(&fk, k, KEYLEN) != 0)
 			continue;
 		if (dir != NULL)
 			*dir = (int)((ref - 1) & 1);
@@ -136,30 +190,74 @@ flow_list_del(struct nat *nat, uint32_t *head, uint32_t *tail,
 #define FLOW_ALL	offsetof(struct nat_flow, all)
 #define FLOW_EVICT	offsetof(struct nat_flow, evict)
 
-/* Insert a flow with its original and reply keys; NULL at the limit. */
+/* Store a new flow's keys; the reply destination comes from its mapping. */
+static void
+flow_set_keys(struct nat_flow *f, const struct nat_key *k0,
+    const struct nat_key *k1, struct nat_mapping *m)
+{
+	size_t alen = k0->family == 4 ? 4 : 16;
+
+	f->family = k0->family;
+	f->proto = k0->proto;
+	f->map = m;
+	memcpy(f->addr, k0->src, alen);
+	memcpy(f->addr + alen, k0->dst, alen);
+	memcpy(f->addr + 2 * alen, k1->src, alen);
+	f->port[0] = k0->sport;
+	f->port[1] = k0->dport;
+	f->port[2] = k1->sport;
+	f->port[3] = k1->dport;
+}
+
+/* Take a flow object of the key's family and its id; NULL at the limit. */
+static struct nat_flow *
+flow_alloc(struct nat *nat, uint8_t family, uint32_t *id)
+{
+	struct nat_flow *f;
+
+	if (family == 4)
+		return slab_ialloc(&nat->flow_slab, id);
+	f = slab_ialloc(&nat->flow6_slab, id);
+	*id |= FLOW_V6;
+	return f;
+}
+
+/* Give a flow object back to its pool. */
+static void
+flow_free(struct nat *nat, struct nat_flow *f)
+{
+	if (f->id & FLOW_V6)
+		slab_ifree(&nat->flow6_slab, f, f->id & ~FLOW_V6);
+	else
+		slab_ifree(&nat->flow_slab, f, f->id);
+}
+
+/*
+ * Insert a flow with its original and reply keys and its mapping (or NULL);
+ * NULL at the limit. The reply key must end at the mapping's relay endpoint,
+ * or at the client when the source is kept: that part is not stored.
+ */
 struct nat_flow *
-flow_insert(struct nat *nat, const struct nat_key *k0, const struct nat_key *k1)
+flow_insert(struct nat *nat, const struct nat_key *k0, const struct nat_key *k1,
+    struct nat_mapping *m)
 {
 	struct nat_flow *f;
 	uint32_t id, h0 = flow_hash(nat, k0), h1 = flow_hash(nat, k1);
 
-	f = slab_ialloc(&nat->flow_slab, &id);
-	if (f == NULL)
+	if (nat->nflows >= nat->set.max_flows ||
+	    (f = flow_alloc(nat, k0->family, &id)) == NULL)
 		return NULL;
-	memset(f, 0, sizeof(*f));
+	memset(f, 0, flow_size(k0->family == 4 ? 4 : 16));
 	f->id = id;
-	f->key[0] = *k0;
-	f->key[0].dir = 0;
-	f->key[1] = *k1;
-	f->key[1].dir = 1;
+	flow_set_keys(f, k0, k1, m);
 	/* the index holds 2 * max_flows entries: a refusal is a bug, kept safe */
 	if (fidx_add(&nat->index, h0, flow_ref(id, 0)) == -1) {
-		slab_ifree(&nat->flow_slab, f, id);
+		flow_free(nat, f);
 		return NULL;
 	}
 	if (fidx_add(&nat->index, h1, flow_ref(id, 1)) == -1) {
 		fidx_del(&nat->index, h0, flow_ref(id, 0));
-		slab_ifree(&nat->flow_slab, f, id);
+		flow_free(nat, f);
 		return NULL;
 	}
 	flow_list_add(nat, &nat->ahead, &nat->atail, f, FLOW_ALL);
@@ -174,7 +272,7 @@ flow_insert(struct nat *nat, const struct nat_key *k0, const struct nat_key *k1)
 void
 flow_gauge(struct nat *nat, const struct nat_flow *f, int64_t d)
 {
-	switch (f->key[0].proto) {
+	switch (f->proto) {
 	case PROTO_TCP:
 		nat->st.flows_by_state[f->state] += (uint64_t)d;
 		break;
@@ -203,7 +301,7 @@ static void
 flow_closing_sync(struct nat *nat, struct nat_flow *f)
 {
 	bool want = (f->flags & FLOW_ASSURED) &&
-	    f->key[0].proto == PROTO_TCP && flow_state_closing(f->state);
+	    f->proto == PROTO_TCP && flow_state_closing(f->state);
 
 	if (want && !(f->flags & FLOW_CLOSING)) {
 		flow_list_add(nat, &nat->chead, &nat->ctail, f, FLOW_EVICT);
@@ -256,11 +354,14 @@ flow_cursor_fix(uint32_t *c, const struct nat_flow *f)
 static void
 flow_unindex(struct nat *nat, const struct nat_flow *f)
 {
+	struct nat_key k;
 	int d;
 
-	for (d = 0; d < 2; d++)
-		(void)fidx_del(&nat->index, flow_hash(nat, &f->key[d]),
+	for (d = 0; d < 2; d++) {
+		flow_key(f, d, &k);
+		(void)fidx_del(&nat->index, flow_hash(nat, &k),
 		    flow_ref(f->id, d));
+	}
 }
 
 /* Remove a flow: both keys, its mapping, its place in the lists. */
@@ -282,7 +383,7 @@ flow_delete(struct nat *nat, struct nat_flow *f)
 		port_unmap(nat, f->map);
 	limit_release(nat, f);
 	flow_gauge(nat, f, -1);
-	slab_ifree(&nat->flow_slab, f, f->id);
+	flow_free(nat, f);
 	nat->nflows--;
 	nat->st.flows_active--;
 }
@@ -299,7 +400,7 @@ flow_remove(struct nat *nat, struct nat_flow *f, enum nat_flow_event ev)
 uint32_t
 flow_timeout(const struct nat *nat, const struct nat_flow *f)
 {
-	switch (f->key[0].proto) {
+	switch (f->proto) {
 	case PROTO_TCP:
 		return f->state == NAT_TCP_ESTABLISHED ?
 		    nat->set.tcp_established : nat->set.tcp_transitory;

@@ -120,12 +120,12 @@ icmp_outer(struct pkt_info *pi, const struct nat_flow *f, int d)
 	memcpy(dst, pi->dst, pi->alen);
 	if (d == 1) {
 		/* towards the client: from the public address it used */
-		memcpy(src, f->key[0].dst, pi->alen);
-		memcpy(dst, f->key[0].src, pi->alen);
+		memcpy(src, flow_addr(f, 1), pi->alen);
+		memcpy(dst, flow_addr(f, 0), pi->alen);
 	} else {
-		memcpy(dst, f->key[1].src, pi->alen);
+		memcpy(dst, flow_addr(f, 2), pi->alen);
 		if (f->flags & FLOW_SNAT)
-			memcpy(src, f->key[1].dst, pi->alen);
+			memcpy(src, flow_reply_dst(f), pi->alen);
 	}
 	acc = csum_diff(0, pi->src, src, pi->alen);
 	acc = csum_diff(acc, pi->dst, dst, pi->alen);
@@ -173,7 +173,8 @@ icmp_error(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
 		return icmp_drop(why, NAT_DROP_BAD_VNET);
 	if (nat_ttl(nat, pi) == -1)
 		return icmp_drop(why, NAT_DROP_TTL);
-	acc = icmp_inner(&in, &f->key[!d]);
+	flow_key(f, !d, &k);
+	acc = icmp_inner(&in, &k);
 	pacc = icmp_outer(pi, f, d);
 	if (pi->family == 6)
 		csum_apply(sum, partial ? pacc : csum_fold(acc + pacc), partial);

@@ -328,7 +328,7 @@ nat_assure(struct nat *nat, struct nat_flow *f)
 {
 	if (!(f->flags & FLOW_REPLIED) || (f->flags & FLOW_ASSURED))
 		return;
-	if (f->key[0].proto == PROTO_TCP &&
+	if (f->proto == PROTO_TCP &&
 	    f->state != NAT_TCP_ESTABLISHED && f->state != NAT_TCP_FIN_WAIT &&
 	    f->state != NAT_TCP_TIME_WAIT)
 		return;
@@ -340,11 +340,15 @@ static enum nat_verdict
 nat_forward(struct nat *nat, struct nat_flow *f, int dir, struct pkt_info *pi,
     bool partial)
 {
-	const struct nat_key *t = &f->key[!dir];
+	struct nat_key tk;
+	const struct nat_key *t = &tk;
 	uint8_t osrc[16], odst[16];
-	uint16_t sport = pi->proto == PROTO_TCP || pi->proto == PROTO_UDP ?
-	    t->dport : t->sport;
+	uint16_t sport;
 
+	/* the packet leaves as the reverse of the other direction's key */
+	flow_key(f, !dir, &tk);
+	sport = pi->proto == PROTO_TCP || pi->proto == PROTO_UDP ?
+	    t->dport : t->sport;
 	memcpy(osrc, pi->src, pi->alen);
 	memcpy(odst, pi->dst, pi->alen);
 	nat_rewrite(nat, pi, partial, t->dst, sport, t->src, t->sport);
@@ -395,9 +399,9 @@ nat_existing(struct nat *nat, struct nat_flow *f, int dir, struct pkt_info *pi,
 	if (pi->icmp_echo && pi->icmp_request != (dir == 0))
 		return nat_drop(why, NAT_DROP_UNSUPPORTED);
 	if (nat_ttl(nat, pi) == -1)
-		return icmp_time_exceeded(nat, pi, pkt, f->key[0].dst, why);
+		return icmp_time_exceeded(nat, pi, pkt, flow_addr(f, 1), why);
 	if (dir == 0 && icmp_too_big(pi, pkt, f->mtu))
-		return icmp_frag_needed(nat, pi, pkt, f->key[0].dst, f->mtu,
+		return icmp_frag_needed(nat, pi, pkt, flow_addr(f, 1), f->mtu,
 		    why);
 	if (pi->proto == PROTO_TCP && tcp_reopens(f, dir, pi->tcp_flags))
 		nat_reopen(nat, f);
@@ -510,12 +514,11 @@ nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
 	if (ext == NULL && flow_lookup(nat, &k1, NULL) != NULL &&
 	    port_pick_free(nat, &k1) == -1)
 		return nat_drop(why, NAT_DROP_NO_PORT);
-	if ((f = flow_insert(nat, k0, &k1)) == NULL) {
+	if ((f = flow_insert(nat, k0, &k1, m)) == NULL) {
 		if (m)
 			port_unmap(nat, m);
 		return nat_drop(why, NAT_DROP_TABLE_FULL);
 	}
-	f->map = m;
 	limit_attach(nat, f, src);
 	f->side = (uint8_t)side;
 	f->rule_id = r->id;
@@ -670,9 +673,12 @@ static void
 nat_info(const struct nat *nat, const struct nat_flow *f, uint32_t now,
     struct nat_flow_info *fi)
 {
-	const struct nat_key *o = &f->key[0], *r = &f->key[1];
+	struct nat_key ok, rk;
+	const struct nat_key *o = &ok, *r = &rk;
 	uint32_t to = flow_timeout(nat, f);
 
+	flow_key(f, 0, &ok);
+	flow_key(f, 1, &rk);
 	memset(fi, 0, sizeof(*fi));
 	fi->family = o->family;
 	fi->proto = o->proto;
@@ -819,7 +825,8 @@ size_t
 nat_memory(const struct nat *nat)
 {
 	return sizeof(*nat) + nat->set.nrules * sizeof(struct nat_rule) +
-	    fidx_bytes(&nat->index) + slab_bytes(&nat->flow_slab) + slab_bytes(&nat->map_slab) +
+	    fidx_bytes(&nat->index) + slab_bytes(&nat->flow_slab) +
+	    slab_bytes(&nat->flow6_slab) + slab_bytes(&nat->map_slab) +
 	    nat->npools * sizeof(struct port_pool) + frag_memory(nat) +
 	    limit_memory(nat);
 }

@@ -195,22 +195,34 @@ struct flow_link {
 	uint32_t prev, next;
 };
 
+/*
+ * A flow. Its two keys are not stored whole: the original key is
+ * (addr 0, port 0) -> (addr 1, port 1), the reply key (addr 2, port 2) ->
+ * (the mapping's relay address, or addr 0 when the source is kept, port 3).
+ * Addresses take 4 bytes in IPv4 flows and 16 in IPv6 ones, which come from
+ * a pool of their own (flow_at()); flow_key() rebuilds a key.
+ */
 struct nat_flow {
-	struct nat_key key[2];		/* original, reply */
-	uint32_t id;			/* place in the pool, the index's reference */
 	struct flow_link all;		/* every flow, oldest first (walks, sweep) */
 	struct flow_link evict;		/* unassured or closing list */
 	struct nat_mapping *map;
+	uint64_t bytes[2];
+	uint32_t id;			/* FLOW_V6 | place in its pool */
 	uint32_t created, seen;		/* seconds */
 	uint32_t rule_id;
 	uint32_t pkts[2];
-	uint64_t bytes[2];
 	uint32_t src;			/* per-source limit entry, 1-based; 0 none */
+	uint16_t port[4];		/* original src, dst; reply src, dst */
+	uint16_t mtu;			/* the rule's MTU toward the target */
+	uint8_t proto;
+	uint8_t family;
 	uint8_t state;			/* enum nat_tcp_state for TCP */
 	uint8_t side;
 	uint8_t flags;
-	uint16_t mtu;			/* the rule's MTU toward the target */
+	uint8_t addr[];			/* original src, dst; reply src */
 };
+#define FLOW_V6		(1U << 30)	/* id bit: the IPv6 pool */
+#define FLOW_ADDRS	3		/* addresses stored per flow */
 
 /* full NAT port pools, one per (family, protocol, relay address) */
 struct port_pool {
@@ -298,7 +310,8 @@ struct nat {
 	unsigned ht_log2;		/* bucket count of the uthash table being made */
 
 	struct fidx index;		/* both keys of every flow */
-	struct slab flow_slab;		/* indexed by flow id */
+	struct slab flow_slab;		/* IPv4 flows, by id */
+	struct slab flow6_slab;		/* IPv6 flows, by id without FLOW_V6 */
 	size_t nflows;
 	uint32_t ahead, atail;		/* every flow, oldest first */
 	uint32_t uhead, utail;		/* unassured, oldest first */
@@ -334,7 +347,11 @@ void flow_fini(struct nat *);
 void flow_key_from_pkt(struct nat_key *, const struct pkt_info *);
 struct nat_flow *flow_lookup(struct nat *, const struct nat_key *, int *);
 struct nat_flow *flow_at(const struct nat *, uint32_t);
-struct nat_flow *flow_insert(struct nat *, const struct nat_key *, const struct nat_key *);
+void flow_key(const struct nat_flow *, int, struct nat_key *);
+const uint8_t *flow_addr(const struct nat_flow *, int);
+const uint8_t *flow_reply_dst(const struct nat_flow *);
+struct nat_flow *flow_insert(struct nat *, const struct nat_key *,
+    const struct nat_key *, struct nat_mapping *);
 void flow_delete(struct nat *, struct nat_flow *);
 void flow_remove(struct nat *, struct nat_flow *, enum nat_flow_event);
 bool flow_expired(const struct nat *, const struct nat_flow *);
