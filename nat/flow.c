@@ -7,34 +7,23 @@
 
 #include "nat/nat_int.h"
 
-/* The flow with this id (it must be live). */
-struct nat_flow *
-flow_at(const struct nat *nat, uint32_t id)
+/*
+ * Whether a flow's key in direction dir is k. Keys are built with zeroes
+ * past an IPv4 address (flow_key_from_pkt, icmp_key, the normalised rules
+ * and mappings), so the stored address bytes are the whole comparison.
+ */
+static bool
+flow_match(const struct nat_flow *f, int dir, const struct nat_key *k)
 {
-	if (id & FLOW_V6)
-		return slab_at(&nat->flow6_slab, id & ~FLOW_V6);
-	return slab_at(&nat->flow_slab, id);
-}
-
-/* Bytes of one address of a flow. */
-static size_t
-flow_alen(const struct nat_flow *f)
-{
-	return f->family == 4 ? 4 : 16;
-}
-
-/* Stored address i of a flow: 0 original source, 1 original destination, 2 reply source. */
-const uint8_t *
-flow_addr(const struct nat_flow *f, int i)
-{
-	return f->addr + (size_t)i * flow_alen(f);
-}
-
-/* The reply key's destination: the relay endpoint, or the kept client. */
-const uint8_t *
-flow_reply_dst(const struct nat_flow *f)
-{
-	return f->map != NULL ? f->map->key.ext_addr : flow_addr(f, 0);
+	if (f->port[2 * dir] != k->sport || f->port[2 * dir + 1] != k->dport ||
+	    f->proto != k->proto || f->family != k->family)
+		return false;
+	/* constant lengths: the compiler compares in place, no libc call */
+	if (f->family == 4)
+		return memcmp(flow_src(f, dir), k->src, 4) == 0 &&
+		    memcmp(flow_dst(f, dir), k->dst, 4) == 0;
+	return memcmp(flow_src(f, dir), k->src, 16) == 0 &&
+	    memcmp(flow_dst(f, dir), k->dst, 16) == 0;
 }
 
 /* Rebuild a flow's key in direction dir (0 original, 1 reply). */
@@ -44,8 +33,8 @@ flow_key(const struct nat_flow *f, int dir, struct nat_key *k)
 	size_t alen = flow_alen(f);
 
 	memset(k, 0, sizeof(*k));
-	memcpy(k->src, flow_addr(f, dir ? 2 : 0), alen);
-	memcpy(k->dst, dir ? flow_reply_dst(f) : flow_addr(f, 1), alen);
+	memcpy(k->src, flow_src(f, dir), alen);
+	memcpy(k->dst, flow_dst(f, dir), alen);
 	k->sport = f->port[2 * dir];
 	k->dport = f->port[2 * dir + 1];
 	k->proto = f->proto;
@@ -128,15 +117,10 @@ flow_lookup(struct nat *nat, const struct nat_key *k, int *dir)
 {
 	uint32_t h = flow_hash(nat, k), pos = fidx_home(&nat->index, h), ref;
 	struct nat_flow *f;
-	struct nat_key fk;
 
 	while ((ref = fidx_scan(&nat->index, h, &pos)) != 0) {
 		f = flow_at(nat, (ref - 1) >> 1);
-		/* ports first: most hash tag matches that are not ours end here */
-		if (f->port[2 * ((ref - 1) & 1)] != k->sport)
-			continue;
-		flow_key(f, (int)((ref - 1) & 1), &fk);
-		if (memcmp(&fk, k, KEYLEN) != 0)
+		if (!flow_match(f, (int)((ref - 1) & 1), k))
 			continue;
 		if (dir != NULL)
 			*dir = (int)((ref - 1) & 1);

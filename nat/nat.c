@@ -340,20 +340,18 @@ static enum nat_verdict
 nat_forward(struct nat *nat, struct nat_flow *f, int dir, struct pkt_info *pi,
     bool partial)
 {
-	struct nat_key tk;
-	const struct nat_key *t = &tk;
-	uint8_t osrc[16], odst[16];
-	uint16_t sport;
-
 	/* the packet leaves as the reverse of the other direction's key */
-	flow_key(f, !dir, &tk);
-	sport = pi->proto == PROTO_TCP || pi->proto == PROTO_UDP ?
-	    t->dport : t->sport;
+	const uint8_t *nsrc = flow_dst(f, !dir), *ndst = flow_src(f, !dir);
+	const uint16_t *tp = &f->port[2 * !dir];
+	uint8_t osrc[16], odst[16];
+	uint16_t sport = pi->proto == PROTO_TCP || pi->proto == PROTO_UDP ?
+	    tp[1] : tp[0];
+
 	memcpy(osrc, pi->src, pi->alen);
 	memcpy(odst, pi->dst, pi->alen);
-	nat_rewrite(nat, pi, partial, t->dst, sport, t->src, t->sport);
+	nat_rewrite(nat, pi, partial, nsrc, sport, ndst, tp[0]);
 	if (pi->frag)
-		frag_note(nat, pi, osrc, odst, t->dst, t->src);
+		frag_note(nat, pi, osrc, odst, nsrc, ndst);
 	if (pi->proto == PROTO_TCP) {
 		tcp_mss_clamp(nat, pi, partial);
 		tcp_track(nat, f, dir, pi->tcp_flags);

@@ -63,6 +63,7 @@ struct slab {
 	void **chunks;
 	void *free;
 	uint32_t ifree;			/* indexed pools: first free object */
+	unsigned shift;			/* indexed pools: per_chunk is 1 << shift */
 };
 int slab_init(struct slab *, size_t, size_t, size_t);
 void *slab_alloc(struct slab *);
@@ -77,8 +78,8 @@ void slab_ifree(struct slab *, void *, uint32_t);
 static inline void *
 slab_at(const struct slab *s, uint32_t i)
 {
-	return (uint8_t *)s->chunks[i / s->per_chunk] +
-	    (size_t)(i % s->per_chunk) * s->size;
+	return (uint8_t *)s->chunks[i >> s->shift] +
+	    (size_t)(i & (s->per_chunk - 1)) * s->size;
 }
 
 /* a parsed packet (pkt.c) */
@@ -346,10 +347,51 @@ int flow_init(struct nat *, char *);
 void flow_fini(struct nat *);
 void flow_key_from_pkt(struct nat_key *, const struct pkt_info *);
 struct nat_flow *flow_lookup(struct nat *, const struct nat_key *, int *);
-struct nat_flow *flow_at(const struct nat *, uint32_t);
 void flow_key(const struct nat_flow *, int, struct nat_key *);
-const uint8_t *flow_addr(const struct nat_flow *, int);
-const uint8_t *flow_reply_dst(const struct nat_flow *);
+
+/* The flow with this id (it must be live). Inline: the packet path. */
+static inline struct nat_flow *
+flow_at(const struct nat *nat, uint32_t id)
+{
+	if (id & FLOW_V6)
+		return slab_at(&nat->flow6_slab, id & ~FLOW_V6);
+	return slab_at(&nat->flow_slab, id);
+}
+
+/* Bytes of one address of a flow. */
+static inline size_t
+flow_alen(const struct nat_flow *f)
+{
+	return f->family == 4 ? 4 : 16;
+}
+
+/* Stored address i of a flow: 0 original source, 1 destination, 2 reply source. */
+static inline const uint8_t *
+flow_addr(const struct nat_flow *f, int i)
+{
+	return f->addr + (size_t)i * flow_alen(f);
+}
+
+/* The reply key's destination: the relay endpoint, or the kept client. */
+static inline const uint8_t *
+flow_reply_dst(const struct nat_flow *f)
+{
+	return f->map != NULL ? f->map->key.ext_addr : flow_addr(f, 0);
+}
+
+/* Source address of a flow's key in direction dir (0 original, 1 reply). */
+static inline const uint8_t *
+flow_src(const struct nat_flow *f, int dir)
+{
+	return flow_addr(f, dir ? 2 : 0);
+}
+
+/* Destination address of a flow's key in direction dir. */
+static inline const uint8_t *
+flow_dst(const struct nat_flow *f, int dir)
+{
+	return dir ? flow_reply_dst(f) : flow_addr(f, 1);
+}
 struct nat_flow *flow_insert(struct nat *, const struct nat_key *,
     const struct nat_key *, struct nat_mapping *);
 void flow_delete(struct nat *, struct nat_flow *);

@@ -89,12 +89,22 @@ slab_bytes(const struct slab *s)
 	    s->maxchunks * sizeof(void *);
 }
 
-/* Set up an indexed pool: objects addressed by number (slab_at). */
+/*
+ * Set up an indexed pool: objects addressed by number (slab_at). Chunks hold
+ * a power of two objects (at least per_chunk) so that a number splits into
+ * chunk and slot without a division.
+ */
 int
 slab_iinit(struct slab *s, size_t size, size_t per_chunk, size_t max)
 {
-	if (max >= UINT32_MAX || slab_init(s, size, per_chunk, max) == -1)
+	unsigned shift = 0;
+
+	while (((size_t)1 << shift) < per_chunk)
+		shift++;
+	if (max >= UINT32_MAX ||
+	    slab_init(s, size, (size_t)1 << shift, max) == -1)
 		return -1;
+	s->shift = shift;
 	s->ifree = UINT32_MAX;
 	return 0;
 }

@@ -3,7 +3,7 @@
  * engine's internal API: colliding hashes, backward-shift deletion keeps
  * every other entry findable and leaves no tombstone, a full index refuses
  * instead of looping; then the engine with thousands of flows coming and
- * going, each still found by both of its keys.
+ * going, each still found by both of its keys, in both address families.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -248,6 +248,85 @@ test_index_engine(void **state)
 	pg_free(n);
 }
 
+/* UDP of client i, IPv4 (even i) or IPv6 (odd i), to the public address. */
+static enum nat_verdict
+mixed_pkt(struct nat *n, int i, bool reply, uint64_t now,
+    enum nat_drop_reason *why)
+{
+	struct pg_pkt p;
+	char c[64];
+
+	if (i % 2 == 0)
+		snprintf(c, sizeof(c), "198.51.100.%d", i / 2 + 1);
+	else
+		snprintf(c, sizeof(c), "2001:db8:1::%x", i + 1);
+	if (reply)
+		pg_udp(&p, i % 2 ? B6 : B4, 53, c, 40000, 10);
+	else
+		pg_udp(&p, c, 40000, i % 2 ? P6 : P4, 53, 10);
+	return pg_run(n, &p, reply ? NAT_SIDE_INSIDE : NAT_SIDE_PUBLIC, now,
+	    why);
+}
+
+/*
+ * IPv4 and IPv6 flows share max_flows, the lists and the index though they
+ * come from two pools: eviction takes the oldest of either family, and the
+ * listing and the sweep see both.
+ */
+static void
+test_index_mixed_families(void **state)
+{
+	struct nat_rule rule[2] = { pg_rule(B4, NAT_P_UDP, 1, 65535, 0),
+	    pg_rule(B6, NAT_P_UDP, 1, 65535, 0) };
+	struct nat_settings s;
+	struct nat_stats st;
+	struct nat_flow_info fi;
+	enum nat_drop_reason why;
+	struct nat *n;
+	int i;
+
+	(void)state;
+	pg_settings_init(&s);
+	s.rules = rule;
+	s.nrules = 2;
+	s.max_flows = 64;
+	assert_non_null(n = pg_nat(&s));
+	for (i = 0; i < 64; i++)
+		assert_verdict(mixed_pkt(n, i, false, T0 + SEC(i), &why),
+		    NAT_FORWARD, why);
+	/* 16 more evict the 16 oldest, 8 of each family */
+	for (i = 64; i < 80; i++)
+		assert_verdict(mixed_pkt(n, i, false, T0 + SEC(i), &why),
+		    NAT_FORWARD, why);
+	for (i = 0; i < 80; i++) {
+		if (i < 16)
+			assert_drop(mixed_pkt(n, i, true, T0 + SEC(80), &why), why,
+			    NAT_DROP_NO_FLOW);
+		else
+			assert_verdict(mixed_pkt(n, i, true, T0 + SEC(80), &why),
+			    NAT_FORWARD, why);
+	}
+	nat_get_stats(n, &st);
+	assert_int_equal(st.flows_active, 64);
+	assert_int_equal(st.flows_evicted, 16);
+	assert_int_equal(pg_flow_count(n, T0 + SEC(80)), 64);
+	/* both keys of each family come back whole from the compact record */
+	assert_true(pg_find_flow(n, T0 + SEC(80), 17, "2001:db8:1::12", 40000,
+	    &fi));
+	assert_true(pg_addr_eq(&fi.orig_dst, P6) && pg_addr_eq(&fi.reply_src, B6));
+	assert_true(pg_addr_eq(&fi.reply_dst, "2001:db8:1::12"));
+	assert_true(pg_find_flow(n, T0 + SEC(80), 17, "198.51.100.40", 40000,
+	    &fi));
+	assert_true(pg_addr_eq(&fi.orig_dst, P4) && pg_addr_eq(&fi.reply_src, B4));
+	assert_true(pg_addr_eq(&fi.reply_dst, "198.51.100.40"));
+	assert_int_equal(fi.reply_sport, 53);
+	assert_int_equal(fi.reply_dport, 40000);
+	assert_int_equal(pg_sweep_all(n, T0 + SEC(1000)), 64);
+	nat_get_stats(n, &st);
+	assert_int_equal(st.flows_active, 0);
+	pg_free(n);
+}
+
 int
 main(void)
 {
@@ -257,6 +336,7 @@ main(void)
 		PG_TEST(test_index_random),
 		PG_TEST(test_index_full),
 		PG_TEST(test_index_engine),
+		PG_TEST(test_index_mixed_families),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
