@@ -1,30 +1,57 @@
 /*
- * flow.c - the flow table: two keys per flow in one pre-sized uthash table,
+ * flow.c - the flow table: flows in an indexed pool, both keys of each in the
+ * pre-sized flow index (fidx.c), every flow on a list in creation order,
  * the unassured list for eviction, lazy expiry and the bounded sweep.
  */
+#include <stddef.h>
+
 #include "nat/nat_int.h"
 
-/* The flow a table node belongs to. */
-struct nat_flow *
-flow_of(struct flow_node *n)
+/*
+ * Whether a flow's key in direction dir is k. Keys are built with zeroes
+ * past an IPv4 address (flow_key_from_pkt, icmp_key, the normalised rules
+ * and mappings), so the stored address bytes are the whole comparison.
+ */
+static bool
+flow_match(const struct nat_flow *f, int dir, const struct nat_key *k)
 {
-	return (struct nat_flow *)(n - n->key.dir);
+	if (f->port[2 * dir] != k->sport || f->port[2 * dir + 1] != k->dport ||
+	    f->proto != k->proto || f->family != k->family)
+		return false;
+	/* constant lengths: the compiler compares in place, no libc call */
+	if (f->family == 4)
+		return memcmp(flow_src(f, dir), k->src, 4) == 0 &&
+		    memcmp(flow_dst(f, dir), k->dst, 4) == 0;
+	return memcmp(flow_src(f, dir), k->src, 16) == 0 &&
+	    memcmp(flow_dst(f, dir), k->dst, 16) == 0;
 }
 
-/* Smallest power-of-two exponent with 2^e >= n, at least 5. */
-static unsigned
-flow_log2(size_t n)
+/* Rebuild a flow's key in direction dir (0 original, 1 reply). */
+void
+flow_key(const struct nat_flow *f, int dir, struct nat_key *k)
 {
-	unsigned e = 5;
+	size_t alen = flow_alen(f);
 
-	while (((size_t)1 << e) < n && e < 30)
-		e++;
-	return e;
+	memset(k, 0, sizeof(*k));
+	memcpy(k->src, flow_src(f, dir), alen);
+	memcpy(k->dst, flow_dst(f, dir), alen);
+	k->sport = f->port[2 * dir];
+	k->dport = f->port[2 * dir + 1];
+	k->proto = f->proto;
+	k->family = f->family;
+	k->dir = (uint8_t)dir;
+}
+
+/* Object size of a flow with addresses of alen bytes (no tail padding). */
+static size_t
+flow_size(size_t alen)
+{
+	return offsetof(struct nat_flow, addr) + FLOW_ADDRS * alen;
 }
 
 /*
- * Make the table: one bucket per flow (two nodes each), created around a
- * permanent sentinel node so the bucket array is never freed or regrown.
+ * Make the table: the flow pools (grown in chunks as flows come) and the
+ * index, sized at once for both keys of max_flows flows.
  */
 int
 flow_init(struct nat *nat, char *err)
@@ -32,32 +59,29 @@ flow_init(struct nat *nat, char *err)
 	/* small chunks: a growth on the packet path touches a few pages only */
 	size_t chunk = nat->set.max_flows < 64 ? nat->set.max_flows : 64;
 
-	if (slab_init(&nat->flow_slab, sizeof(struct nat_flow), chunk,
-	    nat->set.max_flows) == -1)
-		goto oom;
-	nat->ht_log2 = flow_log2(nat->set.max_flows);
-	memset(&nat->sentinel, 0, sizeof(nat->sentinel));
-	nat->sentinel.key.dir = 2;
-	nat->flows = NULL;
-	HASH_ADD(hh, nat->flows, key, KEYLEN, &nat->sentinel);
-	if (nat->flows == NULL)
-		goto oom;
-	nat->flows->hh.tbl->noexpand = 1;
-	nat->flow_buckets = (size_t)1 << nat->ht_log2;
+	nat->ahead = nat->atail = FLOW_NONE;
+	nat->uhead = nat->utail = FLOW_NONE;
+	nat->chead = nat->ctail = FLOW_NONE;
+	nat->sweep = FLOW_NONE;
+	if (slab_iinit(&nat->flow_slab, flow_size(4), chunk,
+	    nat->set.max_flows) == -1 ||
+	    slab_iinit(&nat->flow6_slab, flow_size(16), chunk,
+	    nat->set.max_flows) == -1 ||
+	    fidx_init(&nat->index, 2 * (size_t)nat->set.max_flows) == -1) {
+		snprintf(err, NAT_ERRLEN, "no memory for a table of %u flows",
+		    nat->set.max_flows);
+		return -1;
+	}
 	return 0;
-oom:
-	snprintf(err, NAT_ERRLEN, "no memory for a table of %u flows",
-	    nat->set.max_flows);
-	return -1;
 }
 
 /* Free the table and every flow. */
 void
 flow_fini(struct nat *nat)
 {
-	if (nat->flows != NULL)
-		HASH_CLEAR(hh, nat->flows);
+	fidx_fini(&nat->index);
 	slab_destroy(&nat->flow_slab);
+	slab_destroy(&nat->flow6_slab);
 }
 
 /* Build the lookup key of a packet (no padding garbage). */
@@ -73,32 +97,155 @@ flow_key_from_pkt(struct nat_key *k, const struct pkt_info *pi)
 	k->family = pi->family;
 }
 
-/* Find the node matching a key. */
-struct flow_node *
-flow_lookup(struct nat *nat, const struct nat_key *k)
+/* The index hash of a key: keyed, so that nobody can aim at one slot. */
+static uint32_t
+flow_hash(const struct nat *nat, const struct nat_key *k)
 {
-	struct flow_node *n = NULL;
-
-	HASH_FIND(hh, nat->flows, k, KEYLEN, n);
-	return n;
+	return (uint32_t)sip_hash(nat->hash_key, k, KEYLEN);
 }
 
-/* Insert a flow with its original and reply keys; NULL at the limit. */
+/* The index reference of a flow's key in direction dir. */
+static uint32_t
+flow_ref(uint32_t id, int dir)
+{
+	return (id << 1 | (uint32_t)dir) + 1;
+}
+
+/* Find the flow with a key, and which of its keys (0 original, 1 reply). */
 struct nat_flow *
-flow_insert(struct nat *nat, const struct nat_key *k0, const struct nat_key *k1)
+flow_lookup(struct nat *nat, const struct nat_key *k, int *dir)
+{
+	uint32_t h = flow_hash(nat, k), pos = fidx_home(&nat->index, h), ref;
+	struct nat_flow *f;
+
+	while ((ref = fidx_scan(&nat->index, h, &pos)) != 0) {
+		f = flow_at(nat, (ref - 1) >> 1);
+		if (!flow_match(f, (int)((ref - 1) & 1), k))
+			continue;
+		if (dir != NULL)
+			*dir = (int)((ref - 1) & 1);
+		return f;
+	}
+	return NULL;
+}
+
+/* A flow's link on the list whose links sit at offset off. */
+static struct flow_link *
+flow_link(const struct nat *nat, uint32_t id, size_t off)
+{
+	return (struct flow_link *)(void *)((uint8_t *)flow_at(nat, id) + off);
+}
+
+/* Append a flow to a list (all, unassured or closing), oldest first. */
+static void
+flow_list_add(struct nat *nat, uint32_t *head, uint32_t *tail,
+    struct nat_flow *f, size_t off)
+{
+	struct flow_link *l = flow_link(nat, f->id, off);
+
+	l->next = FLOW_NONE;
+	l->prev = *tail;
+	if (*tail != FLOW_NONE)
+		flow_link(nat, *tail, off)->next = f->id;
+	else
+		*head = f->id;
+	*tail = f->id;
+}
+
+/* Take a flow off a list. */
+static void
+flow_list_del(struct nat *nat, uint32_t *head, uint32_t *tail,
+    struct nat_flow *f, size_t off)
+{
+	struct flow_link *l = flow_link(nat, f->id, off);
+
+	if (l->prev != FLOW_NONE)
+		flow_link(nat, l->prev, off)->next = l->next;
+	else
+		*head = l->next;
+	if (l->next != FLOW_NONE)
+		flow_link(nat, l->next, off)->prev = l->prev;
+	else
+		*tail = l->prev;
+	l->prev = l->next = FLOW_NONE;
+}
+
+/* offsets of the two lists' links in a flow */
+#define FLOW_ALL	offsetof(struct nat_flow, all)
+#define FLOW_EVICT	offsetof(struct nat_flow, evict)
+
+/* Store a new flow's keys; the reply destination comes from its mapping. */
+static void
+flow_set_keys(struct nat_flow *f, const struct nat_key *k0,
+    const struct nat_key *k1, struct nat_mapping *m)
+{
+	size_t alen = k0->family == 4 ? 4 : 16;
+
+	f->family = k0->family;
+	f->proto = k0->proto;
+	f->map = m;
+	memcpy(f->addr, k0->src, alen);
+	memcpy(f->addr + alen, k0->dst, alen);
+	memcpy(f->addr + 2 * alen, k1->src, alen);
+	f->port[0] = k0->sport;
+	f->port[1] = k0->dport;
+	f->port[2] = k1->sport;
+	f->port[3] = k1->dport;
+}
+
+/* Take a flow object of the key's family and its id; NULL at the limit. */
+static struct nat_flow *
+flow_alloc(struct nat *nat, uint8_t family, uint32_t *id)
 {
 	struct nat_flow *f;
 
-	f = slab_alloc(&nat->flow_slab);
-	if (f == NULL)
+	if (family == 4)
+		return slab_ialloc(&nat->flow_slab, id);
+	f = slab_ialloc(&nat->flow6_slab, id);
+	*id |= FLOW_V6;
+	return f;
+}
+
+/* Give a flow object back to its pool. */
+static void
+flow_free(struct nat *nat, struct nat_flow *f)
+{
+	if (f->id & FLOW_V6)
+		slab_ifree(&nat->flow6_slab, f, f->id & ~FLOW_V6);
+	else
+		slab_ifree(&nat->flow_slab, f, f->id);
+}
+
+/*
+ * Insert a flow with its original and reply keys and its mapping (or NULL);
+ * NULL at the limit. The reply key must end at the mapping's relay endpoint,
+ * or at the client when the source is kept: that part is not stored.
+ */
+struct nat_flow *
+flow_insert(struct nat *nat, const struct nat_key *k0, const struct nat_key *k1,
+    struct nat_mapping *m)
+{
+	struct nat_flow *f;
+	uint32_t id, h0 = flow_hash(nat, k0), h1 = flow_hash(nat, k1);
+
+	if (nat->nflows >= nat->set.max_flows ||
+	    (f = flow_alloc(nat, k0->family, &id)) == NULL)
 		return NULL;
-	memset(f, 0, sizeof(*f));
-	f->node[0].key = *k0;
-	f->node[0].key.dir = 0;
-	f->node[1].key = *k1;
-	f->node[1].key.dir = 1;
-	HASH_ADD(hh, nat->flows, key, KEYLEN, &f->node[0]);
-	HASH_ADD(hh, nat->flows, key, KEYLEN, &f->node[1]);
+	memset(f, 0, flow_size(k0->family == 4 ? 4 : 16));
+	f->id = id;
+	flow_set_keys(f, k0, k1, m);
+	/* the index holds 2 * max_flows entries: a refusal is a bug, kept safe */
+	if (fidx_add(&nat->index, h0, flow_ref(id, 0)) == -1) {
+		flow_free(nat, f);
+		return NULL;
+	}
+	if (fidx_add(&nat->index, h1, flow_ref(id, 1)) == -1) {
+		fidx_del(&nat->index, h0, flow_ref(id, 0));
+		flow_free(nat, f);
+		return NULL;
+	}
+	flow_list_add(nat, &nat->ahead, &nat->atail, f, FLOW_ALL);
+	f->evict.prev = f->evict.next = FLOW_NONE;
 	nat->nflows++;
 	nat->st.flows_active++;
 	nat->st.flows_created++;
@@ -109,7 +256,7 @@ flow_insert(struct nat *nat, const struct nat_key *k0, const struct nat_key *k1)
 void
 flow_gauge(struct nat *nat, const struct nat_flow *f, int64_t d)
 {
-	switch (f->node[0].key.proto) {
+	switch (f->proto) {
 	case PROTO_TCP:
 		nat->st.flows_by_state[f->state] += (uint64_t)d;
 		break;
@@ -120,36 +267,6 @@ flow_gauge(struct nat *nat, const struct nat_flow *f, int64_t d)
 		nat->st.flows_icmp += (uint64_t)d;
 		break;
 	}
-}
-
-/* Append a flow to a list (unassured or closing), oldest first. */
-static void
-flow_list_add(struct nat_flow **head, struct nat_flow **tail,
-    struct nat_flow *f)
-{
-	f->unext = NULL;
-	f->uprev = *tail;
-	if (*tail)
-		(*tail)->unext = f;
-	else
-		*head = f;
-	*tail = f;
-}
-
-/* Take a flow off a list. */
-static void
-flow_list_del(struct nat_flow **head, struct nat_flow **tail,
-    struct nat_flow *f)
-{
-	if (f->uprev)
-		f->uprev->unext = f->unext;
-	else
-		*head = f->unext;
-	if (f->unext)
-		f->unext->uprev = f->uprev;
-	else
-		*tail = f->uprev;
-	f->uprev = f->unext = NULL;
 }
 
 /* Whether a TCP state means the connection is over. */
@@ -168,13 +285,13 @@ static void
 flow_closing_sync(struct nat *nat, struct nat_flow *f)
 {
 	bool want = (f->flags & FLOW_ASSURED) &&
-	    f->node[0].key.proto == PROTO_TCP && flow_state_closing(f->state);
+	    f->proto == PROTO_TCP && flow_state_closing(f->state);
 
 	if (want && !(f->flags & FLOW_CLOSING)) {
-		flow_list_add(&nat->chead, &nat->ctail, f);
+		flow_list_add(nat, &nat->chead, &nat->ctail, f, FLOW_EVICT);
 		f->flags |= FLOW_CLOSING;
 	} else if (!want && (f->flags & FLOW_CLOSING)) {
-		flow_list_del(&nat->chead, &nat->ctail, f);
+		flow_list_del(nat, &nat->chead, &nat->ctail, f, FLOW_EVICT);
 		f->flags &= (uint8_t)~FLOW_CLOSING;
 	}
 }
@@ -195,7 +312,7 @@ flow_unassure(struct nat *nat, struct nat_flow *f)
 {
 	f->flags &= (uint8_t)~FLOW_ASSURED;
 	flow_closing_sync(nat, f);
-	flow_list_add(&nat->uhead, &nat->utail, f);
+	flow_list_add(nat, &nat->uhead, &nat->utail, f, FLOW_EVICT);
 }
 
 /* Mark a flow assured: it is no longer a candidate for early eviction. */
@@ -204,39 +321,53 @@ flow_assure(struct nat *nat, struct nat_flow *f)
 {
 	if (f->flags & FLOW_ASSURED)
 		return;
-	flow_list_del(&nat->uhead, &nat->utail, f);
+	flow_list_del(nat, &nat->uhead, &nat->utail, f, FLOW_EVICT);
 	f->flags |= FLOW_ASSURED;
 	flow_closing_sync(nat, f);
 }
 
-/* Move a cursor off a flow about to go. */
+/* Move a cursor off a flow about to go, to the flow after it. */
 static void
-flow_cursor_fix(struct nat *nat, struct flow_node **c, struct nat_flow *f)
+flow_cursor_fix(uint32_t *c, const struct nat_flow *f)
 {
-	while (*c != NULL && *c != &nat->sentinel && flow_of(*c) == f)
-		*c = (*c)->hh.next;
+	if (*c == f->id)
+		*c = f->all.next;
 }
 
-/* Remove a flow: both nodes, its mapping, its place in the lists. */
+/* Remove both of a flow's keys from the index. */
+static void
+flow_unindex(struct nat *nat, const struct nat_flow *f)
+{
+	struct nat_key k;
+	int d;
+
+	for (d = 0; d < 2; d++) {
+		flow_key(f, d, &k);
+		(void)fidx_del(&nat->index, flow_hash(nat, &k),
+		    flow_ref(f->id, d));
+	}
+}
+
+/* Remove a flow: both keys, its mapping, its place in the lists. */
 void
 flow_delete(struct nat *nat, struct nat_flow *f)
 {
 	int i;
 
-	flow_cursor_fix(nat, &nat->sweep, f);
+	flow_cursor_fix(&nat->sweep, f);
 	for (i = 0; i < NAT_CURSORS; i++)
-		flow_cursor_fix(nat, &nat->cursor[i], f);
-	HASH_DELETE(hh, nat->flows, &f->node[0]);
-	HASH_DELETE(hh, nat->flows, &f->node[1]);
+		flow_cursor_fix(&nat->cursor[i], f);
+	flow_unindex(nat, f);
+	flow_list_del(nat, &nat->ahead, &nat->atail, f, FLOW_ALL);
 	if (!(f->flags & FLOW_ASSURED))
-		flow_list_del(&nat->uhead, &nat->utail, f);
+		flow_list_del(nat, &nat->uhead, &nat->utail, f, FLOW_EVICT);
 	else if (f->flags & FLOW_CLOSING)
-		flow_list_del(&nat->chead, &nat->ctail, f);
+		flow_list_del(nat, &nat->chead, &nat->ctail, f, FLOW_EVICT);
 	if (f->map)
 		port_unmap(nat, f->map);
 	limit_release(nat, f);
 	flow_gauge(nat, f, -1);
-	slab_free(&nat->flow_slab, f);
+	flow_free(nat, f);
 	nat->nflows--;
 	nat->st.flows_active--;
 }
@@ -253,7 +384,7 @@ flow_remove(struct nat *nat, struct nat_flow *f, enum nat_flow_event ev)
 uint32_t
 flow_timeout(const struct nat *nat, const struct nat_flow *f)
 {
-	switch (f->node[0].key.proto) {
+	switch (f->proto) {
 	case PROTO_TCP:
 		return f->state == NAT_TCP_ESTABLISHED ?
 		    nat->set.tcp_established : nat->set.tcp_transitory;
@@ -283,42 +414,42 @@ flow_expired(const struct nat *nat, const struct nat_flow *f)
 bool
 flow_make_room(struct nat *nat)
 {
-	struct nat_flow *victim;
+	uint32_t victim;
 
 	if (nat->nflows < nat->set.max_flows)
 		return true;
-	victim = nat->chead != NULL ? nat->chead : nat->uhead;
-	if (victim == NULL)
+	victim = nat->chead != FLOW_NONE ? nat->chead : nat->uhead;
+	if (victim == FLOW_NONE)
 		return false;
-	flow_remove(nat, victim, NAT_FLOW_EVICTED);
+	flow_remove(nat, flow_at(nat, victim), NAT_FLOW_EVICTED);
 	nat->st.flows_evicted++;
 	return true;
 }
 
-/* Examine up to budget table nodes from the cursor; remove expired flows. */
+/*
+ * Examine up to budget flows from the cursor, oldest first and round again;
+ * remove the expired ones.
+ */
 size_t
 flow_sweep(struct nat *nat, size_t budget)
 {
-	struct flow_node *n = nat->sweep ? nat->sweep : nat->flows, *next;
+	uint32_t id = nat->sweep;
 	struct nat_flow *f;
 	size_t seen, removed = 0;
 
-	for (seen = 0; seen < budget && seen <= 2 * nat->nflows; seen++) {
-		if (n == NULL)
-			n = nat->flows;
-		next = n->hh.next;
-		if (n->key.dir == 0) {
-			f = flow_of(n);
-			if (flow_expired(nat, f)) {
-				nat->sweep = next;
-				flow_remove(nat, f, NAT_FLOW_EXPIRED);
-				next = nat->sweep;
-				nat->st.flows_expired++;
-				removed++;
-			}
+	for (seen = 0; seen < budget && seen < nat->nflows; seen++) {
+		if (id == FLOW_NONE)
+			id = nat->ahead;
+		f = flow_at(nat, id);
+		id = f->all.next;
+		if (flow_expired(nat, f)) {
+			nat->sweep = id;
+			flow_remove(nat, f, NAT_FLOW_EXPIRED);
+			id = nat->sweep;
+			nat->st.flows_expired++;
+			removed++;
 		}
-		n = next;
 	}
-	nat->sweep = n;
+	nat->sweep = id;
 	return removed;
 }

@@ -120,12 +120,12 @@ icmp_outer(struct pkt_info *pi, const struct nat_flow *f, int d)
 	memcpy(dst, pi->dst, pi->alen);
 	if (d == 1) {
 		/* towards the client: from the public address it used */
-		memcpy(src, f->node[0].key.dst, pi->alen);
-		memcpy(dst, f->node[0].key.src, pi->alen);
+		memcpy(src, flow_addr(f, 1), pi->alen);
+		memcpy(dst, flow_addr(f, 0), pi->alen);
 	} else {
-		memcpy(dst, f->node[1].key.src, pi->alen);
+		memcpy(dst, flow_addr(f, 2), pi->alen);
 		if (f->flags & FLOW_SNAT)
-			memcpy(src, f->node[1].key.dst, pi->alen);
+			memcpy(src, flow_reply_dst(f), pi->alen);
 	}
 	acc = csum_diff(0, pi->src, src, pi->alen);
 	acc = csum_diff(acc, pi->dst, dst, pi->alen);
@@ -145,7 +145,6 @@ icmp_error(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
     enum nat_side side, enum nat_drop_reason *why)
 {
 	struct pkt_info in;
-	struct flow_node *n;
 	struct nat_flow *f;
 	struct nat_key k;
 	uint32_t acc, pacc;
@@ -156,8 +155,8 @@ icmp_error(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
 	if (icmp_quoted(&in, pi, why) == -1)
 		return NAT_DROP;
 	icmp_key(&k, &in);
-	n = flow_lookup(nat, &k);
-	if (n == NULL || flow_expired(nat, flow_of(n))) {
+	f = flow_lookup(nat, &k, &d);
+	if (f == NULL || flow_expired(nat, f)) {
 		/*
 		 * From a client side, an error about no flow of ours is about
 		 * the host's own traffic (it shares the public address): the
@@ -167,8 +166,6 @@ icmp_error(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
 			return NAT_NOT_OURS;
 		return icmp_drop(why, NAT_DROP_ICMP_NO_FLOW);
 	}
-	f = flow_of(n);
-	d = n->key.dir;
 	if (d == 0 && side != f->side)
 		return icmp_drop(why, NAT_DROP_WRONG_SIDE);
 	if (partial && (pkt->vnet->csum_start != pi->l4off ||
@@ -176,7 +173,8 @@ icmp_error(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
 		return icmp_drop(why, NAT_DROP_BAD_VNET);
 	if (nat_ttl(nat, pi) == -1)
 		return icmp_drop(why, NAT_DROP_TTL);
-	acc = icmp_inner(&in, &f->node[!d].key);
+	flow_key(f, !d, &k);
+	acc = icmp_inner(&in, &k);
 	pacc = icmp_outer(pi, f, d);
 	if (pi->family == 6)
 		csum_apply(sum, partial ? pacc : csum_fold(acc + pacc), partial);

@@ -328,7 +328,7 @@ nat_assure(struct nat *nat, struct nat_flow *f)
 {
 	if (!(f->flags & FLOW_REPLIED) || (f->flags & FLOW_ASSURED))
 		return;
-	if (f->node[0].key.proto == PROTO_TCP &&
+	if (f->proto == PROTO_TCP &&
 	    f->state != NAT_TCP_ESTABLISHED && f->state != NAT_TCP_FIN_WAIT &&
 	    f->state != NAT_TCP_TIME_WAIT)
 		return;
@@ -340,16 +340,18 @@ static enum nat_verdict
 nat_forward(struct nat *nat, struct nat_flow *f, int dir, struct pkt_info *pi,
     bool partial)
 {
-	const struct nat_key *t = &f->node[!dir].key;
+	/* the packet leaves as the reverse of the other direction's key */
+	const uint8_t *nsrc = flow_dst(f, !dir), *ndst = flow_src(f, !dir);
+	const uint16_t *tp = &f->port[2 * !dir];
 	uint8_t osrc[16], odst[16];
 	uint16_t sport = pi->proto == PROTO_TCP || pi->proto == PROTO_UDP ?
-	    t->dport : t->sport;
+	    tp[1] : tp[0];
 
 	memcpy(osrc, pi->src, pi->alen);
 	memcpy(odst, pi->dst, pi->alen);
-	nat_rewrite(nat, pi, partial, t->dst, sport, t->src, t->sport);
+	nat_rewrite(nat, pi, partial, nsrc, sport, ndst, tp[0]);
 	if (pi->frag)
-		frag_note(nat, pi, osrc, odst, t->dst, t->src);
+		frag_note(nat, pi, osrc, odst, nsrc, ndst);
 	if (pi->proto == PROTO_TCP) {
 		tcp_mss_clamp(nat, pi, partial);
 		tcp_track(nat, f, dir, pi->tcp_flags);
@@ -395,9 +397,9 @@ nat_existing(struct nat *nat, struct nat_flow *f, int dir, struct pkt_info *pi,
 	if (pi->icmp_echo && pi->icmp_request != (dir == 0))
 		return nat_drop(why, NAT_DROP_UNSUPPORTED);
 	if (nat_ttl(nat, pi) == -1)
-		return icmp_time_exceeded(nat, pi, pkt, f->node[0].key.dst, why);
+		return icmp_time_exceeded(nat, pi, pkt, flow_addr(f, 1), why);
 	if (dir == 0 && icmp_too_big(pi, pkt, f->mtu))
-		return icmp_frag_needed(nat, pi, pkt, f->node[0].key.dst, f->mtu,
+		return icmp_frag_needed(nat, pi, pkt, flow_addr(f, 1), f->mtu,
 		    why);
 	if (pi->proto == PROTO_TCP && tcp_reopens(f, dir, pi->tcp_flags))
 		nat_reopen(nat, f);
@@ -455,7 +457,7 @@ nat_snat(struct nat *nat, const struct nat_key *k0, struct nat_key *k1,
 	if (m == NULL)
 		return NULL;
 	nat_map_key(k1, m);
-	if (flow_lookup(nat, k1) == NULL)
+	if (flow_lookup(nat, k1, NULL) == NULL)
 		return m;
 	port_unmap(nat, m);
 	m = port_map_private(nat, k0, ext);
@@ -507,15 +509,14 @@ nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
 	nat_reply_key(&k1, k0, r, pi);
 	if (ext != NULL && (m = nat_snat(nat, k0, &k1, ext)) == NULL)
 		return nat_drop(why, NAT_DROP_NO_PORT);
-	if (ext == NULL && flow_lookup(nat, &k1) != NULL &&
+	if (ext == NULL && flow_lookup(nat, &k1, NULL) != NULL &&
 	    port_pick_free(nat, &k1) == -1)
 		return nat_drop(why, NAT_DROP_NO_PORT);
-	if ((f = flow_insert(nat, k0, &k1)) == NULL) {
+	if ((f = flow_insert(nat, k0, &k1, m)) == NULL) {
 		if (m)
 			port_unmap(nat, m);
 		return nat_drop(why, NAT_DROP_TABLE_FULL);
 	}
-	f->map = m;
 	limit_attach(nat, f, src);
 	f->side = (uint8_t)side;
 	f->rule_id = r->id;
@@ -577,19 +578,18 @@ static enum nat_verdict
 nat_flow_packet(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
     enum nat_side side, enum nat_drop_reason *why)
 {
-	struct flow_node *n;
 	struct nat_flow *f;
 	struct nat_key k;
 	bool partial;
+	int dir;
 
 	if (nat_vnet(pkt, pi, &partial) == -1)
 		return nat_drop(why, NAT_DROP_BAD_VNET);
 	flow_key_from_pkt(&k, pi);
-	n = flow_lookup(nat, &k);
-	if (n != NULL) {
-		f = flow_of(n);
+	f = flow_lookup(nat, &k, &dir);
+	if (f != NULL) {
 		if (!flow_expired(nat, f))
-			return nat_existing(nat, f, n->key.dir, pi, pkt, side,
+			return nat_existing(nat, f, dir, pi, pkt, side,
 			    partial, why);
 		flow_remove(nat, f, NAT_FLOW_EXPIRED);
 		nat->st.flows_expired++;
@@ -671,9 +671,12 @@ static void
 nat_info(const struct nat *nat, const struct nat_flow *f, uint32_t now,
     struct nat_flow_info *fi)
 {
-	const struct nat_key *o = &f->node[0].key, *r = &f->node[1].key;
+	struct nat_key ok, rk;
+	const struct nat_key *o = &ok, *r = &rk;
 	uint32_t to = flow_timeout(nat, f);
 
+	flow_key(f, 0, &ok);
+	flow_key(f, 1, &rk);
 	memset(fi, 0, sizeof(*fi));
 	fi->family = o->family;
 	fi->proto = o->proto;
@@ -698,28 +701,28 @@ nat_info(const struct nat *nat, const struct nat_flow *f, uint32_t now,
 	fi->bytes[1] = f->bytes[1];
 }
 
-/* Call fn for every flow. */
+/* Call fn for every flow, oldest first. */
 int
 nat_flows(const struct nat *nat, uint64_t now,
     int (*fn)(const struct nat_flow_info *, void *), void *arg)
 {
-	const struct flow_node *n;
+	const struct nat_flow *f;
 	struct nat_flow_info fi;
+	uint32_t id;
 	int rc;
 
-	for (n = nat->flows; n != NULL; n = n->hh.next) {
-		if (n->key.dir != 0 ||
-		    flow_expired(nat, flow_of((struct flow_node *)n)))
+	for (id = nat->ahead; id != FLOW_NONE; id = f->all.next) {
+		f = flow_at(nat, id);
+		if (flow_expired(nat, f))
 			continue;
-		nat_info(nat, flow_of((struct flow_node *)n),
-		    (uint32_t)(now / 1000), &fi);
+		nat_info(nat, f, (uint32_t)(now / 1000), &fi);
 		if ((rc = fn(&fi, arg)) != 0)
 			return rc;
 	}
 	return 0;
 }
 
-/* Start a listing walk at the first flow. */
+/* Start a listing walk at the oldest flow. */
 int
 nat_cursor_open(struct nat *nat)
 {
@@ -728,30 +731,35 @@ nat_cursor_open(struct nat *nat)
 	for (i = 0; i < NAT_CURSORS; i++) {
 		if (!nat->cursor_busy[i]) {
 			nat->cursor_busy[i] = true;
-			nat->cursor[i] = nat->flows->hh.next;
+			nat->cursor[i] = nat->ahead;
 			return i;
 		}
 	}
 	return -1;
 }
 
-/* Visit up to max flows from a walk's position. */
+/*
+ * Visit up to max flows from a walk's position. A walk follows creation
+ * order, and flow_delete() moves a cursor off a flow that goes, so flows
+ * opened during the walk are listed too, each flow at most once.
+ */
 size_t
 nat_cursor_next(struct nat *nat, int c, uint64_t now, size_t max,
     int (*fn)(const struct nat_flow_info *, void *), void *arg)
 {
 	struct nat_flow_info fi;
-	struct flow_node *n;
+	struct nat_flow *f;
 	size_t seen = 0;
 
 	if (c < 0 || c >= NAT_CURSORS || !nat->cursor_busy[c])
 		return 0;
 	nat->now = (uint32_t)(now / 1000);
-	while (seen < max && (n = nat->cursor[c]) != NULL) {
-		nat->cursor[c] = n->hh.next;
-		if (n->key.dir != 0 || flow_expired(nat, flow_of(n)))
+	while (seen < max && nat->cursor[c] != FLOW_NONE) {
+		f = flow_at(nat, nat->cursor[c]);
+		nat->cursor[c] = f->all.next;
+		if (flow_expired(nat, f))
 			continue;
-		nat_info(nat, flow_of(n), nat->now, &fi);
+		nat_info(nat, f, nat->now, &fi);
 		seen++;
 		if (fn(&fi, arg) != 0)
 			break;
@@ -765,7 +773,7 @@ nat_cursor_close(struct nat *nat, int c)
 {
 	if (c >= 0 && c < NAT_CURSORS) {
 		nat->cursor_busy[c] = false;
-		nat->cursor[c] = NULL;
+		nat->cursor[c] = FLOW_NONE;
 	}
 }
 
@@ -815,8 +823,8 @@ size_t
 nat_memory(const struct nat *nat)
 {
 	return sizeof(*nat) + nat->set.nrules * sizeof(struct nat_rule) +
-	    nat->flow_buckets * sizeof(UT_hash_bucket) +
-	    slab_bytes(&nat->flow_slab) + slab_bytes(&nat->map_slab) +
+	    fidx_bytes(&nat->index) + slab_bytes(&nat->flow_slab) +
+	    slab_bytes(&nat->flow6_slab) + slab_bytes(&nat->map_slab) +
 	    nat->npools * sizeof(struct port_pool) + frag_memory(nat) +
 	    limit_memory(nat);
 }

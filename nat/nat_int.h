@@ -26,7 +26,8 @@
 uint64_t sip_hash(const uint64_t key[2], const void *, size_t);
 
 /*
- * uthash configuration. The hash is keyed with the instance's secret, so every
+ * uthash configuration (mappings and fragment trackers; flows have their own
+ * index, fidx.c). The hash is keyed with the instance's secret, so every
  * function that uses a HASH_* macro must have `struct nat *nat` in scope.
  * Tables are made once, pre-sized to 2^nat->ht_log2 buckets around a sentinel, and
  * never expand (noexpand), so no insert ever rehashes or allocates.
@@ -61,12 +62,25 @@ struct slab {
 	size_t maxchunks;
 	void **chunks;
 	void *free;
+	uint32_t ifree;			/* indexed pools: first free object */
+	unsigned shift;			/* indexed pools: per_chunk is 1 << shift */
 };
 int slab_init(struct slab *, size_t, size_t, size_t);
 void *slab_alloc(struct slab *);
 void slab_free(struct slab *, void *);
 void slab_destroy(struct slab *);
 size_t slab_bytes(const struct slab *);
+int slab_iinit(struct slab *, size_t, size_t, size_t);
+void *slab_ialloc(struct slab *, uint32_t *);
+void slab_ifree(struct slab *, void *, uint32_t);
+
+/* Object i of an indexed pool (it must be allocated). */
+static inline void *
+slab_at(const struct slab *s, uint32_t i)
+{
+	return (uint8_t *)s->chunks[i >> s->shift] +
+	    (size_t)(i & (s->per_chunk - 1)) * s->size;
+}
 
 /* a parsed packet (pkt.c) */
 struct pkt_info {
@@ -108,10 +122,63 @@ struct nat_key {
 };
 #define KEYLEN 38
 
-struct flow_node {
-	UT_hash_handle hh;
-	struct nat_key key;
+/*
+ * The flow index (fidx.c): open addressing over (reference, hash) entries,
+ * made once for a fixed capacity. A reference is (flow id << 1 | dir) + 1;
+ * 0 marks an empty slot.
+ */
+#define FIDX_LOAD_NUM	7	/* at most 70 % of the slots in use */
+#define FIDX_LOAD_DEN	10
+struct fidx_ent {
+	uint32_t ref;
+	uint32_t hash;
 };
+
+struct fidx {
+	struct fidx_ent *ent;
+	uint32_t size;		/* slots */
+	uint32_t cap;		/* entries allowed */
+	uint32_t used;
+};
+
+int fidx_init(struct fidx *, size_t);
+void fidx_fini(struct fidx *);
+size_t fidx_bytes(const struct fidx *);
+int fidx_add(struct fidx *, uint32_t, uint32_t);
+int64_t fidx_find(const struct fidx *, uint32_t, uint32_t);
+int fidx_del(struct fidx *, uint32_t, uint32_t);
+void fidx_del_at(struct fidx *, uint32_t);
+
+/* Home slot of a hash: multiply-shift maps it onto any table size. */
+static inline uint32_t
+fidx_home(const struct fidx *x, uint32_t hash)
+{
+	return (uint32_t)(((uint64_t)hash * x->size) >> 32);
+}
+
+/*
+ * Next reference with this hash from slot *pos on, moving *pos past it; 0 at
+ * the empty slot that ends the probe. Inline: it is the packet path.
+ */
+static inline uint32_t
+fidx_scan(const struct fidx *x, uint32_t hash, uint32_t *pos)
+{
+	uint32_t i = *pos, ref;
+
+	while ((ref = x->ent[i].ref) != 0) {
+		bool hit = x->ent[i].hash == hash;
+
+		i = i + 1 == x->size ? 0 : i + 1;
+		if (hit) {
+			*pos = i;
+			return ref;
+		}
+	}
+	*pos = i;
+	return 0;
+}
+
+#define FLOW_NONE	UINT32_MAX	/* no flow: list ends, cursors at the end */
 
 /* flow flags */
 #define FLOW_SNAT	0x01	/* source rewritten (full NAT or hairpin) */
@@ -124,20 +191,39 @@ struct flow_node {
 
 struct nat_mapping;
 
+/* a place on a list of flows, by id */
+struct flow_link {
+	uint32_t prev, next;
+};
+
+/*
+ * A flow. Its two keys are not stored whole: the original key is
+ * (addr 0, port 0) -> (addr 1, port 1), the reply key (addr 2, port 2) ->
+ * (the mapping's relay address, or addr 0 when the source is kept, port 3).
+ * Addresses take 4 bytes in IPv4 flows and 16 in IPv6 ones, which come from
+ * a pool of their own (flow_at()); flow_key() rebuilds a key.
+ */
 struct nat_flow {
-	struct flow_node node[2];
-	struct nat_flow *uprev, *unext;	/* unassured or closing list */
+	struct flow_link all;		/* every flow, oldest first (walks, sweep) */
+	struct flow_link evict;		/* unassured or closing list */
 	struct nat_mapping *map;
+	uint64_t bytes[2];
+	uint32_t id;			/* FLOW_V6 | place in its pool */
 	uint32_t created, seen;		/* seconds */
 	uint32_t rule_id;
 	uint32_t pkts[2];
-	uint64_t bytes[2];
 	uint32_t src;			/* per-source limit entry, 1-based; 0 none */
+	uint16_t port[4];		/* original src, dst; reply src, dst */
+	uint16_t mtu;			/* the rule's MTU toward the target */
+	uint8_t proto;
+	uint8_t family;
 	uint8_t state;			/* enum nat_tcp_state for TCP */
 	uint8_t side;
 	uint8_t flags;
-	uint16_t mtu;			/* the rule's MTU toward the target */
+	uint8_t addr[];			/* original src, dst; reply src */
 };
+#define FLOW_V6		(1U << 30)	/* id bit: the IPv6 pool */
+#define FLOW_ADDRS	3		/* addresses stored per flow */
 
 /* full NAT port pools, one per (family, protocol, relay address) */
 struct port_pool {
@@ -222,18 +308,18 @@ struct nat {
 	struct nat_stats st;
 	uint32_t now;			/* seconds, of the packet being processed */
 	uint64_t now_ms;		/* the same in milliseconds */
-	unsigned ht_log2;		/* bucket count of the table being made */
+	unsigned ht_log2;		/* bucket count of the uthash table being made */
 
-	struct flow_node *flows;	/* uthash head (the sentinel) */
-	struct flow_node sentinel;
-	struct slab flow_slab;
+	struct fidx index;		/* both keys of every flow */
+	struct slab flow_slab;		/* IPv4 flows, by id */
+	struct slab flow6_slab;		/* IPv6 flows, by id without FLOW_V6 */
 	size_t nflows;
-	struct nat_flow *uhead, *utail;	/* unassured, oldest first */
-	struct nat_flow *chead, *ctail;	/* assured but over, oldest first */
-	struct flow_node *sweep;	/* sweep cursor */
-	struct flow_node *cursor[NAT_CURSORS];	/* listing walks */
+	uint32_t ahead, atail;		/* every flow, oldest first */
+	uint32_t uhead, utail;		/* unassured, oldest first */
+	uint32_t chead, ctail;		/* assured but over, oldest first */
+	uint32_t sweep;			/* sweep cursor */
+	uint32_t cursor[NAT_CURSORS];	/* listing walks */
 	bool cursor_busy[NAT_CURSORS];
-	size_t flow_buckets;
 
 	struct nat_mapping *maps;
 	struct nat_mapping map_sentinel;
@@ -260,8 +346,54 @@ struct nat {
 int flow_init(struct nat *, char *);
 void flow_fini(struct nat *);
 void flow_key_from_pkt(struct nat_key *, const struct pkt_info *);
-struct flow_node *flow_lookup(struct nat *, const struct nat_key *);
-struct nat_flow *flow_insert(struct nat *, const struct nat_key *, const struct nat_key *);
+struct nat_flow *flow_lookup(struct nat *, const struct nat_key *, int *);
+void flow_key(const struct nat_flow *, int, struct nat_key *);
+
+/* The flow with this id (it must be live). Inline: the packet path. */
+static inline struct nat_flow *
+flow_at(const struct nat *nat, uint32_t id)
+{
+	if (id & FLOW_V6)
+		return slab_at(&nat->flow6_slab, id & ~FLOW_V6);
+	return slab_at(&nat->flow_slab, id);
+}
+
+/* Bytes of one address of a flow. */
+static inline size_t
+flow_alen(const struct nat_flow *f)
+{
+	return f->family == 4 ? 4 : 16;
+}
+
+/* Stored address i of a flow: 0 original source, 1 destination, 2 reply source. */
+static inline const uint8_t *
+flow_addr(const struct nat_flow *f, int i)
+{
+	return f->addr + (size_t)i * flow_alen(f);
+}
+
+/* The reply key's destination: the relay endpoint, or the kept client. */
+static inline const uint8_t *
+flow_reply_dst(const struct nat_flow *f)
+{
+	return f->map != NULL ? f->map->key.ext_addr : flow_addr(f, 0);
+}
+
+/* Source address of a flow's key in direction dir (0 original, 1 reply). */
+static inline const uint8_t *
+flow_src(const struct nat_flow *f, int dir)
+{
+	return flow_addr(f, dir ? 2 : 0);
+}
+
+/* Destination address of a flow's key in direction dir. */
+static inline const uint8_t *
+flow_dst(const struct nat_flow *f, int dir)
+{
+	return dir ? flow_reply_dst(f) : flow_addr(f, 1);
+}
+struct nat_flow *flow_insert(struct nat *, const struct nat_key *,
+    const struct nat_key *, struct nat_mapping *);
 void flow_delete(struct nat *, struct nat_flow *);
 void flow_remove(struct nat *, struct nat_flow *, enum nat_flow_event);
 bool flow_expired(const struct nat *, const struct nat_flow *);
@@ -272,7 +404,6 @@ void flow_assure(struct nat *, struct nat_flow *);
 void flow_unassure(struct nat *, struct nat_flow *);
 bool flow_make_room(struct nat *);
 size_t flow_sweep(struct nat *, size_t);
-struct nat_flow *flow_of(struct flow_node *);
 
 /* per-source limits (limit.c) */
 int limit_check(const struct nat_settings *, char *);

@@ -239,7 +239,7 @@ port_pick_free(struct nat *nat, struct nat_key *k1)
 			k1->dport = (uint16_t)(1024 + (h + (uint64_t)i * 7919) % 64512);
 		else
 			k1->sport = (uint16_t)((h + (uint64_t)i * 7919) & 0xffff);
-		if (flow_lookup(nat, k1) == NULL)
+		if (flow_lookup(nat, k1, NULL) == NULL)
 			return 0;
 	}
 	return -1;
