@@ -45,11 +45,16 @@ threads() { cat /proc/"$DPID"/task/*/comm 2>/dev/null; }
 txqueues() { inF ls /sys/class/net/"$1"/queues | grep -c '^tx-'; }
 # one counter of `tunrelay stats`
 stat() { inF "$BIN" stats -c "$CONF" | awk -v k="$1" '$1 == k { print $2 }'; }
-# N clients at once of a peer.py command; prints every answer
+# N clients at once of a peer.py command; prints every answer (each to a
+# file of its own first: answers written to one pipe at once can interleave)
 fan() {
 	local n=$1 i pids=(); shift
-	for i in $(seq "$n"); do inC python3 "$PEER" "$@" & pids+=($!); done
+	for i in $(seq "$n"); do
+		inC python3 "$PEER" "$@" >"$TMP/fan.$i" 2>&1 &
+		pids+=($!)
+	done
 	wait "${pids[@]}"
+	for i in $(seq "$n"); do cat "$TMP/fan.$i"; done
 }
 
 topo_up || { echo "not ok - topology"; exit 1; }
