@@ -39,6 +39,24 @@ start() {
 	DPID=$!
 	topo_wait 100 inF "$BIN" stats -c "$CONF"
 }
+# per epoll instance of the relay (one per queue's event loop): how many
+# TUN queue fds it watches, one a line
+watched() {
+	local p=/proc/$DPID fd t c tun=" "
+	for fd in "$p"/fd/*; do
+		[ "$(readlink "$fd")" = /dev/net/tun ] && tun="$tun${fd##*/} "
+	done
+	for fd in "$p"/fd/*; do
+		[ "$(readlink "$fd")" = "anon_inode:[eventpoll]" ] || continue
+		c=0
+		for t in $(awk '/^tfd:/ { print $2 }' "$p/fdinfo/${fd##*/}"); do
+			case $tun in *" $t "*) c=$((c + 1)) ;; esac
+		done
+		[ "$c" -gt 0 ] && echo "$c"
+	done
+}
+# every queue's loop watches one fd of each of N devices
+watched_all() { [ "$(watched | grep -c "^$2\$")" = "$1" ] && [ "$(watched | wc -l)" = "$1" ]; }
 # the names of the relay's threads, one a line
 threads() { cat /proc/"$DPID"/task/*/comm 2>/dev/null; }
 # how many tx queues the kernel shows for a device of the front
@@ -60,6 +78,11 @@ fan() {
 topo_up || { echo "not ok - topology"; exit 1; }
 topo_backend_recipe || { echo "not ok - backend recipe"; exit 1; }
 topo_services "$PEER" "$TMP/icmp.log" || { echo "not ok - services"; exit 1; }
+# a LAN for a reload that adds a side (and so a TUN device) to a running front
+inF ip link add f-lan0 type veth peer name f-lan1
+inF ip link set f-lan1 up
+inF ip addr add 192.168.77.1/24 dev f-lan0
+inF ip link set f-lan0 up
 topo_bg "$NS_B" iperf3 -s -B 10.22.22.1 --logfile "$TMP/iperf.log"
 topo_wait 50 sh -c "ip netns exec $NS_B ss -ltn | grep -q ':5201 '"
 
@@ -89,6 +112,16 @@ for nq in 2 4; do
 	if grep -q 'connected to' "$TMP/iperf.log" && ! grep 'connected to' "$TMP/iperf.log" | grep -qv '198\.51\.100\.10'; then
 		ok "queues=$nq: every stream came from the client's address"
 	else not_ok "queues=$nq: streams from other addresses: $(grep 'connected to' "$TMP/iperf.log" | head -3)"; fi
+
+	# a reload that opens a device: every queue's loop watches its queue
+	check "queues=$nq: each queue's loop watches trl-pub and trl-in" watched_all "$nq" 2
+	{ cat "$CONF"; printf '[forward.lan]\nproto = tcp\nlisten = 8088\nto = 192.168.77.33:80\n[hairpin]\ninterfaces = f-lan0\n'; } >"$TMP/lan.ini"
+	cp "$TMP/lan.ini" "$CONF"
+	kill -HUP "$DPID"
+	topo_wait 50 grep -q 'opened trl-lan' "$TMP/front.log"
+	expect "queues=$nq: SIGHUP opens trl-lan with $nq queues" "opened trl-lan .*queues: $nq\)" cat "$TMP/front.log"
+	if topo_wait 50 watched_all "$nq" 3; then ok "queues=$nq: each queue's loop watches the new device too"
+	else not_ok "queues=$nq: TUN fds watched per loop: $(watched | tr '\n' ' ')"; fi
 
 	# many short flows from many source ports, TCP and UDP, v4 and v6
 	fan 24 tcp-who 198.51.100.1 80 >"$TMP/tcp.out" 2>&1
