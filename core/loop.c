@@ -6,9 +6,9 @@
  *
  * With queues > 1 every TUN device has that many queues (IFF_MULTI_QUEUE)
  * and queue q of every device is served by one event loop: queue 0 by the
- * main thread's (which also keeps signals, the sweep, the control socket,
- * metrics, the interface watch and reload), queue q >= 1 by thread trl-qN
- * with its own event base. The engine is shared: one lock (front_lock)
+ * main thread's loop (which also keeps signals, the sweep, the control
+ * socket, metrics, the interface watch and reload; so queues = 1 runs one
+ * thread, as before), queue q >= 1 by thread trl-qN with its own base. The engine is shared: one lock (front_lock)
  * around every nat_* call, taken per packet, never across a system call.
  */
 #include <errno.h>
