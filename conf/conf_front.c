@@ -46,7 +46,7 @@ conf_front_defaults(struct conf_front *f)
 	f->tcp_pickup = true;
 	f->nat_port_lo = CONF_NAT_PORT_LO;
 	f->nat_port_hi = CONF_NAT_PORT_HI;
-	f->queues = 1;
+	f->queues = 0;		/* auto: one per online CPU */
 }
 
 /* public_interface (required) and tunnel_interface. */

@@ -113,8 +113,11 @@ static int ctl_flow(const struct nat_flow_info *, void *);
 static void
 ctl_client_free(struct ctl_client *cl)
 {
-	if (cl->cursor >= 0)
+	if (cl->cursor >= 0) {
+		front_lock(cl->c->front);
 		nat_cursor_close(cl->c->front->nat, cl->cursor);
+		front_unlock(cl->c->front);
+	}
 	bufferevent_free(cl->bev);
 	cl->c->nclients--;
 	free(cl);
@@ -126,6 +129,8 @@ ctl_written(struct bufferevent *bev, void *arg)
 {
 	struct ctl_client *cl = arg;
 	struct evbuffer *out = bufferevent_get_output(bev);
+	struct front *f = cl->c->front;
+	int more;
 
 	if (evbuffer_get_length(out) != 0)
 		return;
@@ -133,10 +138,16 @@ ctl_written(struct bufferevent *bev, void *arg)
 		ctl_client_free(cl);
 		return;
 	}
-	if (nat_cursor_next(cl->c->front->nat, cl->cursor, loop_now(),
-	    CTL_CHUNK, ctl_flow, cl) == 0) {
+	/* the engine lock per chunk: the flows go to the output buffer,
+	 * the socket is written after the lock is dropped */
+	front_lock(f);
+	more = nat_cursor_next(f->nat, cl->cursor, loop_now(), CTL_CHUNK,
+	    ctl_flow, cl);
+	if (more == 0)
+		nat_cursor_close(f->nat, cl->cursor);
+	front_unlock(f);
+	if (more == 0) {
 		evbuffer_add_printf(out, "# %zu flows\n", cl->n);
-		nat_cursor_close(cl->c->front->nat, cl->cursor);
 		cl->cursor = -1;
 	}
 }
@@ -148,6 +159,18 @@ ctl_event(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	(void)what;
 	ctl_client_free(arg);
+}
+
+/* Start a flow listing (under the engine lock); -1 when all are taken. */
+static int
+ctl_cursor_open(struct front *f)
+{
+	int cursor;
+
+	front_lock(f);
+	cursor = nat_cursor_open(f->nat);
+	front_unlock(f);
+	return cursor;
 }
 
 /* Start answering a command. */
@@ -164,7 +187,7 @@ ctl_answer(struct ctl_client *cl, const char *cmd, struct evbuffer *out)
 	else if (strcmp(cmd, "flows") != 0)
 		evbuffer_add_printf(out, "error: unknown command \"%.32s\" "
 		    "(allowed: flows, stats)\n", cmd);
-	else if ((cl->cursor = nat_cursor_open(cl->c->front->nat)) == -1)
+	else if ((cl->cursor = ctl_cursor_open(cl->c->front)) == -1)
 		evbuffer_add_printf(out, "error: %d flow listings are running; "
 		    "try again\n", NAT_CURSORS);
 }
@@ -375,9 +398,12 @@ ctl_stats(const struct ctl *c, struct evbuffer *out)
 	struct stats_snap snap;
 
 	if (c->fill != NULL)
-		c->fill(&snap, c->fill_arg);
-	else
+		c->fill(&snap, c->fill_arg);	/* locks what it reads */
+	else {
+		front_lock(c->front);
 		stats_fill(&snap, c->front->nat, c->ls, NULL);
+		front_unlock(c->front);
+	}
 	stats_text(stats_table, stats_table_len, &snap, out);
 }
 

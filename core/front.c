@@ -932,6 +932,7 @@ front_open_dev(struct front *f, enum nat_side side, bool wait, char *err)
 	memset(&o, 0, sizeof(o));
 	o.name = front_devname[side];
 	o.vnet_hdr = true;
+	o.queues = f->nqueues;
 	o.mtu = f->host.pub_mtu > f->host.tun_mtu ? f->host.pub_mtu :
 	    f->host.tun_mtu;
 	/* a killed instance's device goes away asynchronously: at start, wait
@@ -959,8 +960,9 @@ front_open_dev(struct front *f, enum nat_side side, bool wait, char *err)
 		tundev_close(&sd->dev);
 		return -1;
 	}
-	log_info("opened %s (offloads: %s)", sd->dev.name,
-	    tundev_offload_str(sd->dev.offloads, off, sizeof(off)));
+	log_info("opened %s (offloads: %s, queues: %u)", sd->dev.name,
+	    tundev_offload_str(sd->dev.offloads, off, sizeof(off)),
+	    sd->dev.nfds);
 	return 0;
 }
 
@@ -1050,6 +1052,33 @@ front_describe(const struct front *f)
 		    f->rules[i].id, buf, sizeof(buf)));
 }
 
+/* The number of queues of a [front]: auto (0) = online CPUs, capped. */
+unsigned int
+front_queues(const struct conf_front *cf)
+{
+	long n = cf->queues;
+
+	if (n == 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;		/* sysconf failed: one queue works everywhere */
+	return n > TUNDEV_MAXQUEUES ? TUNDEV_MAXQUEUES : (unsigned int)n;
+}
+
+/* Take the engine lock. */
+void
+front_lock(struct front *f)
+{
+	pthread_mutex_lock(&f->lock);
+}
+
+/* Release the engine lock. */
+void
+front_unlock(struct front *f)
+{
+	pthread_mutex_unlock(&f->lock);
+}
+
 /* Set up the engine, devices and routes; takes ownership of *c on success. */
 int
 front_start(struct front *f, struct conf *c, char err[FRONT_ERRLEN])
@@ -1058,7 +1087,12 @@ front_start(struct front *f, struct conf *c, char err[FRONT_ERRLEN])
 	int i;
 
 	memset(f, 0, sizeof(*f));
+	pthread_mutex_init(&f->lock, NULL);
 	f->conf = *c;
+	f->nqueues = front_queues(&c->front);
+	log_info("%u queue%s per TUN device%s", f->nqueues,
+	    f->nqueues == 1 ? "" : "s",
+	    c->front.queues == 0 ? " (queues = auto: one per online CPU)" : "");
 	sysctl_undo_start();	/* what we change is put back by front_stop */
 	if (nl_open(&f->nl, e) == -1) {
 		snprintf(err, FRONT_ERRLEN, "netlink: %s", e);
@@ -1112,6 +1146,7 @@ front_stop(struct front *f)
 	nat_destroy(f->nat);
 	free(f->rules);
 	conf_free(&f->conf);
+	pthread_mutex_destroy(&f->lock);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -1159,6 +1194,9 @@ front_reload(struct front *f, struct conf *c, char err[FRONT_ERRLEN])
 		log_warnx("reload: max_flows %u needs a restart; keeping %u",
 		    s.max_flows, old.set.max_flows);
 	s.max_flows = old.set.max_flows;
+	if (front_queues(&c->front) != f->nqueues)
+		log_warnx("reload: queues %u needs a restart; keeping %u",
+		    front_queues(&c->front), f->nqueues);
 	memcpy(s.hash_key, old.set.hash_key, sizeof(s.hash_key));
 	f->set = s;
 	f->rules = r;

@@ -5,6 +5,7 @@
 #ifndef TUNRELAY_FRONT_H
 #define TUNRELAY_FRONT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -46,6 +47,13 @@ struct front_side {
 };
 
 struct front {
+	/*
+	 * The engine is not thread-safe: every nat_* call, the flow log it
+	 * calls back and a reload hold this lock (front_lock), whichever
+	 * queue thread or main-thread handler makes them.
+	 */
+	pthread_mutex_t lock;
+	unsigned int nqueues;		/* queues of every TUN device, >= 1 */
 	struct conf conf;
 	struct nl nl;
 	struct nat *nat;
@@ -59,6 +67,12 @@ struct front {
 int front_start(struct front *, struct conf *, char err[FRONT_ERRLEN]);
 /* Apply a new config to a running front; on error the old one stays. */
 int front_reload(struct front *, struct conf *, char err[FRONT_ERRLEN]);
+/* The number of queues a [front] asks for: auto = online CPUs, capped. */
+unsigned int front_queues(const struct conf_front *);
+/* Take the engine lock (struct front's lock). */
+void front_lock(struct front *);
+/* Release the engine lock. */
+void front_unlock(struct front *);
 /* Remove our rules, routes and devices; frees the engine. */
 void front_stop(struct front *);
 /* Remove whatever a killed instance left behind (no config needed). */

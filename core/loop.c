@@ -2,11 +2,21 @@
  * loop.c - the front's event loop (libevent): read a bounded batch from each
  * TUN device, let the engine translate, write back; sweep expired flows once
  * a second; SIGHUP reloads, SIGTERM/SIGINT stop. No allocation per packet:
- * one buffer serves every read.
+ * each queue has one buffer that serves every read.
+ *
+ * With queues > 1 every TUN device has that many queues (IFF_MULTI_QUEUE)
+ * and queue q of every device is served by one event loop: queue 0 by the
+ * main thread's loop (which also keeps signals, the sweep, the control
+ * socket, metrics, the interface watch and reload; so queues = 1 runs one
+ * thread, as before), queue q >= 1 by thread trl-qN with its own base. The engine is shared: one lock (front_lock)
+ * around every nat_* call, taken per packet, never across a system call.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +24,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/thread.h>
 
 #include "core/alarm.h"
 #include "core/ctl.h"
@@ -27,31 +38,54 @@
 #define LOOP_BATCH 64
 #define LOOP_BUFSIZE (65536 + TUNDEV_VNET_HDR_MRG_LEN)
 
-struct loop;
+#define LOOP_CACHELINE 64
 
+struct loop;
+struct loop_q;
+
+/* One queue of one side's TUN device. */
 struct loop_dev {
-	struct loop *l;
+	struct loop_q *q;
 	enum nat_side side;
-	int fd;
+	int fd;				/* the device's fds[q] */
 	unsigned int hdrlen;
+	char name[IFNAMSIZ];		/* for the log: the front's may change */
 	struct event *ev;
+};
+
+/*
+ * One queue index: fds[q] of every used device, with its own buffer and
+ * counters. Aligned so that two threads' counters never share a cache line.
+ */
+struct loop_q {
+	struct loop *l;
+	unsigned int idx;
+	struct event_base *base;	/* queue 0: the main thread's */
+	struct loop_dev dev[NAT_SIDE_MAX];
+	struct event *stop;		/* q >= 1: the main thread ends the loop */
+	pthread_t thread;
+	bool running;
+	uint8_t *buf;
+	/* written by this queue's thread only, read with relaxed atomics */
+	_Alignas(LOOP_CACHELINE) struct loop_stats st;
 };
 
 struct loop {
 	const char *path;
 	struct event_base *base;
 	struct front front;
-	struct loop_dev dev[NAT_SIDE_MAX];
+	struct loop_q *q;		/* front.nqueues of them */
+	unsigned int nq;
 	struct event *sig[3];
 	struct event *sweep, *watchdog;
+	struct event *fail;		/* activated by a queue that cannot read */
 	struct ctl ctl;
 	struct metrics metrics;
-	struct flowlog flowlog;
-	struct loop_stats st;
+	struct flowlog flowlog;		/* touched under the engine lock only */
+	struct loop_stats st;		/* main thread: reloads, reload_errors */
 	struct alarm alarm;
 	struct watch watch;
-	uint8_t *buf;
-	bool failed;		/* stopped by an error, not a signal */
+	atomic_bool failed;		/* stopped by an error, not a signal */
 };
 
 /* Milliseconds of the monotonic clock. */
@@ -64,9 +98,19 @@ loop_now(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Add n to a counter its queue's thread alone writes (readers: loop_sum). */
+static inline void
+loop_count(uint64_t *c, uint64_t n)
+{
+	/* one writer: a relaxed load and store, no locked instruction */
+	atomic_store_explicit((_Atomic uint64_t *)c, atomic_load_explicit(
+	    (_Atomic uint64_t *)c, memory_order_relaxed) + n,
+	    memory_order_relaxed);
+}
+
 /* Write one packet (with its virtio-net header) back into a TUN device. */
 static void
-loop_write(struct loop *l, const struct loop_dev *d, struct nat_pkt *pkt)
+loop_write(struct loop_q *q, const struct loop_dev *d, struct nat_pkt *pkt)
 {
 	static const struct nat_vnet none;
 	uint8_t *start = pkt->data - d->hdrlen;
@@ -78,29 +122,36 @@ loop_write(struct loop *l, const struct loop_dev *d, struct nat_pkt *pkt)
 	}
 	n = write(d->fd, start, d->hdrlen + pkt->len);
 	if (n == -1) {
-		l->st.tx_errors++;
+		loop_count(&q->st.tx_errors, 1);
 		return;
 	}
-	l->st.tx_packets++;
-	l->st.tx_bytes += pkt->len;
+	loop_count(&q->st.tx_packets, 1);
+	loop_count(&q->st.tx_bytes, pkt->len);
 }
 
 /* Send on fragments the engine kept until their first fragment came. */
 static void
-loop_pending(struct loop *l, const struct loop_dev *d)
+loop_pending(struct loop_q *q, const struct loop_dev *d)
 {
+	struct front *f = &q->l->front;
 	struct nat_pkt pkt;
 	enum nat_side side;
-
 	int r;
 
-	pkt.data = l->buf + d->hdrlen;
+	pkt.data = q->buf + d->hdrlen;
 	pkt.cap = LOOP_BUFSIZE - d->hdrlen;
 	pkt.vnet = NULL;
 	pkt.len = 0;
-	while ((r = nat_pending(l->front.nat, &pkt, &side)) != 0) {
+	for (;;) {
+		/* the lock is dropped before each write: a system call
+		 * under it would stall every other queue */
+		front_lock(f);
+		r = nat_pending(f->nat, &pkt, &side);
+		front_unlock(f);
+		if (r == 0)
+			break;
 		if (r == 1)
-			loop_write(l, d, &pkt);
+			loop_write(q, d, &pkt);
 		pkt.len = 0;
 	}
 }
@@ -121,34 +172,70 @@ loop_link_local(const struct nat_pkt *pkt)
 
 /* One packet read from a TUN device. */
 static void
-loop_packet(struct loop *l, const struct loop_dev *d, size_t n, uint64_t now)
+loop_packet(struct loop_q *q, const struct loop_dev *d, size_t n, uint64_t now)
 {
+	struct front *f = &q->l->front;
 	struct nat_vnet vnet;
 	struct nat_pkt pkt;
 	enum nat_verdict v;
 
 	if (n < d->hdrlen) {
-		l->st.rx_errors++;
+		loop_count(&q->st.rx_errors, 1);
 		return;
 	}
-	pkt.data = l->buf + d->hdrlen;
+	pkt.data = q->buf + d->hdrlen;
 	pkt.len = n - d->hdrlen;
 	pkt.cap = LOOP_BUFSIZE - d->hdrlen;
 	pkt.vnet = NULL;
 	if (d->hdrlen > 0) {
-		if (tundev_vnet_parse(l->buf, &vnet) == -1) {
-			l->st.bad_vnet++;
+		if (tundev_vnet_parse(q->buf, &vnet) == -1) {
+			loop_count(&q->st.bad_vnet, 1);
 			return;
 		}
 		pkt.vnet = &vnet;
 	}
-	l->st.rx_packets++;
-	l->st.rx_bytes += pkt.len;
-	v = nat_process(l->front.nat, &pkt, d->side, now, NULL);
+	loop_count(&q->st.rx_packets, 1);
+	loop_count(&q->st.rx_bytes, pkt.len);
+	/* per packet, not per batch: a batch would hold the lock across
+	 * up to LOOP_BATCH reads and writes and serialise the queues */
+	front_lock(f);
+	v = nat_process(f->nat, &pkt, d->side, now, NULL);
+	front_unlock(f);
 	if (v == NAT_FORWARD || v == NAT_REPLY ||
 	    (v == NAT_NOT_OURS && !loop_link_local(&pkt)))
-		loop_write(l, d, &pkt);
-	loop_pending(l, d);
+		loop_write(q, d, &pkt);
+	loop_pending(q, d);
+}
+
+/*
+ * A queue cannot read its device (deleted under us): stop the whole relay
+ * the way a signal would, from whichever thread; the supervisor restarts it.
+ */
+static void
+loop_failing(struct loop_q *q, struct loop_dev *d)
+{
+	struct loop *l = q->l;
+
+	loop_count(&q->st.rx_errors, 1);
+	log_warn("reading %s (queue %u)", d->name, q->idx);
+	/* a level-triggered event would spin on the error */
+	event_del(d->ev);
+	if (atomic_exchange(&l->failed, true))
+		return;		/* another queue said it already */
+	log_warnx("stopping: the TUN device cannot be read");
+	/* thread-safe (evthread_use_pthreads): the main loop breaks */
+	event_active(l->fail, EV_TIMEOUT, 0);
+}
+
+/* A queue failed: end the main loop (main thread). */
+static void
+loop_failed(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *l = arg;
+
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(l->base);
 }
 
 /* A TUN device is readable: drain a bounded batch. */
@@ -156,28 +243,20 @@ static void
 loop_tun(evutil_socket_t fd, short what, void *arg)
 {
 	struct loop_dev *d = arg;
-	struct loop *l = d->l;
+	struct loop_q *q = d->q;
 	uint64_t now = loop_now();
 	ssize_t n;
 	int i;
 
 	(void)what;
 	for (i = 0; i < LOOP_BATCH; i++) {
-		n = read(fd, l->buf, LOOP_BUFSIZE);
+		n = read(fd, q->buf, LOOP_BUFSIZE);
 		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
-			/* the device is gone (deleted under us): a level-
-			 * triggered event would spin; let the supervisor
-			 * restart the relay */
-			l->st.rx_errors++;
-			log_warn("reading %s", l->front.side[d->side].dev.name);
-			log_warnx("stopping: the TUN device cannot be read");
-			l->failed = true;
-			event_base_loopbreak(l->base);
+			if (errno != EAGAIN && errno != EINTR)
+				loop_failing(q, d);
 			break;
 		}
-		loop_packet(l, d, (size_t)n, now);
+		loop_packet(q, d, (size_t)n, now);
 	}
 }
 
@@ -190,10 +269,13 @@ loop_sweep(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/* the flow log is the engine's hook: flushed under the same lock */
+	front_lock(&l->front);
 	nat_get_stats(l->front.nat, &st);
 	nat_sweep(l->front.nat, loop_now(), (size_t)(st.flows_active / 4) + 1024);
 	alarm_check(&l->alarm, &st, loop_now());
 	flowlog_flush(&l->flowlog);
+	front_unlock(&l->front);
 }
 
 /* Write one flow log line. */
@@ -204,7 +286,7 @@ loop_flowlog_emit(const char *line, void *arg)
 	log_info("%s", line);
 }
 
-/* Apply flow_log and flow_log_rate of the running config. */
+/* Apply flow_log and flow_log_rate of the running config (engine locked). */
 static void
 loop_flowlog_conf(struct loop *l)
 {
@@ -216,13 +298,36 @@ loop_flowlog_conf(struct loop *l)
 	    &l->flowlog);
 }
 
+/* Sum the loop counters: the main thread's and every queue's. */
+static void
+loop_sum(const struct loop *l, struct loop_stats *out)
+{
+	/* struct loop_stats is uint64_t fields only: add them as an array */
+	const size_t n = sizeof(*out) / sizeof(uint64_t);
+	uint64_t *o = (uint64_t *)out;
+	const uint64_t *c;
+	unsigned int q;
+	size_t i;
+
+	*out = l->st;
+	for (q = 0; q < l->nq; q++) {
+		c = (const uint64_t *)&l->q[q].st;
+		for (i = 0; i < n; i++)
+			o[i] += atomic_load_explicit((_Atomic uint64_t *)
+			    &c[i], memory_order_relaxed);
+	}
+}
+
 /* The snapshot behind `tunrelay stats` and the metrics endpoint. */
 static void
 loop_fill(struct stats_snap *snap, void *arg)
 {
 	struct loop *l = arg;
 
-	stats_fill(snap, l->front.nat, &l->st, &l->flowlog);
+	front_lock(&l->front);
+	stats_fill(snap, l->front.nat, NULL, &l->flowlog);
+	front_unlock(&l->front);
+	loop_sum(l, &snap->loop);
 }
 
 /* Start the metrics endpoint when the config asks for one. */
@@ -266,25 +371,45 @@ loop_watchdog(evutil_socket_t fd, short what, void *arg)
 	notify_send("WATCHDOG=1");
 }
 
-/* (Re)attach read events to the devices of every used side. */
+/*
+ * (Re)attach read events to queue q of every used side's device. Safe while
+ * the queue's thread runs: event_add on another thread's base takes its
+ * lock and wakes it (evthread_use_pthreads), which also publishes *d.
+ */
 static int
-loop_attach(struct loop *l)
+loop_attach_q(struct loop *l, struct loop_q *q)
 {
+	const struct tundev *dev;
 	struct loop_dev *d;
 	int i;
 
 	for (i = 0; i < NAT_SIDE_MAX; i++) {
-		d = &l->dev[i];
-		if (!l->front.side[i].used || d->ev != NULL)
+		d = &q->dev[i];
+		dev = &l->front.side[i].dev;
+		if (!l->front.side[i].used || d->ev != NULL ||
+		    q->idx >= dev->nfds)
 			continue;
-		d->l = l;
+		d->q = q;
 		d->side = (enum nat_side)i;
-		d->fd = l->front.side[i].dev.fds[0];
-		d->hdrlen = l->front.side[i].dev.vnet_hdr_len;
-		d->ev = event_new(l->base, d->fd, EV_READ | EV_PERSIST, loop_tun, d);
+		d->fd = dev->fds[q->idx];
+		d->hdrlen = dev->vnet_hdr_len;
+		snprintf(d->name, sizeof(d->name), "%s", dev->name);
+		d->ev = event_new(q->base, d->fd, EV_READ | EV_PERSIST, loop_tun, d);
 		if (d->ev == NULL || event_add(d->ev, NULL) == -1)
 			return -1;
 	}
+	return 0;
+}
+
+/* (Re)attach read events to every queue of every used side. */
+static int
+loop_attach(struct loop *l)
+{
+	unsigned int q;
+
+	for (q = 0; q < l->nq; q++)
+		if (loop_attach_q(l, &l->q[q]) == -1)
+			return -1;
 	return 0;
 }
 
@@ -314,15 +439,23 @@ loop_reload(struct loop *l)
 		return;
 	}
 	loop_metrics_keep(&l->front.conf.front.metrics, &c.front.metrics);
+	/*
+	 * the whole reload under the engine lock: it changes the engine, the
+	 * config the flow log names rules from, and the flow hook; the queue
+	 * threads wait (as the one loop did before there were threads)
+	 */
+	front_lock(&l->front);
 	if (front_reload(&l->front, &c, err) == -1) {
+		front_unlock(&l->front);
 		log_warnx("reload: %s; keeping the running configuration", err);
 		conf_free(&c);
 		l->st.reload_errors++;
 		return;
 	}
+	loop_flowlog_conf(l);
+	front_unlock(&l->front);
 	if (loop_attach(l) == -1)
 		log_warnx("reload: cannot watch a new TUN device");
-	loop_flowlog_conf(l);
 	l->st.reloads++;
 	log_info("reloaded %s", l->path);
 }
@@ -383,15 +516,131 @@ loop_events(struct loop *l)
 	return 0;
 }
 
+/* A queue thread: run queue q's event loop until the main thread stops it. */
+static void *
+loop_q_main(void *arg)
+{
+	struct loop_q *q = arg;
+	char name[16];
+
+	snprintf(name, sizeof(name), "trl-q%u", q->idx);
+	pthread_setname_np(pthread_self(), name);
+	event_base_dispatch(q->base);
+	return NULL;
+}
+
+/* The main thread asks a queue thread to end its loop (its own base). */
+static void
+loop_q_stop(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop_q *q = arg;
+
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(q->base);
+}
+
+/* Set up the queues: buffers, and for q >= 1 a base and a stop event. */
+static int
+loop_queues(struct loop *l)
+{
+	struct loop_q *q;
+	unsigned int i;
+
+	l->nq = l->front.nqueues;
+	/* aligned: each queue's counters on cache lines of their own */
+	l->q = aligned_alloc(LOOP_CACHELINE, l->nq * sizeof(*l->q));
+	if (l->q == NULL)
+		fatal("loop");
+	memset(l->q, 0, l->nq * sizeof(*l->q));
+	for (i = 0; i < l->nq; i++) {
+		q = &l->q[i];
+		q->l = l;
+		q->idx = i;
+		if ((q->buf = malloc(LOOP_BUFSIZE)) == NULL)
+			fatal("loop");
+		if (i == 0) {
+			q->base = l->base;
+			continue;
+		}
+		if ((q->base = event_base_new()) == NULL ||
+		    (q->stop = event_new(q->base, -1, 0, loop_q_stop, q)) == NULL)
+			return -1;
+	}
+	l->fail = event_new(l->base, -1, 0, loop_failed, l);
+	return l->fail == NULL ? -1 : 0;
+}
+
+/* Start one thread per queue q >= 1, signals blocked (the main thread's). */
+static int
+loop_threads_start(struct loop *l)
+{
+	sigset_t all, old;
+	unsigned int i;
+	int e, rc = 0;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (i = 1; i < l->nq; i++) {
+		if ((e = pthread_create(&l->q[i].thread, NULL, loop_q_main,
+		    &l->q[i])) != 0) {
+			errno = e;
+			log_warn("starting the thread of queue %u", i);
+			rc = -1;
+			break;
+		}
+		l->q[i].running = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+/* Stop and join the queue threads. */
+static void
+loop_threads_stop(struct loop *l)
+{
+	unsigned int i;
+
+	for (i = 1; i < l->nq; i++) {
+		if (!l->q[i].running)
+			continue;
+		/* an active event, not event_base_loopbreak: a break sent
+		 * before the thread entered its loop would be forgotten */
+		event_active(l->q[i].stop, EV_TIMEOUT, 0);
+		pthread_join(l->q[i].thread, NULL);
+		l->q[i].running = false;
+	}
+}
+
+/* Free the queues' events, bases and buffers (threads joined). */
+static void
+loop_queues_free(struct loop *l)
+{
+	struct loop_q *q;
+	unsigned int i;
+	int j;
+
+	for (i = 0; l->q != NULL && i < l->nq; i++) {
+		q = &l->q[i];
+		for (j = 0; j < NAT_SIDE_MAX; j++)
+			if (q->dev[j].ev)
+				event_free(q->dev[j].ev);
+		if (q->stop)
+			event_free(q->stop);
+		if (i > 0 && q->base)
+			event_base_free(q->base);
+		free(q->buf);
+	}
+	free(l->q);
+}
+
 /* Free the loop's events. */
 static void
 loop_free(struct loop *l)
 {
 	int i;
 
-	for (i = 0; i < NAT_SIDE_MAX; i++)
-		if (l->dev[i].ev)
-			event_free(l->dev[i].ev);
+	loop_queues_free(l);
 	for (i = 0; i < 3; i++)
 		if (l->sig[i])
 			event_free(l->sig[i]);
@@ -399,12 +648,13 @@ loop_free(struct loop *l)
 		event_free(l->sweep);
 	if (l->watchdog)
 		event_free(l->watchdog);
+	if (l->fail)
+		event_free(l->fail);
 	ctl_close(&l->ctl);
 	metrics_close(&l->metrics);
 	watch_close(&l->watch);
 	if (l->base)
 		event_base_free(l->base);
-	free(l->buf);
 }
 
 /* Run the front until told to stop. */
@@ -415,21 +665,25 @@ loop_run(const char *path, struct conf *c)
 	char err[FRONT_ERRLEN];
 	int rc = 1;
 
-	if ((l = calloc(1, sizeof(*l))) == NULL ||
-	    (l->buf = malloc(LOOP_BUFSIZE)) == NULL)
+	if ((l = calloc(1, sizeof(*l))) == NULL)
 		fatal("loop");
 	l->path = path;
 	l->metrics.fd = -1;
 	flowlog_init(&l->flowlog, &l->front.conf, loop_now, loop_flowlog_emit,
 	    NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* before any base: the queue threads and the main thread call into
+	 * each other's bases (event_add, event_active) */
+	if (evthread_use_pthreads() == -1)
+		fatalx("evthread_use_pthreads failed");
 	if ((l->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if (front_start(&l->front, c, err) == -1) {
 		log_warnx("%s", err);
 		goto out;
 	}
-	if (loop_attach(l) == -1 || loop_events(l) == -1) {
+	if (loop_queues(l) == -1 || loop_attach(l) == -1 ||
+	    loop_events(l) == -1) {
 		log_warnx("cannot set up the event loop");
 		goto stop;
 	}
@@ -445,13 +699,19 @@ loop_run(const char *path, struct conf *c)
 	}
 	if (loop_metrics(l) == -1)
 		goto stop;
+	front_lock(&l->front);
 	loop_flowlog_conf(l);
+	front_unlock(&l->front);
+	if (loop_threads_start(l) == -1)
+		goto threads;
 	log_info("ready: relaying (control socket %s)",
 	    l->front.conf.control_socket);
 	notify_send("READY=1\nSTATUS=relaying");
 	event_base_dispatch(l->base);
-	rc = l->failed ? 1 : 0;
+	rc = atomic_load(&l->failed) ? 1 : 0;
 	notify_send("STOPPING=1");
+threads:
+	loop_threads_stop(l);
 stop:
 	front_stop(&l->front);
 out:

@@ -9,7 +9,7 @@
 
 #include "core/front.h"
 
-/* Counters of the loop itself (the engine keeps its own). */
+/* Counters of the loop itself (the engine keeps its own); one set per queue. */
 struct loop_stats {
 	uint64_t rx_packets;
 	uint64_t rx_bytes;

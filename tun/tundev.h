@@ -14,7 +14,7 @@
 #include "nat/nat.h"
 
 #define TUNDEV_ERRLEN 256
-#define TUNDEV_MAXQUEUES 16
+#define TUNDEV_MAXQUEUES 64	/* conf's queues range is 1..64 */
 
 /* Offload bits, the kernel's TUN_F_* values (USO needs Linux 6.2). */
 #define TUNDEV_F_CSUM	0x01

@@ -210,7 +210,7 @@ test_seed000_front(void **state)
 	assert_true(f->tcp_pickup);
 	assert_int_equal(f->nat_port_lo, 61000);
 	assert_int_equal(f->nat_port_hi, 65534);
-	assert_int_equal(f->queues, 1);
+	assert_int_equal(f->queues, 0);
 	assert_int_equal(f->nforward, 0);
 	assert_int_equal(f->nhairpin, 0);
 	assert_null(l->c.control_group);
