@@ -14,7 +14,7 @@
  *       ping-pong of SIZE bytes over one TCP connection for SECONDS;
  *       prints count= p50_us= p99_us=.
  *   flowgen udpflood SRC DST PORT COUNT [PPS]
- *       COUNT UDP packets, each from another source port (1024..65535) and
+ *       COUNT UDP packets, each from another source port (1024..60999) and
  *       then another address counting up from SRC, to DST:PORT through a
  *       raw socket (root), paced to PPS (0: as fast as possible); each
  *       packet makes one new flow on a relay. Prints sent= seconds=.
@@ -44,7 +44,7 @@
 
 #define FLOWGEN_MAXCONC 1024
 #define FLOWGEN_REQ "GET / HTTP/1.0\r\nConnection: close\r\n\r\n"
-#define FLOWGEN_PORTS (65536 - 1024)
+#define FLOWGEN_PORTS (61000 - 1024)	/* below tunrelay's nat_ports */
 
 /* One in-flight connection of the conn load generator. */
 struct flowgen_conn {
