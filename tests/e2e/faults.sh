@@ -24,20 +24,11 @@ CRAFT=$here/craft.py
 # shellcheck source=tests/e2e/topo.sh
 . "$here/topo.sh"
 
-TMP=$(mktemp -d /tmp/tunrelay-faults.XXXXXX)
+topo_test faults
 FCONF=$TMP/front.ini
 BCONF=$TMP/back.ini
-FPID=
-BPID=
 FAULTS=0
 
-cleanup() {
-	[ -n "$FPID" ] && kill -9 "$FPID" 2>/dev/null
-	[ -n "$BPID" ] && kill -9 "$BPID" 2>/dev/null
-	topo_down
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
 e2e_watchdog 240
 
 who() { inC python3 "$PEER" tcp-who 198.51.100.1 80; }

@@ -14,16 +14,9 @@ PEER=$here/peer.py
 # shellcheck source=tests/e2e/topo.sh
 . "$here/topo.sh"
 
-TMP=$(mktemp -d /tmp/tunrelay-e2e.XXXXXX)
+topo_test e2e
 CONF=$TMP/front.ini
-DPID=
 
-cleanup() {
-	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
-	topo_down
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
 # a test never runs unbounded; the watchdog takes its sleep with it when
 # cleanup ends it, so no sleeper outlives the test
 e2e_watchdog 300

@@ -20,18 +20,11 @@ CRAFT=$here/craft.py
 # shellcheck source=tests/e2e/topo.sh
 . "$here/topo.sh"
 
-TMP=$(mktemp -d /tmp/tunrelay-hostile.XXXXXX)
+topo_test hostile
 CONF=$TMP/front.ini
 export NSTAT_HISTORY=$TMP/nstat.hist
-DPID=
 N=400		# packets per class
 
-cleanup() {
-	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
-	topo_down
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
 e2e_watchdog 240
 
 refuse() {

@@ -27,18 +27,9 @@ TOOL=$here/ops_tool.py
 # shellcheck source=tests/e2e/topo.sh
 . "$here/topo.sh"
 
-TMP=$(mktemp -d /tmp/tunrelay-ops.XXXXXX)
+topo_test ops
 CONF=$TMP/front.ini
-DPID=
-BPID=
 
-cleanup() {
-	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
-	[ -n "$BPID" ] && kill -9 "$BPID" 2>/dev/null
-	topo_down
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
 e2e_watchdog 180
 
 # refute DESC PATTERN COMMAND...: the output must not match PATTERN

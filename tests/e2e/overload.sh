@@ -22,17 +22,10 @@ CRAFT=$here/craft.py
 # shellcheck source=tests/e2e/topo.sh
 . "$here/topo.sh"
 
-TMP=$(mktemp -d /tmp/tunrelay-overload.XXXXXX)
+topo_test overload
 CONF=$TMP/front.ini
 MAX=64
-DPID=
 
-cleanup() {
-	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
-	topo_down
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
 e2e_watchdog 240
 
 stat() { inF "$BIN" stats -c "$CONF" | awk -v k="$1" '$1 == k { print $2 }'; }

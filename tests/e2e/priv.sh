@@ -21,18 +21,11 @@ PEER=$here/peer.py
 # shellcheck source=tests/e2e/topo.sh
 . "$here/topo.sh"
 
-TMP=$(mktemp -d /tmp/tunrelay-priv.XXXXXX)
+topo_test priv
 chmod 755 "$TMP"
 CONF=$TMP/front.ini
 NOBODY=$(id -u nobody)
-DPID=
 
-cleanup() {
-	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
-	topo_down
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
 e2e_watchdog 120
 
 refuse() {

@@ -138,3 +138,24 @@ topo_down() {
 	done
 	return 0
 }
+
+# topo_test NAME: a temporary directory $TMP (/tmp/tunrelay-NAME.*) for a
+# test, and an EXIT trap that kills the daemons in DPID, FPID and BPID (the
+# test sets them), removes the topology and the directory.
+topo_test() {
+	TMP=$(mktemp -d "/tmp/tunrelay-$1.XXXXXX") || exit 1
+	DPID=
+	FPID=
+	BPID=
+	trap topo_test_cleanup EXIT
+}
+
+# The EXIT trap of topo_test.
+topo_test_cleanup() {
+	local p
+	for p in "${DPID:-}" "${FPID:-}" "${BPID:-}"; do
+		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
+	done
+	topo_down
+	rm -rf "$TMP"
+}
