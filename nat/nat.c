@@ -616,6 +616,21 @@ nat_dispatch(struct nat *nat, struct nat_pkt *pkt, enum nat_side side,
 	return NAT_NOT_OURS;
 }
 
+/*
+ * Advance the engine's clock to now (milliseconds). It never goes back:
+ * callers on several threads read their clocks before they take turns, so a
+ * time older than one already seen is taken as the newest one. A flow seen
+ * "in the future" would otherwise look idle for 2^32 seconds and expire.
+ */
+static void
+nat_clock(struct nat *nat, uint64_t now)
+{
+	if (now <= nat->now_ms)
+		return;
+	nat->now_ms = now;
+	nat->now = (uint32_t)(now / 1000);
+}
+
 /* Process one packet in place. */
 enum nat_verdict
 nat_process(struct nat *nat, struct nat_pkt *pkt, enum nat_side side,
@@ -624,8 +639,7 @@ nat_process(struct nat *nat, struct nat_pkt *pkt, enum nat_side side,
 	enum nat_drop_reason r = NAT_DROP_UNSUPPORTED;
 	enum nat_verdict v = NAT_DROP;
 
-	nat->now = (uint32_t)(now / 1000);
-	nat->now_ms = now;
+	nat_clock(nat, now);
 	if ((unsigned)side < NAT_SIDE_MAX) {
 		nat->st.packets[side]++;
 		v = nat_dispatch(nat, pkt, side, &r);
@@ -662,7 +676,7 @@ nat_pending(struct nat *nat, struct nat_pkt *pkt, enum nat_side *side)
 size_t
 nat_sweep(struct nat *nat, uint64_t now, size_t budget)
 {
-	nat->now = (uint32_t)(now / 1000);
+	nat_clock(nat, now);
 	return flow_sweep(nat, budget) + frag_sweep(nat, budget);
 }
 
@@ -691,8 +705,9 @@ nat_info(const struct nat *nat, const struct nat_flow *f, uint32_t now,
 	fi->state = o->proto == PROTO_TCP ? nat_tcp_state_name(f->state) :
 	    (f->flags & FLOW_REPLIED) ? "replied" : "new";
 	fi->assured = (f->flags & FLOW_ASSURED) != 0;
-	fi->age = now - f->created;
-	fi->idle = now - f->seen;
+	/* a listing's clock may lag the packet path's by a moment */
+	fi->age = now > f->created ? now - f->created : 0;
+	fi->idle = now > f->seen ? now - f->seen : 0;
 	fi->expires = fi->idle < to ? to - fi->idle : 0;
 	fi->rule_id = f->rule_id;
 	fi->packets[0] = f->pkts[0];
@@ -753,7 +768,7 @@ nat_cursor_next(struct nat *nat, int c, uint64_t now, size_t max,
 
 	if (c < 0 || c >= NAT_CURSORS || !nat->cursor_busy[c])
 		return 0;
-	nat->now = (uint32_t)(now / 1000);
+	nat_clock(nat, now);
 	while (seen < max && nat->cursor[c] != FLOW_NONE) {
 		f = flow_at(nat, nat->cursor[c]);
 		nat->cursor[c] = f->all.next;
