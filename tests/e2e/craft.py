@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Hostile and heavy traffic for the hardening tests: malformed packets and
 spoofed SYN floods written as raw Ethernet frames, many TCP connections held
-open at once, bursts of new UDP flows, a paced bulk transfer. Every operation
+open at once, bursts of new UDP flows (and thousands answered once), a paced
+bulk transfer, a connection that must get in within a deadline. Every operation
 is bounded in time. Addresses come from the caller (documentation and
 private ranges only)."""
 import hashlib
@@ -223,6 +224,59 @@ def cmd_udp_burst(host, port, n, src="0.0.0.0"):
     print("answered %d" % got)
 
 
+def cmd_udp_once(host, port, n, sport0, batch="32"):
+    """N UDP flows, one datagram each from the ports SPORT0..SPORT0+N-1,
+    BATCH at a time (each batch waits 0.2 s at most for its answers);
+    print how many were answered and how long it took."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    n, sport0, batch = int(n), int(sport0), int(batch)
+    got = 0
+    t0 = time.monotonic()
+    for first in range(0, n, batch):
+        sel = selectors.DefaultSelector()
+        for p in range(sport0 + first, sport0 + min(n, first + batch)):
+            s = socket.socket(fam, socket.SOCK_DGRAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("", p))
+            s.setblocking(False)
+            s.sendto(b"who", (host, int(port)))
+            sel.register(s, selectors.EVENT_READ)
+        end = time.monotonic() + 0.2
+        while sel.get_map() and time.monotonic() < end:
+            for key, _ in sel.select(timeout=max(0, end - time.monotonic())):
+                try:
+                    key.fileobj.recv(100)
+                    got += 1
+                except OSError:
+                    pass
+                sel.unregister(key.fileobj)
+                key.fileobj.close()
+        for key in list(sel.get_map().values()):
+            key.fileobj.close()
+        sel.close()
+    print("answered %d of %d in %.1f s" % (got, n, time.monotonic() - t0))
+
+
+def cmd_tcp_within(host, port, seconds):
+    """One TCP connection that must be answered ("who") within SECONDS
+    (connect included); print the answer and the time; exit 1 if late."""
+    t0 = time.monotonic()
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    c = socket.socket(fam, socket.SOCK_STREAM)
+    c.settimeout(float(seconds))
+    try:
+        c.connect((host, int(port)))
+        c.settimeout(max(0.01, float(seconds) - (time.monotonic() - t0)))
+        c.sendall(b"who\n")
+        line = c.makefile("rb").readline().decode().strip()
+    except OSError as e:
+        print("no answer in %.2f s: %s" % (time.monotonic() - t0, e))
+        sys.exit(1)
+    dt = time.monotonic() - t0
+    print("%s in %.3f s" % (line, dt))
+    sys.exit(0 if line and dt <= float(seconds) else 1)
+
+
 def cmd_send_paced(host, port, megabytes, seconds, ready=None):
     """Send MEGABYTES to the sink, spread over about SECONDS; exit 0 when
     the backend's hash matches. Touches READY once connected."""
@@ -315,7 +369,8 @@ def cmd_ctl_cut(path, command, nbytes):
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"hostile": cmd_hostile, "synflood": cmd_synflood, "hold": cmd_hold,
-     "udp-burst": cmd_udp_burst, "send-paced": cmd_send_paced,
+     "udp-burst": cmd_udp_burst, "udp-once": cmd_udp_once,
+     "tcp-within": cmd_tcp_within, "send-paced": cmd_send_paced,
      "send-after": cmd_send_after, "stalled-stderr": cmd_stalled_stderr,
      "ctl-cut": cmd_ctl_cut}[cmd](*args)
     sys.stdout.flush()

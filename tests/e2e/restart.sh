@@ -1,0 +1,125 @@
+#!/bin/bash
+# End-to-end: SIGKILL and an immediate restart (as a supervisor does) in the
+# middle of a transfer, with `source = keep` (the default backend catch-all)
+# on seed 000 (tests/e2e/topo.sh), tunrelay on both sides (the back half in
+# connmark mode). For the front, then for the back half: a 40 MB download
+# (the backend's server talks, the client only ACKs) and a 40 MB upload,
+# each paced over about 6 s, the half killed 2 s in and started again at
+# once. Every transfer must complete byte-identical (tests/e2e/bulk.py: a
+# pattern seeded by the client's port, checked at the receiving end), and
+# after each restart the same kernel objects of ours exist, none duplicated.
+# A download survives the front's restart only if the engine picks a flow up
+# from the backend's side (its retransmissions), not only from the client's.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/tap.sh
+. "$here/tap.sh"
+e2e_require ip nft python3 ethtool
+BIN=${top_builddir:-$here/../..}/tunrelay
+PEER=$here/peer.py
+BULK=$here/bulk.py
+[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
+# shellcheck source=tests/e2e/topo.sh
+. "$here/topo.sh"
+
+MB=40
+SIZE=$((MB * 1024 * 1024))
+RATE=7		# MB/s: a 40 MB transfer takes about 6 s
+LIMIT=40	# seconds a transfer may take, restart included
+
+topo_test restart
+FCONF=$TMP/front.ini
+BCONF=$TMP/back.ini
+
+e2e_watchdog 240
+
+stat() { inF "$BIN" stats -c "$FCONF" | awk -v k="$1" '$1 == k { print $2 }'; }
+start_front() {
+	ip netns exec "$NS_F" "$BIN" run -c "$FCONF" >>"$TMP/front.log" 2>&1 &
+	FPID=$!
+	topo_wait 100 inF "$BIN" stats -c "$FCONF"
+}
+start_back() {
+	local n
+	n=$(grep -c 'ready:' "$TMP/back.log" 2>/dev/null)
+	ip netns exec "$NS_B" "$BIN" run -c "$BCONF" >>"$TMP/back.log" 2>&1 &
+	BPID=$!
+	topo_wait 100 sh -c "[ \$(grep -c 'ready:' '$TMP/back.log') -gt ${n:-0} ]"
+}
+# every kernel object of ours, one line each, on both sides
+objects() {
+	{ inF ip rule show; inF ip -6 rule show; inF ip route show table all; inF ip -6 route show table all; } | grep 'proto 222'
+	inF ip -o link show | grep -o 'trl-[a-z]*'
+	{ inB ip rule show; inB ip -6 rule show; inB ip route show table all; inB ip -6 route show table all; } | grep 'proto 222'
+	inB nft list tables | grep tunrelay
+}
+
+topo_up || { echo "not ok - topology"; exit 1; }
+topo_services "$PEER" "$TMP/icmp.log" || { echo "not ok - services"; exit 1; }
+topo_bg "$NS_B" python3 "$BULK" serve 10.22.22.1 81 82 "$SIZE" "$RATE"
+topo_wait 50 sh -c "ip netns exec $NS_B ss -ltn | grep -q ':82 '"
+topo_front_conf "$TMP/ctl.sock" >"$FCONF"
+cat >"$BCONF" <<EOF
+[back]
+tunnel_interface = b-wg0
+front = 10.22.22.2, fd22::2
+mark = connmark
+control_socket = $TMP/back.sock
+EOF
+start_front || { not_ok "front did not come up"; cat "$TMP/front.log"; exit 1; }
+start_back || { not_ok "back did not come up"; cat "$TMP/back.log"; exit 1; }
+expect "both halves up: the backend sees the client" '^peer=198\.51\.100\.10 ' \
+    inC python3 "$PEER" tcp-who 198.51.100.1 80
+objects | sort >"$TMP/objects.0"
+echo "# kernel objects of ours: $(wc -l <"$TMP/objects.0")"
+
+# kill_mid HALF WAY: SIGKILL that half 2 s into a paced download (get) or
+# upload (put) and restart it at once; the transfer must complete
+kill_mid() {
+	local half=$1 way=$2 out=$TMP/$1-$2.out port=81 rate=
+	[ "$way" = put ] && { port=82; rate=$RATE; }
+	rm -f "$TMP/ready"
+	# shellcheck disable=SC2086 # $rate: the upload's pace, or nothing
+	ip netns exec "$NS_C" python3 "$BULK" "$way" 198.51.100.1 "$port" "$SIZE" "$LIMIT" "$TMP/ready" $rate >"$out" 2>&1 &
+	local t=$! t0=$SECONDS nf0 nf1
+	nf0=$(stat drop_no_flow)
+	topo_wait 50 test -e "$TMP/ready"
+	sleep 2
+	if [ "$half" = front ]; then
+		kill -9 "$FPID"; wait "$FPID" 2>/dev/null; FPID=
+		start_front || not_ok "front restart after SIGKILL"
+		nf0=0	# a new instance counts from 0
+	else
+		kill -9 "$BPID"; wait "$BPID" 2>/dev/null; BPID=
+		start_back || not_ok "back restart after SIGKILL"
+	fi
+	local what=download; [ "$way" = put ] && what=upload
+	if wait "$t"; then ok "SIGKILL of the $half mid-$what, restart: $MB MB byte-identical ($(cat "$out"), $((SECONDS - t0)) s)"
+	else not_ok "SIGKILL of the $half mid-$what: $(cat "$out")"; fi
+	nf1=$(stat drop_no_flow)
+	echo "# $half restarted mid-$what: the front's drop_no_flow +$((${nf1:-0} - ${nf0:-0}))"
+	objects | sort >"$TMP/objects.1"
+	if cmp -s "$TMP/objects.0" "$TMP/objects.1"; then ok "after the $half's restart: the same $(wc -l <"$TMP/objects.1") kernel objects, none duplicated"
+	else not_ok "kernel objects differ after the $half's restart: $(diff "$TMP/objects.0" "$TMP/objects.1" | head -5)"; fi
+}
+kill_mid front get
+kill_mid front put
+kill_mid back get
+kill_mid back put
+
+expect "after the restarts: still relayed, the backend sees the client" '^peer=198\.51\.100\.10 ' \
+    inC python3 "$PEER" tcp-who 198.51.100.1 80
+kill -TERM "$FPID"; wait "$FPID"; rc=$?; FPID=
+if [ "$rc" = 0 ]; then ok "front: SIGTERM, exit 0"; else not_ok "front: exit $rc on SIGTERM"; fi
+kill -TERM "$BPID"; wait "$BPID"; rc=$?; BPID=
+if [ "$rc" = 0 ]; then ok "back: SIGTERM, exit 0"; else not_ok "back: exit $rc on SIGTERM"; fi
+if [ -z "$(objects)" ]; then ok "both halves stopped: no kernel object of ours left"
+else not_ok "objects left: $(objects | head -5)"; fi
+refute() { if "${@:3}" 2>/dev/null | grep -Eq -- "$2"; then not_ok "$1"; else ok "$1"; fi; }
+refute "no sanitizer reports from the daemons" 'Sanitizer|runtime error' cat "$TMP/front.log" "$TMP/back.log"
+if [ "$fail" -gt 0 ]; then
+	echo "--- front log"; grep -v "added\|removed\|restored\|put back" "$TMP/front.log" | tail -n 20
+	echo "--- back log"; grep -v "added\|removed\|restored\|put back" "$TMP/back.log" | tail -n 10
+fi
+e2e_summary
