@@ -1262,6 +1262,9 @@ front_reload(struct front *f, struct conf *c, char err[FRONT_ERRLEN])
 	}
 	front_keep_ctl(&f->conf, &old.conf);
 	front_keep_state(&f->conf, &old.conf);
+	if (f->set.nat_port_lo != old.set.nat_port_lo ||
+	    f->set.nat_port_hi != old.set.nat_port_hi)
+		statefile_refresh(&f->state, f->nat);
 	free(old.rules);
 	conf_free(&old.conf);
 	memset(c, 0, sizeof(*c));

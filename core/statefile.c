@@ -264,6 +264,21 @@ statefile_open(struct statefile *sf, const char *path, struct nat *nat,
 		    "survive a restart", path, np);
 }
 
+/*
+ * Write the engine's header and every record again: the header names the
+ * nat_ports the records depend on, and a reload may have changed them.
+ */
+void
+statefile_refresh(struct statefile *sf, struct nat *nat)
+{
+	char err[NAT_ERRLEN];
+
+	if (sf->map != NULL && nat_state_attach(nat,
+	    (uint8_t *)sf->map + STATEFILE_OFF, sf->len - STATEFILE_OFF,
+	    err) == -1)
+		log_warnx("state file %s: %s", sf->path, err);
+}
+
 /* Unmap the region; remove the file on a clean stop. */
 void
 statefile_close(struct statefile *sf, bool remove)

@@ -26,6 +26,8 @@ struct statefile {
  */
 void statefile_open(struct statefile *, const char *path, struct nat *,
     uint64_t now);
+/* Write the header and records again (a reload changed nat_ports). */
+void statefile_refresh(struct statefile *, struct nat *);
 /* Unmap the region (after nat_destroy); remove the file when asked (clean exit). */
 void statefile_close(struct statefile *, bool remove);
 /* Remove a state file and its FILE.new (tunrelay cleanup); -1 with errno. */

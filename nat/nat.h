@@ -321,9 +321,11 @@ size_t nat_state_size(uint32_t max_flows);
 
 /*
  * Write the engine's records into region[0..len) from now on (NULL detaches).
- * The region must be zero-filled (a new sparse file), 8-byte aligned and at
- * least nat_state_size(max_flows) long; it must outlive the engine or be
- * detached first. Flows the engine holds already are written at once.
+ * The region must be zero-filled (a new sparse file) or this engine's own
+ * region again (after nat_reconfigure() changed nat_ports: the header is
+ * rewritten), 8-byte aligned and at least nat_state_size(max_flows) long; it
+ * must outlive the engine or be detached first. Flows the engine holds
+ * already are written at once.
  */
 int nat_state_attach(struct nat *, void *region, size_t len,
     char err[NAT_ERRLEN]);

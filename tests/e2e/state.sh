@@ -72,12 +72,13 @@ reply_of() {
 
 # the relay config: forwards 81 and 82 to TARGET, state file STATE
 relay_conf() {
-	local ifc=$1 tgt=$2 src=$3 state=$4 hair=$5
+	local ifc=$1 tgt=$2 src=$3 state=$4 hair=$5 ports=${6:-61000-65534}
 	cat <<EOF
 [front]
 public_interface = $ifc
 control_socket = $TMP/relay.sock
 state_file = $state
+nat_ports = $ports
 
 [forward.dl]
 proto = tcp
@@ -161,11 +162,18 @@ fwd001_up || { not_ok "seed 001: topology"; exit 1; }
 topo_bg "$NS_B" python3 "$BULK" serve 192.0.2.32 7001 7002 "$SIZE" "$RATE"
 topo_wait 50 sh -c "ip netns exec $NS_B ss -ltn | grep -q ':7002 '"
 ST=$TMP/run/relay.state
-relay_conf a-eth0 192.0.2.32 relay "$ST" "" >"$TMP/a.ini"
+relay_conf a-eth0 192.0.2.32 relay "$ST" "" 61000-65000 >"$TMP/a.ini"
 start "$NS_A" "$TMP/a.ini" || { not_ok "seed 001: relay did not start"; cat "$TMP/relay.log"; exit 1; }
 check "seed 001: the state file exists, no FILE.new left" sh -c "[ -f '$ST' ] && [ ! -e '$ST.new' ]"
 expect "seed 001: the first start found no state file" 'none, no flows to take over' state_line
 kill_mid "seed 001 (source = relay)" "$NS_C" 192.0.2.1 get
+# a reload keeps the file; one that widens nat_ports rewrites its header
+# (the records depend on the range), else the next start would refuse it
+relay_conf a-eth0 192.0.2.32 relay "$ST" "" >"$TMP/a.ini"
+n=$(grep -c 'reloaded' "$TMP/relay.log")
+kill -HUP "$DPID"
+if topo_wait 100 sh -c "[ \$(grep -c 'reloaded' '$TMP/relay.log') -gt $n ]"; then ok "seed 001: SIGHUP with nat_ports widened: reloaded"
+else not_ok "seed 001: SIGHUP: no reload in the log"; fi
 kill_mid "seed 001 (source = relay)" "$NS_C" 192.0.2.1 put
 
 # a damaged record is dropped and counted, the file still used
