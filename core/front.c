@@ -244,6 +244,30 @@ front_rule_mtu(struct front *f, struct nat_rule *r)
 		r->mtu = (uint16_t)l.mtu;
 }
 
+/*
+ * The public address a keep-mode rule's replies answer when they come with
+ * no flow (reply-side pickup): the rule's own address, or the public
+ * interface's one address of the family. With several, a reply does not say
+ * which one the client used, and the rule's flows are not rebuilt from it.
+ */
+static void
+front_rule_pub(const struct front *f, struct nat_rule *r)
+{
+	size_t a, n = 0;
+
+	memset(&r->pub, 0, sizeof(r->pub));
+	if (r->match_dst)
+		return;
+	for (a = 0; a < f->host.npub_all; a++) {
+		if (f->host.pub_all_family[a] != r->family)
+			continue;
+		r->pub = f->host.pub_all[a];
+		n++;
+	}
+	if (n != 1)
+		memset(&r->pub, 0, sizeof(r->pub));
+}
+
 /* Hairpin source addresses: the first LAN interface's addresses. */
 static int
 front_hairpin_src(struct front *f, struct nat_settings *s, char *err)
@@ -308,6 +332,9 @@ front_settings(struct front *f, struct nat_settings *s, struct nat_rule **rp,
 			goto fail;
 		if (r[i].action == NAT_RULE_DNAT)
 			front_rule_mtu(f, &r[i]);
+		if (r[i].action == NAT_RULE_DNAT &&
+		    r[i].source == NAT_SOURCE_KEEP)
+			front_rule_pub(f, &r[i]);
 	}
 	if (front_hairpin_src(f, s, err) == -1)
 		goto fail;

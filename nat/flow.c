@@ -62,6 +62,7 @@ flow_init(struct nat *nat, char *err)
 	nat->ahead = nat->atail = FLOW_NONE;
 	nat->uhead = nat->utail = FLOW_NONE;
 	nat->chead = nat->ctail = FLOW_NONE;
+	nat->rhead = nat->rtail = FLOW_NONE;
 	nat->sweep = FLOW_NONE;
 	if (slab_iinit(&nat->flow_slab, flow_size(4), chunk,
 	    nat->set.max_flows) == -1 ||
@@ -276,24 +277,62 @@ flow_state_closing(uint8_t s)
 	return s == NAT_TCP_TIME_WAIT || s == NAT_TCP_CLOSED;
 }
 
+/* The eviction lists of assured flows (the unassured list is apart). */
+enum flow_list {
+	FLOW_LIST_NONE = 0,	/* live and not rebuildable: never evicted */
+	FLOW_LIST_CLOSING,	/* over: waits only for stray packets */
+	FLOW_LIST_REBUILD,	/* keep mode: the rules rebuild it if it goes */
+};
+
+/* The list an assured flow's state and kind call for. */
+static enum flow_list
+flow_list_want(const struct nat_flow *f)
+{
+	if (f->proto == PROTO_TCP && flow_state_closing(f->state))
+		return FLOW_LIST_CLOSING;
+	return (f->flags & FLOW_REBUILD) ? FLOW_LIST_REBUILD : FLOW_LIST_NONE;
+}
+
+/* The list an assured flow is on now (FLOW_CLOSING marks the closing one). */
+static enum flow_list
+flow_list_now(const struct nat_flow *f)
+{
+	if (f->flags & FLOW_CLOSING)
+		return FLOW_LIST_CLOSING;
+	return (f->flags & FLOW_REBUILD) ? FLOW_LIST_REBUILD : FLOW_LIST_NONE;
+}
+
+/* Move an assured flow from one eviction list to another. */
+static void
+flow_list_move(struct nat *nat, struct nat_flow *f, enum flow_list from,
+    enum flow_list to)
+{
+	if (from == to)
+		return;
+	if (from == FLOW_LIST_CLOSING)
+		flow_list_del(nat, &nat->chead, &nat->ctail, f, FLOW_EVICT);
+	else if (from == FLOW_LIST_REBUILD)
+		flow_list_del(nat, &nat->rhead, &nat->rtail, f, FLOW_EVICT);
+	if (to == FLOW_LIST_CLOSING)
+		flow_list_add(nat, &nat->chead, &nat->ctail, f, FLOW_EVICT);
+	else if (to == FLOW_LIST_REBUILD)
+		flow_list_add(nat, &nat->rhead, &nat->rtail, f, FLOW_EVICT);
+	if (to == FLOW_LIST_CLOSING)
+		f->flags |= FLOW_CLOSING;
+	else
+		f->flags &= (uint8_t)~FLOW_CLOSING;
+}
+
 /*
- * Keep an assured flow on the closing list exactly while its connection is
- * over: such flows wait out their timeout only for stray packets, and may
- * make room when no half-open flow is left to evict.
+ * Keep an assured flow on the list its state calls for: a connection that is
+ * over waits out its timeout only for stray packets, and a flow the rules
+ * rebuild costs nothing to lose, so both may make room when needed.
  */
 static void
-flow_closing_sync(struct nat *nat, struct nat_flow *f)
+flow_evict_sync(struct nat *nat, struct nat_flow *f)
 {
-	bool want = (f->flags & FLOW_ASSURED) &&
-	    f->proto == PROTO_TCP && flow_state_closing(f->state);
-
-	if (want && !(f->flags & FLOW_CLOSING)) {
-		flow_list_add(nat, &nat->chead, &nat->ctail, f, FLOW_EVICT);
-		f->flags |= FLOW_CLOSING;
-	} else if (!want && (f->flags & FLOW_CLOSING)) {
-		flow_list_del(nat, &nat->chead, &nat->ctail, f, FLOW_EVICT);
-		f->flags &= (uint8_t)~FLOW_CLOSING;
-	}
+	if (f->flags & FLOW_ASSURED)
+		flow_list_move(nat, f, flow_list_now(f), flow_list_want(f));
 }
 
 /* Set the TCP state (or initial state of any flow) and keep gauges right. */
@@ -303,19 +342,21 @@ flow_set_state(struct nat *nat, struct nat_flow *f, uint8_t s)
 	flow_gauge(nat, f, -1);
 	f->state = s;
 	flow_gauge(nat, f, 1);
-	flow_closing_sync(nat, f);
+	flow_evict_sync(nat, f);
 }
 
 /* Append a flow to the unassured list (the eviction order). */
 void
 flow_unassure(struct nat *nat, struct nat_flow *f)
 {
-	f->flags &= (uint8_t)~FLOW_ASSURED;
-	flow_closing_sync(nat, f);
+	if (f->flags & FLOW_ASSURED) {
+		flow_list_move(nat, f, flow_list_now(f), FLOW_LIST_NONE);
+		f->flags &= (uint8_t)~FLOW_ASSURED;
+	}
 	flow_list_add(nat, &nat->uhead, &nat->utail, f, FLOW_EVICT);
 }
 
-/* Mark a flow assured: it is no longer a candidate for early eviction. */
+/* Mark a flow assured: off the unassured list, onto the one it calls for. */
 void
 flow_assure(struct nat *nat, struct nat_flow *f)
 {
@@ -323,7 +364,8 @@ flow_assure(struct nat *nat, struct nat_flow *f)
 		return;
 	flow_list_del(nat, &nat->uhead, &nat->utail, f, FLOW_EVICT);
 	f->flags |= FLOW_ASSURED;
-	flow_closing_sync(nat, f);
+	f->flags &= (uint8_t)~FLOW_CLOSING;
+	flow_list_move(nat, f, FLOW_LIST_NONE, flow_list_want(f));
 }
 
 /* Move a cursor off a flow about to go, to the flow after it. */
@@ -361,8 +403,8 @@ flow_delete(struct nat *nat, struct nat_flow *f)
 	flow_list_del(nat, &nat->ahead, &nat->atail, f, FLOW_ALL);
 	if (!(f->flags & FLOW_ASSURED))
 		flow_list_del(nat, &nat->uhead, &nat->utail, f, FLOW_EVICT);
-	else if (f->flags & FLOW_CLOSING)
-		flow_list_del(nat, &nat->chead, &nat->ctail, f, FLOW_EVICT);
+	else
+		flow_list_move(nat, f, flow_list_now(f), FLOW_LIST_NONE);
 	if (f->map)
 		port_unmap(nat, f->map);
 	limit_release(nat, f);
@@ -380,13 +422,19 @@ flow_remove(struct nat *nat, struct nat_flow *f, enum nat_flow_event ev)
 	flow_delete(nat, f);
 }
 
-/* Idle timeout of a flow in its current state, in seconds. */
+/*
+ * Idle timeout of a flow in its current state, in seconds. An established
+ * TCP flow gets the long timeout once it is assured: one picked up from a
+ * single stray segment (a late packet after the close) waits no longer than
+ * a closing one.
+ */
 uint32_t
 flow_timeout(const struct nat *nat, const struct nat_flow *f)
 {
 	switch (f->proto) {
 	case PROTO_TCP:
-		return f->state == NAT_TCP_ESTABLISHED ?
+		return f->state == NAT_TCP_ESTABLISHED &&
+		    (f->flags & FLOW_ASSURED) ?
 		    nat->set.tcp_established : nat->set.tcp_transitory;
 	case PROTO_UDP:
 		return nat->set.udp_timeout;
@@ -407,9 +455,11 @@ flow_expired(const struct nat *nat, const struct nat_flow *f)
 /*
  * Make room for one more flow when the table is full: evict the oldest
  * connection that is over (TIME_WAIT, CLOSED: it only waits for stray
- * packets), else the oldest unassured (half-open) flow. Assured live flows
- * are never evicted. Finished connections go first so that a burst of new
- * clients into a full table does not evict its own handshakes.
+ * packets), else the oldest unassured (half-open) flow, else the oldest
+ * assured flow the rules rebuild (keep mode: its next packet from either side
+ * opens it again). Assured live flows that cannot be rebuilt (full NAT,
+ * hairpin) are never evicted. Finished connections go first so that a burst
+ * of new clients into a full table does not evict its own handshakes.
  */
 bool
 flow_make_room(struct nat *nat)
@@ -418,7 +468,8 @@ flow_make_room(struct nat *nat)
 
 	if (nat->nflows < nat->set.max_flows)
 		return true;
-	victim = nat->chead != FLOW_NONE ? nat->chead : nat->uhead;
+	victim = nat->chead != FLOW_NONE ? nat->chead :
+	    nat->uhead != FLOW_NONE ? nat->uhead : nat->rhead;
 	if (victim == FLOW_NONE)
 		return false;
 	flow_remove(nat, flow_at(nat, victim), NAT_FLOW_EVICTED);

@@ -322,15 +322,28 @@ nat_vnet(const struct nat_pkt *pkt, const struct pkt_info *pi, bool *partial)
 	return 0;
 }
 
-/* Whether the flow counts as assured after this packet. */
+/*
+ * Whether the flow counts as assured after this packet; replied tells
+ * whether a reply had passed before it. TCP needs the handshake done (or,
+ * picked up mid-stream, packets both ways); UDP
+ * and ICMP a two-way stream: traffic after the first reply, so that a single
+ * answer (a flood of one-shot queries) does not pin a flow for its timeout.
+ */
 static void
-nat_assure(struct nat *nat, struct nat_flow *f)
+nat_assure(struct nat *nat, struct nat_flow *f, bool replied)
 {
 	if (!(f->flags & FLOW_REPLIED) || (f->flags & FLOW_ASSURED))
 		return;
-	if (f->proto == PROTO_TCP &&
-	    f->state != NAT_TCP_ESTABLISHED && f->state != NAT_TCP_FIN_WAIT &&
-	    f->state != NAT_TCP_TIME_WAIT)
+	if (f->proto == PROTO_TCP) {
+		if (f->state != NAT_TCP_ESTABLISHED &&
+		    f->state != NAT_TCP_FIN_WAIT &&
+		    f->state != NAT_TCP_TIME_WAIT)
+			return;
+		/* picked up mid-stream: a stray segment shows one side only */
+		if ((f->flags & FLOW_PICKUP) && (f->pkts[0] == 0 ||
+		    f->pkts[1] == 0))
+			return;
+	} else if (!replied)
 		return;
 	flow_assure(nat, f);
 }
@@ -346,6 +359,7 @@ nat_forward(struct nat *nat, struct nat_flow *f, int dir, struct pkt_info *pi,
 	uint8_t osrc[16], odst[16];
 	uint16_t sport = pi->proto == PROTO_TCP || pi->proto == PROTO_UDP ?
 	    tp[1] : tp[0];
+	bool replied = (f->flags & FLOW_REPLIED) != 0;
 
 	memcpy(osrc, pi->src, pi->alen);
 	memcpy(odst, pi->dst, pi->alen);
@@ -362,7 +376,7 @@ nat_forward(struct nat *nat, struct nat_flow *f, int dir, struct pkt_info *pi,
 	f->bytes[dir] += pi->len;
 	if (dir == 1)
 		f->flags |= FLOW_REPLIED;
-	nat_assure(nat, f);
+	nat_assure(nat, f, replied);
 	return NAT_FORWARD;
 }
 
@@ -382,7 +396,7 @@ nat_reopen(struct nat *nat, struct nat_flow *f)
 	if (!(f->flags & FLOW_ASSURED))
 		flow_assure(nat, f);
 	flow_set_state(nat, f, NAT_TCP_SYN_SENT);
-	f->flags &= (uint8_t)(FLOW_SNAT | FLOW_ASSURED);
+	f->flags &= (uint8_t)(FLOW_SNAT | FLOW_ASSURED | FLOW_REBUILD);
 	flow_unassure(nat, f);
 }
 
@@ -414,6 +428,19 @@ nat_open_state(struct nat *nat, const struct pkt_info *pi,
 	if (pi->proto == PROTO_TCP)
 		return tcp_open_state(nat, pi->tcp_flags, why);
 	if (pi->proto == PROTO_UDP || (pi->icmp_echo && pi->icmp_request))
+		return NAT_TCP_NONE;
+	*why = NAT_DROP_NO_FLOW;
+	return -1;
+}
+
+/* The state a reply opens a flow in (reply-side pickup), or -1. */
+static int
+nat_pickup_state(const struct nat *nat, const struct pkt_info *pi,
+    enum nat_drop_reason *why)
+{
+	if (pi->proto == PROTO_TCP)
+		return tcp_pickup_state(nat, pi->tcp_flags, why);
+	if (pi->proto == PROTO_UDP || (pi->icmp_echo && !pi->icmp_request))
 		return NAT_TCP_NONE;
 	*why = NAT_DROP_NO_FLOW;
 	return -1;
@@ -484,6 +511,36 @@ nat_reply_key(struct nat_key *k1, const struct nat_key *k0,
 	k1->dir = 1;
 }
 
+/*
+ * Whether the rules alone give a keep-mode flow back: reply-side pickup of
+ * its reply key finds the same rule and the same original key (no port was
+ * picked to avoid a clash, the public address is the rule's).
+ */
+static bool
+nat_rebuildable(const struct nat *nat, const struct nat_rule *r,
+    const struct nat_key *k0, const struct nat_key *k1)
+{
+	struct nat_key k;
+
+	return rule_reverse(nat, k1, &k) == r &&
+	    memcmp(&k, k0, KEYLEN) == 0;
+}
+
+/* Fill in a new flow's rule, side, flags and state, and list it. */
+static void
+nat_flow_init(struct nat *nat, struct nat_flow *f, const struct nat_rule *r,
+    enum nat_side side, uint8_t flags, int state)
+{
+	f->side = (uint8_t)side;
+	f->rule_id = r->id;
+	f->mtu = r->mtu;
+	f->created = nat->now;
+	f->flags = flags;
+	f->state = (uint8_t)state;
+	flow_gauge(nat, f, 1);
+	flow_unassure(nat, f);
+}
+
 /* Open a flow for a client packet under rule r. */
 static enum nat_verdict
 nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
@@ -495,6 +552,7 @@ nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
 	struct nat_flow *f;
 	struct nat_key k1;
 	uint32_t src;
+	uint8_t flags;
 	int state;
 
 	if ((state = nat_open_state(nat, pi, why)) == -1)
@@ -518,16 +576,12 @@ nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
 		return nat_drop(why, NAT_DROP_TABLE_FULL);
 	}
 	limit_attach(nat, f, src);
-	f->side = (uint8_t)side;
-	f->rule_id = r->id;
-	f->mtu = r->mtu;
-	f->created = nat->now;
-	f->flags = m ? FLOW_SNAT : 0;
+	flags = m ? FLOW_SNAT : 0;
 	if (state == NAT_TCP_ESTABLISHED)
-		f->flags |= FLOW_PICKUP;
-	f->state = (uint8_t)state;
-	flow_gauge(nat, f, 1);
-	flow_unassure(nat, f);
+		flags |= FLOW_PICKUP;
+	if (m == NULL && nat_rebuildable(nat, r, k0, &k1))
+		flags |= FLOW_REBUILD;
+	nat_flow_init(nat, f, r, side, flags, state);
 	nat_forward(nat, f, 0, pi, partial);
 	nat_flow_event(nat, f, NAT_FLOW_NEW);
 	return NAT_FORWARD;
@@ -550,6 +604,40 @@ nat_csum_ok(const struct nat_pkt *pkt, const struct pkt_info *pi,
 	return pkt_l4_valid(pi);
 }
 
+/*
+ * A reply from the inside with no flow (the relay restarted, the flow was
+ * evicted): in keep mode the rules tell whom it answers, so the flow is
+ * opened again from this side and the reply translated.
+ */
+static enum nat_verdict
+nat_pickup(struct nat *nat, const struct nat_key *k1, struct pkt_info *pi,
+    struct nat_pkt *pkt, bool partial, enum nat_drop_reason *why)
+{
+	const struct nat_rule *r;
+	struct nat_flow *f;
+	struct nat_key k0;
+	int state;
+
+	if ((state = nat_pickup_state(nat, pi, why)) == -1)
+		return NAT_DROP;
+	/* a flow that holds the original key has another reply key */
+	if ((r = rule_reverse(nat, k1, &k0)) == NULL ||
+	    flow_lookup(nat, &k0, NULL) != NULL)
+		return nat_drop(why, NAT_DROP_NO_FLOW);
+	if (!nat_csum_ok(pkt, pi, partial))
+		return nat_drop(why, NAT_DROP_BAD_CSUM);
+	if (nat_ttl(nat, pi) == -1)
+		return icmp_time_exceeded(nat, pi, pkt, k0.dst, why);
+	if (!flow_make_room(nat) ||
+	    (f = flow_insert(nat, &k0, k1, NULL)) == NULL)
+		return nat_drop(why, NAT_DROP_TABLE_FULL);
+	nat_flow_init(nat, f, r, NAT_SIDE_PUBLIC, FLOW_PICKUP | FLOW_REBUILD,
+	    state);
+	nat_forward(nat, f, 1, pi, partial);
+	nat_flow_event(nat, f, NAT_FLOW_NEW);
+	return NAT_FORWARD;
+}
+
 /* A packet with no flow: may it open one, and under which rule. */
 static enum nat_verdict
 nat_new(struct nat *nat, const struct nat_key *k0, struct pkt_info *pi,
@@ -559,7 +647,7 @@ nat_new(struct nat *nat, const struct nat_key *k0, struct pkt_info *pi,
 	const struct nat_rule *r;
 
 	if (side == NAT_SIDE_INSIDE)
-		return nat_drop(why, NAT_DROP_NO_FLOW);
+		return nat_pickup(nat, k0, pi, pkt, partial, why);
 	r = rule_match(nat, pi);
 	if (r == NULL || r->action == NAT_RULE_PASS)
 		return NAT_NOT_OURS;

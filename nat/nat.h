@@ -92,6 +92,9 @@ struct nat_rule {
 	struct nat_addr to;	/* target address */
 	uint16_t to_port;	/* first target port; 0 keeps the public port */
 	struct nat_addr relay_src;	/* full NAT source address (NAT_SOURCE_RELAY) */
+	struct nat_addr pub;	/* keep mode without match_dst: the public address
+				 * a reply with no flow answers (reply-side
+				 * pickup); zero = such replies are dropped */
 	uint16_t mtu;		/* MTU toward the target (>= 576; 0 = unchecked): a
 				 * bigger client packet that may not be fragmented
 				 * is answered with ICMP "too big" (NAT_REPLY) */

@@ -188,6 +188,7 @@ fidx_scan(const struct fidx *x, uint32_t hash, uint32_t *pos)
 #define FLOW_FIN1	0x10
 #define FLOW_PICKUP	0x20	/* opened mid-stream */
 #define FLOW_CLOSING	0x40	/* assured, over, on the closing list */
+#define FLOW_REBUILD	0x80	/* keep mode: the rules rebuild it (reply-side pickup) */
 
 struct nat_mapping;
 
@@ -317,6 +318,7 @@ struct nat {
 	uint32_t ahead, atail;		/* every flow, oldest first */
 	uint32_t uhead, utail;		/* unassured, oldest first */
 	uint32_t chead, ctail;		/* assured but over, oldest first */
+	uint32_t rhead, rtail;		/* assured, live, rebuildable, oldest first */
 	uint32_t sweep;			/* sweep cursor */
 	uint32_t cursor[NAT_CURSORS];	/* listing walks */
 	bool cursor_busy[NAT_CURSORS];
@@ -421,6 +423,8 @@ size_t limit_memory(const struct nat *);
 int rule_check(const struct nat_rule *, size_t, char *);
 const struct nat_rule *rule_match(const struct nat *, const struct pkt_info *);
 uint16_t rule_target_port(const struct nat_rule *, uint16_t);
+const struct nat_rule *rule_reverse(const struct nat *, const struct nat_key *,
+    struct nat_key *);
 
 /* full NAT mappings and ports (port.c) */
 int port_init(struct nat *, char *);
@@ -432,6 +436,7 @@ int port_pick_free(struct nat *, struct nat_key *);
 
 /* TCP (tcp.c) */
 int tcp_open_state(const struct nat *, uint8_t, enum nat_drop_reason *);
+int tcp_pickup_state(const struct nat *, uint8_t, enum nat_drop_reason *);
 void tcp_track(struct nat *, struct nat_flow *, int, uint8_t);
 bool tcp_reopens(const struct nat_flow *, int, uint8_t);
 void tcp_mss_clamp(struct nat *, struct pkt_info *, bool);

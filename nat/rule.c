@@ -111,3 +111,75 @@ rule_target_port(const struct nat_rule *r, uint16_t port)
 		return port;
 	return (uint16_t)(r->to_port + (port - r->port_lo));
 }
+
+/* The public address a keep-mode rule's replies answer, or NULL. */
+static const uint8_t *
+rule_public(const struct nat_rule *r)
+{
+	if (r->match_dst)
+		return r->dst.b;
+	return rule_addr_zero(&r->pub) ? NULL : r->pub.b;
+}
+
+/*
+ * The public port a keep-mode rule's target answers from port tport; -1 when
+ * tport is outside the rule's target range.
+ */
+static int32_t
+rule_public_port(const struct nat_rule *r, uint16_t tport)
+{
+	uint16_t base = r->to_port ? r->to_port : r->port_lo;
+
+	if (tport < base || tport - base > r->port_hi - r->port_lo)
+		return -1;
+	return r->port_lo + (tport - base);
+}
+
+/*
+ * Reply-side pickup: the keep-mode rule whose target sent a reply with key
+ * k1, and the original key of the flow it belongs to, in k0; NULL when no
+ * rule rebuilds it. The rule must also be the one the client's packet would
+ * match first: an earlier rule (an exclusion, another target) owns it else.
+ */
+const struct nat_rule *
+rule_reverse(const struct nat *nat, const struct nat_key *k1,
+    struct nat_key *k0)
+{
+	bool ports = k1->proto == PROTO_TCP || k1->proto == PROTO_UDP;
+	uint8_t bit = k1->proto == PROTO_TCP ? NAT_P_TCP :
+	    k1->proto == PROTO_UDP ? NAT_P_UDP : NAT_P_ICMP;
+	size_t alen = k1->family == 4 ? 4 : 16, i;
+	const struct nat_rule *r;
+	const uint8_t *pub;
+	struct pkt_info pi;
+	int32_t pport = 0;
+
+	for (i = 0; i < nat->set.nrules; i++) {
+		r = &nat->rules[i];
+		if (r->family != k1->family || r->action != NAT_RULE_DNAT ||
+		    r->source != NAT_SOURCE_KEEP || !(r->protos & bit) ||
+		    memcmp(r->to.b, k1->src, alen) != 0 ||
+		    (pub = rule_public(r)) == NULL)
+			continue;
+		if (ports && (pport = rule_public_port(r, k1->sport)) == -1)
+			continue;
+		memset(k0, 0, sizeof(*k0));
+		memcpy(k0->src, k1->dst, alen);
+		memcpy(k0->dst, pub, alen);
+		k0->sport = ports ? k1->dport : k1->sport;
+		k0->dport = ports ? (uint16_t)pport : 0;
+		k0->proto = k1->proto;
+		k0->family = k1->family;
+		/* the client's packet as rule_match() sees it */
+		memset(&pi, 0, sizeof(pi));
+		pi.family = k0->family;
+		pi.proto = k0->proto;
+		pi.alen = (uint8_t)alen;
+		pi.dst = k0->dst;
+		pi.dport = k0->dport;
+		pi.icmp_echo = pi.icmp_request = !ports;
+		if (rule_match(nat, &pi) == r)
+			return r;
+	}
+	return NULL;
+}

@@ -24,6 +24,28 @@ tcp_open_state(const struct nat *nat, uint8_t flags, enum nat_drop_reason *why)
 	return -1;
 }
 
+/*
+ * The state a target's packet opens a lost flow in (reply-side pickup), or
+ * -1 with a reason: a SYN+ACK answers a SYN the flow had seen (SYN_RECV); an
+ * ACK without SYN/RST is mid-stream (ESTABLISHED). An RST opens nothing.
+ */
+int
+tcp_pickup_state(const struct nat *nat, uint8_t flags,
+    enum nat_drop_reason *why)
+{
+	uint8_t f = flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN);
+
+	/* the inside opens nothing else: a lost flow's reply, not a client */
+	*why = NAT_DROP_NO_FLOW;
+	if (nat->set.tcp_no_pickup)
+		return -1;
+	if (f == (TCP_SYN | TCP_ACK))
+		return NAT_TCP_SYN_RECV;
+	if ((f & (TCP_SYN | TCP_RST)) == 0 && (f & TCP_ACK))
+		return NAT_TCP_ESTABLISHED;
+	return -1;
+}
+
 /* Whether a client SYN starts the connection anew on a closed flow. */
 bool
 tcp_reopens(const struct nat_flow *f, int dir, uint8_t flags)

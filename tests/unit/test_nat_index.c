@@ -232,9 +232,13 @@ test_index_engine(void **state)
 	for (i = N; i < N + N / 2; i++)
 		assert_verdict(flow_pkt(n, i, false, T0 + SEC(303), &why),
 		    NAT_FORWARD, why);
-	for (i = N; i < N + N / 2; i++)
+	/* a reply and traffic after it: a two-way stream, assured */
+	for (i = N; i < N + N / 2; i++) {
 		assert_verdict(flow_pkt(n, i, true, T0 + SEC(304), &why),
 		    NAT_FORWARD, why);
+		assert_verdict(flow_pkt(n, i, false, T0 + SEC(304), &why),
+		    NAT_FORWARD, why);
+	}
 	for (i = 1; i < N; i += 2)
 		assert_verdict(flow_pkt(n, i, false, T0 + SEC(304), &why),
 		    NAT_FORWARD, why);

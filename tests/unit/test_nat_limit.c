@@ -239,11 +239,12 @@ test_source_table_full(void **state)
 	assert_int_equal(st.flows_active, 4);
 	assert_int_equal(st.sources_tracked, 4);
 	assert_int_equal(st.sources_reclaimed, 1);
-	/* assure all four */
+	/* assure all four: a reply and traffic after it */
 	for (i = 2; i <= 5; i++) {
 		snprintf(a, sizeof(a), "198.51.100.%d", i);
 		pg_udp(&x, B4, 53, a, 6000, 8);
 		FWD(pg_run(n, &x, NAT_SIDE_INSIDE, T0 + SEC(6), &why), why);
+		FWD(udp(n, a, 6000, T0 + SEC(6), &why), why);
 	}
 	assert_drop(udp(n, "198.51.100.6", 6000, T0 + SEC(7), &why), why,
 	    NAT_DROP_TABLE_FULL);

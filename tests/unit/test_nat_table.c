@@ -103,6 +103,7 @@ test_all_assured_table_full(void **state)
 	for (i = 1; i <= 4; i++) {
 		FWD(cli(n, i, T0, &why), why);
 		FWD(srv(n, i, T0, &why), why);
+		FWD(cli(n, i, T0, &why), why);
 	}
 	assert_drop(cli(n, 5, T0 + 1, &why), why, NAT_DROP_TABLE_FULL);
 	assert_drop(cli(n, 6, T0 + 2, &why), why, NAT_DROP_TABLE_FULL);
@@ -128,6 +129,7 @@ test_evict_skips_assured(void **state)
 	for (i = 1; i <= 3; i++) {
 		FWD(cli(n, i, T0 + SEC(i), &why), why);
 		FWD(srv(n, i, T0 + SEC(i), &why), why);
+		FWD(cli(n, i, T0 + SEC(i), &why), why);
 	}
 	FWD(cli(n, 4, T0 + SEC(10), &why), why);
 	FWD(cli(n, 5, T0 + SEC(11), &why), why);
