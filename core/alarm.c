@@ -28,7 +28,7 @@ alarm_say(const struct alarm *a, const struct nat_stats *st, uint64_t now)
 
 	if (full > 0 || ev > 0) {
 		log_warnx("flow table full (max_flows %llu): %llu new flows "
-		    "dropped, %llu finished or half-open flows evicted in the last "
+		    "dropped, %llu finished, half-open or rebuildable flows evicted in the last "
 		    "%llu s "
 		    "(drop_table_full, flows_evicted)",
 		    (unsigned long long)st->max_flows,

@@ -309,6 +309,63 @@ front_mtu(const struct front *f)
 	return (uint16_t)(m > 65535 ? 65535 : m);
 }
 
+/* A pass rule for ports lo..hi of one protocol bit and family. */
+static struct nat_rule
+front_host_rule(uint8_t family, uint8_t proto, uint16_t lo, uint16_t hi)
+{
+	struct nat_rule h;
+
+	memset(&h, 0, sizeof(h));
+	h.family = family;
+	h.action = NAT_RULE_PASS;
+	h.protos = proto;
+	h.port_lo = lo;
+	h.port_hi = hi;
+	h.id = CONF_RULE_HOST;
+	return h;
+}
+
+/*
+ * Put the ports the host keeps (its ephemeral range, its DHCP client) as
+ * pass rules in front of the first backend catch-all, as the capture rules
+ * do (front_public_family): the engine's rules then say what the capture
+ * really delivers, so reply-side pickup never takes a host port for one of a
+ * backend's (a backend's own datagram from such a port is not a reply).
+ * r has room for FRONT_HOST_RULES more than *n.
+ */
+#define FRONT_HOST_RULES 6
+static void
+front_host_rules(const struct front *f, struct nat_rule *r, size_t *n)
+{
+	struct nat_rule h[FRONT_HOST_RULES];
+	size_t i, first = *n, nh = 0;
+	bool fam[2] = { false, false };
+	uint8_t fi;
+
+	for (i = *n; i-- > 0;)
+		if (CONF_RULE_KIND(r[i].id) == CONF_RULE_BACKEND) {
+			first = i;
+			fam[front_fi(r[i].family)] = true;
+		}
+	if (first == *n)
+		return;
+	for (fi = 0; fi < 2; fi++) {
+		uint8_t fam_ = fi ? 6 : 4;
+
+		if (!fam[fi])
+			continue;
+		h[nh++] = front_host_rule(fam_, NAT_P_TCP,
+		    (uint16_t)f->host.eph_lo, (uint16_t)f->host.eph_hi);
+		h[nh++] = front_host_rule(fam_, NAT_P_UDP,
+		    (uint16_t)f->host.eph_lo, (uint16_t)f->host.eph_hi);
+		h[nh++] = front_host_rule(fam_, NAT_P_UDP, fi ? 546 : 68,
+		    fi ? 546 : 68);
+	}
+	memmove(&r[first + nh], &r[first], (*n - first) * sizeof(*r));
+	memcpy(&r[first], h, nh * sizeof(*r));
+	*n += nh;
+}
+
 /* Turn the config into engine settings and rules. */
 static int
 front_settings(struct front *f, struct nat_settings *s, struct nat_rule **rp,
@@ -318,7 +375,7 @@ front_settings(struct front *f, struct nat_settings *s, struct nat_rule **rp,
 	struct nat_rule *r;
 	char e[NAT_ERRLEN];
 
-	if ((r = calloc(n ? n : 1, sizeof(*r))) == NULL) {
+	if ((r = calloc(n + FRONT_HOST_RULES, sizeof(*r))) == NULL) {
 		snprintf(err, FRONT_ERRLEN, "no memory for %zu rules", n);
 		return -1;
 	}
@@ -326,6 +383,8 @@ front_settings(struct front *f, struct nat_settings *s, struct nat_rule **rp,
 		snprintf(err, FRONT_ERRLEN, "%s", e);
 		goto fail;
 	}
+	front_host_rules(f, r, &n);
+	s->nrules = n;
 	for (i = 0; i < n; i++) {
 		if (r[i].action == NAT_RULE_DNAT &&
 		    r[i].source == NAT_SOURCE_RELAY &&
