@@ -1,22 +1,25 @@
 #!/bin/sh
 # Install the Debian packages tunrelay needs to build and test, only those missing.
-# Usage: scripts/setup.sh [build|test|bench|all]   (default: all)
-# bench: what bench/relay-bench needs (iperf3, socat, haproxy, nftables, ...).
+# Usage: scripts/setup.sh [build|demo|test|bench|all]   (default: all)
+# demo: what scripts/demo needs (namespaces, ping, python3, nftables for its
+# comparison); bench: what bench/relay-bench needs (iperf3, socat, haproxy, ...).
 set -eu
 
 want=${1:-all}
 
 build_pkgs="gcc make autoconf automake libtool pkg-config libevent-dev uthash-dev
 libiniparser-dev libcmocka-dev libmnl-dev libnftnl-dev"
+demo_pkgs="iproute2 ethtool iputils-ping procps python3 nftables"
 bench_pkgs="iproute2 ethtool iperf3 socat haproxy procps python3 nftables"
 test_pkgs="iproute2 ethtool iputils-ping socat iperf3 procps python3 nftables iptables curl clang libclang-rt-14-dev"
 
 case "$want" in
   build) pkgs=$build_pkgs ;;
+  demo) pkgs="$build_pkgs $demo_pkgs" ;;
   test) pkgs="$build_pkgs $test_pkgs" ;;
   bench) pkgs="$build_pkgs $bench_pkgs" ;;
   all) pkgs="$build_pkgs $test_pkgs $bench_pkgs" ;;
-  *) echo "setup.sh: unknown target '$want' (allowed: build, test, bench, all)" >&2; exit 2 ;;
+  *) echo "setup.sh: unknown target '$want' (allowed: build, demo, test, bench, all)" >&2; exit 2 ;;
 esac
 
 missing=""
