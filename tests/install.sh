@@ -1,6 +1,7 @@
 #!/bin/sh
 # `make install DESTDIR=...` puts the binary, both man pages, the systemd unit
-# (with the configured paths filled in) and the example configurations in
+# (with the configured paths filled in), the example configurations and the
+# operator's Markdown pages (every docs/*.md but HACKING.md, and README.md) in
 # place, the installed binary runs, and `make uninstall` removes them all.
 # Run by `make check` (the TR_* variables come from dist/Makemodule.am).
 set -u
@@ -11,7 +12,7 @@ ok() { echo "ok - $*"; pass=$((pass + 1)); }
 not_ok() { echo "not ok - $*"; fail=$((fail + 1)); }
 
 : "${top_builddir:?run me from make check}" "${TR_BINDIR:?}" "${TR_MANDIR:?}"
-: "${TR_EXAMPLESDIR:?}" "${TR_SYSCONFDIR:?}"
+: "${TR_EXAMPLESDIR:?}" "${TR_SYSCONFDIR:?}" "${TR_DOCDIR:?}"
 MAKE=${MAKE:-make}
 unitdir=${TR_UNITDIR:-}
 
@@ -39,6 +40,14 @@ for f in seed-000-front.ini seed-000-back.ini seed-001.ini seed-002.ini; do
 	else
 		not_ok "example $f differs from examples/$f"
 	fi
+done
+
+# the man pages point at the Markdown pages: each one is installed as is
+for f in "$top_srcdir"/README.md "$top_srcdir"/docs/*.md; do
+	b=${f##*/}
+	[ "$b" = HACKING.md ] && continue
+	if cmp -s "$f" "$D$TR_DOCDIR/$b"; then ok "doc $b installed"
+	else not_ok "doc $b not installed as is in $TR_DOCDIR (list it in docs/Makemodule.am)"; fi
 done
 
 if [ -x "$D$TR_BINDIR/tunrelay" ] &&
