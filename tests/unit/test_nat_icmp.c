@@ -364,15 +364,16 @@ test_reply_dir_router(void **state)
 	reply_dir(C4, P4, 53, B4, 53, CRTR4, CRTR4, PKT_ICMP_TIMXCEED, 0, 0);
 }
 
-/* An error quoting a flow we do not have: icmp_no_flow. */
+/*
+ * An error quoting a flow we do not have, from either side, is about the
+ * host's own (or routed) traffic: NAT_NOT_OURS, untouched, for the host.
+ */
 static void
 test_unknown_flow(void **state)
 {
 	struct nat *n = mk();
-	struct pg_pkt q, e;
+	struct pg_pkt q, e, copy;
 	struct nat_stats st;
-	enum nat_drop_reason why;
-	enum nat_verdict v;
 
 	(void)state;
 	assert_non_null(n);
@@ -381,20 +382,104 @@ test_unknown_flow(void **state)
 	/* quoted: another client port */
 	pg_udp(&q, C4, 40001, B4, 53, 20);
 	pg_icmp_error(&e, B4, C4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_PORT, 0, q.data, q.len);
-	assert_drop(pg_run(n, &e, NAT_SIDE_INSIDE, T0, &why), why, NAT_DROP_ICMP_NO_FLOW);
+	copy = e;
+	assert_int_equal(pg_run(n, &e, NAT_SIDE_INSIDE, T0, NULL), NAT_NOT_OURS);
+	assert_memory_equal(e.data, copy.data, copy.len);
+	/* from a router on the tunnel path, about the host's own traffic */
+	pg_udp(&q, B4, 40002, "10.22.22.50", 53, 20);
+	pg_icmp_error(&e, RTR4, B4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_HOST, 0, q.data, q.len);
+	assert_int_equal(pg_run(n, &e, NAT_SIDE_INSIDE, T0, NULL), NAT_NOT_OURS);
 	/* quoted: the reverse of nothing we sent, from the public side */
 	pg_udp(&q, P4, 80, C4, 40000, 20);
 	pg_icmp_error(&e, C4, P4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_PORT, 0, q.data, q.len);
-	v = pg_run(n, &e, NAT_SIDE_PUBLIC, T0, &why);
-	if (v != NAT_NOT_OURS)
-		assert_drop(v, why, NAT_DROP_ICMP_NO_FLOW);
+	assert_int_equal(pg_run(n, &e, NAT_SIDE_PUBLIC, T0, NULL), NAT_NOT_OURS);
 	/* v6 */
 	pg_tcp(&q, C6, 1, B6, 2, PKT_TCP_SYN);
 	pg_icmp_error(&e, B6, C6, PKT_ICMP6_PACKET_TOO_BIG, 0, 1280, q.data, q.len);
-	assert_drop(pg_run(n, &e, NAT_SIDE_INSIDE, T0, &why), why, NAT_DROP_ICMP_NO_FLOW);
+	assert_int_equal(pg_run(n, &e, NAT_SIDE_INSIDE, T0, NULL), NAT_NOT_OURS);
 	nat_get_stats(n, &st);
-	assert_int_equal(st.drops[NAT_DROP_ICMP_NO_FLOW], v == NAT_DROP ? 3 : 2);
+	assert_int_equal(st.drops[NAT_DROP_ICMP_NO_FLOW], 0);
+	assert_int_equal(st.not_ours, 4);
+	assert_int_equal(st.icmp_translated, 0);
 	assert_int_equal(st.flows_created, 1);
+	pg_free(n);
+}
+
+/*
+ * ICMP echo from the inside with no flow is the host's own (its ping to a
+ * target, a target's ping to it) or routed: NAT_NOT_OURS. A reply to a
+ * relay address is never taken for a client's (no reply-side pickup),
+ * while the same reply to a client's address is picked up.
+ */
+static void
+test_inside_echo_not_ours(void **state)
+{
+	struct nat_rule r[2];
+	struct nat_settings s;
+	struct pg_pkt p, copy;
+	enum nat_drop_reason why;
+	struct nat *n;
+
+	(void)state;
+	r[0] = pg_rule(B4, NAT_P_UDP, 5300, 5300, 53);
+	r[0].source = NAT_SOURCE_RELAY;
+	r[0].relay_src = pg_addr(R4);
+	r[1] = pg_rule(B4, ALLP, 1, 65535, 0);
+	r[1].pub = pg_addr(P4);
+	pg_settings_init(&s);
+	s.rules = r;
+	s.nrules = 2;
+	n = pg_nat(&s);
+	assert_non_null(n);
+	pg_echo(&p, B4, R4, 777, false);
+	copy = p;
+	assert_int_equal(pg_run(n, &p, NAT_SIDE_INSIDE, T0, NULL), NAT_NOT_OURS);
+	assert_memory_equal(p.data, copy.data, copy.len);
+	pg_echo(&p, B4, R4, 778, true);
+	assert_int_equal(pg_run(n, &p, NAT_SIDE_INSIDE, T0, NULL), NAT_NOT_OURS);
+	/* a target's ping toward the internet: routed or dropped by the front */
+	pg_echo(&p, B4, "192.0.2.200", 779, false);
+	assert_int_equal(pg_run(n, &p, NAT_SIDE_INSIDE, T0, NULL), NAT_NOT_OURS);
+	/* TCP and UDP to a relay address with no flow stay dropped */
+	pg_udp(&p, B4, 53, R4, 45000, 20);
+	assert_drop(pg_run(n, &p, NAT_SIDE_INSIDE, T0, &why), why, NAT_DROP_NO_FLOW);
+	assert_int_equal(pg_flow_count(n, T0), 0);
+	/* control: the same echo reply to a client is picked up */
+	pg_echo(&p, B4, C4, 778, true);
+	assert_forward(n, &p, NAT_SIDE_INSIDE, T0);
+	assert_int_equal(pg_flow_count(n, T0), 1);
+	pg_free(n);
+}
+
+/*
+ * On the LAN side, a packet to the relay's hairpin address is the host's
+ * (a LAN host pinging the gateway), never a hairpin client's: the backend
+ * rule does not take it; the same ping to the public address is relayed.
+ */
+static void
+test_lan_hairpin_addr_not_ours(void **state)
+{
+	struct nat_rule r = pg_rule(B4, ALLP, 1, 65535, 0);
+	struct nat_settings s;
+	struct pg_pkt p;
+	struct nat *n;
+
+	(void)state;
+	pg_settings_init(&s);
+	s.rules = &r;
+	s.nrules = 1;
+	s.hairpin4 = true;
+	s.hairpin_src4 = pg_addr(H4);
+	n = pg_nat(&s);
+	assert_non_null(n);
+	pg_echo(&p, LANC4, H4, 900, false);
+	assert_int_equal(pg_run(n, &p, NAT_SIDE_LAN, T0, NULL), NAT_NOT_OURS);
+	pg_udp(&p, LANC4, 40000, H4, 53, 20);
+	assert_int_equal(pg_run(n, &p, NAT_SIDE_LAN, T0, NULL), NAT_NOT_OURS);
+	assert_int_equal(pg_flow_count(n, T0), 0);
+	pg_echo(&p, LANC4, P4, 900, false);
+	assert_forward(n, &p, NAT_SIDE_LAN, T0);
+	assert_int_equal(pg_flow_count(n, T0), 1);
 	pg_free(n);
 }
 
@@ -514,6 +599,8 @@ main(void)
 		PG_TEST(test_reply_dir_fullnat),
 		PG_TEST(test_reply_dir_router),
 		PG_TEST(test_unknown_flow),
+		PG_TEST(test_inside_echo_not_ours),
+		PG_TEST(test_lan_hairpin_addr_not_ours),
 		PG_TEST(test_error_never_touches_flow),
 		PG_TEST(test_quote_lengths),
 		PG_TEST(test_redirect_not_relayed),
