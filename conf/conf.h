@@ -216,6 +216,7 @@ const char *conf_nat_rule_name(const struct conf *c, uint32_t id, char *buf,
 #define CONF_RULE_EXCLUDE	(1U << 24)
 #define CONF_RULE_FORWARD	(2U << 24)
 #define CONF_RULE_BACKEND	(3U << 24)
+#define CONF_RULE_HOST		(4U << 24)	/* the front's: ports the host keeps */
 #define CONF_RULE_KIND(id)	((id) & 0xff000000U)
 #define CONF_RULE_INDEX(id)	((id) & 0x00ffffffU)
 

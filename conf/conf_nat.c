@@ -174,6 +174,8 @@ conf_nat_rule_name(const struct conf *c, uint32_t id, char *buf, size_t len)
 	else if (CONF_RULE_KIND(id) == CONF_RULE_BACKEND && i < f->nbackend)
 		snprintf(buf, len, "backend %s", conf_parse_addr_str(
 		    &f->backend[i], a, sizeof(a)));
+	else if (CONF_RULE_KIND(id) == CONF_RULE_HOST)
+		snprintf(buf, len, "host ports (ephemeral, DHCP client)");
 	else
 		snprintf(buf, len, "rule %u", id);
 	return (buf);

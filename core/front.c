@@ -309,54 +309,61 @@ front_mtu(const struct front *f)
 	return (uint16_t)(m > 65535 ? 65535 : m);
 }
 
-/* One engine pass rule for ports of the host. */
+/* A pass rule for ports lo..hi of one protocol bit and family. */
 static struct nat_rule
-front_pass_rule(uint8_t family, uint8_t protos, int lo, int hi)
+front_host_rule(uint8_t family, uint8_t proto, uint16_t lo, uint16_t hi)
 {
-	struct nat_rule p;
+	struct nat_rule h;
 
-	memset(&p, 0, sizeof(p));
-	p.family = family;
-	p.action = NAT_RULE_PASS;
-	p.protos = protos;
-	p.port_lo = (uint16_t)lo;
-	p.port_hi = (uint16_t)hi;
-	p.id = FRONT_RULE_HOST;
-	return p;
+	memset(&h, 0, sizeof(h));
+	h.family = family;
+	h.action = NAT_RULE_PASS;
+	h.protos = proto;
+	h.port_lo = lo;
+	h.port_hi = hi;
+	h.id = CONF_RULE_HOST;
+	return h;
 }
 
 /*
- * The ports the capture rules leave with the host (its ephemeral ports and
- * its DHCP client, public steps 1 and 3) as engine pass rules, after the
- * forwards and before the backends. A whole packet to them never reaches the
- * engine, but a fragment does (fragments are captured by protocol): the
- * engine must not give the host's own fragmented datagrams to a backend.
- * r has room for FRONT_HOST_RULES more rules.
+ * Put the ports the host keeps (its ephemeral range, its DHCP client) as
+ * pass rules in front of the first backend catch-all, as the capture rules
+ * do (front_public_family): the engine's rules then say what the capture
+ * really delivers, so reply-side pickup never takes a host port for one of a
+ * backend's (a backend's own datagram from such a port is not a reply).
+ * r has room for FRONT_HOST_RULES more than *n.
  */
+#define FRONT_HOST_RULES 6
 static void
-front_host_pass(const struct front *f, struct nat_rule *r, size_t *n)
+front_host_rules(const struct front *f, struct nat_rule *r, size_t *n)
 {
-	struct nat_rule p[FRONT_HOST_RULES];
-	size_t np = 0, at, i;
-	uint8_t fam;
-	bool used;
+	struct nat_rule h[FRONT_HOST_RULES];
+	size_t i, first = *n, nh = 0;
+	bool fam[2] = { false, false };
+	uint8_t fi;
 
-	for (fam = 4; fam <= 6; fam += 2) {
-		for (i = 0, used = false; i < *n; i++)
-			used |= r[i].family == fam;
-		if (!used)
+	for (i = *n; i-- > 0;)
+		if (CONF_RULE_KIND(r[i].id) == CONF_RULE_BACKEND) {
+			first = i;
+			fam[front_fi(r[i].family)] = true;
+		}
+	if (first == *n)
+		return;
+	for (fi = 0; fi < 2; fi++) {
+		uint8_t fam_ = fi ? 6 : 4;
+
+		if (!fam[fi])
 			continue;
-		p[np++] = front_pass_rule(fam, NAT_P_TCP | NAT_P_UDP,
-		    f->host.eph_lo, f->host.eph_hi);
-		p[np++] = front_pass_rule(fam, NAT_P_UDP, fam == 4 ? 68 : 546,
-		    fam == 4 ? 68 : 546);
+		h[nh++] = front_host_rule(fam_, NAT_P_TCP,
+		    (uint16_t)f->host.eph_lo, (uint16_t)f->host.eph_hi);
+		h[nh++] = front_host_rule(fam_, NAT_P_UDP,
+		    (uint16_t)f->host.eph_lo, (uint16_t)f->host.eph_hi);
+		h[nh++] = front_host_rule(fam_, NAT_P_UDP, fi ? 546 : 68,
+		    fi ? 546 : 68);
 	}
-	for (at = 0; at < *n; at++)
-		if (CONF_RULE_KIND(r[at].id) == CONF_RULE_BACKEND)
-			break;
-	memmove(&r[at + np], &r[at], (*n - at) * sizeof(*r));
-	memcpy(&r[at], p, np * sizeof(*r));
-	*n += np;
+	memmove(&r[first + nh], &r[first], (*n - first) * sizeof(*r));
+	memcpy(&r[first], h, nh * sizeof(*r));
+	*n += nh;
 }
 
 /* Turn the config into engine settings and rules. */
@@ -376,6 +383,8 @@ front_settings(struct front *f, struct nat_settings *s, struct nat_rule **rp,
 		snprintf(err, FRONT_ERRLEN, "%s", e);
 		goto fail;
 	}
+	front_host_rules(f, r, &n);
+	s->nrules = n;
 	for (i = 0; i < n; i++) {
 		if (r[i].action == NAT_RULE_DNAT &&
 		    r[i].source == NAT_SOURCE_RELAY &&
@@ -387,9 +396,6 @@ front_settings(struct front *f, struct nat_settings *s, struct nat_rule **rp,
 		    r[i].source == NAT_SOURCE_KEEP)
 			front_rule_pub(f, &r[i]);
 	}
-	front_host_pass(f, r, &n);
-	s->rules = r;
-	s->nrules = n;
 	if (front_hairpin_src(f, s, err) == -1)
 		goto fail;
 	if (f->conf.front.mss_mode == CONF_MSS_PMTU)
@@ -1430,9 +1436,8 @@ front_describe(const struct front *f)
 		    "so its own connections keep working", f->host.eph_lo,
 		    f->host.eph_hi);
 	for (i = 0; i < f->set.nrules; i++)
-		if (f->rules[i].id != FRONT_RULE_HOST)
-			log_info("rule: %s", conf_nat_rule_name(&f->conf,
-			    f->rules[i].id, buf, sizeof(buf)));
+		log_info("rule: %s", conf_nat_rule_name(&f->conf,
+		    f->rules[i].id, buf, sizeof(buf)));
 }
 
 /* Whether addr (of engine family fam) is one of the front's own addresses. */

@@ -22,8 +22,6 @@
 #define FRONT_MAX_RULES 96		/* per side */
 #define FRONT_MAX_HAIRPIN 8
 #define FRONT_HOLD_METRIC 4294967295U	/* below every other route */
-#define FRONT_HOST_RULES 4		/* engine pass rules for the host's ports */
-#define FRONT_RULE_HOST (4U << 24)	/* their id (after conf's CONF_RULE_*) */
 
 /* What the host looks like to a front config. */
 struct front_host {
