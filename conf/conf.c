@@ -275,11 +275,15 @@ conf_strdup(struct conf_ctx *ctx, const char *s, int line)
 	return (d);
 }
 
-/* The default socket: /run/tunrelay/NAME.sock, NAME the file's base name. */
-static char *
-conf_default_socket(struct conf_ctx *ctx)
+/*
+ * A default file of the instance: /run/tunrelay/NAME.SUFFIX, NAME the config
+ * file's base name without .ini or .conf ("tunrelay" when none is left).
+ */
+int
+conf_default_path(struct conf_ctx *ctx, const char *suffix, char *path,
+    size_t len)
 {
-	char		 name[256], path[512];
+	char		 name[256];
 	const char	*base;
 	size_t		 n;
 
@@ -293,9 +297,19 @@ conf_default_socket(struct conf_ctx *ctx)
 		n = 0;
 	memcpy(name, base, n);
 	name[n] = '\0';
-	snprintf(path, sizeof(path), "%s/%s.sock", CONF_SOCKET_DIR,
-	    n > 0 ? name : "tunrelay");
-	if (conf_parse_path(path) != NULL) {
+	n = (size_t)snprintf(path, len, "%s/%s.%s", CONF_SOCKET_DIR,
+	    n > 0 ? name : "tunrelay", suffix);
+	return (n < len ? 0 : -1);
+}
+
+/* The default socket: /run/tunrelay/NAME.sock. */
+static char *
+conf_default_socket(struct conf_ctx *ctx)
+{
+	char	path[512];
+
+	if (conf_default_path(ctx, "sock", path, sizeof(path)) == -1 ||
+	    conf_parse_path(path) != NULL) {
 		conf_error(ctx, 0, "the default control socket \"%s\" is not "
 		    "usable as a socket path (allowed: set control_socket, an "
 		    "absolute path of up to %d bytes)", path, CONF_SOCKET_MAX);

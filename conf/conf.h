@@ -44,6 +44,7 @@
 #define CONF_MSS_MAX		65495
 #define CONF_PER_SOURCE_RATE_MAX	1000000
 #define CONF_SOCKET_DIR		"/run/tunrelay"
+#define CONF_STATE_PATH_MAX	250	/* bytes: FILE.new must fit a name */
 
 /* One message; line 0 when it concerns the whole file. */
 struct conf_error {
@@ -146,6 +147,7 @@ struct conf_front {
 	struct conf_metrics	 metrics;
 	bool			 flow_log;	/* log new and closed flows */
 	uint32_t		 flow_log_rate;	/* lines per second */
+	char			*state_file;	/* saved flows; NULL: off */
 };
 
 /* [back]. */

@@ -612,5 +612,6 @@ conf_front_free(struct conf_front *f)
 		free(f->hairpin[i]);
 	free(f->hairpin);
 	free(f->metrics.path);
+	free(f->state_file);
 	memset(f, 0, sizeof(*f));
 }

@@ -82,6 +82,7 @@ void	conf_check_keys(struct conf_ctx *, size_t, const char *const *);
 void	*conf_grow(struct conf_ctx *, void *, size_t, size_t, int);
 char	*conf_strdup(struct conf_ctx *, const char *, int);
 void	 conf_common(struct conf_ctx *, size_t, struct conf *);
+int	 conf_default_path(struct conf_ctx *, const char *, char *, size_t);
 
 /* conf_scan.c */
 int	 conf_scan_file(struct conf_ctx *);
@@ -127,9 +128,10 @@ int	 conf_key_addr_list(struct conf_ctx *, const struct conf_ent *,
 int	 conf_key_path(struct conf_ctx *, const struct conf_ent *, char **);
 int	 conf_key_group(struct conf_ctx *, const struct conf_ent *, char **);
 
-/* conf_ops.c: metrics, flow_log, flow_log_rate of [front] */
-#define CONF_OPS_KEYS	"metrics", "flow_log", "flow_log_rate"
+/* conf_ops.c: metrics, flow_log, flow_log_rate, state_file of [front] */
+#define CONF_OPS_KEYS	"metrics", "flow_log", "flow_log_rate", "state_file"
 void	 conf_ops_load(struct conf_ctx *, size_t, struct conf_front *);
+const char *conf_ops_state_path(const char *);
 const char *conf_ops_metrics(const char *, struct conf_metrics *, char *,
 	    size_t);
 

@@ -1,6 +1,6 @@
 /*
  * conf_ops.c - the operator keys of [front]: metrics (the Prometheus
- * endpoint), flow_log and flow_log_rate.
+ * endpoint), flow_log, flow_log_rate and state_file.
  */
 #if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L
@@ -13,6 +13,8 @@
 
 #include "conf/conf_int.h"
 
+#define CONF_ALLOWED_STATE	"off, or an absolute file path of up to 250 " \
+	"bytes"
 #define CONF_ALLOWED_METRICS	"off, PORT (on 127.0.0.1), ADDRESS:PORT, " \
 	"[IPV6]:PORT or unix:/ABSOLUTE/PATH"
 
@@ -114,7 +116,59 @@ conf_ops_metrics_key(struct conf_ctx *ctx, const struct conf_ent *e,
 	f->metrics = m;
 }
 
-/* Read metrics, flow_log and flow_log_rate of [front] (section sec). */
+/*
+ * Check a state file path: absolute, a file (not a directory), printable,
+ * short enough for "FILE.new". NULL when it is good, else why not.
+ */
+const char *
+conf_ops_state_path(const char *s)
+{
+	const char	*p, *base;
+	size_t		 n = strlen(s);
+
+	if (n == 0)
+		return ("is empty");
+	if (*s != '/')
+		return ("is not an absolute path");
+	if (n > CONF_STATE_PATH_MAX)
+		return ("is longer than 250 bytes");
+	base = strrchr(s, '/') + 1;
+	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		return ("names a directory, not a file");
+	for (p = s; *p != '\0'; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			return ("has a control character");
+	return (NULL);
+}
+
+/* state_file: off, or a path; the default is /run/tunrelay/NAME.state. */
+static void
+conf_ops_state_file(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
+{
+	const struct conf_ent	*e = conf_find(ctx, sec, "state_file");
+	char			 path[512];
+	const char		*why;
+
+	if (e == NULL) {
+		if (conf_default_path(ctx, "state", path, sizeof(path)) == -1 ||
+		    conf_ops_state_path(path) != NULL)
+			conf_error(ctx, 0, "the default state file \"%s\" is "
+			    "not usable (allowed: set state_file, %s)", path,
+			    CONF_ALLOWED_STATE);
+		else
+			f->state_file = conf_strdup(ctx, path, 0);
+		return;
+	}
+	if (strcmp(e->value, "off") == 0)
+		return;
+	if ((why = conf_ops_state_path(e->value)) != NULL) {
+		conf_bad(ctx, e, e->value, why, CONF_ALLOWED_STATE);
+		return;
+	}
+	f->state_file = conf_strdup(ctx, e->value, e->line);
+}
+
+/* Read metrics, flow_log, flow_log_rate and state_file of [front] (section sec). */
 void
 conf_ops_load(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
 {
@@ -128,4 +182,5 @@ conf_ops_load(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
 	if ((e = conf_find(ctx, sec, "flow_log_rate")) != NULL)
 		conf_key_u32(ctx, e, 1, CONF_FLOW_LOG_RATE_MAX,
 		    " lines per second", &f->flow_log_rate);
+	conf_ops_state_file(ctx, sec, f);
 }

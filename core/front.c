@@ -36,6 +36,7 @@
 
 #include "core/front.h"
 #include "core/log.h"
+#include "core/loop.h"
 #include "tun/ndp.h"
 #include "tun/sysctl.h"
 
@@ -1532,6 +1533,8 @@ front_start(struct front *f, struct conf *c, char err[FRONT_ERRLEN])
 		snprintf(err, FRONT_ERRLEN, "engine: %s", ne);
 		goto fail;
 	}
+	/* before any device exists: the first packet read finds its flow */
+	statefile_open(&f->state, f->conf.front.state_file, f->nat, loop_now());
 	front_ndp_on(f);
 	if (front_rules(f, err) == -1 || front_forwarding(f, err) == -1)
 		goto fail;
@@ -1572,6 +1575,7 @@ front_stop(struct front *f)
 	if (sysctl_undo_restore(log_note, NULL) > 0)
 		log_warnx("some sysctls could not be put back (logged above)");
 	nat_destroy(f->nat);
+	statefile_close(&f->state, f->clean_stop);
 	free(f->rules);
 	conf_free(&f->conf);
 	pthread_mutex_destroy(&f->lock);
@@ -1599,6 +1603,17 @@ front_keep_ctl(struct conf *nc, struct conf *oc)
 	t = nc->control_group;
 	nc->control_group = oc->control_group;
 	oc->control_group = t;
+}
+
+/* The state file is opened once, at start: a reload keeps it. */
+static void
+front_keep_state(const struct conf *nc, const struct conf *oc)
+{
+	const char *n = nc->front.state_file, *o = oc->front.state_file;
+
+	if ((n == NULL) != (o == NULL) || (n != NULL && strcmp(n, o) != 0))
+		log_warnx("reload: state_file needs a restart; keeping %s",
+		    o != NULL ? o : "off");
 }
 
 /*
@@ -1648,6 +1663,10 @@ front_reload(struct front *f, struct conf *c, char err[FRONT_ERRLEN])
 		goto fail;
 	}
 	front_keep_ctl(&f->conf, &old.conf);
+	front_keep_state(&f->conf, &old.conf);
+	if (f->set.nat_port_lo != old.set.nat_port_lo ||
+	    f->set.nat_port_hi != old.set.nat_port_hi)
+		statefile_refresh(&f->state, f->nat);
 	free(old.rules);
 	conf_free(&old.conf);
 	memset(c, 0, sizeof(*c));
@@ -1688,6 +1707,28 @@ front_cleanup(char err[FRONT_ERRLEN])
 	rc = front_unroute(&nl, err);
 	nl_close(&nl);
 	return rc;
+}
+
+/* Remove a killed instance's state file unless a restart will take it over. */
+int
+front_cleanup_state(const struct conf *c, char err[FRONT_ERRLEN])
+{
+	const char *result = getenv("SERVICE_RESULT");
+
+	if (c->front.state_file == NULL)
+		return 0;
+	/* systemd runs ExecStopPost before Restart=on-failure starts again */
+	if (result != NULL && strcmp(result, "success") != 0) {
+		log_info("cleanup: keeping %s (service result %s: a restart "
+		    "takes its flows over)", c->front.state_file, result);
+		return 0;
+	}
+	if (statefile_remove(c->front.state_file) == -1) {
+		snprintf(err, FRONT_ERRLEN, "%s: %s", c->front.state_file,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* Count our rules and routes. */

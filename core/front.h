@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "conf/conf.h"
+#include "core/statefile.h"
 #include "nat/nat.h"
 #include "tun/nl.h"
 #include "tun/route.h"
@@ -63,6 +64,8 @@ struct front {
 	struct front_host host;
 	struct front_side side[NAT_SIDE_MAX];
 	bool icmp6;			/* proxy_ndp on: ICMPv6 to own addresses captured */
+	struct statefile state;		/* flows that survive a restart */
+	bool clean_stop;		/* SIGTERM/SIGINT: the state file goes */
 };
 
 /* Build everything a config needs and install it; on error nothing is left. */
@@ -84,6 +87,11 @@ void front_unlock(struct front *);
 void front_stop(struct front *);
 /* Remove whatever a killed instance left behind (no config needed). */
 int front_cleanup(char err[FRONT_ERRLEN]);
+/*
+ * Remove a killed instance's state file, unless the service manager is about
+ * to restart it (SERVICE_RESULT other than success); -1 with a message.
+ */
+int front_cleanup_state(const struct conf *, char err[FRONT_ERRLEN]);
 /* Count our rules and routes in the kernel. */
 int front_count(struct nl *, size_t *rules, size_t *routes, char err[FRONT_ERRLEN]);
 /* Host checks for `tunrelay check`; prints each problem, returns how many. */

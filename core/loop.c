@@ -735,6 +735,8 @@ loop_run(const char *path, struct conf *c)
 	notify_send("READY=1\nSTATUS=relaying");
 	event_base_dispatch(l->base);
 	rc = atomic_load(&l->failed) ? 1 : 0;
+	/* a planned stop: no restart will take the saved flows over */
+	l->front.clean_stop = rc == 0;
 	notify_send("STOPPING=1");
 threads:
 	loop_threads_stop(l);

@@ -166,9 +166,12 @@ main_ask(const char *path, const char *cmd)
 	return rc == -1 ? 1 : 0;
 }
 
-/* Clean one role's objects unless an instance of it runs; 0 ok, 1 not. */
+/*
+ * Clean one role's objects unless an instance of it runs; 0 ok, 1 not. With
+ * the front's config c, also its state file.
+ */
 static int
-main_cleanup_role(const char *role)
+main_cleanup_role(const char *role, const struct conf *c)
 {
 	char err[FRONT_ERRLEN > BACK_ERRLEN ? FRONT_ERRLEN : BACK_ERRLEN];
 	int lock, rc;
@@ -179,6 +182,8 @@ main_cleanup_role(const char *role)
 		return 1;
 	}
 	rc = strcmp(role, "back") == 0 ? back_cleanup(err) : front_cleanup(err);
+	if (rc == 0 && c != NULL && strcmp(role, "front") == 0)
+		rc = front_cleanup_state(c, err);
 	close(lock);
 	if (rc == -1) {
 		fprintf(stderr, "tunrelay cleanup: %s: %s\n", role, err);
@@ -203,11 +208,11 @@ main_cleanup(const char *path)
 	if (conf_load(path, &c, &errs) == -1) {
 		fprintf(stderr, "tunrelay cleanup: %s has errors; removing "
 		    "tunrelay's objects anyway\n", path);
-		bad |= main_cleanup_role("front");
-		bad |= main_cleanup_role("back");
+		bad |= main_cleanup_role("front", NULL);
+		bad |= main_cleanup_role("back", NULL);
 	} else
 		bad = main_cleanup_role(c.role == CONF_ROLE_BACK ? "back" :
-		    "front");
+		    "front", &c);
 	if (!bad && c.control_socket && unlink(c.control_socket) == -1 &&
 	    errno != ENOENT) {
 		fprintf(stderr, "tunrelay cleanup: %s: %s\n", c.control_socket,

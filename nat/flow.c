@@ -343,6 +343,7 @@ flow_set_state(struct nat *nat, struct nat_flow *f, uint8_t s)
 	f->state = s;
 	flow_gauge(nat, f, 1);
 	flow_evict_sync(nat, f);
+	state_note(nat, f);
 }
 
 /* Append a flow to the unassured list (the eviction order). */
@@ -354,6 +355,7 @@ flow_unassure(struct nat *nat, struct nat_flow *f)
 		f->flags &= (uint8_t)~FLOW_ASSURED;
 	}
 	flow_list_add(nat, &nat->uhead, &nat->utail, f, FLOW_EVICT);
+	state_put(nat, f);	/* a new flow, or one started over */
 }
 
 /* Mark a flow assured: off the unassured list, onto the one it calls for. */
@@ -366,6 +368,7 @@ flow_assure(struct nat *nat, struct nat_flow *f)
 	f->flags |= FLOW_ASSURED;
 	f->flags &= (uint8_t)~FLOW_CLOSING;
 	flow_list_move(nat, f, FLOW_LIST_NONE, flow_list_want(f));
+	state_note(nat, f);
 }
 
 /* Move a cursor off a flow about to go, to the flow after it. */
@@ -396,6 +399,7 @@ flow_delete(struct nat *nat, struct nat_flow *f)
 {
 	int i;
 
+	state_forget(nat, f);
 	flow_cursor_fix(&nat->sweep, f);
 	for (i = 0; i < NAT_CURSORS; i++)
 		flow_cursor_fix(&nat->cursor[i], f);

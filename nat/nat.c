@@ -742,7 +742,7 @@ nat_dispatch(struct nat *nat, struct nat_pkt *pkt, enum nat_side side,
  * time older than one already seen is taken as the newest one. A flow seen
  * "in the future" would otherwise look idle for 2^32 seconds and expire.
  */
-static void
+void
 nat_clock(struct nat *nat, uint64_t now)
 {
 	if (now <= nat->now_ms)

@@ -287,4 +287,61 @@ const char *nat_proto_name(uint8_t proto);
 /* Bytes of memory the engine holds now (tables, flows, pools). */
 size_t nat_memory(const struct nat *);
 
+
+/*
+ * Flow state that survives a crash of the caller (docs/engine.md, "The state
+ * region"). Flows the rules cannot rebuild (full NAT, hairpin: their relay
+ * port was the engine's choice) are written, one fixed-size record each, into
+ * a memory region the caller supplies, typically a shared file mapping: at
+ * flow creation, on a TCP state or assurance change and on deletion, never per
+ * packet. A restarted caller hands the old region to a new engine, which
+ * checks it and takes the flows over with their exact tuples and relay ports.
+ */
+#define NAT_STATE_VERSION 1
+
+/* Why a saved record was not taken over. */
+enum nat_state_drop {
+	NAT_STATE_CORRUPT = 0,	/* check value or state word wrong: torn or damaged */
+	NAT_STATE_BAD_FIELD,	/* family, protocol, state, side or addresses impossible */
+	NAT_STATE_NO_RULE,	/* no rule of that id, family and protocol now */
+	NAT_STATE_BAD_RELAY,	/* relay address unused now, or port outside nat_ports */
+	NAT_STATE_CLASH,	/* a key or the relay endpoint is taken already */
+	NAT_STATE_FULL,		/* no room for the flow or its mapping */
+	NAT_STATE_DROP_MAX
+};
+
+/* What nat_state_adopt() did. */
+struct nat_state_report {
+	uint32_t records;		/* live records in the old region */
+	uint32_t adopted;		/* flows taken over */
+	uint32_t dropped[NAT_STATE_DROP_MAX];	/* records refused, by reason */
+	uint32_t dropped_total;
+};
+
+/* Bytes of a region for an engine of max_flows flows (0: out of range). */
+size_t nat_state_size(uint32_t max_flows);
+
+/*
+ * Write the engine's records into region[0..len) from now on (NULL detaches).
+ * The region must be zero-filled (a new sparse file) or this engine's own
+ * region again (after nat_reconfigure() changed nat_ports: the header is
+ * rewritten), 8-byte aligned and at least nat_state_size(max_flows) long; it
+ * must outlive the engine or be detached first. Flows the engine holds
+ * already are written at once.
+ */
+int nat_state_attach(struct nat *, void *region, size_t len,
+    char err[NAT_ERRLEN]);
+
+/*
+ * Take over the flows saved in another engine's region: -1 with a message
+ * when the region as a whole cannot be trusted (truncated, not a state
+ * region, another format version, other max_flows or nat_ports); else 0, and
+ * every live record is checked and either adopted (its flow re-created, its
+ * relay port claimed again, idle time starting at now) or dropped and counted
+ * in *report. Adopted flows go into the engine's own region when attached.
+ */
+int nat_state_adopt(struct nat *, const void *old, size_t len, uint64_t now,
+    struct nat_state_report *, char err[NAT_ERRLEN]);
+const char *nat_state_drop_name(enum nat_state_drop);
+
 #endif

@@ -301,6 +301,13 @@ struct limit {
 	uint64_t reclaimed;
 };
 
+/* the caller's region of flow records (state.c) */
+struct state_rec;
+struct state_region {
+	struct state_rec *rec;		/* 2 * slots records; NULL: not attached */
+	uint32_t slots;			/* records per family (IPv4, IPv6) */
+};
+
 #define NAT_MAX_POOLS 64
 #define SCRATCH 1280
 
@@ -342,6 +349,7 @@ struct nat {
 	nat_flow_hook *hook;		/* flow events, or NULL */
 	void *hook_arg;
 	struct limit limit;
+	struct state_region state;	/* crash-proof flow records, or none */
 
 	uint8_t scratch[SCRATCH];
 };
@@ -437,6 +445,8 @@ struct nat_mapping *port_map(struct nat *, const struct nat_key *, const struct 
 struct nat_mapping *port_map_private(struct nat *, const struct nat_key *, const struct nat_addr *);
 void port_unmap(struct nat *, struct nat_mapping *);
 int port_pick_free(struct nat *, struct nat_key *);
+struct nat_mapping *port_claim(struct nat *, const struct nat_key *,
+    const struct nat_addr *, uint16_t, bool, bool *);
 
 /* TCP (tcp.c) */
 int tcp_open_state(const struct nat *, uint8_t, enum nat_drop_reason *);
@@ -466,7 +476,13 @@ int frag_pending(struct nat *, struct nat_pkt *, enum nat_side *);
 size_t frag_sweep(struct nat *, size_t);
 size_t frag_memory(const struct nat *);
 
+/* the state region (state.c): hooks of the flow table */
+void state_put(struct nat *, const struct nat_flow *);
+void state_note(struct nat *, const struct nat_flow *);
+void state_forget(struct nat *, const struct nat_flow *);
+
 /* shared by nat.c and friends */
+void nat_clock(struct nat *, uint64_t);
 void nat_rewrite(struct nat *, struct pkt_info *, bool, const uint8_t *,
     uint16_t, const uint8_t *, uint16_t);
 int nat_ttl(struct nat *, struct pkt_info *);

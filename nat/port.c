@@ -244,3 +244,53 @@ port_pick_free(struct nat *nat, struct nat_key *k1)
 	}
 	return -1;
 }
+
+/*
+ * Take relay port `port` of ext again for the client endpoint of k0 (a flow
+ * taken over from a saved region): the endpoint's shared mapping, one more
+ * reference when it exists with that very port, or a private mapping. NULL
+ * when the port or the endpoint's shared mapping is taken otherwise (*clash)
+ * or there is no room.
+ */
+struct nat_mapping *
+port_claim(struct nat *nat, const struct nat_key *k0,
+    const struct nat_addr *ext, uint16_t port, bool shared, bool *clash)
+{
+	struct nat_mapping *m = NULL;
+	struct port_pool *p;
+	struct map_key mk;
+
+	*clash = false;
+	port_key(&mk, k0, ext);
+	if (shared) {
+		HASH_FIND(hh, nat->maps, &mk, MAPKEYLEN, m);
+		if (m != NULL && m->ext_port == port) {
+			m->refs++;
+			return m;
+		}
+	}
+	if (m != NULL) {
+		*clash = true;		/* the endpoint is mapped to another port */
+		return NULL;
+	}
+	if ((p = port_pool(nat, k0->family, k0->proto, ext)) == NULL)
+		return NULL;
+	if (port_used(p, port)) {
+		*clash = true;
+		return NULL;
+	}
+	if ((m = slab_alloc(&nat->map_slab)) == NULL)
+		return NULL;
+	memset(m, 0, sizeof(*m));
+	m->key = mk;
+	p->bits[port >> 6] |= 1ULL << (port & 63);
+	p->used++;
+	m->pool = p;
+	m->ext_port = port;
+	m->refs = 1;
+	m->hashed = shared;
+	if (shared)
+		HASH_ADD(hh, nat->maps, key, MAPKEYLEN, m);
+	nat->st.mappings++;
+	return m;
+}

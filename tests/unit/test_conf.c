@@ -908,7 +908,7 @@ test_err_unknown_key(void **state)
 	    "tcp_transitory_timeout, udp_timeout, icmp_timeout, tcp_pickup, "
 	    "nat_ports, queues, per_source_flows, per_source_rate, "
 	    "per_source_burst, other_traffic, metrics, flow_log, flow_log_rate, "
-	    "control_socket, control_group)");
+	    "state_file, control_socket, control_group)");
 	assert_msg(l, 1, "10: [forward.a] colour: unknown key (allowed: proto, "
 	    "listen, to, source)");
 	done(l);

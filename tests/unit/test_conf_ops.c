@@ -1,13 +1,14 @@
 /*
- * test_conf_ops.c - the operator keys of [front]: metrics, flow_log and
- * flow_log_rate; defaults, every accepted form, and the exact messages for
- * bad values.
+ * test_conf_ops.c - the operator keys of [front]: metrics, flow_log,
+ * flow_log_rate and state_file; defaults, every accepted form, and the exact
+ * messages for bad values.
  */
 #if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L
 #endif
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -194,6 +195,106 @@ test_flow_log_bad(void **state)
 	done(l);
 }
 
+/* Load HEAD + extra from DIR/relay.ini; the state file it names, or NULL. */
+static char *
+load_ini_state(const char *extra)
+{
+	const char	*tmp = getenv("TMPDIR");
+	struct conf_errors *errs = calloc(1, sizeof(*errs));
+	struct conf	 c;
+	char		 dir[512], path[600], text[1024], *st;
+	int		 fd, n, rc;
+
+	assert_non_null(errs);
+	snprintf(dir, sizeof(dir), "%s/tunrelay-ops-XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/relay.ini", dir);
+	n = snprintf(text, sizeof(text), "%s%s", HEAD, extra);
+	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0);
+	assert_int_equal(write(fd, text, (size_t)n), n);
+	close(fd);
+	rc = conf_load(path, &c, errs);
+	unlink(path);
+	rmdir(dir);
+	free(errs);
+	assert_int_equal(rc, 0);
+	st = c.front.state_file ? strdup(c.front.state_file) : NULL;
+	conf_free(&c);
+	return st;
+}
+
+/* state_file: default from the file's name, off, a path. */
+static void
+test_state_file(void **state)
+{
+	struct loaded	*l = load("");
+	char		 want[600], *st;
+	const char	*base = strrchr(l->path, '/') + 1;
+
+	(void)state;
+	/* a name without .ini is taken whole */
+	snprintf(want, sizeof(want), "/run/tunrelay/%s.state", base);
+	assert_int_equal(l->rc, 0);
+	assert_string_equal(l->c.front.state_file, want);
+	done(l);
+	st = load_ini_state("");
+	assert_string_equal(st, "/run/tunrelay/relay.state");
+	free(st);
+	assert_null(load_ini_state("state_file = off\n"));
+	st = load_ini_state("state_file = /var/lib/tunrelay/flows\n");
+	assert_string_equal(st, "/var/lib/tunrelay/flows");
+	free(st);
+}
+
+/* Bad state_file values: the exact messages. */
+static void
+test_state_file_bad(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "state_file = relay.state\n", "state_file: \"relay.state\" "
+		    "is not an absolute path (allowed: off, or an absolute file "
+		    "path of up to 250 bytes)" },
+		{ "state_file = /run/tunrelay/\n", "state_file: "
+		    "\"/run/tunrelay/\" names a directory, not a file "
+		    "(allowed: off, or an absolute file path of up to 250 "
+		    "bytes)" },
+		{ "state_file = /run/..\n", "state_file: \"/run/..\" names a "
+		    "directory, not a file (allowed: off, or an absolute file "
+		    "path of up to 250 bytes)" },
+		{ "state_file =\n", "state_file: \"\" is empty (allowed: off, "
+		    "or an absolute file path of up to 250 bytes)" },
+		{ "state_file = OFF\n", "state_file: \"OFF\" is not an "
+		    "absolute path (allowed: off, or an absolute file path of "
+		    "up to 250 bytes)" },
+	};
+	char		 line[400], p[300];
+	struct loaded	*l;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		l = load(bad[i][0]);
+		assert_one_error(l, bad[i][1]);
+		done(l);
+	}
+	memset(p, 'a', sizeof(p));
+	p[0] = '/';
+	p[251] = '\0';
+	snprintf(line, sizeof(line), "state_file = %s\n", p);
+	l = load(line);
+	assert_int_equal(l->rc, -1);
+	assert_int_equal(l->errs.n, 1);
+	assert_non_null(strstr(l->errs.e[0].msg, "is longer than 250 bytes"));
+	done(l);
+	p[250] = '\0';
+	snprintf(line, sizeof(line), "state_file = %s\n", p);
+	l = load(line);
+	assert_int_equal(l->rc, 0);
+	assert_string_equal(l->c.front.state_file, p);
+	done(l);
+}
+
 int
 main(void)
 {
@@ -203,6 +304,8 @@ main(void)
 		cmocka_unit_test(test_metrics_forms),
 		cmocka_unit_test(test_metrics_bad),
 		cmocka_unit_test(test_flow_log_bad),
+		cmocka_unit_test(test_state_file),
+		cmocka_unit_test(test_state_file_bad),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
