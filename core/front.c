@@ -709,17 +709,20 @@ front_drops_other(const struct front *f, enum nat_side side)
 }
 
 /*
- * The rule ahead of the fragment catchers of catcher c: the same protocol
- * with every port, which no fragment matches, keeps whole packets on the
- * path they took before. By destination port (local destinations): lookup
- * local, where they fell through to. By source port (replies to remote
- * clients): the end of the interface's rules, the blackhole of
- * other_traffic = drop or, past all of ours, the host's routing (goto the
- * moved local rule).
+ * A guard ahead of the fragment catchers of catcher c: the same protocol
+ * with any destination port (by_dport) or any source port, which no
+ * fragment matches (its ports are 0 in the rule lookup), keeps whole packets
+ * on the path they took before. Rule port ranges end at 65534, so one
+ * selector alone would let every whole packet to (or from) port 65535 onto
+ * the catcher: the two guards together miss only packets with both ports
+ * 65535. local: lookup local, where packets to the front's own addresses
+ * fell through to. Else (replies to remote clients) the end of the
+ * interface's rules: the blackhole of other_traffic = drop or, past all of
+ * ours, the host's routing (goto the moved local rule).
  */
 static struct nl_rule
 front_frag_guard(const struct front *f, enum nat_side side,
-    const struct nl_rule *c, bool by_sport)
+    const struct nl_rule *c, bool local, bool by_dport)
 {
 	struct nl_rule g;
 
@@ -727,15 +730,18 @@ front_frag_guard(const struct front *f, enum nat_side side,
 	g.family = c->family;
 	g.ip_proto = c->ip_proto;
 	memcpy(g.iif, c->iif, sizeof(g.iif));
-	if (!by_sport) {
-		g.table = RT_TABLE_LOCAL;
+	if (by_dport) {
 		g.dport_lo = 1;
 		g.dport_hi = NL_RULE_PORT_MAX;
+	} else {
+		g.sport_lo = 1;
+		g.sport_hi = NL_RULE_PORT_MAX;
+	}
+	if (local) {
+		g.table = RT_TABLE_LOCAL;
 		return g;
 	}
 	g.table = RT_TABLE_MAIN;
-	g.sport_lo = 1;
-	g.sport_hi = NL_RULE_PORT_MAX;
 	if (front_drops_other(f, side))
 		g.action = FR_ACT_BLACKHOLE;
 	else {
@@ -745,15 +751,29 @@ front_frag_guard(const struct front *f, enum nat_side side,
 	return g;
 }
 
+/* Both guards (front_frag_guard) of catcher c. */
+static bool
+front_frag_guards(struct front *f, enum nat_side side,
+    const struct nl_rule *c, bool local)
+{
+	struct nl_rule g;
+
+	g = front_frag_guard(f, side, c, local, true);
+	if (!front_add(f, side, &g))
+		return false;
+	g = front_frag_guard(f, side, c, local, false);
+	return front_add(f, side, &g);
+}
+
 /*
  * Fragments carry no ports in the kernel's rule lookup (BRIEF section 4):
  * the side's port-selected captures (from rule index from on) miss them.
  * For each, the same rule without its ports catches them, after guards
- * (front_frag_guard) that keep every whole packet of the protocol off it.
- * by_sport: captures by source port (keep-source replies), else by
- * destination port (clients to forwarded ports, full-NAT replies). On the
- * public interface, remote destinations come after local ones: the
- * destination-port guard goes first there too.
+ * (front_frag_guards) that keep whole packets of the protocol off it.
+ * by_sport: captures by source port (keep-source replies, to remote
+ * clients), else by destination port (clients to forwarded ports, full-NAT
+ * replies: to the front's own addresses). On the public interface, remote
+ * destinations come after local ones: the local guards go first there too.
  */
 static bool
 front_frag_rules(struct front *f, enum nat_side side, size_t from,
@@ -767,8 +787,7 @@ front_frag_rules(struct front *f, enum nat_side side, size_t from,
 		g = sd->rules[i];
 		if (g.table != FRONT_TABLE_BASE + (uint32_t)side || g.action != 0 ||
 		    (g.ip_proto != IPPROTO_TCP && g.ip_proto != IPPROTO_UDP) ||
-		    (by_sport ? g.sport_lo : g.dport_lo) == 0 ||
-		    !f->host.pub_has[g.family == AF_INET ? 0 : 1])
+		    (by_sport ? g.sport_lo : g.dport_lo) == 0)
 			continue;
 		g.sport_lo = g.sport_hi = g.dport_lo = g.dport_hi = 0;
 		g.priority = 0;
@@ -781,14 +800,11 @@ front_frag_rules(struct front *f, enum nat_side side, size_t from,
 			    c[j].ip_proto == c[i].ip_proto)
 				break;
 		if (j < i)
-			continue;	/* one guard per family and protocol */
-		if (by_sport && side == NAT_SIDE_PUBLIC) {
-			g = front_frag_guard(f, side, &c[i], false);
-			if (!front_add(f, side, &g))
-				return false;
-		}
-		g = front_frag_guard(f, side, &c[i], by_sport);
-		if (!front_add(f, side, &g))
+			continue;	/* one set of guards per family and protocol */
+		if ((!by_sport || side == NAT_SIDE_PUBLIC) &&
+		    !front_frag_guards(f, side, &c[i], true))
+			return false;
+		if (by_sport && !front_frag_guards(f, side, &c[i], false))
 			return false;
 	}
 	for (i = 0; i < n; i++)
