@@ -221,6 +221,68 @@ test_packet_too_big6(void **state)
 	orig_dir(&o, RTR6, PKT_ICMP6_PACKET_TOO_BIG, 0, 1280, 0);
 }
 
+/* The first fragment of a client's UDP datagram (1000 bytes) in o. */
+static void
+first_frag(struct pg_pkt *o, const char *c, const char *p, uint16_t dport)
+{
+	struct pg_pkt full;
+
+	pg_udp(&full, c, 40100, p, dport, 1000);
+	memset(o, 0, sizeof(*o));
+	o->len = pg_fragment(full.data, full.len, 0, 400, false, 0x4242,
+	    o->data, PKT_CAP);
+}
+
+/*
+ * A router beyond the front (a smaller MTU ahead) answers the first fragment
+ * of a relayed datagram: the quote carries the ports, the error reaches the
+ * client quoting its own fragment, keep-source and full NAT, IPv4 and IPv6.
+ */
+static void
+test_too_big_first_fragment(void **state)
+{
+	struct pg_pkt o;
+
+	(void)state;
+	first_frag(&o, C4, P4, 53);
+	orig_dir(&o, RTR4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_NEEDFRAG, 1280, 0);
+	first_frag(&o, C4, P4, 5300);
+	orig_dir(&o, RTR4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_NEEDFRAG, 1280, 0);
+	first_frag(&o, C6, P6, 53);
+	orig_dir(&o, RTR6, PKT_ICMP6_PACKET_TOO_BIG, 0, 1280, 0);
+}
+
+/*
+ * An error quoting a later fragment (no ports) names no flow: dropped as a
+ * bad quote, never handed to the host as if it were its own.
+ */
+static void
+test_error_about_later_fragment(void **state)
+{
+	struct nat *n = mk();
+	struct pg_pkt full, f, t, e;
+	struct pg_info pi;
+	enum nat_verdict v;
+
+	(void)state;
+	assert_non_null(n);
+	pg_udp(&full, C6, 40100, P6, 53, 1000);
+	memset(&f, 0, sizeof(f));
+	f.len = pg_fragment(full.data, full.len, 0, 400, false, 7, f.data, PKT_CAP);
+	open_flow(n, &f, &t, T0);
+	f.len = pg_fragment(full.data, full.len, 400, full.len - 440, true, 7,
+	    f.data, PKT_CAP);
+	pg_copy(&t, &f);
+	assert_forward(n, &t, NAT_SIDE_PUBLIC, T0 + 1);
+	assert_parse(&t, &pi);
+	pg_icmp_error(&e, RTR6, C6, PKT_ICMP6_PACKET_TOO_BIG, 0, 1280, t.data,
+	    t.len);
+	v = pg_run(n, &e, NAT_SIDE_INSIDE, T0 + 2, NULL);
+	assert_int_not_equal(v, NAT_FORWARD);
+	assert_int_not_equal(v, NAT_NOT_OURS);
+	pg_free(n);
+}
+
 static void
 test_unreach6_ext_headers(void **state)
 {
@@ -591,6 +653,8 @@ main(void)
 		PG_TEST(test_packet_too_big6),
 		PG_TEST(test_packet_too_big6_partial),
 		PG_TEST(test_unreach6_ext_headers),
+		PG_TEST(test_too_big_first_fragment),
+		PG_TEST(test_error_about_later_fragment),
 		PG_TEST(test_time_exceeded6_truncated),
 		PG_TEST(test_fullnat_orig_dir),
 		PG_TEST(test_quoted_echo),
