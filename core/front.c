@@ -18,8 +18,14 @@
  * lookup local rule), lookup local, then keep-source replies from LAN targets.
  * With [hairpin], full-NAT replies include every target's replies to the
  * hairpin address (LAN clients' flows), on the interface the target is behind.
- * Capture rules always name a protocol (ARP keeps working, BRIEF section 4);
- * ICMPv6 is never captured, so neighbour discovery stays with the host.
+ * Capture rules always name a protocol (ARP keeps working, BRIEF section 4).
+ * Fragments carry no ports in the rule lookup: each port-selected capture
+ * has a port-less twin behind guards that keep whole packets off it
+ * (front_frag_rules). ICMP is captured to the front's own addresses (errors
+ * from any router, echo) and, past lookup local, from anywhere on an
+ * interface with keep-source targets (errors to clients). ICMPv6 to the
+ * front's addresses needs proxy_ndp and a tagged proxy entry per address
+ * (tun/ndp.h): unicast neighbour discovery then stays with the host.
  */
 #include <sys/random.h>
 
