@@ -295,6 +295,34 @@ check_forwarding(struct check_front *k)
 }
 
 /*
+ * proxy_ndp: with IPv6 relayed, run turns it on so that ICMPv6 to the
+ * front's addresses can be captured (echo, packet too big) while neighbour
+ * discovery stays with the host; where it cannot (a read-only /proc/sys),
+ * run only warns, and so does check. A running front needs proxy entries.
+ */
+static void
+check_proxy_ndp(struct check_front *k)
+{
+	static const char key[] = "/proc/sys/net/ipv6/conf/all/proxy_ndp";
+	char v = '0';
+	FILE *fp;
+
+	if (!k->fam[1])
+		return;
+	if ((fp = fopen(key, "r")) != NULL) {
+		if (fread(&v, 1, 1, fp) != 1)
+			v = '0';
+		fclose(fp);
+	}
+	if (v == '1' || access(key, W_OK) == 0)
+		return;
+	check_say(k->c, CHECK_WARNING, "%s is %c and not writable (%s): ICMPv6 "
+	    "to the front's addresses (IPv6 echo, packet too big) stays with "
+	    "the host (fix: set it to 1 before tunrelay starts)", key, v,
+	    strerror(errno));
+}
+
+/*
  * rp_filter: the TUN devices have no address, so any reverse-path check on
  * them drops every relayed packet. run sets them (and all) to 0.
  */
@@ -779,6 +807,7 @@ check_front(const struct conf *c)
 			check_mtu(&k);
 		}
 		bad += check_forwarding(&k);
+		check_proxy_ndp(&k);
 		bad += check_rp_filter(&k);
 		bad += check_rules(&k);
 		check_ports(&k);

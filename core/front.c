@@ -18,8 +18,14 @@
  * lookup local rule), lookup local, then keep-source replies from LAN targets.
  * With [hairpin], full-NAT replies include every target's replies to the
  * hairpin address (LAN clients' flows), on the interface the target is behind.
- * Capture rules always name a protocol (ARP keeps working, BRIEF section 4);
- * ICMPv6 is never captured, so neighbour discovery stays with the host.
+ * Capture rules always name a protocol (ARP keeps working, BRIEF section 4).
+ * Fragments carry no ports in the rule lookup: each port-selected capture
+ * has a port-less twin behind guards that keep whole packets off it
+ * (front_frag_rules). ICMP is captured to the front's own addresses (errors
+ * from any router, echo) and, past lookup local, from anywhere on an
+ * interface with keep-source targets (errors to clients). ICMPv6 to the
+ * front's addresses needs proxy_ndp and a tagged proxy entry per address
+ * (tun/ndp.h): unicast neighbour discovery then stays with the host.
  */
 #include <sys/random.h>
 
@@ -37,6 +43,7 @@
 #include "core/front.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "tun/ndp.h"
 #include "tun/sysctl.h"
 
 static const char *const front_devname[NAT_SIDE_MAX] = {
@@ -488,9 +495,35 @@ front_rule(const char *iif, uint8_t family, uint8_t proto, uint32_t table)
 	return r;
 }
 
-/* Protocol numbers of an engine protocol mask. */
+/* The ICMP protocol number of a family. */
+static uint8_t
+front_icmp(uint8_t family)
+{
+	return family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+}
+
+/* Whether a rule protocol is ICMP or ICMPv6 (no ports). */
+static bool
+front_is_icmp(uint8_t proto)
+{
+	return proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6;
+}
+
+/*
+ * Whether ICMP to the front's own addresses can be captured for a family:
+ * always for IPv4; for IPv6 only with proxy_ndp (front_ndp_on), which keeps
+ * unicast neighbour discovery to those addresses with the host.
+ */
+static bool
+front_icmp_own(const struct front *f, uint8_t family)
+{
+	return family == 4 || f->icmp6;
+}
+
+/* Protocol numbers of an engine protocol mask (ICMP to own addresses). */
 static size_t
-front_protos(uint8_t mask, uint8_t family, uint8_t out[3])
+front_protos(const struct front *f, uint8_t mask, uint8_t family,
+    uint8_t out[3])
 {
 	size_t n = 0;
 
@@ -498,8 +531,8 @@ front_protos(uint8_t mask, uint8_t family, uint8_t out[3])
 		out[n++] = IPPROTO_TCP;
 	if (mask & NAT_P_UDP)
 		out[n++] = IPPROTO_UDP;
-	if ((mask & NAT_P_ICMP) && family == 4)
-		out[n++] = IPPROTO_ICMP;
+	if ((mask & NAT_P_ICMP) && front_icmp_own(f, family))
+		out[n++] = front_icmp(family);
 	return n;
 }
 
@@ -542,7 +575,7 @@ front_client_rules(struct front *f, enum nat_side side, const char *iif,
 {
 	struct nl_rule t;
 	uint8_t p[3];
-	size_t np = front_protos(r->protos, r->family, p), i, a;
+	size_t np = front_protos(f, r->protos, r->family, p), i, a;
 
 	for (i = 0; i < np; i++) {
 		for (a = 0; a < f->host.npub_all; a++) {
@@ -553,10 +586,10 @@ front_client_rules(struct front *f, enum nat_side side, const char *iif,
 				continue;
 			t = front_rule(iif, r->family, p[i], FRONT_TABLE_BASE + side);
 			t.dst = front_host_prefix(r->family, &f->host.pub_all[a]);
-			if (!any_port && p[i] != IPPROTO_ICMP) {
+			if (!any_port && !front_is_icmp(p[i])) {
 				t.dport_lo = r->port_lo;
 				t.dport_hi = r->port_hi;
-			} else if (any_port && p[i] != IPPROTO_ICMP &&
+			} else if (any_port && !front_is_icmp(p[i]) &&
 			    front_excludes_top(f, p[i])) {
 				t.dport_lo = 1;
 				t.dport_hi = 65534;
@@ -604,8 +637,31 @@ front_public_excludes(struct front *f, enum nat_side side, const char *iif,
 }
 
 /*
+ * ICMP (echo, errors) to one of the front's own addresses on an interface.
+ * Errors about relayed packets come from anywhere on the path (a router
+ * with a smaller MTU, an expired TTL), so no source is named; what no flow
+ * claims (the host's own pings and errors) the engine leaves alone and the
+ * loop hands back to the host.
+ */
+static bool
+front_icmp_to(struct front *f, enum nat_side side, const char *iif,
+    uint8_t family, const struct nat_addr *a)
+{
+	struct nl_rule t;
+
+	if (!front_icmp_own(f, family))
+		return true;
+	t = front_rule(iif, family, front_icmp(family), FRONT_TABLE_BASE + side);
+	t.dst = front_host_prefix(family, a);
+	return front_add(f, side, &t);
+}
+
+/*
  * Rules catching the replies of one target: keep-source replies come from
- * the target's port range; full-NAT replies come to the relay's NAT ports.
+ * the target's port range; full-NAT replies come to the relay's NAT ports,
+ * and ICMP to the relay's address from anywhere. ICMP errors about
+ * keep-source flows go to the client's address: front_transit_icmp catches
+ * them, once per side (keep[] says which families need it).
  */
 static bool
 front_reply_rules(struct front *f, enum nat_side side, const char *iif,
@@ -613,20 +669,176 @@ front_reply_rules(struct front *f, enum nat_side side, const char *iif,
 {
 	struct nl_rule t;
 	uint8_t p[3];
-	size_t np = front_protos(r->protos | NAT_P_ICMP, r->family, p), i;
+	size_t np = front_protos(f, r->protos & (NAT_P_TCP | NAT_P_UDP),
+	    r->family, p), i;
 
+	if (!natted)
+		f->side[side].keep[front_fi(r->family)] = true;
 	for (i = 0; i < np; i++) {
 		t = front_rule(iif, r->family, p[i], FRONT_TABLE_BASE + side);
 		t.src = front_host_prefix(r->family, &r->to);
-		if (natted && p[i] != IPPROTO_ICMP) {
+		if (natted) {
 			t.dst = front_host_prefix(r->family, &r->relay_src);
 			t.dport_lo = f->set.nat_port_lo;
 			t.dport_hi = f->set.nat_port_hi;
-		} else if (!natted && p[i] != IPPROTO_ICMP && r->to_port) {
+		} else if (r->to_port) {
 			t.sport_lo = r->to_port;
 			t.sport_hi = (uint16_t)(r->to_port + (r->port_hi - r->port_lo));
-		} else if (natted)
-			t.dst = front_host_prefix(r->family, &r->relay_src);
+		}
+		if (!front_add(f, side, &t))
+			return false;
+	}
+	return !natted || front_icmp_to(f, side, iif, r->family, &r->relay_src);
+}
+
+/* Whether rule t is in c[0..n) (priorities aside). */
+static bool
+front_in(const struct nl_rule *c, size_t n, const struct nl_rule *t)
+{
+	struct nl_rule a;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		a = c[i];
+		a.priority = t->priority;
+		if (memcmp(&a, t, sizeof(a)) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Whether an interface ends in the other_traffic = drop blackhole. */
+static bool
+front_drops_other(const struct front *f, enum nat_side side)
+{
+	return !f->conf.front.route_other && side != NAT_SIDE_LAN;
+}
+
+/*
+ * A guard ahead of the fragment catchers of catcher c: the same protocol
+ * with any destination port (by_dport) or any source port, which no
+ * fragment matches (its ports are 0 in the rule lookup), keeps whole packets
+ * on the path they took before. Rule port ranges end at 65534, so one
+ * selector alone would let every whole packet to (or from) port 65535 onto
+ * the catcher: the two guards together miss only packets with both ports
+ * 65535. local: lookup local, where packets to the front's own addresses
+ * fell through to. Else (replies to remote clients) the end of the
+ * interface's rules: the blackhole of other_traffic = drop or, past all of
+ * ours, the host's routing (goto the moved local rule).
+ */
+static struct nl_rule
+front_frag_guard(const struct front *f, enum nat_side side,
+    const struct nl_rule *c, bool local, bool by_dport)
+{
+	struct nl_rule g;
+
+	memset(&g, 0, sizeof(g));
+	g.family = c->family;
+	g.ip_proto = c->ip_proto;
+	memcpy(g.iif, c->iif, sizeof(g.iif));
+	if (by_dport) {
+		g.dport_lo = 1;
+		g.dport_hi = NL_RULE_PORT_MAX;
+	} else {
+		g.sport_lo = 1;
+		g.sport_hi = NL_RULE_PORT_MAX;
+	}
+	if (local) {
+		g.table = RT_TABLE_LOCAL;
+		return g;
+	}
+	g.table = RT_TABLE_MAIN;
+	if (front_drops_other(f, side))
+		g.action = FR_ACT_BLACKHOLE;
+	else {
+		g.action = FR_ACT_GOTO;
+		g.goto_prio = FRONT_PRIO_LOCAL;
+	}
+	return g;
+}
+
+/* Both guards (front_frag_guard) of catcher c. */
+static bool
+front_frag_guards(struct front *f, enum nat_side side,
+    const struct nl_rule *c, bool local)
+{
+	struct nl_rule g;
+
+	g = front_frag_guard(f, side, c, local, true);
+	if (!front_add(f, side, &g))
+		return false;
+	g = front_frag_guard(f, side, c, local, false);
+	return front_add(f, side, &g);
+}
+
+/*
+ * Fragments carry no ports in the kernel's rule lookup (BRIEF section 4):
+ * the side's port-selected captures (from rule index from on) miss them.
+ * For each, the same rule without its ports catches them, after guards
+ * (front_frag_guards) that keep whole packets of the protocol off it.
+ * by_sport: captures by source port (keep-source replies, to remote
+ * clients), else by destination port (clients to forwarded ports, full-NAT
+ * replies: to the front's own addresses). On the public interface, remote
+ * destinations come after local ones: the local guards go first there too.
+ */
+static bool
+front_frag_rules(struct front *f, enum nat_side side, size_t from,
+    bool by_sport)
+{
+	struct front_side *sd = &f->side[side];
+	struct nl_rule c[FRONT_MAX_RULES], g;
+	size_t n = 0, i, j, end = sd->nrules;
+
+	for (i = from; i < end; i++) {
+		g = sd->rules[i];
+		if (g.table != FRONT_TABLE_BASE + (uint32_t)side || g.action != 0 ||
+		    (g.ip_proto != IPPROTO_TCP && g.ip_proto != IPPROTO_UDP) ||
+		    (by_sport ? g.sport_lo : g.dport_lo) == 0)
+			continue;
+		g.sport_lo = g.sport_hi = g.dport_lo = g.dport_hi = 0;
+		g.priority = 0;
+		if (!front_has_rule(sd, &g) && !front_in(c, n, &g))
+			c[n++] = g;
+	}
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < i; j++)
+			if (c[j].family == c[i].family &&
+			    c[j].ip_proto == c[i].ip_proto)
+				break;
+		if (j < i)
+			continue;	/* one set of guards per family and protocol */
+		if ((!by_sport || side == NAT_SIDE_PUBLIC) &&
+		    !front_frag_guards(f, side, &c[i], true))
+			return false;
+		if (by_sport && !front_frag_guards(f, side, &c[i], false))
+			return false;
+	}
+	for (i = 0; i < n; i++)
+		if (!front_add(f, side, &c[i]))
+			return false;
+	return true;
+}
+
+/*
+ * ICMP errors from routers between the front and a keep-source target go
+ * to the client's address: every ICMP packet arriving on an interface with
+ * keep-source targets, past the local ones, is captured. What no flow
+ * claims the loop routes (other_traffic = route) or drops.
+ */
+static bool
+front_transit_icmp(struct front *f, enum nat_side side, const char *iif)
+{
+	struct nl_rule t;
+	uint8_t fam;
+
+	for (fam = 4; fam <= 6; fam += 2) {
+		if (!f->side[side].keep[front_fi(fam)])
+			continue;
+		/* elsewhere a protocol-less lookup local comes first */
+		t = front_rule(iif, fam, front_icmp(fam), RT_TABLE_LOCAL);
+		if (side == NAT_SIDE_PUBLIC && !front_add(f, side, &t))
+			return false;
+		t.table = FRONT_TABLE_BASE + side;
 		if (!front_add(f, side, &t))
 			return false;
 	}
@@ -713,7 +925,23 @@ full:
 	return front_full(err);
 }
 
-/* Client rules (public steps 1-3) for one family on a client interface. */
+/* Whether any rule of a family translates (DNAT). */
+static bool
+front_family_dnat(const struct front *f, uint8_t family)
+{
+	size_t i;
+
+	for (i = 0; i < f->set.nrules; i++)
+		if (f->rules[i].family == family &&
+		    f->rules[i].action == NAT_RULE_DNAT)
+			return true;
+	return false;
+}
+
+/*
+ * Client rules for one family on a client interface: public steps 1-3,
+ * then ICMP to the public addresses (errors about relayed packets, echo).
+ */
 static int
 front_public_family(struct front *f, enum nat_side side, const char *iif,
     uint8_t family, char *err)
@@ -734,6 +962,10 @@ front_public_family(struct front *f, enum nat_side side, const char *iif,
 	}
 	if (!front_public_excludes(f, side, iif, family, true))
 		goto full;
+	for (i = 0; i < f->host.npub_all && front_family_dnat(f, family); i++)
+		if (f->host.pub_all_family[i] == family &&
+		    !front_icmp_to(f, side, iif, family, &f->host.pub_all[i]))
+			goto full;
 	return 0;
 full:
 	return front_full(err);
@@ -762,11 +994,16 @@ front_local_all(struct front *f, enum nat_side side, const char *iif,
 	return front_add(f, side, &t);
 }
 
-/* Inside and LAN interfaces: replies, LAN clients, local traffic. */
+/*
+ * Inside and LAN interfaces: replies, LAN clients, their fragments, local
+ * traffic, keep-source replies, their fragments and ICMP errors.
+ */
 static int
 front_other_side(struct front *f, enum nat_side side, const char *iif,
     char *err)
 {
+	size_t from = f->side[side].nrules;
+
 	if (front_replies(f, true, side, err) == -1)
 		return -1;
 	/* LAN clients go to the public addresses: local, so before lookup local */
@@ -776,10 +1013,14 @@ front_other_side(struct front *f, enum nat_side side, const char *iif,
 		return -1;
 	if (side == NAT_SIDE_LAN && !front_backend_rules(f, side, iif))
 		goto full;
-	if (!front_local_all(f, side, iif, 4) || !front_local_all(f, side, iif, 6))
+	if (!front_frag_rules(f, side, from, false) ||
+	    !front_local_all(f, side, iif, 4) || !front_local_all(f, side, iif, 6))
 		goto full;
 	if (front_replies(f, false, side, err) == -1)
 		return -1;
+	if (!front_frag_rules(f, side, from, true) ||
+	    !front_transit_icmp(f, side, iif))
+		goto full;
 	return 0;
 full:
 	return front_full(err);
@@ -882,8 +1123,10 @@ front_rules(struct front *f, char *err)
 {
 	size_t i;
 
-	for (i = 0; i < NAT_SIDE_MAX; i++)
+	for (i = 0; i < NAT_SIDE_MAX; i++) {
 		f->side[i].nrules = 0;
+		f->side[i].keep[0] = f->side[i].keep[1] = false;
+	}
 	if (front_guard_spoof(f, err) == -1)
 		return -1;
 	if (front_public_family(f, NAT_SIDE_PUBLIC,
@@ -894,6 +1137,10 @@ front_rules(struct front *f, char *err)
 	    front_replies(f, false, NAT_SIDE_PUBLIC, err) == -1)
 		return -1;
 	if (!front_backend_rules(f, NAT_SIDE_PUBLIC,
+	    f->conf.front.public_interface) ||
+	    !front_frag_rules(f, NAT_SIDE_PUBLIC, 0, false) ||
+	    !front_frag_rules(f, NAT_SIDE_PUBLIC, 0, true) ||
+	    !front_transit_icmp(f, NAT_SIDE_PUBLIC,
 	    f->conf.front.public_interface) ||
 	    !front_guard_other(f, NAT_SIDE_PUBLIC,
 	    f->conf.front.public_interface))
@@ -1077,14 +1324,84 @@ front_forwarding(const struct front *f, char *err)
 	return 0;
 }
 
-/* Install the rules of every side; on error take back what was added. */
+/*
+ * IPv6 neighbour discovery to the front's own addresses must stay with the
+ * host while ICMPv6 to them is captured (tun/ndp.h): proxy_ndp on, when any
+ * rule is IPv6. Without it (a read-only /proc/sys), ICMPv6 to those
+ * addresses is not captured at all.
+ */
+static void
+front_ndp_on(struct front *f)
+{
+	char se[SYSCTL_ERRLEN];
+	size_t i;
+	int old;
+
+	f->icmp6 = false;
+	for (i = 0; i < f->set.nrules && !f->icmp6; i++)
+		f->icmp6 = f->rules[i].family == 6 &&
+		    f->rules[i].action == NAT_RULE_DNAT;
+	if (!f->icmp6)
+		return;
+	if (sysctl_proxy_ndp(1, &old, se) == -1) {
+		log_warnx("%s: ICMPv6 to the front's addresses stays with the "
+		    "host (no IPv6 ping to targets, no packet too big relayed)",
+		    se);
+		f->icmp6 = false;
+	} else if (old != 1)
+		log_info("enabled net.ipv6.conf.all.proxy_ndp (was %d): "
+		    "neighbour discovery stays with the host", old);
+}
+
+/*
+ * The proxy entries the rules need: one per captured ICMPv6 destination of
+ * the front's own (a host prefix) on the interface it is captured on.
+ */
+static size_t
+front_proxies(const struct front *f, struct nl_proxy *out, size_t max)
+{
+	const struct nl_rule *r;
+	size_t n = 0, i;
+	unsigned int ifx;
+	int s;
+
+	for (s = 0; s < NAT_SIDE_MAX; s++) {
+		for (i = 0; i < f->side[s].nrules && n < max; i++) {
+			r = &f->side[s].rules[i];
+			if (r->family != AF_INET6 || r->ip_proto != IPPROTO_ICMPV6 ||
+			    r->action != 0 || r->dst.len != 128 ||
+			    r->table != FRONT_TABLE_BASE + (uint32_t)s ||
+			    (ifx = if_nametoindex(r->iif)) == 0)
+				continue;
+			memset(&out[n], 0, sizeof(out[n]));
+			out[n].family = AF_INET6;
+			out[n].ifindex = (int)ifx;
+			memcpy(out[n].addr, r->dst.addr, 16);
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * Install the proxy entries and rules of every side (entries first, so
+ * that neighbour discovery never meets a capture rule alone); on error take
+ * back what was added. Entries no rule needs go last.
+ */
 static int
 front_apply(struct front *f, char *err)
 {
+	struct nl_proxy px[NAT_SIDE_MAX * FRONT_MAX_RULES];
 	struct route_result res;
 	char e[ROUTE_ERRLEN];
+	size_t npx;
 	int i;
 
+	npx = front_proxies(f, px, sizeof(px) / sizeof(px[0]));
+	if (ndp_sync(&f->nl, px, npx, false, front_note, NULL, e) == -1) {
+		snprintf(err, FRONT_ERRLEN, "proxy neighbour entries: %s", e);
+		return -1;
+	}
 	for (i = 0; i < NAT_SIDE_MAX; i++) {
 		front_spec(&f->side[i], (enum nat_side)i, f->side[i].dev.ifindex);
 		if (!f->side[i].used)
@@ -1095,6 +1412,8 @@ front_apply(struct front *f, char *err)
 			return -1;
 		}
 	}
+	if (ndp_sync(&f->nl, px, npx, true, front_note, NULL, e) == -1)
+		log_warnx("removing proxy neighbour entries: %s", e);
 	return 0;
 }
 
@@ -1115,6 +1434,11 @@ front_unroute(struct nl *nl, char *err)
 			snprintf(err, FRONT_ERRLEN, "%s", e);
 			rc = -1;
 		}
+	}
+	/* after the rules: no capture rule is left without its entry */
+	if (ndp_remove(nl, front_note, NULL, e) == -1) {
+		snprintf(err, FRONT_ERRLEN, "proxy neighbour entries: %s", e);
+		rc = -1;
 	}
 	return rc;
 }
@@ -1137,6 +1461,45 @@ front_describe(const struct front *f)
 	for (i = 0; i < f->set.nrules; i++)
 		log_info("rule: %s", conf_nat_rule_name(&f->conf,
 		    f->rules[i].id, buf, sizeof(buf)));
+}
+
+/* Whether addr (of engine family fam) is one of the front's own addresses. */
+static bool
+front_own(const struct front *f, uint8_t fam, const uint8_t *addr)
+{
+	size_t alen = fam == 4 ? 4 : 16, i;
+	const struct nat_rule *r;
+
+	for (i = 0; i < f->host.npub_all; i++)
+		if (f->host.pub_all_family[i] == fam &&
+		    memcmp(f->host.pub_all[i].b, addr, alen) == 0)
+			return true;
+	for (i = 0; i < f->set.nrules; i++) {
+		r = &f->rules[i];
+		if (r->family == fam && r->action == NAT_RULE_DNAT &&
+		    r->source == NAT_SOURCE_RELAY &&
+		    memcmp(r->relay_src.b, addr, alen) == 0)
+			return true;
+	}
+	if (fam == 4)
+		return f->set.hairpin4 &&
+		    memcmp(f->set.hairpin_src4.b, addr, 4) == 0;
+	return f->set.hairpin6 && memcmp(f->set.hairpin_src6.b, addr, 16) == 0;
+}
+
+/*
+ * Whether an IP packet goes to one of the front's own addresses (the
+ * public ones, the relay and hairpin sources): the only destinations of
+ * the captures that come before "lookup local".
+ */
+bool
+front_own_dst(const struct front *f, const uint8_t *p, size_t len)
+{
+	if (len >= 20 && (p[0] >> 4) == 4)
+		return front_own(f, 4, p + 16);
+	if (len >= 40 && (p[0] >> 4) == 6)
+		return front_own(f, 6, p + 24);
+	return false;
 }
 
 /* The number of queues of a [front]: auto (0) = online CPUs, capped. */
@@ -1194,6 +1557,7 @@ front_start(struct front *f, struct conf *c, char err[FRONT_ERRLEN])
 	}
 	/* before any device exists: the first packet read finds its flow */
 	statefile_open(&f->state, f->conf.front.state_file, f->nat, loop_now());
+	front_ndp_on(f);
 	if (front_rules(f, err) == -1 || front_forwarding(f, err) == -1)
 		goto fail;
 	front_unroute(&f->nl, e);	/* leftovers of a killed instance */
@@ -1301,6 +1665,7 @@ front_reload(struct front *f, struct conf *c, char err[FRONT_ERRLEN])
 	memcpy(s.hash_key, old.set.hash_key, sizeof(s.hash_key));
 	f->set = s;
 	f->rules = r;
+	front_ndp_on(f);
 	if (front_rules(f, err) == -1 || front_forwarding(f, err) == -1)
 		goto fail;
 	for (i = 0; i < NAT_SIDE_MAX; i++) {
@@ -1340,6 +1705,7 @@ fail:
 	f->set = old.set;
 	f->rules = old.rules;
 	f->host = old.host;
+	f->icmp6 = old.icmp6;
 	for (i = 0; i < NAT_SIDE_MAX; i++)
 		front_spec(&f->side[i], (enum nat_side)i, f->side[i].dev.ifindex);
 	/* sides applied before the failure carry new rules: put the old back */

@@ -44,6 +44,7 @@ struct front_side {
 	struct route_spec spec;
 	struct nl_rule rules[FRONT_MAX_RULES];
 	size_t nrules;
+	bool keep[2];			/* keep-source targets here, IPv4/IPv6 */
 	struct nl_route hold[2];	/* blackhole fallbacks, IPv4 and IPv6 */
 };
 
@@ -62,6 +63,7 @@ struct front {
 	struct nat_rule *rules;
 	struct front_host host;
 	struct front_side side[NAT_SIDE_MAX];
+	bool icmp6;			/* proxy_ndp on: ICMPv6 to own addresses captured */
 	struct statefile state;		/* flows that survive a restart */
 	bool clean_stop;		/* SIGTERM/SIGINT: the state file goes */
 };
@@ -72,6 +74,11 @@ int front_start(struct front *, struct conf *, char err[FRONT_ERRLEN]);
 int front_reload(struct front *, struct conf *, char err[FRONT_ERRLEN]);
 /* The number of queues a [front] asks for: auto = online CPUs, capped. */
 unsigned int front_queues(const struct conf_front *);
+/*
+ * Whether the packet p[0..len) is addressed to one of the front's own
+ * addresses (public, relay and hairpin sources). Under the engine lock.
+ */
+bool front_own_dst(const struct front *, const uint8_t *p, size_t len);
 /* Take the engine lock (struct front's lock). */
 void front_lock(struct front *);
 /* Release the engine lock. */

@@ -129,6 +129,43 @@ loop_write(struct loop_q *q, const struct loop_dev *d, struct nat_pkt *pkt)
 	loop_count(&q->st.tx_bytes, pkt->len);
 }
 
+/*
+ * Whether a packet is the TUN link's own IPv6 chatter (multicast listener
+ * reports, router solicitations): link-local or multicast, never relayed
+ * and not worth handing back to the kernel.
+ */
+static bool
+loop_link_local(const struct nat_pkt *pkt)
+{
+	const uint8_t *p = pkt->data;
+
+	return pkt->len >= 40 && (p[0] >> 4) == 6 &&
+	    (p[24] == 0xff || (p[8] == 0xfe && (p[9] & 0xc0) == 0x80));
+}
+
+/*
+ * Whether a packet the engine left alone (NAT_NOT_OURS) goes back to the
+ * kernel (engine locked: the front's addresses change on reload). The
+ * host's own traffic does (to one of the front's addresses); so does
+ * anything else with other_traffic = route, and the kernel routes it.
+ * With other_traffic = drop it is dropped, as the blackhole rules would
+ * have dropped it had it not been captured (ICMP and fragments are
+ * captured by protocol, whatever their destination). The TUN link's own
+ * IPv6 chatter never goes back.
+ */
+static bool
+loop_hand_back(struct loop_q *q, const struct nat_pkt *pkt)
+{
+	struct front *f = &q->l->front;
+
+	if (loop_link_local(pkt))
+		return false;
+	if (f->conf.front.route_other || front_own_dst(f, pkt->data, pkt->len))
+		return true;
+	loop_count(&q->st.not_ours_dropped, 1);
+	return false;
+}
+
 /* Send on fragments the engine kept until their first fragment came. */
 static void
 loop_pending(struct loop_q *q, const struct loop_dev *d)
@@ -147,6 +184,8 @@ loop_pending(struct loop_q *q, const struct loop_dev *d)
 		 * under it would stall every other queue */
 		front_lock(f);
 		r = nat_pending(f->nat, &pkt, &side);
+		if (r == 2)	/* untouched: the rest of a datagram not ours */
+			r = loop_hand_back(q, &pkt) ? 1 : -1;
 		front_unlock(f);
 		if (r == 0)
 			break;
@@ -154,20 +193,6 @@ loop_pending(struct loop_q *q, const struct loop_dev *d)
 			loop_write(q, d, &pkt);
 		pkt.len = 0;
 	}
-}
-
-/*
- * Whether a packet is the TUN link's own IPv6 chatter (multicast listener
- * reports, router solicitations): link-local or multicast, never relayed
- * and not worth handing back to the kernel.
- */
-static bool
-loop_link_local(const struct nat_pkt *pkt)
-{
-	const uint8_t *p = pkt->data;
-
-	return pkt->len >= 40 && (p[0] >> 4) == 6 &&
-	    (p[24] == 0xff || (p[8] == 0xfe && (p[9] & 0xc0) == 0x80));
 }
 
 /* One packet read from a TUN device. */
@@ -178,6 +203,7 @@ loop_packet(struct loop_q *q, const struct loop_dev *d, size_t n, uint64_t now)
 	struct nat_vnet vnet;
 	struct nat_pkt pkt;
 	enum nat_verdict v;
+	bool back;
 
 	if (n < d->hdrlen) {
 		loop_count(&q->st.rx_errors, 1);
@@ -200,9 +226,9 @@ loop_packet(struct loop_q *q, const struct loop_dev *d, size_t n, uint64_t now)
 	 * up to LOOP_BATCH reads and writes and serialise the queues */
 	front_lock(f);
 	v = nat_process(f->nat, &pkt, d->side, now, NULL);
+	back = v == NAT_NOT_OURS && loop_hand_back(q, &pkt);
 	front_unlock(f);
-	if (v == NAT_FORWARD || v == NAT_REPLY ||
-	    (v == NAT_NOT_OURS && !loop_link_local(&pkt)))
+	if (v == NAT_FORWARD || v == NAT_REPLY || back)
 		loop_write(q, d, &pkt);
 	loop_pending(q, d);
 }

@@ -18,6 +18,8 @@ struct loop_stats {
 	uint64_t rx_errors;
 	uint64_t tx_errors;		/* writes refused (queue full, device gone) */
 	uint64_t bad_vnet;		/* virtio-net headers a TUN never sends */
+	uint64_t not_ours_dropped;	/* left alone by the engine, not the host's:
+					 * dropped (other_traffic = drop) */
 	uint64_t reloads;
 	uint64_t reload_errors;
 };

@@ -123,6 +123,9 @@ const struct stats_def stats_table[] = {
 	STAT("tun_bad_vnet", "tunrelay_tun_bad_vnet_total", C,
 	    "Packets with a virtio-net header a TUN device never sends.",
 	    loop.bad_vnet),
+	STAT("not_ours_dropped", "tunrelay_not_ours_dropped_total", C,
+	    "Packets no flow or rule claimed, addressed to no address of the "
+	    "front: dropped (other_traffic = drop).", loop.not_ours_dropped),
 	STAT("log_lines_lost", "tunrelay_log_lines_lost_total", C,
 	    "Log lines that could not be written.", log_lines_lost),
 	STAT("reloads", "tunrelay_reloads_total", C,

@@ -1,6 +1,9 @@
 /*
  * frag.c - fragments: later fragments follow the translation of their first
- * fragment; early ones wait, within a byte budget, until it comes.
+ * fragment; early ones wait, within a byte budget, until it comes. A first
+ * fragment the engine leaves alone (NAT_NOT_OURS: the host's own traffic)
+ * makes its later fragments NAT_NOT_OURS too, and releases the early ones
+ * untouched.
  */
 #include <stdio.h>
 
@@ -110,27 +113,49 @@ frag_get(struct nat *nat, const struct frag_key *k, bool create)
 	return fr;
 }
 
-/* Translate a kept fragment and append it to the released list. */
+/*
+ * Translate a kept fragment (a pass tracker's stays as it came) and append
+ * it to the released list.
+ */
 static void
 frag_release(struct nat *nat, struct frag *fr, struct frag_buf *b)
 {
 	struct pkt_info pi;
 	enum nat_drop_reason why;
 
-	if (pkt_parse(&pi, b->data, b->len, false, &why) == -1) {
-		nat->frag_bytes -= b->len;
-		nat->st.drops[why]++;
-		free(b);
-		return;
+	b->untouched = fr->pass;
+	if (!fr->pass) {
+		if (pkt_parse(&pi, b->data, b->len, false, &why) == -1) {
+			nat->frag_bytes -= b->len;
+			nat->st.drops[why]++;
+			free(b);
+			return;
+		}
+		nat_rewrite(nat, &pi, false, fr->nsrc, 0, fr->ndst, 0);
+		nat_ttl_adjust(nat, &pi);
 	}
-	nat_rewrite(nat, &pi, false, fr->nsrc, 0, fr->ndst, 0);
-	nat_ttl_adjust(nat, &pi);
 	b->next = NULL;
 	if (nat->ready_tail)
 		nat->ready_tail->next = b;
 	else
 		nat->ready = b;
 	nat->ready_tail = b;
+}
+
+/* Mark a tracker resolved and release fragments that arrived before. */
+static void
+frag_resolve(struct nat *nat, struct frag *fr)
+{
+	struct frag_buf *q, *next;
+
+	fr->resolved = true;
+	fr->expires = nat->now + nat->set.frag_timeout;
+	q = fr->queue;
+	fr->queue = NULL;
+	for (; q != NULL; q = next) {
+		next = q->next;
+		frag_release(nat, fr, q);
+	}
 }
 
 /*
@@ -143,7 +168,6 @@ frag_note(struct nat *nat, const struct pkt_info *pi, const uint8_t *osrc,
 {
 	struct frag_key k;
 	struct frag *fr;
-	struct frag_buf *q, *next;
 
 	frag_key(&k, pi, osrc, odst);
 	fr = frag_get(nat, &k, true);
@@ -151,14 +175,27 @@ frag_note(struct nat *nat, const struct pkt_info *pi, const uint8_t *osrc,
 		return;
 	memcpy(fr->nsrc, nsrc, pi->alen);
 	memcpy(fr->ndst, ndst, pi->alen);
-	fr->resolved = true;
-	fr->expires = nat->now + nat->set.frag_timeout;
-	q = fr->queue;
-	fr->queue = NULL;
-	for (; q != NULL; q = next) {
-		next = q->next;
-		frag_release(nat, fr, q);
-	}
+	fr->pass = false;
+	frag_resolve(nat, fr);
+}
+
+/*
+ * A first fragment was left alone (NAT_NOT_OURS): its other fragments are
+ * not ours either. Without this they would wait for a first fragment that
+ * went by and be dropped, and the host's own fragmented datagrams (a large
+ * DNS answer to its resolver) would never reassemble.
+ */
+void
+frag_pass(struct nat *nat, const struct pkt_info *pi)
+{
+	struct frag_key k;
+	struct frag *fr;
+
+	frag_key(&k, pi, pi->src, pi->dst);
+	if ((fr = frag_get(nat, &k, true)) == NULL)
+		return;
+	fr->pass = true;
+	frag_resolve(nat, fr);
 }
 
 /* Keep a fragment that came before its first fragment. */
@@ -203,11 +240,13 @@ frag_follow(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
 		return NAT_DROP;
 	}
 	frag_key(&k, pi, pi->src, pi->dst);
+	fr = frag_get(nat, &k, false);
+	if (fr != NULL && fr->resolved && fr->pass)
+		return NAT_NOT_OURS;
 	if (nat_ttl(nat, pi) == -1) {
 		*why = NAT_DROP_TTL;	/* no ICMP error for a later fragment */
 		return NAT_DROP;
 	}
-	fr = frag_get(nat, &k, false);
 	if (fr != NULL && fr->resolved) {
 		nat_rewrite(nat, pi, false, fr->nsrc, 0, fr->ndst, 0);
 		nat_ttl_adjust(nat, pi);
@@ -220,11 +259,12 @@ frag_follow(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
 	return frag_keep(nat, fr, pi, side, why);
 }
 
-/* Hand out the next released fragment. */
+/* Hand out the next released fragment: 1 translated, 2 untouched. */
 int
 frag_pending(struct nat *nat, struct nat_pkt *pkt, enum nat_side *side)
 {
 	struct frag_buf *b = nat->ready;
+	int rc;
 
 	if (b == NULL)
 		return 0;
@@ -241,8 +281,9 @@ frag_pending(struct nat *nat, struct nat_pkt *pkt, enum nat_side *side)
 	pkt->len = b->len;
 	if (side)
 		*side = (enum nat_side)b->side;
+	rc = b->untouched ? 2 : 1;
 	free(b);
-	return 1;
+	return rc;
 }
 
 /* Remove up to budget expired trackers, dropping fragments still kept. */

@@ -158,13 +158,12 @@ icmp_error(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
 	f = flow_lookup(nat, &k, &d);
 	if (f == NULL || flow_expired(nat, f)) {
 		/*
-		 * From a client side, an error about no flow of ours is about
-		 * the host's own traffic (it shares the public address): the
-		 * host's stack decides. From the inside it is dropped.
+		 * An error about no flow of ours is about the host's own
+		 * traffic (it shares the public and the relay addresses; the
+		 * front captures every ICMP error to them) or about traffic
+		 * the host routes: the host's stack decides.
 		 */
-		if (side != NAT_SIDE_INSIDE)
-			return NAT_NOT_OURS;
-		return icmp_drop(why, NAT_DROP_ICMP_NO_FLOW);
+		return NAT_NOT_OURS;
 	}
 	if (d == 0 && side != f->side)
 		return icmp_drop(why, NAT_DROP_WRONG_SIDE);

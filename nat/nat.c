@@ -638,6 +638,29 @@ nat_pickup(struct nat *nat, const struct nat_key *k1, struct pkt_info *pi,
 	return NAT_FORWARD;
 }
 
+/*
+ * A packet from the inside with no flow: a reply to rebuild (reply-side
+ * pickup), unless it goes to one of the relay's own addresses. A fragment
+ * or an ICMP echo that no flow claims is the host's own traffic (the front
+ * captures all of them to its addresses, ports and types unseen) or routed
+ * traffic: NAT_NOT_OURS, the caller decides.
+ */
+static enum nat_verdict
+nat_inside_new(struct nat *nat, const struct nat_key *k1, struct pkt_info *pi,
+    struct nat_pkt *pkt, bool partial, enum nat_drop_reason *why)
+{
+	enum nat_verdict v;
+
+	if (rule_relay_addr(nat, pi->family, pi->dst))
+		v = nat_drop(why, NAT_DROP_NO_FLOW);
+	else
+		v = nat_pickup(nat, k1, pi, pkt, partial, why);
+	if (v == NAT_DROP && *why == NAT_DROP_NO_FLOW &&
+	    (pi->frag || pi->icmp_echo))
+		return NAT_NOT_OURS;
+	return v;
+}
+
 /* A packet with no flow: may it open one, and under which rule. */
 static enum nat_verdict
 nat_new(struct nat *nat, const struct nat_key *k0, struct pkt_info *pi,
@@ -647,7 +670,10 @@ nat_new(struct nat *nat, const struct nat_key *k0, struct pkt_info *pi,
 	const struct nat_rule *r;
 
 	if (side == NAT_SIDE_INSIDE)
-		return nat_pickup(nat, k0, pi, pkt, partial, why);
+		return nat_inside_new(nat, k0, pi, pkt, partial, why);
+	/* the hairpin address is the relay's own: no LAN client's target */
+	if (side == NAT_SIDE_LAN && rule_hairpin_addr(nat, pi->family, pi->dst))
+		return NAT_NOT_OURS;
 	r = rule_match(nat, pi);
 	if (r == NULL || r->action == NAT_RULE_PASS)
 		return NAT_NOT_OURS;
@@ -691,14 +717,20 @@ nat_dispatch(struct nat *nat, struct nat_pkt *pkt, enum nat_side side,
     enum nat_drop_reason *why)
 {
 	struct pkt_info pi;
+	enum nat_verdict v;
 
 	if (pkt->data == NULL || pkt_parse(&pi, pkt->data, pkt->len, false,
 	    why) == -1)
 		return NAT_DROP;
 	if (pi.frag && !pi.first_frag)
 		return frag_follow(nat, &pi, pkt, side, why);
-	if (pi.proto == PROTO_TCP || pi.proto == PROTO_UDP || pi.icmp_echo)
-		return nat_flow_packet(nat, &pi, pkt, side, why);
+	if (pi.proto == PROTO_TCP || pi.proto == PROTO_UDP || pi.icmp_echo) {
+		v = nat_flow_packet(nat, &pi, pkt, side, why);
+		/* the rest of a datagram we leave alone is left alone too */
+		if (v == NAT_NOT_OURS && pi.frag)
+			frag_pass(nat, &pi);
+		return v;
+	}
 	if (pi.icmp_error)
 		return icmp_error(nat, &pi, pkt, side, why);
 	return NAT_NOT_OURS;

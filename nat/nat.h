@@ -234,8 +234,10 @@ enum nat_verdict nat_process(struct nat *, struct nat_pkt *, enum nat_side,
 /*
  * Take the next packet released by the engine (queued fragments whose first
  * fragment has now been translated). Copies it into pkt (data/cap given by
- * the caller, vnet left alone). Returns 1 with a packet, 0 when none is left,
- * -1 when pkt->cap is too small (the packet is dropped and counted).
+ * the caller, vnet left alone). Returns 1 with a translated packet, 2 with
+ * one left as it came (a fragment of a datagram whose first fragment was
+ * NAT_NOT_OURS), 0 when none is left, -1 when pkt->cap is too small (the
+ * packet is dropped and counted).
  */
 int nat_pending(struct nat *, struct nat_pkt *, enum nat_side *);
 

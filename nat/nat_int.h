@@ -267,6 +267,7 @@ struct frag_buf {
 	struct frag_buf *next;
 	size_t len;
 	uint8_t side;
+	bool untouched;			/* released as it came (NAT_NOT_OURS) */
 	uint8_t data[];
 };
 
@@ -276,6 +277,7 @@ struct frag {
 	uint8_t nsrc[16], ndst[16];	/* translated addresses */
 	uint32_t expires;
 	bool resolved;
+	bool pass;			/* left alone (NAT_NOT_OURS): so are the rest */
 	struct frag_buf *queue;
 };
 
@@ -431,6 +433,8 @@ size_t limit_memory(const struct nat *);
 int rule_check(const struct nat_rule *, size_t, char *);
 const struct nat_rule *rule_match(const struct nat *, const struct pkt_info *);
 uint16_t rule_target_port(const struct nat_rule *, uint16_t);
+bool rule_relay_addr(const struct nat *, uint8_t, const uint8_t *);
+bool rule_hairpin_addr(const struct nat *, uint8_t, const uint8_t *);
 const struct nat_rule *rule_reverse(const struct nat *, const struct nat_key *,
     struct nat_key *);
 
@@ -463,6 +467,7 @@ enum nat_verdict icmp_frag_needed(struct nat *, struct pkt_info *,
 /* fragments (frag.c) */
 int frag_init(struct nat *, char *);
 void frag_fini(struct nat *);
+void frag_pass(struct nat *, const struct pkt_info *);
 void frag_note(struct nat *, const struct pkt_info *, const uint8_t *,
     const uint8_t *, const uint8_t *, const uint8_t *);
 enum nat_verdict frag_follow(struct nat *, struct pkt_info *, struct nat_pkt *,

@@ -183,3 +183,36 @@ rule_reverse(const struct nat *nat, const struct nat_key *k1,
 	}
 	return NULL;
 }
+
+/*
+ * Whether addr is one of the relay's own source addresses: a full-NAT
+ * rule's relay_src or a hairpin address. A packet to one is a reply to the
+ * relay or traffic of the host itself, never a client's.
+ */
+bool
+rule_relay_addr(const struct nat *nat, uint8_t family, const uint8_t *addr)
+{
+	size_t alen = family == 4 ? 4 : 16, i;
+	const struct nat_rule *r;
+
+	if (rule_hairpin_addr(nat, family, addr))
+		return true;
+	for (i = 0; i < nat->set.nrules; i++) {
+		r = &nat->rules[i];
+		if (r->family == family && r->action == NAT_RULE_DNAT &&
+		    r->source == NAT_SOURCE_RELAY &&
+		    memcmp(r->relay_src.b, addr, alen) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Whether addr is the relay's hairpin (LAN) address of its family. */
+bool
+rule_hairpin_addr(const struct nat *nat, uint8_t family, const uint8_t *addr)
+{
+	if (family == 4)
+		return nat->set.hairpin4 &&
+		    memcmp(nat->set.hairpin_src4.b, addr, 4) == 0;
+	return nat->set.hairpin6 && memcmp(nat->set.hairpin_src6.b, addr, 16) == 0;
+}

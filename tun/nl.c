@@ -24,6 +24,7 @@
 #include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
@@ -304,8 +305,13 @@ nl_rule_parse(const void *buf, size_t len, struct nl_rule *r, char err[NL_ERRLEN
 	if (nl_prefix_from(&r->src, r->family, frh->src_len, t.tb[FRA_SRC]) < 0 ||
 	    nl_prefix_from(&r->dst, r->family, frh->dst_len, t.tb[FRA_DST]) < 0)
 		goto bad;
+	if (t.tb[FRA_GOTO] != NULL) {
+		if ((u32 = nl_attr_fixed(t.tb[FRA_GOTO], MNL_TYPE_U32, 4)) == NULL)
+			goto bad;
+		r->goto_prio = *u32;
+	}
 	/* Selectors nl_rule cannot express make the rule "unknown". */
-	if (t.tb[FRA_GOTO] || t.tb[FRA_FLOW] || t.tb[FRA_TUN_ID] ||
+	if (t.tb[FRA_FLOW] || t.tb[FRA_TUN_ID] ||
 	    t.tb[FRA_L3MDEV] || t.tb[FRA_UID_RANGE])
 		r->unknown = true;
 	/* Linux >= 6.15 sends a full mask with a single port: no news. */
@@ -494,6 +500,41 @@ nl_addr_parse(const void *buf, size_t len, struct nl_ifaddr *a, char err[NL_ERRL
 	return 1;
 bad:
 	snprintf(err, NL_ERRLEN, "malformed address message");
+	return -1;
+}
+
+/* Parse one RTM_NEWNEIGH message; only proxy entries are returned. */
+int
+nl_proxy_parse(const void *buf, size_t len, struct nl_proxy *p, char err[NL_ERRLEN])
+{
+	const struct nlmsghdr *nlh;
+	const struct ndmsg *nd;
+	const uint8_t *u8;
+	struct nl_tb t = { .max = NDA_MAX };
+	int skip;
+
+	nlh = nl_msg_check(buf, len, RTM_NEWNEIGH, sizeof(*nd), &skip, err);
+	if (nlh == NULL)
+		return skip ? 0 : -1;
+	nd = mnl_nlmsg_get_payload(nlh);
+	if ((nd->ndm_family != AF_INET && nd->ndm_family != AF_INET6) ||
+	    !(nd->ndm_flags & NTF_PROXY))
+		return 0;
+	memset(p, 0, sizeof(*p));
+	p->ifindex = nd->ndm_ifindex;
+	p->family = nd->ndm_family;
+	if (mnl_attr_parse(nlh, sizeof(*nd), nl_tb_cb, &t) < 0 ||
+	    p->ifindex < 0 || t.tb[NDA_DST] == NULL ||
+	    nl_attr_addr(t.tb[NDA_DST], p->family, p->addr) < 0)
+		goto bad;
+	if (t.tb[NDA_PROTOCOL] != NULL) {
+		if ((u8 = nl_attr_fixed(t.tb[NDA_PROTOCOL], MNL_TYPE_U8, 1)) == NULL)
+			goto bad;
+		p->protocol = *u8;
+	}
+	return 1;
+bad:
+	snprintf(err, NL_ERRLEN, "malformed neighbour message");
 	return -1;
 }
 
@@ -830,6 +871,8 @@ nl_rule_msg(char *buf, uint16_t type, uint16_t flags, const struct nl_rule *r)
 		mnl_attr_put_u32(nlh, FRA_FWMARK, r->fwmark);
 		mnl_attr_put_u32(nlh, FRA_FWMASK, r->fwmask ? r->fwmask : 0xffffffff);
 	}
+	if (r->action == FR_ACT_GOTO)
+		mnl_attr_put_u32(nlh, FRA_GOTO, r->goto_prio);
 	return nlh;
 }
 
@@ -1236,6 +1279,93 @@ nl_link_set(struct nl *nl, int ifindex, bool up, unsigned int mtu,
 	return nl_talk(nl, nlh, NULL, NULL, NULL, what, err);
 }
 
+/* Build an RTM_NEWNEIGH/RTM_DELNEIGH request for a proxy entry into buf. */
+static struct nlmsghdr *
+nl_proxy_msg(char *buf, uint16_t type, uint16_t flags, const struct nl_proxy *p)
+{
+	struct nlmsghdr *nlh;
+	struct ndmsg *nd;
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+	nd = mnl_nlmsg_put_extra_header(nlh, sizeof(*nd));
+	nd->ndm_family = p->family;
+	nd->ndm_ifindex = p->ifindex;
+	nd->ndm_flags = NTF_PROXY;
+	nd->ndm_state = NUD_PERMANENT;
+	mnl_attr_put(nlh, NDA_DST, nl_addrlen(p->family), p->addr);
+	if (p->protocol && type == RTM_NEWNEIGH)
+		mnl_attr_put_u8(nlh, NDA_PROTOCOL, p->protocol);
+	return nlh;
+}
+
+/* Send a proxy entry request; verb names it in err. */
+static int
+nl_proxy_send(struct nl *nl, uint16_t type, uint16_t flags,
+    const struct nl_proxy *p, const char *verb, char err[NL_ERRLEN])
+{
+	char buf[NL_REQSIZE] __attribute__((aligned(8)));
+	char what[96], a[INET6_ADDRSTRLEN];
+
+	if (nl_addrlen(p->family) == 0 || p->ifindex <= 0) {
+		snprintf(err, NL_ERRLEN, "proxy entry: needs a family and a device");
+		return -1;
+	}
+	if (inet_ntop(p->family, p->addr, a, sizeof(a)) == NULL)
+		snprintf(a, sizeof(a), "?");
+	snprintf(what, sizeof(what), "%s proxy entry %s on interface #%d", verb,
+	    a, p->ifindex);
+	return nl_talk(nl, nl_proxy_msg(buf, type, flags, p), NULL, NULL, NULL,
+	    what, err);
+}
+
+/* Add a proxy neighbour entry (tagged with its protocol). */
+int
+nl_proxy_add(struct nl *nl, const struct nl_proxy *p, char err[NL_ERRLEN])
+{
+	return nl_proxy_send(nl, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, p,
+	    "add", err);
+}
+
+/* Delete a proxy neighbour entry. */
+int
+nl_proxy_del(struct nl *nl, const struct nl_proxy *p, char err[NL_ERRLEN])
+{
+	return nl_proxy_send(nl, RTM_DELNEIGH, 0, p, "delete", err);
+}
+
+/* nl_proxy_parse with an untyped object, for nl_collect. */
+static int
+nl_proxy_parse_any(const void *buf, size_t len, void *obj, char *err)
+{
+	return nl_proxy_parse(buf, len, obj, err);
+}
+
+/* Dump the proxy neighbour entries of a family. */
+int
+nl_proxy_list(struct nl *nl, int family, struct nl_proxy **out, size_t *n,
+    char err[NL_ERRLEN])
+{
+	char buf[NL_REQSIZE] __attribute__((aligned(8)));
+	struct nl_collect c = { .parse = nl_proxy_parse_any,
+	    .size = sizeof(struct nl_proxy) };
+	struct nlmsghdr *nlh;
+	struct ndmsg *nd;
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETNEIGH;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nd = mnl_nlmsg_put_extra_header(nlh, sizeof(*nd));
+	nd->ndm_family = (uint8_t)family;
+	nd->ndm_flags = NTF_PROXY;	/* the kernel dumps the proxy table */
+	if (nl_dump(nl, nlh, &c, "list proxy entries", err) < 0)
+		return -1;
+	*out = (struct nl_proxy *)c.arr;
+	*n = c.n;
+	return 0;
+}
+
 /* nl_addr_parse with an untyped object, for nl_collect. */
 static int
 nl_addr_parse_any(const void *buf, size_t len, void *obj, char *err)
@@ -1436,6 +1566,8 @@ nl_rule_str(const struct nl_rule *r, char *buf, size_t len)
 		    nl_table_name(r->table, t, sizeof(t)));
 	else if (r->action == FR_ACT_BLACKHOLE)
 		nl_cat(buf, len, &off, " blackhole");
+	else if (r->action == FR_ACT_GOTO)
+		nl_cat(buf, len, &off, " goto %u", r->goto_prio);
 	else
 		nl_cat(buf, len, &off, " action %u", (unsigned int)r->action);
 	if (r->protocol)

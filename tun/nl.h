@@ -56,6 +56,7 @@ struct nl_rule {
 	struct nl_prefix src, dst;	/* len 0 = any */
 	bool has_fwmark;
 	uint32_t fwmark, fwmask;	/* fwmask 0 is sent as 0xffffffff */
+	uint32_t goto_prio;	/* FRA_GOTO: the target of action FR_ACT_GOTO */
 	bool unknown;		/* parsed: carries attributes nl_rule cannot express */
 };
 
@@ -139,6 +140,24 @@ int nl_addr_list(struct nl *, int ifindex, int family, struct nl_ifaddr **out,
     size_t *n, char err[NL_ERRLEN]);
 
 /*
+ * Proxy neighbour entries (IPv6 "ip -6 neigh add proxy ADDR dev DEV"). With
+ * net.ipv6.conf.all.proxy_ndp set, the kernel hands neighbour discovery to a
+ * proxied address on that device to its own input path instead of forwarding
+ * it, hop limit intact, even where a rule routes the address elsewhere.
+ */
+struct nl_proxy {
+	int ifindex;
+	uint8_t family;		/* AF_INET6 (AF_INET proxies are proxy ARP) */
+	uint8_t protocol;	/* NDA_PROTOCOL: who installed it; 0 = none */
+	uint8_t addr[16];
+};
+int nl_proxy_add(struct nl *, const struct nl_proxy *, char err[NL_ERRLEN]);
+int nl_proxy_del(struct nl *, const struct nl_proxy *, char err[NL_ERRLEN]);
+/* Every proxy entry of a family; free *out. */
+int nl_proxy_list(struct nl *, int family, struct nl_proxy **out, size_t *n,
+    char err[NL_ERRLEN]);
+
+/*
  * Parsers for one netlink message in buf[0..len) (fuzzed). Return 1 with a
  * parsed object, 0 for a well-formed message of another type or family that
  * is skipped, -1 for a malformed message (err says why).
@@ -147,6 +166,8 @@ int nl_rule_parse(const void *buf, size_t len, struct nl_rule *, char err[NL_ERR
 int nl_route_parse(const void *buf, size_t len, struct nl_route *, char err[NL_ERRLEN]);
 int nl_link_parse(const void *buf, size_t len, struct nl_link *, char err[NL_ERRLEN]);
 int nl_addr_parse(const void *buf, size_t len, struct nl_ifaddr *, char err[NL_ERRLEN]);
+/* A proxy neighbour entry (0 for ordinary neighbour entries). */
+int nl_proxy_parse(const void *buf, size_t len, struct nl_proxy *, char err[NL_ERRLEN]);
 /*
  * Text of the extended ack in an NLMSG_ERROR message, "" when there is none.
  * Returns the (negative) error code, or 1 when buf is not a valid error message.

@@ -173,7 +173,8 @@ route_rule_same(const struct nl_rule *a, const struct nl_rule *b)
 	    a->unknown || b->unknown || a->ip_proto != b->ip_proto ||
 	    strcmp(a->iif, b->iif) != 0 || strcmp(a->oif, b->oif) != 0 ||
 	    !route_prefix_same(&a->src, &b->src) ||
-	    !route_prefix_same(&a->dst, &b->dst) || a->has_fwmark != b->has_fwmark)
+	    !route_prefix_same(&a->dst, &b->dst) || a->has_fwmark != b->has_fwmark ||
+	    (a->action == FR_ACT_GOTO && a->goto_prio != b->goto_prio))
 		return false;
 	if (a->has_fwmark && (a->fwmark != b->fwmark ||
 	    (a->fwmask ? a->fwmask : 0xffffffff) != (b->fwmask ? b->fwmask : 0xffffffff)))

@@ -247,6 +247,13 @@ sysctl_forwarding(int family, int val, int *old, char err[SYSCTL_ERRLEN])
 	return sysctl_set_int(sysctl_fwd_key(family), val, old, err);
 }
 
+/* Set net.ipv6.conf.all.proxy_ndp. */
+int
+sysctl_proxy_ndp(int val, int *old, char err[SYSCTL_ERRLEN])
+{
+	return sysctl_set_int("net/ipv6/conf/all/proxy_ndp", val, old, err);
+}
+
 /* Read forwarding for a family. */
 int
 sysctl_forwarding_get(int family, int *val, char err[SYSCTL_ERRLEN])

@@ -28,6 +28,11 @@ int sysctl_rp_filter_get(const char *ifname, int *val, char err[SYSCTL_ERRLEN]);
 /* net.ipv4.conf.IFNAME.accept_local: a TUN that writes back packets whose
  * source is a local address (un-NATed replies from the public address) needs 1. */
 int sysctl_accept_local(const char *ifname, int val, int *old, char err[SYSCTL_ERRLEN]);
+/*
+ * net.ipv6.conf.all.proxy_ndp: the kernel reads the "all" value only, before
+ * it forwards a packet to an address with a proxy entry (tun/nl.h).
+ */
+int sysctl_proxy_ndp(int val, int *old, char err[SYSCTL_ERRLEN]);
 /* net.ipv4.conf.all.src_valid_mark. */
 int sysctl_src_valid_mark(int val, int *old, char err[SYSCTL_ERRLEN]);
 /*

@@ -366,11 +366,91 @@ def cmd_ctl_cut(path, command, nbytes):
     print("read %d bytes, hung up" % len(got))
 
 
+def fragments(src, dst, sport, dport, data, size, ident):
+    """A UDP datagram as IP fragments of at most SIZE payload bytes each
+    (IPv4, or IPv6 with a fragment header), in order."""
+    d = udp(src, dst, sport, dport, data)
+    size -= size % 8
+    out = []
+    for off in range(0, len(d), size):
+        chunk, more = d[off:off + size], off + size < len(d)
+        if ":" in src:
+            out.append(ip6(src, dst, 44, frag6(17, off, more, ident) + chunk))
+        else:
+            out.append(ip4(src, dst, 17, chunk, ident=ident & 0xFFFF,
+                           frag=(0x2000 if more else 0) | off // 8))
+    return out
+
+
+def frag_order(frames, order):
+    """The fragments in ORDER: fwd, or rev (last first)."""
+    return frames[::-1] if order == "rev" else frames
+
+
+def cmd_frag_echo(iface, dst_mac, src, dst, sport, dport, size, order):
+    """Send SIZE bytes to DST:DPORT from a socket bound to SRC:SPORT, as raw
+    IP fragments in ORDER (fwd or rev); wait 2 s for the echo on the socket
+    (three tries); exit 0 when it is byte-identical."""
+    fam = socket.AF_INET6 if ":" in src else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((src, int(sport)))
+    s.settimeout(2)
+    data = bytes((i * 29 + 3) & 0xFF for i in range(int(size)))
+    for i in range(3):
+        frames = fragments(src, dst, int(sport), int(dport), data,
+                           1232 if fam == socket.AF_INET6 else 1480,
+                           int.from_bytes(os.urandom(4), "big"))
+        send_frames(iface, dst_mac, frag_order(frames, order))
+        try:
+            got = s.recvfrom(65535)[0]
+        except socket.timeout:
+            continue
+        print("echoed %d of %d bytes (%d fragments sent %s)%s" % (
+            len(got), len(data), len(frames), order,
+            "" if got == data else ", different"))
+        sys.exit(0 if got == data else 1)
+    sys.exit("no echo from %s:%s" % (dst, dport))
+
+
+def cmd_serve_frag_echo(iface, gw_mac, addr, port, order):
+    """UDP on ADDR:PORT: answer every datagram with the same bytes, written
+    as raw IP fragments in ORDER through the gateway GW_MAC."""
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.bind((addr, int(port)))
+    while True:
+        data, peer = s.recvfrom(65535)
+        frames = fragments(addr, peer[0], int(port), peer[1], data,
+                           1232 if fam == socket.AF_INET6 else 1480,
+                           int.from_bytes(os.urandom(4), "big"))
+        send_frames(iface, gw_mac, frag_order(frames, order))
+
+
+def cmd_icmp_error(iface, dst_mac, src, dst, mtu, qsrc, qsport, qdst, qdport):
+    """An ICMP "fragmentation needed" (IPv4) or ICMPv6 "packet too big" with
+    next-hop MTU from SRC (a router) to DST, quoting a UDP packet
+    QSRC:QSPORT -> QDST:QDPORT of MTU + 20 bytes (its first bytes)."""
+    q = udp(qsrc, qdst, int(qsport), int(qdport), b"q" * (int(mtu) + 20))
+    if ":" in src:
+        q = ip6(qsrc, qdst, 17, q)[:1232]
+        h = struct.pack("!BBHI", 2, 0, 0, int(mtu)) + q
+        c = csum(pseudo(src, dst, 58, len(h)) + h)
+        frame = ip6(src, dst, 58, h[:2] + struct.pack("!H", c) + h[4:])
+    else:
+        q = ip4(qsrc, qdst, 17, q)[:548]
+        h = struct.pack("!BBHHH", 3, 4, 0, 0, int(mtu)) + q
+        frame = ip4(src, dst, 1, h[:2] + struct.pack("!H", csum(h)) + h[4:])
+    print(send_frames(iface, dst_mac, [frame]))
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"hostile": cmd_hostile, "synflood": cmd_synflood, "hold": cmd_hold,
      "udp-burst": cmd_udp_burst, "udp-once": cmd_udp_once,
      "tcp-within": cmd_tcp_within, "send-paced": cmd_send_paced,
      "send-after": cmd_send_after, "stalled-stderr": cmd_stalled_stderr,
-     "ctl-cut": cmd_ctl_cut}[cmd](*args)
+     "ctl-cut": cmd_ctl_cut, "frag-echo": cmd_frag_echo,
+     "serve-frag-echo": cmd_serve_frag_echo,
+     "icmp-error": cmd_icmp_error}[cmd](*args)
     sys.stdout.flush()

@@ -5,6 +5,7 @@ watcher. Every operation is bounded in time."""
 import hashlib
 import selectors
 import socket
+import struct
 import time
 import sys
 import threading
@@ -231,10 +232,86 @@ def udp_line(host, port, src="0.0.0.0", sport="0"):
     sys.exit("no UDP answer from %s:%s" % (host, port))
 
 
+def pattern(size, seed=0):
+    return bytes((i * 31 + seed) & 0xFF for i in range(int(size)))
+
+
+def serve_echo(addr, port):
+    """UDP: send every datagram back as it came, whatever its size."""
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
+    s.bind((addr, int(port)))
+    while True:
+        data, peer = s.recvfrom(65535)
+        s.sendto(data, peer)
+
+
+def udp_echo(host, port, size, src="", sport="0"):
+    """Send SIZE bytes over UDP (from SRC:SPORT), expect them back (3 tries
+    of 2 s); exit 0 when the echo is byte-identical."""
+    s = bound(socket.SOCK_DGRAM, src or ("::" if ":" in host else "0.0.0.0"),
+              sport)
+    s.settimeout(2)
+    data = pattern(size, 7)
+    for _ in range(3):
+        s.sendto(data, (host, int(port)))
+        try:
+            got = s.recvfrom(65535)[0]
+        except socket.timeout:
+            continue
+        print("echoed %d of %d bytes%s" % (len(got), len(data),
+              "" if got == data else " (different)"))
+        sys.exit(0 if got == data else 1)
+    sys.exit("no echo of %s bytes from %s:%s" % (size, host, port))
+
+
+def ttl_probe(host, port, ttl):
+    """One UDP datagram with TTL/hop limit TTL to HOST:PORT: print the ICMP
+    error it got (the kernel accepts only errors quoting what it sent),
+    "reply" when the echo server answered, or "nothing" (2 s)."""
+    fam = family(host)
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    if fam == socket.AF_INET:
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, int(ttl))
+        s.setsockopt(socket.IPPROTO_IP, 11, 1)          # IP_RECVERR
+    else:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, int(ttl))
+        s.setsockopt(socket.IPPROTO_IPV6, 25, 1)        # IPV6_RECVERR
+    s.connect((host, int(port)))
+    s.send(b"probe")
+    sel = selectors.DefaultSelector()
+    sel.register(s, selectors.EVENT_READ)
+    end = time.time() + 2
+    while time.time() < end:
+        sel.select(timeout=max(0, end - time.time()))
+        try:
+            _, anc, _, _ = s.recvmsg(100, 512, socket.MSG_ERRQUEUE |
+                                     socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            anc = None
+        for _, _, d in anc or ():
+            # struct sock_extended_err, then the offender's sockaddr
+            _, origin, typ, code = struct.unpack_from("=IBBB", d)
+            off = d[16:]
+            if fam == socket.AF_INET:
+                who = socket.inet_ntop(fam, off[4:8])
+            else:
+                who = socket.inet_ntop(fam, off[8:24])
+            print("icmp type=%d code=%d from=%s" % (typ, code, who))
+            return
+        try:
+            s.recv(100, socket.MSG_DONTWAIT)
+            print("reply")
+            return
+        except (BlockingIOError, ConnectionRefusedError):
+            pass
+    print("nothing")
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"serve-tcp": serve_tcp, "serve-udp": serve_udp, "icmp-log": icmp_log,
      "tcp-who": tcp_who, "tcp-mss": tcp_mss, "udp-pmtu": udp_pmtu, "tcp-line": tcp_line, "udp-who": udp_who,
      "tcp-send": tcp_send, "serve-who": serve_who,
      "tcp-line-from": tcp_line_from, "tcp-lines-from": tcp_lines_from,
-     "udp-line": udp_line}[cmd](*args)
+     "udp-line": udp_line, "serve-echo": serve_echo, "udp-echo": udp_echo,
+     "ttl-probe": ttl_probe}[cmd](*args)

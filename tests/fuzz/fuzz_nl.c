@@ -79,6 +79,7 @@ fn_parsers(const uint8_t *m, size_t len)
 	struct nl_route rt;
 	struct nl_link l;
 	struct nl_ifaddr a;
+	struct nl_proxy px;
 	int rc;
 
 	memset(err, 0, sizeof(err));
@@ -118,6 +119,11 @@ fn_parsers(const uint8_t *m, size_t len)
 	if (rc == 1 && a.prefixlen > fn_bits(a.family))
 		FZP_OOPS("address of family %u with prefix length %u",
 		    a.family, a.prefixlen);
+	memset(err, 0, sizeof(err));
+	rc = nl_proxy_parse(m, len, &px, err);
+	fn_rc(rc, err, "nl_proxy_parse");
+	if (rc == 1 && px.family != AF_INET && px.family != AF_INET6)
+		FZP_OOPS("proxy entry of family %u", px.family);
 	rc = nl_error_parse(m, len, msg, sizeof(msg));
 	if (rc > 1 || memchr(msg, '\0', sizeof(msg)) == NULL)
 		FZP_OOPS("nl_error_parse: %d", rc);

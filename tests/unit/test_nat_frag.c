@@ -409,22 +409,129 @@ test_pending_small_cap(void **state)
 	pg_free(n);
 }
 
-/* Fragments of a reply without a flow are never forwarded. */
+/*
+ * Fragments of a reply without a flow are never translated: not ours, left
+ * as they came (the front decides; to a client's address it drops them).
+ */
 static void
 test_later_fragment_of_reply_without_flow(void **state)
 {
 	struct nat *n = mk(0, 0);
 	struct dgram d;
-	enum nat_drop_reason why;
+	struct pg_pkt copy;
 	enum nat_verdict v;
 
 	(void)state;
 	assert_non_null(n);
 	make_dgram(&d, B4, 53, C4, 40000, 0x6666);
-	v = pg_run(n, &d.f[0], NAT_SIDE_INSIDE, T0, &why);
-	assert_drop(v, why, NAT_DROP_NO_FLOW);
-	v = pg_run(n, &d.f[1], NAT_SIDE_INSIDE, T0, &why);
-	assert_int_not_equal(v, NAT_FORWARD);
+	copy = d.f[0];
+	v = pg_run(n, &d.f[0], NAT_SIDE_INSIDE, T0, NULL);
+	assert_int_equal(v, NAT_NOT_OURS);
+	assert_memory_equal(d.f[0].data, copy.data, copy.len);
+	v = pg_run(n, &d.f[1], NAT_SIDE_INSIDE, T0, NULL);
+	assert_int_equal(v, NAT_NOT_OURS);
+	pg_free(n);
+}
+
+/* An engine that forwards public UDP port 5300 only (keep mode). */
+static struct nat *
+mk_fwd(void)
+{
+	struct nat_settings s;
+
+	rules[0] = pg_rule(B4, NAT_P_UDP, 5300, 5300, 53);
+	rules[1] = pg_rule(B4, NAT_P_UDP, 5400, 5400, 53);
+	rules[1].source = NAT_SOURCE_RELAY;
+	rules[1].relay_src = pg_addr(R4);
+	pg_settings_init(&s);
+	s.rules = rules;
+	s.nrules = 2;
+	return pg_nat(&s);
+}
+
+/*
+ * Run the fragments of d in the given order on side; every one must come
+ * back NAT_NOT_OURS or be queued and released untouched (nat_pending 2),
+ * byte for byte as sent.
+ */
+static void
+assert_passes(struct nat *n, struct dgram *d, const int order[3],
+    enum nat_side side)
+{
+	struct pg_pkt copy[3], out;
+	struct nat_pkt np;
+	enum nat_side ps;
+	enum nat_verdict v;
+	int i, j, seen = 0, rc;
+
+	for (i = 0; i < 3; i++)
+		copy[i] = d->f[i];
+	for (i = 0; i < 3; i++) {
+		j = order[i];
+		v = pg_run(n, &d->f[j], side, T0, NULL);
+		if (v == NAT_QUEUED)
+			continue;
+		assert_int_equal(v, NAT_NOT_OURS);
+		assert_int_equal(d->f[j].len, copy[j].len);
+		assert_memory_equal(d->f[j].data, copy[j].data, copy[j].len);
+		seen |= 1 << j;
+	}
+	for (;;) {
+		np.data = out.data;
+		np.cap = sizeof(out.data);
+		np.len = 0;
+		np.vnet = NULL;
+		if ((rc = nat_pending(n, &np, &ps)) == 0)
+			break;
+		assert_int_equal(rc, 2);
+		for (j = 0; j < 3; j++)
+			if (np.len == copy[j].len &&
+			    memcmp(np.data, copy[j].data, np.len) == 0)
+				break;
+		assert_true(j < 3);
+		seen |= 1 << j;
+	}
+	assert_int_equal(seen, 7);
+}
+
+/*
+ * The host's own fragmented datagrams (no rule claims the port, or they go
+ * to a relay address from the inside): every fragment comes back untouched,
+ * in order and reversed, so that the host reassembles them. A forwarded
+ * port in the same engine is still translated.
+ */
+static void
+test_host_fragments_pass(void **state)
+{
+	static const int fwd[3] = { 0, 1, 2 }, rev[3] = { 2, 1, 0 };
+	struct nat *n = mk_fwd();
+	struct dgram d;
+	struct nat_stats st;
+
+	(void)state;
+	assert_non_null(n);
+	make_dgram(&d, C4, 40000, P4, 9999, 0x1001);
+	assert_passes(n, &d, fwd, NAT_SIDE_PUBLIC);
+	make_dgram(&d, C4, 40000, P4, 9999, 0x1002);
+	assert_passes(n, &d, rev, NAT_SIDE_PUBLIC);
+	make_dgram(&d, C6, 40000, P6, 9999, 0x1003);
+	assert_passes(n, &d, rev, NAT_SIDE_PUBLIC);
+	/* the host's own conversation with the target, on the relay address */
+	make_dgram(&d, B4, 53, R4, 45000, 0x1004);
+	assert_passes(n, &d, fwd, NAT_SIDE_INSIDE);
+	make_dgram(&d, B4, 53, R4, 45000, 0x1005);
+	assert_passes(n, &d, rev, NAT_SIDE_INSIDE);
+	/* a forwarded port still opens its flow, fragmented */
+	make_dgram(&d, C4, 40001, P4, 5300, 0x1006);
+	assert_forward(n, &d.f[0], NAT_SIDE_PUBLIC, T0);
+	assert_forward(n, &d.f[1], NAT_SIDE_PUBLIC, T0);
+	nat_get_stats(n, &st);
+	assert_int_equal(st.flows_created, 1);
+	assert_int_equal(st.drops[NAT_DROP_FRAG_TIMEOUT], 0);
+	/* nothing waits for a first fragment that went by */
+	pg_sweep_all(n, T0 + SEC(60));
+	nat_get_stats(n, &st);
+	assert_int_equal(st.drops[NAT_DROP_FRAG_TIMEOUT], 0);
 	pg_free(n);
 }
 
@@ -535,6 +642,7 @@ main(void)
 		PG_TEST(test_pending_small_cap),
 		PG_TEST(test_tiny_first_fragment),
 		PG_TEST(test_later_fragment_of_reply_without_flow),
+		PG_TEST(test_host_fragments_pass),
 		PG_TEST(test_frag_malformed),
 	};
 

@@ -221,6 +221,68 @@ test_packet_too_big6(void **state)
 	orig_dir(&o, RTR6, PKT_ICMP6_PACKET_TOO_BIG, 0, 1280, 0);
 }
 
+/* The first fragment of a client's UDP datagram (1000 bytes) in o. */
+static void
+first_frag(struct pg_pkt *o, const char *c, const char *p, uint16_t dport)
+{
+	struct pg_pkt full;
+
+	pg_udp(&full, c, 40100, p, dport, 1000);
+	memset(o, 0, sizeof(*o));
+	o->len = pg_fragment(full.data, full.len, 0, 400, false, 0x4242,
+	    o->data, PKT_CAP);
+}
+
+/*
+ * A router beyond the front (a smaller MTU ahead) answers the first fragment
+ * of a relayed datagram: the quote carries the ports, the error reaches the
+ * client quoting its own fragment, keep-source and full NAT, IPv4 and IPv6.
+ */
+static void
+test_too_big_first_fragment(void **state)
+{
+	struct pg_pkt o;
+
+	(void)state;
+	first_frag(&o, C4, P4, 53);
+	orig_dir(&o, RTR4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_NEEDFRAG, 1280, 0);
+	first_frag(&o, C4, P4, 5300);
+	orig_dir(&o, RTR4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_NEEDFRAG, 1280, 0);
+	first_frag(&o, C6, P6, 53);
+	orig_dir(&o, RTR6, PKT_ICMP6_PACKET_TOO_BIG, 0, 1280, 0);
+}
+
+/*
+ * An error quoting a later fragment (no ports) names no flow: dropped as a
+ * bad quote, never handed to the host as if it were its own.
+ */
+static void
+test_error_about_later_fragment(void **state)
+{
+	struct nat *n = mk();
+	struct pg_pkt full, f, t, e;
+	struct pg_info pi;
+	enum nat_verdict v;
+
+	(void)state;
+	assert_non_null(n);
+	pg_udp(&full, C6, 40100, P6, 53, 1000);
+	memset(&f, 0, sizeof(f));
+	f.len = pg_fragment(full.data, full.len, 0, 400, false, 7, f.data, PKT_CAP);
+	open_flow(n, &f, &t, T0);
+	f.len = pg_fragment(full.data, full.len, 400, full.len - 440, true, 7,
+	    f.data, PKT_CAP);
+	pg_copy(&t, &f);
+	assert_forward(n, &t, NAT_SIDE_PUBLIC, T0 + 1);
+	assert_parse(&t, &pi);
+	pg_icmp_error(&e, RTR6, C6, PKT_ICMP6_PACKET_TOO_BIG, 0, 1280, t.data,
+	    t.len);
+	v = pg_run(n, &e, NAT_SIDE_INSIDE, T0 + 2, NULL);
+	assert_int_not_equal(v, NAT_FORWARD);
+	assert_int_not_equal(v, NAT_NOT_OURS);
+	pg_free(n);
+}
+
 static void
 test_unreach6_ext_headers(void **state)
 {
@@ -364,15 +426,16 @@ test_reply_dir_router(void **state)
 	reply_dir(C4, P4, 53, B4, 53, CRTR4, CRTR4, PKT_ICMP_TIMXCEED, 0, 0);
 }
 
-/* An error quoting a flow we do not have: icmp_no_flow. */
+/*
+ * An error quoting a flow we do not have, from either side, is about the
+ * host's own (or routed) traffic: NAT_NOT_OURS, untouched, for the host.
+ */
 static void
 test_unknown_flow(void **state)
 {
 	struct nat *n = mk();
-	struct pg_pkt q, e;
+	struct pg_pkt q, e, copy;
 	struct nat_stats st;
-	enum nat_drop_reason why;
-	enum nat_verdict v;
 
 	(void)state;
 	assert_non_null(n);
@@ -381,20 +444,104 @@ test_unknown_flow(void **state)
 	/* quoted: another client port */
 	pg_udp(&q, C4, 40001, B4, 53, 20);
 	pg_icmp_error(&e, B4, C4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_PORT, 0, q.data, q.len);
-	assert_drop(pg_run(n, &e, NAT_SIDE_INSIDE, T0, &why), why, NAT_DROP_ICMP_NO_FLOW);
+	copy = e;
+	assert_int_equal(pg_run(n, &e, NAT_SIDE_INSIDE, T0, NULL), NAT_NOT_OURS);
+	assert_memory_equal(e.data, copy.data, copy.len);
+	/* from a router on the tunnel path, about the host's own traffic */
+	pg_udp(&q, B4, 40002, "10.22.22.50", 53, 20);
+	pg_icmp_error(&e, RTR4, B4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_HOST, 0, q.data, q.len);
+	assert_int_equal(pg_run(n, &e, NAT_SIDE_INSIDE, T0, NULL), NAT_NOT_OURS);
 	/* quoted: the reverse of nothing we sent, from the public side */
 	pg_udp(&q, P4, 80, C4, 40000, 20);
 	pg_icmp_error(&e, C4, P4, PKT_ICMP_UNREACH, PKT_ICMP_UNREACH_PORT, 0, q.data, q.len);
-	v = pg_run(n, &e, NAT_SIDE_PUBLIC, T0, &why);
-	if (v != NAT_NOT_OURS)
-		assert_drop(v, why, NAT_DROP_ICMP_NO_FLOW);
+	assert_int_equal(pg_run(n, &e, NAT_SIDE_PUBLIC, T0, NULL), NAT_NOT_OURS);
 	/* v6 */
 	pg_tcp(&q, C6, 1, B6, 2, PKT_TCP_SYN);
 	pg_icmp_error(&e, B6, C6, PKT_ICMP6_PACKET_TOO_BIG, 0, 1280, q.data, q.len);
-	assert_drop(pg_run(n, &e, NAT_SIDE_INSIDE, T0, &why), why, NAT_DROP_ICMP_NO_FLOW);
+	assert_int_equal(pg_run(n, &e, NAT_SIDE_INSIDE, T0, NULL), NAT_NOT_OURS);
 	nat_get_stats(n, &st);
-	assert_int_equal(st.drops[NAT_DROP_ICMP_NO_FLOW], v == NAT_DROP ? 3 : 2);
+	assert_int_equal(st.drops[NAT_DROP_ICMP_NO_FLOW], 0);
+	assert_int_equal(st.not_ours, 4);
+	assert_int_equal(st.icmp_translated, 0);
 	assert_int_equal(st.flows_created, 1);
+	pg_free(n);
+}
+
+/*
+ * ICMP echo from the inside with no flow is the host's own (its ping to a
+ * target, a target's ping to it) or routed: NAT_NOT_OURS. A reply to a
+ * relay address is never taken for a client's (no reply-side pickup),
+ * while the same reply to a client's address is picked up.
+ */
+static void
+test_inside_echo_not_ours(void **state)
+{
+	struct nat_rule r[2];
+	struct nat_settings s;
+	struct pg_pkt p, copy;
+	enum nat_drop_reason why;
+	struct nat *n;
+
+	(void)state;
+	r[0] = pg_rule(B4, NAT_P_UDP, 5300, 5300, 53);
+	r[0].source = NAT_SOURCE_RELAY;
+	r[0].relay_src = pg_addr(R4);
+	r[1] = pg_rule(B4, ALLP, 1, 65535, 0);
+	r[1].pub = pg_addr(P4);
+	pg_settings_init(&s);
+	s.rules = r;
+	s.nrules = 2;
+	n = pg_nat(&s);
+	assert_non_null(n);
+	pg_echo(&p, B4, R4, 777, false);
+	copy = p;
+	assert_int_equal(pg_run(n, &p, NAT_SIDE_INSIDE, T0, NULL), NAT_NOT_OURS);
+	assert_memory_equal(p.data, copy.data, copy.len);
+	pg_echo(&p, B4, R4, 778, true);
+	assert_int_equal(pg_run(n, &p, NAT_SIDE_INSIDE, T0, NULL), NAT_NOT_OURS);
+	/* a target's ping toward the internet: routed or dropped by the front */
+	pg_echo(&p, B4, "192.0.2.200", 779, false);
+	assert_int_equal(pg_run(n, &p, NAT_SIDE_INSIDE, T0, NULL), NAT_NOT_OURS);
+	/* TCP and UDP to a relay address with no flow stay dropped */
+	pg_udp(&p, B4, 53, R4, 45000, 20);
+	assert_drop(pg_run(n, &p, NAT_SIDE_INSIDE, T0, &why), why, NAT_DROP_NO_FLOW);
+	assert_int_equal(pg_flow_count(n, T0), 0);
+	/* control: the same echo reply to a client is picked up */
+	pg_echo(&p, B4, C4, 778, true);
+	assert_forward(n, &p, NAT_SIDE_INSIDE, T0);
+	assert_int_equal(pg_flow_count(n, T0), 1);
+	pg_free(n);
+}
+
+/*
+ * On the LAN side, a packet to the relay's hairpin address is the host's
+ * (a LAN host pinging the gateway), never a hairpin client's: the backend
+ * rule does not take it; the same ping to the public address is relayed.
+ */
+static void
+test_lan_hairpin_addr_not_ours(void **state)
+{
+	struct nat_rule r = pg_rule(B4, ALLP, 1, 65535, 0);
+	struct nat_settings s;
+	struct pg_pkt p;
+	struct nat *n;
+
+	(void)state;
+	pg_settings_init(&s);
+	s.rules = &r;
+	s.nrules = 1;
+	s.hairpin4 = true;
+	s.hairpin_src4 = pg_addr(H4);
+	n = pg_nat(&s);
+	assert_non_null(n);
+	pg_echo(&p, LANC4, H4, 900, false);
+	assert_int_equal(pg_run(n, &p, NAT_SIDE_LAN, T0, NULL), NAT_NOT_OURS);
+	pg_udp(&p, LANC4, 40000, H4, 53, 20);
+	assert_int_equal(pg_run(n, &p, NAT_SIDE_LAN, T0, NULL), NAT_NOT_OURS);
+	assert_int_equal(pg_flow_count(n, T0), 0);
+	pg_echo(&p, LANC4, P4, 900, false);
+	assert_forward(n, &p, NAT_SIDE_LAN, T0);
+	assert_int_equal(pg_flow_count(n, T0), 1);
 	pg_free(n);
 }
 
@@ -506,6 +653,8 @@ main(void)
 		PG_TEST(test_packet_too_big6),
 		PG_TEST(test_packet_too_big6_partial),
 		PG_TEST(test_unreach6_ext_headers),
+		PG_TEST(test_too_big_first_fragment),
+		PG_TEST(test_error_about_later_fragment),
 		PG_TEST(test_time_exceeded6_truncated),
 		PG_TEST(test_fullnat_orig_dir),
 		PG_TEST(test_quoted_echo),
@@ -514,6 +663,8 @@ main(void)
 		PG_TEST(test_reply_dir_fullnat),
 		PG_TEST(test_reply_dir_router),
 		PG_TEST(test_unknown_flow),
+		PG_TEST(test_inside_echo_not_ours),
+		PG_TEST(test_lan_hairpin_addr_not_ours),
 		PG_TEST(test_error_never_touches_flow),
 		PG_TEST(test_quote_lengths),
 		PG_TEST(test_redirect_not_relayed),
