@@ -437,6 +437,14 @@ ctl_drain(int fd, FILE *out, char *err)
 			snprintf(err, CTL_ERRLEN, "read: %s", strerror(errno));
 			return -1;
 		}
+		if (total == 0 && n > 7 && memcmp(buf, "error: ", 7) == 0) {
+			/* the instance refused the command: the caller fails */
+			const char *nl = memchr(buf + 7, '\n', (size_t)n - 7);
+
+			snprintf(err, CTL_ERRLEN, "%.*s", (int)(nl != NULL ?
+			    nl - (buf + 7) : n - 7), buf + 7);
+			return -1;
+		}
 		fwrite(buf, 1, (size_t)n, out);
 		total += (size_t)n;
 	}

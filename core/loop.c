@@ -340,7 +340,7 @@ loop_metrics(struct loop *l)
 	l->ctl.fill_arg = l;
 	if (metrics_listen(&l->metrics, l->base, &l->front.conf.front.metrics,
 	    l->front.conf.control_group, loop_fill, l, err) == -1) {
-		log_warnx("%s", err);
+		log_msg(LOG_CRIT, "not started: %s", err);
 		return -1;
 	}
 	if (l->front.conf.front.metrics.on)
@@ -679,22 +679,23 @@ loop_run(const char *path, struct conf *c)
 	if ((l->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if (front_start(&l->front, c, err) == -1) {
-		log_warnx("%s", err);
+		log_msg(LOG_CRIT, "not started: %s (nothing is left installed)",
+		    err);
 		goto out;
 	}
 	if (loop_queues(l) == -1 || loop_attach(l) == -1 ||
 	    loop_events(l) == -1) {
-		log_warnx("cannot set up the event loop");
+		log_msg(LOG_CRIT, "not started: cannot set up the event loop");
 		goto stop;
 	}
 	if (watch_open(&l->watch, l->base, &l->front, loop_reread, l,
 	    err) == -1) {
-		log_warnx("%s", err);
+		log_msg(LOG_CRIT, "not started: %s", err);
 		goto stop;
 	}
 	if (ctl_listen(&l->ctl, l->base, l->front.conf.control_socket,
 	    l->front.conf.control_group, &l->front, &l->st, err) == -1) {
-		log_warnx("control socket: %s", err);
+		log_msg(LOG_CRIT, "not started: control socket: %s", err);
 		goto stop;
 	}
 	if (loop_metrics(l) == -1)

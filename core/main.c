@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,9 +55,12 @@ main_net_admin(void)
 	return ok == -1 ? geteuid() == 0 : ok;
 }
 
-/* Load a file, printing every error; exits 1 when it has any. */
+/*
+ * Load a file, printing every error; exits 1 when it has any (with a
+ * "fatal:" log line for run, whose output is a log).
+ */
 static void
-main_load(const char *path, struct conf *c)
+main_load(const char *path, struct conf *c, bool run)
 {
 	struct conf_errors errs;
 	size_t i;
@@ -67,6 +71,10 @@ main_load(const char *path, struct conf *c)
 		fprintf(stderr, "%s\n", errs.e[i].msg);
 	if (errs.lost)
 		fprintf(stderr, "%s: %zu more errors not shown\n", path, errs.lost);
+	if (run)
+		fatalx("%s: %zu error%s in the file (printed above); nothing "
+		    "was changed", path, errs.n + errs.lost, errs.n + errs.lost
+		    == 1 ? "" : "s");
 	exit(1);
 }
 
@@ -108,11 +116,12 @@ main_check(const char *path)
 	struct conf c;
 	int bad;
 
-	main_load(path, &c);
+	main_load(path, &c, false);
+	bad = check_start(&c);
 	if (c.role == CONF_ROLE_BACK)
-		bad = back_check(&c) + check_back(&c);
+		bad += back_check(&c) + check_back(&c);
 	else
-		bad = front_check(&c) + check_front(&c);
+		bad += front_check(&c) + check_front(&c);
 	conf_free(&c);
 	if (bad)
 		return 1;
@@ -128,7 +137,7 @@ main_run(const char *path, int verbose)
 	int rc;
 
 	log_init(verbose ? LOG_DEBUG : LOG_INFO);
-	main_load(path, &c);
+	main_load(path, &c, true);
 	if (!main_net_admin())
 		fatalx("tunrelay run needs CAP_NET_ADMIN (run as root, or "
 		    "grant AmbientCapabilities=CAP_NET_ADMIN in the unit)");
@@ -136,15 +145,18 @@ main_run(const char *path, int verbose)
 		fatalx("another tunrelay %s runs in this network namespace; "
 		    "stop it first (nothing was changed)",
 		    c.role == CONF_ROLE_BACK ? "back" : "front");
+	/* the same start checks as `tunrelay check`: never start half-right */
+	check_mode(CHECK_MODE_RUN);
+	if (check_start(&c) + (c.role == CONF_ROLE_BACK ? back_check(&c) :
+	    front_check(&c)) > 0)
+		fatalx("%s: host checks failed (logged above; tunrelay check -c "
+		    "%s shows them too); nothing was changed", path, path);
+	check_mode(CHECK_MODE_PRINT);
 	if (c.role == CONF_ROLE_BACK) {
 		rc = back_run(path, &c);
 		conf_free(&c);
 		return rc;
 	}
-	/* the same host checks as `tunrelay check`: never start half-right */
-	if (front_check(&c) > 0)
-		fatalx("%s: host checks failed (printed above); nothing was "
-		    "changed", path);
 	rc = loop_run(path, &c);
 	conf_free(&c);
 	return rc;
@@ -158,7 +170,14 @@ main_ask(const char *path, const char *cmd)
 	char err[CTL_ERRLEN];
 	int rc;
 
-	main_load(path, &c);
+	main_load(path, &c, false);
+	if (c.role == CONF_ROLE_BACK && strcmp(cmd, "flows") == 0) {
+		fprintf(stderr, "tunrelay flows: %s is a [back] config; the back "
+		    "half tracks no flows (ask the front: tunrelay flows -c "
+		    "FRONT-FILE)\n", path);
+		conf_free(&c);
+		return 1;
+	}
 	rc = ctl_request(c.control_socket, cmd, stdout, err);
 	if (rc == -1)
 		fprintf(stderr, "tunrelay %s: %s\n", cmd, err);
@@ -206,8 +225,13 @@ main_cleanup(const char *path)
 
 	memset(&c, 0, sizeof(c));
 	if (conf_load(path, &c, &errs) == -1) {
-		fprintf(stderr, "tunrelay cleanup: %s has errors; removing "
-		    "tunrelay's objects anyway\n", path);
+		/* the objects go all the same, but the file is wrong: say so
+		 * in the status too (a unit names a file it cannot read) */
+		fprintf(stderr, "tunrelay cleanup: %s\ntunrelay cleanup: %s "
+		    "has errors (tunrelay check -c %s lists them); removing "
+		    "tunrelay's objects of both roles anyway\n", errs.n > 0 ?
+		    errs.e[0].msg : path, path, path);
+		bad = 1;
 		bad |= main_cleanup_role("front", NULL);
 		bad |= main_cleanup_role("back", NULL);
 	} else
