@@ -824,6 +824,7 @@ back_ctl(struct back *b)
 	}
 	b->ctl.text = back_stats;
 	b->ctl.text_arg = b;
+	b->ctl.conf_path = b->path;
 	return 0;
 }
 

@@ -1634,3 +1634,55 @@ front_check(const struct conf *c)
 	nl_close(&f.nl);
 	return bad;
 }
+
+/*
+ * tunrelay show-rules: the policy rules and routes run would install for
+ * a [front], computed as run does (from the host's interfaces and
+ * addresses) and printed in ip(8) syntax; nothing is installed. 0, or -1
+ * with a message.
+ */
+int
+front_show(const struct conf *c, FILE *out, char err[FRONT_ERRLEN])
+{
+	struct front f;
+	char e[NL_ERRLEN], buf[256];
+	size_t i, j;
+	int rc = -1;
+
+	memset(&f, 0, sizeof(f));
+	f.conf = *c;
+	if (nl_open(&f.nl, e) == -1) {
+		snprintf(err, FRONT_ERRLEN, "netlink: %s", e);
+		return -1;
+	}
+	if (front_host(&f, err) == -1 ||
+	    front_settings(&f, &f.set, &f.rules, err) == -1 ||
+	    front_rules(&f, err) == -1)
+		goto out;
+	for (i = 0; i < NAT_SIDE_MAX; i++) {
+		if (f.side[i].nrules == 0)
+			continue;
+		front_spec(&f.side[i], (enum nat_side)i, 0);
+		fprintf(out, "# TUN device %s: table %u, rule priorities %u-%u, "
+		    "tagged proto %d\n", front_devname[i], f.side[i].spec.table,
+		    f.side[i].spec.prio_lo, f.side[i].spec.prio_hi,
+		    NL_PROTO_TUNRELAY);
+		fprintf(out, "route default dev %s table %u (IPv4 and IPv6 as "
+		    "relayed)\n", front_devname[i], f.side[i].spec.table);
+		for (j = 0; j < f.side[i].nrules; j++)
+			fprintf(out, "%s rule %s\n", f.side[i].rules[j].family ==
+			    AF_INET6 ? "ip -6" : "ip", nl_rule_str(
+			    &f.side[i].rules[j], buf, sizeof(buf)));
+	}
+	if (f.side[NAT_SIDE_PUBLIC].nrules > 0)
+		fprintf(out, "# the kernel's priority-0 \"lookup local\" rule "
+		    "moves to priority %d\n", FRONT_PRIO_LOCAL);
+	for (i = 0; i < f.set.nrules; i++)
+		fprintf(out, "# engine rule: %s\n", conf_nat_rule_name(&f.conf,
+		    f.rules[i].id, buf, sizeof(buf)));
+	rc = 0;
+out:
+	free(f.rules);
+	nl_close(&f.nl);
+	return rc;
+}

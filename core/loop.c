@@ -330,6 +330,23 @@ loop_fill(struct stats_snap *snap, void *arg)
 	loop_sum(l, &snap->loop);
 }
 
+/* The per-rule samples of a scrape. */
+static void
+loop_prom_rules(struct evbuffer *out, void *arg)
+{
+	struct loop *l = arg;
+	struct stats_rule *r;
+	size_t n;
+
+	if ((r = calloc(STATS_MAX_RULES, sizeof(*r))) == NULL)
+		return;
+	front_lock(&l->front);
+	n = stats_rules(l->front.nat, &l->front.conf, r, STATS_MAX_RULES);
+	front_unlock(&l->front);
+	stats_prom_rules(r, n, out);
+	free(r);
+}
+
 /* Start the metrics endpoint when the config asks for one. */
 static int
 loop_metrics(struct loop *l)
@@ -343,6 +360,7 @@ loop_metrics(struct loop *l)
 		log_msg(LOG_CRIT, "not started: %s", err);
 		return -1;
 	}
+	l->metrics.extra = loop_prom_rules;
 	if (l->front.conf.front.metrics.on)
 		log_info("metrics on http://%s/metrics", l->metrics.where);
 	return 0;
@@ -698,6 +716,7 @@ loop_run(const char *path, struct conf *c)
 		log_msg(LOG_CRIT, "not started: control socket: %s", err);
 		goto stop;
 	}
+	l->ctl.conf_path = path;
 	if (loop_metrics(l) == -1)
 		goto stop;
 	front_lock(&l->front);
