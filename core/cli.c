@@ -189,7 +189,7 @@ cli_parse(int argc, char *argv[], const char *confdir, struct cli *c,
 	opterr = 0;		/* our own messages */
 	optind = 1;
 	/* "-" first: positional words come back in order, as ch 1 */
-	while ((ch = getopt_long(argc, argv, "-c:jvhVp:a:P:s:r:", cli_opts,
+	while ((ch = getopt_long(argc, argv, "-:c:jvhVp:a:P:s:r:", cli_opts,
 	    NULL)) != -1) {
 		if (ch == '?' || ch == ':') {
 			if (optopt != 0 && ch == '?')
