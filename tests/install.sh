@@ -32,6 +32,10 @@ want() {
 want "$TR_BINDIR/tunrelay"
 want "$TR_MANDIR/man8/tunrelay.8"
 want "$TR_MANDIR/man5/tunrelay.ini.5"
+# the Markdown pages the man pages point at, and the bash completion
+want "${TR_EXAMPLESDIR%/examples}/configuration.md"
+want "${TR_EXAMPLESDIR%/examples}/json.md"
+want "$TR_COMPLETIONDIR/tunrelay"
 for f in seed-000-front.ini seed-000-back.ini seed-001.ini seed-002.ini; do
 	want "$TR_EXAMPLESDIR/$f"
 	if cmp -s "$top_srcdir/examples/$f" "$D$TR_EXAMPLESDIR/$f"; then
