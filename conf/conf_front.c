@@ -297,6 +297,8 @@ conf_front_forward_to(struct conf_ctx *ctx, size_t sec,
 	const struct conf_ent	*e;
 	struct conf_addr	 a;
 	const char		*why;
+	char			 v6[64];
+	long			 port;
 	uint16_t		 lo, hi;
 
 	if ((e = conf_find(ctx, sec, "to")) == NULL) {
@@ -305,6 +307,14 @@ conf_front_forward_to(struct conf_ctx *ctx, size_t sec,
 	}
 	if ((why = conf_parse_target(e->value, &a, &lo, &hi)) != NULL) {
 		conf_bad(ctx, e, e->value, why, CONF_ALLOWED_TO);
+		return;
+	}
+	if (conf_parse_v6_ambiguous(e->value, v6, sizeof(v6), &port)) {
+		conf_error(ctx, e->line, "[%s] to: \"%s\" reads as an IPv6 "
+		    "address or as address %s with port %ld (allowed: "
+		    "[%s]:%ld for that address and port, or [%s] for the "
+		    "address alone)", ctx->sec[e->sec].name, e->value, v6, port,
+		    v6, port, e->value);
 		return;
 	}
 	fw->family = a.family;

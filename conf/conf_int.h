@@ -96,6 +96,9 @@ const char *conf_parse_addr(const char *, struct conf_addr *);
 const char *conf_parse_unicast(const struct conf_addr *);
 const char *conf_parse_listen(const char *, bool *, struct conf_addr *,
 	    uint16_t *, uint16_t *);
+/* A bare IPv6 target that also reads as ADDRESS:PORT (addr, *port). */
+bool conf_parse_v6_ambiguous(const char *, char *addr, size_t len,
+    long *port);
 const char *conf_parse_target(const char *, struct conf_addr *, uint16_t *,
 	    uint16_t *);
 const char *conf_parse_ifname(const char *);

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -260,6 +261,38 @@ conf_parse_target(const char *s, struct conf_addr *a, uint16_t *lo,
 	if (port == NULL)
 		return (NULL);
 	return (conf_parse_range(port, 1, lo, hi));
+}
+
+/*
+ * Whether a bare IPv6 target ("2001:db8:1::5:80") also reads as an address
+ * and a port: its last group is a decimal number 1..65535 and what comes
+ * before ":GROUP" is itself an IPv6 address. Then addr gets that shorter
+ * address and *port the number. "2001:db8::1" is not ambiguous: without
+ * ":1" it is no address.
+ */
+bool
+conf_parse_v6_ambiguous(const char *s, char *addr, size_t len, long *port)
+{
+	struct conf_addr	 a;
+	const char		*colon;
+	char			*end;
+	size_t			 n;
+	long			 p;
+
+	if (*s == '[' || (colon = strrchr(s, ':')) == NULL ||
+	    strchr(s, ':') == colon || colon[1] == '\0' ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    strlen(colon + 1) > 5)
+		return (false);
+	p = strtol(colon + 1, &end, 10);
+	if (p < 1 || p > 65535 || (n = (size_t)(colon - s)) >= len)
+		return (false);
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	if (conf_parse_addr(addr, &a) != NULL || a.family != 6)
+		return (false);
+	*port = p;
+	return (true);
 }
 
 /* Check an interface name as Linux does (dev_valid_name), ASCII only. */

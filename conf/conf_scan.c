@@ -13,10 +13,14 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf/conf_int.h"
 
@@ -339,6 +343,58 @@ conf_scan_text(struct conf_ctx *ctx, const char *text, size_t len)
 	}
 }
 
+/* The kind of a file that is not a regular file, for a message. */
+static const char *
+conf_scan_ftype(mode_t m)
+{
+	if (S_ISFIFO(m))
+		return ("a FIFO");
+	if (S_ISDIR(m))
+		return ("a directory");
+	if (S_ISCHR(m) || S_ISBLK(m))
+		return ("a device");
+	if (S_ISSOCK(m))
+		return ("a socket");
+	return ("not a regular file");
+}
+
+/*
+ * Open ctx->path for reading: a regular file only. The file is read twice
+ * (the scan, then iniparser), so a pipe or standard input ("-") cannot
+ * serve, and opening a FIFO without a writer would block: it is opened
+ * non-blocking and refused.
+ */
+static FILE *
+conf_scan_open(struct conf_ctx *ctx)
+{
+	struct stat	 st;
+	FILE		*f;
+	int		 fd;
+
+	memset(&st, 0, sizeof(st));
+	if (strcmp(ctx->path, "-") == 0) {
+		conf_error(ctx, 0, "standard input is not read (allowed: the "
+		    "path of a regular file; save the configuration to a file "
+		    "first, e.g. /etc/tunrelay/NAME.ini)");
+		return (NULL);
+	}
+	if ((fd = open(ctx->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		conf_error(ctx, 0, "cannot open: %s", strerror(errno));
+		return (NULL);
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		conf_error(ctx, 0, "is %s (allowed: a regular file)",
+		    conf_scan_ftype(st.st_mode));
+		close(fd);
+		return (NULL);
+	}
+	if ((f = fdopen(fd, "r")) == NULL) {
+		conf_error(ctx, 0, "cannot open: %s", strerror(errno));
+		close(fd);
+	}
+	return (f);
+}
+
 /* Read the whole file (at most CONF_FILE_MAX bytes) into *text. */
 static int
 conf_scan_read(struct conf_ctx *ctx, char **text, size_t *len)
@@ -348,10 +404,8 @@ conf_scan_read(struct conf_ctx *ctx, char **text, size_t *len)
 	size_t	 n;
 	int	 saved;
 
-	if ((f = fopen(ctx->path, "r")) == NULL) {
-		conf_error(ctx, 0, "cannot open: %s", strerror(errno));
+	if ((f = conf_scan_open(ctx)) == NULL)
 		return (-1);
-	}
 	if ((buf = malloc(CONF_FILE_MAX + 1)) == NULL) {
 		fclose(f);
 		conf_nomem(ctx, 0);

@@ -23,6 +23,7 @@
 #include <libmnl/libmnl.h>
 
 #include "core/back.h"
+#include "core/check.h"
 #include "core/ctl.h"
 #include "core/log.h"
 #include "core/nft.h"
@@ -818,11 +819,12 @@ back_ctl(struct back *b)
 
 	if (ctl_listen(&b->ctl, b->base, b->conf.control_socket,
 	    b->conf.control_group, NULL, NULL, err) == -1) {
-		log_warnx("control socket: %s", err);
+		log_msg(LOG_CRIT, "not started: control socket: %s", err);
 		return -1;
 	}
 	b->ctl.text = back_stats;
 	b->ctl.text_arg = b;
+	b->ctl.conf_path = b->path;
 	return 0;
 }
 
@@ -866,7 +868,7 @@ back_run(const char *path, struct conf *c)
 	if ((b->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if (nl_open(&b->nl, e) == -1) {
-		log_warnx("netlink: %s", e);
+		log_msg(LOG_CRIT, "not started: netlink: %s", e);
 		goto out;
 	}
 	back_mode(b);
@@ -874,7 +876,8 @@ back_run(const char *path, struct conf *c)
 	snprintf(err, sizeof(err), "cannot set up the event loop");
 	if (back_events(b) == -1 || back_install(b, true, err) == -1 ||
 	    back_watch_open(b, err) == -1) {
-		log_warnx("%s", err);
+		log_msg(LOG_CRIT, "not started: %s (what was installed is "
+		    "removed)", err);
 		goto stop;
 	}
 	if (back_ctl(b) == -1)
@@ -896,23 +899,21 @@ out:
 	return rc;
 }
 
-/* Print one host finding with its fix. */
+/* Report one host finding ("note:" when it does not fail the check). */
 static int
 back_problem(const struct conf *c, bool counts, const char *fmt, ...)
     __attribute__((__format__(__printf__, 3, 4)));
 
-/* Print one host finding ("note:" when it does not fail the check). */
 static int
 back_problem(const struct conf *c, bool counts, const char *fmt, ...)
 {
+	char msg[2048];
 	va_list ap;
 
-	printf("%s: %s", c->path, counts ? "" : "note: ");
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	printf("\n");
-	return counts ? 1 : 0;
+	return check_say(c, counts ? CHECK_ERROR : CHECK_NOTE, "%s", msg);
 }
 
 /* The front's address must be reached through the tunnel interface. */

@@ -15,11 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/bufferevent.h>
 
 #include "core/ctl.h"
+#include "core/filter.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/stats.h"
@@ -104,9 +108,11 @@ struct ctl_client {
 	struct bufferevent *bev;
 	int cursor;			/* flow walk in progress, or -1 */
 	size_t n;			/* flows written so far */
+	bool json;			/* answer in JSON */
+	struct filter filter;	/* flows shown */
 };
 
-static void ctl_stats(const struct ctl *, struct evbuffer *);
+static void ctl_stats(const struct ctl *, bool, struct evbuffer *);
 static int ctl_flow(const struct nat_flow_info *, void *);
 
 /* Drop a client and whatever it holds. */
@@ -140,14 +146,21 @@ ctl_written(struct bufferevent *bev, void *arg)
 	}
 	/* the engine lock per chunk: the flows go to the output buffer,
 	 * the socket is written after the lock is dropped */
-	front_lock(f);
-	more = nat_cursor_next(f->nat, cl->cursor, loop_now(), CTL_CHUNK,
-	    ctl_flow, cl);
-	if (more == 0)
-		nat_cursor_close(f->nat, cl->cursor);
-	front_unlock(f);
+	do {
+		/* a filter may pass no flow of a chunk: then nothing drains
+		 * and this callback would not run again; take the next one */
+		front_lock(f);
+		more = nat_cursor_next(f->nat, cl->cursor, loop_now(),
+		    CTL_CHUNK, ctl_flow, cl);
+		if (more == 0)
+			nat_cursor_close(f->nat, cl->cursor);
+		front_unlock(f);
+	} while (more != 0 && evbuffer_get_length(out) == 0);
 	if (more == 0) {
-		evbuffer_add_printf(out, "# %zu flows\n", cl->n);
+		if (cl->json)
+			evbuffer_add_printf(out, "],\"count\":%zu}\n", cl->n);
+		else
+			evbuffer_add_printf(out, "# %zu flows\n", cl->n);
 		cl->cursor = -1;
 	}
 }
@@ -173,23 +186,212 @@ ctl_cursor_open(struct front *f)
 	return cursor;
 }
 
+/* A delete's match: the filter, with rule names from the config. */
+struct ctl_del {
+	const struct filter *f;
+	const struct conf *conf;
+};
+
+/* Whether a flow matches a delete's filter. */
+static int
+ctl_del_match(const struct nat_flow_info *fi, void *arg)
+{
+	const struct ctl_del *d = arg;
+	char rule[128];
+
+	return filter_match(d->f, fi, conf_nat_rule_name(d->conf,
+	    fi->rule_id, rule, sizeof(rule)));
+}
+
+/* Delete the flows a filter matches. */
+static void
+ctl_delete(struct ctl_client *cl, struct evbuffer *out)
+{
+	struct front *f = cl->c->front;
+	struct ctl_del d = { &cl->filter, &f->conf };
+	size_t n;
+
+	if (filter_empty(&cl->filter)) {
+		evbuffer_add_printf(out, "error: delete needs a filter (proto, "
+		    "addr, port, state or rule)\n");
+		return;
+	}
+	front_lock(f);
+	n = nat_flows_delete(f->nat, loop_now(), ctl_del_match, &d);
+	front_unlock(f);
+	log_info("control socket: deleted %zu flow%s", n, n == 1 ? "" : "s");
+	if (cl->json)
+		evbuffer_add_printf(out, "{\"deleted\":%zu}\n", n);
+	else
+		evbuffer_add_printf(out, "deleted %zu flow%s\n", n, n == 1 ? "" :
+		    "s");
+}
+
+/* Monotonic seconds. */
+static long long
+ctl_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec;
+}
+
+/* status, text: one "key value" line each, then one line per rule. */
+static void
+ctl_status_text(const struct ctl *c, const struct stats_rule *r, size_t nr,
+    struct evbuffer *out)
+{
+	const struct front *f = c->front;
+	char off[128];
+	size_t i;
+
+	evbuffer_add_printf(out, "version %s\nrole %s\nconfig %s\npid %ld\n"
+	    "uptime %lld\n", PACKAGE_VERSION, c->role, c->conf_path,
+	    (long)getpid(), ctl_now() - c->started);
+	if (f == NULL)
+		return;
+	evbuffer_add_printf(out, "queues %u\n", f->nqueues);
+	for (i = 0; i < NAT_SIDE_MAX; i++)
+		if (f->side[i].used)
+			evbuffer_add_printf(out, "device %s queues=%u offloads=%s\n",
+			    f->side[i].dev.name, f->side[i].dev.nfds,
+			    tundev_offload_str(f->side[i].dev.offloads, off,
+			    sizeof(off)));
+	for (i = 0; i < nr; i++)
+		evbuffer_add_printf(out, "rule \"%s\" packets=%llu bytes=%llu "
+		    "flows=%llu flows_created=%llu\n", r[i].name,
+		    (unsigned long long)r[i].st.packets,
+		    (unsigned long long)r[i].st.bytes,
+		    (unsigned long long)r[i].st.flows_active,
+		    (unsigned long long)r[i].st.flows_created);
+}
+
+/* status, JSON (docs/json.md). */
+static void
+ctl_status_json(const struct ctl *c, const struct stats_rule *r, size_t nr,
+    struct evbuffer *out)
+{
+	const struct front *f = c->front;
+	char off[128];
+	size_t i, k = 0;
+
+	evbuffer_add_printf(out, "{\"version\":\"%s\",\"role\":\"%s\","
+	    "\"config\":", PACKAGE_VERSION, c->role);
+	json_evstr(out, c->conf_path);
+	evbuffer_add_printf(out, ",\"pid\":%ld,\"uptime\":%lld", (long)getpid(),
+	    ctl_now() - c->started);
+	if (f != NULL) {
+		evbuffer_add_printf(out, ",\"queues\":%u,\"devices\":[",
+		    f->nqueues);
+		for (i = 0; i < NAT_SIDE_MAX; i++)
+			if (f->side[i].used)
+				evbuffer_add_printf(out, "%s{\"name\":\"%s\","
+				    "\"queues\":%u,\"offloads\":\"%s\"}",
+				    k++ ? "," : "", f->side[i].dev.name,
+				    f->side[i].dev.nfds, tundev_offload_str(
+				    f->side[i].dev.offloads, off, sizeof(off)));
+		evbuffer_add_printf(out, "],\"rules\":[");
+		for (i = 0; i < nr; i++) {
+			evbuffer_add_printf(out, "%s{\"rule\":", i ? "," : "");
+			json_evstr(out, r[i].name);
+			evbuffer_add_printf(out, ",\"packets\":%llu,\"bytes\":"
+			    "%llu,\"flows\":%llu,\"flows_created\":%llu}",
+			    (unsigned long long)r[i].st.packets,
+			    (unsigned long long)r[i].st.bytes,
+			    (unsigned long long)r[i].st.flows_active,
+			    (unsigned long long)r[i].st.flows_created);
+		}
+		evbuffer_add_printf(out, "]");
+	}
+	evbuffer_add_printf(out, "}\n");
+}
+
+/* tunrelay status. */
+static void
+ctl_status(struct ctl_client *cl, struct evbuffer *out)
+{
+	struct ctl *c = cl->c;
+	struct stats_rule *r = NULL;
+	size_t nr = 0;
+
+	if (c->front != NULL &&
+	    (r = calloc(STATS_MAX_RULES, sizeof(*r))) != NULL) {
+		front_lock(c->front);
+		nr = stats_rules(c->front->nat, &c->front->conf, r,
+		    STATS_MAX_RULES);
+		front_unlock(c->front);
+	}
+	if (cl->json)
+		ctl_status_json(c, r, nr, out);
+	else
+		ctl_status_text(c, r, nr, out);
+	free(r);
+}
+
+/*
+ * Split a command line "CMD[\tjson][\tkey=value...]" into the client's
+ * options; the command word, or NULL with an error written to out.
+ */
+static const char *
+ctl_parse(struct ctl_client *cl, char *line, struct evbuffer *out)
+{
+	char err[CTL_ERRLEN], *save = NULL, *tok, *cmd, *eq;
+
+	memset(&cl->filter, 0, sizeof(cl->filter));
+	if ((cmd = strtok_r(line, "\t", &save)) == NULL)
+		cmd = line;
+	while ((tok = strtok_r(NULL, "\t", &save)) != NULL) {
+		if (strcmp(tok, "json") == 0) {
+			cl->json = true;
+			continue;
+		}
+		if ((eq = strchr(tok, '=')) == NULL) {
+			evbuffer_add_printf(out, "error: \"%.32s\" is not "
+			    "key=value\n", tok);
+			return NULL;
+		}
+		*eq = '\0';
+		if (filter_set(&cl->filter, tok, eq + 1, err) == -1) {
+			evbuffer_add_printf(out, "error: %s\n", err);
+			return NULL;
+		}
+	}
+	return cmd;
+}
+
 /* Start answering a command. */
 static void
-ctl_answer(struct ctl_client *cl, const char *cmd, struct evbuffer *out)
+ctl_answer(struct ctl_client *cl, char *line, struct evbuffer *out)
 {
-	if (strcmp(cmd, "stats") == 0 && cl->c->text != NULL)
+	const char *cmd = ctl_parse(cl, line, out);
+	bool flows;
+
+	if (cmd == NULL)
+		return;
+	flows = strcmp(cmd, "flows") == 0;
+	if (strcmp(cmd, "stats") == 0 && cl->c->text != NULL && !cl->json)
 		cl->c->text(out, cl->c->text_arg);
+	else if (strcmp(cmd, "stats") == 0 && cl->c->text != NULL)
+		evbuffer_add_printf(out, "error: the back half's stats have no "
+		    "JSON form; use tunrelay status -j\n");
 	else if (strcmp(cmd, "stats") == 0)
-		ctl_stats(cl->c, out);
-	else if (strcmp(cmd, "flows") == 0 && cl->c->front == NULL)
+		ctl_stats(cl->c, cl->json, out);
+	else if (strcmp(cmd, "status") == 0)
+		ctl_status(cl, out);
+	else if ((flows || strcmp(cmd, "delete") == 0) && cl->c->front == NULL)
 		evbuffer_add_printf(out, "error: the back half tracks no flows "
 		    "(ask the front)\n");
-	else if (strcmp(cmd, "flows") != 0)
+	else if (strcmp(cmd, "delete") == 0)
+		ctl_delete(cl, out);
+	else if (!flows)
 		evbuffer_add_printf(out, "error: unknown command \"%.32s\" "
-		    "(allowed: flows, stats)\n", cmd);
+		    "(allowed: flows, delete, stats, status)\n", cmd);
 	else if ((cl->cursor = ctl_cursor_open(cl->c->front)) == -1)
 		evbuffer_add_printf(out, "error: %d flow listings are running; "
 		    "try again\n", NAT_CURSORS);
+	else if (cl->json)
+		evbuffer_add_printf(out, "{\"flows\":[");
 }
 
 /* Read the client's one-line command and answer it. */
@@ -200,9 +402,9 @@ ctl_read(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	char *line;
 
-	line = evbuffer_readln(in, NULL, EVBUFFER_EOL_ANY);
+	line = evbuffer_readln(in, NULL, EVBUFFER_EOL_LF);
 	if (line == NULL) {
-		if (evbuffer_get_length(in) > 64)
+		if (evbuffer_get_length(in) > CTL_LINE_MAX)
 			ctl_client_free(cl);
 		return;
 	}
@@ -298,6 +500,9 @@ ctl_listen(struct ctl *c, struct event_base *base, const char *path,
 
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
+	c->started = ctl_now();
+	c->role = front != NULL ? "front" : "back";
+	c->conf_path = "";
 	if (ctl_addr(&sun, path, err) == -1 || ctl_mkdir(path, err) == -1 ||
 	    ctl_stale(&sun, err) == -1)
 		return -1;
@@ -367,6 +572,48 @@ ctl_tuple(struct evbuffer *out, const struct nat_flow_info *fi,
 		evbuffer_add_printf(out, " id=%u", sport);
 }
 
+/* One tuple as a JSON object. */
+static void
+ctl_tuple_json(struct evbuffer *out, const struct nat_flow_info *fi,
+    const struct nat_addr *src, const struct nat_addr *dst, uint16_t sport,
+    uint16_t dport)
+{
+	char a[64], b[64];
+
+	evbuffer_add_printf(out, "{\"src\":\"%s\",\"dst\":\"%s\"",
+	    ctl_ntop(fi->family, src, a, sizeof(a)),
+	    ctl_ntop(fi->family, dst, b, sizeof(b)));
+	if (fi->proto == 6 || fi->proto == 17)
+		evbuffer_add_printf(out, ",\"sport\":%u,\"dport\":%u}", sport,
+		    dport);
+	else
+		evbuffer_add_printf(out, ",\"id\":%u}", sport);
+}
+
+/* One flow as a JSON object (docs/json.md). */
+static void
+ctl_flow_json(struct evbuffer *out, const struct nat_flow_info *fi,
+    const char *rule, bool first)
+{
+	evbuffer_add_printf(out, "%s{\"proto\":\"%s\",\"family\":%u,"
+	    "\"state\":\"%s\",\"assured\":%s,\"orig\":", first ? "" : ",",
+	    nat_proto_name(fi->proto), fi->family, fi->state, fi->assured ?
+	    "true" : "false");
+	ctl_tuple_json(out, fi, &fi->orig_src, &fi->orig_dst, fi->orig_sport,
+	    fi->orig_dport);
+	evbuffer_add_printf(out, ",\"reply\":");
+	ctl_tuple_json(out, fi, &fi->reply_src, &fi->reply_dst, fi->reply_sport,
+	    fi->reply_dport);
+	evbuffer_add_printf(out, ",\"age\":%u,\"idle\":%u,\"expires\":%u,"
+	    "\"packets\":{\"orig\":%llu,\"reply\":%llu},\"bytes\":"
+	    "{\"orig\":%llu,\"reply\":%llu},\"rule\":", fi->age, fi->idle,
+	    fi->expires, (unsigned long long)fi->packets[0],
+	    (unsigned long long)fi->packets[1], (unsigned long long)fi->bytes[0],
+	    (unsigned long long)fi->bytes[1]);
+	json_evstr(out, rule);
+	evbuffer_add_printf(out, "}\n");
+}
+
 /* One flow line: both tuples, state, age, counters, rule. */
 static int
 ctl_flow(const struct nat_flow_info *fi, void *arg)
@@ -375,6 +622,15 @@ ctl_flow(const struct nat_flow_info *fi, void *arg)
 	struct evbuffer *out = bufferevent_get_output(cl->bev);
 	char rule[128];
 
+	conf_nat_rule_name(&cl->c->front->conf, fi->rule_id, rule,
+	    sizeof(rule));
+	if (!filter_match(&cl->filter, fi, rule))
+		return 0;
+	if (cl->json) {
+		ctl_flow_json(out, fi, rule, cl->n == 0);
+		cl->n++;
+		return 0;
+	}
 	evbuffer_add_printf(out, "%-6s %-11s", nat_proto_name(fi->proto), fi->state);
 	ctl_tuple(out, fi, &fi->orig_src, &fi->orig_dst, fi->orig_sport,
 	    fi->orig_dport);
@@ -385,15 +641,14 @@ ctl_flow(const struct nat_flow_info *fi, void *arg)
 	    fi->assured ? " [ASSURED]" : "", fi->age, fi->idle, fi->expires,
 	    (unsigned long long)fi->packets[0], (unsigned long long)fi->packets[1],
 	    (unsigned long long)fi->bytes[0], (unsigned long long)fi->bytes[1],
-	    conf_nat_rule_name(&cl->c->front->conf, fi->rule_id, rule,
-	    sizeof(rule)));
+	    rule);
 	cl->n++;
 	return 0;
 }
 
-/* Counters, one "name value" per line, from the counter table. */
+/* Counters, one "name value" per line (or JSON), from the counter table. */
 static void
-ctl_stats(const struct ctl *c, struct evbuffer *out)
+ctl_stats(const struct ctl *c, bool json, struct evbuffer *out)
 {
 	struct stats_snap snap;
 
@@ -404,7 +659,10 @@ ctl_stats(const struct ctl *c, struct evbuffer *out)
 		stats_fill(&snap, c->front->nat, c->ls, NULL);
 		front_unlock(c->front);
 	}
-	stats_text(stats_table, stats_table_len, &snap, out);
+	if (json)
+		stats_json(stats_table, stats_table_len, &snap, out);
+	else
+		stats_text(stats_table, stats_table_len, &snap, out);
 }
 
 /* Read the whole answer, bounded in time. */
@@ -437,17 +695,25 @@ ctl_drain(int fd, FILE *out, char *err)
 			snprintf(err, CTL_ERRLEN, "read: %s", strerror(errno));
 			return -1;
 		}
+		if (total == 0 && n > 7 && memcmp(buf, "error: ", 7) == 0) {
+			/* the instance refused the command: the caller fails */
+			const char *nl = memchr(buf + 7, '\n', (size_t)n - 7);
+
+			snprintf(err, CTL_ERRLEN, "%.*s", (int)(nl != NULL ?
+			    nl - (buf + 7) : n - 7), buf + 7);
+			return -1;
+		}
 		fwrite(buf, 1, (size_t)n, out);
 		total += (size_t)n;
 	}
 }
 
-/* Ask the running instance. */
-int
-ctl_request(const char *path, const char *cmd, FILE *out, char err[CTL_ERRLEN])
+/* Connect to the socket at path; -1 with a message. */
+static int
+ctl_connect(const char *path, char err[CTL_ERRLEN])
 {
 	struct sockaddr_un sun;
-	int fd, rc;
+	int fd;
 
 	if (ctl_addr(&sun, path, err) == -1)
 		return -1;
@@ -467,6 +733,39 @@ ctl_request(const char *path, const char *cmd, FILE *out, char err[CTL_ERRLEN])
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+/* The pid of the process that listens on the socket at path. */
+int
+ctl_peer_pid(const char *path, pid_t *pid, char err[CTL_ERRLEN])
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	int fd;
+
+	if ((fd = ctl_connect(path, err)) == -1)
+		return -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1 ||
+	    cr.pid <= 0) {
+		snprintf(err, CTL_ERRLEN, "%s: cannot tell the instance's pid: "
+		    "%s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	*pid = cr.pid;
+	return 0;
+}
+
+/* Ask the running instance. */
+int
+ctl_request(const char *path, const char *cmd, FILE *out, char err[CTL_ERRLEN])
+{
+	int fd, rc;
+
+	if ((fd = ctl_connect(path, err)) == -1)
+		return -1;
 	rc = 0;
 	if (dprintf(fd, "%s\n", cmd) < 0) {
 		snprintf(err, CTL_ERRLEN, "write: %s", strerror(errno));

@@ -5,6 +5,9 @@
 #ifndef TUNRELAY_CTL_H
 #define TUNRELAY_CTL_H
 
+#include <sys/types.h>
+
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -19,10 +22,15 @@ struct loop_stats;
 struct stats_snap;
 
 #define CTL_MAX_CLIENTS 16
+#define CTL_LINE_MAX 512	/* longest command line a client may send */
+
 #define CTL_CHUNK 512		/* flows written per output drain */
 
 struct ctl {
 	int fd;
+	long long started;	/* CLOCK_MONOTONIC seconds at listen */
+	const char *role;	/* "front" or "back" */
+	const char *conf_path;
 	char path[108];
 	gid_t gid;
 	bool has_gid;
@@ -48,6 +56,8 @@ int ctl_listen(struct ctl *, struct event_base *, const char *path,
     const char *group, struct front *, const struct loop_stats *,
     char err[CTL_ERRLEN]);
 void ctl_close(struct ctl *);
+/* The pid of the process that listens on the socket at path; -1 if none. */
+int ctl_peer_pid(const char *path, pid_t *pid, char err[CTL_ERRLEN]);
 /* Client side: send cmd to the socket at path, copy the answer to out. */
 int ctl_request(const char *path, const char *cmd, FILE *out,
     char err[CTL_ERRLEN]);

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <stdio.h>
+
 #include "conf/conf.h"
 #include "core/statefile.h"
 #include "nat/nat.h"
@@ -96,5 +98,7 @@ int front_cleanup_state(const struct conf *, char err[FRONT_ERRLEN]);
 int front_count(struct nl *, size_t *rules, size_t *routes, char err[FRONT_ERRLEN]);
 /* Host checks for `tunrelay check`; prints each problem, returns how many. */
 int front_check(const struct conf *);
+/* The rules and routes run would install, printed; nothing installed. */
+int front_show(const struct conf *, FILE *, char err[FRONT_ERRLEN]);
 
 #endif

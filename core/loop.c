@@ -356,6 +356,23 @@ loop_fill(struct stats_snap *snap, void *arg)
 	loop_sum(l, &snap->loop);
 }
 
+/* The per-rule samples of a scrape. */
+static void
+loop_prom_rules(struct evbuffer *out, void *arg)
+{
+	struct loop *l = arg;
+	struct stats_rule *r;
+	size_t n;
+
+	if ((r = calloc(STATS_MAX_RULES, sizeof(*r))) == NULL)
+		return;
+	front_lock(&l->front);
+	n = stats_rules(l->front.nat, &l->front.conf, r, STATS_MAX_RULES);
+	front_unlock(&l->front);
+	stats_prom_rules(r, n, out);
+	free(r);
+}
+
 /* Start the metrics endpoint when the config asks for one. */
 static int
 loop_metrics(struct loop *l)
@@ -366,9 +383,10 @@ loop_metrics(struct loop *l)
 	l->ctl.fill_arg = l;
 	if (metrics_listen(&l->metrics, l->base, &l->front.conf.front.metrics,
 	    l->front.conf.control_group, loop_fill, l, err) == -1) {
-		log_warnx("%s", err);
+		log_msg(LOG_CRIT, "not started: %s", err);
 		return -1;
 	}
+	l->metrics.extra = loop_prom_rules;
 	if (l->front.conf.front.metrics.on)
 		log_info("metrics on http://%s/metrics", l->metrics.where);
 	return 0;
@@ -705,24 +723,26 @@ loop_run(const char *path, struct conf *c)
 	if ((l->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if (front_start(&l->front, c, err) == -1) {
-		log_warnx("%s", err);
+		log_msg(LOG_CRIT, "not started: %s (nothing is left installed)",
+		    err);
 		goto out;
 	}
 	if (loop_queues(l) == -1 || loop_attach(l) == -1 ||
 	    loop_events(l) == -1) {
-		log_warnx("cannot set up the event loop");
+		log_msg(LOG_CRIT, "not started: cannot set up the event loop");
 		goto stop;
 	}
 	if (watch_open(&l->watch, l->base, &l->front, loop_reread, l,
 	    err) == -1) {
-		log_warnx("%s", err);
+		log_msg(LOG_CRIT, "not started: %s", err);
 		goto stop;
 	}
 	if (ctl_listen(&l->ctl, l->base, l->front.conf.control_socket,
 	    l->front.conf.control_group, &l->front, &l->st, err) == -1) {
-		log_warnx("control socket: %s", err);
+		log_msg(LOG_CRIT, "not started: control socket: %s", err);
 		goto stop;
 	}
+	l->ctl.conf_path = path;
 	if (loop_metrics(l) == -1)
 		goto stop;
 	front_lock(&l->front);

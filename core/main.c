@@ -1,11 +1,14 @@
 /*
- * main.c - the tunrelay command: run, check, flows, stats, cleanup.
+ * main.c - the tunrelay command: run, check, flows, stats, status, reload,
+ * cleanup, show-rules (the command line itself: core/cli.c).
  */
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,26 +18,13 @@
 #include "conf/conf.h"
 #include "core/back.h"
 #include "core/check.h"
+#include "core/cli.h"
 #include "core/ctl.h"
 #include "core/front.h"
 #include "core/log.h"
 #include "core/loop.h"
 
 #define CAP_NET_ADMIN_BIT 12
-
-/* Print usage and exit. */
-static void __attribute__((noreturn))
-main_usage(int rc)
-{
-	fprintf(rc ? stderr : stdout,
-	    "usage: tunrelay run     -c FILE [-v]  run in the foreground\n"
-	    "       tunrelay check   -c FILE       validate the file and the host\n"
-	    "       tunrelay flows   -c FILE       tracked flows of the running instance\n"
-	    "       tunrelay stats   -c FILE       counters of the running instance\n"
-	    "       tunrelay cleanup -c FILE       remove what a killed instance left\n"
-	    "       tunrelay --version\n");
-	exit(rc);
-}
 
 /* Whether this process holds CAP_NET_ADMIN (effective set). */
 static int
@@ -54,9 +44,12 @@ main_net_admin(void)
 	return ok == -1 ? geteuid() == 0 : ok;
 }
 
-/* Load a file, printing every error; exits 1 when it has any. */
+/*
+ * Load a file, printing every error; exits 1 when it has any (with a
+ * "fatal:" log line for run, whose output is a log).
+ */
 static void
-main_load(const char *path, struct conf *c)
+main_load(const char *path, struct conf *c, bool run)
 {
 	struct conf_errors errs;
 	size_t i;
@@ -67,6 +60,10 @@ main_load(const char *path, struct conf *c)
 		fprintf(stderr, "%s\n", errs.e[i].msg);
 	if (errs.lost)
 		fprintf(stderr, "%s: %zu more errors not shown\n", path, errs.lost);
+	if (run)
+		fatalx("%s: %zu error%s in the file (printed above); nothing "
+		    "was changed", path, errs.n + errs.lost, errs.n + errs.lost
+		    == 1 ? "" : "s");
 	exit(1);
 }
 
@@ -101,18 +98,50 @@ main_lock(const char *role)
 	return fd;
 }
 
+/* tunrelay check -j: file errors and host findings in one JSON object. */
+static int
+main_check_json(const char *path)
+{
+	struct conf_errors errs;
+	struct conf c;
+	size_t i;
+	int bad = 0;
+
+	check_mode(CHECK_MODE_KEEP);
+	memset(&c, 0, sizeof(c));
+	if (conf_load(path, &c, &errs) == -1) {
+		/* the findings carry the file's messages, path included */
+		c.path = (char *)"";
+		for (i = 0; i < errs.n; i++)
+			bad += check_say(&c, CHECK_ERROR, "%s", errs.e[i].msg);
+		check_json(stdout, path, false);
+		return 1;
+	}
+	bad = check_start(&c);
+	if (c.role == CONF_ROLE_BACK)
+		bad += back_check(&c) + check_back(&c);
+	else
+		bad += front_check(&c) + check_front(&c);
+	conf_free(&c);
+	check_json(stdout, path, bad == 0);
+	return bad ? 1 : 0;
+}
+
 /* tunrelay check. */
 static int
-main_check(const char *path)
+main_check(const char *path, bool json)
 {
 	struct conf c;
 	int bad;
 
-	main_load(path, &c);
+	if (json)
+		return main_check_json(path);
+	main_load(path, &c, false);
+	bad = check_start(&c);
 	if (c.role == CONF_ROLE_BACK)
-		bad = back_check(&c) + check_back(&c);
+		bad += back_check(&c) + check_back(&c);
 	else
-		bad = front_check(&c) + check_front(&c);
+		bad += front_check(&c) + check_front(&c);
 	conf_free(&c);
 	if (bad)
 		return 1;
@@ -128,7 +157,7 @@ main_run(const char *path, int verbose)
 	int rc;
 
 	log_init(verbose ? LOG_DEBUG : LOG_INFO);
-	main_load(path, &c);
+	main_load(path, &c, true);
 	if (!main_net_admin())
 		fatalx("tunrelay run needs CAP_NET_ADMIN (run as root, or "
 		    "grant AmbientCapabilities=CAP_NET_ADMIN in the unit)");
@@ -136,32 +165,154 @@ main_run(const char *path, int verbose)
 		fatalx("another tunrelay %s runs in this network namespace; "
 		    "stop it first (nothing was changed)",
 		    c.role == CONF_ROLE_BACK ? "back" : "front");
+	/* the same start checks as `tunrelay check`: never start half-right */
+	check_mode(CHECK_MODE_RUN);
+	if (check_start(&c) + (c.role == CONF_ROLE_BACK ? back_check(&c) :
+	    front_check(&c)) > 0)
+		fatalx("%s: host checks failed (logged above; tunrelay check -c "
+		    "%s shows them too); nothing was changed", path, path);
+	check_mode(CHECK_MODE_PRINT);
 	if (c.role == CONF_ROLE_BACK) {
 		rc = back_run(path, &c);
 		conf_free(&c);
 		return rc;
 	}
-	/* the same host checks as `tunrelay check`: never start half-right */
-	if (front_check(&c) > 0)
-		fatalx("%s: host checks failed (printed above); nothing was "
-		    "changed", path);
 	rc = loop_run(path, &c);
 	conf_free(&c);
 	return rc;
 }
 
-/* tunrelay flows / stats: ask the running instance. */
+/* tunrelay flows / stats / status: ask the running instance. */
 static int
-main_ask(const char *path, const char *cmd)
+main_ask(const char *path, const char *cmd, bool json,
+    const struct filter *flt)
+{
+	struct conf c;
+	char err[CTL_ERRLEN], line[CTL_LINE_MAX], fs[CTL_LINE_MAX];
+	const char *word = strcmp(cmd, "delete") == 0 ? "flows --delete" : cmd;
+	int rc;
+
+	main_load(path, &c, false);
+	if (c.role == CONF_ROLE_BACK && (strcmp(cmd, "flows") == 0 ||
+	    strcmp(cmd, "delete") == 0)) {
+		fprintf(stderr, "tunrelay %s: %s is a [back] config; the back "
+		    "half tracks no flows (ask the front: tunrelay flows -c "
+		    "FRONT-FILE)\n", word, path);
+		conf_free(&c);
+		return 1;
+	}
+	fs[0] = '\0';
+	if (flt != NULL)
+		filter_str(flt, fs, sizeof(fs));
+	snprintf(line, sizeof(line), "%s%s%s", cmd, json ? "\tjson" : "", fs);
+	rc = ctl_request(c.control_socket, line, stdout, err);
+	if (rc == -1)
+		fprintf(stderr, "tunrelay %s: %s\n", word, err);
+	conf_free(&c);
+	return rc == -1 ? 1 : 0;
+}
+
+/* One counter of the running instance's stats, or -1. */
+static long long
+main_counter(const char *sock, const char *name)
+{
+	char err[CTL_ERRLEN], *buf = NULL, *p;
+	size_t len = 0, n = strlen(name);
+	long long v = -1;
+	FILE *mem;
+
+	if ((mem = open_memstream(&buf, &len)) == NULL)
+		return -1;
+	if (ctl_request(sock, "stats", mem, err) == -1) {
+		fclose(mem);
+		free(buf);
+		return -1;
+	}
+	fclose(mem);
+	for (p = buf; p != NULL && *p != '\0'; p = strchr(p, '\n'), p += p != NULL) {
+		if (strncmp(p, name, n) == 0 && p[n] == ' ') {
+			v = strtoll(p + n + 1, NULL, 10);
+			break;
+		}
+	}
+	free(buf);
+	return v;
+}
+
+/*
+ * tunrelay reload: SIGHUP to the instance that answers on the control
+ * socket (its pid from the socket itself), then wait for the outcome in its
+ * reloads and reload_errors counters.
+ */
+static int
+main_reload(const char *path)
 {
 	struct conf c;
 	char err[CTL_ERRLEN];
+	long long ok0, bad0, ok, bad;
+	pid_t pid;
+	int i, rc = 1;
+
+	main_load(path, &c, false);
+	if (ctl_peer_pid(c.control_socket, &pid, err) == -1) {
+		fprintf(stderr, "tunrelay reload: %s\n", err);
+		goto out;
+	}
+	ok0 = main_counter(c.control_socket, "reloads");
+	bad0 = main_counter(c.control_socket, "reload_errors");
+	if (kill(pid, SIGHUP) == -1) {
+		fprintf(stderr, "tunrelay reload: kill -HUP %ld: %s\n",
+		    (long)pid, strerror(errno));
+		goto out;
+	}
+	if (ok0 < 0 || bad0 < 0) {	/* no counters to watch */
+		printf("sent SIGHUP to tunrelay (pid %ld)\n", (long)pid);
+		rc = 0;
+		goto out;
+	}
+	for (i = 0; i < 100; i++) {	/* 10 s */
+		usleep(100000);
+		ok = main_counter(c.control_socket, "reloads");
+		bad = main_counter(c.control_socket, "reload_errors");
+		if (ok > ok0) {
+			printf("reloaded %s (pid %ld)\n", path, (long)pid);
+			rc = 0;
+			goto out;
+		}
+		if (bad > bad0) {
+			fprintf(stderr, "tunrelay reload: the new file was "
+			    "refused; the running configuration is kept (the "
+			    "reasons are in the log; tunrelay check -c %s)\n",
+			    path);
+			goto out;
+		}
+	}
+	fprintf(stderr, "tunrelay reload: no outcome within 10 s (pid %ld)\n",
+	    (long)pid);
+out:
+	conf_free(&c);
+	return rc;
+}
+
+/* tunrelay show-rules: what run would install, installing nothing. */
+static int
+main_show_rules(const char *path)
+{
+	struct conf c;
+	char err[FRONT_ERRLEN];
 	int rc;
 
-	main_load(path, &c);
-	rc = ctl_request(c.control_socket, cmd, stdout, err);
+	main_load(path, &c, false);
+	if (c.role == CONF_ROLE_BACK) {
+		fprintf(stderr, "tunrelay show-rules: %s is a [back] config; "
+		    "show-rules covers [front] files for now (the back's objects "
+		    "are listed in tunrelay(8), KERNEL OBJECTS)\n", path);
+		conf_free(&c);
+		return 1;
+	}
+	rc = front_show(&c, stdout, err);
 	if (rc == -1)
-		fprintf(stderr, "tunrelay %s: %s\n", cmd, err);
+		fprintf(stderr, "tunrelay show-rules: %s: %s\n", path, err);
 	conf_free(&c);
 	return rc == -1 ? 1 : 0;
 }
@@ -206,8 +357,13 @@ main_cleanup(const char *path)
 
 	memset(&c, 0, sizeof(c));
 	if (conf_load(path, &c, &errs) == -1) {
-		fprintf(stderr, "tunrelay cleanup: %s has errors; removing "
-		    "tunrelay's objects anyway\n", path);
+		/* the objects go all the same, but the file is wrong: say so
+		 * in the status too (a unit names a file it cannot read) */
+		fprintf(stderr, "tunrelay cleanup: %s\ntunrelay cleanup: %s "
+		    "has errors (tunrelay check -c %s lists them); removing "
+		    "tunrelay's objects of both roles anyway\n", errs.n > 0 ?
+		    errs.e[0].msg : path, path, path);
+		bad = 1;
 		bad |= main_cleanup_role("front", NULL);
 		bad |= main_cleanup_role("back", NULL);
 	} else
@@ -226,42 +382,41 @@ main_cleanup(const char *path)
 int
 main(int argc, char *argv[])
 {
-	const char *cmd, *path = NULL;
-	int ch, verbose = 0;
+	struct cli cl;
+	char err[CLI_ERRLEN];
+	const char *confdir = getenv("TUNRELAY_CONFDIR");
 
-	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+	if (confdir == NULL || *confdir == '\0')
+		confdir = TUNRELAY_CONFDIR;
+	if (cli_parse(argc, argv, confdir, &cl, err) == -1) {
+		fprintf(stderr, "tunrelay: %s\n(tunrelay --help shows the "
+		    "usage)\n", err);
+		return 2;
+	}
+	switch (cl.cmd) {
+	case CLI_HELP:
+		cli_usage(stdout);
+		return 0;
+	case CLI_VERSION:
 		printf("tunrelay %s\n", PACKAGE_VERSION);
 		return 0;
+	case CLI_RUN:
+		return main_run(cl.config, cl.verbose);
+	case CLI_CHECK:
+		return main_check(cl.config, cl.json);
+	case CLI_FLOWS:
+		return main_ask(cl.config, cl.del ? "delete" : "flows", cl.json,
+		    &cl.filter);
+	case CLI_STATS:
+	case CLI_STATUS:
+		return main_ask(cl.config, cli_cmd_name(cl.cmd), cl.json, NULL);
+	case CLI_RELOAD:
+		return main_reload(cl.config);
+	case CLI_CLEANUP:
+		return main_cleanup(cl.config);
+	case CLI_SHOW_RULES:
+		return main_show_rules(cl.config);
+	default:
+		return 2;
 	}
-	if (argc < 2 || argv[1][0] == '-')
-		main_usage(argc >= 2 && strcmp(argv[1], "-h") == 0 ? 0 : 2);
-	cmd = argv[1];
-	optind = 2;
-	while ((ch = getopt(argc, argv, "c:hv")) != -1) {
-		switch (ch) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'v':
-			verbose = 1;
-			break;
-		case 'h':
-			main_usage(0);
-		default:
-			main_usage(2);
-		}
-	}
-	if (path == NULL || optind != argc)
-		main_usage(2);
-	if (strcmp(cmd, "run") == 0)
-		return main_run(path, verbose);
-	if (strcmp(cmd, "check") == 0)
-		return main_check(path);
-	if (strcmp(cmd, "flows") == 0 || strcmp(cmd, "stats") == 0)
-		return main_ask(path, cmd);
-	if (strcmp(cmd, "cleanup") == 0)
-		return main_cleanup(path);
-	fprintf(stderr, "tunrelay: unknown command \"%s\" (allowed: run, "
-	    "check, flows, stats, cleanup)\n", cmd);
-	return 2;
 }

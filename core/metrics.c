@@ -52,6 +52,9 @@ metrics_request(struct evhttp_request *req, void *arg)
 	} else {
 		m->fill(&snap, m->arg);
 		stats_prom(stats_table, stats_table_len, &snap, b);
+		if (m->extra != NULL)
+			m->extra(b, m->arg);
+		stats_prom_build(b);
 		evhttp_send_reply(req, HTTP_OK, "OK", b);
 	}
 	evbuffer_free(b);

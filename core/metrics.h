@@ -25,6 +25,8 @@ struct metrics {
 	char where[128];	/* for log lines: "127.0.0.1:9731", "unix:..." */
 	metrics_fill_fn *fill;
 	void *arg;
+	/* more samples after the table (per-rule counters), or NULL */
+	void (*extra)(struct evbuffer *, void *);
 };
 
 /*

@@ -3,9 +3,11 @@
  * text and the Prometheus text format served by core/metrics.c.
  */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "conf/conf.h"
 #include "core/flowlog.h"
 #include "core/log.h"
 #include "core/stats.h"
@@ -211,6 +213,36 @@ stats_text(const struct stats_def *t, size_t n, const struct stats_snap *s,
 	return 0;
 }
 
+/* Render one JSON object {"name": value, ...}, in table order. */
+int
+stats_json(const struct stats_def *t, size_t n, const struct stats_snap *s,
+    struct evbuffer *out)
+{
+	const char *sep = "";
+	size_t i, j;
+
+	evbuffer_add(out, "{", 1);
+	for (i = 0; i < n; i++) {
+		if (t[i].n > 0) {
+			for (j = t[i].first; j < t[i].n; j++, sep = ",")
+				evbuffer_add_printf(out, "%s\"%s%s\":%llu", sep,
+				    t[i].name, t[i].name_of(j),
+				    (unsigned long long)stats_at(s,
+				    t[i].off + j * sizeof(uint64_t)));
+			continue;
+		}
+		evbuffer_add_printf(out, "%s\"%s\":", sep, t[i].name);
+		sep = ",";
+		if (t[i].div != 0)
+			stats_ratio(out, &t[i], s);
+		else
+			evbuffer_add_printf(out, "%llu", (unsigned long long)
+			    stats_at(s, t[i].off));
+	}
+	evbuffer_add(out, "}\n", 2);
+	return 0;
+}
+
 /* Append text with backslash escapes for \, newline and (in labels) ". */
 static void
 stats_escape(struct evbuffer *out, const char *s, bool quote)
@@ -278,4 +310,72 @@ stats_prom(const struct stats_def *t, size_t n, const struct stats_snap *s,
 		stats_prom_samples(out, &t[i], s);
 	}
 	return 0;
+}
+
+/* Per-rule counters with their names; the number filled. */
+size_t
+stats_rules(const struct nat *nat, const struct conf *c, struct stats_rule *r,
+    size_t max)
+{
+	struct nat_rule_stats st[STATS_MAX_RULES];
+	size_t n, i;
+
+	if (nat == NULL)
+		return 0;
+	n = nat_rule_stats(nat, st, STATS_MAX_RULES);
+	if (n > STATS_MAX_RULES)
+		n = STATS_MAX_RULES;
+	for (i = 0; i < n && i < max; i++) {
+		r[i].st = st[i];
+		conf_nat_rule_name(c, st[i].id, r[i].name, sizeof(r[i].name));
+	}
+	return i;
+}
+
+/* One per-rule metric: HELP, TYPE and a sample per rule. */
+static void
+stats_prom_rule(struct evbuffer *out, const struct stats_rule *r, size_t n,
+    const char *metric, const char *type, const char *help, size_t off)
+{
+	uint64_t v;
+	size_t i;
+
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", metric, help,
+	    metric, type);
+	for (i = 0; i < n; i++) {
+		memcpy(&v, (const char *)&r[i].st + off, sizeof(v));
+		evbuffer_add_printf(out, "%s{rule=\"", metric);
+		stats_escape(out, r[i].name, true);
+		evbuffer_add_printf(out, "\"} %llu\n", (unsigned long long)v);
+	}
+}
+
+/* The per-rule metrics. */
+void
+stats_prom_rules(const struct stats_rule *r, size_t n, struct evbuffer *out)
+{
+	if (n == 0)
+		return;
+	stats_prom_rule(out, r, n, "tunrelay_rule_packets_total", "counter",
+	    "Packets translated by flows of the rule, both directions",
+	    offsetof(struct nat_rule_stats, packets));
+	stats_prom_rule(out, r, n, "tunrelay_rule_bytes_total", "counter",
+	    "Bytes translated by flows of the rule, both directions",
+	    offsetof(struct nat_rule_stats, bytes));
+	stats_prom_rule(out, r, n, "tunrelay_rule_flows_created_total",
+	    "counter", "Flows the rule created",
+	    offsetof(struct nat_rule_stats, flows_created));
+	stats_prom_rule(out, r, n, "tunrelay_rule_flows", "gauge",
+	    "Flows of the rule tracked now",
+	    offsetof(struct nat_rule_stats, flows_active));
+}
+
+/* The build-info gauge. */
+void
+stats_prom_build(struct evbuffer *out)
+{
+	evbuffer_add_printf(out, "# HELP tunrelay_build_info The version of "
+	    "the running tunrelay (always 1)\n# TYPE tunrelay_build_info "
+	    "gauge\ntunrelay_build_info{version=\"%s\"} 1\n",
+	    PACKAGE_VERSION);
 }

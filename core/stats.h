@@ -19,6 +19,15 @@
 #include "nat/nat.h"
 
 struct flowlog;
+struct conf;
+
+#define STATS_MAX_RULES 128	/* rule ids shown by status and metrics */
+
+/* One config rule's counters (nat_rule_stats) and its name. */
+struct stats_rule {
+	char name[96];		/* "backend 10.22.22.1", "forward.web", ... */
+	struct nat_rule_stats st;
+};
 
 /* Every value a counter may show, taken at one moment. */
 struct stats_snap {
@@ -62,8 +71,21 @@ void stats_fill(struct stats_snap *, const struct nat *,
 /* "name value" lines, in table order. */
 int stats_text(const struct stats_def *, size_t, const struct stats_snap *,
     struct evbuffer *);
+/* One JSON object, the text names as keys (tunrelay stats -j). */
+int stats_json(const struct stats_def *, size_t, const struct stats_snap *,
+    struct evbuffer *);
 /* Prometheus text exposition format 0.0.4. */
 int stats_prom(const struct stats_def *, size_t, const struct stats_snap *,
     struct evbuffer *);
+
+/* Per-rule counters with their names (call under the engine lock); the
+ * number of rules filled, at most max. */
+size_t stats_rules(const struct nat *, const struct conf *, struct stats_rule *,
+    size_t max);
+/* The per-rule metrics: tunrelay_rule_{packets,bytes,flows_created}_total
+ * and tunrelay_rule_flows, labelled rule="NAME". */
+void stats_prom_rules(const struct stats_rule *, size_t, struct evbuffer *);
+/* tunrelay_build_info{version="..."} 1. */
+void stats_prom_build(struct evbuffer *);
 
 #endif

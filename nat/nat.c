@@ -142,20 +142,26 @@ nat_create(const struct nat_settings *in, char err[NAT_ERRLEN])
 {
 	struct nat_settings s = *in;
 	struct nat_rule *r;
+	struct nat_rule_stats *rs;
 	struct nat *nat;
+	size_t nrs;
 
 	nat_defaults(&s);
 	if (nat_check(&s, err) == -1)
 		return NULL;
 	nat = calloc(1, sizeof(*nat));
 	r = nat_copy_rules(&s);
-	if (nat == NULL || r == NULL) {
+	rs = rule_stats_new(s.rules, s.nrules, &nrs);
+	if (nat == NULL || r == NULL || rs == NULL) {
 		free(nat);
 		free(r);
+		free(rs);
 		snprintf(err, NAT_ERRLEN, "no memory for the engine");
 		return NULL;
 	}
 	nat_take(nat, &s, r);
+	nat->ahead = FLOW_NONE;		/* no flow yet for the count below */
+	rule_stats_take(nat, rs, nrs);
 	nat->hash_key[0] = s.hash_key[0];
 	nat->hash_key[1] = s.hash_key[1];
 	if (flow_init(nat, err) == -1 || port_init(nat, err) == -1 ||
@@ -177,6 +183,7 @@ nat_destroy(struct nat *nat)
 	port_fini(nat);
 	limit_fini(nat);
 	free(nat->rules);
+	free(nat->rstats);
 	free(nat);
 }
 
@@ -205,6 +212,8 @@ nat_reconfigure(struct nat *nat, const struct nat_settings *in,
 {
 	struct nat_settings s = *in;
 	struct nat_rule *r;
+	struct nat_rule_stats *rs;
+	size_t nrs;
 
 	nat_defaults(&s);
 	if (nat_check(&s, err) == -1)
@@ -217,15 +226,21 @@ nat_reconfigure(struct nat *nat, const struct nat_settings *in,
 		    "key cannot change without a restart");
 		return -1;
 	}
-	if ((r = nat_copy_rules(&s)) == NULL) {
+	r = nat_copy_rules(&s);
+	rs = rule_stats_new(s.rules, s.nrules, &nrs);
+	if (r == NULL || rs == NULL) {
+		free(r);
+		free(rs);
 		snprintf(err, NAT_ERRLEN, "no memory for %zu rules", s.nrules);
 		return -1;
 	}
 	if (nat_reconf_limits(nat, &s, err) == -1) {
 		free(r);
+		free(rs);
 		return -1;
 	}
 	nat_take(nat, &s, r);
+	rule_stats_take(nat, rs, nrs);
 	return 0;
 }
 
@@ -353,6 +368,7 @@ static enum nat_verdict
 nat_forward(struct nat *nat, struct nat_flow *f, int dir, struct pkt_info *pi,
     bool partial)
 {
+	struct nat_rule_stats *rs;
 	/* the packet leaves as the reverse of the other direction's key */
 	const uint8_t *nsrc = flow_dst(f, !dir), *ndst = flow_src(f, !dir);
 	const uint16_t *tp = &f->port[2 * !dir];
@@ -374,6 +390,10 @@ nat_forward(struct nat *nat, struct nat_flow *f, int dir, struct pkt_info *pi,
 	f->seen = nat->now;
 	f->pkts[dir]++;
 	f->bytes[dir] += pi->len;
+	if ((rs = rule_stats_find(nat, f->rule_id)) != NULL) {
+		rs->packets++;
+		rs->bytes += pi->len;
+	}
 	if (dir == 1)
 		f->flags |= FLOW_REPLIED;
 	nat_assure(nat, f, replied);
@@ -533,6 +553,7 @@ nat_flow_init(struct nat *nat, struct nat_flow *f, const struct nat_rule *r,
 {
 	f->side = (uint8_t)side;
 	f->rule_id = r->id;
+	rule_stats_flow(nat, f->rule_id, 1, true);
 	f->mtu = r->mtu;
 	f->created = nat->now;
 	f->flags = flags;
@@ -855,6 +876,28 @@ nat_flows(const struct nat *nat, uint64_t now,
 			return rc;
 	}
 	return 0;
+}
+
+/* Delete every flow match() accepts; the number deleted. */
+size_t
+nat_flows_delete(struct nat *nat, uint64_t now,
+    int (*match)(const struct nat_flow_info *, void *), void *arg)
+{
+	struct nat_flow *f;
+	struct nat_flow_info fi;
+	uint32_t id, next;
+	size_t n = 0;
+
+	for (id = nat->ahead; id != FLOW_NONE; id = next) {
+		f = flow_at(nat, id);
+		next = f->all.next;	/* read before the flow goes */
+		nat_info(nat, f, (uint32_t)(now / 1000), &fi);
+		if (!match(&fi, arg))
+			continue;
+		flow_delete(nat, f);
+		n++;
+	}
+	return n;
 }
 
 /* Start a listing walk at the oldest flow. */

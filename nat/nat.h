@@ -278,6 +278,31 @@ typedef void nat_flow_hook(const struct nat_flow_info *, enum nat_flow_event,
 void nat_set_flow_hook(struct nat *, nat_flow_hook *, void *);
 const char *nat_flow_event_name(enum nat_flow_event);
 
+/*
+ * Counters of one rule id (nat_rule.id; rules that share an id share them):
+ * packets and bytes translated in both directions, flows it created, flows
+ * of it tracked now. A reload keeps the counters of the ids it keeps.
+ */
+struct nat_rule_stats {
+	uint32_t id;
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t flows_created;
+	uint64_t flows_active;
+};
+/* Fill out[0..max) with the counters of each rule id, in id order; returns
+ * the number of ids (which may exceed max). */
+size_t nat_rule_stats(const struct nat *, struct nat_rule_stats *out,
+    size_t max);
+
+/*
+ * Delete every tracked flow that match() accepts (it sees the flow as
+ * nat_flows() shows it and must not call into the engine); full NAT
+ * mappings are released. Returns the number of flows deleted.
+ */
+size_t nat_flows_delete(struct nat *, uint64_t now,
+    int (*match)(const struct nat_flow_info *, void *), void *arg);
+
 void nat_get_stats(const struct nat *, struct nat_stats *);
 const char *nat_drop_name(enum nat_drop_reason);
 const char *nat_tcp_state_name(enum nat_tcp_state);

@@ -314,6 +314,8 @@ struct state_region {
 struct nat {
 	struct nat_settings set;
 	struct nat_rule *rules;
+	struct nat_rule_stats *rstats;	/* one per distinct rule id, by id */
+	size_t nrstats;
 	uint64_t hash_key[2];
 	struct nat_stats st;
 	uint32_t now;			/* seconds, of the packet being processed */
@@ -431,6 +433,11 @@ size_t limit_memory(const struct nat *);
 
 /* rules (rule.c) */
 int rule_check(const struct nat_rule *, size_t, char *);
+struct nat_rule_stats *rule_stats_new(const struct nat_rule *, size_t,
+    size_t *n);
+void rule_stats_take(struct nat *, struct nat_rule_stats *, size_t);
+struct nat_rule_stats *rule_stats_find(struct nat *, uint32_t id);
+void rule_stats_flow(struct nat *, uint32_t id, int delta, bool created);
 const struct nat_rule *rule_match(const struct nat *, const struct pkt_info *);
 uint16_t rule_target_port(const struct nat_rule *, uint16_t);
 bool rule_relay_addr(const struct nat *, uint8_t, const uint8_t *);

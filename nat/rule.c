@@ -2,6 +2,7 @@
  * rule.c - rule validation and matching.
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "nat/nat_int.h"
 
@@ -215,4 +216,102 @@ rule_hairpin_addr(const struct nat *nat, uint8_t family, const uint8_t *addr)
 		return nat->set.hairpin4 &&
 		    memcmp(nat->set.hairpin_src4.b, addr, 4) == 0;
 	return nat->set.hairpin6 && memcmp(nat->set.hairpin_src6.b, addr, 16) == 0;
+}
+
+/* Zeroed counters for the distinct ids of a rule list, sorted; NULL: memory. */
+struct nat_rule_stats *
+rule_stats_new(const struct nat_rule *r, size_t nr, size_t *n)
+{
+	struct nat_rule_stats *s;
+	size_t i, o = 0;
+
+	if ((s = calloc(nr ? nr : 1, sizeof(*s))) == NULL)
+		return NULL;
+	/* insertion sort: rule lists are short, and the engine has no qsort */
+	for (i = 0; i < nr; i++) {
+		uint32_t id = r[i].id;
+		size_t j = i;
+
+		for (; j > 0 && s[j - 1].id > id; j--)
+			s[j].id = s[j - 1].id;
+		s[j].id = id;
+	}
+	for (i = 0; i < nr; i++)
+		if (o == 0 || s[o - 1].id != s[i].id)
+			s[o++].id = s[i].id;
+	*n = o;
+	return s;
+}
+
+/* The counters of a rule id, or NULL when no rule has it. */
+struct nat_rule_stats *
+rule_stats_find(struct nat *nat, uint32_t id)
+{
+	size_t lo = 0, hi = nat->nrstats, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (nat->rstats[mid].id == id)
+			return &nat->rstats[mid];
+		if (nat->rstats[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/*
+ * Put new counters in place: an id kept keeps its totals; the flows
+ * tracked now are counted again, since flows of a removed id may stay.
+ */
+void
+rule_stats_take(struct nat *nat, struct nat_rule_stats *s, size_t n)
+{
+	struct nat_rule_stats *old = nat->rstats, *o;
+	size_t nold = nat->nrstats, i;
+	const struct nat_flow *f;
+	uint32_t id;
+
+	for (i = 0; i < n; i++) {
+		nat->rstats = old;
+		nat->nrstats = nold;
+		if ((o = rule_stats_find(nat, s[i].id)) != NULL)
+			s[i] = *o;
+		s[i].flows_active = 0;
+	}
+	free(old);
+	nat->rstats = s;
+	nat->nrstats = n;
+	for (id = nat->ahead; id != FLOW_NONE; id = f->all.next) {
+		f = flow_at(nat, id);
+		rule_stats_flow(nat, f->rule_id, 1, false);
+	}
+}
+
+/* Count a flow of a rule id in (delta 1; created: a new one) or out (-1). */
+void
+rule_stats_flow(struct nat *nat, uint32_t id, int delta, bool created)
+{
+	struct nat_rule_stats *s = rule_stats_find(nat, id);
+
+	if (s == NULL)
+		return;
+	if (delta > 0)
+		s->flows_active++;
+	else if (s->flows_active > 0)
+		s->flows_active--;
+	if (created)
+		s->flows_created++;
+}
+
+/* Copy the counters of each rule id; the number of ids. */
+size_t
+nat_rule_stats(const struct nat *nat, struct nat_rule_stats *out, size_t max)
+{
+	size_t i;
+
+	for (i = 0; i < nat->nrstats && i < max; i++)
+		out[i] = nat->rstats[i];
+	return nat->nrstats;
 }

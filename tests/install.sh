@@ -33,6 +33,7 @@ want() {
 want "$TR_BINDIR/tunrelay"
 want "$TR_MANDIR/man8/tunrelay.8"
 want "$TR_MANDIR/man5/tunrelay.ini.5"
+want "$TR_COMPLETIONDIR/tunrelay"
 for f in seed-000-front.ini seed-000-back.ini seed-001.ini seed-002.ini; do
 	want "$TR_EXAMPLESDIR/$f"
 	if cmp -s "$top_srcdir/examples/$f" "$D$TR_EXAMPLESDIR/$f"; then

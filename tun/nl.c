@@ -1519,6 +1519,8 @@ nl_proto_name(uint8_t p, char *buf, size_t len)
 	}
 }
 
+static const char *nl_rtproto_name(uint8_t, char *, size_t);
+
 /* Format a rule in "ip rule" syntax. */
 const char *
 nl_rule_str(const struct nl_rule *r, char *buf, size_t len)
@@ -1571,7 +1573,50 @@ nl_rule_str(const struct nl_rule *r, char *buf, size_t len)
 	else
 		nl_cat(buf, len, &off, " action %u", (unsigned int)r->action);
 	if (r->protocol)
-		nl_cat(buf, len, &off, " proto %u", (unsigned int)r->protocol);
+		nl_cat(buf, len, &off, " proto %s", nl_rtproto_name(r->protocol,
+		    t, sizeof(t)));
+	return buf;
+}
+
+/*
+ * A route type in ip(8) words ("blackhole", not "type 6"); NULL for
+ * unicast, which ip does not print.
+ */
+static const char *
+nl_rtype_name(uint8_t type, char *buf, size_t len)
+{
+	static const char *const names[] = {
+		[RTN_LOCAL] = "local", [RTN_BROADCAST] = "broadcast",
+		[RTN_ANYCAST] = "anycast", [RTN_MULTICAST] = "multicast",
+		[RTN_BLACKHOLE] = "blackhole", [RTN_UNREACHABLE] = "unreachable",
+		[RTN_PROHIBIT] = "prohibit", [RTN_THROW] = "throw",
+		[RTN_NAT] = "nat",
+	};
+
+	if (type == 0 || type == RTN_UNICAST)
+		return NULL;
+	if (type < sizeof(names) / sizeof(names[0]) && names[type] != NULL)
+		return names[type];
+	snprintf(buf, len, "type %u", (unsigned int)type);
+	return buf;
+}
+
+/*
+ * A routing protocol tag in ip(8) words ("kernel", not "2"); ours and
+ * other unnamed ones stay numbers, as ip prints them.
+ */
+static const char *
+nl_rtproto_name(uint8_t p, char *buf, size_t len)
+{
+	static const char *const names[] = {
+		[RTPROT_REDIRECT] = "redirect", [RTPROT_KERNEL] = "kernel",
+		[RTPROT_BOOT] = "boot", [RTPROT_STATIC] = "static",
+		[RTPROT_RA] = "ra", [RTPROT_DHCP] = "dhcp",
+	};
+
+	if (p < sizeof(names) / sizeof(names[0]) && names[p] != NULL)
+		return names[p];
+	snprintf(buf, len, "%u", (unsigned int)p);
 	return buf;
 }
 
@@ -1587,10 +1632,9 @@ nl_route_str(const struct nl_route *r, char *buf, size_t len)
 	buf[0] = '\0';
 	if (r->family == AF_INET6)
 		nl_cat(buf, len, &off, "-6 ");
-	if (r->type == RTN_LOCAL)
-		nl_cat(buf, len, &off, "local ");
-	else if (r->type != 0 && r->type != RTN_UNICAST)
-		nl_cat(buf, len, &off, "type %u ", (unsigned int)r->type);
+	if (nl_rtype_name(r->type, t, sizeof(t)) != NULL)
+		nl_cat(buf, len, &off, "%s ", nl_rtype_name(r->type, t,
+		    sizeof(t)));
 	nl_cat(buf, len, &off, "%s", r->dst.len ?
 	    nl_prefix_str(&r->dst, a, sizeof(a)) : "default");
 	if (r->gw.family)
@@ -1603,7 +1647,8 @@ nl_route_str(const struct nl_route *r, char *buf, size_t len)
 	}
 	nl_cat(buf, len, &off, " table %s", nl_table_name(r->table, t, sizeof(t)));
 	if (r->protocol)
-		nl_cat(buf, len, &off, " proto %u", (unsigned int)r->protocol);
+		nl_cat(buf, len, &off, " proto %s", nl_rtproto_name(r->protocol,
+		    t, sizeof(t)));
 	if (r->prefsrc.family)
 		nl_cat(buf, len, &off, " src %s",
 		    nl_prefix_str(&r->prefsrc, a, sizeof(a)));

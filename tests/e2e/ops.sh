@@ -180,6 +180,37 @@ kill -HUP "$DPID"
 topo_wait 50 sh -c "ip netns exec $NS_F ip rule show | grep -q 'dport 22 lookup local'"
 run_check
 expect "running: after the fixes and a reload: configuration OK" 'configuration OK' out
+
+# ---------------------------------------------------------------- status, flows, reload, delete
+jv() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+inC python3 "$PEER" udp-who 198.51.100.1 53 >/dev/null
+inC python3 "$PEER" tcp-who 198.51.100.1 80 >/dev/null
+expect "status: version, role, config, queues, devices" "^version .*|role front" inF "$BIN" status -c "$CONF"
+expect "status -j: version and role" '^front 0\.[0-9]' sh -c "ip netns exec $NS_F $BIN status --config $CONF -j | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[\"role\"], d[\"version\"], d[\"queues\"], len(d[\"devices\"]))'"
+st=$(inF "$BIN" status -j -c "$CONF")
+rp=$(printf '%s' "$st" | jv 'sum(r["packets"] for r in d["rules"] if r["rule"].startswith("backend 10.22.22.1"))')
+rf=$(printf '%s' "$st" | jv 'sum(r["flows_created"] for r in d["rules"] if r["rule"].startswith("backend 10.22.22.1"))')
+if [ "${rp:-0}" -gt 0 ] && [ "${rf:-0}" -ge 2 ]; then ok "status -j: the backend rule counted packets ($rp) and flows ($rf)"
+else not_ok "status -j: per-rule counters (packets=$rp flows=$rf: $st)"; fi
+scrape >"$TMP/m4"
+expect "metrics: per-rule packets with the rule label" '^tunrelay_rule_packets_total\{rule="backend 10\.22\.22\.1"\} [1-9]' cat "$TMP/m4"
+expect "metrics: the build-info gauge" '^tunrelay_build_info\{version="[0-9.]+"\} 1$' cat "$TMP/m4"
+check "metrics with the rule samples stay valid" python3 "$TOOL" validate "$TMP/m4"
+n=$(inF "$BIN" flows -j -c "$CONF" | jv 'd["count"]')
+nu=$(inF "$BIN" flows -j -c "$CONF" --proto udp | jv 'len([f for f in d["flows"] if f["proto"] != "udp"])')
+n53=$(inF "$BIN" flows -j -c "$CONF" -p udp --port 53 --addr 198.51.100.10 | jv 'd["count"]')
+if [ "${n:-0}" -ge 2 ] && [ "$nu" = 0 ] && [ "${n53:-0}" -ge 1 ]; then ok "flows -j with filters ($n flows, $n53 udp/53 from the client)"
+else not_ok "flows -j with filters (all=$n non-udp-in-udp=$nu udp53=$n53)"; fi
+expect "flows: a bad filter says what is wrong" 'port "99999" is not valid' inF "$BIN" flows -c "$CONF" --port 99999
+expect "flows --delete: the UDP flows go" '^deleted [1-9][0-9]* flows?$' inF "$BIN" flows --delete --proto udp -c "$CONF"
+nu=$(inF "$BIN" flows -j -c "$CONF" --proto udp | jv 'd["count"]')
+if [ "$nu" = 0 ]; then ok "after --delete no UDP flow is left"; else not_ok "after --delete no UDP flow is left ($nu)"; fi
+r0=$(stat reloads)
+expect "reload: finds the instance through the control socket" '^reloaded ' inF "$BIN" reload -c "$CONF"
+r1=$(stat reloads)
+if [ "$r1" = $((r0 + 1)) ]; then ok "reload: one reload counted ($r0 -> $r1)"; else not_ok "reload: one reload counted ($r0 -> $r1)"; fi
+expect "stats -j is one JSON object" '^[0-9]+$' sh -c "ip netns exec $NS_F $BIN stats -j -c $CONF | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"forwarded\"])'"
+expect "show-rules prints the capture rules without installing" 'ip rule .*iif f-eth0.*lookup' inF "$BIN" show-rules -c "$CONF"
 stop
 
 # ---------------------------------------------------------------- unix socket endpoint

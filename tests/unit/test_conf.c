@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1253,7 +1254,7 @@ test_err_listen_forms(void **state)
 	    "[forward.d]\n"
 	    "proto = tcp\n"
 	    "listen = [2001:db8::1]\n"
-	    "to = 10.0.0.1:0\n", 5);
+	    "to = 10.0.0.1:0\n", 6);
 
 	(void)state;
 	assert_msg(l, 0, "5: [forward.a] listen: \"fd00::1:80\" is an IPv6 "
@@ -1265,10 +1266,15 @@ test_err_listen_forms(void **state)
 	assert_msg(l, 2, "13: [forward.c] listen: \"192.0.2.1\" is not a port "
 	    "or port range (allowed: PORT, LO-HI, ADDR:PORT, ADDR:LO-HI or "
 	    "[IPV6]:PORT, ports 1..65535)");
-	assert_msg(l, 3, "17: [forward.d] listen: \"[2001:db8::1]\" has no "
+	/* a bare IPv6 target that also reads as address and port */
+	assert_msg(l, 3, "14: [forward.c] to: \"fd00::2:80\" reads as an IPv6 "
+	    "address or as address fd00::2 with port 80 (allowed: "
+	    "[fd00::2]:80 for that address and port, or [fd00::2:80] for the "
+	    "address alone)");
+	assert_msg(l, 4, "17: [forward.d] listen: \"[2001:db8::1]\" has no "
 	    "port after the address (allowed: PORT, LO-HI, ADDR:PORT, "
 	    "ADDR:LO-HI or [IPV6]:PORT, ports 1..65535)");
-	assert_msg(l, 4, "18: [forward.d] to: \"10.0.0.1:0\" has a port out of "
+	assert_msg(l, 5, "18: [forward.d] to: \"10.0.0.1:0\" has a port out of "
 	    "range (allowed: ADDR, ADDR:PORT or [IPV6]:PORT, a unicast "
 	    "address)");
 	done(l);
@@ -1492,6 +1498,79 @@ test_err_no_file(void **state)
 	assert_int_equal(c.role, 0x5a5a5a5a);
 }
 
+/* A FIFO, a directory and "-" are refused at once: nothing blocks. */
+static void
+test_err_not_regular(void **state)
+{
+	const char		*dir = getenv("TMPDIR");
+	struct conf		 c;
+	struct conf_errors	 errs;
+	char			 p[512], want[600];
+
+	(void)state;
+	snprintf(p, sizeof(p), "%s/tunrelay-fifo-%ld", dir != NULL &&
+	    *dir != '\0' ? dir : "/tmp", (long)getpid());
+	assert_int_equal(mkfifo(p, 0600), 0);
+	/* without a writer, a blocking open would never return */
+	assert_int_equal(conf_load(p, &c, &errs), -1);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(errs.n, 1);
+	snprintf(want, sizeof(want), "%s: is a FIFO (allowed: a regular file)",
+	    p);
+	assert_string_equal(errs.e[0].msg, want);
+	assert_int_equal(conf_load("/", &c, &errs), -1);
+	assert_string_equal(errs.e[0].msg, "/: is a directory (allowed: a "
+	    "regular file)");
+	assert_int_equal(conf_load("-", &c, &errs), -1);
+	assert_int_equal(errs.n, 1);
+	assert_string_equal(errs.e[0].msg, "-: standard input is not read "
+	    "(allowed: the path of a regular file; save the configuration to "
+	    "a file first, e.g. /etc/tunrelay/NAME.ini)");
+}
+
+/*
+ * A bare IPv6 target that also reads as ADDRESS:PORT is refused with both
+ * bracketed forms; one that does not ("::1" endings) is taken as an address.
+ */
+static void
+test_err_v6_ambiguous(void **state)
+{
+	static const char	 head[] =
+		"[front]\npublic_interface = eth0\n"
+		"[forward.web]\nproto = tcp\nlisten = 8080\n";
+	char			 text[512];
+	struct loaded		*l;
+
+	(void)state;
+	snprintf(text, sizeof(text), "%sto = 2001:db8:1::5:80\n", head);
+	l = load_bad(text, 1);
+	assert_msg(l, 0, "6: [forward.web] to: \"2001:db8:1::5:80\" reads as "
+	    "an IPv6 address or as address 2001:db8:1::5 with port 80 "
+	    "(allowed: [2001:db8:1::5]:80 for that address and port, or "
+	    "[2001:db8:1::5:80] for the address alone)");
+	done(l);
+	snprintf(text, sizeof(text), "%sto = [2001:db8:1::5]:80\n", head);
+	l = load_ok(text);
+	assert_addr(l->c.front.forward[0].to, "2001:db8:1::5");
+	assert_int_equal(l->c.front.forward[0].to_port, 80);
+	done(l);
+	snprintf(text, sizeof(text), "%sto = [2001:db8:1::5:80]\n", head);
+	l = load_ok(text);
+	assert_addr(l->c.front.forward[0].to, "2001:db8:1::5:80");
+	assert_int_equal(l->c.front.forward[0].to_port, 0);
+	done(l);
+	/* without ":1" the rest is no address: not ambiguous */
+	snprintf(text, sizeof(text), "%sto = 2001:db8::1\n", head);
+	l = load_ok(text);
+	assert_addr(l->c.front.forward[0].to, "2001:db8::1");
+	done(l);
+	/* a last group in hex, or above 65535, is no port */
+	snprintf(text, sizeof(text), "%sto = 2001:db8:1::5:ab\n", head);
+	done(load_ok(text));
+	snprintf(text, sizeof(text), "%sto = 2001:db8:1:2:3:4:5:6\n", head);
+	done(load_ok(text));
+}
+
 /* conf_free() on a zeroed or freed config is harmless. */
 static void
 test_free_twice(void **state)
@@ -1554,6 +1633,8 @@ main(void)
 		cmocka_unit_test(test_err_five),
 		cmocka_unit_test(test_err_many),
 		cmocka_unit_test(test_err_no_file),
+		cmocka_unit_test(test_err_not_regular),
+		cmocka_unit_test(test_err_v6_ambiguous),
 		cmocka_unit_test(test_free_twice),
 	};
 
