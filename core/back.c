@@ -28,6 +28,7 @@
 #include "core/log.h"
 #include "core/nft.h"
 #include "core/notify.h"
+#include "core/reexec.h"
 #include "tun/route.h"
 #include "tun/sysctl.h"
 
@@ -64,7 +65,8 @@ struct back {
 	struct event_base *base;
 	struct mnl_socket *watch[2];	/* rtnetlink, nftables events */
 	struct event *watch_ev[2];
-	struct event *debounce, *sig[3], *watchdog;
+	struct event *debounce, *sig[4], *watchdog;
+	bool restart;			/* SIGUSR2: execute the binary again */
 	struct ctl ctl;			/* answers tunrelay stats */
 	struct back_stats st;
 };
@@ -737,17 +739,30 @@ back_reload(struct back *b)
 	free(errs);
 }
 
-/* Signals: TERM/INT stop, HUP reloads. */
+/* Signals: TERM/INT stop, HUP reloads, USR2 restarts. */
 static void
 back_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct back *b = arg;
+	char err[REEXEC_ERRLEN];
 
 	(void)what;
 	if (sig == SIGHUP) {
 		notify_send("RELOADING=1");
 		back_reload(b);
 		notify_send("READY=1");
+		return;
+	}
+	if (sig == SIGUSR2) {
+		if (reexec_ready(err) == -1) {
+			log_warnx("SIGUSR2: cannot restart (%s); still running",
+			    err);
+			return;
+		}
+		log_info("SIGUSR2: restarting, replies still routed");
+		notify_send("RELOADING=1");
+		b->restart = true;
+		event_base_loopbreak(b->base);
 		return;
 	}
 	log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -768,12 +783,12 @@ back_watchdog(evutil_socket_t fd, short what, void *arg)
 static int
 back_events(struct back *b)
 {
-	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
+	static const int sigs[4] = { SIGTERM, SIGINT, SIGHUP, SIGUSR2 };
 	unsigned long long usec = notify_watchdog_usec();
 	struct timeval wd;
 	int i;
 
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		b->sig[i] = evsignal_new(b->base, sigs[i], back_signal, b);
 		if (b->sig[i] == NULL || evsignal_add(b->sig[i], NULL) == -1)
 			return -1;
@@ -836,7 +851,7 @@ back_free(struct back *b)
 
 	back_watch_close(b);
 	ctl_close(&b->ctl);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		if (b->sig[i] != NULL)
 			event_free(b->sig[i]);
 	if (b->debounce != NULL)
@@ -855,7 +870,8 @@ int
 back_run(const char *path, struct conf *c)
 {
 	struct back *b;
-	char err[BACK_ERRLEN], e[NL_ERRLEN];
+	char err[BACK_ERRLEN], e[NL_ERRLEN], re[REEXEC_ERRLEN];
+	bool restart = false;
 	int rc = 1;
 
 	if ((b = calloc(1, sizeof(*b))) == NULL)
@@ -888,6 +904,8 @@ back_run(const char *path, struct conf *c)
 	notify_send("READY=1\nSTATUS=routing replies through the tunnel");
 	event_base_dispatch(b->base);
 	rc = 0;
+	if ((restart = b->restart))
+		goto out;	/* the next image reconciles what is installed */
 	notify_send("STOPPING=1");
 stop:
 	back_remove(b);
@@ -896,6 +914,12 @@ stop:
 out:
 	back_free(b);
 	free(b);
+	if (restart) {
+		if (reexec_exec(re) == -1)
+			log_msg(LOG_CRIT, "restart failed: %s (run again, or "
+			    "tunrelay cleanup)", re);
+		rc = 1;
+	}
 	return rc;
 }
 

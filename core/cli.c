@@ -10,7 +10,8 @@
 #include "core/cli.h"
 
 static const char *const cli_words[CLI_CMD_MAX] = {
-	"run", "check", "flows", "stats", "status", "reload", "cleanup",
+	"run", "check", "flows", "stats", "status", "reload", "restart",
+	"cleanup",
 	"show-rules", "help", "version"
 };
 
@@ -58,6 +59,9 @@ cli_usage(FILE *out)
 	    "counters\n"
 	    "  reload      make the running instance re-read its file "
 	    "(SIGHUP)\n"
+	    "  restart     restart the running instance from the installed "
+	    "binary,\n"
+	    "              keeping its connections (SIGUSR2)\n"
 	    "  cleanup     remove what a killed instance left\n"
 	    "  show-rules  the kernel objects run would install, installing "
 	    "nothing\n"
@@ -220,7 +224,7 @@ cli_parse(int argc, char *argv[], const char *confdir, struct cli *c,
 			if ((k = cli_command(optarg)) == -1) {
 				snprintf(err, CLI_ERRLEN, "unknown command "
 				    "\"%.64s\" (allowed: run, check, flows, "
-				    "stats, status, reload, cleanup, "
+				    "stats, status, reload, restart, cleanup, "
 				    "show-rules, help, version)", optarg);
 				return -1;
 			}

@@ -21,6 +21,7 @@ enum cli_cmd {
 	CLI_STATS,
 	CLI_STATUS,
 	CLI_RELOAD,
+	CLI_RESTART,
 	CLI_CLEANUP,
 	CLI_SHOW_RULES,
 	CLI_HELP,		/* tunrelay help, -h, --help */

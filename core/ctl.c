@@ -237,6 +237,17 @@ ctl_now(void)
 	return (long long)ts.tv_sec;
 }
 
+/* Microseconds of the monotonic clock: tells one start from the next. */
+static unsigned long long
+ctl_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000 +
+	    (unsigned long long)ts.tv_nsec / 1000;
+}
+
 /* status, text: one "key value" line each, then one line per rule. */
 static void
 ctl_status_text(const struct ctl *c, const struct stats_rule *r, size_t nr,
@@ -247,8 +258,9 @@ ctl_status_text(const struct ctl *c, const struct stats_rule *r, size_t nr,
 	size_t i;
 
 	evbuffer_add_printf(out, "version %s\nrole %s\nconfig %s\npid %ld\n"
-	    "uptime %lld\n", PACKAGE_VERSION, c->role, c->conf_path,
-	    (long)getpid(), ctl_now() - c->started);
+	    "uptime %lld\nstarted_usec %llu\n", PACKAGE_VERSION, c->role,
+	    c->conf_path, (long)getpid(), ctl_now() - c->started,
+	    c->started_usec);
 	if (f == NULL)
 		return;
 	evbuffer_add_printf(out, "queues %u\n", f->nqueues);
@@ -279,8 +291,9 @@ ctl_status_json(const struct ctl *c, const struct stats_rule *r, size_t nr,
 	evbuffer_add_printf(out, "{\"version\":\"%s\",\"role\":\"%s\","
 	    "\"config\":", PACKAGE_VERSION, c->role);
 	json_evstr(out, c->conf_path);
-	evbuffer_add_printf(out, ",\"pid\":%ld,\"uptime\":%lld", (long)getpid(),
-	    ctl_now() - c->started);
+	evbuffer_add_printf(out, ",\"pid\":%ld,\"uptime\":%lld,"
+	    "\"started_usec\":%llu", (long)getpid(), ctl_now() - c->started,
+	    c->started_usec);
 	if (f != NULL) {
 		evbuffer_add_printf(out, ",\"queues\":%u,\"devices\":[",
 		    f->nqueues);
@@ -501,6 +514,7 @@ ctl_listen(struct ctl *c, struct event_base *base, const char *path,
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 	c->started = ctl_now();
+	c->started_usec = ctl_usec();
 	c->role = front != NULL ? "front" : "back";
 	c->conf_path = "";
 	if (ctl_addr(&sun, path, err) == -1 || ctl_mkdir(path, err) == -1 ||

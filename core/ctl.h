@@ -29,6 +29,7 @@ struct stats_snap;
 struct ctl {
 	int fd;
 	long long started;	/* CLOCK_MONOTONIC seconds at listen */
+	unsigned long long started_usec;	/* the same in us: one value per start */
 	const char *role;	/* "front" or "back" */
 	const char *conf_path;
 	char path[108];

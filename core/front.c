@@ -1444,6 +1444,33 @@ front_unroute(struct nl *nl, char *err)
 	return rc;
 }
 
+/*
+ * At start, remove an earlier instance's rules and routes of the sides this
+ * one does not use. The sides it uses are reconciled by front_apply, which
+ * adds before it removes: a packet that arrives in between meets the old
+ * rules (and the blackhole route of a side whose device is gone), never the
+ * host's own stack, which would answer a relayed connection with a reset.
+ */
+static void
+front_unroute_unused(struct front *f)
+{
+	struct front_side sd;
+	struct route_result res;
+	char e[ROUTE_ERRLEN];
+	int i;
+
+	for (i = NAT_SIDE_MAX - 1; i >= 0; i--) {
+		if (f->side[i].used)
+			continue;
+		/* the moved local rule belongs to the public side's scope */
+		memset(&sd, 0, sizeof(sd));
+		front_spec(&sd, (enum nat_side)i, 0);
+		if (route_remove(&f->nl, &sd.spec, &res, e) == -1)
+			log_warnx("removing leftover rules of %s: %s",
+			    front_devname[i], e);
+	}
+}
+
 /* Log what the relay captures, once. */
 static void
 front_describe(const struct front *f)
@@ -1561,9 +1588,10 @@ front_start(struct front *f, struct conf *c, char err[FRONT_ERRLEN])
 	front_ndp_on(f);
 	if (front_rules(f, err) == -1 || front_forwarding(f, err) == -1)
 		goto fail;
-	front_unroute(&f->nl, e);	/* leftovers of a killed instance */
-	for (i = 0; i < NAT_SIDE_MAX; i++) {
+	for (i = 0; i < NAT_SIDE_MAX; i++)
 		f->side[i].used = f->side[i].nrules > 0;
+	front_unroute_unused(f);	/* leftovers of an earlier instance */
+	for (i = 0; i < NAT_SIDE_MAX; i++) {
 		if (f->side[i].used &&
 		    front_open_dev(f, (enum nat_side)i, true, err) == -1)
 			goto fail;
@@ -1588,17 +1616,18 @@ front_stop(struct front *f)
 	char e[FRONT_ERRLEN];
 	int i;
 
-	if (f->nl.sock != NULL && front_unroute(&f->nl, e) == -1)
+	/* a restart leaves the rules to the next image: it reconciles them */
+	if (!f->handover && f->nl.sock != NULL && front_unroute(&f->nl, e) == -1)
 		log_warnx("removing routing rules: %s", e);
 	for (i = 0; i < NAT_SIDE_MAX; i++)
 		if (f->side[i].dev.nfds > 0)
 			tundev_close(&f->side[i].dev);
 	if (f->nl.sock != NULL)
 		nl_close(&f->nl);
-	if (sysctl_undo_restore(log_note, NULL) > 0)
+	if (!f->handover && sysctl_undo_restore(log_note, NULL) > 0)
 		log_warnx("some sysctls could not be put back (logged above)");
 	nat_destroy(f->nat);
-	statefile_close(&f->state, f->clean_stop);
+	statefile_close(&f->state, f->clean_stop && !f->handover);
 	free(f->rules);
 	conf_free(&f->conf);
 	pthread_mutex_destroy(&f->lock);

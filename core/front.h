@@ -68,6 +68,7 @@ struct front {
 	bool icmp6;			/* proxy_ndp on: ICMPv6 to own addresses captured */
 	struct statefile state;		/* flows that survive a restart */
 	bool clean_stop;		/* SIGTERM/SIGINT: the state file goes */
+	bool handover;			/* a restart: leave rules, sysctls, file */
 };
 
 /* Build everything a config needs and install it; on error nothing is left. */

@@ -33,6 +33,7 @@
 #include "core/loop.h"
 #include "core/metrics.h"
 #include "core/notify.h"
+#include "core/reexec.h"
 #include "core/watch.h"
 
 #define LOOP_BATCH 64
@@ -76,7 +77,7 @@ struct loop {
 	struct front front;
 	struct loop_q *q;		/* front.nqueues of them */
 	unsigned int nq;
-	struct event *sig[3];
+	struct event *sig[4];
 	struct event *sweep, *watchdog;
 	struct event *fail;		/* activated by a queue that cannot read */
 	struct ctl ctl;
@@ -86,6 +87,7 @@ struct loop {
 	struct alarm alarm;
 	struct watch watch;
 	atomic_bool failed;		/* stopped by an error, not a signal */
+	bool restart;			/* SIGUSR2: execute the binary again */
 };
 
 /* Milliseconds of the monotonic clock. */
@@ -511,7 +513,25 @@ loop_reread(void *arg)
 	loop_reload(arg);
 }
 
-/* Signals: TERM/INT stop the loop, HUP reloads. */
+/* SIGUSR2: stop the loop for a restart, if the binary can be executed. */
+static void
+loop_restart(struct loop *l)
+{
+	char err[REEXEC_ERRLEN], msg[64];
+
+	if (reexec_ready(err) == -1) {
+		log_warnx("SIGUSR2: cannot restart (%s); still running", err);
+		return;
+	}
+	log_info("SIGUSR2: restarting, connections kept");
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)loop_now() * 1000);
+	notify_send(msg);
+	l->restart = true;
+	event_base_loopbreak(l->base);
+}
+
+/* Signals: TERM/INT stop the loop, HUP reloads, USR2 restarts. */
 static void
 loop_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -528,6 +548,10 @@ loop_signal(evutil_socket_t sig, short what, void *arg)
 		notify_send("READY=1");
 		return;
 	}
+	if (sig == SIGUSR2) {
+		loop_restart(l);
+		return;
+	}
 	log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	event_base_loopbreak(l->base);
 }
@@ -536,12 +560,12 @@ loop_signal(evutil_socket_t sig, short what, void *arg)
 static int
 loop_events(struct loop *l)
 {
-	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
+	static const int sigs[4] = { SIGTERM, SIGINT, SIGHUP, SIGUSR2 };
 	struct timeval one = { 1, 0 }, wd;
 	unsigned long long usec = notify_watchdog_usec();
 	int i;
 
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		l->sig[i] = evsignal_new(l->base, sigs[i], loop_signal, l);
 		if (l->sig[i] == NULL || evsignal_add(l->sig[i], NULL) == -1)
 			return -1;
@@ -685,7 +709,7 @@ loop_free(struct loop *l)
 	int i;
 
 	loop_queues_free(l);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		if (l->sig[i])
 			event_free(l->sig[i]);
 	if (l->sweep)
@@ -706,7 +730,8 @@ int
 loop_run(const char *path, struct conf *c)
 {
 	struct loop *l;
-	char err[FRONT_ERRLEN];
+	char err[FRONT_ERRLEN > REEXEC_ERRLEN ? FRONT_ERRLEN : REEXEC_ERRLEN];
+	bool restart = false;
 	int rc = 1;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
@@ -757,7 +782,9 @@ loop_run(const char *path, struct conf *c)
 	rc = atomic_load(&l->failed) ? 1 : 0;
 	/* a planned stop: no restart will take the saved flows over */
 	l->front.clean_stop = rc == 0;
-	notify_send("STOPPING=1");
+	l->front.handover = restart = rc == 0 && l->restart;
+	if (!restart)
+		notify_send("STOPPING=1");
 threads:
 	loop_threads_stop(l);
 stop:
@@ -765,5 +792,12 @@ stop:
 out:
 	loop_free(l);
 	free(l);
+	if (restart) {
+		/* only on failure: the rules stay, as after a crash */
+		if (reexec_exec(err) == -1)
+			log_msg(LOG_CRIT, "restart failed: %s (run again, or "
+			    "tunrelay cleanup)", err);
+		rc = 1;
+	}
 	return rc;
 }

@@ -22,6 +22,7 @@
 #include "core/ctl.h"
 #include "core/front.h"
 #include "core/log.h"
+#include "core/reexec.h"
 #include "core/loop.h"
 
 #define CAP_NET_ADMIN_BIT 12
@@ -157,6 +158,7 @@ main_run(const char *path, int verbose)
 	int rc;
 
 	log_init(verbose ? LOG_DEBUG : LOG_INFO);
+	reexec_init(path, verbose != 0);
 	main_load(path, &c, true);
 	if (!main_net_admin())
 		fatalx("tunrelay run needs CAP_NET_ADMIN (run as root, or "
@@ -212,9 +214,9 @@ main_ask(const char *path, const char *cmd, bool json,
 	return rc == -1 ? 1 : 0;
 }
 
-/* One counter of the running instance's stats, or -1. */
+/* One value of the running instance's answer to cmd, or -1. */
 static long long
-main_counter(const char *sock, const char *name)
+main_value(const char *sock, const char *cmd, const char *name)
 {
 	char err[CTL_ERRLEN], *buf = NULL, *p;
 	size_t len = 0, n = strlen(name);
@@ -223,7 +225,7 @@ main_counter(const char *sock, const char *name)
 
 	if ((mem = open_memstream(&buf, &len)) == NULL)
 		return -1;
-	if (ctl_request(sock, "stats", mem, err) == -1) {
+	if (ctl_request(sock, cmd, mem, err) == -1) {
 		fclose(mem);
 		free(buf);
 		return -1;
@@ -258,8 +260,8 @@ main_reload(const char *path)
 		fprintf(stderr, "tunrelay reload: %s\n", err);
 		goto out;
 	}
-	ok0 = main_counter(c.control_socket, "reloads");
-	bad0 = main_counter(c.control_socket, "reload_errors");
+	ok0 = main_value(c.control_socket, "stats", "reloads");
+	bad0 = main_value(c.control_socket, "stats", "reload_errors");
 	if (kill(pid, SIGHUP) == -1) {
 		fprintf(stderr, "tunrelay reload: kill -HUP %ld: %s\n",
 		    (long)pid, strerror(errno));
@@ -272,8 +274,8 @@ main_reload(const char *path)
 	}
 	for (i = 0; i < 100; i++) {	/* 10 s */
 		usleep(100000);
-		ok = main_counter(c.control_socket, "reloads");
-		bad = main_counter(c.control_socket, "reload_errors");
+		ok = main_value(c.control_socket, "stats", "reloads");
+		bad = main_value(c.control_socket, "stats", "reload_errors");
 		if (ok > ok0) {
 			printf("reloaded %s (pid %ld)\n", path, (long)pid);
 			rc = 0;
@@ -289,6 +291,54 @@ main_reload(const char *path)
 	}
 	fprintf(stderr, "tunrelay reload: no outcome within 10 s (pid %ld)\n",
 	    (long)pid);
+out:
+	conf_free(&c);
+	return rc;
+}
+
+/*
+ * tunrelay restart: SIGUSR2 to the instance on the control socket, which
+ * executes the installed binary again in the same process, then wait until
+ * the control socket answers for a new start (status started_usec).
+ */
+static int
+main_restart(const char *path)
+{
+	struct conf c;
+	char err[CTL_ERRLEN];
+	long long s0, s;
+	pid_t pid;
+	int i, rc = 1;
+
+	main_load(path, &c, false);
+	if (ctl_peer_pid(c.control_socket, &pid, err) == -1) {
+		fprintf(stderr, "tunrelay restart: %s\n", err);
+		goto out;
+	}
+	s0 = main_value(c.control_socket, "status", "started_usec");
+	if (kill(pid, SIGUSR2) == -1) {
+		fprintf(stderr, "tunrelay restart: kill -USR2 %ld: %s\n",
+		    (long)pid, strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < 300; i++) {	/* 30 s */
+		usleep(100000);
+		if (kill(pid, 0) == -1) {
+			fprintf(stderr, "tunrelay restart: the instance (pid "
+			    "%ld) exited while restarting; its log says why "
+			    "(tunrelay check -c %s)\n", (long)pid, path);
+			goto out;
+		}
+		s = main_value(c.control_socket, "status", "started_usec");
+		if (s >= 0 && s != s0) {
+			printf("restarted %s (pid %ld), connections kept\n",
+			    path, (long)pid);
+			rc = 0;
+			goto out;
+		}
+	}
+	fprintf(stderr, "tunrelay restart: no new start within 30 s (pid "
+	    "%ld); its log says why\n", (long)pid);
 out:
 	conf_free(&c);
 	return rc;
@@ -412,6 +462,8 @@ main(int argc, char *argv[])
 		return main_ask(cl.config, cli_cmd_name(cl.cmd), cl.json, NULL);
 	case CLI_RELOAD:
 		return main_reload(cl.config);
+	case CLI_RESTART:
+		return main_restart(cl.config);
 	case CLI_CLEANUP:
 		return main_cleanup(cl.config);
 	case CLI_SHOW_RULES:

@@ -136,12 +136,69 @@ sysctl_undo_note(const char *key, int old, int ours)
 	sysctl_undo.n++;
 }
 
+/*
+ * Take over the undo records a predecessor handed over (sysctl_undo_export
+ * before it executed this process): "KEY=OLD" items separated by ','. The
+ * value found now is the one that predecessor wrote.
+ */
+static void
+sysctl_undo_import(const char *list)
+{
+	char item[128], key[96], err[SYSCTL_ERRLEN];
+	const char *p = list, *end;
+	int old, cur;
+	size_t n;
+
+	while (*p != '\0') {
+		end = strchr(p, ',');
+		n = end != NULL ? (size_t)(end - p) : strlen(p);
+		if (n < sizeof(item)) {
+			memcpy(item, p, n);
+			item[n] = '\0';
+			if (sscanf(item, "%95[^=]=%d", key, &old) == 2 &&
+			    sysctl_get_int(key, &cur, err) == 0)
+				sysctl_undo_note(key, old, cur);
+		}
+		p += n + (end != NULL);
+	}
+}
+
 /* Start recording changes for sysctl_undo_restore. */
 void
 sysctl_undo_start(void)
 {
+	const char *h = getenv(SYSCTL_UNDO_ENV);
+
 	sysctl_undo.on = true;
 	sysctl_undo.n = 0;
+	if (h != NULL) {
+		sysctl_undo_import(h);
+		unsetenv(SYSCTL_UNDO_ENV);	/* once: not for a child */
+	}
+}
+
+/*
+ * The undo records as "KEY=OLD,..." for a successor (a restart that
+ * executes the binary again): it puts the values back that were there
+ * before the first instance changed them. -1 when they do not fit.
+ */
+int
+sysctl_undo_export(char *buf, size_t len)
+{
+	size_t i, off = 0;
+	int n;
+
+	if (len == 0)
+		return -1;
+	buf[0] = '\0';
+	for (i = 0; i < sysctl_undo.n; i++) {
+		n = snprintf(buf + off, len - off, "%s%s=%d", i ? "," : "",
+		    sysctl_undo.e[i].key, sysctl_undo.e[i].old);
+		if (n < 0 || (size_t)n >= len - off)
+			return -1;
+		off += (size_t)n;
+	}
+	return 0;
 }
 
 /*

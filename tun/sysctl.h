@@ -42,6 +42,13 @@ int sysctl_src_valid_mark(int val, int *old, char err[SYSCTL_ERRLEN]);
  */
 void sysctl_undo_start(void);
 int sysctl_undo_restore(void (*note)(void *, const char *), void *arg);
+/*
+ * Handing the undo log to the same binary executed again (a restart):
+ * sysctl_undo_export writes it for the environment variable SYSCTL_UNDO_ENV,
+ * which sysctl_undo_start of the new process reads and clears.
+ */
+#define SYSCTL_UNDO_ENV "TUNRELAY_SYSCTL_UNDO"
+int sysctl_undo_export(char *buf, size_t len);
 
 /* net.ipv4.ip_local_port_range, the relay's own ephemeral ports. */
 int sysctl_local_port_range(int *lo, int *hi, char err[SYSCTL_ERRLEN]);

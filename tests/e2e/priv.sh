@@ -70,8 +70,9 @@ if [ "$(ours)" = 0 ]; then ok "root, CAP_NET_ADMIN alone: every rule removed at 
 
 # --- the control socket with control_group (relay as root, CAP_NET_ADMIN alone)
 { topo_front_conf "$TMP/run/ctl.sock"; echo "control_group = daemon"; } >"$CONF"
-# without CAP_CHOWN the relay must be a member of the group to give it the socket
-expect "control_group without membership or CAP_CHOWN: refused, saying why" 'must be a member of that group' \
+# without CAP_CHOWN the relay must be a member of the group to give it the
+# socket: the start checks refuse it, before anything is installed
+expect "control_group without membership or CAP_CHOWN: refused, saying why" 'is not in the group and lacks CAP_CHOWN.*SupplementaryGroups=daemon' \
     timeout 20 ip netns exec "$NS_F" $ONLY_NET_ADMIN "$BIN" run -c "$CONF"
 # shellcheck disable=SC2086
 start $ONLY_NET_ADMIN --groups=daemon || not_ok "front did not come up with control_group"

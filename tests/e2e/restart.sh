@@ -1,5 +1,6 @@
 #!/bin/bash
-# End-to-end: SIGKILL and an immediate restart (as a supervisor does) in the
+# End-to-end: SIGKILL and an immediate restart (as a supervisor does), and
+# `tunrelay restart` (the binary executed again in the same process), in the
 # middle of a transfer, with `source = keep` (the default backend catch-all)
 # on seed 000 (tests/e2e/topo.sh), tunrelay on both sides (the back half in
 # connmark mode). For the front, then for the back half: a 40 MB download
@@ -10,6 +11,10 @@
 # after each restart the same kernel objects of ours exist, none duplicated.
 # A download survives the front's restart only if the engine picks a flow up
 # from the backend's side (its retransmissions), not only from the client's.
+# A new instance reconciles the rules it finds: it adds before it removes,
+# and removes nothing it would add again (no window in which the host's own
+# stack would answer relayed packets). The sysctls a restarted instance
+# found are put back at the final stop as the first instance found them.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,7 +37,7 @@ topo_test restart
 FCONF=$TMP/front.ini
 BCONF=$TMP/back.ini
 
-e2e_watchdog 240
+e2e_watchdog 300
 
 stat() { inF "$BIN" stats -c "$FCONF" | awk -v k="$1" '$1 == k { print $2 }'; }
 start_front() {
@@ -67,6 +72,8 @@ front = 10.22.22.2, fd22::2
 mark = connmark
 control_socket = $TMP/back.sock
 EOF
+fwd0=$(inF sysctl -n net.ipv4.ip_forward)
+svm0=$(inB sysctl -n net.ipv4.conf.all.src_valid_mark)
 start_front || { not_ok "front did not come up"; cat "$TMP/front.log"; exit 1; }
 start_back || { not_ok "back did not come up"; cat "$TMP/back.log"; exit 1; }
 expect "both halves up: the backend sees the client" '^peer=198\.51\.100\.10 ' \
@@ -74,10 +81,12 @@ expect "both halves up: the backend sees the client" '^peer=198\.51\.100\.10 ' \
 objects | sort >"$TMP/objects.0"
 echo "# kernel objects of ours: $(wc -l <"$TMP/objects.0")"
 
-# kill_mid HALF WAY: SIGKILL that half 2 s into a paced download (get) or
-# upload (put) and restart it at once; the transfer must complete
+# kill_mid HALF WAY [restart]: SIGKILL that half 2 s into a paced download
+# (get) or upload (put) and restart it at once, or with "restart" ask it to
+# restart itself (tunrelay restart); the transfer must complete
 kill_mid() {
-	local half=$1 way=$2 out=$TMP/$1-$2.out port=81 rate=
+	local half=$1 way=$2 how=${3:-kill} out=$TMP/$1-$2-${3:-kill}.out port=81 rate=
+	local log=$TMP/$half.log n0 pid0
 	[ "$way" = put ] && { port=82; rate=$RATE; }
 	rm -f "$TMP/ready"
 	# shellcheck disable=SC2086 # $rate: the upload's pace, or nothing
@@ -86,7 +95,17 @@ kill_mid() {
 	nf0=$(stat drop_no_flow)
 	topo_wait 50 test -e "$TMP/ready"
 	sleep 2
-	if [ "$half" = front ]; then
+	n0=$(wc -l <"$log")
+	if [ "$how" = restart ]; then
+		local conf=$FCONF ns=$NS_F
+		[ "$half" = back ] && { conf=$BCONF; ns=$NS_B; }
+		pid0=$FPID; [ "$half" = back ] && pid0=$BPID
+		expect "tunrelay restart of the $half mid-transfer: restarted" '^restarted .* connections kept' \
+		    ip netns exec "$ns" timeout 40 "$BIN" restart -c "$conf"
+		if kill -0 "$pid0" 2>/dev/null; then ok "tunrelay restart of the $half: the same process ($pid0)"
+		else not_ok "tunrelay restart of the $half: process $pid0 gone"; fi
+		[ "$half" = front ] && nf0=0
+	elif [ "$half" = front ]; then
 		kill -9 "$FPID"; wait "$FPID" 2>/dev/null; FPID=
 		start_front || not_ok "front restart after SIGKILL"
 		nf0=0	# a new instance counts from 0
@@ -95,14 +114,31 @@ kill_mid() {
 		start_back || not_ok "back restart after SIGKILL"
 	fi
 	local what=download; [ "$way" = put ] && what=upload
-	if wait "$t"; then ok "SIGKILL of the $half mid-$what, restart: $MB MB byte-identical ($(cat "$out"), $((SECONDS - t0)) s)"
-	else not_ok "SIGKILL of the $half mid-$what: $(cat "$out")"; fi
+	local verb="SIGKILL of the $half mid-$what, restart"
+	[ "$how" = restart ] && verb="tunrelay restart of the $half mid-$what"
+	if wait "$t"; then ok "$verb: $MB MB byte-identical ($(cat "$out"), $((SECONDS - t0)) s)"
+	else not_ok "$verb: $(cat "$out")"; fi
+	# the same file: nothing to remove, and nothing removed to be added again
+	if tail -n +"$((n0 + 1))" "$log" | grep -q 'removed'; then
+		not_ok "$verb: the new instance removed objects it found: $(tail -n +"$((n0 + 1))" "$log" | grep 'removed' | head -3)"
+	else ok "$verb: the new instance kept every object it found (make before break)"; fi
 	nf1=$(stat drop_no_flow)
 	echo "# $half restarted mid-$what: the front's drop_no_flow +$((${nf1:-0} - ${nf0:-0}))"
 	objects | sort >"$TMP/objects.1"
 	if cmp -s "$TMP/objects.0" "$TMP/objects.1"; then ok "after the $half's restart: the same $(wc -l <"$TMP/objects.1") kernel objects, none duplicated"
 	else not_ok "kernel objects differ after the $half's restart: $(diff "$TMP/objects.0" "$TMP/objects.1" | head -5)"; fi
 }
+# tunrelay restart first: the sysctl values found before the first start
+# must be put back at the end (after a SIGKILL nobody knows them any more)
+kill_mid front get restart
+kill_mid front put restart
+kill_mid back get restart
+kill -TERM "$FPID"; wait "$FPID"; FPID=
+kill -TERM "$BPID"; wait "$BPID"; BPID=
+expect "front stopped after tunrelay restart: ip_forward put back to $fwd0" "^$fwd0\$" inF sysctl -n net.ipv4.ip_forward
+expect "back stopped after tunrelay restart: src_valid_mark put back to $svm0" "^$svm0\$" inB sysctl -n net.ipv4.conf.all.src_valid_mark
+start_front || not_ok "front did not come up again"
+start_back || not_ok "back did not come up again"
 kill_mid front get
 kill_mid front put
 kill_mid back get

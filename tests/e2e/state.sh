@@ -46,7 +46,7 @@ export BULK_SEED
 topo_test state
 state_cleanup() { topo_test_cleanup; fwd_down; }
 trap state_cleanup EXIT
-e2e_watchdog 400
+e2e_watchdog 480
 
 # start NS CONF: run the relay (its log in $TMP/relay.log), wait for it
 start() {
@@ -95,14 +95,18 @@ EOF
 	[ -z "$hair" ] || printf '\n[hairpin]\ninterfaces = %s\n' "$hair"
 }
 
-# kill_mid WHAT CLIENT_NS HOST WAY [control]: SIGKILL the relay 2 s into a
-# paced download (get) or upload (put) by the client and restart it at once;
-# the transfer must complete byte-identical on the same relay endpoint
+# kill_mid WHAT CLIENT_NS HOST WAY [control|restart]: SIGKILL the relay 2 s
+# into a paced download (get) or upload (put) by the client and restart it at
+# once (restart: `tunrelay restart` instead, the binary executed again in the
+# same process); the transfer must complete byte-identical on the same relay
+# endpoint. control: without a state file, the transfer must break.
 kill_mid() {
 	local what=$1 cns=$2 host=$3 way=$4 control=${5:-} port=81 rate='' t t0 before after line
+	local how=SIGKILL
 	local out=$TMP/$way.out dir=download limit=$LIMIT
 	[ "$way" = put ] && { port=82; rate=$RATE; dir=upload; }
 	# the control needs no restart margin: 20 s are three times the transfer
+	if [ "$control" = restart ]; then control=; how="tunrelay restart"; fi
 	[ -n "$control" ] && limit=20
 	rm -f "$TMP/ready"
 	# shellcheck disable=SC2086 # $rate: the upload's pace, or nothing
@@ -111,8 +115,14 @@ kill_mid() {
 	topo_wait 50 test -e "$TMP/ready"
 	sleep 2
 	before=$(reply_of "$port")
-	killit
-	start "$RNS" "$RCONF" || not_ok "$what: restart after SIGKILL"
+	if [ "$how" = SIGKILL ]; then
+		killit
+		start "$RNS" "$RCONF" || not_ok "$what: restart after SIGKILL"
+	else
+		expect "$what mid-$dir: tunrelay restart" '^restarted .* connections kept' \
+		    ip netns exec "$RNS" timeout 40 "$BIN" restart -c "$RCONF"
+		check "$what mid-$dir: tunrelay restart: the same process" kill -0 "$DPID"
+	fi
 	line=$(state_line)
 	after=$(reply_of "$port")
 	if [ -n "$control" ]; then
@@ -124,8 +134,8 @@ kill_mid() {
 	else not_ok "$what mid-$dir: log after restart: $line"; fi
 	if [ -n "$before" ] && [ "$before" = "$after" ]; then ok "$what mid-$dir: same relay endpoint after the restart ($after)"
 	else not_ok "$what mid-$dir: relay endpoint before '$before', after '$after'"; fi
-	if wait "$t"; then ok "$what: SIGKILL mid-$dir, restart: $MB MB byte-identical ($(cat "$out"), $((SECONDS - t0)) s)"
-	else not_ok "$what: SIGKILL mid-$dir: $(cat "$out")"; fi
+	if wait "$t"; then ok "$what: $how mid-$dir, restart: $MB MB byte-identical ($(cat "$out"), $((SECONDS - t0)) s)"
+	else not_ok "$what: $how mid-$dir: $(cat "$out")"; fi
 }
 
 # poke FILE OFFSET HEX: overwrite bytes of a file in place
@@ -175,6 +185,7 @@ kill -HUP "$DPID"
 if topo_wait 100 sh -c "[ \$(grep -c 'reloaded' '$TMP/relay.log') -gt $n ]"; then ok "seed 001: SIGHUP with nat_ports widened: reloaded"
 else not_ok "seed 001: SIGHUP: no reload in the log"; fi
 kill_mid "seed 001 (source = relay)" "$NS_C" 192.0.2.1 put
+kill_mid "seed 001 (source = relay)" "$NS_C" 192.0.2.1 get restart
 
 # a damaged record is dropped and counted, the file still used
 killit
@@ -224,6 +235,7 @@ relay_conf g-pub 192.168.50.32 keep "$TMP/run/gw.state" g-lan >"$TMP/g.ini"
 start "$NS_G" "$TMP/g.ini" || { not_ok "seed 002: gateway did not start"; exit 1; }
 kill_mid "seed 002 (hairpin)" "$NS_L" 203.0.113.1 get
 kill_mid "seed 002 (hairpin)" "$NS_L" 203.0.113.1 put
+kill_mid "seed 002 (hairpin)" "$NS_L" 203.0.113.1 put restart
 kill -TERM "$DPID"; wait "$DPID"; DPID=
 
 refute() { if "${@:3}" 2>/dev/null | grep -Eq -- "$2"; then not_ok "$1"; else ok "$1"; fi; }

@@ -83,6 +83,11 @@ test_options(void **state)
 	assert_int_equal(parse(&c, err, "show-rules", "./web", NULL), 0);
 	assert_int_equal(c.cmd, CLI_SHOW_RULES);
 	assert_string_equal(c.config, "./web");
+	assert_int_equal(parse(&c, err, "restart", "web", NULL), 0);
+	assert_int_equal(c.cmd, CLI_RESTART);
+	assert_string_equal(c.config, CONFDIR "/web.ini");
+	assert_int_equal(parse(&c, err, "reload", "-c", "/x/b.ini", NULL), 0);
+	assert_int_equal(c.cmd, CLI_RELOAD);
 }
 
 /* flows filters and --delete. */
