@@ -9,7 +9,7 @@
  *   -k  flows in the small round-robin set (default 1000)
  *
  * Packets are IPv4 TCP ACK+PSH segments with 64 bytes of payload, client to
- * backend and back, alternating, through a keep-source rule (the seed 000
+ * backend and back, alternating, through a keep-source rule (the keep-client-ip
  * relay). Each packet is rebuilt from a template (memcpy + addresses, ports,
  * checksums) before nat_process() translates it in place; the same loop
  * without nat_process() is timed too and subtracted, so "engine" figures

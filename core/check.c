@@ -1,6 +1,6 @@
 /*
- * check.c - host findings of `tunrelay check`: the seed's troubleshooting
- * list (forwarding, rp_filter, the SSH exception before the capture, MSS
+ * check.c - host findings of `tunrelay check`: the source articles'
+ * troubleshooting list (forwarding, rp_filter, the SSH exception before the capture, MSS
  * clamping, the tunnel up and the peer answering, a forward chain that
  * drops) and more (MTUs, NAT rules left by an old script in nftables or
  * legacy iptables, port ranges that collide, the running front's own rules
@@ -471,7 +471,7 @@ check_ping(const struct conf_addr *a)
 	return got;
 }
 
-/* Each backend answers a ping (seed 000: "ping 10.22.22.1" from the front). */
+/* Each backend answers a ping (keep-client-ip: "ping 10.22.22.1" from the front). */
 static void
 check_backends(struct check_front *k)
 {
@@ -750,7 +750,7 @@ check_exclude_rule(const struct nl_rule *r, size_t n, const char *pub,
 
 /*
  * The running front's rules of one family: present, each exclusion before
- * the first capture rule (seed 000: the SSH RETURN before the DNAT), the
+ * the first capture rule (keep-client-ip: the SSH RETURN before the DNAT), the
  * kernel's priority-0 local rule moved away.
  */
 static int
@@ -885,7 +885,7 @@ check_nft_nat(const struct conf *c, enum check_level lvl,
 	    "; ..." : "");
 }
 
-/* A forward chain that drops by default (seed 000: "FORWARD policy"). */
+/* A forward chain that drops by default (keep-client-ip: "FORWARD policy"). */
 static void
 check_nft_forward(const struct conf *c, const struct check_nft_chain *ch)
 {
@@ -1055,7 +1055,7 @@ check_front(const struct conf *c)
 	return bad;
 }
 
-/* Rules of an old manual recipe (seed 000's fwmark rule) on the backend. */
+/* Rules of an old manual keep-client-ip recipe (fwmark) on the backend. */
 static void
 check_back_rules(const struct conf *c)
 {
@@ -1077,7 +1077,7 @@ check_back_rules(const struct conf *c)
 				continue;
 			nl_rule_str(&r[i], s, sizeof(s));
 			check_say(c, CHECK_WARNING, "%s rule \"%s\" looks like "
-			    "the manual recipe of seed 000 (fwmark rule and "
+			    "the manual keep-client-ip recipe (fwmark rule and "
 			    "CONNMARK); tunrelay's back half does the same with "
 			    "its own mark 0x%x, and two recipes at once fight "
 			    "over the marks (fix: %s rule del pref %u, and remove "

@@ -1,7 +1,7 @@
 /*
  * check.h - the host findings of `tunrelay check` beyond what a config
- * needs to start (core/front.c and core/back.c check that): the seed's
- * troubleshooting list and more. Each finding says what is wrong and the
+ * needs to start (core/front.c and core/back.c check that): the source
+ * articles' troubleshooting list and more. Each finding says what is wrong and the
  * command or setting that fixes it; errors fail the check, warnings and
  * notes do not. With a front running in this network namespace, its live
  * state (rules, sysctls) is checked too.

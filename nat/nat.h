@@ -59,8 +59,8 @@ enum nat_proto_bit {
 };
 
 enum nat_source {
-	NAT_SOURCE_KEEP = 0,	/* the client's address reaches the target (seed 000) */
-	NAT_SOURCE_RELAY,	/* full NAT: source rewritten to relay_src (seed 001) */
+	NAT_SOURCE_KEEP = 0,	/* the client's address reaches the target (keep-client-ip) */
+	NAT_SOURCE_RELAY,	/* full NAT: source rewritten to relay_src (port forward) */
 };
 
 enum nat_action {

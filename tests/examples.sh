@@ -6,10 +6,10 @@
 #
 #   front host (tr-exf-PID)                    backend (tr-exb-PID)
 #     eth0 (veth)  198.51.100.1/24                wg0 (veth) 10.22.22.1/24
-#                  192.168.1.34/24 (seed 001)      |
-#                  203.0.113.1/24  (seed 002)      |
+#                  192.168.1.34/24 (port forward)      |
+#                  203.0.113.1/24  (hairpin)      |
 #     wg0 (veth)   10.22.22.2/24 ------------------+
-#     br0 (bridge) 192.168.0.1/24  (seed 002 LAN)
+#     br0 (bridge) 192.168.0.1/24  (hairpin LAN)
 #
 # Needs root (namespaces) and /dev/net/tun; exits 77 without them.
 set -u
@@ -65,17 +65,17 @@ check() {
 		not_ok "$2: exit $rc: $out"
 	fi
 }
-check "$NSF" seed-000-front.ini
-check "$NSF" seed-001.ini
-check "$NSF" seed-002.ini
-check "$NSB" seed-000-back.ini
+check "$NSF" keep-client-ip-front.ini
+check "$NSF" port-forward.ini
+check "$NSF" hairpin.ini
+check "$NSB" keep-client-ip-back.ini
 
 # the same check fails where the interfaces are missing: this test can fail
-out=$(ip netns exec "$NSB" "$BIN" check -c "$EX/seed-002.ini" 2>&1)
+out=$(ip netns exec "$NSB" "$BIN" check -c "$EX/hairpin.ini" 2>&1)
 if [ $? = 1 ] && printf '%s\n' "$out" | grep -q 'eth0'; then
-	ok "seed-002.ini fails on a host without eth0 (exit 1, names eth0)"
+	ok "hairpin.ini fails on a host without eth0 (exit 1, names eth0)"
 else
-	not_ok "seed-002.ini on a host without eth0: $out"
+	not_ok "hairpin.ini on a host without eth0: $out"
 fi
 
 # What the unit's ExecStopPost does after a crash: `tunrelay run` with an
@@ -123,16 +123,16 @@ crash() {
 		not_ok "$2: after cleanup: $(cat "$f.clean") $(leftovers "$ns")"
 	fi
 }
-crash "$NSF" seed-000-front.ini 'relaying\|ready'
+crash "$NSF" keep-client-ip-front.ini 'relaying\|ready'
 if command -v nft >/dev/null; then
-	crash "$NSB" seed-000-back.ini 'ready:'
+	crash "$NSB" keep-client-ip-back.ini 'ready:'
 else
 	echo "# nft not installed: back cleanup not tested"
 fi
 
 # cleanup with a [back] file does not touch a front running on the same host
 f=$TMP/front.ini
-sed "/^\[/a control_socket = $TMP/front.sock" "$EX/seed-000-front.ini" >"$f"
+sed "/^\[/a control_socket = $TMP/front.sock" "$EX/keep-client-ip-front.ini" >"$f"
 ip netns exec "$NSF" "$BIN" run -c "$f" >"$f.log" 2>&1 &
 pid=$!
 i=0
@@ -140,7 +140,7 @@ while ! ip netns exec "$NSF" "$BIN" stats -c "$f" >/dev/null 2>&1 && [ $i -lt 10
 	sleep 0.1; i=$((i + 1))
 done
 before=$(leftovers "$NSF" | wc -l)
-if ip netns exec "$NSF" "$BIN" cleanup -c "$TMP/seed-000-back.ini" >/dev/null 2>&1 &&
+if ip netns exec "$NSF" "$BIN" cleanup -c "$TMP/keep-client-ip-back.ini" >/dev/null 2>&1 &&
     [ "$before" -gt 0 ] && [ "$(leftovers "$NSF" | wc -l)" = "$before" ]; then
 	ok "cleanup of a [back] file leaves a running front alone ($before objects)"
 else

@@ -1,5 +1,5 @@
 #!/bin/bash
-# End-to-end test of the back half: tunrelay on both sides of seed 000, no
+# End-to-end test of the back half: tunrelay on both sides of the keep-client-ip relay, no
 # iptables/nft command issued by the test for the relay (one DNAT rule stands
 # in for a container runtime's published port). The backend's services see
 # the client's real address and their replies go back through the tunnel,

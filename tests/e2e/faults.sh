@@ -1,5 +1,5 @@
 #!/bin/bash
-# End-to-end: faults, with tunrelay on both sides of seed 000
+# End-to-end: faults, with tunrelay on both sides of the keep-client-ip relay
 # (tests/e2e/topo.sh; the back half in connmark mode).
 #  - SIGKILL of the front, then of the back, in the middle of a TCP
 #    transfer, and an immediate supervisor-style restart: the transfer

@@ -1,7 +1,7 @@
 #!/bin/bash
 # End-to-end tests of [forward.*] with full NAT and of [hairpin]:
-# seed 001, port forwarding on a single NIC (A:81 -> B:80, B's replies do not
-# pass through A, so A also takes the source: B sees A), and seed 002,
+# port forward, port forwarding on a single NIC (A:81 -> B:80, B's replies do not
+# pass through A, so A also takes the source: B sees A), and hairpin,
 # hairpin NAT (LAN clients reach LAN servers through the gateway's public
 # address; the servers see the gateway's LAN address, outside clients keep
 # their own). Topologies: tests/e2e/topo_fwd.sh.
@@ -95,37 +95,37 @@ expect_nat() {
 	fi
 }
 
-# --- seed 001: port forwarding on a single NIC ---------------------------
-seed001() {
+# --- port forward: port forwarding on a single NIC ---------------------------
+portfwd() {
 	local a ports p n bad sp ns before
-	fwd001_up || { not_ok "seed 001: topology"; return; }
-	fwd001_services "$PEER" || { not_ok "seed 001: services"; return; }
-	fwd001_conf "$TMP/a.sock" >"$TMP/a.ini"
-	expect "seed 001: B's default route is not via A" 'default via 192\.0\.2\.254 ' \
+	fwd_port_up || { not_ok "port forward: topology"; return; }
+	fwd_port_services "$PEER" || { not_ok "port forward: services"; return; }
+	fwd_port_conf "$TMP/a.sock" >"$TMP/a.ini"
+	expect "port forward: B's default route is not via A" 'default via 192\.0\.2\.254 ' \
 	    ip netns exec "$NS_B" ip route show default
-	check "seed 001: tunrelay check accepts the config" \
+	check "port forward: tunrelay check accepts the config" \
 	    inA "$BIN" check -c "$TMP/a.ini"
-	start "$NS_A" "$TMP/a.ini" || { no_start "seed 001: relay"; return; }
-	ok "seed 001: relay is up"
+	start "$NS_A" "$TMP/a.ini" || { no_start "port forward: relay"; return; }
+	ok "port forward: relay is up"
 	before=$fail
 
 	a=$(ip netns exec "$NS_C" python3 "$PEER" tcp-line-from 192.0.2.10 40123 192.0.2.1 81 2>&1)
-	expect_nat "seed 001: TCP client -> A:81 answered by B:80, B sees A" "$a" B 192.0.2.1
-	expect "seed 001: TCP answer came from B's port 80" ' local=80$' echo "$a"
+	expect_nat "port forward: TCP client -> A:81 answered by B:80, B sees A" "$a" B 192.0.2.1
+	expect "port forward: TCP answer came from B's port 80" ' local=80$' echo "$a"
 	p=$(printf '%s\n' "$a" | port_of)
-	expect "seed 001: tunrelay flows shows both tuples (client->A:81, B:80->A:$p)" \
+	expect "port forward: tunrelay flows shows both tuples (client->A:81, B:80->A:$p)" \
 	    "src=192\.0\.2\.10 dst=192\.0\.2\.1 sport=40123 dport=81 src=192\.0\.2\.32 dst=192\.0\.2\.1 sport=80 dport=$p " \
 	    inA "$BIN" flows -c "$TMP/a.ini"
 	a=$(ip netns exec "$NS_C" python3 "$PEER" udp-line 192.0.2.1 81 2>&1)
-	expect_nat "seed 001: UDP client -> A:81 answered by B:80, B sees A" "$a" B 192.0.2.1
+	expect_nat "port forward: UDP client -> A:81 answered by B:80, B sees A" "$a" B 192.0.2.1
 
-	expect "seed 001: range: A:8005 reaches B:9005" '^B peer=192\.0\.2\.1 .* local=9005$' \
+	expect "port forward: range: A:8005 reaches B:9005" '^B peer=192\.0\.2\.1 .* local=9005$' \
 	    ip netns exec "$NS_C" python3 "$PEER" tcp-line 192.0.2.1 8005
-	expect "seed 001: range: A:8000 reaches B:9000" '^B peer=192\.0\.2\.1 .* local=9000$' \
+	expect "port forward: range: A:8000 reaches B:9000" '^B peer=192\.0\.2\.1 .* local=9000$' \
 	    ip netns exec "$NS_C" python3 "$PEER" tcp-line 192.0.2.1 8000
-	expect "seed 001: range: A:8010 reaches B:9010" '^B peer=192\.0\.2\.1 .* local=9010$' \
+	expect "port forward: range: A:8010 reaches B:9010" '^B peer=192\.0\.2\.1 .* local=9010$' \
 	    ip netns exec "$NS_C" python3 "$PEER" tcp-line 192.0.2.1 8010
-	expect "seed 001: range: UDP A:8007 reaches B:9007" '^B peer=192\.0\.2\.1 .* local=9007$' \
+	expect "port forward: range: UDP A:8007 reaches B:9007" '^B peer=192\.0\.2\.1 .* local=9007$' \
 	    ip netns exec "$NS_C" python3 "$PEER" udp-line 192.0.2.1 8007
 
 	# five clients, one source port: five mappings, no port overloading
@@ -136,71 +136,71 @@ seed001() {
 	bad=0
 	for p in $ports; do nat_port "$p" || bad=1; done
 	if [ "$n" = 5 ] && [ "$bad" = 0 ]; then
-		ok "seed 001: 5 clients sharing source port 40000 get 5 NAT ports ($(printf "%s" "$ports" | tr "\n" " "))"
+		ok "port forward: 5 clients sharing source port 40000 get 5 NAT ports ($(printf "%s" "$ports" | tr "\n" " "))"
 	else
-		not_ok "seed 001: 5 clients sharing source port 40000 get 5 NAT ports (got: $a)"
+		not_ok "port forward: 5 clients sharing source port 40000 get 5 NAT ports (got: $a)"
 	fi
 	sp=$(ip netns exec "$NS_C" python3 "$PEER" tcp-line-from 192.0.2.10 22 192.0.2.1 81 2>&1)
-	expect_nat "seed 001: client source port 22 does not become relay port 22" "$sp" B 192.0.2.1
+	expect_nat "port forward: client source port 22 does not become relay port 22" "$sp" B 192.0.2.1
 
 	# ARP for A keeps working with the capture rules in place
 	for ns in "$NS_C" "$NS_A" "$NS_B"; do ip netns exec "$ns" ip neigh flush all; done
 	a=$(ip netns exec "$NS_C" python3 "$PEER" tcp-line 192.0.2.1 81 2>&1)
-	expect_nat "seed 001: after a neighbour flush: TCP client -> A:81" "$a" B 192.0.2.1
-	expect "seed 001: the client reaches B directly, unchanged" '^B peer=192\.0\.2\.10 ' \
+	expect_nat "port forward: after a neighbour flush: TCP client -> A:81" "$a" B 192.0.2.1
+	expect "port forward: the client reaches B directly, unchanged" '^B peer=192\.0\.2\.10 ' \
 	    ip netns exec "$NS_C" python3 "$PEER" tcp-line 192.0.2.32 80
 
 	[ "$fail" = "$before" ] || dump
-	stop "seed 001:"
+	stop "port forward:"
 }
 
-# --- seed 002: hairpin NAT -------------------------------------------------
-seed002() {
+# --- hairpin: hairpin NAT -------------------------------------------------
+hairpin() {
 	local a p before
-	fwd002_up || { not_ok "seed 002: topology"; return; }
-	fwd002_services "$PEER" || { not_ok "seed 002: services"; return; }
-	fwd002_conf "$TMP/g.sock" >"$TMP/g.ini"
-	check "seed 002: tunrelay check accepts the config" \
+	fwd_hairpin_up || { not_ok "hairpin: topology"; return; }
+	fwd_hairpin_services "$PEER" || { not_ok "hairpin: services"; return; }
+	fwd_hairpin_conf "$TMP/g.sock" >"$TMP/g.ini"
+	check "hairpin: tunrelay check accepts the config" \
 	    inG "$BIN" check -c "$TMP/g.ini"
-	start "$NS_G" "$TMP/g.ini" || { no_start "seed 002: gateway"; return; }
-	ok "seed 002: gateway is up"
+	start "$NS_G" "$TMP/g.ini" || { no_start "hairpin: gateway"; return; }
+	ok "hairpin: gateway is up"
 	before=$fail
 
-	expect "seed 002: outside -> :80 reaches server 1, which sees the client" \
+	expect "hairpin: outside -> :80 reaches server 1, which sees the client" \
 	    '^srv1 peer=203\.0\.113\.10 ' inO python3 "$PEER" tcp-line 203.0.113.1 80
-	expect "seed 002: outside -> :8080 reaches server 2, which sees the client" \
+	expect "hairpin: outside -> :8080 reaches server 2, which sees the client" \
 	    '^srv2 peer=203\.0\.113\.10 ' inO python3 "$PEER" tcp-line 203.0.113.1 8080
-	expect "seed 002: UDP outside -> :80 reaches server 1, which sees the client" \
+	expect "hairpin: UDP outside -> :80 reaches server 1, which sees the client" \
 	    '^srv1 peer=203\.0\.113\.10 ' inO python3 "$PEER" udp-line 203.0.113.1 80
 
 	a=$(inL python3 "$PEER" tcp-line-from 192.168.50.10 40321 203.0.113.1 80 2>&1)
-	expect_nat "seed 002: hairpin: LAN client -> public:80 reaches server 1, which sees the gateway" \
+	expect_nat "hairpin: hairpin: LAN client -> public:80 reaches server 1, which sees the gateway" \
 	    "$a" srv1 192.168.50.1
 	p=$(printf '%s\n' "$a" | port_of)
-	expect "seed 002: tunrelay flows shows the hairpin flow's tuples" \
+	expect "hairpin: tunrelay flows shows the hairpin flow's tuples" \
 	    "src=192\.168\.50\.10 dst=203\.0\.113\.1 sport=40321 dport=80 src=192\.168\.50\.32 dst=192\.168\.50\.1 sport=80 dport=$p " \
 	    inG "$BIN" flows -c "$TMP/g.ini"
 	a=$(inL python3 "$PEER" tcp-line 203.0.113.1 8080 2>&1)
-	expect_nat "seed 002: hairpin: LAN client -> public:8080 reaches server 2, no extra setting" \
+	expect_nat "hairpin: hairpin: LAN client -> public:8080 reaches server 2, no extra setting" \
 	    "$a" srv2 192.168.50.1
 	a=$(inL python3 "$PEER" udp-line 203.0.113.1 80 2>&1)
-	expect_nat "seed 002: hairpin: UDP LAN client -> public:80 reaches server 1" \
+	expect_nat "hairpin: hairpin: UDP LAN client -> public:80 reaches server 1" \
 	    "$a" srv1 192.168.50.1
 	a=$(ip netns exec "$NS_S2" python3 "$PEER" tcp-line 203.0.113.1 80 2>&1)
-	expect_nat "seed 002: hairpin: server 2 -> public:80 reaches server 1" \
+	expect_nat "hairpin: hairpin: server 2 -> public:80 reaches server 1" \
 	    "$a" srv1 192.168.50.1
 	a=$(ip netns exec "$NS_S1" python3 "$PEER" tcp-line 203.0.113.1 80 2>&1)
-	expect_nat "seed 002: hairpin: server 1 reaches itself through public:80" \
+	expect_nat "hairpin: hairpin: server 1 reaches itself through public:80" \
 	    "$a" srv1 192.168.50.1
-	expect "seed 002: LAN client reaches server 1 directly, unchanged" \
+	expect "hairpin: LAN client reaches server 1 directly, unchanged" \
 	    '^srv1 peer=192\.168\.50\.10 ' inL python3 "$PEER" tcp-line 192.168.50.32 80
 
 	[ "$fail" = "$before" ] || dump
-	stop "seed 002:"
+	stop "hairpin:"
 }
 
-seed001
-seed002
+portfwd
+hairpin
 
 if [ "$fail" -gt 0 ]; then
 	echo "--- relay log"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# End-to-end test of the front half (seed 000): a client reaches TCP, UDP and
+# End-to-end test of the front half (keep-client-ip): a client reaches TCP, UDP and
 # ICMP services on a backend through tunrelay, and the backend's services see
 # the client's real address, IPv4 and IPv6. Topology: tests/e2e/topo.sh.
 set -u

@@ -1,5 +1,5 @@
 #!/bin/bash
-# End-to-end: hostile input and open-relay checks on the seed 000 topology
+# End-to-end: hostile input and open-relay checks on the keep-client-ip topology
 # (tests/e2e/topo.sh). While a paced bulk transfer runs through the relay,
 # the client writes malformed packets as raw frames: each class must be
 # dropped and counted (by the front's kernel when it is an IP header error,

@@ -1,5 +1,5 @@
 #!/bin/bash
-# End-to-end test of the operator tools on the seed 000 topology
+# End-to-end test of the operator tools on the keep-client-ip topology
 # (tests/e2e/topo.sh):
 #   - the Prometheus endpoint (metrics = ...) scraped while traffic flows:
 #     valid text format, counters that move, the same values as
@@ -361,7 +361,7 @@ inB nft 'add chain ip oldnat post { type nat hook postrouting priority srcnat; }
 inB nft add rule ip oldnat post oifname "b-wg0" masquerade
 CHECK_NS=$NS_B run_check "$TMP/back.ini"
 expect "backend: the old recipe's fwmark rule is reported with the fix" \
-    'warning: ip rule "[0-9]+: from all fwmark 0x1(/0xffffffff)? lookup 100" looks like the manual recipe of seed 000.*fix: ip rule del pref [0-9]+' out
+    'warning: ip rule "[0-9]+: from all fwmark 0x1(/0xffffffff)? lookup 100" looks like the manual keep-client-ip recipe.*fix: ip rule del pref [0-9]+' out
 expect "backend: a MASQUERADE on the tunnel is reported" \
     'warning: nftables chain ip oldnat post \(hook postrouting\) holds 1 masquerade rule' out
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# End-to-end: overload on the seed 000 topology (tests/e2e/topo.sh), with
+# End-to-end: overload on the keep-client-ip topology (tests/e2e/topo.sh), with
 # max_flows = 64.
 #  1. A table full of established flows and a SYN flood from thousands of
 #     spoofed sources: an established connection keeps transferring (its

@@ -1,7 +1,7 @@
 #!/bin/bash
 # check and run agree (issue 15): for each start-time failure provoked here,
 # `tunrelay check` reports it ("error:", with its fix, exit 1) and `tunrelay
-# run` fails with a "fatal:" line, leaving no rule behind. On the seed 000
+# run` fails with a "fatal:" line, leaving no rule behind. On the keep-client-ip
 # topology (tests/e2e/topo.sh), in namespaces made by this test:
 #
 #   client c-eth0 --- f-eth0 front f-wg0 --- b-wg0 backend

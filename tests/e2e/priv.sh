@@ -1,5 +1,5 @@
 #!/bin/bash
-# End-to-end: least privilege on the seed 000 topology (tests/e2e/topo.sh).
+# End-to-end: least privilege on the keep-client-ip topology (tests/e2e/topo.sh).
 #  - The front runs with CAP_NET_ADMIN as its only capability, as root and
 #    as an unprivileged user with the ambient capability, and relays.
 #  - Without CAP_NET_ADMIN it refuses to start, names the capability, and

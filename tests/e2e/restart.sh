@@ -2,7 +2,7 @@
 # End-to-end: SIGKILL and an immediate restart (as a supervisor does), and
 # `tunrelay restart` (the binary executed again in the same process), in the
 # middle of a transfer, with `source = keep` (the default backend catch-all)
-# on seed 000 (tests/e2e/topo.sh), tunrelay on both sides (the back half in
+# on keep-client-ip (tests/e2e/topo.sh), tunrelay on both sides (the back half in
 # connmark mode). For the front, then for the back half: a 40 MB download
 # (the backend's server talks, the client only ACKs) and a 40 MB upload,
 # each paced over about 6 s, the half killed 2 s in and started again at

@@ -4,11 +4,11 @@
 # (state_file, core/statefile.c, nat/state.c). Their relay port was the
 # engine's choice, so unlike keep-mode flows the rules cannot rebuild them.
 #
-# Seed 001 (tests/e2e/topo_fwd.sh): client C, relay A and server B on one
+# Port forward (tests/e2e/topo_fwd.sh): client C, relay A and server B on one
 # switch, A:81 -> B:7001 (downloads) and A:82 -> B:7002 (uploads) with
 # source = relay; B's default route is not A, only full NAT brings its
 # replies back.
-# Seed 002: LAN client L reaches LAN server S1 through the gateway G's public
+# Hairpin: LAN client L reaches LAN server S1 through the gateway G's public
 # address (G:81, G:82), hairpinned: S1 sees G's LAN address and a relay port.
 #
 # For each: a paced 32 MB download and upload (tests/e2e/bulk.py, the
@@ -167,25 +167,25 @@ bad_file() {
 	else not_ok "$what: new flow: $(cat "$TMP/new.out")"; fi
 }
 
-# --- seed 001: full NAT ----------------------------------------------------
-fwd001_up || { not_ok "seed 001: topology"; exit 1; }
+# --- port forward: full NAT ----------------------------------------------------
+fwd_port_up || { not_ok "port forward: topology"; exit 1; }
 topo_bg "$NS_B" python3 "$BULK" serve 192.0.2.32 7001 7002 "$SIZE" "$RATE"
 topo_wait 50 sh -c "ip netns exec $NS_B ss -ltn | grep -q ':7002 '"
 ST=$TMP/run/relay.state
 relay_conf a-eth0 192.0.2.32 relay "$ST" "" 61000-65000 >"$TMP/a.ini"
-start "$NS_A" "$TMP/a.ini" || { not_ok "seed 001: relay did not start"; cat "$TMP/relay.log"; exit 1; }
-check "seed 001: the state file exists, no FILE.new left" sh -c "[ -f '$ST' ] && [ ! -e '$ST.new' ]"
-expect "seed 001: the first start found no state file" 'none, no flows to take over' state_line
-kill_mid "seed 001 (source = relay)" "$NS_C" 192.0.2.1 get
+start "$NS_A" "$TMP/a.ini" || { not_ok "port forward: relay did not start"; cat "$TMP/relay.log"; exit 1; }
+check "port forward: the state file exists, no FILE.new left" sh -c "[ -f '$ST' ] && [ ! -e '$ST.new' ]"
+expect "port forward: the first start found no state file" 'none, no flows to take over' state_line
+kill_mid "port forward (source = relay)" "$NS_C" 192.0.2.1 get
 # a reload keeps the file; one that widens nat_ports rewrites its header
 # (the records depend on the range), else the next start would refuse it
 relay_conf a-eth0 192.0.2.32 relay "$ST" "" >"$TMP/a.ini"
 n=$(grep -c 'reloaded' "$TMP/relay.log")
 kill -HUP "$DPID"
-if topo_wait 100 sh -c "[ \$(grep -c 'reloaded' '$TMP/relay.log') -gt $n ]"; then ok "seed 001: SIGHUP with nat_ports widened: reloaded"
-else not_ok "seed 001: SIGHUP: no reload in the log"; fi
-kill_mid "seed 001 (source = relay)" "$NS_C" 192.0.2.1 put
-kill_mid "seed 001 (source = relay)" "$NS_C" 192.0.2.1 get restart
+if topo_wait 100 sh -c "[ \$(grep -c 'reloaded' '$TMP/relay.log') -gt $n ]"; then ok "port forward: SIGHUP with nat_ports widened: reloaded"
+else not_ok "port forward: SIGHUP: no reload in the log"; fi
+kill_mid "port forward (source = relay)" "$NS_C" 192.0.2.1 put
+kill_mid "port forward (source = relay)" "$NS_C" 192.0.2.1 get restart
 
 # a damaged record is dropped and counted, the file still used
 killit
@@ -224,18 +224,18 @@ check "cleanup by hand removes the stale state file" test ! -e "$ST"
 # control: the same kill without a state file breaks the download
 relay_conf a-eth0 192.0.2.32 relay off "" >"$TMP/a-off.ini"
 start "$NS_A" "$TMP/a-off.ini" || not_ok "control: relay did not start"
-kill_mid "seed 001" "$NS_C" 192.0.2.1 get control
+kill_mid "port forward" "$NS_C" 192.0.2.1 get control
 killit
 
-# --- seed 002: hairpin -----------------------------------------------------
-fwd002_up || { not_ok "seed 002: topology"; exit 1; }
+# --- hairpin: hairpin -----------------------------------------------------
+fwd_hairpin_up || { not_ok "hairpin: topology"; exit 1; }
 topo_bg "$NS_S1" python3 "$BULK" serve 192.168.50.32 7001 7002 "$SIZE" "$RATE"
 topo_wait 50 sh -c "ip netns exec $NS_S1 ss -ltn | grep -q ':7002 '"
 relay_conf g-pub 192.168.50.32 keep "$TMP/run/gw.state" g-lan >"$TMP/g.ini"
-start "$NS_G" "$TMP/g.ini" || { not_ok "seed 002: gateway did not start"; exit 1; }
-kill_mid "seed 002 (hairpin)" "$NS_L" 203.0.113.1 get
-kill_mid "seed 002 (hairpin)" "$NS_L" 203.0.113.1 put
-kill_mid "seed 002 (hairpin)" "$NS_L" 203.0.113.1 put restart
+start "$NS_G" "$TMP/g.ini" || { not_ok "hairpin: gateway did not start"; exit 1; }
+kill_mid "hairpin (hairpin)" "$NS_L" 203.0.113.1 get
+kill_mid "hairpin (hairpin)" "$NS_L" 203.0.113.1 put
+kill_mid "hairpin (hairpin)" "$NS_L" 203.0.113.1 put restart
 kill -TERM "$DPID"; wait "$DPID"; DPID=
 
 refute() { if "${@:3}" 2>/dev/null | grep -Eq -- "$2"; then not_ok "$1"; else ok "$1"; fi; }

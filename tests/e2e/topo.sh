@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# topo.sh - the seed 000 topology in network namespaces, shared by the
+# topo.sh - the keep-client-ip topology in network namespaces, shared by the
 # end-to-end tests and the demo. Source it; call topo_up, topo_backend_recipe,
 # topo_services; topo_down is safe to call at any time (trap it on EXIT).
 #
@@ -77,7 +77,7 @@ topo_up() {
 	inB ethtool -K b-wg0 tx off >/dev/null
 }
 
-# The backend side of seed 000: connmark flows from the tunnel, send their
+# The backend side of the keep-client-ip relay: connmark flows from the tunnel, send their
 # replies back through it (nftables instead of iptables, same rules).
 topo_backend_recipe() {
 	inB nft -f - <<'EOF' || return 1
@@ -117,7 +117,7 @@ topo_services() {
 # The front's config for this topology.
 topo_front_conf() {
 	cat <<EOF
-; seed 000: everything but SSH goes to the backend, which sees the client
+; keep-client-ip: everything but SSH goes to the backend, which sees the client
 [front]
 public_interface = f-eth0
 tunnel_interface = f-wg0

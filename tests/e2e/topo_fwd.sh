@@ -1,9 +1,9 @@
 # shellcheck shell=bash
-# topo_fwd.sh - the seed 001 and seed 002 topologies in network namespaces,
+# topo_fwd.sh - the port forward and hairpin topologies in network namespaces,
 # for tests/e2e/forward.sh. Source it after topo.sh (for topo_bg, topo_wait
 # and TOPO_PIDS); fwd_down is safe to call at any time (trap it on EXIT).
 #
-# Seed 001, port forwarding on a single NIC: A forwards its port 81 to B:80;
+# Port forward, port forwarding on a single NIC: A forwards its port 81 to B:80;
 # B's default route is not A, so only full NAT brings its replies back.
 #
 #   client c-eth0 192.0.2.10 (.11-.15 too) --+
@@ -11,7 +11,7 @@
 #   server B b-eth0 192.0.2.32 --------------+   (B: default via 192.0.2.254,
 #                                                  a router nobody answers for)
 #
-# Seed 002, hairpin NAT: G is the LAN gateway; LAN hosts reach the LAN servers
+# Hairpin, hairpin NAT: G is the LAN gateway; LAN hosts reach the LAN servers
 # through G's public address.
 #
 #   outside o-eth0 203.0.113.10 --- g-pub 203.0.113.1  gateway G
@@ -73,8 +73,8 @@ fwd_host() {
 	[ -z "$gw" ] || ip -n "$ns" route add default via "$gw"
 }
 
-# Seed 001: client, relay A and server B on one switch.
-fwd001_up() {
+# Port forward: client, relay A and server B on one switch.
+fwd_port_up() {
 	local i
 	fwd_bridge "$NS_SW" &&
 	    fwd_host "$NS_C" c-eth0 "$NS_SW" sw-c 192.0.2.10 &&
@@ -87,18 +87,18 @@ fwd001_up() {
 	done
 }
 
-# Seed 001 services on B: who-answers on 80 and 9000-9010 (TCP and UDP).
-fwd001_services() {
+# Port forward services on B: who-answers on 80 and 9000-9010 (TCP and UDP).
+fwd_port_services() {
 	local py=$1
 	topo_bg "$NS_B" python3 "$py" serve-who 0.0.0.0 B \
 	    80,9000,9001,9002,9003,9004,9005,9006,9007,9008,9009,9010
 	topo_wait 50 ip netns exec "$NS_B" python3 "$py" tcp-line 192.0.2.32 80
 }
 
-# The relay A's config for seed 001.
-fwd001_conf() {
+# The relay A's config for port forward.
+fwd_port_conf() {
 	cat <<EOF
-; seed 001: A:81 -> B:80 on one NIC, B's replies come back by full NAT
+; port forward: A:81 -> B:80 on one NIC, B's replies come back by full NAT
 [front]
 public_interface = a-eth0
 control_socket = $1
@@ -117,8 +117,8 @@ source = relay
 EOF
 }
 
-# Seed 002: the outside client, the gateway G and the LAN behind it.
-fwd002_up() {
+# Hairpin: the outside client, the gateway G and the LAN behind it.
+fwd_hairpin_up() {
 	fwd_ns "$NS_O" && fwd_ns "$NS_G" && fwd_bridge "$NS_LAN" || return 1
 	ip link add o-eth0 netns "$NS_O" type veth peer name g-pub netns "$NS_G" &&
 	    ip -n "$NS_O" addr add 203.0.113.10/24 dev o-eth0 &&
@@ -134,8 +134,8 @@ fwd002_up() {
 	    fwd_host "$NS_L" l-eth0 "$NS_LAN" sw-l 192.168.50.10 192.168.50.1
 }
 
-# Seed 002 services: who-answers on both LAN servers, TCP and UDP port 80.
-fwd002_services() {
+# Hairpin services: who-answers on both LAN servers, TCP and UDP port 80.
+fwd_hairpin_services() {
 	local py=$1
 	topo_bg "$NS_S1" python3 "$py" serve-who 0.0.0.0 srv1 80
 	topo_bg "$NS_S2" python3 "$py" serve-who 0.0.0.0 srv2 80
@@ -143,10 +143,10 @@ fwd002_services() {
 	    topo_wait 50 ip netns exec "$NS_S2" python3 "$py" tcp-line 192.168.50.33 80
 }
 
-# The gateway G's config for seed 002.
-fwd002_conf() {
+# The gateway G's config for hairpin.
+fwd_hairpin_conf() {
 	cat <<EOF
-; seed 002: port forwards to two LAN servers, hairpinned for LAN clients
+; hairpin: port forwards to two LAN servers, hairpinned for LAN clients
 [front]
 public_interface = g-pub
 control_socket = $1

@@ -63,7 +63,7 @@ fz_rules(struct nat_rule *r, unsigned variant)
 	r[n].port_lo = r[n].port_hi = 22; r[n].id = 1; n++;
 	r[n].family = 6; r[n].action = NAT_RULE_PASS; r[n].protos = NAT_P_TCP;
 	r[n].port_lo = r[n].port_hi = 22; r[n].id = 2; n++;
-	/* seed 001: public :81 -> 192.0.2.32:80, source = relay */
+	/* port forward: public :81 -> 192.0.2.32:80, source = relay */
 	r[n].family = 4; r[n].protos = NAT_P_TCP | NAT_P_UDP;
 	r[n].port_lo = r[n].port_hi = 81; r[n].match_dst = true;
 	r[n].dst = fz_pub4; r[n].to = fz_fwd4; r[n].to_port = 80;
@@ -85,7 +85,7 @@ fz_rules(struct nat_rule *r, unsigned variant)
 		/* the "reload" rule set: no default destination */
 		return n;
 	}
-	/* default destination, client address kept (seed 000) */
+	/* default destination, client address kept (keep-client-ip) */
 	r[n].family = 4; r[n].protos = NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP;
 	r[n].port_lo = 0; r[n].port_hi = 65535; r[n].to = fz_back4; r[n].id = 7;
 	r[n].mtu = 576; n++;	/* through a tunnel: "too big" answers */

@@ -414,7 +414,7 @@ def sequence_corpus():
         s.add(tcp_pkt(cli, pub, 40002, 80, ACK, seq=9, ack=9), step=min5(30),
               sweep=True)           # established, idle 2.5 h: expired
         c[f"tcp{fam}-keep-idle-expiry"] = s.data
-        # seed 001: full NAT; the answer is the mirror of what left
+        # port forward: full NAT; the answer is the mirror of what left
         s = Seq()
         s.add(tcp_pkt(cli, pub, 40003, 81, SYN, opts=tcp_opts(1460)),
               answer=PUBLIC, ans_flags=SYN | ACK)

@@ -1,5 +1,5 @@
 /*
- * test_conf.c - conf/: valid files for the three seed scenarios and a back
+ * test_conf.c - conf/: valid files for the three scenarios and a back
  * config, one test per error class (exact message text), and the engine
  * settings built from a front config, field by field.
  *
@@ -173,9 +173,9 @@ assert_default_socket(const struct loaded *l)
 /* ------------------------------------------------------------------ */
 /* Valid files. */
 
-/* Seed 000, front: relay everything but SSH to the backend, client IP kept. */
-static const char seed000_front[] =
-	"; seed 000: no-SNAT relay keeping the client IP\n"
+/* Keep-client-ip front: relay everything but SSH to the backend. */
+static const char keepip_front[] =
+	"; keep-client-ip: no-SNAT relay keeping the client IP\n"
 	"[front]\n"
 	"public_interface = eth0        ; clients arrive here\n"
 	"tunnel_interface = wg0         ; toward the backend\n"
@@ -185,9 +185,9 @@ static const char seed000_front[] =
 	"max_flows = 262144\n";
 
 static void
-test_seed000_front(void **state)
+test_keepip_front(void **state)
 {
-	struct loaded		*l = load_ok(seed000_front);
+	struct loaded		*l = load_ok(keepip_front);
 	const struct conf_front	*f = &l->c.front;
 
 	(void)state;
@@ -219,9 +219,9 @@ test_seed000_front(void **state)
 	done(l);
 }
 
-/* Seed 000, back: replies to tunnelled flows go back through the tunnel. */
+/* Keep-client-ip back: replies to tunnelled flows go back through it. */
 static void
-test_seed000_back(void **state)
+test_keepip_back(void **state)
 {
 	struct loaded	*l = load_ok(
 	    "[back]\n"
@@ -271,8 +271,8 @@ test_back_source(void **state)
 	done(l);
 }
 
-/* Seed 001: port forward on a single NIC, source rewritten to the relay. */
-static const char seed001[] =
+/* Port forward on a single NIC, source rewritten to the relay. */
+static const char portfwd[] =
 	"[front]\n"
 	"public_interface = eth0\n"
 	"\n"
@@ -283,9 +283,9 @@ static const char seed001[] =
 	"source = relay\n";
 
 static void
-test_seed001_single_nic(void **state)
+test_portfwd_single_nic(void **state)
 {
-	struct loaded			*l = load_ok(seed001);
+	struct loaded			*l = load_ok(portfwd);
 	const struct conf_front		*f = &l->c.front;
 	const struct conf_forward	*fw = &f->forward[0];
 
@@ -308,8 +308,8 @@ test_seed001_single_nic(void **state)
 	done(l);
 }
 
-/* Seed 002: hairpin; LAN clients reach the forwards via the public address. */
-static const char seed002[] =
+/* Hairpin: LAN clients reach the forwards via the public address. */
+static const char hairpin[] =
 	"[front]\n"
 	"public_interface = wan0\n"
 	"[forward.web]\n"
@@ -328,9 +328,9 @@ static const char seed002[] =
 	"interfaces = br0, br1\n";
 
 static void
-test_seed002_hairpin(void **state)
+test_hairpin(void **state)
 {
-	struct loaded			*l = load_ok(seed002);
+	struct loaded			*l = load_ok(hairpin);
 	const struct conf_front		*f = &l->c.front;
 	const struct conf_forward	*fw = f->forward;
 
@@ -540,7 +540,7 @@ test_nat_settings(void **state)
 static void
 test_nat_settings_v4_only(void **state)
 {
-	struct loaded		*l = load_ok(seed000_front);
+	struct loaded		*l = load_ok(keepip_front);
 	struct nat_settings	 s;
 	struct nat_rule		 r[4];
 	size_t			 n = 4;
@@ -1575,7 +1575,7 @@ test_err_v6_ambiguous(void **state)
 static void
 test_free_twice(void **state)
 {
-	struct loaded	*l = load_ok(seed002);
+	struct loaded	*l = load_ok(hairpin);
 
 	(void)state;
 	conf_free(&l->c);
@@ -1589,11 +1589,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_seed000_front),
-		cmocka_unit_test(test_seed000_back),
+		cmocka_unit_test(test_keepip_front),
+		cmocka_unit_test(test_keepip_back),
 		cmocka_unit_test(test_back_source),
-		cmocka_unit_test(test_seed001_single_nic),
-		cmocka_unit_test(test_seed002_hairpin),
+		cmocka_unit_test(test_portfwd_single_nic),
+		cmocka_unit_test(test_hairpin),
 		cmocka_unit_test(test_full_front),
 		cmocka_unit_test(test_nat_settings),
 		cmocka_unit_test(test_nat_settings_v4_only),

@@ -1,5 +1,5 @@
 /*
- * test_nat_basic.c - DNAT keeping the client's address (seed 000): TCP, UDP
+ * test_nat_basic.c - DNAT keeping the client's address (keep-client-ip): TCP, UDP
  * and ICMP echo both ways, v4 and v6, complete and partial checksums; rules
  * (default destination, forwards, port ranges, exclusions, order); sides;
  * nat_flows() and the counters.

@@ -1,6 +1,6 @@
 /*
- * test_nat_fullnat.c - full NAT (NAT_SOURCE_RELAY, seed 001) and hairpin
- * (NAT_SIDE_LAN, seed 002): source rewritten to the relay's address with a
+ * test_nat_fullnat.c - full NAT (NAT_SOURCE_RELAY, port forward) and hairpin
+ * (NAT_SIDE_LAN, hairpin): source rewritten to the relay's address with a
  * port from nat_port_lo..hi, endpoint-independent mapping (RFC 4787 REQ-1),
  * no port overloading, parity, the CVE-2021-3773 pattern, exhaustion, release.
  */
@@ -142,7 +142,7 @@ static void test_relay_tcp4_partial(void **s) { (void)s; relay_tcp(false, true);
 static void test_relay_tcp6(void **s) { (void)s; relay_tcp(true, false); }
 static void test_relay_tcp6_partial(void **s) { (void)s; relay_tcp(true, true); }
 
-/* UDP, partial checksums, replies on the public side (seed 001, one NIC). */
+/* UDP, partial checksums, replies on the public side (port forward, one NIC). */
 static void
 test_relay_udp_single_nic(void **state)
 {

@@ -35,7 +35,7 @@ mk(size_t n, uint32_t max_flows)
 	return pg_nat(&s);
 }
 
-/* The seed 000 catch-all of both families, replies answering P4 / P6. */
+/* The keep-client-ip catch-all of both families, replies answering P4 / P6. */
 static struct nat *
 mk_backend(uint32_t max_flows)
 {
