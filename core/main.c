@@ -159,6 +159,8 @@ main_run(const char *path, int verbose)
 
 	log_init(verbose ? LOG_DEBUG : LOG_INFO);
 	reexec_init(path, verbose != 0);
+	/* a restart asked for before the loop listens must not kill us */
+	signal(SIGUSR2, SIG_IGN);
 	main_load(path, &c, true);
 	if (!main_net_admin())
 		fatalx("tunrelay run needs CAP_NET_ADMIN (run as root, or "
