@@ -104,6 +104,14 @@ kill_mid() {
 		    ip netns exec "$ns" timeout 40 "$BIN" restart -c "$conf"
 		if kill -0 "$pid0" 2>/dev/null; then ok "tunrelay restart of the $half: the same process ($pid0)"
 		else not_ok "tunrelay restart of the $half: process $pid0 gone"; fi
+		tail -n +"$((n0 + 1))" "$log" | python3 -c 'import sys, datetime as d
+t = {}
+for l in sys.stdin:
+    for k in ("SIGUSR2: restarting", "ready:"):
+        if k in l and k not in t:
+            t[k] = d.datetime.strptime(l[:23], "%Y-%m-%dT%H:%M:%S.%f")
+if len(t) == 2:
+    print("# %s restart: %.0f ms from SIGUSR2 to ready" % (sys.argv[1], (t["ready:"] - t["SIGUSR2: restarting"]).total_seconds() * 1000))' "$half"
 		[ "$half" = front ] && nf0=0
 	elif [ "$half" = front ]; then
 		kill -9 "$FPID"; wait "$FPID" 2>/dev/null; FPID=
