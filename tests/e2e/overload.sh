@@ -83,7 +83,7 @@ FLOOD=${TOPO_PIDS[-1]}
 sleep 1
 touch "$TMP/go1"	# the established connection sends while the flood runs
 okc=0
-for i in 1 2 3 4 5; do
+for _ in 1 2 3 4 5; do
 	inC python3 "$PEER" tcp-who 198.51.100.1 80 2>/dev/null | grep -q '^peer=198\.51\.100\.10 ' && okc=$((okc + 1))
 	sleep 0.3
 done

@@ -72,6 +72,7 @@ if [ "$(ours)" = 0 ]; then ok "root, CAP_NET_ADMIN alone: every rule removed at 
 { topo_front_conf "$TMP/run/ctl.sock"; echo "control_group = daemon"; } >"$CONF"
 # without CAP_CHOWN the relay must be a member of the group to give it the
 # socket: the start checks refuse it, before anything is installed
+# shellcheck disable=SC2086 # $ONLY_NET_ADMIN: a command prefix, split on purpose
 expect "control_group without membership or CAP_CHOWN: refused, saying why" 'is not in the group and lacks CAP_CHOWN.*SupplementaryGroups=daemon' \
     timeout 20 ip netns exec "$NS_F" $ONLY_NET_ADMIN "$BIN" run -c "$CONF"
 # shellcheck disable=SC2086
@@ -96,7 +97,7 @@ chown nobody "$TMP/run"
 { topo_front_conf "$TMP/run/ctl.sock"; echo "control_group = daemon"; } >"$CONF"
 AS_NOBODY="setpriv --reuid=$NOBODY --regid=nogroup --groups=daemon --inh-caps=-all,+net_admin --ambient-caps=-all,+net_admin --bounding-set=-all,+net_admin"
 if [ -n "$TUNDEV" ]; then
-	# shellcheck disable=SC2086
+	# shellcheck disable=SC2086,SC2016 # split on purpose; $0 and $@ are the inner sh's
 	unshare -m --propagation private sh -c 'mount --bind "$0" /dev/net/tun && exec "$@"' \
 	    "$TUNDEV" ip netns exec "$NS_F" $AS_NOBODY "$BIN" run -c "$CONF" >>"$TMP/front.log" 2>&1 &
 	DPID=$!
