@@ -11,7 +11,8 @@ build_pkgs="gcc make autoconf automake libtool pkg-config libevent-dev uthash-de
 libiniparser-dev libcmocka-dev libmnl-dev libnftnl-dev"
 demo_pkgs="iproute2 ethtool iputils-ping procps python3 nftables"
 bench_pkgs="iproute2 ethtool iperf3 socat haproxy procps python3 nftables"
-test_pkgs="iproute2 ethtool iputils-ping socat iperf3 procps python3 nftables iptables curl clang libclang-rt-14-dev"
+test_pkgs="iproute2 ethtool iputils-ping socat iperf3 procps python3 nftables iptables curl clang libclang-rt-14-dev
+wireguard-go wireguard-tools openvpn"
 
 case "$want" in
   build) pkgs=$build_pkgs ;;

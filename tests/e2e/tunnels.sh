@@ -1,0 +1,355 @@
+#!/bin/bash
+# End-to-end test of seed 000 over real tunnels (issue 15): tunrelay front on
+# the relay and tunrelay back on the backend, joined first by WireGuard
+# (wireguard-go, brought up by wg-quick with its userspace fallback: the
+# kernel has no WireGuard here) and then by OpenVPN in TUN mode (static key,
+# point to point), each over a veth "underlay" with private addresses. For
+# each tunnel: the backend's services see the client's address (TCP v4 and
+# v6, UDP, ICMP echo to the public address), UDP services bound to 0.0.0.0
+# and :: answer from the public address, 30 MB down (the server talks first)
+# and 30 MB up arrive complete and identical, a DF ping of the tunnel's MTU
+# passes and one above it gets "frag needed" with the tunnel's MTU.
+#
+#   client                    front (relay)                            backend
+#   c-eth0 198.51.100.10 ---- f-eth0 198.51.100.1
+#          2001:db8:100::10          2001:db8:100::1
+#                             f-ul0 10.200.0.1 ----(veth: underlay)---- b-ul0 10.200.0.2
+#                             TUN 10.22.22.2 ====(WireGuard | OpenVPN)==== TUN 10.22.22.1
+#                                 fd22::2                                   fd22::1
+#                                                                      b-up0 203.0.113.2: the default
+#                                                                      route, a black hole for replies
+#                                                                      that take the wrong path
+#
+# TUNNELS="wireguard openvpn" (the default) chooses the tunnels to run.
+# wireguard-go keeps its control sockets in /var/run/wireguard, shared by all
+# namespaces: each end has its own interface name, with this test's number.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/tap.sh
+. "$here/tap.sh"
+e2e_require ip nft python3 ethtool ping curl
+BIN=${top_builddir:-$here/../..}/tunrelay
+PEER=$here/peer.py
+BULK=$here/bulk.py
+[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
+
+# which tunnels can run here
+want=${TUNNELS:-wireguard openvpn}
+run=""
+for t in $want; do
+	case $t in
+	wireguard) tools="wireguard-go wg wg-quick" ;;
+	openvpn) tools="openvpn" ;;
+	*) echo "not ok - TUNNELS: unknown tunnel '$t' (allowed: wireguard, openvpn)"; exit 1 ;;
+	esac
+	miss=""
+	for x in $tools; do command -v "$x" >/dev/null || miss="$miss $x"; done
+	if [ -n "$miss" ]; then echo "# $t skipped:$miss not installed (scripts/setup.sh test)"
+	else run="$run $t"; fi
+done
+[ -n "$run" ] || skip "no tunnel to test: $want need wireguard-go, wireguard-tools, openvpn (scripts/setup.sh test)"
+
+# shellcheck source=tests/e2e/topo.sh
+. "$here/topo.sh"
+topo_test tunnels
+N=$(($$ % 100000))
+WGRUN=/var/run/wireguard
+SIZE=$((30 * 1024 * 1024))
+FCONF=$TMP/front.ini
+BCONF=$TMP/back.ini
+TF=
+TB=
+
+# the watchdog outlives each tunnel's topology (topo_down kills TOPO_PIDS)
+e2e_watchdog 280
+WATCHDOG=${TOPO_PIDS[-1]}
+TOPO_PIDS=()
+
+# Stop the tunnel processes of both ends (by the pids they left) and remove
+# wireguard-go's sockets of our interface names; safe at any time.
+tunnels_down() {
+	local f p i
+	for f in "$TMP"/*.pid; do
+		[ -e "$f" ] || continue
+		p=$(cat "$f")
+		[ -n "$p" ] && kill "$p" 2>/dev/null
+		for i in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
+		rm -f "$f"
+	done
+	for i in trwf$N trwb$N; do rm -f "$WGRUN/$i.sock"; done
+	return 0
+}
+cleanup() {
+	tunnels_down
+	topo_test_cleanup
+	kill "$WATCHDOG" 2>/dev/null
+}
+trap cleanup EXIT
+
+# The namespaces of topo.sh, with an underlay instead of the veth tunnel.
+net_up() {
+	ip netns add "$NS_C" && ip netns add "$NS_F" && ip netns add "$NS_B" || return 1
+	ip link add c-eth0 netns "$NS_C" type veth peer name f-eth0 netns "$NS_F"
+	ip link add f-ul0 netns "$NS_F" type veth peer name b-ul0 netns "$NS_B"
+	for ns in "$NS_C" "$NS_F" "$NS_B"; do ip -n "$ns" link set lo up; done
+
+	inC ip addr add 198.51.100.10/24 dev c-eth0
+	inC ip -6 addr add 2001:db8:100::10/64 dev c-eth0 nodad
+	inC ip link set c-eth0 up
+	inF ip addr add 198.51.100.1/24 dev f-eth0
+	inF ip -6 addr add 2001:db8:100::1/64 dev f-eth0 nodad
+	inF ip link set f-eth0 up
+	inF ip addr add 10.200.0.1/24 dev f-ul0
+	inF ip link set f-ul0 up
+	inB ip addr add 10.200.0.2/24 dev b-ul0
+	inB ip link set b-ul0 up
+	inB ip link add b-up0 type veth peer name b-up1
+	inB ip link set b-up1 up
+	inB ip addr add 203.0.113.2/24 dev b-up0
+	inB ip -6 addr add 2001:db8:ffff::2/64 dev b-up0 nodad
+	inB ip link set b-up0 up
+	inB ip route add default via 203.0.113.254
+	inB ip -6 route add default via 2001:db8:ffff::1
+
+	# correctness runs: partial checksums must be completed by us, not hidden
+	inC ethtool -K c-eth0 tx off >/dev/null
+	inF ethtool -K f-eth0 tx off >/dev/null
+	inF ethtool -K f-ul0 tx off >/dev/null
+	inB ethtool -K b-ul0 tx off >/dev/null
+}
+
+# WireGuard: keys, one wg-quick file per end (the backend's with AllowedIPs
+# 0.0.0.0/0, ::/0 and Table = off), wg-quick up with wireguard-go.
+wireguard_up() {
+	local d=$TMP/wireguard fkey bkey
+	TF=trwf$N
+	TB=trwb$N
+	mkdir -p "$d"
+	fkey=$(wg genkey) && bkey=$(wg genkey) || return 1
+	(umask 077
+	cat >"$d/$TF.conf" <<EOF
+# the front: its peer is the backend, which sends from its tunnel addresses
+[Interface]
+PrivateKey = $fkey
+ListenPort = 51820
+Address = 10.22.22.2/24, fd22::2/64
+MTU = 1420
+
+[Peer]
+PublicKey = $(echo "$bkey" | wg pubkey)
+AllowedIPs = 10.22.22.1/32, fd22::1/128
+Endpoint = 10.200.0.2:51820
+EOF
+	cat >"$d/$TB.conf" <<EOF
+# the backend: packets from the front carry client addresses
+[Interface]
+PrivateKey = $bkey
+ListenPort = 51820
+Address = 10.22.22.1/24, fd22::1/64
+MTU = 1420
+Table = off
+
+[Peer]
+PublicKey = $(echo "$fkey" | wg pubkey)
+AllowedIPs = 0.0.0.0/0, ::/0
+Endpoint = 10.200.0.1:51820
+EOF
+	)
+	# wg-quick falls back to WG_QUICK_USERSPACE_IMPLEMENTATION when the
+	# kernel has no WireGuard: wireguard-go, here in the foreground so
+	# that its pid is known
+	cat >"$TMP/wg-userspace" <<EOF
+#!/bin/sh
+rm -f "$WGRUN/\$1.sock"
+wireguard-go -f "\$1" >>"$TMP/wg-\$1.log" 2>&1 &
+echo \$! >"$TMP/wg-\$1.pid"
+i=0
+while [ ! -S "$WGRUN/\$1.sock" ]; do
+	[ \$i -lt 50 ] || exit 1
+	sleep 0.1
+	i=\$((i + 1))
+done
+EOF
+	chmod +x "$TMP/wg-userspace"
+	inF env WG_QUICK_USERSPACE_IMPLEMENTATION="$TMP/wg-userspace" \
+	    wg-quick up "$d/$TF.conf" >>"$TMP/tunnel.log" 2>&1 || return 1
+	inB env WG_QUICK_USERSPACE_IMPLEMENTATION="$TMP/wg-userspace" \
+	    wg-quick up "$d/$TB.conf" >>"$TMP/tunnel.log" 2>&1 || return 1
+}
+
+# OpenVPN: a static key, point to point over UDP, one file per end.
+openvpn_up() {
+	local d=$TMP/openvpn
+	TF=trof$N
+	TB=trob$N
+	mkdir -p "$d"
+	(umask 077; openvpn --genkey secret "$d/static.key" >>"$TMP/tunnel.log" 2>&1) || return 1
+	ovpn_conf "$TF" 10.200.0.1 10.200.0.2 10.22.22.2 10.22.22.1 fd22::2 fd22::1 0 >"$d/front.conf"
+	ovpn_conf "$TB" 10.200.0.2 10.200.0.1 10.22.22.1 10.22.22.2 fd22::1 fd22::2 1 >"$d/back.conf"
+	ip netns exec "$NS_F" openvpn --config "$d/front.conf" >>"$TMP/ovpn-front.log" 2>&1 &
+	echo $! >"$TMP/ovpn-front.pid"
+	ip netns exec "$NS_B" openvpn --config "$d/back.conf" >>"$TMP/ovpn-back.log" 2>&1 &
+	echo $! >"$TMP/ovpn-back.pid"
+	topo_wait 100 grep -q 'Initialization Sequence Completed' "$TMP/ovpn-front.log" &&
+	    topo_wait 100 grep -q 'Initialization Sequence Completed' "$TMP/ovpn-back.log"
+}
+
+# ovpn_conf DEV LOCAL REMOTE IP PEER IP6 PEER6 KEYDIR: one end's file
+ovpn_conf() {
+	cat <<EOF
+dev $1
+dev-type tun
+proto udp
+local $2
+remote $3
+port 1194
+ifconfig $4 $5
+ifconfig-ipv6 $6/64 $7
+secret $TMP/openvpn/static.key $8
+cipher AES-256-CBC
+auth SHA256
+tun-mtu 1400
+keepalive 10 60
+verb 3
+EOF
+}
+
+front_conf() {
+	cat <<EOF
+[front]
+public_interface = f-eth0
+tunnel_interface = $TF
+backend = 10.22.22.1, fd22::1
+exclude = tcp/22
+mss_clamp = pmtu
+metrics = 9731
+control_socket = $TMP/front.sock
+EOF
+}
+
+back_conf() {
+	cat <<EOF
+[back]
+tunnel_interface = $TB
+front = 10.22.22.2, fd22::2
+mark = auto
+control_socket = $TMP/back.sock
+EOF
+}
+
+# ip netns exec execs the daemon: $! is the daemon itself
+start_back() {
+	ip netns exec "$NS_B" "$BIN" run -c "$BCONF" >>"$TMP/back.log" 2>&1 &
+	BPID=$!
+	topo_wait 100 grep -q 'ready:' "$TMP/back.log"
+}
+start_front() {
+	ip netns exec "$NS_F" "$BIN" run -c "$FCONF" >>"$TMP/front.log" 2>&1 &
+	FPID=$!
+	topo_wait 100 inF "$BIN" stats -c "$FCONF"
+}
+stop() {
+	local pid=$1 rc
+	kill -TERM "$pid"
+	wait "$pid"; rc=$?
+	return $rc
+}
+rx_bytes() { ip netns exec "$1" cat "/sys/class/net/$2/statistics/rx_bytes"; }
+
+# bulk DESC COMMAND...: a bulk.py transfer; its own line says how long it took
+bulk() {
+	local desc=$1 out; shift
+	if out=$("$@" 2>&1); then ok "$desc: $out"; else not_ok "$desc: $out"; fi
+}
+
+# tunnel KIND MTU: the whole seed 000 run over one tunnel
+tunnel() {
+	local k=$1 mtu=$2 t0 rc rx0 rx1 mss
+	t0=$(date +%s)
+	: >"$TMP/front.log"; : >"$TMP/back.log"; : >"$TMP/tunnel.log"
+	net_up || { not_ok "$k: namespaces"; return 1; }
+	if ! "${k}_up"; then
+		not_ok "$k: tunnel did not come up"
+		cat "$TMP/tunnel.log" "$TMP"/ovpn-*.log "$TMP"/wg-*.log 2>/dev/null
+		return 1
+	fi
+	ok "$k: tunnel up ($TF on the front, $TB on the backend)"
+	if topo_wait 100 inF ping -c 1 -W 1 10.22.22.1; then ok "$k: the front reaches the backend's tunnel address"
+	else not_ok "$k: the front reaches the backend's tunnel address"; return 1; fi
+	check "$k: the backend reaches the front's tunnel address (IPv6)" topo_wait 50 inB ping -c 1 -W 1 fd22::2
+	expect "$k: tunnel MTU $mtu" "mtu $mtu " inF ip link show "$TF"
+
+	topo_services "$PEER" "$TMP/icmp.log" || { not_ok "$k: services"; return 1; }
+	# UDP services bound to the wildcard, answering without IP_PKTINFO
+	topo_bg "$NS_B" python3 "$PEER" serve-udp 0.0.0.0 5353
+	topo_bg "$NS_B" python3 "$PEER" serve-udp :: 5354
+	# bulk: port 9001 talks first (download), 9002 reads (upload)
+	topo_bg "$NS_B" python3 "$BULK" serve 0.0.0.0 9001 9002 "$SIZE"
+	topo_wait 50 sh -c "ip netns exec $NS_B ss -ltn | grep -q ':9002 '"
+
+	front_conf >"$FCONF"
+	back_conf >"$BCONF"
+	expect "$k: tunrelay check (back)" 'configuration OK' inB "$BIN" check -c "$BCONF"
+	expect "$k: tunrelay check (front)" 'configuration OK' inF "$BIN" check -c "$FCONF"
+	start_back || { not_ok "$k: back did not come up"; cat "$TMP/back.log"; return 1; }
+	check "$k: back chose connmark" grep -q 'using connmark' "$TMP/back.log"
+	start_front || { not_ok "$k: front did not come up"; cat "$TMP/front.log"; return 1; }
+	ok "$k: front and back are up"
+
+	expect "$k: TCP v4: backend sees the client" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-who 198.51.100.1 80
+	expect "$k: TCP v6: backend sees the client" '^peer=2001:db8:100::10 ' inC python3 "$PEER" tcp-who 2001:db8:100::1 80
+	expect "$k: UDP v4 to the tunnel address: answer from the public address" '^from=198\.51\.100\.1 peer=198\.51\.100\.10$' inC python3 "$PEER" udp-from 198.51.100.1 53
+	expect "$k: UDP v4 service on 0.0.0.0: answer from the public address" '^from=198\.51\.100\.1 peer=198\.51\.100\.10$' inC python3 "$PEER" udp-from 198.51.100.1 5353
+	expect "$k: UDP v6 service on ::: answer from the public address" '^from=2001:db8:100::1 peer=2001:db8:100::10$' inC python3 "$PEER" udp-from 2001:db8:100::1 5354
+	: >"$TMP/icmp.log"
+	check "$k: ping to the public address answered" inC ping -c 2 -W 2 198.51.100.1
+	expect "$k: the echo requests reached the backend from the client" 'from 198\.51\.100\.10' cat "$TMP/icmp.log"
+	mss=$(inC python3 "$PEER" tcp-who 198.51.100.1 80 | sed -n 's/.*mss=\([0-9]*\).*/\1/p')
+	if [ -n "$mss" ] && [ "$mss" -le $((mtu - 40)) ]; then ok "$k: MSS clamped to the tunnel (backend sees mss $mss)"
+	else not_ok "$k: MSS clamped to the tunnel (backend sees mss '$mss', want <= $((mtu - 40)))"; fi
+
+	# path MTU: a DF packet of the tunnel's MTU passes, one 8 bytes above
+	# it gets "frag needed" quoting what the client sent
+	check "$k: DF ping of $mtu bytes (the tunnel MTU) answered" inC ping -M do -s $((mtu - 28)) -c 1 -W 2 198.51.100.1
+	expect "$k: DF ping of $((mtu + 8)) bytes: frag needed, mtu $mtu" "mtu ?= ?$mtu" inC ping -M do -s $((mtu - 20)) -c 1 -W 2 198.51.100.1
+
+	rx0=$(rx_bytes "$NS_F" "$TF")
+	bulk "$k: 30 MB download (server talks first)" inC python3 "$BULK" get 198.51.100.1 9001 "$SIZE" 60
+	bulk "$k: 30 MB upload" inC python3 "$BULK" put 198.51.100.1 9002 "$SIZE" 60
+	rx1=$(rx_bytes "$NS_F" "$TF")
+	if [ $((rx1 - rx0)) -ge "$SIZE" ]; then ok "$k: the download came back through the tunnel ($((rx1 - rx0)) bytes in on $TF)"
+	else not_ok "$k: the download came back through the tunnel (only $((rx1 - rx0)) bytes in on $TF)"; fi
+
+	expect "$k: tunrelay flows shows both tuples" 'src=198\.51\.100\.10 dst=198\.51\.100\.1 .* src=10\.22\.22\.1 dst=198\.51\.100\.10 .*\[ASSURED\]' inF "$BIN" flows -c "$FCONF"
+	expect "$k: tunrelay stats counts forwarded packets" '^forwarded [1-9]' inF "$BIN" stats -c "$FCONF"
+	expect "$k: metrics: forwarded packets" '^tunrelay_forwarded_total [1-9]' inF curl -sf --max-time 5 http://127.0.0.1:9731/metrics
+	expect "$k: the back answers tunrelay stats" '.' inB "$BIN" stats -c "$BCONF"
+
+	stop "$FPID"; rc=$?; FPID=
+	if [ "$rc" = 0 ]; then ok "$k: front: SIGTERM: exit 0"; else not_ok "$k: front: SIGTERM: exit $rc"; fi
+	stop "$BPID"; rc=$?; BPID=
+	if [ "$rc" = 0 ]; then ok "$k: back: SIGTERM: exit 0"; else not_ok "$k: back: SIGTERM: exit $rc"; fi
+	if [ "$fail" -gt 0 ]; then
+		echo "--- $k: front log"; cat "$TMP/front.log"
+		echo "--- $k: back log"; cat "$TMP/back.log"
+	fi
+	tunnels_down
+	topo_down
+	if [ -e "$WGRUN/$TF.sock" ] || [ -e "$WGRUN/$TB.sock" ]; then not_ok "$k: wireguard-go sockets removed"; fi
+	echo "# $k: $(($(date +%s) - t0)) s"
+}
+
+for t in $run; do
+	case $t in
+	wireguard) tunnel wireguard 1420 ;;
+	openvpn) tunnel openvpn 1400 ;;
+	esac
+	tunnels_down
+	topo_down
+done
+e2e_summary
