@@ -191,9 +191,9 @@ openvpn_up() {
 	(umask 077; openvpn --genkey secret "$d/static.key" >>"$TMP/tunnel.log" 2>&1) || return 1
 	ovpn_conf "$TF" 10.200.0.1 10.200.0.2 10.22.22.2 10.22.22.1 fd22::2 fd22::1 0 >"$d/front.conf"
 	ovpn_conf "$TB" 10.200.0.2 10.200.0.1 10.22.22.1 10.22.22.2 fd22::1 fd22::2 1 >"$d/back.conf"
-	ip netns exec "$NS_F" openvpn --config "$d/front.conf" >>"$TMP/ovpn-front.log" 2>&1 &
+	ip netns exec "$NS_F" openvpn --config "$d/front.conf" >"$TMP/ovpn-front.log" 2>&1 &
 	echo $! >"$TMP/ovpn-front.pid"
-	ip netns exec "$NS_B" openvpn --config "$d/back.conf" >>"$TMP/ovpn-back.log" 2>&1 &
+	ip netns exec "$NS_B" openvpn --config "$d/back.conf" >"$TMP/ovpn-back.log" 2>&1 &
 	echo $! >"$TMP/ovpn-back.pid"
 	topo_wait 100 grep -q 'Initialization Sequence Completed' "$TMP/ovpn-front.log" &&
 	    topo_wait 100 grep -q 'Initialization Sequence Completed' "$TMP/ovpn-back.log"
@@ -229,6 +229,7 @@ exclude = tcp/22
 mss_clamp = pmtu
 metrics = 9731
 control_socket = $TMP/front.sock
+state_file = $TMP/front.state
 EOF
 }
 
@@ -269,7 +270,7 @@ bulk() {
 
 # tunnel KIND MTU: the whole seed 000 run over one tunnel
 tunnel() {
-	local k=$1 mtu=$2 t0 rc rx0 rx1 mss
+	local k=$1 mtu=$2 t0 t1 rc rx0 rx1 mss
 	t0=$(date +%s)
 	: >"$TMP/front.log"; : >"$TMP/back.log"; : >"$TMP/tunnel.log"
 	net_up || { not_ok "$k: namespaces"; return 1; }
@@ -314,9 +315,12 @@ tunnel() {
 	else not_ok "$k: MSS clamped to the tunnel (backend sees mss '$mss', want <= $((mtu - 40)))"; fi
 
 	# path MTU: a DF packet of the tunnel's MTU passes, one 8 bytes above
-	# it gets "frag needed" quoting what the client sent
+	# it gets "frag needed" from the public address (the engine answers it,
+	# from the tunnel's MTU: too_big); over IPv6 the front answers pings
+	# itself, so a UDP datagram shows it ("packet too big")
 	check "$k: DF ping of $mtu bytes (the tunnel MTU) answered" inC ping -M do -s $((mtu - 28)) -c 1 -W 2 198.51.100.1
-	expect "$k: DF ping of $((mtu + 8)) bytes: frag needed, mtu $mtu" "mtu ?= ?$mtu" inC ping -M do -s $((mtu - 20)) -c 1 -W 2 198.51.100.1
+	expect "$k: DF ping of $((mtu + 8)) bytes: frag needed from the public address, mtu $mtu" "From 198\.51\.100\.1 .*Frag needed.*mtu = $mtu\)" inC ping -M do -s $((mtu - 20)) -c 1 -W 2 198.51.100.1
+	expect "$k: UDP v6 over the tunnel MTU: the client learns path MTU $mtu" "^mtu=$mtu\$" inC python3 "$PEER" udp-pmtu 2001:db8:100::1 53 $((mtu + 30))
 
 	rx0=$(rx_bytes "$NS_F" "$TF")
 	bulk "$k: 30 MB download (server talks first)" inC python3 "$BULK" get 198.51.100.1 9001 "$SIZE" 60
@@ -324,6 +328,23 @@ tunnel() {
 	rx1=$(rx_bytes "$NS_F" "$TF")
 	if [ $((rx1 - rx0)) -ge "$SIZE" ]; then ok "$k: the download came back through the tunnel ($((rx1 - rx0)) bytes in on $TF)"
 	else not_ok "$k: the download came back through the tunnel (only $((rx1 - rx0)) bytes in on $TF)"; fi
+
+	expect "$k: too_big counted" '^too_big [1-9]' inF "$BIN" stats -c "$FCONF"
+
+	# a tunnel restart deletes and makes again both ends' interfaces (as
+	# wg-quick down/up or an OpenVPN restart without persist-tun do) while
+	# the front and the back run
+	tunnels_down
+	if ! "${k}_up"; then not_ok "$k: tunnel restart"; return 1; fi
+	t1=$(date +%s%N)
+	if topo_wait 150 inC python3 "$PEER" tcp-who 198.51.100.1 80; then ok "$k: after a tunnel restart: the relay works again ($((($(date +%s%N) - t1) / 1000000)) ms after the tunnel was up)"
+	else not_ok "$k: after a tunnel restart: the relay works again (within 15 s)"; fi
+	expect "$k: after a tunnel restart: TCP v4: backend sees the client" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-who 198.51.100.1 80
+	expect "$k: after a tunnel restart: TCP v6: backend sees the client" '^peer=2001:db8:100::10 ' inC python3 "$PEER" tcp-who 2001:db8:100::1 80
+	expect "$k: after a tunnel restart: UDP on 0.0.0.0" '^from=198\.51\.100\.1 peer=198\.51\.100\.10$' inC python3 "$PEER" udp-from 198.51.100.1 5353
+	check "$k: after a tunnel restart: ping to the public address answered" inC ping -c 2 -W 2 198.51.100.1
+	check "$k: after a tunnel restart: DF ping of $mtu bytes answered" inC ping -M do -s $((mtu - 28)) -c 1 -W 2 198.51.100.1
+	bulk "$k: after a tunnel restart: 30 MB download" inC python3 "$BULK" get 198.51.100.1 9001 "$SIZE" 60
 
 	expect "$k: tunrelay flows shows both tuples" 'src=198\.51\.100\.10 dst=198\.51\.100\.1 .* src=10\.22\.22\.1 dst=198\.51\.100\.10 .*\[ASSURED\]' inF "$BIN" flows -c "$FCONF"
 	expect "$k: tunrelay stats counts forwarded packets" '^forwarded [1-9]' inF "$BIN" stats -c "$FCONF"
