@@ -1,14 +1,18 @@
-#!/bin/bash
-# End-to-end test of seed 000 over real tunnels (issue 15): tunrelay front on
-# the relay and tunrelay back on the backend, joined first by WireGuard
-# (wireguard-go, brought up by wg-quick with its userspace fallback: the
-# kernel has no WireGuard here) and then by OpenVPN in TUN mode (static key,
-# point to point), each over a veth "underlay" with private addresses. For
-# each tunnel: the backend's services see the client's address (TCP v4 and
-# v6, UDP, ICMP echo to the public address), UDP services bound to 0.0.0.0
-# and :: answer from the public address, 30 MB down (the server talks first)
-# and 30 MB up arrive complete and identical, a DF ping of the tunnel's MTU
-# passes and one above it gets "frag needed" with the tunnel's MTU.
+# shellcheck shell=bash
+# topo_tunnel.sh - seed 000 over real tunnels (issue 15), shared by
+# tests/e2e/wireguard.sh and tests/e2e/openvpn.sh: tunrelay front on the
+# relay and tunrelay back on the backend, joined by WireGuard (wireguard-go,
+# brought up by wg-quick with its userspace fallback: the kernel has no
+# WireGuard here) or by OpenVPN in TUN mode (static key, point to point).
+# Each tunnel runs twice: over a veth "underlay" with private addresses, and
+# over the front's public interface and address (the usual deployment: the
+# tunnel's own port must stay with the front). For each run: the backend's
+# services see the client's address (TCP v4 and v6, UDP, ICMP echo to the
+# public address), UDP services bound to 0.0.0.0 and :: answer from the
+# public address, 30 MB down (the server talks first) and 30 MB up arrive
+# complete and identical, a DF ping of the tunnel's MTU passes and one above
+# it gets "frag needed" with the tunnel's MTU, and all of it works again
+# after the tunnel restarts under the running relay.
 #
 #   client                    front (relay)                            backend
 #   c-eth0 198.51.100.10 ---- f-eth0 198.51.100.1
@@ -20,51 +24,43 @@
 #                                                                      route, a black hole for replies
 #                                                                      that take the wrong path
 #
-# TUNNELS="wireguard openvpn" (the default) chooses the tunnels to run.
-# wireguard-go keeps its control sockets in /var/run/wireguard, shared by all
-# namespaces: each end has its own interface name, with this test's number.
-set -u
-
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip nft python3 ethtool ping curl
-BIN=${top_builddir:-$here/../..}/tunrelay
-PEER=$here/peer.py
-BULK=$here/bulk.py
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-
-# which tunnels can run here
-want=${TUNNELS:-wireguard openvpn}
-run=""
-for t in $want; do
-	case $t in
-	wireguard) tools="wireguard-go wg wg-quick" ;;
-	openvpn) tools="openvpn" ;;
-	*) echo "not ok - TUNNELS: unknown tunnel '$t' (allowed: wireguard, openvpn)"; exit 1 ;;
-	esac
-	miss=""
-	for x in $tools; do command -v "$x" >/dev/null || miss="$miss $x"; done
-	if [ -n "$miss" ]; then echo "# $t skipped:$miss not installed (scripts/setup.sh test)"
-	else run="$run $t"; fi
-done
-[ -n "$run" ] || skip "no tunnel to test: $want need wireguard-go, wireguard-tools, openvpn (scripts/setup.sh test)"
+# With the public underlay, f-ul0 and its veth are not made; the client's
+# namespace stands in for the Internet between the front and the backend:
+#
+#   client c-eth1 192.0.2.1 (forwarding) ------------------------------ b-ul0 192.0.2.2
+#   the tunnel runs between 198.51.100.1 (f-eth0) and 192.0.2.2; the backend
+#   routes only 198.51.100.1 that way, its default route stays the black hole
+#
+# UNDERLAYS="private public" (the default) chooses the runs. wireguard-go
+# keeps its control sockets in /var/run/wireguard, shared by all namespaces:
+# each end has its own interface name, with the test's number.
+#
+# Source it after tap.sh and e2e_require (with $here set to tests/e2e);
+# then tunnel_init NAME, tunnel_runs KIND MTU, e2e_summary.
 
 # shellcheck source=tests/e2e/topo.sh
 . "$here/topo.sh"
-topo_test tunnels
-N=$(($$ % 100000))
-WGRUN=/var/run/wireguard
-SIZE=$((30 * 1024 * 1024))
-FCONF=$TMP/front.ini
-BCONF=$TMP/back.ini
-TF=
-TB=
 
-# the watchdog outlives each tunnel's topology (topo_down kills TOPO_PIDS)
-e2e_watchdog 280
-WATCHDOG=${TOPO_PIDS[-1]}
-TOPO_PIDS=()
+# tunnel_init NAME: the binaries, $TMP, the EXIT trap and the watchdog
+tunnel_init() {
+	BIN=${top_builddir:-$here/../..}/tunrelay
+	PEER=$here/peer.py
+	BULK=$here/bulk.py
+	[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
+	topo_test "$1"
+	N=$(($$ % 100000))
+	WGRUN=/var/run/wireguard
+	SIZE=$((30 * 1024 * 1024))
+	FCONF=$TMP/front.ini
+	BCONF=$TMP/back.ini
+	TF=
+	TB=
+	trap tunnel_cleanup EXIT
+	# the watchdog outlives each run's topology (topo_down kills TOPO_PIDS)
+	e2e_watchdog 280
+	WATCHDOG=${TOPO_PIDS[-1]}
+	TOPO_PIDS=()
+}
 
 # Stop the tunnel processes of both ends (by the pids they left) and remove
 # wireguard-go's sockets of our interface names; safe at any time.
@@ -84,18 +80,19 @@ tunnels_down() {
 	for i in trwf$N trwb$N; do rm -f "$WGRUN/$i.sock"; done
 	return 0
 }
-cleanup() {
+# The EXIT trap: tunnels, daemons, namespaces, $TMP, the watchdog.
+tunnel_cleanup() {
 	tunnels_down
 	topo_test_cleanup
 	kill "$WATCHDOG" 2>/dev/null
 }
-trap cleanup EXIT
 
-# The namespaces of topo.sh, with an underlay instead of the veth tunnel.
+# net_up private|public: the namespaces of topo.sh, with an underlay for
+# the tunnel instead of the veth tunnel; sets UL_F and UL_B, the addresses
+# the tunnel runs between.
 net_up() {
 	ip netns add "$NS_C" && ip netns add "$NS_F" && ip netns add "$NS_B" || return 1
 	ip link add c-eth0 netns "$NS_C" type veth peer name f-eth0 netns "$NS_F"
-	ip link add f-ul0 netns "$NS_F" type veth peer name b-ul0 netns "$NS_B"
 	for ns in "$NS_C" "$NS_F" "$NS_B"; do ip -n "$ns" link set lo up; done
 
 	inC ip addr add 198.51.100.10/24 dev c-eth0
@@ -104,10 +101,6 @@ net_up() {
 	inF ip addr add 198.51.100.1/24 dev f-eth0
 	inF ip -6 addr add 2001:db8:100::1/64 dev f-eth0 nodad
 	inF ip link set f-eth0 up
-	inF ip addr add 10.200.0.1/24 dev f-ul0
-	inF ip link set f-ul0 up
-	inB ip addr add 10.200.0.2/24 dev b-ul0
-	inB ip link set b-ul0 up
 	inB ip link add b-up0 type veth peer name b-up1
 	inB ip link set b-up1 up
 	inB ip addr add 203.0.113.2/24 dev b-up0
@@ -119,8 +112,27 @@ net_up() {
 	# correctness runs: partial checksums must be completed by us, not hidden
 	inC ethtool -K c-eth0 tx off >/dev/null
 	inF ethtool -K f-eth0 tx off >/dev/null
-	inF ethtool -K f-ul0 tx off >/dev/null
+	if [ "$1" = private ]; then
+		UL_F=10.200.0.1
+		UL_B=10.200.0.2
+		ip link add f-ul0 netns "$NS_F" type veth peer name b-ul0 netns "$NS_B"
+		inF ip addr add $UL_F/24 dev f-ul0
+		inF ip link set f-ul0 up
+		inF ethtool -K f-ul0 tx off >/dev/null
+	else
+		UL_F=198.51.100.1
+		UL_B=192.0.2.2
+		ip link add c-eth1 netns "$NS_C" type veth peer name b-ul0 netns "$NS_B"
+		inC ip addr add 192.0.2.1/24 dev c-eth1
+		inC ip link set c-eth1 up
+		inC sysctl -qw net.ipv4.ip_forward=1
+		inC ethtool -K c-eth1 tx off >/dev/null
+		inF ip route add 192.0.2.0/24 via 198.51.100.10
+	fi
+	inB ip addr add $UL_B/24 dev b-ul0
+	inB ip link set b-ul0 up
 	inB ethtool -K b-ul0 tx off >/dev/null
+	[ "$1" = private ] || inB ip route add 198.51.100.1/32 via 192.0.2.1
 }
 
 # WireGuard: keys, one wg-quick file per end (the backend's with AllowedIPs
@@ -143,7 +155,7 @@ MTU = 1420
 [Peer]
 PublicKey = $(echo "$bkey" | wg pubkey)
 AllowedIPs = 10.22.22.1/32, fd22::1/128
-Endpoint = 10.200.0.2:51820
+Endpoint = $UL_B:51820
 EOF
 	cat >"$d/$TB.conf" <<EOF
 # the backend: packets from the front carry client addresses
@@ -157,7 +169,7 @@ Table = off
 [Peer]
 PublicKey = $(echo "$fkey" | wg pubkey)
 AllowedIPs = 0.0.0.0/0, ::/0
-Endpoint = 10.200.0.1:51820
+Endpoint = $UL_F:51820
 EOF
 	)
 	# wg-quick falls back to WG_QUICK_USERSPACE_IMPLEMENTATION when the
@@ -189,8 +201,8 @@ openvpn_up() {
 	TB=trob$N
 	mkdir -p "$d"
 	(umask 077; openvpn --genkey secret "$d/static.key" >>"$TMP/tunnel.log" 2>&1) || return 1
-	ovpn_conf "$TF" 10.200.0.1 10.200.0.2 10.22.22.2 10.22.22.1 fd22::2 fd22::1 0 >"$d/front.conf"
-	ovpn_conf "$TB" 10.200.0.2 10.200.0.1 10.22.22.1 10.22.22.2 fd22::1 fd22::2 1 >"$d/back.conf"
+	ovpn_conf "$TF" $UL_F $UL_B 10.22.22.2 10.22.22.1 fd22::2 fd22::1 0 >"$d/front.conf"
+	ovpn_conf "$TB" $UL_B $UL_F 10.22.22.1 10.22.22.2 fd22::1 fd22::2 1 >"$d/back.conf"
 	ip netns exec "$NS_F" openvpn --config "$d/front.conf" >"$TMP/ovpn-front.log" 2>&1 &
 	echo $! >"$TMP/ovpn-front.pid"
 	ip netns exec "$NS_B" openvpn --config "$d/back.conf" >"$TMP/ovpn-back.log" 2>&1 &
@@ -225,7 +237,7 @@ front_conf() {
 public_interface = f-eth0
 tunnel_interface = $TF
 backend = 10.22.22.1, fd22::1
-exclude = tcp/22
+exclude = $EXCLUDE
 mss_clamp = pmtu
 metrics = 9731
 control_socket = $TMP/front.sock
@@ -268,13 +280,19 @@ bulk() {
 	if out=$("$@" 2>&1); then ok "$desc: $out"; else not_ok "$desc: $out"; fi
 }
 
-# tunnel KIND MTU: the whole seed 000 run over one tunnel
+# tunnel KIND MTU UNDERLAY: the whole seed 000 run over one tunnel
 tunnel() {
-	local k=$1 mtu=$2 t0 t1 rc rx0 rx1 mss
+	local kind=$1 mtu=$2 k=$1 t0 t1 rc rx0 rx1 mss
 	t0=$(date +%s)
+	[ "$3" = private ] || k="$kind/public"
+	# over the public interface the tunnel's port must stay with the
+	# front: WireGuard's 51820 does (an ephemeral port), OpenVPN's 1194 is
+	# excluded
+	EXCLUDE=tcp/22
+	[ "$k" = openvpn/public ] && EXCLUDE="tcp/22, udp/1194"
 	: >"$TMP/front.log"; : >"$TMP/back.log"; : >"$TMP/tunnel.log"
-	net_up || { not_ok "$k: namespaces"; return 1; }
-	if ! "${k}_up"; then
+	net_up "$3" || { not_ok "$k: namespaces"; return 1; }
+	if ! "${kind}_up"; then
 		not_ok "$k: tunnel did not come up"
 		cat "$TMP/tunnel.log" "$TMP"/ovpn-*.log "$TMP"/wg-*.log 2>/dev/null
 		return 1
@@ -299,7 +317,22 @@ tunnel() {
 	expect "$k: tunrelay check (front)" 'configuration OK' inF "$BIN" check -c "$FCONF"
 	start_back || { not_ok "$k: back did not come up"; cat "$TMP/back.log"; return 1; }
 	check "$k: back chose connmark" grep -q 'using connmark' "$TMP/back.log"
-	start_front || { not_ok "$k: front did not come up"; cat "$TMP/front.log"; return 1; }
+	if [ "$k" = openvpn/public ]; then
+		# first without udp/1194 excluded: the backend's tunnel packets to
+		# the public address are relayed (into the tunnel), the tunnel is
+		# cut; the exclusion on SIGHUP mends it
+		EXCLUDE=tcp/22 front_conf >"$FCONF"
+		start_front || { not_ok "$k: front did not come up"; cat "$TMP/front.log"; return 1; }
+		inF ping -c 2 -W 1 10.22.22.1 >/dev/null 2>&1
+		expect "$k: without exclude = udp/1194 the front relays the tunnel's own packets" \
+		    'src=192\.0\.2\.2 dst=198\.51\.100\.1 sport=1194 dport=1194 .*rule="backend 10\.22\.22\.1"' inF "$BIN" flows -c "$FCONF"
+		front_conf >"$FCONF"
+		kill -HUP "$FPID"
+		if topo_wait 50 inF ping -c 1 -W 1 10.22.22.1; then ok "$k: SIGHUP with exclude = $EXCLUDE: the tunnel works again"
+		else not_ok "$k: SIGHUP with exclude = $EXCLUDE: the tunnel works again"; fi
+	else
+		start_front || { not_ok "$k: front did not come up"; cat "$TMP/front.log"; return 1; }
+	fi
 	ok "$k: front and back are up"
 
 	expect "$k: TCP v4: backend sees the client" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-who 198.51.100.1 80
@@ -330,12 +363,16 @@ tunnel() {
 	else not_ok "$k: the download came back through the tunnel (only $((rx1 - rx0)) bytes in on $TF)"; fi
 
 	expect "$k: too_big counted" '^too_big [1-9]' inF "$BIN" stats -c "$FCONF"
+	if [ "$k" = wireguard/public ]; then
+		if inF "$BIN" flows -c "$FCONF" | grep -q 'dport=51820 '; then not_ok "$k: port 51820 (ephemeral) stays with the front: a flow took it"
+		else ok "$k: port 51820 (ephemeral) stays with the front: no flow of the tunnel's packets"; fi
+	fi
 
 	# a tunnel restart deletes and makes again both ends' interfaces (as
 	# wg-quick down/up or an OpenVPN restart without persist-tun do) while
 	# the front and the back run
 	tunnels_down
-	if ! "${k}_up"; then not_ok "$k: tunnel restart"; return 1; fi
+	if ! "${kind}_up"; then not_ok "$k: tunnel restart"; return 1; fi
 	t1=$(date +%s%N)
 	if topo_wait 150 inC python3 "$PEER" tcp-who 198.51.100.1 80; then ok "$k: after a tunnel restart: the relay works again ($((($(date +%s%N) - t1) / 1000000)) ms after the tunnel was up)"
 	else not_ok "$k: after a tunnel restart: the relay works again (within 15 s)"; fi
@@ -361,16 +398,19 @@ tunnel() {
 	fi
 	tunnels_down
 	topo_down
-	if [ -e "$WGRUN/$TF.sock" ] || [ -e "$WGRUN/$TB.sock" ]; then not_ok "$k: wireguard-go sockets removed"; fi
+	if [ "$kind" = wireguard ]; then
+		if [ -e "$WGRUN/$TF.sock" ] || [ -e "$WGRUN/$TB.sock" ]; then not_ok "$k: wireguard-go sockets left in $WGRUN"
+		else ok "$k: wireguard-go stopped, no socket left in $WGRUN"; fi
+	fi
 	echo "# $k: $(($(date +%s) - t0)) s"
 }
 
-for t in $run; do
-	case $t in
-	wireguard) tunnel wireguard 1420 ;;
-	openvpn) tunnel openvpn 1400 ;;
-	esac
-	tunnels_down
-	topo_down
-done
-e2e_summary
+# tunnel_runs KIND MTU: the runs of UNDERLAYS, each in fresh namespaces
+tunnel_runs() {
+	local u
+	for u in ${UNDERLAYS:-private public}; do
+		tunnel "$1" "$2" "$u"
+		tunnels_down
+		topo_down
+	done
+}
