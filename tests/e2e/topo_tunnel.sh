@@ -208,7 +208,11 @@ openvpn_up() {
 	ip netns exec "$NS_B" openvpn --config "$d/back.conf" >"$TMP/ovpn-back.log" 2>&1 &
 	echo $! >"$TMP/ovpn-back.pid"
 	topo_wait 100 grep -q 'Initialization Sequence Completed' "$TMP/ovpn-front.log" &&
-	    topo_wait 100 grep -q 'Initialization Sequence Completed' "$TMP/ovpn-back.log"
+	    topo_wait 100 grep -q 'Initialization Sequence Completed' "$TMP/ovpn-back.log" || return 1
+	# static key mode is deprecated (2.6): what this version says, once
+	[ -n "${OVPN_SAID:-}" ] ||
+	    grep -h 'DEPRECAT' "$TMP/ovpn-front.log" | sed 's/^[-0-9]* [:0-9]* /# openvpn: /'
+	OVPN_SAID=1
 }
 
 # ovpn_conf DEV LOCAL REMOTE IP PEER IP6 PEER6 KEYDIR: one end's file
@@ -368,9 +372,13 @@ tunnel() {
 		else ok "$k: port 51820 (ephemeral) stays with the front: no flow of the tunnel's packets"; fi
 	fi
 
-	# a tunnel restart deletes and makes again both ends' interfaces (as
-	# wg-quick down/up or an OpenVPN restart without persist-tun do) while
-	# the front and the back run
+	# a tunnel restart deletes and makes again both ends' interfaces
+	# (wg-quick down and up; OpenVPN stopped with SIGTERM and started
+	# again, without persist-tun) while the front and the back run
+	if [ "$kind" = wireguard ]; then
+		inF wg-quick down "$TMP/wireguard/$TF.conf" >>"$TMP/tunnel.log" 2>&1
+		inB wg-quick down "$TMP/wireguard/$TB.conf" >>"$TMP/tunnel.log" 2>&1
+	fi
 	tunnels_down
 	if ! "${kind}_up"; then not_ok "$k: tunnel restart"; return 1; fi
 	t1=$(date +%s%N)
