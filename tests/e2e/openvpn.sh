@@ -1,16 +1,17 @@
 #!/bin/bash
 # End-to-end test of seed 000 over OpenVPN in TUN mode (issue 15): tunrelay
-# front and back joined by a point-to-point tunnel with a static key
-# (tun-mtu 1400), over a private underlay and over the front's public
-# interface (there the front excludes udp/1194; without it the tunnel's own
-# packets are relayed and the tunnel is cut). Topology and checks:
+# front and back joined by a point-to-point tunnel (tun-mtu 1400), with a
+# static key over a private underlay, and with TLS (self-signed
+# certificates, peer-fingerprint) over the front's public interface, where
+# the front excludes udp/1194 (without it the tunnel's own packets are
+# relayed and the tunnel is cut). Topology and checks:
 # tests/e2e/topo_tunnel.sh.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/e2e/tap.sh
 . "$here/tap.sh"
-e2e_require ip nft python3 ethtool ping curl openvpn
+e2e_require ip nft python3 ethtool ping curl openvpn openssl
 # shellcheck source=tests/e2e/topo_tunnel.sh
 . "$here/topo_tunnel.sh"
 

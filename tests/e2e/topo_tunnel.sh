@@ -3,7 +3,9 @@
 # tests/e2e/wireguard.sh and tests/e2e/openvpn.sh: tunrelay front on the
 # relay and tunrelay back on the backend, joined by WireGuard (wireguard-go,
 # brought up by wg-quick with its userspace fallback: the kernel has no
-# WireGuard here) or by OpenVPN in TUN mode (static key, point to point).
+# WireGuard here) or by OpenVPN in TUN mode (point to point, with a static
+# key over the private underlay and with TLS, each end pinning the other's
+# certificate fingerprint, over the public one).
 # Each tunnel runs twice: over a veth "underlay" with private addresses, and
 # over the front's public interface and address (the usual deployment: the
 # tunnel's own port must stay with the front). For each run: the backend's
@@ -194,15 +196,26 @@ EOF
 	    wg-quick up "$d/$TB.conf" >>"$TMP/tunnel.log" 2>&1 || return 1
 }
 
-# OpenVPN: a static key, point to point over UDP, one file per end.
+# OpenVPN, point to point over UDP, one file per end: with a static key
+# (OVPN_AUTH=static) or TLS with self-signed certificates, each end
+# pinning the other's fingerprint (OVPN_AUTH=tls, the manual's replacement
+# for static keys, which OpenVPN 2.7 removes).
 openvpn_up() {
-	local d=$TMP/openvpn
+	local d=$TMP/openvpn n
 	TF=trof$N
 	TB=trob$N
 	mkdir -p "$d"
-	(umask 077; openvpn --genkey secret "$d/static.key" >>"$TMP/tunnel.log" 2>&1) || return 1
-	ovpn_conf "$TF" $UL_F $UL_B 10.22.22.2 10.22.22.1 fd22::2 fd22::1 0 >"$d/front.conf"
-	ovpn_conf "$TB" $UL_B $UL_F 10.22.22.1 10.22.22.2 fd22::1 fd22::2 1 >"$d/back.conf"
+	if [ "$OVPN_AUTH" = static ]; then
+		(umask 077; openvpn --genkey secret "$d/static.key" >>"$TMP/tunnel.log" 2>&1) || return 1
+	else
+		for n in front back; do
+			(umask 077; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+			    -keyout "$d/$n.key" -out "$d/$n.crt" -nodes -sha256 -days 3650 \
+			    -subj "/CN=$n" >>"$TMP/tunnel.log" 2>&1) || return 1
+		done
+	fi
+	{ ovpn_conf "$TF" $UL_F $UL_B 10.22.22.2 10.22.22.1 fd22::2 fd22::1; ovpn_auth front back 0; } >"$d/front.conf"
+	{ ovpn_conf "$TB" $UL_B $UL_F 10.22.22.1 10.22.22.2 fd22::1 fd22::2; ovpn_auth back front 1; } >"$d/back.conf"
 	ip netns exec "$NS_F" openvpn --config "$d/front.conf" >"$TMP/ovpn-front.log" 2>&1 &
 	echo $! >"$TMP/ovpn-front.pid"
 	ip netns exec "$NS_B" openvpn --config "$d/back.conf" >"$TMP/ovpn-back.log" 2>&1 &
@@ -210,12 +223,13 @@ openvpn_up() {
 	topo_wait 100 grep -q 'Initialization Sequence Completed' "$TMP/ovpn-front.log" &&
 	    topo_wait 100 grep -q 'Initialization Sequence Completed' "$TMP/ovpn-back.log" || return 1
 	# static key mode is deprecated (2.6): what this version says, once
-	[ -n "${OVPN_SAID:-}" ] ||
+	[ -n "${OVPN_SAID:-}" ] || [ "$OVPN_AUTH" != static ] ||
 	    grep -h 'DEPRECAT' "$TMP/ovpn-front.log" | sed 's/^[-0-9]* [:0-9]* /# openvpn: /'
-	OVPN_SAID=1
+	[ "$OVPN_AUTH" = static ] && OVPN_SAID=1
+	grep -h 'Data Channel: cipher' "$TMP/ovpn-front.log" | sed 's/^[-0-9]* [:0-9]* /# openvpn: /'
 }
 
-# ovpn_conf DEV LOCAL REMOTE IP PEER IP6 PEER6 KEYDIR: one end's file
+# ovpn_conf DEV LOCAL REMOTE IP PEER IP6 PEER6: one end's file, but its keys
 ovpn_conf() {
 	cat <<EOF
 dev $1
@@ -226,13 +240,22 @@ remote $3
 port 1194
 ifconfig $4 $5
 ifconfig-ipv6 $6/64 $7
-secret $TMP/openvpn/static.key $8
-cipher AES-256-CBC
-auth SHA256
 tun-mtu 1400
 keepalive 10 60
 verb 3
 EOF
+}
+
+# ovpn_auth THIS OTHER KEYDIR: the keys of one end's file
+ovpn_auth() {
+	local d=$TMP/openvpn
+	if [ "$OVPN_AUTH" = static ]; then
+		printf 'secret %s %s\ncipher AES-256-CBC\nauth SHA256\n' "$d/static.key" "$3"
+		return
+	fi
+	if [ "$1" = front ]; then printf 'tls-server\ndh none\n'; else echo tls-client; fi
+	printf 'cert %s\nkey %s\npeer-fingerprint %s\n' "$d/$1.crt" "$d/$1.key" \
+	    "$(openssl x509 -fingerprint -sha256 -noout -in "$d/$2.crt" | sed 's/.*=//')"
 }
 
 front_conf() {
@@ -294,6 +317,9 @@ tunnel() {
 	# excluded
 	EXCLUDE=tcp/22
 	[ "$k" = openvpn/public ] && EXCLUDE="tcp/22, udp/1194"
+	# OpenVPN: a static key over the private underlay, TLS over the public
+	OVPN_AUTH=static
+	[ "$3" = private ] || OVPN_AUTH=tls
 	: >"$TMP/front.log"; : >"$TMP/back.log"; : >"$TMP/tunnel.log"
 	net_up "$3" || { not_ok "$k: namespaces"; return 1; }
 	if ! "${kind}_up"; then
@@ -301,7 +327,8 @@ tunnel() {
 		cat "$TMP/tunnel.log" "$TMP"/ovpn-*.log "$TMP"/wg-*.log 2>/dev/null
 		return 1
 	fi
-	ok "$k: tunnel up ($TF on the front, $TB on the backend)"
+	if [ "$kind" = openvpn ]; then ok "$k: tunnel up ($TF on the front, $TB on the backend, $OVPN_AUTH keys)"
+	else ok "$k: tunnel up ($TF on the front, $TB on the backend)"; fi
 	if topo_wait 100 inF ping -c 1 -W 1 10.22.22.1; then ok "$k: the front reaches the backend's tunnel address"
 	else not_ok "$k: the front reaches the backend's tunnel address"; return 1; fi
 	check "$k: the backend reaches the front's tunnel address (IPv6)" topo_wait 50 inB ping -c 1 -W 1 fd22::2
