@@ -3,7 +3,8 @@
 # Usage: scripts/setup.sh [build|demo|test|bench|all]   (default: all)
 # demo: what scripts/demo needs (namespaces, ping, python3, nftables for its
 # comparison); test: also the real tunnels of tests/e2e/wireguard.sh and
-# openvpn.sh (wireguard-go, wireguard-tools, openvpn, openssl); bench: what bench/relay-bench needs (iperf3, socat, haproxy, ...).
+# openvpn.sh (wireguard-go, wireguard-tools, openvpn, openssl); bench: what
+# bench/relay-bench needs (iperf3, socat, haproxy, ...).
 set -eu
 
 want=${1:-all}
