@@ -2,7 +2,9 @@
 # Install the Debian packages tunrelay needs to build and test, only those missing.
 # Usage: scripts/setup.sh [build|demo|test|bench|all]   (default: all)
 # demo: what scripts/demo needs (namespaces, ping, python3, nftables for its
-# comparison); bench: what bench/relay-bench needs (iperf3, socat, haproxy, ...).
+# comparison); test: also the real tunnels of tests/e2e/wireguard.sh and
+# openvpn.sh (wireguard-go, wireguard-tools, openvpn, openssl); bench: what
+# bench/relay-bench needs (iperf3, socat, haproxy, ...).
 set -eu
 
 want=${1:-all}
@@ -11,7 +13,8 @@ build_pkgs="gcc make autoconf automake libtool pkg-config libevent-dev uthash-de
 libiniparser-dev libcmocka-dev libmnl-dev libnftnl-dev"
 demo_pkgs="iproute2 ethtool iputils-ping procps python3 nftables"
 bench_pkgs="iproute2 ethtool iperf3 socat haproxy procps python3 nftables"
-test_pkgs="iproute2 ethtool iputils-ping socat iperf3 procps python3 nftables iptables curl clang libclang-rt-14-dev"
+test_pkgs="iproute2 ethtool iputils-ping socat iperf3 procps python3 nftables iptables curl clang libclang-rt-14-dev
+wireguard-go wireguard-tools openvpn openssl"
 
 case "$want" in
   build) pkgs=$build_pkgs ;;

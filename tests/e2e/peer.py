@@ -138,6 +138,22 @@ def udp_who(host, port):
     sys.exit("no UDP answer from %s:%s" % (host, port))
 
 
+def udp_from(host, port):
+    """Send "who" over UDP; print the address the answer came from and the
+    answer (an unconnected socket: an answer from a wrong address shows)."""
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    s.settimeout(3)
+    for _ in range(3):
+        s.sendto(b"who", (host, int(port)))
+        try:
+            data, src = s.recvfrom(65535)
+        except socket.timeout:
+            continue
+        print("from=%s %s" % (src[0], data.decode().strip()))
+        return
+    sys.exit("no UDP answer from %s:%s" % (host, port))
+
+
 def tcp_send(host, port, megabytes):
     total = int(megabytes) * 1024 * 1024
     c = connect(host, port)
@@ -311,6 +327,7 @@ if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"serve-tcp": serve_tcp, "serve-udp": serve_udp, "icmp-log": icmp_log,
      "tcp-who": tcp_who, "tcp-mss": tcp_mss, "udp-pmtu": udp_pmtu, "tcp-line": tcp_line, "udp-who": udp_who,
+     "udp-from": udp_from,
      "tcp-send": tcp_send, "serve-who": serve_who,
      "tcp-line-from": tcp_line_from, "tcp-lines-from": tcp_lines_from,
      "udp-line": udp_line, "serve-echo": serve_echo, "udp-echo": udp_echo,
