@@ -10,8 +10,7 @@ static const char *const nat_drop_names[NAT_DROP_MAX] = {
 	"truncated", "bad_header", "bad_vnet", "unsupported", "no_flow",
 	"tcp_state", "wrong_side", "table_full", "no_port", "icmp_no_flow",
 	"icmp_bad", "ttl", "frag", "frag_timeout", "too_big", "bad_checksum",
-	"source_flows",
-	"source_rate",
+	"source_flows", "source_rate", "tcp_rst_window",
 };
 
 static const char *const nat_state_names[NAT_TCP_STATE_MAX] = {
@@ -368,12 +367,12 @@ nat_forward(struct nat *nat, struct nat_flow *f, int dir, struct pkt_info *pi,
 		frag_note(nat, pi, osrc, odst, nsrc, ndst);
 	if (pi->proto == PROTO_TCP) {
 		tcp_mss_clamp(nat, pi, partial);
-		tcp_track(nat, f, dir, pi->tcp_flags);
+		tcp_track(nat, f, dir, pi);
 	}
 	nat_ttl_adjust(nat, pi);
 	f->seen = nat->now;
 	f->pkts[dir]++;
-	f->bytes[dir] += pi->len;
+	flow_count(f, dir, pi->len);
 	if (dir == 1)
 		f->flags |= FLOW_REPLIED;
 	nat_assure(nat, f, replied);
@@ -397,6 +396,7 @@ nat_reopen(struct nat *nat, struct nat_flow *f)
 		flow_assure(nat, f);
 	flow_set_state(nat, f, NAT_TCP_SYN_SENT);
 	f->flags &= (uint8_t)(FLOW_SNAT | FLOW_ASSURED | FLOW_REBUILD);
+	tcp_tw_reset(f);
 	flow_unassure(nat, f);
 }
 
@@ -408,6 +408,10 @@ nat_existing(struct nat *nat, struct nat_flow *f, int dir, struct pkt_info *pi,
 {
 	if (dir == 0 && side != f->side)
 		return nat_drop(why, NAT_DROP_WRONG_SIDE);
+	/* out of window: neither state nor timeout change, nor is it sent on */
+	if (pi->proto == PROTO_TCP && (pi->tcp_flags & TCP_RST) &&
+	    !tcp_rst_ok(f, dir, pi))
+		return nat_drop(why, NAT_DROP_TCP_RST_WINDOW);
 	if (pi->icmp_echo && pi->icmp_request != (dir == 0))
 		return nat_drop(why, NAT_DROP_UNSUPPORTED);
 	if (nat_ttl(nat, pi) == -1)
@@ -832,8 +836,8 @@ nat_info(const struct nat *nat, const struct nat_flow *f, uint32_t now,
 	fi->rule_id = f->rule_id;
 	fi->packets[0] = f->pkts[0];
 	fi->packets[1] = f->pkts[1];
-	fi->bytes[0] = f->bytes[0];
-	fi->bytes[1] = f->bytes[1];
+	fi->bytes[0] = flow_bytes(f, 0);
+	fi->bytes[1] = flow_bytes(f, 1);
 }
 
 /* Call fn for every flow, oldest first. */

@@ -49,6 +49,7 @@ enum nat_drop_reason {
 	NAT_DROP_BAD_CSUM,	/* flow-opening packet with a wrong L4 checksum */
 	NAT_DROP_SRC_FLOWS,	/* new flow from a source at its src_max_flows */
 	NAT_DROP_SRC_RATE,	/* new flow from a source over its src_rate */
+	NAT_DROP_TCP_RST_WINDOW,	/* TCP RST outside the receiver's window */
 	NAT_DROP_MAX
 };
 
