@@ -86,6 +86,10 @@ nat_check(const struct nat_settings *s, char *err)
 	else if (s->max_frags > (1U << 20))
 		snprintf(err, NAT_ERRLEN, "max_frags %u out of range "
 		    "(allowed: 1..1048576)", s->max_frags);
+	else if (s->table_full_icmp_rate > ICMP_RATE_MAX)
+		snprintf(err, NAT_ERRLEN, "table_full_icmp_rate %u out of "
+		    "range (allowed: 0..%u)", s->table_full_icmp_rate,
+		    ICMP_RATE_MAX);
 	else if (limit_check(s, err) == -1)
 		return -1;
 	else if (s->nrules > 0 && s->rules == NULL)
@@ -548,7 +552,7 @@ nat_flow_init(struct nat *nat, struct nat_flow *f, const struct nat_rule *r,
 /* Open a flow for a client packet under rule r. */
 static enum nat_verdict
 nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
-    struct pkt_info *pi, enum nat_side side, bool partial,
+    struct pkt_info *pi, struct nat_pkt *pkt, enum nat_side side, bool partial,
     enum nat_drop_reason *why)
 {
 	const struct nat_addr *ext = nat_snat_addr(nat, r, side, pi->family);
@@ -567,7 +571,7 @@ nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
 	if (limit_admit(nat, pi, &src, why) == -1)
 		return NAT_DROP;
 	if (!flow_make_room(nat))
-		return nat_drop(why, NAT_DROP_TABLE_FULL);
+		return icmp_table_full(nat, pi, pkt, why);
 	nat_reply_key(&k1, k0, r, pi);
 	if (ext != NULL && (m = nat_snat(nat, k0, &k1, ext)) == NULL)
 		return nat_drop(why, NAT_DROP_NO_PORT);
@@ -577,7 +581,7 @@ nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
 	if ((f = flow_insert(nat, k0, &k1, m)) == NULL) {
 		if (m)
 			port_unmap(nat, m);
-		return nat_drop(why, NAT_DROP_TABLE_FULL);
+		return icmp_table_full(nat, pi, pkt, why);
 	}
 	limit_attach(nat, f, src);
 	flags = m ? FLOW_SNAT : 0;
@@ -688,7 +692,7 @@ nat_new(struct nat *nat, const struct nat_key *k0, struct pkt_info *pi,
 	/* no state for a packet that cannot pass: the sender sends it again */
 	if (icmp_too_big(pi, pkt, r->mtu))
 		return icmp_frag_needed(nat, pi, pkt, pi->dst, r->mtu, why);
-	return nat_open(nat, r, k0, pi, side, partial, why);
+	return nat_open(nat, r, k0, pi, pkt, side, partial, why);
 }
 
 /* A TCP, UDP or ICMP echo packet: find its flow or open one. */

@@ -316,6 +316,14 @@ struct state_region {
 	uint32_t slots;			/* records per family (IPv4, IPv6) */
 };
 
+/* a token bucket (icmp.c): tokens in thousandths, refilled from now */
+struct icmp_bucket {
+	uint64_t tokens;
+	uint64_t last;			/* ms of the last refill */
+};
+#define ICMP_TABLE_FULL_RATE	10	/* default errors per second */
+#define ICMP_RATE_MAX		100000
+
 #define NAT_MAX_POOLS 64
 #define SCRATCH 1280
 
@@ -358,6 +366,7 @@ struct nat {
 	void *hook_arg;
 	struct limit limit;
 	struct state_region state;	/* crash-proof flow records, or none */
+	struct icmp_bucket full_icmp;	/* table-full errors */
 
 	uint8_t scratch[SCRATCH];
 };
@@ -495,6 +504,9 @@ enum nat_verdict icmp_error(struct nat *, struct pkt_info *, struct nat_pkt *,
 enum nat_verdict icmp_time_exceeded(struct nat *, struct pkt_info *,
     struct nat_pkt *, const uint8_t *, enum nat_drop_reason *);
 bool icmp_too_big(const struct pkt_info *, const struct nat_pkt *, uint16_t);
+bool icmp_bucket_take(struct icmp_bucket *, uint32_t, uint64_t);
+enum nat_verdict icmp_table_full(struct nat *, struct pkt_info *,
+    struct nat_pkt *, enum nat_drop_reason *);
 enum nat_verdict icmp_frag_needed(struct nat *, struct pkt_info *,
     struct nat_pkt *, const uint8_t *, uint16_t, enum nat_drop_reason *);
 
