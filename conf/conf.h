@@ -114,6 +114,8 @@ struct conf_metrics {
 	uint16_t	 port;
 };
 
+#define CONF_TABLE_FULL_ICMP_RATE	10	/* ICMP errors per second */
+#define CONF_TABLE_FULL_ICMP_RATE_MAX	100000
 #define CONF_FLOW_LOG_RATE	100	/* lines per second */
 #define CONF_FLOW_LOG_RATE_MAX	100000
 
@@ -133,6 +135,8 @@ struct conf_front {
 	uint32_t		 udp_timeout;
 	uint32_t		 icmp_timeout;
 	bool			 tcp_pickup;
+	bool			 table_full_icmp;	/* answer refused flows */
+	uint32_t		 table_full_icmp_rate;	/* such answers a second */
 	uint16_t		 nat_port_lo;
 	uint16_t		 nat_port_hi;
 	unsigned int		 queues;	/* 1..64; 0 = auto */

@@ -17,7 +17,8 @@ static const char *const conf_front_keys[] = {
 	"mss_clamp", "max_flows", "tcp_established_timeout",
 	"tcp_transitory_timeout", "udp_timeout", "icmp_timeout", "tcp_pickup",
 	"nat_ports", "queues", "per_source_flows", "per_source_rate",
-	"per_source_burst", "other_traffic", CONF_OPS_KEYS, CONF_COMMON_KEYS, NULL
+	"per_source_burst", "other_traffic", "table_full_icmp",
+	"table_full_icmp_rate", CONF_OPS_KEYS, CONF_COMMON_KEYS, NULL
 };
 
 static const char *const conf_front_forward_keys[] = {
@@ -44,6 +45,8 @@ conf_front_defaults(struct conf_front *f)
 	f->udp_timeout = CONF_UDP_TIMEOUT;
 	f->icmp_timeout = CONF_ICMP_TIMEOUT;
 	f->tcp_pickup = true;
+	f->table_full_icmp = true;
+	f->table_full_icmp_rate = CONF_TABLE_FULL_ICMP_RATE;
 	f->nat_port_lo = CONF_NAT_PORT_LO;
 	f->nat_port_hi = CONF_NAT_PORT_HI;
 	f->queues = 0;		/* auto: one per online CPU */
@@ -195,6 +198,11 @@ conf_front_limits(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
 		    &f->icmp_timeout);
 	if ((e = conf_find(ctx, sec, "tcp_pickup")) != NULL)
 		conf_key_bool(ctx, e, &f->tcp_pickup);
+	if ((e = conf_find(ctx, sec, "table_full_icmp")) != NULL)
+		conf_key_bool(ctx, e, &f->table_full_icmp);
+	if ((e = conf_find(ctx, sec, "table_full_icmp_rate")) != NULL)
+		conf_key_u32(ctx, e, 1, CONF_TABLE_FULL_ICMP_RATE_MAX,
+		    " ICMP errors per second", &f->table_full_icmp_rate);
 	if ((e = conf_find(ctx, sec, "nat_ports")) != NULL)
 		conf_key_range(ctx, e, 1024, &f->nat_port_lo, &f->nat_port_hi);
 	conf_front_per_source(ctx, sec, f);

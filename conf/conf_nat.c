@@ -52,6 +52,8 @@ conf_nat_options(const struct conf_front *f, struct nat_settings *s)
 	s->udp_timeout = f->udp_timeout;
 	s->icmp_timeout = f->icmp_timeout;
 	s->tcp_no_pickup = !f->tcp_pickup;
+	s->table_full_icmp_off = !f->table_full_icmp;
+	s->table_full_icmp_rate = f->table_full_icmp_rate;
 	s->mss_clamp = f->mss_mode == CONF_MSS_FIXED ? f->mss : 0;
 	s->mtu = 0;
 	s->ttl_mode = NAT_TTL_RESTORE;

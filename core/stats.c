@@ -69,6 +69,9 @@ const struct stats_def stats_table[] = {
 	STAT("too_big", "tunrelay_too_big_total", C,
 	    "ICMP too-big answers to client packets over a target's MTU.",
 	    nat.too_big),
+	STAT("table_full_icmp", "tunrelay_table_full_icmp_total", C,
+	    "ICMP administratively-prohibited answers to new flows refused "
+	    "for a full table.", nat.table_full_icmp),
 	STAT_ARRAY("drop_", "tunrelay_drops_total", C,
 	    "Packets the engine dropped, by reason.", nat.drops, NAT_DROP_MAX,
 	    0, "reason", stats_drop_name),

@@ -230,6 +230,29 @@ icmp_finish_csum(const struct pkt_info *pi, struct nat_pkt *pkt)
 	    pi->len - v->csum_start)));
 }
 
+/* Whether an address is multicast, broadcast or unspecified: no one host. */
+static bool
+icmp_not_host(uint8_t family, const uint8_t *a)
+{
+	static const uint8_t zero[16];
+
+	if (family == 4)
+		return a[0] >= 224 || memcmp(a, zero, 4) == 0;
+	return a[0] == 0xff || memcmp(a, zero, 16) == 0;
+}
+
+/*
+ * Whether a packet may be answered with an ICMP error (RFC 1122 3.2.2):
+ * not an ICMP error itself, not a later fragment, from and to one host.
+ */
+static bool
+icmp_may_answer(const struct pkt_info *pi)
+{
+	return !pi->icmp_error && !(pi->frag && !pi->first_frag) &&
+	    !icmp_not_host(pi->family, pi->src) &&
+	    !icmp_not_host(pi->family, pi->dst);
+}
+
 /*
  * Replace the packet by an ICMP error for its sender, sent from address from
  * and quoting as much of the packet as fits in the minimum MTU: type/code of
@@ -247,8 +270,7 @@ icmp_reply(struct pkt_info *pi, struct nat_pkt *pkt, const uint8_t *from,
 	uint8_t src[16], dst[16], *icmp = pkt->data + hl;
 	uint32_t sum = 0;
 
-	if (pi->icmp_error || (pi->frag && !pi->first_frag) ||
-	    hl + 8 + quote > pkt->cap)
+	if (!icmp_may_answer(pi) || hl + 8 + quote > pkt->cap)
 		return icmp_drop(why, fail);
 	memcpy(src, from, pi->alen);
 	memcpy(dst, pi->src, pi->alen);
@@ -314,4 +336,53 @@ icmp_frag_needed(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
 	nat->st.too_big++;
 	return icmp_reply(pi, pkt, from, pi->family == 4 ? v4 : v6, mtu,
 	    NAT_DROP_TOO_BIG, why);
+}
+
+/*
+ * Take one token from a bucket of rate tokens a second (as many at once)
+ * at time now (ms); false when it is empty.
+ */
+bool
+icmp_bucket_take(struct icmp_bucket *b, uint32_t rate, uint64_t now)
+{
+	uint64_t cap = (uint64_t)rate * 1000;
+
+	if (now > b->last) {
+		/* rate tokens a second is rate thousandths a millisecond */
+		b->tokens += (now - b->last) * rate;
+		b->last = now;
+	}
+	if (b->tokens > cap)
+		b->tokens = cap;
+	if (b->tokens < 1000)
+		return false;
+	b->tokens -= 1000;
+	return true;
+}
+
+/*
+ * A client's new flow refused for a full table: answer "administratively
+ * prohibited" (ICMP 3/13, ICMPv6 1/1; RFC 5508) from the address it was
+ * sent to, when on and the rate allows; else a plain drop. Either way the
+ * refusal counts under table_full.
+ */
+enum nat_verdict
+icmp_table_full(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
+    enum nat_drop_reason *why)
+{
+	static const uint8_t v4[2] = { 3, 13 }, v6[2] = { 1, 1 };
+	uint32_t rate = nat->set.table_full_icmp_rate ?
+	    nat->set.table_full_icmp_rate : ICMP_TABLE_FULL_RATE;
+	uint8_t from[16];
+
+	if (nat->set.table_full_icmp_off || !icmp_may_answer(pi) ||
+	    !icmp_bucket_take(&nat->full_icmp, rate, nat->now_ms))
+		return icmp_drop(why, NAT_DROP_TABLE_FULL);
+	memcpy(from, pi->dst, pi->alen);
+	if (icmp_reply(pi, pkt, from, pi->family == 4 ? v4 : v6, 0,
+	    NAT_DROP_TABLE_FULL, why) != NAT_REPLY)
+		return NAT_DROP;
+	nat->st.drops[NAT_DROP_TABLE_FULL]++;
+	nat->st.table_full_icmp++;
+	return NAT_REPLY;
 }

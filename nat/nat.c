@@ -10,8 +10,7 @@ static const char *const nat_drop_names[NAT_DROP_MAX] = {
 	"truncated", "bad_header", "bad_vnet", "unsupported", "no_flow",
 	"tcp_state", "wrong_side", "table_full", "no_port", "icmp_no_flow",
 	"icmp_bad", "ttl", "frag", "frag_timeout", "too_big", "bad_checksum",
-	"source_flows",
-	"source_rate",
+	"source_flows", "source_rate", "tcp_rst_window",
 };
 
 static const char *const nat_state_names[NAT_TCP_STATE_MAX] = {
@@ -87,6 +86,10 @@ nat_check(const struct nat_settings *s, char *err)
 	else if (s->max_frags > (1U << 20))
 		snprintf(err, NAT_ERRLEN, "max_frags %u out of range "
 		    "(allowed: 1..1048576)", s->max_frags);
+	else if (s->table_full_icmp_rate > ICMP_RATE_MAX)
+		snprintf(err, NAT_ERRLEN, "table_full_icmp_rate %u out of "
+		    "range (allowed: 0..%u)", s->table_full_icmp_rate,
+		    ICMP_RATE_MAX);
 	else if (limit_check(s, err) == -1)
 		return -1;
 	else if (s->nrules > 0 && s->rules == NULL)
@@ -384,12 +387,12 @@ nat_forward(struct nat *nat, struct nat_flow *f, int dir, struct pkt_info *pi,
 		frag_note(nat, pi, osrc, odst, nsrc, ndst);
 	if (pi->proto == PROTO_TCP) {
 		tcp_mss_clamp(nat, pi, partial);
-		tcp_track(nat, f, dir, pi->tcp_flags);
+		tcp_track(nat, f, dir, pi);
 	}
 	nat_ttl_adjust(nat, pi);
 	f->seen = nat->now;
 	f->pkts[dir]++;
-	f->bytes[dir] += pi->len;
+	flow_count(f, dir, pi->len);
 	if ((rs = rule_stats_find(nat, f->rule_id)) != NULL) {
 		rs->packets++;
 		rs->bytes += pi->len;
@@ -417,6 +420,7 @@ nat_reopen(struct nat *nat, struct nat_flow *f)
 		flow_assure(nat, f);
 	flow_set_state(nat, f, NAT_TCP_SYN_SENT);
 	f->flags &= (uint8_t)(FLOW_SNAT | FLOW_ASSURED | FLOW_REBUILD);
+	tcp_tw_reset(f);
 	flow_unassure(nat, f);
 }
 
@@ -428,6 +432,10 @@ nat_existing(struct nat *nat, struct nat_flow *f, int dir, struct pkt_info *pi,
 {
 	if (dir == 0 && side != f->side)
 		return nat_drop(why, NAT_DROP_WRONG_SIDE);
+	/* out of window: neither state nor timeout change, nor is it sent on */
+	if (pi->proto == PROTO_TCP && (pi->tcp_flags & TCP_RST) &&
+	    !tcp_rst_ok(f, dir, pi))
+		return nat_drop(why, NAT_DROP_TCP_RST_WINDOW);
 	if (pi->icmp_echo && pi->icmp_request != (dir == 0))
 		return nat_drop(why, NAT_DROP_UNSUPPORTED);
 	if (nat_ttl(nat, pi) == -1)
@@ -565,7 +573,7 @@ nat_flow_init(struct nat *nat, struct nat_flow *f, const struct nat_rule *r,
 /* Open a flow for a client packet under rule r. */
 static enum nat_verdict
 nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
-    struct pkt_info *pi, enum nat_side side, bool partial,
+    struct pkt_info *pi, struct nat_pkt *pkt, enum nat_side side, bool partial,
     enum nat_drop_reason *why)
 {
 	const struct nat_addr *ext = nat_snat_addr(nat, r, side, pi->family);
@@ -584,7 +592,7 @@ nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
 	if (limit_admit(nat, pi, &src, why) == -1)
 		return NAT_DROP;
 	if (!flow_make_room(nat))
-		return nat_drop(why, NAT_DROP_TABLE_FULL);
+		return icmp_table_full(nat, pi, pkt, why);
 	nat_reply_key(&k1, k0, r, pi);
 	if (ext != NULL && (m = nat_snat(nat, k0, &k1, ext)) == NULL)
 		return nat_drop(why, NAT_DROP_NO_PORT);
@@ -594,7 +602,7 @@ nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
 	if ((f = flow_insert(nat, k0, &k1, m)) == NULL) {
 		if (m)
 			port_unmap(nat, m);
-		return nat_drop(why, NAT_DROP_TABLE_FULL);
+		return icmp_table_full(nat, pi, pkt, why);
 	}
 	limit_attach(nat, f, src);
 	flags = m ? FLOW_SNAT : 0;
@@ -705,7 +713,7 @@ nat_new(struct nat *nat, const struct nat_key *k0, struct pkt_info *pi,
 	/* no state for a packet that cannot pass: the sender sends it again */
 	if (icmp_too_big(pi, pkt, r->mtu))
 		return icmp_frag_needed(nat, pi, pkt, pi->dst, r->mtu, why);
-	return nat_open(nat, r, k0, pi, side, partial, why);
+	return nat_open(nat, r, k0, pi, pkt, side, partial, why);
 }
 
 /* A TCP, UDP or ICMP echo packet: find its flow or open one. */
@@ -853,8 +861,8 @@ nat_info(const struct nat *nat, const struct nat_flow *f, uint32_t now,
 	fi->rule_id = f->rule_id;
 	fi->packets[0] = f->pkts[0];
 	fi->packets[1] = f->pkts[1];
-	fi->bytes[0] = f->bytes[0];
-	fi->bytes[1] = f->bytes[1];
+	fi->bytes[0] = flow_bytes(f, 0);
+	fi->bytes[1] = flow_bytes(f, 1);
 }
 
 /* Call fn for every flow, oldest first. */

@@ -49,6 +49,7 @@ enum nat_drop_reason {
 	NAT_DROP_BAD_CSUM,	/* flow-opening packet with a wrong L4 checksum */
 	NAT_DROP_SRC_FLOWS,	/* new flow from a source at its src_max_flows */
 	NAT_DROP_SRC_RATE,	/* new flow from a source over its src_rate */
+	NAT_DROP_TCP_RST_WINDOW,	/* TCP RST outside the receiver's window */
 	NAT_DROP_MAX
 };
 
@@ -124,6 +125,14 @@ struct nat_settings {
 	uint32_t src_max_flows;		/* flows one source may hold at once */
 	uint32_t src_rate;		/* new flows per second per source */
 	uint32_t src_burst;		/* new flows at once; 0 = src_rate */
+
+	/*
+	 * A client's new flow refused because the table is full is answered
+	 * with ICMP "administratively prohibited" (RFC 5508), at most
+	 * table_full_icmp_rate a second (0 = 10; burst: the same number).
+	 */
+	bool table_full_icmp_off;
+	uint32_t table_full_icmp_rate;
 
 	uint16_t mss_clamp;		/* fixed MSS ceiling; 0 = derive from mtu */
 	uint16_t mtu;			/* path MTU for MSS clamping; 0 with mss_clamp 0 = off */
@@ -210,6 +219,7 @@ struct nat_stats {
 	uint64_t mss_clamped;
 	uint64_t icmp_translated;
 	uint64_t too_big;		/* ICMP "too big" sent for packets over a target's MTU */
+	uint64_t table_full_icmp;	/* ICMP "prohibited" sent for flows refused when full */
 	uint64_t max_flows;
 	uint64_t sources_tracked;	/* per-source limit entries in use */
 	uint64_t sources_reclaimed;	/* idle sources forgotten for new ones */

@@ -192,6 +192,13 @@ fidx_scan(const struct fidx *x, uint32_t hash, uint32_t *pos)
 
 struct nat_mapping;
 
+/*
+ * Bytes of a flow's TCP window record: per direction 28 bits, the end of its
+ * sequence numbers seen (in 4 KiB units), the window scale it announced and
+ * a class of the largest window it advertised (tcp.c, "Window tracking").
+ */
+#define TCP_TW_BYTES	7
+
 /* a place on a list of flows, by id */
 struct flow_link {
 	uint32_t prev, next;
@@ -208,19 +215,20 @@ struct nat_flow {
 	struct flow_link all;		/* every flow, oldest first (walks, sweep) */
 	struct flow_link evict;		/* unassured or closing list */
 	struct nat_mapping *map;
-	uint64_t bytes[2];
 	uint32_t id;			/* FLOW_V6 | place in its pool */
 	uint32_t created, seen;		/* seconds */
 	uint32_t rule_id;
 	uint32_t pkts[2];
 	uint32_t src;			/* per-source limit entry, 1-based; 0 none */
+	uint32_t bytes_lo[2];		/* 48-bit byte counters (flow_bytes()) */
+	uint16_t bytes_hi[2];
 	uint16_t port[4];		/* original src, dst; reply src, dst */
 	uint16_t mtu;			/* the rule's MTU toward the target */
 	uint8_t proto;
-	uint8_t family;
-	uint8_t state;			/* enum nat_tcp_state for TCP */
-	uint8_t side;
+	uint8_t state : 4;		/* enum nat_tcp_state for TCP */
+	uint8_t side : 4;
 	uint8_t flags;
+	uint8_t tw[TCP_TW_BYTES];	/* TCP sequence/window tracking (tcp.c) */
 	uint8_t addr[];			/* original src, dst; reply src */
 };
 #define FLOW_V6		(1U << 30)	/* id bit: the IPv6 pool */
@@ -308,6 +316,14 @@ struct state_region {
 	uint32_t slots;			/* records per family (IPv4, IPv6) */
 };
 
+/* a token bucket (icmp.c): tokens in thousandths, refilled from now */
+struct icmp_bucket {
+	uint64_t tokens;
+	uint64_t last;			/* ms of the last refill */
+};
+#define ICMP_TABLE_FULL_RATE	10	/* default errors per second */
+#define ICMP_RATE_MAX		100000
+
 #define NAT_MAX_POOLS 64
 #define SCRATCH 1280
 
@@ -352,6 +368,7 @@ struct nat {
 	void *hook_arg;
 	struct limit limit;
 	struct state_region state;	/* crash-proof flow records, or none */
+	struct icmp_bucket full_icmp;	/* table-full errors */
 
 	uint8_t scratch[SCRATCH];
 };
@@ -372,11 +389,35 @@ flow_at(const struct nat *nat, uint32_t id)
 	return slab_at(&nat->flow_slab, id);
 }
 
+/* Address family of a flow (4 or 6): its pool says. */
+static inline uint8_t
+flow_family(const struct nat_flow *f)
+{
+	return (f->id & FLOW_V6) ? 6 : 4;
+}
+
 /* Bytes of one address of a flow. */
 static inline size_t
 flow_alen(const struct nat_flow *f)
 {
-	return f->family == 4 ? 4 : 16;
+	return (f->id & FLOW_V6) ? 16 : 4;
+}
+
+/* Bytes a flow carried in direction dir. */
+static inline uint64_t
+flow_bytes(const struct nat_flow *f, int dir)
+{
+	return (uint64_t)f->bytes_hi[dir] << 32 | f->bytes_lo[dir];
+}
+
+/* Count len bytes in direction dir (modulo 2^48: 256 TiB). */
+static inline void
+flow_count(struct nat_flow *f, int dir, size_t len)
+{
+	uint64_t v = flow_bytes(f, dir) + len;
+
+	f->bytes_lo[dir] = (uint32_t)v;
+	f->bytes_hi[dir] = (uint16_t)(v >> 32);
 }
 
 /* Stored address i of a flow: 0 original source, 1 destination, 2 reply source. */
@@ -458,7 +499,9 @@ struct nat_mapping *port_claim(struct nat *, const struct nat_key *,
 /* TCP (tcp.c) */
 int tcp_open_state(const struct nat *, uint8_t, enum nat_drop_reason *);
 int tcp_pickup_state(const struct nat *, uint8_t, enum nat_drop_reason *);
-void tcp_track(struct nat *, struct nat_flow *, int, uint8_t);
+void tcp_track(struct nat *, struct nat_flow *, int, const struct pkt_info *);
+bool tcp_rst_ok(const struct nat_flow *, int, const struct pkt_info *);
+void tcp_tw_reset(struct nat_flow *);
 bool tcp_reopens(const struct nat_flow *, int, uint8_t);
 void tcp_mss_clamp(struct nat *, struct pkt_info *, bool);
 
@@ -468,6 +511,9 @@ enum nat_verdict icmp_error(struct nat *, struct pkt_info *, struct nat_pkt *,
 enum nat_verdict icmp_time_exceeded(struct nat *, struct pkt_info *,
     struct nat_pkt *, const uint8_t *, enum nat_drop_reason *);
 bool icmp_too_big(const struct pkt_info *, const struct nat_pkt *, uint16_t);
+bool icmp_bucket_take(struct icmp_bucket *, uint32_t, uint64_t);
+enum nat_verdict icmp_table_full(struct nat *, struct pkt_info *,
+    struct nat_pkt *, enum nat_drop_reason *);
 enum nat_verdict icmp_frag_needed(struct nat *, struct pkt_info *,
     struct nat_pkt *, const uint8_t *, uint16_t, enum nat_drop_reason *);
 

@@ -170,7 +170,7 @@ state_fill(struct state_rec *r, const struct nat_flow *f)
 	r->port[2] = k1.sport;
 	r->port[3] = k1.dport;
 	r->mtu = f->mtu;
-	r->family = f->family;
+	r->family = flow_family(f);
 	r->proto = f->proto;
 	r->side = f->side;
 	if (f->map != NULL) {

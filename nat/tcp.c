@@ -69,16 +69,247 @@ tcp_fin(struct nat *nat, struct nat_flow *f, int dir)
 }
 
 /*
- * Advance the state for a packet in direction dir. An RST closes the flow but
- * keeps it for the transitory timeout, so a forged RST cannot cut a mapping.
+ * Window tracking, enough to judge an RST the way an endpoint would (RFC
+ * 5961 section 3): it is acceptable only inside the receive window of the
+ * side it is sent to. Per direction d the flow keeps 28 bits in f->tw:
+ *
+ *   bits  0..19  end: the highest sequence number d has sent (seq + length),
+ *                in 4 KiB units (TCP_TW_SHIFT)
+ *   bits 20..23  wclass: 0 = nothing seen from d yet (end unknown too); else
+ *                every window d advertised is below 2^(wclass + 1 + scale)
+ *   bits 24..27  scale: 0 = unknown (no SYN seen: pickup, adopted flow),
+ *                taken as 14; else d's window scale option + 1
+ *
+ * A receiver's next expected number lies between the sender's end minus the
+ * receiver's window and the end itself, and an acceptable RST at most one
+ * window past it: so an RST from d is judged against d's end, within the
+ * largest window d's peer advertised (a rounded-up power of two, plus one
+ * unit of slack for the units). Wrap-safe: differences are taken modulo
+ * 2^20 units, as signed numbers. What cannot be judged passes.
+ */
+#define TCP_TW_SHIFT	12
+#define TCP_TW_ENDBITS	20
+#define TCP_TW_ENDMASK	((1U << TCP_TW_ENDBITS) - 1)
+#define TCP_TW_BITS	28
+#define TCP_WSCALE_MAX	14	/* RFC 7323 */
+
+struct tcp_tw {
+	uint32_t end;		/* units */
+	uint8_t wclass;
+	uint8_t scale;
+};
+
+/* What a segment says about its sender. */
+struct tcp_seg {
+	uint32_t seq, end;	/* end: seq + data, SYN and FIN */
+	uint16_t win;
+	int wscale;		/* -1: no window scale option */
+	uint8_t flags;
+};
+
+/* Offset of option kind (of length len) in a TCP header, or 0 when absent. */
+static size_t
+tcp_opt_find(const uint8_t *th, size_t doff, uint8_t kind, uint8_t len)
+{
+	size_t i = 20, olen;
+
+	while (i < doff && th[i] != 0) {
+		if (th[i] == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= doff)
+			return 0;
+		olen = th[i + 1];
+		if (olen < 2 || i + olen > doff)
+			return 0;
+		if (th[i] == kind && olen == len)
+			return i;
+		i += olen;
+	}
+	return 0;
+}
+
+/* Read the sequence space and window of a (parsed, whole-header) segment. */
+static void
+tcp_seg_read(const struct pkt_info *pi, struct tcp_seg *g)
+{
+	const uint8_t *th = pi->ip + pi->l4off;
+	size_t doff = (size_t)(th[12] >> 4) * 4, o;
+
+	g->flags = pi->tcp_flags;
+	g->seq = rd32(th + 4);
+	g->win = rd16(th + 14);
+	g->end = g->seq + (uint32_t)(pi->l4len - doff) +
+	    ((g->flags & TCP_SYN) != 0) + ((g->flags & TCP_FIN) != 0);
+	g->wscale = -1;
+	if ((g->flags & TCP_SYN) && (o = tcp_opt_find(th, doff, 3, 3)) != 0)
+		g->wscale = th[o + 2];
+}
+
+/* The whole record of both directions. */
+static uint64_t
+tcp_tw_load(const struct nat_flow *f)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = TCP_TW_BYTES - 1; i >= 0; i--)
+		v = v << 8 | f->tw[i];
+	return v;
+}
+
+/* Direction d's part of the record. */
+static void
+tcp_tw_get(const struct nat_flow *f, int d, struct tcp_tw *t)
+{
+	uint32_t v = (uint32_t)(tcp_tw_load(f) >> (d * TCP_TW_BITS));
+
+	t->end = v & TCP_TW_ENDMASK;
+	t->wclass = (v >> TCP_TW_ENDBITS) & 15;
+	t->scale = (v >> (TCP_TW_ENDBITS + 4)) & 15;
+}
+
+/* Store direction d's part of the record. */
+static void
+tcp_tw_put(struct nat_flow *f, int d, const struct tcp_tw *t)
+{
+	uint64_t v = tcp_tw_load(f), m = ((1ULL << TCP_TW_BITS) - 1) <<
+	    (d * TCP_TW_BITS);
+	uint64_t x = (uint64_t)(t->end | (uint32_t)t->wclass << TCP_TW_ENDBITS |
+	    (uint32_t)t->scale << (TCP_TW_ENDBITS + 4)) << (d * TCP_TW_BITS);
+	int i;
+
+	v = (v & ~m) | x;
+	for (i = 0; i < TCP_TW_BYTES; i++, v >>= 8)
+		f->tw[i] = (uint8_t)v;
+}
+
+/* Forget both directions (the connection starts over). */
+void
+tcp_tw_reset(struct nat_flow *f)
+{
+	memset(f->tw, 0, sizeof(f->tw));
+}
+
+/* Signed distance in units from a record's end to sequence number seq. */
+static int32_t
+tcp_tw_diff(uint32_t seq, uint32_t end)
+{
+	uint32_t d = ((seq >> TCP_TW_SHIFT) - end) & TCP_TW_ENDMASK;
+
+	if (d & (1U << (TCP_TW_ENDBITS - 1)))
+		return (int32_t)d - (int32_t)(1U << TCP_TW_ENDBITS);
+	return (int32_t)d;
+}
+
+/* The largest window a side advertised, in units, rounded up, plus slack. */
+static int32_t
+tcp_tw_units(const struct tcp_tw *r)
+{
+	int bits = r->wclass + 1 +
+	    (r->scale ? r->scale - 1 : TCP_WSCALE_MAX);
+
+	if (bits <= TCP_TW_SHIFT)
+		return 2;
+	return (int32_t)(1U << (bits - TCP_TW_SHIFT)) + 1;
+}
+
+/* Whether seq lies within the peer's window r around the sender's end s. */
+static bool
+tcp_tw_in(const struct tcp_tw *s, const struct tcp_tw *r, uint32_t seq)
+{
+	int32_t d = tcp_tw_diff(seq, s->end), w = tcp_tw_units(r);
+
+	return d >= -w && d <= w;
+}
+
+/*
+ * The window class of a segment: its window rounded up to a power of two
+ * (at least 4), as 2^(class + 1 + scale). A SYN's window is never scaled
+ * (RFC 7323), so its class takes the scale off again.
+ */
+static uint8_t
+tcp_tw_class(const struct tcp_seg *g, const struct tcp_tw *s)
+{
+	int e = 0, c;
+	uint32_t w = g->win;
+
+	while (w != 0) {
+		e++;
+		w >>= 1;
+	}
+	c = (e < 2 ? 2 : e) - 1;
+	if (g->flags & TCP_SYN)
+		c -= s->scale ? s->scale - 1 : TCP_WSCALE_MAX;
+	return (uint8_t)(c < 1 ? 1 : c);
+}
+
+/*
+ * Learn from a segment of direction dir: its scale (a SYN that is the first
+ * segment seen that way), its end (when later, and plausible: within the
+ * peer's window, so a forged segment far off cannot move it) and its window.
+ */
+static void
+tcp_tw_track(struct nat_flow *f, int dir, const struct tcp_seg *g)
+{
+	struct tcp_tw s, r;
+	int ws = g->wscale > TCP_WSCALE_MAX ? TCP_WSCALE_MAX : g->wscale;
+	uint8_t c;
+
+	tcp_tw_get(f, dir, &s);
+	tcp_tw_get(f, !dir, &r);
+	if (s.wclass == 0) {
+		if (g->flags & TCP_SYN)
+			s.scale = (uint8_t)(ws < 0 ? 1 : ws + 1);
+		s.end = g->end >> TCP_TW_SHIFT;
+	} else if (r.wclass != 0 && !tcp_tw_in(&s, &r, g->end))
+		return;
+	else if (tcp_tw_diff(g->end, s.end) > 0)
+		s.end = g->end >> TCP_TW_SHIFT;
+	c = tcp_tw_class(g, &s);
+	if (c > s.wclass)
+		s.wclass = c;
+	tcp_tw_put(f, dir, &s);
+}
+
+/*
+ * Whether an RST in direction dir may change the flow: its sequence number
+ * is in the window of the side it goes to, or there is not enough known to
+ * tell (no segment seen one way or the other).
+ */
+bool
+tcp_rst_ok(const struct nat_flow *f, int dir, const struct pkt_info *pi)
+{
+	struct tcp_tw s, r;
+	struct tcp_seg g;
+
+	tcp_tw_get(f, dir, &s);
+	tcp_tw_get(f, !dir, &r);
+	if (s.wclass == 0 || r.wclass == 0)
+		return true;
+	tcp_seg_read(pi, &g);
+	return tcp_tw_in(&s, &r, g.seq);
+}
+
+/*
+ * Advance the state for a packet in direction dir. An RST (in window: see
+ * tcp_rst_ok()) closes the flow but keeps it for the transitory timeout, so
+ * that a late segment still finds its mapping.
  */
 void
-tcp_track(struct nat *nat, struct nat_flow *f, int dir, uint8_t flags)
+tcp_track(struct nat *nat, struct nat_flow *f, int dir,
+    const struct pkt_info *pi)
 {
+	uint8_t flags = pi->tcp_flags;
+	struct tcp_seg g;
+
 	if (flags & TCP_RST) {
 		flow_set_state(nat, f, NAT_TCP_CLOSED);
 		return;
 	}
+	tcp_seg_read(pi, &g);
+	tcp_tw_track(f, dir, &g);
 	if (dir == 1 && (flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK) &&
 	    f->state == NAT_TCP_SYN_SENT)
 		flow_set_state(nat, f, NAT_TCP_SYN_RECV);
@@ -123,28 +354,13 @@ void
 tcp_mss_clamp(struct nat *nat, struct pkt_info *pi, bool partial)
 {
 	uint8_t *th = pi->ip + pi->l4off;
-	size_t doff = (size_t)(th[12] >> 4) * 4, i = 20, olen;
+	size_t doff = (size_t)(th[12] >> 4) * 4, o;
 	uint16_t max = tcp_mss_max(nat, pi->family);
 
 	if (max == 0 || !(pi->tcp_flags & TCP_SYN))
 		return;
-	while (i < doff && th[i] != 0) {
-		if (th[i] == 1) {
-			i++;
-			continue;
-		}
-		if (i + 1 >= doff)
-			return;
-		olen = th[i + 1];
-		if (olen < 2 || i + olen > doff)
-			return;
-		if (th[i] == 2 && olen == 4) {
-			if (rd16(th + i + 2) > max) {
-				tcp_mss_write(th, i + 2, max, partial);
-				nat->st.mss_clamped++;
-			}
-			return;
-		}
-		i += olen;
+	if ((o = tcp_opt_find(th, doff, 2, 4)) != 0 && rd16(th + o + 2) > max) {
+		tcp_mss_write(th, o + 2, max, partial);
+		nat->st.mss_clamped++;
 	}
 }

@@ -444,6 +444,65 @@ def cmd_icmp_error(iface, dst_mac, src, dst, mtu, qsrc, qsport, qdst, qdport):
     print(send_frames(iface, dst_mac, [frame]))
 
 
+def sniff_next_seq(sn, src, lport):
+    """The sequence number after the last segment from src:lport sniffed."""
+    nxt = None
+    sn.setblocking(False)
+    while True:
+        try:
+            f = sn.recv(70000)
+        except BlockingIOError:
+            return nxt
+        if len(f) < 54 or f[12:14] != b"\x08\x00" or f[23] != 6:
+            continue
+        ip = f[14:]
+        hl = (ip[0] & 15) * 4
+        th = ip[hl:]
+        if ip[12:16] != a4(src) or struct.unpack("!H", th[:2])[0] != lport:
+            continue
+        tot = struct.unpack("!H", ip[2:4])[0]
+        seq = struct.unpack("!I", th[4:8])[0]
+        end = (seq + tot - hl - (th[12] >> 4) * 4) & 0xFFFFFFFF
+        if nxt is None or 0 < ((end - nxt) & 0xFFFFFFFF) < 1 << 31:
+            nxt = end
+    return nxt
+
+
+def cmd_rst_outside(iface, dst_mac, src, dst, port, ready, go):
+    """Open a sink connection to dst:port, send data, forge an RST from it
+    2^31 away from its sequence numbers, write "PORT" to ready, wait for go,
+    send more; print "ok BYTES" when the sink got everything."""
+    sn = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+    sn.bind((iface, 0))
+    c = socket.create_connection((dst, int(port)), timeout=10)
+    lport = c.getsockname()[1]
+    data = b"sink\n" + os.urandom(65536)
+    c.sendall(data)
+    time.sleep(0.5)
+    nxt = sniff_next_seq(sn, src, lport)
+    if nxt is None:
+        print("no segment sniffed")
+        return
+    rst = tcp(src, dst, lport, int(port), 0x04, (nxt + (1 << 31)) & 0xFFFFFFFF)
+    send_frames(iface, dst_mac, [ip4(src, dst, 6, rst)])
+    time.sleep(0.3)
+    with open(ready, "w") as f:
+        f.write("%d\n" % lport)
+    t = time.monotonic() + 15
+    while not os.path.exists(go) and time.monotonic() < t:
+        time.sleep(0.05)
+    more = os.urandom(65536)
+    c.sendall(more)
+    c.shutdown(socket.SHUT_WR)
+    reply = c.makefile("rb").readline().split()
+    n = len(data) + len(more) - 5
+    want = hashlib.sha256(data[5:] + more).hexdigest().encode()
+    if len(reply) == 2 and reply[0] == want and int(reply[1]) == n:
+        print("ok %d" % n)
+    else:
+        print("bad reply %r" % reply)
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"hostile": cmd_hostile, "synflood": cmd_synflood, "hold": cmd_hold,
@@ -452,5 +511,5 @@ if __name__ == "__main__":
      "send-after": cmd_send_after, "stalled-stderr": cmd_stalled_stderr,
      "ctl-cut": cmd_ctl_cut, "frag-echo": cmd_frag_echo,
      "serve-frag-echo": cmd_serve_frag_echo,
-     "icmp-error": cmd_icmp_error}[cmd](*args)
+     "icmp-error": cmd_icmp_error, "rst-outside": cmd_rst_outside}[cmd](*args)
     sys.stdout.flush()

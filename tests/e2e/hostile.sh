@@ -119,6 +119,26 @@ hostile o4-overlap IpReasmFails "$NS_B" $N
 if [ "$(budp)" = "$udp_after" ]; then ok "overlapping fragments: none reassembled at the backend"
 else not_ok "overlapping fragments were reassembled at the backend"; fi
 
+# a forged RST 2^31 away from an established connection's sequence numbers:
+# dropped (drop_tcp_rst_window), the flow stays established, data still flows
+rst_b=$(stat drop_tcp_rst_window)
+inC python3 "$CRAFT" rst-outside c-eth0 "$FMAC" $C4 $P4 80 "$TMP/rst.ready" \
+    "$TMP/rst.go" >"$TMP/rst.out" 2>&1 &
+RSTP=$!
+if topo_wait 100 test -s "$TMP/rst.ready"; then
+	lport=$(cat "$TMP/rst.ready")
+	if [ "$(stat drop_tcp_rst_window)" -gt "${rst_b:-0}" ]; then ok "out-of-window RST dropped (drop_tcp_rst_window)"
+	else not_ok "out-of-window RST not counted as drop_tcp_rst_window"; fi
+	if inF "$BIN" flows -c "$CONF" | grep " sport=$lport " | grep -q "^tcp  *established"; then ok "out-of-window RST: flow still established"
+	else not_ok "out-of-window RST: flow not established: $(inF "$BIN" flows -c "$CONF" | grep " sport=$lport ")"; fi
+else
+	not_ok "out-of-window RST: no connection ($(cat "$TMP/rst.out"))"
+fi
+touch "$TMP/rst.go"
+wait "$RSTP"
+if grep -q "^ok" "$TMP/rst.out"; then ok "out-of-window RST: data still flows ($(cat "$TMP/rst.out"))"
+else not_ok "out-of-window RST: connection broken: $(cat "$TMP/rst.out")"; fi
+
 if wait "$BULK"; then ok "bulk transfer during the attack: $(cat "$TMP/bulk.out")"
 else not_ok "bulk transfer during the attack: $(cat "$TMP/bulk.out")"; fi
 check_alive() { if kill -0 "$DPID" 2>/dev/null; then ok "$1"; else not_ok "$1"; fi; }

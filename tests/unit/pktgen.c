@@ -1023,6 +1023,8 @@ pg_settings_init(struct nat_settings *s)
 	s->hash_key[0] = 0x0123456789abcdefULL;
 	s->hash_key[1] = 0xfedcba9876543210ULL;
 	s->port_seed = 0x5eed;
+	/* tests of a full table look at the drop; test_nat_full turns it on */
+	s->table_full_icmp_off = true;
 }
 
 /* A DNAT rule keeping the source: ports lo..hi of protos to `to` (to_port 0 keeps). */

@@ -657,6 +657,38 @@ test_per_source(void **state)
 	done(l);
 }
 
+/* table_full_icmp and its rate: defaults, values, bad ones named. */
+static void
+test_table_full_icmp(void **state)
+{
+	struct loaded		*l = load_ok("[front]\npublic_interface = eth0\n"
+	    "tunnel_interface = wg0\nbackend = 10.22.22.1\n");
+	struct nat_settings	 s;
+	struct nat_rule		 r[4];
+	size_t			 n = 4;
+	char			 err[NAT_ERRLEN];
+
+	(void)state;
+	assert_int_equal(conf_nat_settings(&l->c, &s, r, &n, err), 0);
+	assert_false(s.table_full_icmp_off);
+	assert_int_equal(s.table_full_icmp_rate, 10);
+	done(l);
+	l = load_ok("[front]\npublic_interface = eth0\ntunnel_interface = wg0\n"
+	    "backend = 10.22.22.1\ntable_full_icmp = no\n"
+	    "table_full_icmp_rate = 500\n");
+	n = 4;
+	assert_int_equal(conf_nat_settings(&l->c, &s, r, &n, err), 0);
+	assert_true(s.table_full_icmp_off);
+	assert_int_equal(s.table_full_icmp_rate, 500);
+	done(l);
+	l = load_bad("[front]\npublic_interface = eth0\ntunnel_interface = wg0\n"
+	    "backend = 10.22.22.1\ntable_full_icmp = maybe\n"
+	    "table_full_icmp_rate = 0\n", 2);
+	assert_msg(l, 1, "6: [front] table_full_icmp_rate: \"0\" is out of "
+	    "range (allowed: 1..100000 ICMP errors per second)");
+	done(l);
+}
+
 static void
 test_err_range(void **state)
 {
@@ -908,7 +940,7 @@ test_err_unknown_key(void **state)
 	    "exclude, mss_clamp, max_flows, tcp_established_timeout, "
 	    "tcp_transitory_timeout, udp_timeout, icmp_timeout, tcp_pickup, "
 	    "nat_ports, queues, per_source_flows, per_source_rate, "
-	    "per_source_burst, other_traffic, metrics, flow_log, flow_log_rate, "
+	    "per_source_burst, other_traffic, table_full_icmp, table_full_icmp_rate, metrics, flow_log, flow_log_rate, "
 	    "state_file, control_socket, control_group)");
 	assert_msg(l, 1, "10: [forward.a] colour: unknown key (allowed: proto, "
 	    "listen, to, source)");
@@ -1601,6 +1633,7 @@ main(void)
 		cmocka_unit_test(test_err_number),
 		cmocka_unit_test(test_err_range),
 		cmocka_unit_test(test_per_source),
+		cmocka_unit_test(test_table_full_icmp),
 		cmocka_unit_test(test_err_words),
 		cmocka_unit_test(test_err_address),
 		cmocka_unit_test(test_err_address_pair),
