@@ -182,7 +182,7 @@ check_front_running(void)
 }
 
 /* Whether this process holds a capability (effective set). */
-static bool
+bool
 check_cap(int bit)
 {
 	char line[256];

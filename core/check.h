@@ -37,6 +37,7 @@ int check_say(const struct conf *, enum check_level, const char *fmt, ...)
     __attribute__((__format__(__printf__, 3, 4)));
 /* Where findings go from now on. */
 void check_mode(enum check_mode);
+bool check_cap(int);
 /* Print {"config":..,"ok":..,"errors":N,"findings":[...]} and forget them. */
 void check_json(FILE *, const char *path, bool ok);
 /*

@@ -27,24 +27,6 @@
 
 #define CAP_NET_ADMIN_BIT 12
 
-/* Whether this process holds CAP_NET_ADMIN (effective set). */
-static int
-main_net_admin(void)
-{
-	char line[256];
-	unsigned long long caps;
-	FILE *fp = fopen("/proc/self/status", "r");
-	int ok = -1;
-
-	if (fp == NULL)
-		return geteuid() == 0;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (sscanf(line, "CapEff: %llx", &caps) == 1)
-			ok = (caps >> CAP_NET_ADMIN_BIT) & 1;
-	fclose(fp);
-	return ok == -1 ? geteuid() == 0 : ok;
-}
-
 /*
  * Load a file, printing every error; exits 1 when it has any (with a
  * "fatal:" log line for run, whose output is a log).
@@ -162,7 +144,7 @@ main_run(const char *path, int verbose)
 	/* a restart asked for before the loop listens must not kill us */
 	signal(SIGUSR2, SIG_IGN);
 	main_load(path, &c, true);
-	if (!main_net_admin())
+	if (!check_cap(CAP_NET_ADMIN_BIT))
 		fatalx("tunrelay run needs CAP_NET_ADMIN (run as root, or "
 		    "grant AmbientCapabilities=CAP_NET_ADMIN in the unit)");
 	if (main_lock(c.role == CONF_ROLE_BACK ? "back" : "front") == -1)
