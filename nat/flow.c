@@ -421,6 +421,7 @@ flow_delete(struct nat *nat, struct nat_flow *f)
 	limit_release(nat, f);
 	flow_gauge(nat, f, -1);
 	rule_stats_flow(nat, f->rule_id, -1, false);
+	backend_flow(nat, f, -1, false);
 	flow_free(nat, f);
 	nat->nflows--;
 	nat->st.flows_active--;

@@ -95,8 +95,10 @@ nat_check(const struct nat_settings *s, char *err)
 	else if (s->nrules > 0 && s->rules == NULL)
 		snprintf(err, NAT_ERRLEN, "%zu rules but no rule array",
 		    s->nrules);
+	else if (rule_check(s->rules, s->nrules, err) == -1)
+		return -1;
 	else
-		return rule_check(s->rules, s->nrules, err);
+		return backend_check(s, err);
 	return -1;
 }
 
@@ -127,16 +129,57 @@ nat_copy_rules(const struct nat_settings *s)
 	return r;
 }
 
-/* Take validated settings and rules into the instance. */
+/* Rules, rule counters and backends made for new settings. */
+struct nat_new {
+	struct nat_rule *r;
+	struct nat_rule_stats *rs;
+	size_t nrs;
+	struct nat_bk *bk;
+	size_t nbk;
+	struct nat_bk_range *rbk;
+};
+
+/* Free what nat_new_rules() made. */
 static void
-nat_take(struct nat *nat, const struct nat_settings *s, struct nat_rule *r)
+nat_new_free(struct nat_new *nr)
+{
+	free(nr->r);
+	free(nr->rs);
+	free(nr->bk);
+	free(nr->rbk);
+}
+
+/* Make the rules, counters and backends of settings; -1: no memory. */
+static int
+nat_new_rules(const struct nat_settings *s, struct nat_new *nr)
+{
+	memset(nr, 0, sizeof(*nr));
+	nr->r = nat_copy_rules(s);
+	nr->rs = rule_stats_new(s->rules, s->nrules, &nr->nrs);
+	if (nr->r == NULL || nr->rs == NULL ||
+	    (nr->rbk = backend_ranges_new(nr->nrs)) == NULL ||
+	    backend_make(s, nr->r, &nr->bk, &nr->nbk) == -1) {
+		nat_new_free(nr);
+		return -1;
+	}
+	return 0;
+}
+
+/* Take validated settings, rules, counters and backends into the instance. */
+static void
+nat_take(struct nat *nat, const struct nat_settings *s, struct nat_new *nr)
 {
 	free(nat->rules);
 	nat->set = *s;
-	nat->rules = r;
-	nat->set.rules = r;
+	nat->rules = nr->r;
+	nat->set.rules = nr->r;
+	nat->set.backends = NULL;	/* the engine's own copy is nat->bk */
 	nat_addr_norm(&nat->set.hairpin_src4, 4);
 	nat->st.max_flows = s->max_flows;
+	rule_stats_take(nat, nr->rs, nr->nrs);
+	free(nat->rbk);
+	nat->rbk = nr->rbk;
+	backend_take(nat, nr->bk, nr->nbk);
 }
 
 /* Create an engine from settings. */
@@ -144,27 +187,20 @@ struct nat *
 nat_create(const struct nat_settings *in, char err[NAT_ERRLEN])
 {
 	struct nat_settings s = *in;
-	struct nat_rule *r;
-	struct nat_rule_stats *rs;
+	struct nat_new nr;
 	struct nat *nat;
-	size_t nrs;
 
 	nat_defaults(&s);
 	if (nat_check(&s, err) == -1)
 		return NULL;
 	nat = calloc(1, sizeof(*nat));
-	r = nat_copy_rules(&s);
-	rs = rule_stats_new(s.rules, s.nrules, &nrs);
-	if (nat == NULL || r == NULL || rs == NULL) {
+	if (nat == NULL || nat_new_rules(&s, &nr) == -1) {
 		free(nat);
-		free(r);
-		free(rs);
 		snprintf(err, NAT_ERRLEN, "no memory for the engine");
 		return NULL;
 	}
-	nat_take(nat, &s, r);
-	nat->ahead = FLOW_NONE;		/* no flow yet for the count below */
-	rule_stats_take(nat, rs, nrs);
+	nat->ahead = FLOW_NONE;		/* no flow yet for the counts below */
+	nat_take(nat, &s, &nr);
 	nat->hash_key[0] = s.hash_key[0];
 	nat->hash_key[1] = s.hash_key[1];
 	if (flow_init(nat, err) == -1 || port_init(nat, err) == -1 ||
@@ -187,6 +223,8 @@ nat_destroy(struct nat *nat)
 	limit_fini(nat);
 	free(nat->rules);
 	free(nat->rstats);
+	free(nat->bk);
+	free(nat->rbk);
 	free(nat);
 }
 
@@ -214,9 +252,7 @@ nat_reconfigure(struct nat *nat, const struct nat_settings *in,
     char err[NAT_ERRLEN])
 {
 	struct nat_settings s = *in;
-	struct nat_rule *r;
-	struct nat_rule_stats *rs;
-	size_t nrs;
+	struct nat_new nr;
 
 	nat_defaults(&s);
 	if (nat_check(&s, err) == -1)
@@ -229,21 +265,15 @@ nat_reconfigure(struct nat *nat, const struct nat_settings *in,
 		    "key cannot change without a restart");
 		return -1;
 	}
-	r = nat_copy_rules(&s);
-	rs = rule_stats_new(s.rules, s.nrules, &nrs);
-	if (r == NULL || rs == NULL) {
-		free(r);
-		free(rs);
+	if (nat_new_rules(&s, &nr) == -1) {
 		snprintf(err, NAT_ERRLEN, "no memory for %zu rules", s.nrules);
 		return -1;
 	}
 	if (nat_reconf_limits(nat, &s, err) == -1) {
-		free(r);
-		free(rs);
+		nat_new_free(&nr);
 		return -1;
 	}
-	nat_take(nat, &s, r);
-	rule_stats_take(nat, rs, nrs);
+	nat_take(nat, &s, &nr);
 	return 0;
 }
 
@@ -397,6 +427,8 @@ nat_forward(struct nat *nat, struct nat_flow *f, int dir, struct pkt_info *pi,
 		rs->packets++;
 		rs->bytes += pi->len;
 	}
+	if (nat->nbk > 0)
+		backend_count(nat, f, pi->len);
 	if (dir == 1)
 		f->flags |= FLOW_REPLIED;
 	nat_assure(nat, f, replied);
@@ -523,16 +555,20 @@ nat_snat(struct nat *nat, const struct nat_key *k0, struct nat_key *k1,
 
 /* The reply key of a new flow under rule r, before any source rewrite. */
 static void
-nat_reply_key(struct nat_key *k1, const struct nat_key *k0,
-    const struct nat_rule *r, const struct pkt_info *pi)
+nat_reply_key(const struct nat *nat, struct nat_key *k1,
+    const struct nat_key *k0, const struct nat_rule *r,
+    const struct pkt_info *pi)
 {
+	const struct nat_bk *b = backend_pick(nat, r, k0->src);
+
 	memset(k1, 0, sizeof(*k1));
-	memcpy(k1->src, r->to.b, 16);
+	memcpy(k1->src, b ? b->st.addr.b : r->to.b, 16);
 	memcpy(k1->dst, k0->src, 16);
 	k1->proto = k0->proto;
 	k1->family = k0->family;
 	if (k0->proto == PROTO_TCP || k0->proto == PROTO_UDP) {
-		k1->sport = rule_target_port(r, pi->dport);
+		k1->sport = b ? rule_port_at(r, b->st.port, pi->dport) :
+		    rule_target_port(r, pi->dport);
 		k1->dport = k0->sport;
 	} else
 		k1->sport = k0->sport;
@@ -562,6 +598,7 @@ nat_flow_init(struct nat *nat, struct nat_flow *f, const struct nat_rule *r,
 	f->side = (uint8_t)side;
 	f->rule_id = r->id;
 	rule_stats_flow(nat, f->rule_id, 1, true);
+	backend_flow(nat, f, 1, true);
 	f->mtu = r->mtu;
 	f->created = nat->now;
 	f->flags = flags;
@@ -593,7 +630,7 @@ nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
 		return NAT_DROP;
 	if (!flow_make_room(nat))
 		return icmp_table_full(nat, pi, pkt, why);
-	nat_reply_key(&k1, k0, r, pi);
+	nat_reply_key(nat, &k1, k0, r, pi);
 	if (ext != NULL && (m = nat_snat(nat, k0, &k1, ext)) == NULL)
 		return nat_drop(why, NAT_DROP_NO_PORT);
 	if (ext == NULL && flow_lookup(nat, &k1, NULL) != NULL &&
@@ -829,6 +866,19 @@ nat_sweep(struct nat *nat, uint64_t now, size_t budget)
 	return flow_sweep(nat, budget) + frag_sweep(nat, budget);
 }
 
+/* The backend of a flow, for listing, when its rule has several. */
+static void
+nat_info_backend(const struct nat *nat, const struct nat_flow *f,
+    struct nat_flow_info *fi)
+{
+	const struct nat_bk *b = backend_of(nat, f);
+
+	if (b != NULL) {
+		fi->has_backend = true;
+		fi->backend_id = b->st.id;
+	}
+}
+
 /* Describe a flow for listing. */
 static void
 nat_info(const struct nat *nat, const struct nat_flow *f, uint32_t now,
@@ -859,6 +909,7 @@ nat_info(const struct nat *nat, const struct nat_flow *f, uint32_t now,
 	fi->idle = now > f->seen ? now - f->seen : 0;
 	fi->expires = fi->idle < to ? to - fi->idle : 0;
 	fi->rule_id = f->rule_id;
+	nat_info_backend(nat, f, fi);
 	fi->packets[0] = f->pkts[0];
 	fi->packets[1] = f->pkts[1];
 	fi->bytes[0] = flow_bytes(f, 0);

@@ -100,6 +100,31 @@ struct nat_rule {
 				 * bigger client packet that may not be fragmented
 				 * is answered with ICMP "too big" (NAT_REPLY) */
 	uint32_t id;		/* the caller's rule number, shown with flows */
+	/*
+	 * Several targets: backend_count entries of nat_settings.backends from
+	 * backend_first on; new flows are spread over them by client address
+	 * (weighted rendezvous hashing) and to/to_port are not used. 0 = the
+	 * one target to/to_port.
+	 */
+	uint32_t backend_first;
+	uint32_t backend_count;
+};
+
+#define NAT_WEIGHT_MAX 10000	/* largest backend weight */
+
+/*
+ * One backend of a rule with several. A rule's backends are of its family;
+ * no two of them share an address and port. Ids are the caller's: they name
+ * a backend in nat_backend_set() and the stats.
+ */
+struct nat_backend {
+	struct nat_addr addr;
+	uint16_t port;		/* first target port; 0 keeps the public port */
+	uint16_t weight;	/* share of new flows, 1..NAT_WEIGHT_MAX */
+	uint32_t id;
+	bool down;		/* out of the hash from the start; a backend a
+				 * reload keeps (same rule id, address and
+				 * port) keeps its state instead */
 };
 
 /* Settings for nat_create(); zero timeouts take the defaults. */
@@ -146,6 +171,8 @@ struct nat_settings {
 
 	const struct nat_rule *rules;
 	size_t nrules;
+	const struct nat_backend *backends;	/* of rules with several targets */
+	size_t nbackends;
 };
 
 /*
@@ -196,6 +223,8 @@ struct nat_flow_info {
 	uint32_t idle;			/* seconds since last packet */
 	uint32_t expires;		/* seconds until expiry if idle */
 	uint32_t rule_id;
+	bool has_backend;		/* the rule has several backends: */
+	uint32_t backend_id;		/* the one the flow goes to */
 	uint64_t packets[2];		/* [0] client to target, [1] back */
 	uint64_t bytes[2];
 };
@@ -303,6 +332,32 @@ struct nat_rule_stats {
 /* Fill out[0..max) with the counters of each rule id, in id order; returns
  * the number of ids (which may exceed max). */
 size_t nat_rule_stats(const struct nat *, struct nat_rule_stats *out,
+    size_t max);
+
+/*
+ * Take a backend out of the hash of new flows (up false) or put it back;
+ * its flows stay where they are. Applies to every backend with that id;
+ * returns how many changed state, -1 when no backend has the id.
+ */
+int nat_backend_set(struct nat *, uint32_t id, bool up);
+
+/* The state and counters of one backend (of one rule). */
+struct nat_backend_stats {
+	uint32_t id;
+	uint32_t rule_id;
+	uint8_t family;
+	struct nat_addr addr;
+	uint16_t port;
+	uint16_t weight;
+	bool up;
+	uint64_t flows_created;
+	uint64_t flows_active;
+	uint64_t packets;		/* both directions */
+	uint64_t bytes;
+	uint64_t ups, downs;		/* state changes by nat_backend_set() */
+};
+/* Fill out[0..max) with every backend in rule order; returns their number. */
+size_t nat_backend_stats(const struct nat *, struct nat_backend_stats *out,
     size_t max);
 
 /*

@@ -332,6 +332,9 @@ struct nat {
 	struct nat_rule *rules;
 	struct nat_rule_stats *rstats;	/* one per distinct rule id, by id */
 	size_t nrstats;
+	struct nat_bk *bk;		/* backends of the rules, in rule order */
+	size_t nbk;
+	struct nat_bk_range *rbk;	/* per rstats entry: its backends */
 	uint64_t hash_key[2];
 	struct nat_stats st;
 	uint32_t now;			/* seconds, of the packet being processed */
@@ -481,10 +484,34 @@ struct nat_rule_stats *rule_stats_find(struct nat *, uint32_t id);
 void rule_stats_flow(struct nat *, uint32_t id, int delta, bool created);
 const struct nat_rule *rule_match(const struct nat *, const struct pkt_info *);
 uint16_t rule_target_port(const struct nat_rule *, uint16_t);
+uint16_t rule_port_at(const struct nat_rule *, uint16_t, uint16_t);
 bool rule_relay_addr(const struct nat *, uint8_t, const uint8_t *);
 bool rule_hairpin_addr(const struct nat *, uint8_t, const uint8_t *);
 const struct nat_rule *rule_reverse(const struct nat *, const struct nat_key *,
     struct nat_key *);
+
+/* a backend of a rule with several (backend.c) */
+struct nat_bk {
+	struct nat_backend_stats st;	/* id, rule, address, state, counters */
+	uint16_t span;			/* the rule's port_hi - port_lo */
+};
+
+/* where the backends of a rule id are in nat->bk (parallel to rstats) */
+struct nat_bk_range {
+	uint32_t first, count;
+};
+
+int backend_check(const struct nat_settings *, char *);
+int backend_make(const struct nat_settings *, struct nat_rule *,
+    struct nat_bk **, size_t *);
+void backend_take(struct nat *, struct nat_bk *, size_t);
+void backend_index(struct nat *, struct nat_bk_range *);
+struct nat_bk_range *backend_ranges_new(size_t);
+const struct nat_bk *backend_pick(const struct nat *, const struct nat_rule *,
+    const uint8_t *);
+struct nat_bk *backend_of(const struct nat *, const struct nat_flow *);
+void backend_flow(struct nat *, const struct nat_flow *, int, bool);
+void backend_count(struct nat *, const struct nat_flow *, size_t);
 
 /* full NAT mappings and ports (port.c) */
 int port_init(struct nat *, char *);

@@ -37,7 +37,8 @@ rule_check_one(const struct nat_rule *r, size_t i, char *err)
 		snprintf(err, NAT_ERRLEN, "rule %zu: target ports %u-%u run "
 		    "past 65535", i, r->to_port,
 		    (unsigned)r->to_port + (r->port_hi - r->port_lo));
-	else if (r->action == NAT_RULE_DNAT && rule_addr_zero(&r->to))
+	else if (r->action == NAT_RULE_DNAT && r->backend_count == 0 &&
+	    rule_addr_zero(&r->to))
 		snprintf(err, NAT_ERRLEN, "rule %zu: no target address", i);
 	else if (r->action == NAT_RULE_DNAT && r->source == NAT_SOURCE_RELAY &&
 	    rule_addr_zero(&r->relay_src))
@@ -108,9 +109,16 @@ rule_match(const struct nat *nat, const struct pkt_info *pi)
 uint16_t
 rule_target_port(const struct nat_rule *r, uint16_t port)
 {
-	if (r->to_port == 0)
+	return rule_port_at(r, r->to_port, port);
+}
+
+/* The target port for a public port with a target's first port to_port. */
+uint16_t
+rule_port_at(const struct nat_rule *r, uint16_t to_port, uint16_t port)
+{
+	if (to_port == 0)
 		return port;
-	return (uint16_t)(r->to_port + (port - r->port_lo));
+	return (uint16_t)(to_port + (port - r->port_lo));
 }
 
 /* The public address a keep-mode rule's replies answer, or NULL. */
@@ -127,9 +135,9 @@ rule_public(const struct nat_rule *r)
  * tport is outside the rule's target range.
  */
 static int32_t
-rule_public_port(const struct nat_rule *r, uint16_t tport)
+rule_public_port(const struct nat_rule *r, uint16_t to_port, uint16_t tport)
 {
-	uint16_t base = r->to_port ? r->to_port : r->port_lo;
+	uint16_t base = to_port ? to_port : r->port_lo;
 
 	if (tport < base || tport - base > r->port_hi - r->port_lo)
 		return -1;
@@ -137,10 +145,58 @@ rule_public_port(const struct nat_rule *r, uint16_t tport)
 }
 
 /*
+ * The original key, in k0, of a flow of keep-mode rule r whose target
+ * (address to, first port to_port) sent a reply with key k1; false when the
+ * reply is not from that target's ports or the rule has no public address.
+ */
+static bool
+rule_reverse_to(const struct nat_rule *r, const struct nat_addr *to,
+    uint16_t to_port, const struct nat_key *k1, struct nat_key *k0)
+{
+	bool ports = k1->proto == PROTO_TCP || k1->proto == PROTO_UDP;
+	size_t alen = k1->family == 4 ? 4 : 16;
+	const uint8_t *pub;
+	int32_t pport = 0;
+
+	if (memcmp(to->b, k1->src, alen) != 0 ||
+	    (pub = rule_public(r)) == NULL)
+		return false;
+	if (ports && (pport = rule_public_port(r, to_port, k1->sport)) == -1)
+		return false;
+	memset(k0, 0, sizeof(*k0));
+	memcpy(k0->src, k1->dst, alen);
+	memcpy(k0->dst, pub, alen);
+	k0->sport = ports ? k1->dport : k1->sport;
+	k0->dport = ports ? (uint16_t)pport : 0;
+	k0->proto = k1->proto;
+	k0->family = k1->family;
+	return true;
+}
+
+/* Whether rule r has a target that sent k1; the original key in k0. */
+static bool
+rule_reverse_any(const struct nat *nat, const struct nat_rule *r,
+    const struct nat_key *k1, struct nat_key *k0)
+{
+	const struct nat_bk *b;
+	uint32_t i;
+
+	if (r->backend_count == 0)
+		return rule_reverse_to(r, &r->to, r->to_port, k1, k0);
+	for (i = 0; i < r->backend_count; i++) {
+		b = &nat->bk[r->backend_first + i];
+		if (rule_reverse_to(r, &b->st.addr, b->st.port, k1, k0))
+			return true;
+	}
+	return false;
+}
+
+/*
  * Reply-side pickup: the keep-mode rule whose target sent a reply with key
  * k1, and the original key of the flow it belongs to, in k0; NULL when no
  * rule rebuilds it. The rule must also be the one the client's packet would
  * match first: an earlier rule (an exclusion, another target) owns it else.
+ * With several backends, the flow goes back to the one that replied.
  */
 const struct nat_rule *
 rule_reverse(const struct nat *nat, const struct nat_key *k1,
@@ -149,33 +205,21 @@ rule_reverse(const struct nat *nat, const struct nat_key *k1,
 	bool ports = k1->proto == PROTO_TCP || k1->proto == PROTO_UDP;
 	uint8_t bit = k1->proto == PROTO_TCP ? NAT_P_TCP :
 	    k1->proto == PROTO_UDP ? NAT_P_UDP : NAT_P_ICMP;
-	size_t alen = k1->family == 4 ? 4 : 16, i;
 	const struct nat_rule *r;
-	const uint8_t *pub;
 	struct pkt_info pi;
-	int32_t pport = 0;
+	size_t i;
 
 	for (i = 0; i < nat->set.nrules; i++) {
 		r = &nat->rules[i];
 		if (r->family != k1->family || r->action != NAT_RULE_DNAT ||
 		    r->source != NAT_SOURCE_KEEP || !(r->protos & bit) ||
-		    memcmp(r->to.b, k1->src, alen) != 0 ||
-		    (pub = rule_public(r)) == NULL)
+		    !rule_reverse_any(nat, r, k1, k0))
 			continue;
-		if (ports && (pport = rule_public_port(r, k1->sport)) == -1)
-			continue;
-		memset(k0, 0, sizeof(*k0));
-		memcpy(k0->src, k1->dst, alen);
-		memcpy(k0->dst, pub, alen);
-		k0->sport = ports ? k1->dport : k1->sport;
-		k0->dport = ports ? (uint16_t)pport : 0;
-		k0->proto = k1->proto;
-		k0->family = k1->family;
 		/* the client's packet as rule_match() sees it */
 		memset(&pi, 0, sizeof(pi));
 		pi.family = k0->family;
 		pi.proto = k0->proto;
-		pi.alen = (uint8_t)alen;
+		pi.alen = k1->family == 4 ? 4 : 16;
 		pi.dst = k0->dst;
 		pi.dport = k0->dport;
 		pi.icmp_echo = pi.icmp_request = !ports;

@@ -465,6 +465,7 @@ state_flow_init(struct nat *nat, struct nat_flow *f, const struct state_rec *r,
 	f->side = r->side;
 	f->rule_id = r->rule_id;
 	rule_stats_flow(nat, f->rule_id, 1, false);
+	backend_flow(nat, f, 1, false);
 	f->mtu = r->mtu;
 	f->created = r->created <= nat->now ? r->created : nat->now;
 	f->seen = nat->now;
