@@ -83,6 +83,39 @@ struct conf_addr {
 	struct nat_addr	addr;
 };
 
+/* One backend of a list: "10.22.22.1:80 weight=2". */
+struct conf_target {
+	struct conf_addr a;
+	uint16_t	 port;		/* first target port; 0: the public port */
+	uint16_t	 weight;	/* 1..NAT_WEIGHT_MAX, default 1 */
+};
+
+#define CONF_TARGETS_MAX	64	/* backends in one list */
+
+enum conf_check_kind {
+	CONF_CHECK_NONE = 0,		/* no health checks (the default) */
+	CONF_CHECK_TCP,			/* a TCP connect to the backend */
+	CONF_CHECK_ICMP,		/* an ICMP echo to the backend */
+};
+
+/* Health checks of a list's backends (check = ..., check_interval = ...). */
+struct conf_health {
+	uint8_t		 kind;		/* enum conf_check_kind */
+	uint16_t	 port;		/* tcp: 0 = each backend's target port */
+	uint32_t	 interval;	/* seconds between checks */
+	uint32_t	 timeout;	/* seconds a check may take, <= interval */
+	uint32_t	 rise;		/* passes in a row that bring one up */
+	uint32_t	 fall;		/* failures in a row that take one down */
+};
+
+#define CONF_CHECK_INTERVAL	5
+#define CONF_CHECK_INTERVAL_MAX	3600
+#define CONF_CHECK_TIMEOUT	2
+#define CONF_CHECK_TIMEOUT_MAX	60
+#define CONF_CHECK_RISE		2
+#define CONF_CHECK_FALL		3
+#define CONF_CHECK_COUNT_MAX	100
+
 /* One exclude item, e.g. tcp/8000-8100. */
 struct conf_exclude {
 	uint8_t		protos;		/* NAT_P_TCP or NAT_P_UDP */
@@ -101,9 +134,12 @@ struct conf_forward {
 	struct nat_addr	 listen_addr;
 	uint16_t	 listen_lo;	/* public port range */
 	uint16_t	 listen_hi;
-	struct nat_addr	 to;
+	struct nat_addr	 to;		/* the first of targets */
 	uint16_t	 to_port;	/* first target port; 0: same port */
 	uint8_t		 source;	/* enum nat_source */
+	struct conf_target *targets;	/* every backend of to, in order */
+	size_t		 ntargets;	/* >= 1 */
+	struct conf_health health;
 };
 
 /* [front] metrics: where the Prometheus endpoint listens. */
@@ -123,8 +159,11 @@ struct conf_metrics {
 struct conf_front {
 	char			*public_interface;
 	char			*tunnel_interface;	/* NULL: none */
-	struct conf_addr	 backend[2];	/* at most one per family */
+	struct conf_addr	 backend[2];	/* the first of each family */
 	size_t			 nbackend;	/* 0: forwards only */
+	struct conf_target	*backends;	/* every backend, in order */
+	size_t			 nbackends;
+	struct conf_health	 backend_health;	/* backend_check... */
 	struct conf_exclude	*exclude;
 	size_t			 nexclude;
 	uint8_t			 mss_mode;	/* enum conf_mss */
@@ -217,6 +256,40 @@ size_t	conf_nat_nrules(const struct conf *c);
  */
 const char *conf_nat_rule_name(const struct conf *c, uint32_t id, char *buf,
 	    size_t len);
+
+/*
+ * The backend lists as the engine's: rules with several backends, or with
+ * health checks, get backend_first/backend_count into bk[0..*nbk) (*nbk:
+ * capacity in, count out; conf_nat_nbackends() gives the count needed),
+ * and s->backends points at bk. Call after conf_nat_settings() with its
+ * rules (s->rules, writable); rules of no such list are left alone.
+ */
+int	conf_nat_backends(const struct conf *c, struct nat_settings *s,
+	    struct nat_rule *rules, struct nat_backend *bk, size_t *nbk,
+	    char err[NAT_ERRLEN]);
+/* Backends conf_nat_backends() writes for c. */
+size_t	conf_nat_nbackends(const struct conf *c);
+/* Describe a backend by its id ("forward.web 10.22.22.1:80"). */
+const char *conf_nat_backend_name(const struct conf *c, uint32_t id,
+	    char *buf, size_t len);
+
+/* One backend to check, as conf_nat_checks() lists them. */
+struct conf_check {
+	uint32_t		 id;		/* the engine's backend id */
+	struct conf_addr	 a;
+	uint16_t		 port;		/* tcp: the port to connect to */
+	const struct conf_health *health;
+};
+/* Fill out[0..max) with every backend that has checks; their number. */
+size_t	conf_nat_checks(const struct conf *c, struct conf_check *out,
+	    size_t max);
+
+/* Backend ids: the rule's id with the backend's place in its list. */
+#define CONF_BACKEND_ID(rule, j)	(CONF_RULE_KIND(rule) | \
+	(CONF_RULE_INDEX(rule) << 8) | (uint32_t)(j))
+#define CONF_BACKEND_RULE(id)	(CONF_RULE_KIND(id) | \
+	((CONF_RULE_INDEX(id) >> 8) & 0xffffU))
+#define CONF_BACKEND_PLACE(id)	((id) & 0xffU)
 
 /* Rule ids: kind in the top byte, index in the kind below it. */
 #define CONF_RULE_EXCLUDE	(1U << 24)

@@ -18,11 +18,12 @@ static const char *const conf_front_keys[] = {
 	"tcp_transitory_timeout", "udp_timeout", "icmp_timeout", "tcp_pickup",
 	"nat_ports", "queues", "per_source_flows", "per_source_rate",
 	"per_source_burst", "other_traffic", "table_full_icmp",
-	"table_full_icmp_rate", CONF_OPS_KEYS, CONF_COMMON_KEYS, NULL
+	"table_full_icmp_rate", CONF_OPS_KEYS, CONF_COMMON_KEYS,
+	"backend_check", NULL
 };
 
 static const char *const conf_front_forward_keys[] = {
-	"proto", "listen", "to", "source", NULL
+	"proto", "listen", "to", "source", "check", NULL
 };
 
 static const char *const conf_front_hairpin_keys[] = {
@@ -33,6 +34,9 @@ static const char *const conf_front_hairpin_keys[] = {
 	"[IPV6]:PORT, ports 1..65535"
 #define CONF_ALLOWED_TO		"ADDR, ADDR:PORT or [IPV6]:PORT, a unicast " \
 	"address"
+#define CONF_ALLOWED_TO_LIST	"backends separated by commas, each ADDR, " \
+	"ADDR:PORT or [IPV6]:PORT with an optional weight=1..10000, e.g. " \
+	"\"10.22.22.1:80 weight=2, 10.22.22.3:80\""
 
 /* Defaults of every optional [front] key. */
 static void
@@ -275,10 +279,13 @@ conf_front_forward_listen(struct conf_ctx *ctx, size_t sec,
 		fw->listen_addr = addr->addr;
 }
 
-/* Check that a target port range fits the listen range one to one. */
-static void
+/*
+ * Check that a target port range fits the listen range one to one; -1
+ * (reported) when it does not.
+ */
+static int
 conf_front_forward_fit(struct conf_ctx *ctx, const struct conf_ent *e,
-    struct conf_forward *fw, uint16_t lo, uint16_t hi)
+    const char *item, const struct conf_forward *fw, uint16_t lo, uint16_t hi)
 {
 	char		allowed[96];
 	uint32_t	span = (uint32_t)fw->listen_hi - fw->listen_lo;
@@ -286,53 +293,94 @@ conf_front_forward_fit(struct conf_ctx *ctx, const struct conf_ent *e,
 	if (hi != lo && (uint32_t)hi - lo != span) {
 		snprintf(allowed, sizeof(allowed), "one port, or a range of "
 		    "%u ports like listen", span + 1);
-		conf_bad(ctx, e, e->value, "has a port range of another size "
+		conf_bad(ctx, e, item, "has a port range of another size "
 		    "than listen", allowed);
 	} else if ((uint32_t)lo + span > 65535) {
 		snprintf(allowed, sizeof(allowed), "a first port of at most "
 		    "%u, so that listen %u-%u maps one to one", 65535 - span,
 		    fw->listen_lo, fw->listen_hi);
-		conf_bad(ctx, e, e->value, "runs past port 65535", allowed);
+		conf_bad(ctx, e, item, "runs past port 65535", allowed);
 	} else
-		fw->to_port = lo;
+		return (0);
+	return (-1);
 }
 
-/* to (required); listen must have been parsed into fw and laddr. */
+/*
+ * One backend of to (item, its family to match fam when not 0); -1 after
+ * reporting it.
+ */
+static int
+conf_front_forward_target(struct conf_ctx *ctx, const struct conf_ent *e,
+    const char *item, const struct conf_forward *fw,
+    const struct conf_addr *laddr, struct conf_target *t, uint8_t fam)
+{
+	const char	*why, *allowed = strchr(e->value, ',') != NULL ||
+	    strchr(item, '=') != NULL ? CONF_ALLOWED_TO_LIST : CONF_ALLOWED_TO;
+	char		 v6[64], target[CONF_ITEM_MAX];
+	long		 port;
+	uint16_t	 lo, hi;
+
+	memset(t, 0, sizeof(*t));
+	if ((why = conf_backend_split(item, target, sizeof(target),
+	    &t->weight)) != NULL ||
+	    (why = conf_parse_target(target, &t->a, &lo, &hi)) != NULL) {
+		conf_bad(ctx, e, item, why, allowed);
+		return (-1);
+	}
+	if (conf_parse_v6_ambiguous(target, v6, sizeof(v6), &port)) {
+		conf_error(ctx, e->line, "[%s] to: \"%s\" reads as an IPv6 "
+		    "address or as address %s with port %ld (allowed: "
+		    "[%s]:%ld for that address and port, or [%s] for the "
+		    "address alone)", ctx->sec[e->sec].name, target, v6, port,
+		    v6, port, target);
+		return (-1);
+	}
+	if (fw->match_dst && laddr->family != t->a.family) {
+		conf_bad(ctx, e, item, t->a.family == 4 ? "is IPv4 but listen "
+		    "is IPv6" : "is IPv6 but listen is IPv4", "an address of "
+		    "the family of the listen address");
+		return (-1);
+	}
+	if (fam != 0 && t->a.family != fam) {
+		conf_bad(ctx, e, item, "is of another family than the first "
+		    "backend", "backends of one family");
+		return (-1);
+	}
+	if (lo != 0 && fw->listen_lo != 0 &&
+	    conf_front_forward_fit(ctx, e, item, fw, lo, hi) == -1)
+		return (-1);
+	t->port = lo;
+	return (0);
+}
+
+/* to (required): one backend or several; listen must have been parsed. */
 static void
 conf_front_forward_to(struct conf_ctx *ctx, size_t sec,
     struct conf_forward *fw, const struct conf_addr *laddr)
 {
 	const struct conf_ent	*e;
-	struct conf_addr	 a;
-	const char		*why;
-	char			 v6[64];
-	long			 port;
-	uint16_t		 lo, hi;
+	struct conf_target	 t;
+	char			 item[CONF_ITEM_MAX];
+	const char		*cur;
+	int			 bad = 0;
 
 	if ((e = conf_find(ctx, sec, "to")) == NULL) {
 		conf_missing(ctx, sec, "to", CONF_ALLOWED_TO);
 		return;
 	}
-	if ((why = conf_parse_target(e->value, &a, &lo, &hi)) != NULL) {
-		conf_bad(ctx, e, e->value, why, CONF_ALLOWED_TO);
-		return;
+	cur = e->value;
+	while (conf_parse_item(&cur, item, sizeof(item))) {
+		if (conf_front_forward_target(ctx, e, item, fw, laddr, &t,
+		    fw->ntargets ? fw->targets[0].a.family : 0) == -1 ||
+		    conf_backend_push(ctx, e, item, &fw->targets, &fw->ntargets,
+		    &t) == -1)
+			bad = 1;
 	}
-	if (conf_parse_v6_ambiguous(e->value, v6, sizeof(v6), &port)) {
-		conf_error(ctx, e->line, "[%s] to: \"%s\" reads as an IPv6 "
-		    "address or as address %s with port %ld (allowed: "
-		    "[%s]:%ld for that address and port, or [%s] for the "
-		    "address alone)", ctx->sec[e->sec].name, e->value, v6, port,
-		    v6, port, e->value);
+	if (bad || fw->ntargets == 0)
 		return;
-	}
-	fw->family = a.family;
-	fw->to = a.addr;
-	if (fw->match_dst && laddr->family != a.family)
-		conf_bad(ctx, e, e->value, a.family == 4 ? "is IPv4 but listen "
-		    "is IPv6" : "is IPv6 but listen is IPv4", "an address of "
-		    "the family of the listen address");
-	else if (lo != 0 && fw->listen_lo != 0)
-		conf_front_forward_fit(ctx, e, fw, lo, hi);
+	fw->family = fw->targets[0].a.family;
+	fw->to = fw->targets[0].a.addr;
+	fw->to_port = fw->targets[0].port;
 }
 
 /* source: keep (default) or relay. */
@@ -366,9 +414,14 @@ conf_front_forward(struct conf_ctx *ctx, size_t sec, struct conf_forward *fw)
 	conf_front_forward_listen(ctx, sec, fw, &laddr);
 	conf_front_forward_to(ctx, sec, fw, &laddr);
 	conf_front_forward_source(ctx, sec, fw);
-	if (ctx->nerr != before)
+	conf_backend_health(ctx, sec, "check", &fw->health, false);
+	if (ctx->nerr != before) {
+		free(fw->targets);
 		return (-1);
+	}
 	fw->name = conf_strdup(ctx, ctx->sec[sec].name + 8, fw->line);
+	if (fw->name == NULL)
+		free(fw->targets);
 	return (fw->name == NULL ? -1 : 0);
 }
 
@@ -387,6 +440,7 @@ conf_front_forwards(struct conf_ctx *ctx, struct conf_front *f)
 		if ((l = conf_grow(ctx, f->forward, f->nforward, sizeof(*l),
 		    fw.line)) == NULL) {
 			free(fw.name);
+			free(fw.targets);
 			return;
 		}
 		f->forward = l;
@@ -604,8 +658,11 @@ conf_front_load(struct conf_ctx *ctx, size_t sec, struct conf *c)
 	conf_front_defaults(f);
 	conf_check_keys(ctx, sec, conf_front_keys);
 	conf_front_interfaces(ctx, sec, f);
-	if ((e = conf_find(ctx, sec, "backend")) != NULL)
-		conf_key_addr_pair(ctx, e, f->backend, &f->nbackend);
+	if ((e = conf_find(ctx, sec, "backend")) != NULL &&
+	    conf_backend_addrs(ctx, e, f) == 0)
+		conf_backend_firsts(f);
+	conf_backend_health(ctx, sec, "backend_check", &f->backend_health,
+	    true);
 	conf_front_exclude(ctx, sec, f);
 	conf_front_limits(ctx, sec, f);
 	conf_ops_load(ctx, sec, f);
@@ -623,9 +680,12 @@ conf_front_free(struct conf_front *f)
 	free(f->public_interface);
 	free(f->tunnel_interface);
 	free(f->exclude);
-	for (i = 0; i < f->nforward; i++)
+	for (i = 0; i < f->nforward; i++) {
 		free(f->forward[i].name);
+		free(f->forward[i].targets);
+	}
 	free(f->forward);
+	free(f->backends);
 	for (i = 0; i < f->nhairpin; i++)
 		free(f->hairpin[i]);
 	free(f->hairpin);

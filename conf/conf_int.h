@@ -138,6 +138,19 @@ const char *conf_ops_state_path(const char *);
 const char *conf_ops_metrics(const char *, struct conf_metrics *, char *,
 	    size_t);
 
+/* conf_backend.c: backend lists and health checks */
+const char *conf_backend_split(const char *, char *, size_t, uint16_t *);
+bool	 conf_backend_same(const struct conf_target *,
+	    const struct conf_target *);
+int	 conf_backend_push(struct conf_ctx *, const struct conf_ent *,
+	    const char *, struct conf_target **, size_t *,
+	    const struct conf_target *);
+int	 conf_backend_addrs(struct conf_ctx *, const struct conf_ent *,
+	    struct conf_front *);
+void	 conf_backend_firsts(struct conf_front *);
+void	 conf_backend_health(struct conf_ctx *, size_t, const char *,
+	    struct conf_health *, bool);
+
 /* conf_front.c, conf_back.c */
 void	 conf_front_load(struct conf_ctx *, size_t, struct conf *);
 void	 conf_front_free(struct conf_front *);

@@ -114,7 +114,7 @@ conf_nat_forwards(const struct conf_front *f, struct nat_rule *r, size_t n)
 
 /* Write the default rule of each backend address; returns the next slot. */
 static size_t
-conf_nat_backends(const struct conf_front *f, struct nat_rule *r, size_t n)
+conf_nat_defaults(const struct conf_front *f, struct nat_rule *r, size_t n)
 {
 	size_t	i;
 
@@ -153,7 +153,7 @@ conf_nat_settings(const struct conf *c, struct nat_settings *s,
 	conf_nat_options(&c->front, s);
 	n = conf_nat_excludes(&c->front, rules, 0);
 	n = conf_nat_forwards(&c->front, rules, n);
-	n = conf_nat_backends(&c->front, rules, n);
+	n = conf_nat_defaults(&c->front, rules, n);
 	s->rules = rules;
 	s->nrules = n;
 	*nrules = n;

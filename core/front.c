@@ -212,7 +212,35 @@ front_if_addr(struct front *f, int ifindex, uint8_t family,
 	return rc;
 }
 
-/* Fill the full-NAT source address of a rule from its egress route. */
+_Static_assert(sizeof(struct nat_rule) % _Alignof(struct nat_backend) == 0,
+    "backends follow the rules in one allocation");
+
+/* The number of targets of a rule: its backends, or its one target. */
+static uint32_t
+front_ntargets(const struct nat_rule *r)
+{
+	return r->backend_count ? r->backend_count : 1;
+}
+
+/* Rule r as if its target j (of backends bk) were its only one. */
+static struct nat_rule
+front_target(const struct nat_backend *bk, const struct nat_rule *r,
+    uint32_t j)
+{
+	struct nat_rule v = *r;
+
+	if (r->backend_count == 0)
+		return v;
+	v.to = bk[r->backend_first + j].addr;
+	v.to_port = bk[r->backend_first + j].port;
+	v.backend_count = 0;
+	return v;
+}
+
+/*
+ * Fill the full-NAT source address of a rule from its egress route (of its
+ * first target, with several).
+ */
 static int
 front_relay_src(struct front *f, struct nat_rule *r, char *err)
 {
@@ -239,18 +267,29 @@ front_relay_src(struct front *f, struct nat_rule *r, char *err)
  * own error still goes out then).
  */
 static void
-front_rule_mtu(struct front *f, struct nat_rule *r)
+front_rule_mtu(struct front *f, struct nat_rule *r,
+    const struct nat_backend *bk)
 {
 	struct nl_route rt;
 	struct nl_link l;
+	struct nat_rule v;
 	char err[FRONT_ERRLEN], e[NL_ERRLEN];
+	uint32_t j;
 
 	r->mtu = 0;
-	if (front_egress(f, r->family, &r->to, &rt, err) == -1 ||
-	    nl_link_get(&f->nl, NULL, rt.oif, &l, e) == -1)
-		return;
-	if (l.mtu >= (r->family == 4 ? 576u : 1280u) && l.mtu <= 65535)
-		r->mtu = (uint16_t)l.mtu;
+	/* with several targets, the smallest MTU toward any of them */
+	for (j = 0; j < front_ntargets(r); j++) {
+		v = front_target(bk, r, j);
+		if (front_egress(f, v.family, &v.to, &rt, err) == -1 ||
+		    nl_link_get(&f->nl, NULL, rt.oif, &l, e) == -1)
+			return;
+		if (l.mtu < (r->family == 4 ? 576u : 1280u) || l.mtu > 65535) {
+			r->mtu = 0;
+			return;
+		}
+		if (r->mtu == 0 || l.mtu < r->mtu)
+			r->mtu = (uint16_t)l.mtu;
+	}
 }
 
 /*
@@ -374,16 +413,22 @@ front_host_rules(const struct front *f, struct nat_rule *r, size_t *n)
 	*n += nh;
 }
 
-/* Turn the config into engine settings and rules. */
+/*
+ * Turn the config into engine settings and rules. The backends of rules
+ * with several follow the rules in the same allocation (*rp), so that
+ * freeing the rules frees them too.
+ */
 static int
 front_settings(struct front *f, struct nat_settings *s, struct nat_rule **rp,
     char *err)
 {
 	size_t n = conf_nat_nrules(&f->conf), i;
+	size_t cap = n + FRONT_HOST_RULES, nb = conf_nat_nbackends(&f->conf);
+	struct nat_backend *bk;
 	struct nat_rule *r;
 	char e[NAT_ERRLEN];
 
-	if ((r = calloc(n + FRONT_HOST_RULES, sizeof(*r))) == NULL) {
+	if ((r = calloc(1, cap * sizeof(*r) + nb * sizeof(*bk))) == NULL) {
 		snprintf(err, FRONT_ERRLEN, "no memory for %zu rules", n);
 		return -1;
 	}
@@ -393,13 +438,19 @@ front_settings(struct front *f, struct nat_settings *s, struct nat_rule **rp,
 	}
 	front_host_rules(f, r, &n);
 	s->nrules = n;
+	/* both are 4-byte aligned structs: the backends may follow the rules */
+	bk = (struct nat_backend *)(void *)(r + cap);
+	if (conf_nat_backends(&f->conf, s, r, bk, &nb, e) == -1) {
+		snprintf(err, FRONT_ERRLEN, "%s", e);
+		goto fail;
+	}
 	for (i = 0; i < n; i++) {
 		if (r[i].action == NAT_RULE_DNAT &&
 		    r[i].source == NAT_SOURCE_RELAY &&
 		    front_relay_src(f, &r[i], err) == -1)
 			goto fail;
 		if (r[i].action == NAT_RULE_DNAT)
-			front_rule_mtu(f, &r[i]);
+			front_rule_mtu(f, &r[i], bk);
 		if (r[i].action == NAT_RULE_DNAT &&
 		    r[i].source == NAT_SOURCE_KEEP)
 			front_rule_pub(f, &r[i]);
@@ -902,8 +953,10 @@ front_replies(struct front *f, bool natted, enum nat_side only, char *err)
 {
 	char ifname[IFNAMSIZ];
 	enum nat_side side;
+	struct nat_rule v;
 	const struct nat_rule *r;
 	size_t i;
+	uint32_t j;
 	bool relay;
 
 	for (i = 0; i < f->set.nrules; i++) {
@@ -911,15 +964,19 @@ front_replies(struct front *f, bool natted, enum nat_side only, char *err)
 		relay = r->source == NAT_SOURCE_RELAY;
 		if (r->action != NAT_RULE_DNAT || (relay && !natted))
 			continue;
-		if (front_target_side(f, r, ifname, &side, err) == -1)
-			return -1;
-		if (side != only)
-			continue;
-		if ((relay || !natted) &&
-		    !front_reply_rules(f, side, ifname, r, natted))
-			goto full;
-		if (natted && !front_hairpin_replies(f, side, ifname, r))
-			goto full;
+		/* each backend of a rule may be behind its own interface */
+		for (j = 0; j < front_ntargets(r); j++) {
+			v = front_target(f->set.backends, r, j);
+			if (front_target_side(f, &v, ifname, &side, err) == -1)
+				return -1;
+			if (side != only)
+				continue;
+			if ((relay || !natted) &&
+			    !front_reply_rules(f, side, ifname, &v, natted))
+				goto full;
+			if (natted && !front_hairpin_replies(f, side, ifname, &v))
+				goto full;
+		}
 	}
 	return 0;
 full:
@@ -1989,8 +2046,8 @@ front_check_host(struct front *f)
 		    c->front.public_interface);
 	for (i = 0; i < c->front.nforward; i++)
 		bad += front_check_listen(f, &c->front.forward[i]);
-	for (i = 0; i < c->front.nbackend; i++)
-		bad += front_check_backend(f, &c->front.backend[i]);
+	for (i = 0; i < c->front.nbackends; i++)
+		bad += front_check_backend(f, &c->front.backends[i].a);
 	if (front_settings(f, &f->set, &f->rules, err) == -1)
 		bad += check_say(c, CHECK_ERROR, "%s", err);
 	else if (front_full_nat(f) && f->set.nat_port_lo <= f->host.eph_hi &&

@@ -771,8 +771,9 @@ test_err_address(void **state)
 
 	(void)state;
 	assert_msg(l, 0, "4: [front] backend: \"10.22.22.300\" is not an IPv4 "
-	    "or IPv6 address (allowed: one IPv4 and/or one IPv6 unicast "
-	    "address, e.g. \"10.22.22.1, fd00::1\")");
+	    "or IPv6 address (allowed: IPv4 and/or IPv6 unicast addresses "
+	    "separated by commas, each with an optional weight=1..10000, e.g. "
+	    "\"10.22.22.1 weight=2, 10.22.22.3, fd00::1\")");
 	assert_msg(l, 1, "8: [forward.a] to: \"127.0.0.1:80\" is a loopback "
 	    "address (allowed: ADDR, ADDR:PORT or [IPV6]:PORT, a unicast "
 	    "address)");
@@ -782,6 +783,10 @@ test_err_address(void **state)
 	done(l);
 }
 
+#define ALLOWED_BACKEND "IPv4 and/or IPv6 unicast addresses separated by " \
+	"commas, each with an optional weight=1..10000, e.g. \"10.22.22.1 " \
+	"weight=2, 10.22.22.3, fd00::1\""
+
 static void
 test_err_address_pair(void **state)
 {
@@ -789,18 +794,148 @@ test_err_address_pair(void **state)
 	    "[front]\n"
 	    "public_interface = eth0\n"
 	    "tunnel_interface = wg0\n"
-	    "backend = 10.22.22.1, 10.22.22.3,, ::ffff:10.0.0.1\n", 3);
+	    "backend = 10.22.22.1, 10.22.22.1,, ::ffff:10.0.0.1\n", 3);
 
 	(void)state;
-	assert_msg(l, 0, "4: [front] backend: \"10.22.22.3\" is a second IPv4 "
-	    "address (allowed: one IPv4 and/or one IPv6 unicast address, e.g. "
-	    "\"10.22.22.1, fd00::1\")");
+	assert_msg(l, 0, "4: [front] backend: \"10.22.22.1\" is listed twice "
+	    "(allowed: each address (and port) once)");
 	assert_msg(l, 1, "4: [front] backend: \"\" is an empty item (allowed: "
-	    "one IPv4 and/or one IPv6 unicast address, e.g. "
-	    "\"10.22.22.1, fd00::1\")");
+	    ALLOWED_BACKEND ")");
 	assert_msg(l, 2, "4: [front] backend: \"::ffff:10.0.0.1\" is an "
-	    "IPv4-mapped address (write the IPv4 address) (allowed: one IPv4 "
-	    "and/or one IPv6 unicast address, e.g. \"10.22.22.1, fd00::1\")");
+	    "IPv4-mapped address (write the IPv4 address) (allowed: "
+	    ALLOWED_BACKEND ")");
+	done(l);
+}
+
+/* Backend lists with weights and checks, and the engine's view of them. */
+static void
+test_backend_lists(void **state)
+{
+	struct loaded		*l = load_ok(
+	    "[front]\n"
+	    "public_interface = eth0\n"
+	    "tunnel_interface = wg0\n"
+	    "backend = 10.22.22.1 weight=3, fd00::1, 10.22.22.2\n"
+	    "backend_check = icmp interval=2 timeout=1 rise=1 fall=2\n"
+	    "[forward.web]\n"
+	    "proto = tcp\n"
+	    "listen = 81-82\n"
+	    "to = 10.22.22.5:80 weight=2, 10.22.22.6:8080 , 10.22.22.7\n"
+	    "check = tcp\n"
+	    "[forward.dns]\n"
+	    "proto = udp\n"
+	    "listen = 53\n"
+	    "to = 10.22.22.9\n");
+	const struct conf_front	*f = &l->c.front;
+	const struct conf_forward *w = &f->forward[0];
+	struct nat_settings	 s;
+	struct nat_rule		 r[16];
+	struct nat_backend	 bk[16];
+	struct conf_check	 ck[16];
+	size_t			 n = 16, nb = 16, i;
+	char			 err[NAT_ERRLEN], name[80];
+
+	(void)state;
+	assert_int_equal(f->nbackends, 3);
+	assert_int_equal(f->nbackend, 2);	/* the first of each family */
+	assert_addr(f->backend[0].addr, "10.22.22.1");
+	assert_addr(f->backend[1].addr, "fd00::1");
+	assert_int_equal(f->backends[0].weight, 3);
+	assert_int_equal(f->backends[2].weight, 1);
+	assert_int_equal(f->backend_health.kind, CONF_CHECK_ICMP);
+	assert_int_equal(f->backend_health.interval, 2);
+	assert_int_equal(f->backend_health.timeout, 1);
+	assert_int_equal(f->backend_health.rise, 1);
+	assert_int_equal(f->backend_health.fall, 2);
+	assert_int_equal(w->ntargets, 3);
+	assert_addr(w->to, "10.22.22.5");
+	assert_int_equal(w->to_port, 80);
+	assert_int_equal(w->targets[1].port, 8080);
+	assert_int_equal(w->targets[2].port, 0);
+	assert_int_equal(w->targets[0].weight, 2);
+	assert_int_equal(w->health.kind, CONF_CHECK_TCP);
+	assert_int_equal(w->health.interval, CONF_CHECK_INTERVAL);
+	assert_int_equal(w->health.fall, CONF_CHECK_FALL);
+	assert_int_equal(f->forward[1].ntargets, 1);
+	assert_int_equal(f->forward[1].health.kind, CONF_CHECK_NONE);
+
+	assert_int_equal(conf_nat_settings(&l->c, &s, r, &n, err), 0);
+	assert_int_equal(conf_nat_nbackends(&l->c), 6);
+	assert_int_equal(conf_nat_backends(&l->c, &s, r, bk, &nb, err), 0);
+	assert_int_equal(nb, 6);
+	assert_ptr_equal(s.backends, bk);
+	for (i = 0; i < n; i++) {
+		if (r[i].id == (CONF_RULE_FORWARD | 0)) {
+			assert_int_equal(r[i].backend_count, 3);
+			assert_int_equal(bk[r[i].backend_first + 1].port, 8080);
+			assert_int_equal(bk[r[i].backend_first].weight, 2);
+		} else if (r[i].id == (CONF_RULE_FORWARD | 1))
+			assert_int_equal(r[i].backend_count, 0);
+		else if (r[i].id == CONF_RULE_BACKEND && r[i].family == 4)
+			assert_int_equal(r[i].backend_count, 2);
+		else if (r[i].id == (CONF_RULE_BACKEND | 1))
+			assert_int_equal(r[i].backend_count, 1);
+	}
+	assert_string_equal(conf_nat_backend_name(&l->c,
+	    CONF_BACKEND_ID(CONF_RULE_FORWARD | 0, 1), name, sizeof(name)),
+	    "forward.web 10.22.22.6:8080");
+	assert_string_equal(conf_nat_backend_name(&l->c,
+	    CONF_BACKEND_ID(CONF_RULE_BACKEND | 1, 1), name, sizeof(name)),
+	    "backend fd00::1");
+	/* tcp without a port checks the target port, else the listen port */
+	assert_int_equal(conf_nat_checks(&l->c, ck, 16), 6);
+	assert_int_equal(ck[0].port, 80);
+	assert_int_equal(ck[1].port, 8080);
+	assert_int_equal(ck[2].port, 81);
+	assert_int_equal(ck[3].health->kind, CONF_CHECK_ICMP);
+	assert_int_equal(ck[4].id, CONF_BACKEND_ID(CONF_RULE_BACKEND | 1, 1));
+	assert_int_equal(ck[5].id, CONF_BACKEND_ID(CONF_RULE_BACKEND | 0, 2));
+	done(l);
+}
+
+/* Bad backend lists and checks. */
+static void
+test_err_backend_lists(void **state)
+{
+	struct loaded	*l = load_bad(
+	    "[front]\n"
+	    "public_interface = eth0\n"
+	    "tunnel_interface = wg0\n"
+	    "backend = 10.22.22.1 weight=0, 10.22.22.2 heavy\n"
+	    "backend_check = tcp\n"
+	    "[forward.web]\n"
+	    "proto = tcp\n"
+	    "listen = 80\n"
+	    "to = 10.22.22.5:80, fd00::5, 10.22.22.5:80\n"
+	    "check = tcp interval=2 timeout=3\n"
+	    "[forward.b]\n"
+	    "proto = tcp\n"
+	    "listen = 90\n"
+	    "to = 10.22.22.5\n"
+	    "check = ping\n", 7);
+
+	(void)state;
+	assert_msg(l, 0, "4: [front] backend: \"10.22.22.1 weight=0\" has a "
+	    "weight that is not a number 1..10000 (allowed: " ALLOWED_BACKEND
+	    ")");
+	assert_msg(l, 1, "4: [front] backend: \"10.22.22.2 heavy\" has "
+	    "something other than weight=N after the address (allowed: "
+	    ALLOWED_BACKEND ")");
+	assert_msg(l, 2, "5: [front] backend_check: \"tcp\" names no port, and "
+	    "the backends keep the public port (allowed: tcp:PORT, icmp or "
+	    "none)");
+	assert_msg(l, 3, "9: [forward.web] to: \"fd00::5\" is of another "
+	    "family than the first backend (allowed: backends of one family)");
+	assert_msg(l, 4, "9: [forward.web] to: \"10.22.22.5:80\" is listed "
+	    "twice (allowed: each address (and port) once)");
+	assert_msg(l, 5, "10: [forward.web] check: \"timeout=3\" is longer "
+	    "than the interval (allowed: none, or tcp, tcp:PORT or icmp "
+	    "followed by any of interval=1..3600 timeout=1..60 (seconds, at "
+	    "most the interval) rise=1..100 fall=1..100)");
+	assert_msg(l, 6, "15: [forward.b] check: \"ping\" is not none, tcp, "
+	    "tcp:PORT or icmp (allowed: none, or tcp, tcp:PORT or icmp "
+	    "followed by any of interval=1..3600 timeout=1..60 (seconds, at "
+	    "most the interval) rise=1..100 fall=1..100)");
 	done(l);
 }
 
@@ -941,9 +1076,9 @@ test_err_unknown_key(void **state)
 	    "tcp_transitory_timeout, udp_timeout, icmp_timeout, tcp_pickup, "
 	    "nat_ports, queues, per_source_flows, per_source_rate, "
 	    "per_source_burst, other_traffic, table_full_icmp, table_full_icmp_rate, metrics, flow_log, flow_log_rate, "
-	    "state_file, control_socket, control_group)");
+	    "state_file, control_socket, control_group, backend_check)");
 	assert_msg(l, 1, "10: [forward.a] colour: unknown key (allowed: proto, "
-	    "listen, to, source)");
+	    "listen, to, source, check)");
 	done(l);
 }
 
@@ -1487,7 +1622,7 @@ test_err_five(void **state)
 	assert_msg(l, 3, "7: [front] icmp_timeout: \"1m\" is not a number "
 	    "(allowed: 60..604800 seconds)");
 	assert_msg(l, 4, "12: [forward.x] spam: unknown key (allowed: proto, "
-	    "listen, to, source)");
+	    "listen, to, source, check)");
 	done(l);
 }
 
@@ -1637,6 +1772,8 @@ main(void)
 		cmocka_unit_test(test_err_words),
 		cmocka_unit_test(test_err_address),
 		cmocka_unit_test(test_err_address_pair),
+		cmocka_unit_test(test_backend_lists),
+		cmocka_unit_test(test_err_backend_lists),
 		cmocka_unit_test(test_err_exclude),
 		cmocka_unit_test(test_err_exclude_icmp),
 		cmocka_unit_test(test_err_interface),
