@@ -248,6 +248,51 @@ ctl_usec(void)
 	    (unsigned long long)ts.tv_nsec / 1000;
 }
 
+/* status, text: one line per backend of the rules with several. */
+static void
+ctl_status_backends(const struct stats_backend *b, size_t nb,
+    struct evbuffer *out)
+{
+	size_t i;
+
+	for (i = 0; i < nb; i++)
+		evbuffer_add_printf(out, "backend \"%s\" state=%s weight=%u "
+		    "flows=%llu flows_created=%llu packets=%llu bytes=%llu "
+		    "ups=%llu downs=%llu\n", b[i].name, b[i].st.up ? "up" :
+		    "down", b[i].st.weight,
+		    (unsigned long long)b[i].st.flows_active,
+		    (unsigned long long)b[i].st.flows_created,
+		    (unsigned long long)b[i].st.packets,
+		    (unsigned long long)b[i].st.bytes,
+		    (unsigned long long)b[i].st.ups,
+		    (unsigned long long)b[i].st.downs);
+}
+
+/* status, JSON: the backends array (docs/json.md). */
+static void
+ctl_status_backends_json(const struct stats_backend *b, size_t nb,
+    struct evbuffer *out)
+{
+	size_t i;
+
+	evbuffer_add_printf(out, ",\"backends\":[");
+	for (i = 0; i < nb; i++) {
+		evbuffer_add_printf(out, "%s{\"backend\":", i ? "," : "");
+		json_evstr(out, b[i].name);
+		evbuffer_add_printf(out, ",\"state\":\"%s\",\"weight\":%u,"
+		    "\"flows\":%llu,\"flows_created\":%llu,\"packets\":%llu,"
+		    "\"bytes\":%llu,\"ups\":%llu,\"downs\":%llu}",
+		    b[i].st.up ? "up" : "down", b[i].st.weight,
+		    (unsigned long long)b[i].st.flows_active,
+		    (unsigned long long)b[i].st.flows_created,
+		    (unsigned long long)b[i].st.packets,
+		    (unsigned long long)b[i].st.bytes,
+		    (unsigned long long)b[i].st.ups,
+		    (unsigned long long)b[i].st.downs);
+	}
+	evbuffer_add_printf(out, "]");
+}
+
 /* status, text: one "key value" line each, then one line per rule. */
 static void
 ctl_status_text(const struct ctl *c, const struct stats_rule *r, size_t nr,
@@ -282,7 +327,7 @@ ctl_status_text(const struct ctl *c, const struct stats_rule *r, size_t nr,
 /* status, JSON (docs/json.md). */
 static void
 ctl_status_json(const struct ctl *c, const struct stats_rule *r, size_t nr,
-    struct evbuffer *out)
+    const struct stats_backend *b, size_t nb, struct evbuffer *out)
 {
 	const struct front *f = c->front;
 	char off[128];
@@ -316,6 +361,7 @@ ctl_status_json(const struct ctl *c, const struct stats_rule *r, size_t nr,
 			    (unsigned long long)r[i].st.flows_created);
 		}
 		evbuffer_add_printf(out, "]");
+		ctl_status_backends_json(b, nb, out);
 	}
 	evbuffer_add_printf(out, "}\n");
 }
@@ -326,20 +372,27 @@ ctl_status(struct ctl_client *cl, struct evbuffer *out)
 {
 	struct ctl *c = cl->c;
 	struct stats_rule *r = NULL;
-	size_t nr = 0;
+	struct stats_backend *b = NULL;
+	size_t nr = 0, nb = 0;
 
 	if (c->front != NULL &&
-	    (r = calloc(STATS_MAX_RULES, sizeof(*r))) != NULL) {
+	    (r = calloc(STATS_MAX_RULES, sizeof(*r))) != NULL &&
+	    (b = calloc(STATS_MAX_BACKENDS, sizeof(*b))) != NULL) {
 		front_lock(c->front);
 		nr = stats_rules(c->front->nat, &c->front->conf, r,
 		    STATS_MAX_RULES);
+		nb = stats_backends(c->front->nat, &c->front->conf, b,
+		    STATS_MAX_BACKENDS);
 		front_unlock(c->front);
 	}
 	if (cl->json)
-		ctl_status_json(c, r, nr, out);
-	else
+		ctl_status_json(c, r, nr, b, nb, out);
+	else {
 		ctl_status_text(c, r, nr, out);
+		ctl_status_backends(b, nb, out);
+	}
 	free(r);
+	free(b);
 }
 
 /*
@@ -607,7 +660,7 @@ ctl_tuple_json(struct evbuffer *out, const struct nat_flow_info *fi,
 /* One flow as a JSON object (docs/json.md). */
 static void
 ctl_flow_json(struct evbuffer *out, const struct nat_flow_info *fi,
-    const char *rule, bool first)
+    const char *rule, const char *backend, bool first)
 {
 	evbuffer_add_printf(out, "%s{\"proto\":\"%s\",\"family\":%u,"
 	    "\"state\":\"%s\",\"assured\":%s,\"orig\":", first ? "" : ",",
@@ -625,23 +678,31 @@ ctl_flow_json(struct evbuffer *out, const struct nat_flow_info *fi,
 	    (unsigned long long)fi->packets[1], (unsigned long long)fi->bytes[0],
 	    (unsigned long long)fi->bytes[1]);
 	json_evstr(out, rule);
+	if (backend != NULL) {
+		evbuffer_add_printf(out, ",\"backend\":");
+		json_evstr(out, backend);
+	}
 	evbuffer_add_printf(out, "}\n");
 }
 
-/* One flow line: both tuples, state, age, counters, rule. */
+/* One flow line: both tuples, state, age, counters, rule (and backend). */
 static int
 ctl_flow(const struct nat_flow_info *fi, void *arg)
 {
 	struct ctl_client *cl = arg;
 	struct evbuffer *out = bufferevent_get_output(cl->bev);
-	char rule[128];
+	char rule[128], backend[128];
+	const char *bk = NULL;
 
 	conf_nat_rule_name(&cl->c->front->conf, fi->rule_id, rule,
 	    sizeof(rule));
 	if (!filter_match(&cl->filter, fi, rule))
 		return 0;
+	if (fi->has_backend)
+		bk = conf_nat_backend_name(&cl->c->front->conf, fi->backend_id,
+		    backend, sizeof(backend));
 	if (cl->json) {
-		ctl_flow_json(out, fi, rule, cl->n == 0);
+		ctl_flow_json(out, fi, rule, bk, cl->n == 0);
 		cl->n++;
 		return 0;
 	}
@@ -651,11 +712,14 @@ ctl_flow(const struct nat_flow_info *fi, void *arg)
 	ctl_tuple(out, fi, &fi->reply_src, &fi->reply_dst, fi->reply_sport,
 	    fi->reply_dport);
 	evbuffer_add_printf(out, "%s age=%us idle=%us expires=%us "
-	    "packets=%llu/%llu bytes=%llu/%llu rule=\"%s\"\n",
+	    "packets=%llu/%llu bytes=%llu/%llu rule=\"%s\"",
 	    fi->assured ? " [ASSURED]" : "", fi->age, fi->idle, fi->expires,
 	    (unsigned long long)fi->packets[0], (unsigned long long)fi->packets[1],
 	    (unsigned long long)fi->bytes[0], (unsigned long long)fi->bytes[1],
 	    rule);
+	if (bk != NULL)
+		evbuffer_add_printf(out, " backend=\"%s\"", bk);
+	evbuffer_add_printf(out, "\n");
 	cl->n++;
 	return 0;
 }

@@ -29,6 +29,7 @@
 #include "core/alarm.h"
 #include "core/ctl.h"
 #include "core/flowlog.h"
+#include "core/health.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/metrics.h"
@@ -86,6 +87,7 @@ struct loop {
 	struct loop_stats st;		/* main thread: reloads, reload_errors */
 	struct alarm alarm;
 	struct watch watch;
+	struct health health;		/* backend checks (main thread) */
 	atomic_bool failed;		/* stopped by an error, not a signal */
 	bool restart;			/* SIGUSR2: execute the binary again */
 };
@@ -358,21 +360,31 @@ loop_fill(struct stats_snap *snap, void *arg)
 	loop_sum(l, &snap->loop);
 }
 
-/* The per-rule samples of a scrape. */
+/* The per-rule and per-backend samples of a scrape. */
 static void
 loop_prom_rules(struct evbuffer *out, void *arg)
 {
 	struct loop *l = arg;
 	struct stats_rule *r;
-	size_t n;
+	struct stats_backend *b;
+	size_t n, nb = 0;
 
-	if ((r = calloc(STATS_MAX_RULES, sizeof(*r))) == NULL)
+	r = calloc(STATS_MAX_RULES, sizeof(*r));
+	b = calloc(STATS_MAX_BACKENDS, sizeof(*b));
+	if (r == NULL || b == NULL) {
+		free(r);
+		free(b);
 		return;
+	}
 	front_lock(&l->front);
 	n = stats_rules(l->front.nat, &l->front.conf, r, STATS_MAX_RULES);
+	nb = stats_backends(l->front.nat, &l->front.conf, b,
+	    STATS_MAX_BACKENDS);
 	front_unlock(&l->front);
 	stats_prom_rules(r, n, out);
+	stats_prom_backends(b, nb, out);
 	free(r);
+	free(b);
 }
 
 /* Start the metrics endpoint when the config asks for one. */
@@ -502,6 +514,7 @@ loop_reload(struct loop *l)
 	front_unlock(&l->front);
 	if (loop_attach(l) == -1)
 		log_warnx("reload: cannot watch a new TUN device");
+	health_reload(&l->health);
 	l->st.reloads++;
 	log_info("reloaded %s", l->path);
 }
@@ -721,6 +734,7 @@ loop_free(struct loop *l)
 	ctl_close(&l->ctl);
 	metrics_close(&l->metrics);
 	watch_close(&l->watch);
+	health_close(&l->health);
 	if (l->base)
 		event_base_free(l->base);
 }
@@ -770,6 +784,7 @@ loop_run(const char *path, struct conf *c)
 	l->ctl.conf_path = path;
 	if (loop_metrics(l) == -1)
 		goto stop;
+	health_open(&l->health, l->base, &l->front);
 	front_lock(&l->front);
 	loop_flowlog_conf(l);
 	front_unlock(&l->front);

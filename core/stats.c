@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conf/conf.h"
@@ -371,6 +372,97 @@ stats_prom_rules(const struct stats_rule *r, size_t n, struct evbuffer *out)
 	stats_prom_rule(out, r, n, "tunrelay_rule_flows", "gauge",
 	    "Flows of the rule tracked now",
 	    offsetof(struct nat_rule_stats, flows_active));
+}
+
+/* Per-backend state and counters with their names; the number filled. */
+size_t
+stats_backends(const struct nat *nat, const struct conf *c,
+    struct stats_backend *b, size_t max)
+{
+	struct nat_backend_stats *st;
+	size_t n, i;
+
+	if (nat == NULL || max == 0 ||
+	    (st = calloc(max, sizeof(*st))) == NULL)
+		return 0;
+	n = nat_backend_stats(nat, st, max);
+	for (i = 0; i < n && i < max; i++) {
+		b[i].st = st[i];
+		conf_nat_backend_name(c, st[i].id, b[i].name, sizeof(b[i].name));
+	}
+	free(st);
+	return i;
+}
+
+/* One per-backend metric: HELP, TYPE and a sample per backend. */
+static void
+stats_prom_backend(struct evbuffer *out, const struct stats_backend *b,
+    size_t n, const char *metric, const char *type, const char *help,
+    size_t off)
+{
+	uint64_t v;
+	size_t i;
+
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", metric, help,
+	    metric, type);
+	for (i = 0; i < n; i++) {
+		memcpy(&v, (const char *)&b[i].st + off, sizeof(v));
+		evbuffer_add_printf(out, "%s{backend=\"", metric);
+		stats_escape(out, b[i].name, true);
+		evbuffer_add_printf(out, "\"} %llu\n", (unsigned long long)v);
+	}
+}
+
+/* The per-backend state gauge and the up/down transition counter. */
+static void
+stats_prom_backend_state(const struct stats_backend *b, size_t n,
+    struct evbuffer *out)
+{
+	size_t i;
+	int to;
+
+	evbuffer_add_printf(out, "# HELP tunrelay_backend_up Whether the "
+	    "backend gets new flows (1) or its checks took it out (0)\n"
+	    "# TYPE tunrelay_backend_up gauge\n");
+	for (i = 0; i < n; i++) {
+		evbuffer_add_printf(out, "tunrelay_backend_up{backend=\"");
+		stats_escape(out, b[i].name, true);
+		evbuffer_add_printf(out, "\"} %d\n", b[i].st.up ? 1 : 0);
+	}
+	evbuffer_add_printf(out, "# HELP tunrelay_backend_transitions_total "
+	    "State changes of the backend, by the state it went to\n"
+	    "# TYPE tunrelay_backend_transitions_total counter\n");
+	for (i = 0; i < n; i++)
+		for (to = 0; to < 2; to++) {
+			evbuffer_add_printf(out, "tunrelay_backend_transitions_"
+			    "total{backend=\"");
+			stats_escape(out, b[i].name, true);
+			evbuffer_add_printf(out, "\",to=\"%s\"} %llu\n",
+			    to ? "up" : "down", (unsigned long long)(to ?
+			    b[i].st.ups : b[i].st.downs));
+		}
+}
+
+/* The per-backend metrics. */
+void
+stats_prom_backends(const struct stats_backend *b, size_t n,
+    struct evbuffer *out)
+{
+	if (n == 0)
+		return;
+	stats_prom_backend_state(b, n, out);
+	stats_prom_backend(out, b, n, "tunrelay_backend_packets_total",
+	    "counter", "Packets translated by flows of the backend, both "
+	    "directions", offsetof(struct nat_backend_stats, packets));
+	stats_prom_backend(out, b, n, "tunrelay_backend_bytes_total",
+	    "counter", "Bytes translated by flows of the backend, both "
+	    "directions", offsetof(struct nat_backend_stats, bytes));
+	stats_prom_backend(out, b, n, "tunrelay_backend_flows_created_total",
+	    "counter", "Flows the backend was given",
+	    offsetof(struct nat_backend_stats, flows_created));
+	stats_prom_backend(out, b, n, "tunrelay_backend_flows", "gauge",
+	    "Flows of the backend tracked now",
+	    offsetof(struct nat_backend_stats, flows_active));
 }
 
 /* The build-info gauge. */

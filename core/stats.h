@@ -29,6 +29,14 @@ struct stats_rule {
 	struct nat_rule_stats st;
 };
 
+#define STATS_MAX_BACKENDS 256	/* backends shown by status and metrics */
+
+/* One backend's state and counters (nat_backend_stats) and its name. */
+struct stats_backend {
+	char name[112];		/* "forward.web 10.22.22.1:80", "backend fd22::1" */
+	struct nat_backend_stats st;
+};
+
 /* Every value a counter may show, taken at one moment. */
 struct stats_snap {
 	struct nat_stats nat;
@@ -85,6 +93,12 @@ size_t stats_rules(const struct nat *, const struct conf *, struct stats_rule *,
 /* The per-rule metrics: tunrelay_rule_{packets,bytes,flows_created}_total
  * and tunrelay_rule_flows, labelled rule="NAME". */
 void stats_prom_rules(const struct stats_rule *, size_t, struct evbuffer *);
+/* Per-backend state and counters with their names; the number filled. */
+size_t stats_backends(const struct nat *, const struct conf *,
+    struct stats_backend *, size_t max);
+/* The per-backend metrics (tunrelay_backend_*). */
+void stats_prom_backends(const struct stats_backend *, size_t,
+    struct evbuffer *);
 /* tunrelay_build_info{version="..."} 1. */
 void stats_prom_build(struct evbuffer *);
 

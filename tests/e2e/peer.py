@@ -234,6 +234,39 @@ def tcp_lines_from(sport, host, port, *srcs):
         c.close()
 
 
+def lines_each(kind, sport, host, port, *srcs):
+    """From each SRC (port SPORT, 0: any) in turn, ask HOST:PORT over KIND
+    (tcp or udp) and print the answer line, or "none" when there is none."""
+    for src in srcs:
+        try:
+            if kind == "tcp":
+                c = bound(socket.SOCK_STREAM, src, sport)
+                c.connect((host, int(port)))
+                line = c.makefile("rb").readline().decode().strip()
+                c.close()
+            else:
+                line = udp_ask(host, port, src, sport)
+        except OSError as e:
+            line = ""
+        print(line or "none", flush=True)
+
+
+def udp_ask(host, port, src, sport):
+    """Send "who" over UDP from SRC:SPORT; the answer, or "" (3 tries)."""
+    s = bound(socket.SOCK_DGRAM, src, sport)
+    s.settimeout(1)
+    try:
+        for _ in range(3):
+            s.sendto(b"who", (host, int(port)))
+            try:
+                return s.recvfrom(65535)[0].decode().strip()
+            except socket.timeout:
+                continue
+        return ""
+    finally:
+        s.close()
+
+
 def udp_line(host, port, src="0.0.0.0", sport="0"):
     """Send "who" over UDP (from SRC:SPORT) and print the answer."""
     s = bound(socket.SOCK_DGRAM, src, sport)
@@ -330,5 +363,6 @@ if __name__ == "__main__":
      "udp-from": udp_from,
      "tcp-send": tcp_send, "serve-who": serve_who,
      "tcp-line-from": tcp_line_from, "tcp-lines-from": tcp_lines_from,
+     "lines-each": lines_each,
      "udp-line": udp_line, "serve-echo": serve_echo, "udp-echo": udp_echo,
      "ttl-probe": ttl_probe}[cmd](*args)
