@@ -68,6 +68,7 @@ check() {
 check "$NSF" keep-client-ip-front.ini
 check "$NSF" port-forward.ini
 check "$NSF" hairpin.ini
+check "$NSF" backends.ini
 check "$NSB" keep-client-ip-back.ini
 
 # the same check fails where the interfaces are missing: this test can fail
