@@ -151,8 +151,8 @@ kill -TERM $pid; wait $pid 2>/dev/null
 
 # every example is covered above
 n=$(ls "$EX"/*.ini | wc -l)
-if [ "$n" = 4 ]; then
-	ok "examples/ holds the 4 files checked here"
+if [ "$n" = 5 ]; then
+	ok "examples/ holds the 5 files checked here"
 else
 	not_ok "examples/ holds $n .ini files; check each one here"
 fi
