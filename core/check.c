@@ -479,8 +479,8 @@ check_backends(struct check_front *k)
 	size_t i;
 	int r;
 
-	for (i = 0; i < k->cf->nbackend; i++) {
-		const struct conf_addr *b = &k->cf->backend[i];
+	for (i = 0; i < k->cf->nbackends; i++) {
+		const struct conf_addr *b = &k->cf->backends[i].a;
 
 		inet_ntop(b->family == 4 ? AF_INET : AF_INET6, b->addr.b, a,
 		    sizeof(a));
