@@ -309,18 +309,16 @@ backend_range(const struct nat *nat, uint32_t rule_id)
 	return NULL;
 }
 
-/* The backend a flow goes to, or NULL (one target, or no longer listed). */
-struct nat_bk *
-backend_of(const struct nat *nat, const struct nat_flow *f)
+/* The backend of range rg a flow goes to, or NULL (no longer listed). */
+static struct nat_bk *
+backend_in(const struct nat *nat, const struct nat_bk_range *rg,
+    const struct nat_flow *f)
 {
-	const struct nat_bk_range *rg;
 	struct nat_bk *b;
 	bool ports = f->proto == PROTO_TCP || f->proto == PROTO_UDP;
 	uint16_t port = f->port[2];
 	uint32_t i;
 
-	if (nat->nbk == 0 || (rg = backend_range(nat, f->rule_id)) == NULL)
-		return NULL;
 	for (i = 0; i < rg->count; i++) {
 		b = &nat->bk[rg->first + i];
 		if (b->st.family != flow_family(f) ||
@@ -332,6 +330,17 @@ backend_of(const struct nat *nat, const struct nat_flow *f)
 			return b;
 	}
 	return NULL;
+}
+
+/* The backend a flow goes to, or NULL (one target, or no longer listed). */
+struct nat_bk *
+backend_of(const struct nat *nat, const struct nat_flow *f)
+{
+	const struct nat_bk_range *rg;
+
+	if (nat->nbk == 0 || (rg = backend_range(nat, f->rule_id)) == NULL)
+		return NULL;
+	return backend_in(nat, rg, f);
 }
 
 /* Count a flow of its backend in (delta 1; created: new) or out (-1). */
@@ -351,11 +360,12 @@ backend_flow(struct nat *nat, const struct nat_flow *f, int delta,
 		b->st.flows_created++;
 }
 
-/* Count a packet of len bytes of a flow for its backend. */
+/* Count a packet of len bytes of a flow (of a rule with backends rg). */
 void
-backend_count(struct nat *nat, const struct nat_flow *f, size_t len)
+backend_count(struct nat *nat, const struct nat_bk_range *rg,
+    const struct nat_flow *f, size_t len)
 {
-	struct nat_bk *b = backend_of(nat, f);
+	struct nat_bk *b = backend_in(nat, rg, f);
 
 	if (b != NULL) {
 		b->st.packets++;

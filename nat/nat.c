@@ -427,8 +427,9 @@ nat_forward(struct nat *nat, struct nat_flow *f, int dir, struct pkt_info *pi,
 		rs->packets++;
 		rs->bytes += pi->len;
 	}
-	if (nat->nbk > 0)
-		backend_count(nat, f, pi->len);
+	/* the rule's counters' place gives its backends without a search */
+	if (rs != NULL && nat->rbk[rs - nat->rstats].count > 0)
+		backend_count(nat, &nat->rbk[rs - nat->rstats], f, pi->len);
 	if (dir == 1)
 		f->flags |= FLOW_REPLIED;
 	nat_assure(nat, f, replied);
@@ -1063,5 +1064,6 @@ nat_memory(const struct nat *nat)
 	    fidx_bytes(&nat->index) + slab_bytes(&nat->flow_slab) +
 	    slab_bytes(&nat->flow6_slab) + slab_bytes(&nat->map_slab) +
 	    nat->npools * sizeof(struct port_pool) + frag_memory(nat) +
-	    limit_memory(nat);
+	    limit_memory(nat) + nat->nbk * sizeof(struct nat_bk) +
+	    nat->nrstats * sizeof(struct nat_bk_range);
 }

@@ -511,7 +511,8 @@ const struct nat_bk *backend_pick(const struct nat *, const struct nat_rule *,
     const uint8_t *);
 struct nat_bk *backend_of(const struct nat *, const struct nat_flow *);
 void backend_flow(struct nat *, const struct nat_flow *, int, bool);
-void backend_count(struct nat *, const struct nat_flow *, size_t);
+void backend_count(struct nat *, const struct nat_bk_range *,
+    const struct nat_flow *, size_t);
 
 /* full NAT mappings and ports (port.c) */
 int port_init(struct nat *, char *);
