@@ -86,6 +86,13 @@ same() {
 	echo "$bad"
 }
 
+# The front's Prometheus metrics.
+metrics() {
+	inF python3 -c 'import urllib.request, sys
+sys.stdout.write(urllib.request.urlopen(
+    "http://127.0.0.1:9464/metrics", timeout=5).read().decode())'
+}
+
 # Print the front's log, rules, flows and status (after a failure).
 dump() {
 	echo "--- log"; tail -40 "$TMP/front.log"
@@ -155,6 +162,15 @@ expect "the ICMP-checked forward keeps B2 (it still answers pings)" \
     '^backend "forward.dns 10.22.22.2:80" state=up ' status
 expect "the down transition is counted" \
     '^backend "forward.web 10.22.22.2:80" state=down .* downs=1$' status
+expect "metrics: B2 of forward.web is down (tunrelay_backend_up 0)" \
+    '^tunrelay_backend_up\{backend="forward\.web 10\.22\.22\.2:80"\} 0$' metrics
+expect "metrics: its down transition is counted" \
+    '^tunrelay_backend_transitions_total\{backend="forward\.web 10\.22\.22\.2:80",to="down"\} 1$' metrics
+expect "metrics: B1's flows are counted" \
+    '^tunrelay_backend_flows_created_total\{backend="forward\.web 10\.22\.22\.1:80"\} [1-9]' metrics
+expect "status -j lists the backends with their state" \
+    '"backend":"forward\.web 10\.22\.22\.2:80","state":"down"' \
+    inF "$BIN" status -j -c "$CONF"
 ask tcp 80
 expect "B2 down: its clients go to B1/B3, the others keep theirs" '^0$' same B2 B1 B3
 expect "B2 down: B1's existing UDP flow continues" "^B1 peer=198\\.51\\.100\\.$CB1 port=40001 " \

@@ -99,6 +99,7 @@ bk_conf() {
 public_interface = f-eth0
 tunnel_interface = f-tun
 control_socket = $1
+metrics = 127.0.0.1:9464
 
 [forward.web]
 proto = tcp,udp

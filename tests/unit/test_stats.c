@@ -293,6 +293,50 @@ test_prom_escaping(void **state)
 	evbuffer_free(b);
 }
 
+/* The per-backend metrics: valid, one sample per backend, names escaped. */
+static void
+test_prom_backends(void **state)
+{
+	struct stats_backend b[2];
+	struct evbuffer *e = evbuffer_new();
+	char *p;
+
+	(void)state;
+	memset(b, 0, sizeof(b));
+	snprintf(b[0].name, sizeof(b[0].name), "forward.web 10.22.22.1:80");
+	b[0].st.up = true;
+	b[0].st.flows_active = 3;
+	b[0].st.flows_created = 40;
+	b[0].st.packets = 1000;
+	b[0].st.bytes = 80000;
+	b[0].st.ups = 1;
+	b[0].st.downs = 2;
+	snprintf(b[1].name, sizeof(b[1].name), "a\"b");
+	stats_prom_backends(b, 2, e);
+	p = drain(e);
+	assert_non_null(strstr(p, "# TYPE tunrelay_backend_up gauge\n"
+	    "tunrelay_backend_up{backend=\"forward.web 10.22.22.1:80\"} 1\n"
+	    "tunrelay_backend_up{backend=\"a\\\"b\"} 0\n"));
+	assert_non_null(strstr(p, "tunrelay_backend_transitions_total{backend="
+	    "\"forward.web 10.22.22.1:80\",to=\"down\"} 2\n"
+	    "tunrelay_backend_transitions_total{backend="
+	    "\"forward.web 10.22.22.1:80\",to=\"up\"} 1\n"));
+	assert_non_null(strstr(p, "tunrelay_backend_flows{backend="
+	    "\"forward.web 10.22.22.1:80\"} 3\n"));
+	assert_non_null(strstr(p, "tunrelay_backend_flows_created_total{backend="
+	    "\"forward.web 10.22.22.1:80\"} 40\n"));
+	assert_non_null(strstr(p, "tunrelay_backend_packets_total{backend="
+	    "\"forward.web 10.22.22.1:80\"} 1000\n"));
+	assert_non_null(strstr(p, "tunrelay_backend_bytes_total{backend="
+	    "\"forward.web 10.22.22.1:80\"} 80000\n"));
+	prom_valid(p);
+	free(p);
+	/* no backends: nothing at all */
+	stats_prom_backends(b, 0, e);
+	assert_int_equal(evbuffer_get_length(e), 0);
+	evbuffer_free(e);
+}
+
 /* stats_fill copies the loop counters and the flow log's. */
 static void
 test_fill(void **state)
@@ -492,6 +536,7 @@ main(void)
 		cmocka_unit_test(test_prom_valid),
 		cmocka_unit_test(test_text_matches_prom),
 		cmocka_unit_test(test_prom_escaping),
+		cmocka_unit_test(test_prom_backends),
 		cmocka_unit_test(test_fill),
 		cmocka_unit_test(test_flowlog_format),
 		cmocka_unit_test(test_flowlog_off),
