@@ -112,7 +112,7 @@ DPID=$!
 topo_wait 100 inF "$BIN" status -c "$CONF" || {
 	not_ok "front did not come up"; cat "$TMP/front.log"; exit 1; }
 ok "front is up"
-expect "status lists the six backends, all up" '^6$' \
+expect "status lists the nine backends, all up" '^9$' \
     sh -c "ip netns exec $NS_F $BIN status -c $CONF | grep -c '^backend .* state=up '"
 expect "status shows a backend's weight" \
     '^backend "forward.web 10.22.22.1:80" state=up weight=2 ' status
@@ -135,6 +135,19 @@ for b in B1 B2 B3; do
 done
 ask tcp 80
 expect "each client keeps its backend (TCP, new connections)" '^0$' same
+
+# IPv6 clients of the default destination (backend = fd22::1, fd22::2, fd22::3)
+declare -A V6
+bad=0
+for i in $(seq 10 19); do
+	a=$(inC python3 "$PEER" tcp-line-from "2001:db8:100::$i" 0 2001:db8:100::1 80 2>&1)
+	V6[$i]=$(printf '%s\n' "$a" | sed -n "s/^\(B[123]\) peer=2001:db8:100::$i .*/\1/p")
+	[ -n "${V6[$i]}" ] || { bad=$((bad + 1)); echo "# v6 client $i: $a"; }
+done
+[ "$bad" = 0 ] && ok "IPv6: 10 clients reach the backends, which see the client's own address" ||
+    not_ok "IPv6: $bad clients without an answer showing their address"
+expect "IPv6: the clients are spread (two backends at least)" '^[23]$' \
+    sh -c "printf '%s\n' ${V6[*]} | sort -u | wc -l"
 ask udp 80
 expect "each client keeps its backend (UDP)" '^0$' same
 
@@ -209,9 +222,27 @@ done
     not_ok "B3 down: $bad UDP 5353 clients not served by B1/B2"
 expect "B3 down: B1's existing UDP flow continues" "^B1 peer=198\\.51\\.100\\.$CB1 port=40001 " \
     who_udp "$CB1" 80 40001
+if wait_state "backend fd22::3" down; then
+	ok "B3's link down: its ICMPv6 check takes it out of the IPv6 backends"
+else
+	not_ok "B3's link down: backend fd22::3 still up"; dump
+fi
+bad=0
+for i in $(seq 10 19); do
+	a=$(inC python3 "$PEER" tcp-line-from "2001:db8:100::$i" 0 2001:db8:100::1 80 2>&1 |
+	    sed -n "s/^\(B[12]\) peer=2001:db8:100::$i .*/\1/p")
+	if [ "${V6[$i]}" = B3 ]; then
+		[ -n "$a" ] || { bad=$((bad + 1)); echo "# v6 client $i: '$a'"; }
+	else
+		[ "$a" = "${V6[$i]}" ] || { bad=$((bad + 1)); echo "# v6 client $i: '$a' not ${V6[$i]}"; }
+	fi
+done
+[ "$bad" = 0 ] && ok "IPv6, B3 down: its clients go to B1/B2, the others keep theirs" ||
+    not_ok "IPv6, B3 down: $bad clients answered wrongly"
 ip -n "$NS_SW" link set sw-b3 up
 if wait_state "forward.web 10.22.22.3:80" up &&
-    wait_state "forward.dns 10.22.22.3:80" up; then
+    wait_state "forward.dns 10.22.22.3:80" up &&
+    wait_state "backend fd22::3" up; then
 	ok "B3's link back: it is up again"
 else
 	not_ok "B3's link back: still down after 15 s"; dump

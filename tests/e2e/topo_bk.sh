@@ -5,12 +5,13 @@
 #
 #   clients                     front (relay)
 #   c-eth0 198.51.100.10-49 --- f-eth0 198.51.100.1
-#                               f-tun  10.22.22.254 ---+
-#                                                      |  br0 in "switch"
-#   backend 1  b-eth0 10.22.22.1 ---(sw-b1)------------+  (the tunnel side;
-#   backend 2  b-eth0 10.22.22.2 ---(sw-b2)------------+   each backend's
-#   backend 3  b-eth0 10.22.22.3 ---(sw-b3)------------+   default route is
-#                                                          the front)
+#          2001:db8:100::10-19         2001:db8:100::1
+#                               f-tun  10.22.22.254, fd22::254 ---+
+#                                                                 |  br0 in "switch"
+#   backend 1  b-eth0 10.22.22.1, fd22::1 ---(sw-b1)--------------+  (the tunnel side;
+#   backend 2  b-eth0 10.22.22.2, fd22::2 ---(sw-b2)--------------+   each backend's
+#   backend 3  b-eth0 10.22.22.3, fd22::3 ---(sw-b3)--------------+   default route is
+#                                                                     the front)
 #
 # Only documentation and private ranges, only inside namespaces made here.
 
@@ -22,7 +23,8 @@ NS_B1=tr-b1-$BK_ID
 NS_B2=tr-b2-$BK_ID
 NS_B3=tr-b3-$BK_ID
 BK_NS=()
-BK_PID=()			# the service of backend N is BK_PID[N]
+BK_PID=()			# the IPv4 service of backend N is BK_PID[N]
+BK_PID6=()			# its IPv6 service
 
 inC() { ip netns exec "$NS_C" "$@"; }
 inF() { ip netns exec "$NS_F" "$@"; }
@@ -64,34 +66,47 @@ bk_up() {
 	for i in $(seq 11 49); do
 		inC ip addr add "198.51.100.$i/24" dev c-eth0 || return 1
 	done
-	bk_port "$NS_F" f-tun sw-f && inF ip addr add 10.22.22.254/24 dev f-tun ||
-	    return 1
+	for i in $(seq 10 19); do
+		inC ip -6 addr add "2001:db8:100::$i/64" dev c-eth0 nodad || return 1
+	done
+	inF ip -6 addr add 2001:db8:100::1/64 dev f-eth0 nodad || return 1
+	bk_port "$NS_F" f-tun sw-f && inF ip addr add 10.22.22.254/24 dev f-tun &&
+	    inF ip -6 addr add fd22::254/64 dev f-tun nodad || return 1
 	for n in 1 2 3; do
 		bk_ns "$(bk_nsof $n)" && bk_port "$(bk_nsof $n)" b-eth0 "sw-b$n" &&
 		    ip -n "$(bk_nsof $n)" addr add "10.22.22.$n/24" dev b-eth0 &&
-		    ip -n "$(bk_nsof $n)" route add default via 10.22.22.254 ||
+		    ip -n "$(bk_nsof $n)" -6 addr add "fd22::$n/64" dev b-eth0 nodad &&
+		    ip -n "$(bk_nsof $n)" route add default via 10.22.22.254 &&
+		    ip -n "$(bk_nsof $n)" -6 route add default via fd22::254 ||
 		    return 1
 	done
 }
 
-# Start backend N's service: who-answers "BN peer=..." on TCP and UDP 80.
+# Start backend N's services: who-answers "BN peer=..." on TCP and UDP 80,
+# IPv4 and IPv6.
 bk_serve() {
 	local n=$1 py=$2
 	topo_bg "$(bk_nsof "$n")" python3 "$py" serve-who 10.22.22."$n" "B$n" 80
 	BK_PID[$n]=${TOPO_PIDS[-1]}
+	topo_bg "$(bk_nsof "$n")" python3 "$py" serve-who fd22::"$n" "B$n" 80
+	BK_PID6[$n]=${TOPO_PIDS[-1]}
 	topo_wait 50 ip netns exec "$(bk_nsof "$n")" python3 "$py" tcp-line \
-	    10.22.22."$n" 80
+	    10.22.22."$n" 80 &&
+	    topo_wait 50 ip netns exec "$(bk_nsof "$n")" python3 "$py" tcp-line \
+	    fd22::"$n" 80
 }
 
-# Stop backend N's service.
+# Stop backend N's services.
 bk_kill() {
-	kill "${BK_PID[$1]}" 2>/dev/null
-	wait "${BK_PID[$1]}" 2>/dev/null
+	kill "${BK_PID[$1]}" "${BK_PID6[$1]}" 2>/dev/null
+	wait "${BK_PID[$1]}" "${BK_PID6[$1]}" 2>/dev/null
 	BK_PID[$1]=
+	BK_PID6[$1]=
 }
 
 # The front's config: a forward of TCP and UDP port 80 to the three
-# backends, TCP-checked, and one of UDP 5353 to them, ICMP-checked.
+# backends, TCP-checked, one of UDP 5353 to them, ICMP-checked, and the
+# IPv6 default destination, the three again, ICMPv6-checked.
 bk_conf() {
 	cat <<EOF
 ; one front, three backends: new flows spread by client address
@@ -100,6 +115,8 @@ public_interface = f-eth0
 tunnel_interface = f-tun
 control_socket = $1
 metrics = 127.0.0.1:9464
+backend = fd22::1, fd22::2, fd22::3
+backend_check = icmp interval=1 timeout=1 rise=2 fall=2
 
 [forward.web]
 proto = tcp,udp
