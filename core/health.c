@@ -245,6 +245,19 @@ health_send(struct health_probe *p)
 	return health_icmp_send(p);
 }
 
+/* Why a check could not be sent (errno e), with the fix when it is ours. */
+static const char *
+health_why(const struct health_probe *p, int e)
+{
+	/* no socket at all: the host does not let the relay ping */
+	if (p->hc.kind == CONF_CHECK_ICMP && p->fd < 0 &&
+	    (e == EPERM || e == EACCES))
+		return "cannot open an ICMP socket (fix: let the relay's group "
+		    "use ping sockets, sysctl net.ipv4.ping_group_range, or "
+		    "give it CAP_NET_RAW; or use check = tcp)";
+	return strerror(e);
+}
+
 /* Start one check (ending one still in flight as a failure). */
 static void
 health_start(struct health_probe *p)
@@ -255,7 +268,7 @@ health_start(struct health_probe *p)
 	if (p->fd >= 0)
 		health_done(p, false, "no answer within the interval");
 	if (health_send(p) == -1) {
-		health_done(p, false, strerror(errno));
+		health_done(p, false, health_why(p, errno));
 		return;
 	}
 	p->io = event_new(p->h->base, p->fd, tcp ? EV_WRITE : EV_READ |
