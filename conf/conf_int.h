@@ -7,7 +7,9 @@
  *	conf_key.c	one key's value through a parser, with the error message
  *	conf_front.c	[front], [forward.NAME], [hairpin], cross-checks
  *	conf_back.c	[back]
- *	conf_nat.c	conf_nat_settings(): the engine's rules
+ *	conf_nat.c	conf_nat_settings(), conf_nat_backends(): the engine's
+ *			rules and backends; conf_nat_checks()
+ *	conf_backend.c	backend lists with weights, health check keys
  */
 #ifndef TUNRELAY_CONF_INT_H
 #define TUNRELAY_CONF_INT_H

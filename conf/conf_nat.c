@@ -3,7 +3,8 @@
  *
  * Rule order (first match wins, docs/engine.md): exclude items as pass
  * rules, then the forwards in file order, then the backend as the default
- * destination.
+ * destination. Lists of several backends (or checked ones) become the
+ * engine's backends of their rule (conf_nat_backends()).
  */
 #include <stdio.h>
 #include <string.h>
@@ -181,4 +182,212 @@ conf_nat_rule_name(const struct conf *c, uint32_t id, char *buf, size_t len)
 	else
 		snprintf(buf, len, "rule %u", id);
 	return (buf);
+}
+
+/* Whether a list goes to the engine as backends: several, or checked. */
+static bool
+conf_nat_listed(size_t n, const struct conf_health *h)
+{
+	return (n > 1 || (n == 1 && h->kind != CONF_CHECK_NONE));
+}
+
+/* Backends of family fam in [front] backend. */
+static size_t
+conf_nat_of_family(const struct conf_front *f, uint8_t fam)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i < f->nbackends; i++)
+		n += f->backends[i].a.family == fam;
+	return (n);
+}
+
+/* Backends conf_nat_backends() writes for c. */
+size_t
+conf_nat_nbackends(const struct conf *c)
+{
+	const struct conf_front	*f = &c->front;
+	size_t			 i, n = 0;
+
+	if (c->role != CONF_ROLE_FRONT)
+		return (0);
+	for (i = 0; i < f->nforward; i++)
+		if (conf_nat_listed(f->forward[i].ntargets,
+		    &f->forward[i].health))
+			n += f->forward[i].ntargets;
+	for (i = 0; i < f->nbackend; i++)
+		if (conf_nat_listed(conf_nat_of_family(f,
+		    f->backend[i].family), &f->backend_health))
+			n += conf_nat_of_family(f, f->backend[i].family);
+	return (n);
+}
+
+/* Append the targets of family fam of l[0..n) for rule r; -1: no room. */
+static int
+conf_nat_bk_rule(struct nat_rule *r, const struct conf_target *l, size_t n,
+    uint8_t fam, struct nat_backend *bk, size_t *o, size_t cap)
+{
+	size_t	i;
+
+	r->backend_first = (uint32_t)*o;
+	r->backend_count = 0;
+	for (i = 0; i < n; i++) {
+		if (l[i].a.family != fam)
+			continue;
+		if (*o == cap)
+			return (-1);
+		memset(&bk[*o], 0, sizeof(bk[*o]));
+		bk[*o].addr = l[i].a.addr;
+		bk[*o].port = l[i].port;
+		bk[*o].weight = l[i].weight;
+		bk[*o].id = CONF_BACKEND_ID(r->id, i);
+		(*o)++;
+		r->backend_count++;
+	}
+	return (0);
+}
+
+/* The engine's backends of c's lists; see conf.h. */
+int
+conf_nat_backends(const struct conf *c, struct nat_settings *s,
+    struct nat_rule *rules, struct nat_backend *bk, size_t *nbk,
+    char err[NAT_ERRLEN])
+{
+	const struct conf_front		*f = &c->front;
+	const struct conf_forward	*fw;
+	struct nat_rule			*r;
+	size_t				 i, o = 0, idx;
+	int				 rc = 0;
+
+	for (i = 0; i < s->nrules && rc == 0; i++) {
+		r = &rules[i];
+		idx = CONF_RULE_INDEX(r->id);
+		if (CONF_RULE_KIND(r->id) == CONF_RULE_FORWARD &&
+		    idx < f->nforward) {
+			fw = &f->forward[idx];
+			if (conf_nat_listed(fw->ntargets, &fw->health))
+				rc = conf_nat_bk_rule(r, fw->targets,
+				    fw->ntargets, r->family, bk, &o, *nbk);
+		} else if (CONF_RULE_KIND(r->id) == CONF_RULE_BACKEND &&
+		    conf_nat_listed(conf_nat_of_family(f, r->family),
+		    &f->backend_health))
+			rc = conf_nat_bk_rule(r, f->backends, f->nbackends,
+			    r->family, bk, &o, *nbk);
+	}
+	if (rc == -1) {
+		snprintf(err, NAT_ERRLEN, "room for %zu backends, more needed",
+		    *nbk);
+		return (-1);
+	}
+	s->backends = bk;
+	s->nbackends = o;
+	*nbk = o;
+	return (0);
+}
+
+/* The list, health and name of the rule a backend id belongs to. */
+static const struct conf_target *
+conf_nat_list_of(const struct conf *c, uint32_t id, size_t *n,
+    const struct conf_health **h, const char **name)
+{
+	const struct conf_front	*f = &c->front;
+	uint32_t		 rule = CONF_BACKEND_RULE(id);
+	size_t			 i = CONF_RULE_INDEX(rule);
+
+	if (CONF_RULE_KIND(rule) == CONF_RULE_FORWARD && i < f->nforward) {
+		*n = f->forward[i].ntargets;
+		*h = &f->forward[i].health;
+		*name = f->forward[i].name;
+		return (f->forward[i].targets);
+	}
+	if (CONF_RULE_KIND(rule) == CONF_RULE_BACKEND && i < f->nbackend) {
+		*n = f->nbackends;
+		*h = &f->backend_health;
+		*name = NULL;
+		return (f->backends);
+	}
+	return (NULL);
+}
+
+/* Describe a backend by its id; see conf.h. */
+const char *
+conf_nat_backend_name(const struct conf *c, uint32_t id, char *buf,
+    size_t len)
+{
+	const struct conf_target	*l;
+	const struct conf_health	*h;
+	const char			*name;
+	size_t				 n, j = CONF_BACKEND_PLACE(id);
+	char				 a[64];
+
+	if ((l = conf_nat_list_of(c, id, &n, &h, &name)) == NULL ||
+	    j >= n) {
+		snprintf(buf, len, "backend %u", id);
+		return (buf);
+	}
+	conf_parse_addr_str(&l[j].a, a, sizeof(a));
+	if (name == NULL)
+		snprintf(buf, len, "backend %s", a);
+	else if (l[j].port == 0)
+		snprintf(buf, len, "forward.%s %s", name, a);
+	else if (l[j].a.family == 6)
+		snprintf(buf, len, "forward.%s [%s]:%u", name, a, l[j].port);
+	else
+		snprintf(buf, len, "forward.%s %s:%u", name, a, l[j].port);
+	return (buf);
+}
+
+/* Add the checked targets of one list (rule id rule) to out. */
+static size_t
+conf_nat_bk_checks(const struct conf_target *l, size_t n,
+    const struct conf_health *h, uint32_t rule, uint16_t dport,
+    struct conf_check *out, size_t o, size_t max)
+{
+	size_t	i;
+
+	if (h->kind == CONF_CHECK_NONE || !conf_nat_listed(n, h))
+		return (o);
+	for (i = 0; i < n; i++, o++) {
+		if (o >= max)
+			continue;
+		out[o].id = CONF_BACKEND_ID(rule, i);
+		out[o].a = l[i].a;
+		out[o].port = h->port ? h->port : l[i].port ? l[i].port : dport;
+		out[o].health = h;
+	}
+	return (o);
+}
+
+/* Every backend with checks; see conf.h. */
+size_t
+conf_nat_checks(const struct conf *c, struct conf_check *out, size_t max)
+{
+	const struct conf_front		*f = &c->front;
+	const struct conf_forward	*fw;
+	size_t				 i, o = 0;
+
+	if (c->role != CONF_ROLE_FRONT)
+		return (0);
+	for (i = 0; i < f->nforward; i++) {
+		fw = &f->forward[i];
+		o = conf_nat_bk_checks(fw->targets, fw->ntargets, &fw->health,
+		    CONF_RULE_FORWARD | (uint32_t)i, fw->listen_lo, out, o, max);
+	}
+	/* one check per address: the ids name each family's rule */
+	for (i = 0; i < f->nbackends; i++) {
+		if (f->backend_health.kind == CONF_CHECK_NONE ||
+		    !conf_nat_listed(conf_nat_of_family(f,
+		    f->backends[i].a.family), &f->backend_health))
+			continue;
+		if (o < max) {
+			out[o].id = CONF_BACKEND_ID(CONF_RULE_BACKEND |
+			    (uint32_t)(f->backend[0].family ==
+			    f->backends[i].a.family ? 0 : 1), i);
+			out[o].a = f->backends[i].a;
+			out[o].port = f->backend_health.port;
+			out[o].health = &f->backend_health;
+		}
+		o++;
+	}
+	return (o);
 }
