@@ -59,15 +59,26 @@ fc_engine(const struct conf *c)
 {
 	struct nat_settings s;
 	struct nat_rule *r;
+	struct nat_backend *bk;
 	struct nat *nat;
 	char err[NAT_ERRLEN], name[128];
-	size_t n = conf_nat_nrules(c), i;
+	size_t n = conf_nat_nrules(c), nb = conf_nat_nbackends(c), i;
 
 	r = calloc(n ? n : 1, sizeof(*r));
-	if (r == NULL)
+	bk = calloc(nb ? nb : 1, sizeof(*bk));
+	if (r == NULL || bk == NULL) {
+		free(r);
+		free(bk);
 		return;
+	}
 	if (conf_nat_settings(c, &s, r, &n, err) == -1)
 		FZP_OOPS("conf_nat_settings refused a loaded config: %s", err);
+	if (conf_nat_backends(c, &s, r, bk, &nb, err) == -1)
+		FZP_OOPS("conf_nat_backends refused a loaded config: %s", err);
+	for (i = 0; i < nb; i++)
+		if (conf_nat_backend_name(c, bk[i].id, name, sizeof(name)) ==
+		    NULL || memchr(name, '\0', sizeof(name)) == NULL)
+			FZP_OOPS("backend %zu has no name", i);
 	for (i = 0; i < n; i++) {
 		/* what the daemon fills in from the host */
 		if (r[i].source == NAT_SOURCE_RELAY)
@@ -81,6 +92,7 @@ fc_engine(const struct conf *c)
 		FZP_OOPS("the engine refused a loaded config: %s", err);
 	nat_destroy(nat);
 	free(r);
+	free(bk);
 }
 
 int
