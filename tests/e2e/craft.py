@@ -230,41 +230,19 @@ def cmd_serve_hold(addr, port, seconds):
                 key.fileobj.close()
 
 
-def cmd_udp_burst(host, port, n, src="0.0.0.0"):
-    """N new UDP flows (one socket each, sent at once); print answers."""
+def udp_flows(host, port, n, src, connected):
+    """N new UDP flows at once, one socket each; wait 2 s at most for what
+    comes back. A connected socket also gets the ICMP error the kernel
+    accepts as quoting its datagram. Returns (answered, refused)."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     socks = []
     for _ in range(int(n)):
         s = socket.socket(fam, socket.SOCK_DGRAM)
         s.bind((src, 0))
+        if connected:
+            s.connect((host, int(port)))
         s.setblocking(False)
         s.sendto(b"who", (host, int(port)))
-        socks.append(s)
-    got = 0
-    end = time.monotonic() + 2
-    sel = selectors.DefaultSelector()
-    for s in socks:
-        sel.register(s, selectors.EVENT_READ)
-    while sel.get_map() and time.monotonic() < end:
-        for key, _ in sel.select(timeout=max(0, end - time.monotonic())):
-            key.fileobj.recv(100)
-            sel.unregister(key.fileobj)
-            got += 1
-    print("answered %d" % got)
-
-
-def cmd_udp_refused(host, port, n, src="0.0.0.0"):
-    """N new UDP flows at once, one connected socket each (a connected
-    socket gets the ICMP error the kernel accepts as quoting its datagram);
-    after 2 s print "answered A refused R silent S"."""
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    socks = []
-    for _ in range(int(n)):
-        s = socket.socket(fam, socket.SOCK_DGRAM)
-        s.bind((src, 0))
-        s.connect((host, int(port)))
-        s.setblocking(False)
-        s.send(b"who")
         socks.append(s)
     got = refused = 0
     end = time.monotonic() + 2
@@ -279,8 +257,20 @@ def cmd_udp_refused(host, port, n, src="0.0.0.0"):
             except OSError:
                 refused += 1
             sel.unregister(key.fileobj)
+    return got, refused
+
+
+def cmd_udp_burst(host, port, n, src="0.0.0.0"):
+    """N new UDP flows (one socket each, sent at once); print answers."""
+    print("answered %d" % udp_flows(host, port, n, src, False)[0])
+
+
+def cmd_udp_refused(host, port, n, src="0.0.0.0"):
+    """N new UDP flows at once on connected sockets; after 2 s print
+    "answered A refused R silent S" (refused: an ICMP error came back)."""
+    got, refused = udp_flows(host, port, n, src, True)
     print("answered %d refused %d silent %d" %
-          (got, refused, len(socks) - got - refused))
+          (got, refused, int(n) - got - refused))
 
 
 def cmd_udp_once(host, port, n, sport0, batch="32"):
