@@ -198,8 +198,8 @@ back_net(const struct nl_ifaddr *a)
 
 /*
  * Tunnel t's global addresses into out. A missing interface is no error
- * (ifindex 0, no addresses): with several fronts one tunnel may be gone
- * while the others carry on. -1 only when netlink fails.
+ * (ifindex 0, no addresses, why in err): with several fronts one tunnel may
+ * be gone while the others carry on. -1 only when netlink fails.
  */
 static int
 back_tun_addrs(struct back *b, size_t t, struct nl_ifaddr *out, size_t *n,
@@ -215,10 +215,8 @@ back_tun_addrs(struct back *b, size_t t, struct nl_ifaddr *out, size_t *n,
 	b->tun[t].ifindex = 0;
 	b->tun[t].up = false;
 	if (nl_link_get(&b->nl, name, 0, &l, e) == -1) {
-		if (errno == ENODEV)
-			return 0;
 		snprintf(err, BACK_ERRLEN, "tunnel_interface %s: %s", name, e);
-		return -1;
+		return errno == ENODEV ? 0 : -1;
 	}
 	b->tun[t].ifindex = l.ifindex;
 	b->tun[t].up = (l.flags & IFF_UP) != 0;
@@ -359,8 +357,7 @@ back_build_tunnel(struct back *b, size_t t, char *why, char *err)
 		return -1;
 	back_tun_presence(b, t);
 	if (b->tun[t].ifindex == 0) {
-		snprintf(why, BACK_ERRLEN, "tunnel_interface %s: no such "
-		    "device", ct->tunnel_interface);
+		snprintf(why, BACK_ERRLEN, "%s", err);
 		return 1;
 	}
 	for (i = 0; i < ct->nfront; i++) {
@@ -1266,15 +1263,10 @@ back_check_tunnel(struct back *b, size_t t, struct nl_ifaddr *a, size_t *na)
 	size_t i;
 	int bad = 0;
 
-	err[0] = '\0';
-	if (back_tun_addrs(b, t, a, na, err) == -1 || b->tun[t].ifindex == 0) {
-		if (b->tun[t].ifindex == 0 && err[0] == '\0')
-			snprintf(err, sizeof(err), "tunnel_interface %s: no "
-			    "such device", ct->tunnel_interface);
+	if (back_tun_addrs(b, t, a, na, err) == -1 || b->tun[t].ifindex == 0)
 		return back_problem(&b->conf, true, "[%s] %s (fix: bring the "
 		    "tunnel up first, e.g. wg-quick up %s)", ct->name, err,
 		    ct->tunnel_interface);
-	}
 	if (!b->tun[t].up)
 		bad += back_problem(&b->conf, true, "[%s] tunnel_interface %s "
 		    "is down (fix: ip link set %s up)", ct->name,
