@@ -32,9 +32,11 @@
 #include "tun/route.h"
 #include "tun/sysctl.h"
 
-#define BACK_MAX_RULES 64
-#define BACK_MAX_ROUTES 32
+#define BACK_MAX_RULES (BACK_PRIO_HI - BACK_PRIO_LO + 1)
+#define BACK_MAX_ROUTES (8 * BACK_TUNNELS)	/* prefixes and defaults */
 #define BACK_MAX_ADDRS 16
+
+_Static_assert(BACK_TUNNELS <= NFT_TUNNELS_MAX, "a tunnel without nft rules");
 #define BACK_RETRY_MS 1000	/* while the tunnel is down or gone */
 
 /* What `tunrelay stats` shows for the back half. */
