@@ -50,11 +50,18 @@ struct back_stats {
 	uint64_t reload_errors;
 };
 
+/* A tunnel as the last reconcile found it. */
+enum back_state {
+	BACK_UP = 0,		/* there and up: routed */
+	BACK_DOWN,		/* there, but down: left out */
+	BACK_MISSING,		/* no such interface: left out */
+};
+
 /* What a reconcile found about one tunnel. */
 struct back_tun {
 	int ifindex;		/* 0: the interface is missing */
 	bool up;		/* IFF_UP */
-	bool missing_said;	/* "missing" logged; said again when back */
+	uint8_t said;		/* enum back_state last logged */
 	bool no_family[2];	/* IPv4/IPv6 left out: the tunnel has no address */
 	size_t nrules;		/* rules installed for it */
 };
@@ -325,22 +332,43 @@ back_has_family(struct back *b, size_t t, const struct nl_ifaddr *a,
 	return false;
 }
 
-/* Say once that tunnel t went missing, and once that it is back. */
+/* Tunnel t's state from what back_tun_addrs found. */
+static enum back_state
+back_tun_state(const struct back *b, size_t t)
+{
+	if (b->tun[t].ifindex == 0)
+		return BACK_MISSING;
+	return b->tun[t].up ? BACK_UP : BACK_DOWN;
+}
+
+/* A state's name, as status and the log show it. */
+static const char *
+back_state_name(enum back_state st)
+{
+	return st == BACK_UP ? "up" : st == BACK_DOWN ? "down" : "missing";
+}
+
+/*
+ * With several tunnels, say once that tunnel t went down or missing, and
+ * once that it is back (one tunnel: the failure itself is the message).
+ */
 static void
 back_tun_presence(struct back *b, size_t t)
 {
 	const struct conf_back_tunnel *ct = &b->conf.back.tunnel[t];
-	struct back_tun *bt = &b->tun[t];
+	enum back_state now = back_tun_state(b, t);
 
-	if (bt->ifindex == 0 && !bt->missing_said && b->conf.back.ntunnel > 1)
-		log_warnx("[%s] tunnel_interface %s is missing: replies of its "
-		    "flows are not routed back until it is there again (the "
+	if (now == b->tun[t].said)
+		return;
+	if (now != BACK_UP && b->conf.back.ntunnel > 1)
+		log_warnx("[%s] tunnel_interface %s is %s: replies of its "
+		    "flows are not routed back until it is up again (the "
 		    "other tunnels are not affected)", ct->name,
-		    ct->tunnel_interface);
-	else if (bt->ifindex != 0 && bt->missing_said)
+		    ct->tunnel_interface, back_state_name(now));
+	else if (now == BACK_UP && b->conf.back.ntunnel > 1)
 		log_info("[%s] tunnel_interface %s is back", ct->name,
 		    ct->tunnel_interface);
-	bt->missing_said = bt->ifindex == 0;
+	b->tun[t].said = (uint8_t)now;
 }
 
 /*
@@ -360,6 +388,12 @@ back_build_tunnel(struct back *b, size_t t, char *why, char *err)
 	back_tun_presence(b, t);
 	if (b->tun[t].ifindex == 0) {
 		snprintf(why, BACK_ERRLEN, "%s", err);
+		return 1;
+	}
+	if (!b->tun[t].up) {
+		/* the kernel takes no route through a down interface */
+		snprintf(why, BACK_ERRLEN, "tunnel_interface %s is down",
+		    ct->tunnel_interface);
 		return 1;
 	}
 	for (i = 0; i < ct->nfront; i++) {
@@ -923,15 +957,6 @@ back_stats(struct evbuffer *out, void *arg)
 #undef S
 }
 
-/* What tunnel t looks like now: up, down or missing. */
-static const char *
-back_tun_state(const struct back *b, size_t t)
-{
-	if (b->tun[t].ifindex == 0)
-		return "missing";
-	return b->tun[t].up ? "up" : "down";
-}
-
 /* One tunnel's front addresses, joined with ',' (JSON: quoted). */
 static void
 back_status_fronts(struct evbuffer *out, const struct conf_back_tunnel *ct,
@@ -965,7 +990,8 @@ back_status(struct evbuffer *out, bool json, void *arg)
 		    "%stunnel %s interface=%s table=%d mark=0x%x state=%s "
 		    "rules=%zu front=", json && t ? "," : "", ct->name,
 		    ct->tunnel_interface, BACK_TABLE + (int)t,
-		    BACK_MARK + (unsigned int)t, back_tun_state(b, t),
+		    BACK_MARK + (unsigned int)t,
+		    back_state_name(back_tun_state(b, t)),
 		    b->tun[t].nrules);
 		back_status_fronts(out, ct, json);
 		evbuffer_add_printf(out, json ? "]}" : "\n");
@@ -1087,13 +1113,13 @@ out:
 	return rc;
 }
 
-/* Report one host finding ("note:" when it does not fail the check). */
+/* Report one host finding at a level; 1 when it fails the check. */
 static int
-back_problem(const struct conf *c, bool counts, const char *fmt, ...)
+back_say(const struct conf *c, enum check_level lvl, const char *fmt, ...)
     __attribute__((__format__(__printf__, 3, 4)));
 
 static int
-back_problem(const struct conf *c, bool counts, const char *fmt, ...)
+back_say(const struct conf *c, enum check_level lvl, const char *fmt, ...)
 {
 	char msg[2048];
 	va_list ap;
@@ -1101,8 +1127,12 @@ back_problem(const struct conf *c, bool counts, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return check_say(c, counts ? CHECK_ERROR : CHECK_NOTE, "%s", msg);
+	return check_say(c, lvl, "%s", msg);
 }
+
+/* Report one host finding ("note:" when it does not fail the check). */
+#define back_problem(c, counts, ...) \
+	back_say((c), (counts) ? CHECK_ERROR : CHECK_NOTE, __VA_ARGS__)
 
 /* The front's address must be reached through tunnel t's interface. */
 static int
@@ -1256,23 +1286,48 @@ back_check_shared(struct back *b, size_t t, const struct nl_ifaddr *a,
 	return bad;
 }
 
-/* The findings of one tunnel; its addresses go into a/na. */
+/* Tunnels that are there and up (run routes them). */
+static size_t
+back_check_usable(struct back *b)
+{
+	struct nl_ifaddr a[BACK_MAX_ADDRS];
+	char err[BACK_ERRLEN];
+	size_t t, na, n = 0;
+
+	for (t = 0; t < b->conf.back.ntunnel; t++)
+		if (back_tun_addrs(b, t, a, &na, err) == 0 &&
+		    back_tun_state(b, t) == BACK_UP)
+			n++;
+	return n;
+}
+
+/*
+ * The findings of one tunnel; its addresses go into a/na. A tunnel that is
+ * missing or down fails the check only when no tunnel is usable: run starts
+ * with the others and leaves it out until it is up.
+ */
 static int
-back_check_tunnel(struct back *b, size_t t, struct nl_ifaddr *a, size_t *na)
+back_check_tunnel(struct back *b, size_t t, size_t usable,
+    struct nl_ifaddr *a, size_t *na)
 {
 	const struct conf_back_tunnel *ct = &b->conf.back.tunnel[t];
+	enum check_level lvl = usable > 0 ? CHECK_WARNING : CHECK_ERROR;
+	const char *later = usable > 0 ? "; tunrelay run leaves it out until "
+	    "it is up" : "";
 	char err[BACK_ERRLEN];
 	size_t i;
 	int bad = 0;
 
-	if (back_tun_addrs(b, t, a, na, err) == -1 || b->tun[t].ifindex == 0)
-		return back_problem(&b->conf, true, "[%s] %s (fix: bring the "
+	if (back_tun_addrs(b, t, a, na, err) == -1)
+		return back_problem(&b->conf, true, "[%s] %s", ct->name, err);
+	if (b->tun[t].ifindex == 0)
+		return back_say(&b->conf, lvl, "[%s] %s%s (fix: bring the "
 		    "tunnel up first, e.g. wg-quick up %s)", ct->name, err,
-		    ct->tunnel_interface);
+		    later, ct->tunnel_interface);
 	if (!b->tun[t].up)
-		bad += back_problem(&b->conf, true, "[%s] tunnel_interface %s "
-		    "is down (fix: ip link set %s up)", ct->name,
-		    ct->tunnel_interface, ct->tunnel_interface);
+		return back_say(&b->conf, lvl, "[%s] tunnel_interface %s is "
+		    "down%s (fix: ip link set %s up)", ct->name,
+		    ct->tunnel_interface, later, ct->tunnel_interface);
 	for (i = 0; i < ct->nfront; i++)
 		bad += back_check_front(b, t, &ct->front[i], a, *na);
 	back_check_rp(&b->conf, ct->tunnel_interface);
@@ -1312,7 +1367,7 @@ back_check(const struct conf *c)
 {
 	struct back *b;
 	struct nl_ifaddr a[BACK_TUNNELS][BACK_MAX_ADDRS];
-	size_t na[BACK_TUNNELS], t;
+	size_t na[BACK_TUNNELS], t, usable;
 	char e[NFT_ERRLEN];
 	int bad = 0;
 
@@ -1323,9 +1378,10 @@ back_check(const struct conf *c)
 		free(b);
 		return back_problem(c, true, "netlink: %s", e);
 	}
+	usable = back_check_usable(b);
 	for (t = 0; t < c->back.ntunnel; t++) {
 		na[t] = 0;
-		bad += back_check_tunnel(b, t, a[t], &na[t]);
+		bad += back_check_tunnel(b, t, usable, a[t], &na[t]);
 		bad += back_check_shared(b, t, a[t], na[t], a, na);
 	}
 	back_check_rules(b);

@@ -284,6 +284,8 @@ kill_front_a() {
 	done
 	# front A's own transfers died with it: end them rather than wait
 	for w in get put; do eval "kill \$T_a_$w; wait \$T_a_$w" 2>/dev/null; done
+	expect "$m: check: tunnel A missing is a warning, run leaves it out" 'warning: \[back\] tunnel_interface b-wga: .*tunrelay run leaves it out' inB "$BIN" check -c "$BCONF"
+	check "$m: check: passes with tunnel B alone" inB "$BIN" check -c "$BCONF"
 	expect "$m: status says tunnel A is missing, B is up" 'tunnel back interface=b-wga table=7341 mark=0x7e1 state=missing' inB "$BIN" status -c "$BCONF"
 	expect "$m: status: tunnel B up" 'tunnel back.b interface=b-wgb table=7342 mark=0x7e2 state=up' inB "$BIN" status -c "$BCONF"
 	check "$m: the back logged tunnel A missing" grep -q "\[back\] tunnel_interface b-wga is missing" "$TMP/back.log"
@@ -356,6 +358,18 @@ expect "connmark: shared address through front A sees 198.51.100.10" '^shared pe
 expect "connmark: shared address through front B, same client address" '^shared peer=198\.51\.100\.10 ' inCB python3 "$PEER" tcp-line-from 198.51.100.10 0 198.51.100.1 8080
 inCB ip addr del 198.51.100.10/32 dev cb-eth0
 n_before=$(ours)
+# tunnel B goes down: only its own flows; up again: its objects come back
+inB sysctl -qw net.ipv6.conf.b-wgb.keep_addr_on_down=1
+inB ip link set b-wgb down
+if wait_for 30 sh -c "ip netns exec $NS_B '$BIN' status -c '$BCONF' | grep -q 'interface=b-wgb .*state=down'"; then ok "tunnel B down: status says so"; else not_ok "tunnel B down: status: $(inB "$BIN" status -c "$BCONF" | grep tunnel)"; fi
+check "tunnel B down: logged" grep -q '\[back.b\] tunnel_interface b-wgb is down' "$TMP/back.log"
+expect "tunnel B down: TCP through front A unaffected" '^peer=198\.51\.100\.10 ' inCA python3 "$PEER" tcp-who 198.51.100.1 80
+expect "tunnel B down: UDP on 0.0.0.0 through front A unaffected" '^peer=198\.51\.100\.10$' inCA python3 "$PEER" udp-who 198.51.100.1 5353
+if defaults 7341; then ok "tunnel B down: table 7341 intact"; else not_ok "tunnel B down: table 7341 lost routes"; fi
+inB ip link set b-wgb up
+if wait_for 30 defaults 7342; then ok "tunnel B up: table 7342 restored"; else not_ok "tunnel B up: table 7342 not restored"; fi
+expect "tunnel B up: TCP through front B again" '^peer=198\.51\.100\.20 ' inCB python3 "$PEER" tcp-who 198.51.100.1 80
+if [ "$(ours)" = "$n_before" ]; then ok "tunnel B up: rules as before ($n_before)"; else not_ok "tunnel B up: rules $n_before -> $(ours)"; fi
 # an operator deletes tunnel B's rule: it comes back, tunnel A untouched
 inB ip rule del fwmark 0x7e2 lookup 7342
 if wait_for 20 sh -c "ip netns exec $NS_B ip rule show | grep -q 'fwmark 0x7e2 lookup 7342'"; then ok "connmark: deleted rule of tunnel B restored within 2 s"; else not_ok "connmark: deleted rule of tunnel B restored"; fi
@@ -384,6 +398,21 @@ kill -9 "$BPID"; wait "$BPID" 2>/dev/null; BPID=
 if [ "$(ours)" -gt 0 ] && defaults 7342; then ok "SIGKILL left both tunnels' rules and tables"; else not_ok "SIGKILL left both tunnels' rules and tables"; fi
 check "cleanup after SIGKILL: exit 0" inB "$BIN" cleanup -c "$BCONF"
 left_nothing "cleanup after SIGKILL"
+
+# no tunnel usable at all: check fails and run refuses, as with one tunnel
+printf '[back]\nmark = connmark\ncontrol_socket = %s/none.sock\n[back.x]\ntunnel_interface = wg-x\nfront = 10.50.0.2\n[back.y]\ntunnel_interface = wg-y\nfront = 10.51.0.2\n' "$TMP" >"$TMP/none.ini"
+expect "no tunnel there: check errors name both" 'none\.ini: error: \[back\.y\] tunnel_interface wg-y: .*No such device' inB "$BIN" check -c "$TMP/none.ini"
+if inB "$BIN" check -c "$TMP/none.ini" >/dev/null 2>&1; then not_ok "no tunnel there: check exit 1"; else ok "no tunnel there: check exit 1"; fi
+timeout 10 ip netns exec "$NS_B" "$BIN" run -c "$TMP/none.ini" >"$TMP/none.log" 2>&1; rc=$?
+if [ "$rc" != 0 ] && grep -q 'tunnel_interface wg-x: interface wg-x: No such device' "$TMP/none.log"; then ok "no tunnel there: run refuses ($rc) and says why"; else not_ok "no tunnel there: run: exit $rc: $(cat "$TMP/none.log")"; fi
+left_nothing "no tunnel there: refused start"
+# one tunnel there, one not: run starts with the one and waits for the other
+printf '[back]\nmark = connmark\ncontrol_socket = %s/back.sock\n[back.x]\ntunnel_interface = wg-x\nfront = 10.50.0.2\n[back.b]\ntunnel_interface = b-wgb\nfront = 10.23.23.2, fd23::2\n' "$TMP" >"$BCONF"
+start_back || not_ok "one tunnel missing: run did not start"
+expect "one tunnel missing: status" 'tunnel back.x interface=wg-x table=7341 mark=0x7e1 state=missing' inB "$BIN" status -c "$BCONF"
+expect "one tunnel missing: TCP through front B (tunnel 1 now)" '^peer=198\.51\.100\.20 ' inCB python3 "$PEER" tcp-who 198.51.100.1 80
+stop_back
+left_nothing "one tunnel missing: SIGTERM"
 
 if [ "$fail" -gt 0 ]; then
 	echo "--- back log"
