@@ -25,6 +25,7 @@
 #include "core/back.h"
 #include "core/check.h"
 #include "core/ctl.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/nft.h"
 #include "core/notify.h"
@@ -970,31 +971,57 @@ back_status_fronts(struct evbuffer *out, const struct conf_back_tunnel *ct,
 		    i ? "," : "", back_ntop(&ct->front[i], a, sizeof(a)));
 }
 
+/* Tunnel t as one status line. */
+static void
+back_status_text(struct evbuffer *out, const struct back *b, size_t t)
+{
+	const struct conf_back_tunnel *ct = &b->conf.back.tunnel[t];
+
+	evbuffer_add_printf(out, "tunnel %s interface=%s table=%d mark=0x%x "
+	    "state=%s rules=%zu front=", ct->name, ct->tunnel_interface,
+	    BACK_TABLE + (int)t, BACK_MARK + (unsigned int)t,
+	    back_state_name(back_tun_state(b, t)), b->tun[t].nrules);
+	back_status_fronts(out, ct, false);
+	evbuffer_add_printf(out, "\n");
+}
+
+/* Tunnel t as one JSON object (docs/json.md). */
+static void
+back_status_json(struct evbuffer *out, const struct back *b, size_t t)
+{
+	const struct conf_back_tunnel *ct = &b->conf.back.tunnel[t];
+
+	evbuffer_add_printf(out, "%s{\"section\":", t ? "," : "");
+	json_evstr(out, ct->name);
+	evbuffer_add_printf(out, ",\"interface\":");
+	json_evstr(out, ct->tunnel_interface);
+	evbuffer_add_printf(out, ",\"table\":%d,\"mark\":%u,\"state\":\"%s\","
+	    "\"rules\":%zu,\"front\":[", BACK_TABLE + (int)t,
+	    BACK_MARK + (unsigned int)t, back_state_name(back_tun_state(b, t)),
+	    b->tun[t].nrules);
+	back_status_fronts(out, ct, true);
+	evbuffer_add_printf(out, "]}");
+}
+
 /* `tunrelay status` of the back half: its mode and every tunnel. */
 static void
 back_status(struct evbuffer *out, bool json, void *arg)
 {
 	const struct back *b = arg;
-	const struct conf_back_tunnel *ct;
 	const char *mode = b->mode == CONF_MARK_CONNMARK ? "connmark" :
 	    "source";
 	size_t t;
 
-	evbuffer_add_printf(out, json ? ",\"mode\":\"%s\",\"tunnels\":[" :
-	    "mode %s\n", mode);
+	if (json)
+		evbuffer_add_printf(out, ",\"mode\":\"%s\",\"tunnels\":[",
+		    mode);
+	else
+		evbuffer_add_printf(out, "mode %s\n", mode);
 	for (t = 0; t < b->conf.back.ntunnel; t++) {
-		ct = &b->conf.back.tunnel[t];
-		evbuffer_add_printf(out, json ? "%s{\"section\":\"%s\","
-		    "\"interface\":\"%s\",\"table\":%d,\"mark\":%u,"
-		    "\"state\":\"%s\",\"rules\":%zu,\"front\":[" :
-		    "%stunnel %s interface=%s table=%d mark=0x%x state=%s "
-		    "rules=%zu front=", json && t ? "," : "", ct->name,
-		    ct->tunnel_interface, BACK_TABLE + (int)t,
-		    BACK_MARK + (unsigned int)t,
-		    back_state_name(back_tun_state(b, t)),
-		    b->tun[t].nrules);
-		back_status_fronts(out, ct, json);
-		evbuffer_add_printf(out, json ? "]}" : "\n");
+		if (json)
+			back_status_json(out, b, t);
+		else
+			back_status_text(out, b, t);
 	}
 	if (json)
 		evbuffer_add_printf(out, "]");

@@ -333,6 +333,7 @@ expect "source: table 7341 via front A" 'default via 10\.22\.22\.2 dev b-wga' in
 expect "source: table 7342 via front B" 'default via fd23::2 dev b-wgb' inB ip -6 route show table 7342
 expect "source: status lists both tunnels" 'tunnel back.b interface=b-wgb table=7342 mark=0x7e2 state=up rules=2 front=10\.23\.23\.2,fd23::2' inB "$BIN" status -c "$BCONF"
 expect "source: status -j lists both tunnels" '"tunnels":\[\{"section":"back","interface":"b-wga"' inB "$BIN" status -j -c "$BCONF"
+expect "source: status -j is JSON: mode, tunnels, states" '^source 2 up up 7342 10\.23\.23\.2,fd23::2$' sh -c "ip netns exec $NS_B '$BIN' status -j -c '$BCONF' | python3 -c 'import json,sys; d=json.load(sys.stdin); t=d[\"tunnels\"]; print(d[\"mode\"], len(t), t[0][\"state\"], t[1][\"state\"], t[1][\"table\"], \",\".join(t[1][\"front\"]))'"
 kill_front_a source
 traffic "source, after front A came back"
 stop_back; rc=$?
