@@ -138,6 +138,61 @@ conf_back_own(struct conf_ctx *ctx, size_t sec, struct conf_back *b)
 	conf_back_services(ctx, sec, b->mark, t);
 }
 
+/* Report tunnel n's interface when an earlier tunnel has it too. */
+static void
+conf_back_clash_if(struct conf_ctx *ctx, size_t sec, const struct conf_back *b,
+    size_t n)
+{
+	const struct conf_back_tunnel	*t = &b->tunnel[n], *o;
+	const struct conf_ent		*e;
+	char				 why[160];
+	size_t				 i;
+
+	if (t->tunnel_interface == NULL ||
+	    (e = conf_find(ctx, sec, "tunnel_interface")) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		o = &b->tunnel[i];
+		if (o->tunnel_interface == NULL ||
+		    strcmp(t->tunnel_interface, o->tunnel_interface) != 0)
+			continue;
+		snprintf(why, sizeof(why), "is also the tunnel of [%s] on line "
+		    "%d", o->name, o->line);
+		conf_bad(ctx, e, e->value, why, "one section per tunnel "
+		    "interface");
+	}
+}
+
+/* Report tunnel n's service addresses that an earlier tunnel lists. */
+static void
+conf_back_clash_services(struct conf_ctx *ctx, size_t sec,
+    const struct conf_back *b, size_t n)
+{
+	const struct conf_back_tunnel	*t = &b->tunnel[n], *o;
+	const struct conf_ent		*e;
+	char				 a[64], why[160];
+	size_t				 i, j, k;
+
+	if ((e = conf_find(ctx, sec, "service_addresses")) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		o = &b->tunnel[i];
+		for (j = 0; j < t->nservice; j++)
+			for (k = 0; k < o->nservice; k++) {
+				if (memcmp(&t->service[j], &o->service[k],
+				    sizeof(t->service[j])) != 0)
+					continue;
+				conf_parse_addr_str(&t->service[j], a, sizeof(a));
+				snprintf(why, sizeof(why), "is also listed in "
+				    "[%s] on line %d: replies from it cannot be "
+				    "told apart by source address", o->name,
+				    o->line);
+				conf_bad(ctx, e, a, why, "each address in one "
+				    "tunnel's list");
+			}
+	}
+}
+
 /* Every [back.NAME] section, in file order. */
 static void
 conf_back_sections(struct conf_ctx *ctx, struct conf_back *b)
@@ -154,39 +209,8 @@ conf_back_sections(struct conf_ctx *ctx, struct conf_back *b)
 			continue;
 		conf_back_link(ctx, i, t);
 		conf_back_services(ctx, i, b->mark, t);
-	}
-}
-
-/* Report what one tunnel shares with an earlier one. */
-static void
-conf_back_clash(struct conf_ctx *ctx, const struct conf_back *b, size_t n)
-{
-	const struct conf_back_tunnel	*t = &b->tunnel[n], *o;
-	char				 a[64], why[160];
-	size_t				 i, j, k;
-
-	for (i = 0; i < n; i++) {
-		o = &b->tunnel[i];
-		if (t->tunnel_interface != NULL && o->tunnel_interface != NULL &&
-		    strcmp(t->tunnel_interface, o->tunnel_interface) == 0)
-			conf_error(ctx, t->line, "[%s] tunnel_interface: \"%s\" "
-			    "is also the tunnel of [%s] on line %d (allowed: "
-			    "one section per tunnel interface)", t->name,
-			    t->tunnel_interface, o->name, o->line);
-		for (j = 0; j < t->nservice; j++)
-			for (k = 0; k < o->nservice; k++) {
-				if (memcmp(&t->service[j], &o->service[k],
-				    sizeof(t->service[j])) != 0)
-					continue;
-				conf_parse_addr_str(&t->service[j], a, sizeof(a));
-				snprintf(why, sizeof(why), "is also listed in "
-				    "[%s] on line %d: replies from it cannot be "
-				    "told apart by source address", o->name,
-				    o->line);
-				conf_error(ctx, t->line, "[%s] service_addresses: "
-				    "\"%s\" %s (allowed: each address in one "
-				    "tunnel's list)", t->name, a, why);
-			}
+		conf_back_clash_if(ctx, i, b, b->ntunnel - 1);
+		conf_back_clash_services(ctx, i, b, b->ntunnel - 1);
 	}
 }
 
@@ -213,14 +237,10 @@ conf_back_options(struct conf_ctx *ctx, size_t sec, struct conf_back *b)
 void
 conf_back_load(struct conf_ctx *ctx, size_t sec, struct conf *c)
 {
-	size_t	i;
-
 	conf_check_keys(ctx, sec, conf_back_keys);
 	conf_back_options(ctx, sec, &c->back);
 	conf_back_own(ctx, sec, &c->back);
 	conf_back_sections(ctx, &c->back);
-	for (i = 1; i < c->back.ntunnel; i++)
-		conf_back_clash(ctx, &c->back, i);
 }
 
 /* Free a back config. */

@@ -351,7 +351,7 @@ test_err_back_sections(void **state)
 	(void)state;
 	assert_msg(l, 0, "1: [back] tunnel_interface: missing, the key is "
 	    "required (allowed: the interface toward the front, e.g. wg0)");
-	assert_msg(l, 1, "4: [back.a] service_addresses: \"192.0.2.1\" is "
+	assert_msg(l, 1, "7: [back.a] service_addresses: \"192.0.2.1\" is "
 	    "also listed in [back] on line 1: replies from it cannot be told "
 	    "apart by source address (allowed: each address in one tunnel's "
 	    "list)");
@@ -360,7 +360,7 @@ test_err_back_sections(void **state)
 	assert_msg(l, 3, "9: [back.b c]: \"b c\" is not a tunnel name "
 	    "(allowed: [back.NAME], NAME 1 to 32 letters, digits, '_' or "
 	    "'-')");
-	assert_msg(l, 4, "10: [back.d] tunnel_interface: \"wg1\" is also "
+	assert_msg(l, 4, "11: [back.d] tunnel_interface: \"wg1\" is also "
 	    "the tunnel of [back.a] on line 4 (allowed: one section per "
 	    "tunnel interface)");
 	done(l);
