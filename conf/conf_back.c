@@ -107,7 +107,8 @@ conf_back_has_sections(struct conf_ctx *ctx)
 	size_t	i;
 
 	for (i = 0; i < ctx->nsec; i++)
-		if (ctx->sec[i].kind == CONF_SEC_BACK_TUNNEL && !ctx->sec[i].dup)
+		if (ctx->sec[i].kind == CONF_SEC_BACK_TUNNEL &&
+		    !ctx->sec[i].dup)
 			return (true);
 	return (false);
 }
@@ -182,13 +183,13 @@ conf_back_clash_services(struct conf_ctx *ctx, size_t sec,
 				if (memcmp(&t->service[j], &o->service[k],
 				    sizeof(t->service[j])) != 0)
 					continue;
-				conf_parse_addr_str(&t->service[j], a, sizeof(a));
 				snprintf(why, sizeof(why), "is also listed in "
-				    "[%s] on line %d: replies from it cannot be "
-				    "told apart by source address", o->name,
+				    "[%s] on line %d: replies from it cannot "
+				    "be told apart by source address", o->name,
 				    o->line);
-				conf_bad(ctx, e, a, why, "each address in one "
-				    "tunnel's list");
+				conf_bad(ctx, e, conf_parse_addr_str(
+				    &t->service[j], a, sizeof(a)), why,
+				    "each address in one tunnel's list");
 			}
 	}
 }
