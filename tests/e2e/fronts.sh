@@ -7,8 +7,10 @@
 # returns through the front it came through (the backend's default route is
 # a black hole, and each front's LAN holds only its own client), in mark =
 # source and mark = connmark: TCP and UDP, v4 and v6, UDP services bound to
-# 0.0.0.0 and :: (connmark), and one client address reaching one shared
-# service address through both fronts (connmark). Then, in both modes, front
+# 0.0.0.0 and :: (connmark), one client address through both fronts, each
+# to its own tunnel's address (source), and one client address reaching one
+# shared service address through both fronts (connmark). Tunnel B taken
+# down and up leaves front A's flows alone. Then, in both modes, front
 # A is killed (SIGKILL) in the middle of paced downloads and uploads through
 # both fronts and its tunnel deleted: the transfers through front B finish
 # byte-identical; the back leaves out tunnel A alone, says so in status, and
@@ -334,6 +336,12 @@ expect "source: table 7342 via front B" 'default via fd23::2 dev b-wgb' inB ip -
 expect "source: status lists both tunnels" 'tunnel back.b interface=b-wgb table=7342 mark=0x7e2 state=up rules=2 front=10\.23\.23\.2,fd23::2' inB "$BIN" status -c "$BCONF"
 expect "source: status -j lists both tunnels" '"tunnels":\[\{"section":"back","interface":"b-wga"' inB "$BIN" status -j -c "$BCONF"
 expect "source: status -j is JSON: mode, tunnels, states" '^source 2 up up 7342 10\.23\.23\.2,fd23::2$' sh -c "ip netns exec $NS_B '$BIN' status -j -c '$BCONF' | python3 -c 'import json,sys; d=json.load(sys.stdin); t=d[\"tunnels\"]; print(d[\"mode\"], len(t), t[0][\"state\"], t[1][\"state\"], t[1][\"table\"], \",\".join(t[1][\"front\"]))'"
+# one client address through both fronts: each front sends it to its own
+# tunnel's address, so source mode tells the replies apart
+inCB ip addr add 198.51.100.10/32 dev cb-eth0
+expect "source: client address 198.51.100.10 through front A" '^peer=198\.51\.100\.10$' inCA python3 "$PEER" udp-line 198.51.100.1 53 198.51.100.10 0
+expect "source: the same client address through front B" '^peer=198\.51\.100\.10$' inCB python3 "$PEER" udp-line 198.51.100.1 53 198.51.100.10 0
+inCB ip addr del 198.51.100.10/32 dev cb-eth0
 kill_front_a source
 traffic "source, after front A came back"
 stop_back; rc=$?
