@@ -805,6 +805,47 @@ back_watch_close(struct back *b)
 	}
 }
 
+/* The index of the tunnel named name in cb, or -1. */
+static long
+back_tunnel_index(const struct conf_back *cb, const char *name)
+{
+	size_t t;
+
+	for (t = 0; t < cb->ntunnel; t++)
+		if (strcmp(cb->tunnel[t].name, name) == 0)
+			return (long)t;
+	return -1;
+}
+
+/*
+ * After a reload: warn about tunnels whose table and mark moved (a section
+ * inserted or removed before them), and forget what was said about the
+ * tunnel that had each moved slot before.
+ */
+static void
+back_renumbered(struct back *b, const struct conf_back *old)
+{
+	const struct conf_back *cb = &b->conf.back;
+	long o;
+	size_t t;
+
+	for (t = 0; t < cb->ntunnel; t++) {
+		o = back_tunnel_index(old, cb->tunnel[t].name);
+		if (o == (long)t)
+			continue;
+		b->tun[t].said = BACK_UP;
+		memset(b->tun[t].no_family, 0, sizeof(b->tun[t].no_family));
+		if (o == -1)
+			continue;
+		log_warnx("reload: [%s] moved from table %ld, mark 0x%lx to "
+		    "table %d, mark 0x%x: replies of its connections opened "
+		    "before the reload follow the old mark (add new sections "
+		    "at the end of the file)", cb->tunnel[t].name,
+		    BACK_TABLE + o, (unsigned long)BACK_MARK + (unsigned long)o,
+		    BACK_TABLE + (int)t, BACK_MARK + (unsigned int)t);
+	}
+}
+
 /* Install a new config, or put the old one back and return -1. */
 static int
 back_switch(struct back *b, struct conf *c, char *err)
@@ -818,6 +859,7 @@ back_switch(struct back *b, struct conf *c, char *err)
 		(void)nft_remove(ne);
 	back_watch_close(b);
 	if (back_install(b, true, err) == 0 && back_watch_open(b, err) == 0) {
+		back_renumbered(b, &old.conf.back);
 		conf_free(&old.conf);
 		memset(c, 0, sizeof(*c));
 		return 0;

@@ -229,7 +229,7 @@ stop_back() {
 ours() { { inB ip rule show; inB ip -6 rule show; } | grep -c 'proto 222'; }
 table_routes() {
 	local t
-	for t in 7341 7342; do inB ip route show table "$t"; inB ip -6 route show table "$t"; done | grep -c .
+	for t in 7340 7341 7342 7343; do inB ip route show table "$t"; inB ip -6 route show table "$t"; done | grep -c .
 }
 has_table() { inB nft list tables | grep -q tunrelay_back; }
 # Table T has its IPv4 and IPv6 default routes via the front.
@@ -253,7 +253,7 @@ traffic() {
 left_nothing() {
 	local m=$1
 	if [ "$(ours)" = 0 ]; then ok "$m: no proto 222 rule left"; else not_ok "$m: rules left: $(inB ip rule show | grep 'proto 222')"; fi
-	if [ "$(table_routes)" = 0 ]; then ok "$m: tables 7341 and 7342 empty"; else not_ok "$m: routes left in tables 7341/7342"; fi
+	if [ "$(table_routes)" = 0 ]; then ok "$m: tables 7340 to 7343 empty"; else not_ok "$m: routes left in tables 7340..7343"; fi
 	if has_table; then not_ok "$m: nft table inet tunrelay_back left"; else ok "$m: no nft table of ours"; fi
 }
 
@@ -397,6 +397,17 @@ back_conf connmark >"$BCONF"
 kill -HUP "$BPID"
 wait_for 50 sh -c "[ \$(grep -c 'reloaded' '$TMP/back.log') -ge 2 ]"
 expect "reload to two tunnels: front B works again" '^peer=198\.51\.100\.20 ' inCB python3 "$PEER" tcp-who 198.51.100.1 80
+# a section inserted before [back.b] moves it to table 7343: said in the log
+{ back_conf connmark | sed '/^\[back.b\]/,$d'; printf '[back.c]\ntunnel_interface = wg-c\nfront = 10.52.0.2\n\n'; back_conf connmark | sed -n '/^\[back.b\]/,$p'; } >"$BCONF"
+kill -HUP "$BPID"
+wait_for 50 sh -c "[ \$(grep -c 'reloaded' '$TMP/back.log') -ge 3 ]"
+check "reload with [back.c] inserted: the move of [back.b] is logged" grep -q 'reload: \[back.b\] moved from table 7342, mark 0x7e2 to table 7343, mark 0x7e3' "$TMP/back.log"
+expect "reload with [back.c] inserted: fwmark 0x7e3 to table 7343" 'fwmark 0x7e3 lookup 7343 proto 222' inB ip rule show
+expect "reload with [back.c] inserted: new connections through front B" '^peer=198\.51\.100\.20 ' inCB python3 "$PEER" tcp-who 198.51.100.1 80
+if inB ip route show table 7342 | grep -q .; then not_ok "reload with [back.c] inserted: table 7342 emptied"; else ok "reload with [back.c] inserted: table 7342 emptied"; fi
+back_conf connmark >"$BCONF"
+kill -HUP "$BPID"
+wait_for 50 sh -c "[ \$(grep -c 'reloaded' '$TMP/back.log') -ge 4 ]"
 stop_back; rc=$?
 if [ "$rc" = 0 ]; then ok "connmark: SIGTERM: exit 0"; else not_ok "connmark: SIGTERM: exit $rc"; fi
 left_nothing "connmark: SIGTERM"
