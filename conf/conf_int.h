@@ -6,7 +6,7 @@
  *	conf_parse.c	pure typed parsers (number, port range, address, ...)
  *	conf_key.c	one key's value through a parser, with the error message
  *	conf_front.c	[front], [forward.NAME], [hairpin], cross-checks
- *	conf_back.c	[back]
+ *	conf_back.c	[back] and [back.NAME]
  *	conf_nat.c	conf_nat_settings(): the engine's rules
  */
 #ifndef TUNRELAY_CONF_INT_H
@@ -33,6 +33,7 @@ enum conf_kind {
 	CONF_SEC_BACK,
 	CONF_SEC_FORWARD,
 	CONF_SEC_HAIRPIN,
+	CONF_SEC_BACK_TUNNEL,		/* [back.NAME] */
 };
 
 /* A section header. */

@@ -1168,8 +1168,9 @@ check_back(const struct conf *c)
 	struct check_nft_ifs ifs;
 	int bad;
 
-	ifs.n = 1;
-	ifs.names[0] = c->back.tunnel_interface;
+	for (ifs.n = 0; ifs.n < c->back.ntunnel &&
+	    ifs.n < sizeof(ifs.names) / sizeof(ifs.names[0]); ifs.n++)
+		ifs.names[ifs.n] = c->back.tunnel[ifs.n].tunnel_interface;
 	check_back_rules(c);
 	bad = check_netfilter(c, &ifs, false);
 	check_conntrack(c);
