@@ -396,14 +396,20 @@ conf_check_sections(struct conf_ctx *ctx, long front, long back)
 		s = &ctx->sec[i];
 		if (s->kind == CONF_SEC_UNKNOWN && !s->broken)
 			conf_error(ctx, s->line, "[%s]: unknown section "
-			    "(allowed: [front], [back], [forward.NAME], "
-			    "[hairpin])", s->name);
+			    "(allowed: [front], [back], [back.NAME], "
+			    "[forward.NAME], [hairpin])", s->name);
 		else if ((s->kind == CONF_SEC_FORWARD ||
 		    s->kind == CONF_SEC_HAIRPIN) && front == -1 && back != -1)
 			conf_error(ctx, s->line, "[%s]: only allowed with "
 			    "[front], this file has [back] on line %d "
 			    "(allowed: [back] alone)", s->name,
 			    ctx->sec[back].line);
+		else if (s->kind == CONF_SEC_BACK_TUNNEL && back == -1 &&
+		    front != -1)
+			conf_error(ctx, s->line, "[%s]: only allowed with "
+			    "[back], this file has [front] on line %d "
+			    "(allowed: [front], [forward.NAME], [hairpin])",
+			    s->name, ctx->sec[front].line);
 	}
 }
 

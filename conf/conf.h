@@ -193,16 +193,30 @@ struct conf_front {
 	char			*state_file;	/* saved flows; NULL: off */
 };
 
-/* [back]. */
-struct conf_back {
+#define CONF_BACK_TUNNELS_MAX	16	/* [back]'s own tunnel and [back.NAME] */
+
+/* One tunnel to a front: [back]'s own keys, or a [back.NAME] section. */
+struct conf_back_tunnel {
+	char			*name;		/* the section: "back" or "back.NAME" */
+	int			 line;		/* line of its section header */
 	char			*tunnel_interface;
-	struct conf_addr	 front[2];	/* front's tunnel addresses */
+	struct conf_addr	 front[2];	/* the front's tunnel addresses */
 	size_t			 nfront;
+	struct conf_addr	*service;	/* service_addresses */
+	size_t			 nservice;
+};
+
+/*
+ * [back] and its [back.NAME] sections: tunnel[0] is [back]'s own tunnel when
+ * it names one, then the [back.NAME] sections in file order (the index picks
+ * the tunnel's routing table and mark, core/back.h).
+ */
+struct conf_back {
+	struct conf_back_tunnel	*tunnel;
+	size_t			 ntunnel;	/* 1..CONF_BACK_TUNNELS_MAX */
 	uint8_t			 mark;		/* enum conf_mark */
 	uint8_t			 mss_mode;	/* enum conf_mss */
 	uint16_t		 mss;
-	struct conf_addr	*service;	/* service_addresses */
-	size_t			 nservice;
 };
 
 /* A loaded file. */

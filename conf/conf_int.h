@@ -6,7 +6,7 @@
  *	conf_parse.c	pure typed parsers (number, port range, address, ...)
  *	conf_key.c	one key's value through a parser, with the error message
  *	conf_front.c	[front], [forward.NAME], [hairpin], cross-checks
- *	conf_back.c	[back]
+ *	conf_back.c	[back] and [back.NAME]
  *	conf_nat.c	conf_nat_settings(), conf_nat_backends(): the engine's
  *			rules and backends; conf_nat_checks()
  *	conf_backend.c	backend lists with weights, health check keys
@@ -35,6 +35,7 @@ enum conf_kind {
 	CONF_SEC_BACK,
 	CONF_SEC_FORWARD,
 	CONF_SEC_HAIRPIN,
+	CONF_SEC_BACK_TUNNEL,		/* [back.NAME] */
 };
 
 /* A section header. */

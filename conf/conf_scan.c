@@ -67,6 +67,8 @@ conf_scan_kind(const char *name)
 		return (CONF_SEC_HAIRPIN);
 	if (strncmp(name, "forward.", 8) == 0)
 		return (CONF_SEC_FORWARD);
+	if (strncmp(name, "back.", 5) == 0)
+		return (CONF_SEC_BACK_TUNNEL);
 	return (CONF_SEC_UNKNOWN);
 }
 
@@ -207,7 +209,8 @@ conf_scan_header(struct conf_ctx *ctx, int line, char *s)
 	conf_scan_lower(name);
 	if (*name == '\0') {
 		conf_error(ctx, line, "[]: empty section name (allowed: "
-		    "[front], [back], [forward.NAME], [hairpin])");
+		    "[front], [back], [back.NAME], [forward.NAME], "
+		    "[hairpin])");
 		conf_scan_unreadable(ctx, line);
 		return;
 	}

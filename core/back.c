@@ -25,6 +25,7 @@
 #include "core/back.h"
 #include "core/check.h"
 #include "core/ctl.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/nft.h"
 #include "core/notify.h"
@@ -32,9 +33,11 @@
 #include "tun/route.h"
 #include "tun/sysctl.h"
 
-#define BACK_MAX_RULES 64
-#define BACK_MAX_ROUTES 32
+#define BACK_MAX_RULES (BACK_PRIO_HI - BACK_PRIO_LO + 1)
+#define BACK_MAX_ROUTES (8 * BACK_TUNNELS)	/* prefixes and defaults */
 #define BACK_MAX_ADDRS 16
+
+_Static_assert(BACK_TUNNELS <= NFT_TUNNELS_MAX, "a tunnel without nft rules");
 #define BACK_RETRY_MS 1000	/* while the tunnel is down or gone */
 
 /* What `tunrelay stats` shows for the back half. */
@@ -48,12 +51,28 @@ struct back_stats {
 	uint64_t reload_errors;
 };
 
+/* A tunnel as the last reconcile found it. */
+enum back_state {
+	BACK_UP = 0,		/* there and up: routed */
+	BACK_DOWN,		/* there, but down: left out */
+	BACK_MISSING,		/* no such interface: left out */
+};
+
+/* What a reconcile found about one tunnel. */
+struct back_tun {
+	int ifindex;		/* 0: the interface is missing */
+	bool up;		/* IFF_UP */
+	uint8_t said;		/* enum back_state last logged */
+	bool no_family[2];	/* IPv4/IPv6 left out: the tunnel has no address */
+	size_t nrules;		/* rules installed for it */
+};
+
 struct back {
 	const char *path;
 	struct conf conf;
 	struct nl nl;
 	uint8_t mode;		/* CONF_MARK_CONNMARK or CONF_MARK_SOURCE */
-	int tun_ifindex;
+	struct back_tun tun[BACK_TUNNELS];
 	struct nl_rule rules[BACK_MAX_RULES];
 	size_t nrules;
 	struct nl_route routes[BACK_MAX_ROUTES];
@@ -61,7 +80,6 @@ struct back {
 	struct route_spec spec;
 	bool restoring;		/* changes now are repairs: log them so */
 	char last_err[BACK_ERRLEN];	/* last failure logged (no repeats) */
-	bool no_family[2];	/* IPv4/IPv6 left out: the tunnel has no address */
 	struct event_base *base;
 	struct mnl_socket *watch[2];	/* rtnetlink, nftables events */
 	struct event *watch_ev[2];
@@ -119,9 +137,9 @@ back_fail(struct back *b, const char *msg)
 	log_warnx("%s", msg);
 }
 
-/* Append a rule "RULE lookup BACK_TABLE". */
+/* Append a rule "RULE lookup BACK_TABLE + t" for tunnel t. */
 static bool
-back_rule(struct back *b, uint8_t af, const struct nl_prefix *from,
+back_rule(struct back *b, size_t t, uint8_t af, const struct nl_prefix *from,
     bool fwmark)
 {
 	struct nl_rule *r;
@@ -131,22 +149,26 @@ back_rule(struct back *b, uint8_t af, const struct nl_prefix *from,
 	r = &b->rules[b->nrules];
 	memset(r, 0, sizeof(*r));
 	r->family = af;
-	r->table = BACK_TABLE;
+	r->table = BACK_TABLE + (uint32_t)t;
 	r->priority = BACK_PRIO_LO + (uint32_t)b->nrules;
 	if (from != NULL)
 		r->src = *from;
 	if (fwmark) {
 		r->has_fwmark = true;
-		r->fwmark = BACK_MARK;
+		r->fwmark = BACK_MARK + (uint32_t)t;
 		r->fwmask = 0xffffffff;
 	}
 	b->nrules++;
+	b->tun[t].nrules++;
 	return true;
 }
 
-/* Append a route in BACK_TABLE: to dst (len 0: default) via gw (or on-link). */
+/*
+ * Append a route in tunnel t's table: to dst (len 0: default) via gw (or
+ * on-link).
+ */
 static bool
-back_route(struct back *b, uint8_t af, const struct nl_prefix *dst,
+back_route(struct back *b, size_t t, uint8_t af, const struct nl_prefix *dst,
     const struct conf_addr *gw)
 {
 	struct nl_route *r;
@@ -157,8 +179,8 @@ back_route(struct back *b, uint8_t af, const struct nl_prefix *dst,
 	memset(r, 0, sizeof(*r));
 	r->family = af;
 	r->type = RTN_UNICAST;
-	r->table = BACK_TABLE;
-	r->oif = b->tun_ifindex;
+	r->table = BACK_TABLE + (uint32_t)t;
+	r->oif = b->tun[t].ifindex;
 	if (dst != NULL)
 		r->dst = *dst;
 	if (gw != NULL)
@@ -184,25 +206,32 @@ back_net(const struct nl_ifaddr *a)
 	return p;
 }
 
-/* The tunnel interface's global addresses; -1 when it is missing. */
+/*
+ * Tunnel t's global addresses into out. A missing interface is no error
+ * (ifindex 0, no addresses, why in err): with several fronts one tunnel may
+ * be gone while the others carry on. -1 only when netlink fails.
+ */
 static int
-back_tun_addrs(struct back *b, struct nl_ifaddr *out, size_t *n, char *err)
+back_tun_addrs(struct back *b, size_t t, struct nl_ifaddr *out, size_t *n,
+    char *err)
 {
+	const char *name = b->conf.back.tunnel[t].tunnel_interface;
 	struct nl_ifaddr *a = NULL;
 	struct nl_link l;
 	char e[NL_ERRLEN];
 	size_t na = 0, i;
 
 	*n = 0;
-	if (nl_link_get(&b->nl, b->conf.back.tunnel_interface, 0, &l, e) == -1) {
-		snprintf(err, BACK_ERRLEN, "tunnel_interface %s: %s",
-		    b->conf.back.tunnel_interface, e);
-		return -1;
+	b->tun[t].ifindex = 0;
+	b->tun[t].up = false;
+	if (nl_link_get(&b->nl, name, 0, &l, e) == -1) {
+		snprintf(err, BACK_ERRLEN, "tunnel_interface %s: %s", name, e);
+		return errno == ENODEV ? 0 : -1;
 	}
-	b->tun_ifindex = l.ifindex;
+	b->tun[t].ifindex = l.ifindex;
+	b->tun[t].up = (l.flags & IFF_UP) != 0;
 	if (nl_addr_list(&b->nl, l.ifindex, 0, &a, &na, e) == -1) {
-		snprintf(err, BACK_ERRLEN, "addresses of %s: %s",
-		    b->conf.back.tunnel_interface, e);
+		snprintf(err, BACK_ERRLEN, "addresses of %s: %s", name, e);
 		return -1;
 	}
 	for (i = 0; i < na && *n < BACK_MAX_ADDRS; i++)
@@ -212,12 +241,12 @@ back_tun_addrs(struct back *b, struct nl_ifaddr *out, size_t *n, char *err)
 	return 0;
 }
 
-/* Rules and routes of one family with a front address. */
+/* Tunnel t's rules and routes of one family with a front address. */
 static bool
-back_build_family(struct back *b, const struct conf_addr *front,
+back_build_family(struct back *b, size_t t, const struct conf_addr *front,
     const struct nl_ifaddr *a, size_t na)
 {
-	const struct conf_back *cb = &b->conf.back;
+	const struct conf_back_tunnel *ct = &b->conf.back.tunnel[t];
 	uint8_t af = back_af(front->family);
 	struct nl_prefix p;
 	size_t i;
@@ -225,24 +254,24 @@ back_build_family(struct back *b, const struct conf_addr *front,
 	/* the tunnel's own prefixes, so that its other peers stay on-link */
 	for (i = 0; i < na; i++) {
 		p = back_net(&a[i]);
-		if (a[i].family == af && !back_route(b, af, &p, NULL))
+		if (a[i].family == af && !back_route(b, t, af, &p, NULL))
 			return false;
 	}
-	if (!back_route(b, af, NULL, front))
+	if (!back_route(b, t, af, NULL, front))
 		return false;
 	if (b->mode == CONF_MARK_CONNMARK)
-		return back_rule(b, af, NULL, true);
+		return back_rule(b, t, af, NULL, true);
 	for (i = 0; i < na; i++) {
 		memset(&p, 0, sizeof(p));
 		p.family = af;
 		p.len = af == AF_INET ? 32 : 128;
 		memcpy(p.addr, a[i].addr, 16);
-		if (a[i].family == af && !back_rule(b, af, &p, false))
+		if (a[i].family == af && !back_rule(b, t, af, &p, false))
 			return false;
 	}
-	for (i = 0; i < cb->nservice; i++) {
-		p = back_host(&cb->service[i]);
-		if (p.family == af && !back_rule(b, af, &p, false))
+	for (i = 0; i < ct->nservice; i++) {
+		p = back_host(&ct->service[i]);
+		if (p.family == af && !back_rule(b, t, af, &p, false))
 			return false;
 	}
 	return true;
@@ -258,10 +287,13 @@ back_spec(struct back *b)
 	/*
 	 * route.c puts "default dev TUN" (no gateway) into the spec's own table
 	 * for rules that look it up; ours need a gateway, so the rules look up
-	 * BACK_TABLE, an extra-routes table, and the spec's own table is spare.
+	 * the tunnels' tables, extra-routes tables, and the spec's own table is
+	 * spare. Every tunnel's table is in scope, present or not, so that a
+	 * tunnel gone from the file leaves nothing behind.
 	 */
-	s->tun_ifindex = b->tun_ifindex;
 	s->table = BACK_TABLE_SPARE;
+	s->scope_lo = BACK_TABLE;
+	s->scope_hi = BACK_TABLE + BACK_TUNNELS - 1;
 	s->prio_lo = BACK_PRIO_LO;
 	s->prio_hi = BACK_PRIO_HI;
 	s->protocol = NL_PROTO_TUNRELAY;
@@ -274,56 +306,139 @@ back_spec(struct back *b)
 }
 
 /*
- * Whether the tunnel has an address of a family. Without one (IPv6
- * addresses go when a link goes down) no gateway of that family can be
- * reached: that family is left out, and said once, until it comes back.
+ * Whether tunnel t has an address of a family. Without one (IPv6 addresses
+ * go when a link goes down) no gateway of that family can be reached: that
+ * family is left out, and said once, until it comes back.
  */
 static bool
-back_has_family(struct back *b, const struct nl_ifaddr *a, size_t na,
-    uint8_t family)
+back_has_family(struct back *b, size_t t, const struct nl_ifaddr *a,
+    size_t na, uint8_t family)
 {
+	const char *name = b->conf.back.tunnel[t].tunnel_interface;
+	bool *warned = &b->tun[t].no_family[family == 4 ? 0 : 1];
 	size_t i;
-	bool *warned = &b->no_family[family == 4 ? 0 : 1];
 
 	for (i = 0; i < na; i++)
 		if (a[i].family == back_af(family)) {
 			if (*warned)
-				log_info("%s has an IPv%d address again",
-				    b->conf.back.tunnel_interface, family);
+				log_info("%s has an IPv%d address again", name,
+				    family);
 			*warned = false;
 			return true;
 		}
 	if (!*warned)
 		log_warnx("%s has no IPv%d address: IPv%d replies are not "
-		    "routed back until it has one", b->conf.back.tunnel_interface,
-		    family, family);
+		    "routed back until it has one", name, family, family);
 	*warned = true;
 	return false;
 }
 
-/* Build the rules and routes from the config and the tunnel's addresses. */
-static int
-back_build(struct back *b, char *err)
+/* Tunnel t's state from what back_tun_addrs found. */
+static enum back_state
+back_tun_state(const struct back *b, size_t t)
 {
+	if (b->tun[t].ifindex == 0)
+		return BACK_MISSING;
+	return b->tun[t].up ? BACK_UP : BACK_DOWN;
+}
+
+/* A state's name, as status and the log show it. */
+static const char *
+back_state_name(enum back_state st)
+{
+	return st == BACK_UP ? "up" : st == BACK_DOWN ? "down" : "missing";
+}
+
+/*
+ * With several tunnels, say once that tunnel t went down or missing, and
+ * once that it is back (one tunnel: the failure itself is the message).
+ */
+static void
+back_tun_presence(struct back *b, size_t t)
+{
+	const struct conf_back_tunnel *ct = &b->conf.back.tunnel[t];
+	enum back_state now = back_tun_state(b, t);
+
+	if (now == b->tun[t].said)
+		return;
+	if (now != BACK_UP && b->conf.back.ntunnel > 1)
+		log_warnx("[%s] tunnel_interface %s is %s: replies of its "
+		    "flows are not routed back until it is up again (the "
+		    "other tunnels are not affected)", ct->name,
+		    ct->tunnel_interface, back_state_name(now));
+	else if (now == BACK_UP && b->conf.back.ntunnel > 1)
+		log_info("[%s] tunnel_interface %s is back", ct->name,
+		    ct->tunnel_interface);
+	b->tun[t].said = (uint8_t)now;
+}
+
+/*
+ * Tunnel t's rules and routes; 1 when it routes nothing (why in why),
+ * -1 when the tables are full.
+ */
+static int
+back_build_tunnel(struct back *b, size_t t, char *why, char *err)
+{
+	const struct conf_back_tunnel *ct = &b->conf.back.tunnel[t];
 	struct nl_ifaddr a[BACK_MAX_ADDRS];
 	size_t na, i;
 
-	b->nrules = b->nroutes = 0;
-	if (back_tun_addrs(b, a, &na, err) == -1)
+	b->tun[t].nrules = 0;
+	if (back_tun_addrs(b, t, a, &na, err) == -1)
 		return -1;
-	for (i = 0; i < b->conf.back.nfront; i++) {
-		if (!back_has_family(b, a, na, b->conf.back.front[i].family))
+	back_tun_presence(b, t);
+	if (b->tun[t].ifindex == 0) {
+		snprintf(why, BACK_ERRLEN, "%s", err);
+		return 1;
+	}
+	if (!b->tun[t].up) {
+		/* the kernel takes no route through a down interface */
+		snprintf(why, BACK_ERRLEN, "tunnel_interface %s is down",
+		    ct->tunnel_interface);
+		return 1;
+	}
+	for (i = 0; i < ct->nfront; i++) {
+		if (!back_has_family(b, t, a, na, ct->front[i].family))
 			continue;
-		if (!back_build_family(b, &b->conf.back.front[i], a, na)) {
+		if (!back_build_family(b, t, &ct->front[i], a, na)) {
 			snprintf(err, BACK_ERRLEN, "more than %d rules or %d "
 			    "routes needed", BACK_MAX_RULES, BACK_MAX_ROUTES);
 			return -1;
 		}
 	}
-	if (b->mode == CONF_MARK_SOURCE && na == 0 && b->conf.back.nservice == 0) {
-		snprintf(err, BACK_ERRLEN, "tunnel_interface %s has no global "
+	if (b->mode == CONF_MARK_SOURCE && na == 0 && ct->nservice == 0) {
+		snprintf(why, BACK_ERRLEN, "tunnel_interface %s has no global "
 		    "address (mark = source routes replies by source address)",
-		    b->conf.back.tunnel_interface);
+		    ct->tunnel_interface);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Build the rules and routes from the config and the tunnels' addresses.
+ * A tunnel that routes nothing (missing, no address) is left out; only
+ * when no tunnel can be routed is that an error (the first one's reason).
+ */
+static int
+back_build(struct back *b, char *err)
+{
+	char why[BACK_ERRLEN], first[BACK_ERRLEN];
+	size_t t, usable = 0;
+	int rc;
+
+	b->nrules = b->nroutes = 0;
+	first[0] = '\0';
+	for (t = 0; t < b->conf.back.ntunnel; t++) {
+		if ((rc = back_build_tunnel(b, t, why, err)) == -1)
+			return -1;
+		if (rc == 0)
+			usable++;
+		else if (first[0] == '\0')
+			snprintf(first, sizeof(first), "%s", why);
+	}
+	if (usable == 0) {
+		snprintf(err, BACK_ERRLEN, "%s", first);
 		return -1;
 	}
 	back_spec(b);
@@ -340,8 +455,7 @@ back_routes(struct back *b, char *err)
 	if (back_build(b, err) == -1)
 		return -1;
 	if (route_apply(&b->nl, &b->spec, &res, e) == -1) {
-		snprintf(err, BACK_ERRLEN, "reply routing via %s: %s",
-		    b->conf.back.tunnel_interface, e);
+		snprintf(err, BACK_ERRLEN, "reply routing: %s", e);
 		return -1;
 	}
 	if (b->restoring && (res.rules_added || res.routes_added)) {
@@ -350,18 +464,23 @@ back_routes(struct back *b, char *err)
 		b->st.routes_restored += res.routes_added;
 	}
 	if (b->restoring && (res.rules_added || res.routes_added))
-		log_info("restored %u rules and %u routes of table %d",
-		    res.rules_added, res.routes_added, BACK_TABLE);
+		log_info("restored %u rules and %u routes", res.rules_added,
+		    res.routes_added);
 	return 0;
 }
 
-/* Our nftables spec from the config. */
+/* Our nftables spec from the config: every tunnel, present or not. */
 static void
 back_nft_spec(const struct back *b, struct nft_back *s)
 {
+	size_t t;
+
 	memset(s, 0, sizeof(*s));
-	s->tunnel = b->conf.back.tunnel_interface;
-	s->mark = BACK_MARK;
+	for (t = 0; t < b->conf.back.ntunnel && t < NFT_TUNNELS_MAX; t++) {
+		s->tunnel[t].name = b->conf.back.tunnel[t].tunnel_interface;
+		s->tunnel[t].mark = BACK_MARK + (uint32_t)t;
+	}
+	s->ntunnel = t;
 	s->mss = b->conf.back.mss_mode != CONF_MSS_OFF;
 	s->mss_fixed = b->conf.back.mss_mode == CONF_MSS_FIXED ?
 	    b->conf.back.mss : 0;
@@ -373,6 +492,7 @@ back_nft(struct back *b, bool force, char *err)
 {
 	struct nft_back s;
 	char e[NFT_ERRLEN];
+	size_t t;
 	int n = 0;
 
 	back_nft_spec(b, &s);
@@ -390,9 +510,10 @@ back_nft(struct back *b, bool force, char *err)
 		log_info("restored: nftables table inet %s (found %d of %d "
 		    "chains)", NFT_BACK_TABLE, n, nft_chains_wanted(&s));
 	else
-		log_info("nftables table inet %s: connmark 0x%x on %s%s",
-		    NFT_BACK_TABLE, BACK_MARK, s.tunnel, s.mss ?
-		    ", MSS clamping" : "");
+		for (t = 0; t < s.ntunnel; t++)
+			log_info("nftables table inet %s: connmark 0x%x on %s%s",
+			    NFT_BACK_TABLE, s.tunnel[t].mark, s.tunnel[t].name,
+			    s.mss ? ", MSS clamping" : "");
 	return 0;
 }
 
@@ -457,6 +578,19 @@ back_mode(struct back *b)
 	}
 }
 
+/* rp_filter of every tunnel that is there. */
+static int
+back_rp_filters(struct back *b, char *err)
+{
+	size_t t;
+
+	for (t = 0; t < b->conf.back.ntunnel; t++)
+		if (b->tun[t].ifindex != 0 && back_rp_filter(
+		    b->conf.back.tunnel[t].tunnel_interface, err) == -1)
+			return -1;
+	return 0;
+}
+
 /* Everything for the current mode; err says what failed. */
 static int
 back_install(struct back *b, bool force_nft, char *err)
@@ -473,7 +607,7 @@ back_install(struct back *b, bool force_nft, char *err)
 		(void)nft_remove(e);	/* a connmark instance's leftovers */
 	if (back_routes(b, err) == -1)
 		return -1;
-	return back_rp_filter(b->conf.back.tunnel_interface, err);
+	return back_rp_filters(b, err);
 }
 
 /* Log what runs, once. */
@@ -481,16 +615,22 @@ static void
 back_describe(const struct back *b)
 {
 	const struct conf_back *cb = &b->conf.back;
+	const struct conf_back_tunnel *ct;
 	char a[64];
-	size_t i;
+	size_t t, i;
 
-	for (i = 0; i < cb->nfront; i++)
-		log_info("replies of tunnel flows go via %s dev %s (table %d)",
-		    back_ntop(&cb->front[i], a, sizeof(a)), cb->tunnel_interface,
-		    BACK_TABLE);
+	for (t = 0; t < cb->ntunnel; t++) {
+		ct = &cb->tunnel[t];
+		for (i = 0; i < ct->nfront; i++)
+			log_info("replies of %s flows go via %s dev %s (table "
+			    "%d, mark 0x%x)", ct->tunnel_interface,
+			    back_ntop(&ct->front[i], a, sizeof(a)),
+			    ct->tunnel_interface, BACK_TABLE + (int)t,
+			    BACK_MARK + (unsigned int)t);
+	}
 	if (b->mode == CONF_MARK_SOURCE) {
 		log_info("mark = source: replies are routed by source address "
-		    "(the tunnel's addresses and service_addresses); UDP "
+		    "(the tunnels' addresses and service_addresses); UDP "
 		    "services bound to 0.0.0.0 or :: need mark = connmark");
 		if (cb->mss_mode != CONF_MSS_OFF)
 			log_info("mss_clamp: MSS clamping needs nftables "
@@ -498,16 +638,12 @@ back_describe(const struct back *b)
 	}
 }
 
-/* Point the spec at our table alone: the scope that removal clears. */
+/* Point the spec at our tables alone: the scope that removal clears. */
 static void
-back_scope(struct back *b, struct nl_route *scope)
+back_scope(struct back *b)
 {
-	memset(scope, 0, sizeof(*scope));
-	scope->family = AF_INET;
-	scope->table = BACK_TABLE;
+	b->nrules = b->nroutes = 0;
 	back_spec(b);
-	b->spec.routes = scope;
-	b->spec.nroutes = 1;
 }
 
 /* Remove our rules, routes and table. */
@@ -516,16 +652,13 @@ back_remove(struct back *b)
 {
 	struct route_result res;
 	char e[ROUTE_ERRLEN], ne[NFT_ERRLEN];
-	struct nl_route scope;
 
-	if (b->spec.nroutes == 0)
-		back_scope(b, &scope);	/* never built */
+	back_scope(b);
 	b->restoring = false;
 	if (route_remove(&b->nl, &b->spec, &res, e) == -1)
 		log_warnx("removing reply routing: %s", e);
 	if (nft_remove(ne) == -1 && b->mode == CONF_MARK_CONNMARK)
 		log_warnx("removing nftables table: %s", ne);
-	b->spec.nroutes = 0;
 }
 
 /* Remove what a killed back left: our rules, routes and nftables table. */
@@ -534,7 +667,6 @@ back_cleanup(char err[BACK_ERRLEN])
 {
 	struct back *b;
 	struct route_result res;
-	struct nl_route scope;
 	char e[ROUTE_ERRLEN], ne[NFT_ERRLEN];
 	int rc = 0;
 
@@ -547,7 +679,7 @@ back_cleanup(char err[BACK_ERRLEN])
 		free(b);
 		return -1;
 	}
-	back_scope(b, &scope);
+	back_scope(b);
 	if (route_remove(&b->nl, &b->spec, &res, e) == -1) {
 		snprintf(err, BACK_ERRLEN, "reply routing: %s", e);
 		rc = -1;
@@ -673,6 +805,47 @@ back_watch_close(struct back *b)
 	}
 }
 
+/* The index of the tunnel named name in cb, or -1. */
+static long
+back_tunnel_index(const struct conf_back *cb, const char *name)
+{
+	size_t t;
+
+	for (t = 0; t < cb->ntunnel; t++)
+		if (strcmp(cb->tunnel[t].name, name) == 0)
+			return (long)t;
+	return -1;
+}
+
+/*
+ * After a reload: warn about tunnels whose table and mark moved (a section
+ * inserted or removed before them), and forget what was said about the
+ * tunnel that had each moved slot before.
+ */
+static void
+back_renumbered(struct back *b, const struct conf_back *old)
+{
+	const struct conf_back *cb = &b->conf.back;
+	long o;
+	size_t t;
+
+	for (t = 0; t < cb->ntunnel; t++) {
+		o = back_tunnel_index(old, cb->tunnel[t].name);
+		if (o == (long)t)
+			continue;
+		b->tun[t].said = BACK_UP;
+		memset(b->tun[t].no_family, 0, sizeof(b->tun[t].no_family));
+		if (o == -1)
+			continue;
+		log_warnx("reload: [%s] moved from table %ld, mark 0x%lx to "
+		    "table %d, mark 0x%x: replies of its connections opened "
+		    "before the reload follow the old mark (add new sections "
+		    "at the end of the file)", cb->tunnel[t].name,
+		    BACK_TABLE + o, (unsigned long)BACK_MARK + (unsigned long)o,
+		    BACK_TABLE + (int)t, BACK_MARK + (unsigned int)t);
+	}
+}
+
 /* Install a new config, or put the old one back and return -1. */
 static int
 back_switch(struct back *b, struct conf *c, char *err)
@@ -686,6 +859,7 @@ back_switch(struct back *b, struct conf *c, char *err)
 		(void)nft_remove(ne);
 	back_watch_close(b);
 	if (back_install(b, true, err) == 0 && back_watch_open(b, err) == 0) {
+		back_renumbered(b, &old.conf.back);
 		conf_free(&old.conf);
 		memset(c, 0, sizeof(*c));
 		return 0;
@@ -826,6 +1000,75 @@ back_stats(struct evbuffer *out, void *arg)
 #undef S
 }
 
+/* One tunnel's front addresses, joined with ',' (JSON: quoted). */
+static void
+back_status_fronts(struct evbuffer *out, const struct conf_back_tunnel *ct,
+    bool json)
+{
+	char a[64];
+	size_t i;
+
+	for (i = 0; i < ct->nfront; i++)
+		evbuffer_add_printf(out, json ? "%s\"%s\"" : "%s%s",
+		    i ? "," : "", back_ntop(&ct->front[i], a, sizeof(a)));
+}
+
+/* Tunnel t as one status line. */
+static void
+back_status_text(struct evbuffer *out, const struct back *b, size_t t)
+{
+	const struct conf_back_tunnel *ct = &b->conf.back.tunnel[t];
+
+	evbuffer_add_printf(out, "tunnel %s interface=%s table=%d mark=0x%x "
+	    "state=%s rules=%zu front=", ct->name, ct->tunnel_interface,
+	    BACK_TABLE + (int)t, BACK_MARK + (unsigned int)t,
+	    back_state_name(back_tun_state(b, t)), b->tun[t].nrules);
+	back_status_fronts(out, ct, false);
+	evbuffer_add_printf(out, "\n");
+}
+
+/* Tunnel t as one JSON object (docs/json.md). */
+static void
+back_status_json(struct evbuffer *out, const struct back *b, size_t t)
+{
+	const struct conf_back_tunnel *ct = &b->conf.back.tunnel[t];
+
+	evbuffer_add_printf(out, "%s{\"section\":", t ? "," : "");
+	json_evstr(out, ct->name);
+	evbuffer_add_printf(out, ",\"interface\":");
+	json_evstr(out, ct->tunnel_interface);
+	evbuffer_add_printf(out, ",\"table\":%d,\"mark\":%u,\"state\":\"%s\","
+	    "\"rules\":%zu,\"front\":[", BACK_TABLE + (int)t,
+	    BACK_MARK + (unsigned int)t, back_state_name(back_tun_state(b, t)),
+	    b->tun[t].nrules);
+	back_status_fronts(out, ct, true);
+	evbuffer_add_printf(out, "]}");
+}
+
+/* `tunrelay status` of the back half: its mode and every tunnel. */
+static void
+back_status(struct evbuffer *out, bool json, void *arg)
+{
+	const struct back *b = arg;
+	const char *mode = b->mode == CONF_MARK_CONNMARK ? "connmark" :
+	    "source";
+	size_t t;
+
+	if (json)
+		evbuffer_add_printf(out, ",\"mode\":\"%s\",\"tunnels\":[",
+		    mode);
+	else
+		evbuffer_add_printf(out, "mode %s\n", mode);
+	for (t = 0; t < b->conf.back.ntunnel; t++) {
+		if (json)
+			back_status_json(out, b, t);
+		else
+			back_status_text(out, b, t);
+	}
+	if (json)
+		evbuffer_add_printf(out, "]");
+}
+
 /* The control socket, for tunrelay stats. */
 static int
 back_ctl(struct back *b)
@@ -839,6 +1082,8 @@ back_ctl(struct back *b)
 	}
 	b->ctl.text = back_stats;
 	b->ctl.text_arg = b;
+	b->ctl.status = back_status;
+	b->ctl.status_arg = b;
 	b->ctl.conf_path = b->path;
 	return 0;
 }
@@ -865,12 +1110,26 @@ back_free(struct back *b)
 	conf_free(&b->conf);
 }
 
+/* The tunnel interfaces, joined with ", ". */
+static const char *
+back_names(const struct back *b, char *buf, size_t len)
+{
+	size_t t, o = 0;
+
+	buf[0] = '\0';
+	for (t = 0; t < b->conf.back.ntunnel && o < len; t++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", t ? ", " : "",
+		    b->conf.back.tunnel[t].tunnel_interface);
+	return buf;
+}
+
 /* Run the back half until told to stop. */
 int
 back_run(const char *path, struct conf *c)
 {
 	struct back *b;
 	char err[BACK_ERRLEN], e[NL_ERRLEN], re[REEXEC_ERRLEN];
+	char names[CONF_BACK_TUNNELS_MAX * IFNAMSIZ];
 	bool restart = false;
 	int rc = 1;
 
@@ -899,8 +1158,8 @@ back_run(const char *path, struct conf *c)
 	if (back_ctl(b) == -1)
 		goto stop;
 	back_describe(b);
-	log_info("ready: routing replies of %s flows back through it",
-	    b->conf.back.tunnel_interface);
+	log_info("ready: routing replies of %s flows back through the "
+	    "tunnel they arrived on", back_names(b, names, sizeof(names)));
 	notify_send("READY=1\nSTATUS=routing replies through the tunnel");
 	event_base_dispatch(b->base);
 	rc = 0;
@@ -923,13 +1182,13 @@ out:
 	return rc;
 }
 
-/* Report one host finding ("note:" when it does not fail the check). */
+/* Report one host finding at a level; 1 when it fails the check. */
 static int
-back_problem(const struct conf *c, bool counts, const char *fmt, ...)
+back_say(const struct conf *c, enum check_level lvl, const char *fmt, ...)
     __attribute__((__format__(__printf__, 3, 4)));
 
 static int
-back_problem(const struct conf *c, bool counts, const char *fmt, ...)
+back_say(const struct conf *c, enum check_level lvl, const char *fmt, ...)
 {
 	char msg[2048];
 	va_list ap;
@@ -937,15 +1196,20 @@ back_problem(const struct conf *c, bool counts, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return check_say(c, counts ? CHECK_ERROR : CHECK_NOTE, "%s", msg);
+	return check_say(c, lvl, "%s", msg);
 }
 
-/* The front's address must be reached through the tunnel interface. */
+/* Report one host finding ("note:" when it does not fail the check). */
+#define back_problem(c, counts, ...) \
+	back_say((c), (counts) ? CHECK_ERROR : CHECK_NOTE, __VA_ARGS__)
+
+/* The front's address must be reached through tunnel t's interface. */
 static int
-back_check_front(struct back *b, const struct conf_addr *f, int ifindex,
+back_check_front(struct back *b, size_t t, const struct conf_addr *f,
     const struct nl_ifaddr *a, size_t na)
 {
-	const char *tif = b->conf.back.tunnel_interface;
+	const struct conf_back_tunnel *ct = &b->conf.back.tunnel[t];
+	const char *tif = ct->tunnel_interface;
 	struct nl_route_query q;
 	struct nl_route rt;
 	char e[NL_ERRLEN], s[64];
@@ -956,16 +1220,18 @@ back_check_front(struct back *b, const struct conf_addr *f, int ifindex,
 	for (i = 0; i < na; i++)
 		addressed |= a[i].family == back_af(f->family);
 	if (!addressed)
-		return back_problem(&b->conf, true, "[back] tunnel_interface %s "
+		return back_problem(&b->conf, true, "[%s] tunnel_interface %s "
 		    "has no IPv%d address (fix: ip addr add ADDRESS/PREFIX dev %s)",
-		    tif, f->family, tif);
+		    ct->name, tif, f->family, tif);
 	memset(&q, 0, sizeof(q));
 	q.family = back_af(f->family);
 	memcpy(q.dst, f->addr.b, 16);
-	if (nl_route_get(&b->nl, &q, &rt, e) == -1 || rt.oif != ifindex)
-		return back_problem(&b->conf, true, "[back] front: %s is not "
+	if (nl_route_get(&b->nl, &q, &rt, e) == -1 ||
+	    rt.oif != b->tun[t].ifindex)
+		return back_problem(&b->conf, true, "[%s] front: %s is not "
 		    "reached through %s (fix: ip route add %s dev %s, or give %s "
-		    "an address in the front's subnet)", s, tif, s, tif, tif);
+		    "an address in the front's subnet)", ct->name, s, tif, s,
+		    tif, tif);
 	return 0;
 }
 
@@ -1056,37 +1322,141 @@ back_check_mode(const struct conf *c)
 	return bad;
 }
 
+/*
+ * mark = source with several tunnels: two tunnels that carry the same
+ * address cannot be told apart by the replies' source address.
+ */
+static int
+back_check_shared(struct back *b, size_t t, const struct nl_ifaddr *a,
+    size_t na, struct nl_ifaddr seen[][BACK_MAX_ADDRS], const size_t *nseen)
+{
+	const struct conf_back *cb = &b->conf.back;
+	char s[INET6_ADDRSTRLEN];
+	size_t o, i, j;
+	int bad = 0;
+
+	for (o = 0; o < t; o++)
+		for (i = 0; i < na; i++)
+			for (j = 0; j < nseen[o]; j++) {
+				if (a[i].family != seen[o][j].family ||
+				    memcmp(a[i].addr, seen[o][j].addr, 16) != 0)
+					continue;
+				inet_ntop(a[i].family, a[i].addr, s, sizeof(s));
+				bad += back_problem(&b->conf, cb->mark ==
+				    CONF_MARK_SOURCE, "[%s] and [%s]: both "
+				    "tunnels carry %s; mark = source picks a "
+				    "reply's tunnel by its source address and "
+				    "cannot tell them apart: its replies all "
+				    "leave through %s (fix: give each tunnel "
+				    "its own address, or use mark = connmark)",
+				    cb->tunnel[o].name, cb->tunnel[t].name, s,
+				    cb->tunnel[o].tunnel_interface);
+			}
+	return bad;
+}
+
+/* Tunnels that are there and up (run routes them). */
+static size_t
+back_check_usable(struct back *b)
+{
+	struct nl_ifaddr a[BACK_MAX_ADDRS];
+	char err[BACK_ERRLEN];
+	size_t t, na, n = 0;
+
+	for (t = 0; t < b->conf.back.ntunnel; t++)
+		if (back_tun_addrs(b, t, a, &na, err) == 0 &&
+		    back_tun_state(b, t) == BACK_UP)
+			n++;
+	return n;
+}
+
+/*
+ * The findings of one tunnel; its addresses go into a/na. A tunnel that is
+ * missing or down fails the check only when no tunnel is usable: run starts
+ * with the others and leaves it out until it is up.
+ */
+static int
+back_check_tunnel(struct back *b, size_t t, size_t usable,
+    struct nl_ifaddr *a, size_t *na)
+{
+	const struct conf_back_tunnel *ct = &b->conf.back.tunnel[t];
+	enum check_level lvl = usable > 0 ? CHECK_WARNING : CHECK_ERROR;
+	const char *later = usable > 0 ? "; tunrelay run leaves it out until "
+	    "it is up" : "";
+	char err[BACK_ERRLEN];
+	size_t i;
+	int bad = 0;
+
+	if (back_tun_addrs(b, t, a, na, err) == -1)
+		return back_problem(&b->conf, true, "[%s] %s", ct->name, err);
+	if (b->tun[t].ifindex == 0)
+		return back_say(&b->conf, lvl, "[%s] %s%s (fix: bring the "
+		    "tunnel up first, e.g. wg-quick up %s)", ct->name, err,
+		    later, ct->tunnel_interface);
+	if (!b->tun[t].up)
+		return back_say(&b->conf, lvl, "[%s] tunnel_interface %s is "
+		    "down%s (fix: ip link set %s up)", ct->name,
+		    ct->tunnel_interface, later, ct->tunnel_interface);
+	for (i = 0; i < ct->nfront; i++)
+		bad += back_check_front(b, t, &ct->front[i], a, *na);
+	back_check_rp(&b->conf, ct->tunnel_interface);
+	return bad;
+}
+
+/* What several fronts mean for the mark mode. */
+static void
+back_check_fronts(const struct conf *c, bool nft)
+{
+	const struct conf_back *cb = &c->back;
+
+	if (cb->ntunnel < 2)
+		return;
+	if (cb->mark == CONF_MARK_SOURCE || (cb->mark == CONF_MARK_AUTO &&
+	    !nft))
+		back_problem(c, false, "mark = source with %zu tunnels: a "
+		    "reply's tunnel is picked by its source address alone (the "
+		    "tunnel's own addresses and its section's "
+		    "service_addresses); each front must send its clients to "
+		    "an address of its own tunnel. An address reached through "
+		    "two fronts (the same client through both, or an anycast "
+		    "service address) cannot be told apart: its replies leave "
+		    "through one tunnel only; use mark = connmark, which "
+		    "follows each connection", cb->ntunnel);
+	else
+		back_problem(c, false, "mark = connmark with %zu tunnels: each "
+		    "connection's replies leave through the tunnel it arrived "
+		    "on (marks 0x%x..0x%x, tables %d..%d)", cb->ntunnel,
+		    BACK_MARK, BACK_MARK + (unsigned int)cb->ntunnel - 1,
+		    BACK_TABLE, BACK_TABLE + (int)cb->ntunnel - 1);
+}
+
 /* Host checks for a back config; the number of problems. */
 int
 back_check(const struct conf *c)
 {
-	struct back b;
-	struct nl_ifaddr a[BACK_MAX_ADDRS];
-	struct nl_link l;
-	char err[BACK_ERRLEN], e[NL_ERRLEN];
-	size_t na, i;
+	struct back *b;
+	struct nl_ifaddr a[BACK_TUNNELS][BACK_MAX_ADDRS];
+	size_t na[BACK_TUNNELS], t, usable;
+	char e[NFT_ERRLEN];
 	int bad = 0;
 
-	memset(&b, 0, sizeof(b));
-	b.conf = *c;
-	if (nl_open(&b.nl, e) == -1)
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return back_problem(c, true, "out of memory");
+	b->conf = *c;
+	if (nl_open(&b->nl, e) == -1) {
+		free(b);
 		return back_problem(c, true, "netlink: %s", e);
-	if (back_tun_addrs(&b, a, &na, err) == -1) {
-		bad += back_problem(c, true, "%s (fix: bring the tunnel up "
-		    "first, e.g. wg-quick up %s)", err, c->back.tunnel_interface);
-		goto out;
 	}
-	if (nl_link_get(&b.nl, NULL, b.tun_ifindex, &l, e) == 0 &&
-	    !(l.flags & IFF_UP))
-		bad += back_problem(c, true, "[back] tunnel_interface %s is "
-		    "down (fix: ip link set %s up)", l.name, l.name);
-	for (i = 0; i < c->back.nfront; i++)
-		bad += back_check_front(&b, &c->back.front[i], b.tun_ifindex, a,
-		    na);
-	back_check_rp(c, c->back.tunnel_interface);
-	back_check_rules(&b);
-out:
+	usable = back_check_usable(b);
+	for (t = 0; t < c->back.ntunnel; t++) {
+		na[t] = 0;
+		bad += back_check_tunnel(b, t, usable, a[t], &na[t]);
+		bad += back_check_shared(b, t, a[t], na[t], a, na);
+	}
+	back_check_rules(b);
 	bad += back_check_mode(c);
-	nl_close(&b.nl);
+	back_check_fronts(c, nft_probe(e) == 0);
+	nl_close(&b->nl);
+	free(b);
 	return bad;
 }

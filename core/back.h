@@ -1,16 +1,21 @@
 /*
  * back.h - the back half: on the backend, send the replies of flows that
- * arrived through the tunnel back through it.
+ * arrived through a tunnel back through that tunnel. One tunnel per front
+ * ([back]'s own and [back.NAME] sections, docs/many-fronts.md); tunnel i has
+ * its own routing table BACK_TABLE + i and mark BACK_MARK + i.
  *
- * A routing table of our own holds "default via FRONT dev TUNNEL" (and the
- * tunnel's own prefixes); rules send replies to it:
+ * Tunnel i's table holds "default via FRONT dev TUNNEL" (and the tunnel's
+ * own prefixes); rules send replies to it:
  *   mark = source:   "from TUNNEL-ADDRESS lookup T", "from SERVICE lookup T"
  *   mark = connmark: "fwmark MARK lookup T" plus the nftables table of
- *                    core/nft.h (connmark, restore, UDP source fix, MSS)
+ *                    core/nft.h (connmark, restore, UDP source fix, MSS),
+ *                    its rules repeated per tunnel
  * Everything is tagged (protocol 222, priorities BACK_PRIO_LO..HI, tables
- * BACK_TABLE/BACK_TABLE_SPARE, nft table "inet tunrelay_back"), reconciled at
- * start, watched through rtnetlink and nftables events (restored within a
- * second when flushed or deleted), and removed on SIGTERM/SIGINT.
+ * BACK_TABLE..BACK_TABLE + BACK_TUNNELS - 1 and BACK_TABLE_SPARE, nft table
+ * "inet tunrelay_back"), reconciled at start, watched through rtnetlink and
+ * nftables events (restored within a second when flushed or deleted), and
+ * removed on SIGTERM/SIGINT. A tunnel that is missing is left out until it
+ * is back; the others carry on.
  */
 #ifndef TUNRELAY_BACK_H
 #define TUNRELAY_BACK_H
@@ -18,11 +23,12 @@
 #include "conf/conf.h"
 
 #define BACK_ERRLEN 512
-#define BACK_TABLE 7341		/* the reply table */
-#define BACK_TABLE_SPARE 7342	/* route.c's own-table slot; never looked up */
+#define BACK_TUNNELS CONF_BACK_TUNNELS_MAX	/* tunnels (fronts) at most */
+#define BACK_TABLE 7341		/* tunnel i's reply table: BACK_TABLE + i */
+#define BACK_TABLE_SPARE 7340	/* route.c's own-table slot; never looked up */
 #define BACK_PRIO_LO 1400	/* our rules: 1400..1499 */
 #define BACK_PRIO_HI 1499
-#define BACK_MARK 0x7e1		/* connection and packet mark */
+#define BACK_MARK 0x7e1		/* tunnel i's connection mark: BACK_MARK + i */
 #define BACK_DEBOUNCE_MS 200	/* netlink events are coalesced this long */
 
 /* Run the back half described by path until SIGTERM/SIGINT; the exit code. */

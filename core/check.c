@@ -36,6 +36,7 @@
 #include "core/back.h"
 #include "core/check.h"
 #include "core/check_nft.h"
+#include "core/check_sock.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/front.h"
@@ -621,10 +622,11 @@ check_mtu(struct check_front *k)
 	if (k->tun.mtu >= k->pub.mtu || k->cf->mss_mode == CONF_MSS_OFF)
 		return;
 	check_say(k->c, CHECK_NOTE, "the tunnel %s (MTU %u) is smaller than "
-	    "%s (MTU %u): TCP is clamped (mss_clamp), but UDP datagrams and "
-	    "pings over %u bytes marked don't-fragment are lost, and the "
-	    "kernel's \"fragmentation needed\" names the backend's tunnel "
-	    "address (fix where the tunnel allows: ip link set %s mtu %u)",
+	    "%s (MTU %u): TCP is clamped (mss_clamp); UDP datagrams and pings "
+	    "over %u bytes marked don't-fragment are answered with "
+	    "\"fragmentation needed\" from the address they were sent to, "
+	    "and senders that ignore it lose them (to avoid the smaller path "
+	    "MTU where the tunnel allows: ip link set %s mtu %u)",
 	    k->tun.name, k->tun.mtu, k->pub.name, k->pub.mtu, k->tun.mtu,
 	    k->tun.name, k->pub.mtu);
 }
@@ -721,6 +723,75 @@ check_ports(struct check_front *k)
 		    "narrow the range: sysctl -w net.ipv4.ip_local_port_range="
 		    "'%d %d')", k->eph_lo, k->eph_hi, k->eph_hi - 4999 > k->eph_lo ?
 		    k->eph_hi - 4999 : k->eph_lo, k->eph_hi);
+}
+
+/* The public interface's global addresses (at most max); their count. */
+static size_t
+check_pub_addrs(struct check_front *k, struct nat_addr *pub, uint8_t *fam,
+    size_t max)
+{
+	struct nl_ifaddr *a = NULL;
+	char e[NL_ERRLEN];
+	size_t n = 0, i, np = 0;
+
+	if (nl_addr_list(&k->nl, k->pub.ifindex, 0, &a, &n, e) == -1)
+		return 0;
+	for (i = 0; i < n && np < max; i++) {
+		if (a[i].scope != RT_SCOPE_UNIVERSE)
+			continue;
+		memset(&pub[np], 0, sizeof(pub[np]));
+		fam[np] = a[i].family == AF_INET ? 4 : 6;
+		memcpy(pub[np].b, a[i].addr, fam[np] == 4 ? 4 : 16);
+		np++;
+	}
+	free(a);
+	return np;
+}
+
+/* Whether an earlier socket in s[0..i) had the same protocol and port. */
+static bool
+check_sock_seen(const struct check_sock *s, size_t i)
+{
+	size_t j;
+
+	for (j = 0; j < i; j++)
+		if (s[j].proto == s[i].proto && s[j].port == s[i].port)
+			return true;
+	return false;
+}
+
+/*
+ * The host's own services on ports the front relays: their clients would
+ * reach the backend instead (an SSH server without its exclude, the
+ * tunnel's own UDP port when the tunnel runs over the public interface).
+ */
+static void
+check_listeners(struct check_front *k)
+{
+	struct nat_addr pub[16];
+	uint8_t fam[16];
+	struct check_sock *s;
+	char e[CHECK_SOCK_ERRLEN], who[96];
+	size_t n, i, np;
+
+	np = check_pub_addrs(k, pub, fam, 16);
+	if (np == 0 || check_sock_list(&s, &n, e) == -1)
+		return;
+	for (i = 0; i < n; i++) {
+		const char *p = s[i].proto == NAT_P_TCP ? "tcp" : "udp";
+
+		if (check_sock_seen(s, i) || !check_sock_relayed(k->cf,
+		    k->eph_lo, k->eph_hi, &s[i], pub, fam, np))
+			continue;
+		check_say(k->c, CHECK_WARNING, "%s/%u on %s is relayed, but "
+		    "%s %s on it here: its clients reach the backend instead "
+		    "(if it is the relay's own service or its tunnel, fix: "
+		    "exclude = %s/%u)", p, s[i].port, k->cf->public_interface,
+		    check_sock_owner(s[i].inode, who, sizeof(who)),
+		    s[i].proto == NAT_P_TCP ? "listens" : "receives", p,
+		    s[i].port);
+	}
+	free(s);
 }
 
 /* Whether rule r is one of a front's public capture rules. */
@@ -1045,6 +1116,7 @@ check_front(const struct conf *c)
 		bad += check_rp_filter(&k);
 		bad += check_rules(&k);
 		check_ports(&k);
+		check_listeners(&k);
 	}
 	if (k.has_tun && (k.tun.flags & IFF_LOWER_UP))
 		check_backends(&k);
@@ -1096,8 +1168,9 @@ check_back(const struct conf *c)
 	struct check_nft_ifs ifs;
 	int bad;
 
-	ifs.n = 1;
-	ifs.names[0] = c->back.tunnel_interface;
+	for (ifs.n = 0; ifs.n < c->back.ntunnel &&
+	    ifs.n < sizeof(ifs.names) / sizeof(ifs.names[0]); ifs.n++)
+		ifs.names[ifs.n] = c->back.tunnel[ifs.n].tunnel_interface;
 	check_back_rules(c);
 	bad = check_netfilter(c, &ifs, false);
 	check_conntrack(c);

@@ -306,6 +306,8 @@ ctl_status_text(const struct ctl *c, const struct stats_rule *r, size_t nr,
 	    "uptime %lld\nstarted_usec %llu\n", PACKAGE_VERSION, c->role,
 	    c->conf_path, (long)getpid(), ctl_now() - c->started,
 	    c->started_usec);
+	if (f == NULL && c->status != NULL)
+		c->status(out, false, c->status_arg);
 	if (f == NULL)
 		return;
 	evbuffer_add_printf(out, "queues %u\n", f->nqueues);
@@ -362,7 +364,8 @@ ctl_status_json(const struct ctl *c, const struct stats_rule *r, size_t nr,
 		}
 		evbuffer_add_printf(out, "]");
 		ctl_status_backends_json(b, nb, out);
-	}
+	} else if (c->status != NULL)
+		c->status(out, true, c->status_arg);
 	evbuffer_add_printf(out, "}\n");
 }
 

@@ -46,6 +46,9 @@ struct ctl {
 	/* a role without flows (the back half, front NULL): its stats text */
 	void (*text)(struct evbuffer *, void *);
 	void *text_arg;
+	/* front NULL: more of `status` (lines, or JSON members after a ',') */
+	void (*status)(struct evbuffer *, bool json, void *);
+	void *status_arg;
 };
 
 /*

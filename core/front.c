@@ -44,6 +44,7 @@
 #include "core/front.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/reexec.h"
 #include "tun/ndp.h"
 #include "tun/sysctl.h"
 
@@ -1312,6 +1313,31 @@ front_rp_filter_all(char *err)
 	return 0;
 }
 
+/*
+ * Take over the side's device from the image that executed this one (a
+ * restart): the same device, its routes and the packets queued in it while
+ * the binary was executed again. 0 when taken over.
+ */
+static int
+front_inherit_dev(struct front_side *sd, const struct tundev_opts *o)
+{
+	int fds[TUNDEV_MAXQUEUES];
+	char e[TUNDEV_ERRLEN];
+	unsigned int n;
+
+	n = reexec_take_tun(o->name, fds, TUNDEV_MAXQUEUES);
+	if (n == 0)
+		return -1;
+	if (tundev_inherit(&sd->dev, o, fds, n, e) == -1) {
+		log_warnx("TUN device %s not taken over (%s): opening it again",
+		    o->name, e);
+		return -1;
+	}
+	log_info("took over %s from the previous image (%u queues handed "
+	    "over)", sd->dev.name, n);
+	return 0;
+}
+
 /* Open a side's TUN device and set the sysctls it needs. */
 static int
 front_open_dev(struct front *f, enum nat_side side, bool wait, char *err)
@@ -1327,6 +1353,8 @@ front_open_dev(struct front *f, enum nat_side side, bool wait, char *err)
 	o.queues = f->nqueues;
 	o.mtu = f->host.pub_mtu > f->host.tun_mtu ? f->host.pub_mtu :
 	    f->host.tun_mtu;
+	if (front_inherit_dev(sd, &o) == 0)
+		goto opened;
 	/* a killed instance's device goes away asynchronously: at start, wait
 	 * for it (never in a reload, the packet loop would stall) */
 	for (tries = 0; tundev_open(&sd->dev, &o, e) == -1; tries++) {
@@ -1336,6 +1364,7 @@ front_open_dev(struct front *f, enum nat_side side, bool wait, char *err)
 		}
 		usleep(100 * 1000);
 	}
+opened:
 	/*
 	 * rewritten packets re-enter from the TUN with a remote or the relay's
 	 * own source; the TUN has no IPv4 address, and the kernel's
@@ -1676,9 +1705,16 @@ front_stop(struct front *f)
 	/* a restart leaves the rules to the next image: it reconciles them */
 	if (!f->handover && f->nl.sock != NULL && front_unroute(&f->nl, e) == -1)
 		log_warnx("removing routing rules: %s", e);
-	for (i = 0; i < NAT_SIDE_MAX; i++)
-		if (f->side[i].dev.nfds > 0)
+	for (i = 0; i < NAT_SIDE_MAX; i++) {
+		if (f->side[i].dev.nfds == 0)
+			continue;
+		/* a restart keeps the device, its routes and queued packets */
+		if (f->handover && reexec_hand_tun(&f->side[i].dev) == -1)
+			log_warnx("restart: %s closed, not handed over (too "
+			    "many queues)", front_devname[i]);
+		if (!f->handover)
 			tundev_close(&f->side[i].dev);
+	}
 	if (f->nl.sock != NULL)
 		nl_close(&f->nl);
 	if (!f->handover && sysctl_undo_restore(log_note, NULL) > 0)

@@ -766,6 +766,7 @@ loop_run(const char *path, struct conf *c)
 		    err);
 		goto out;
 	}
+	reexec_close_untaken();
 	if (loop_queues(l) == -1 || loop_attach(l) == -1 ||
 	    loop_events(l) == -1) {
 		log_msg(LOG_CRIT, "not started: cannot set up the event loop");

@@ -26,7 +26,7 @@
 #include "core/nft.h"
 #include "tun/nl.h"
 
-#define NFT_BUFSIZE	(64 * 1024)
+#define NFT_BUFSIZE	(256 * 1024)	/* 16 tunnels of rules fit */
 #define NFT_PRIO_MANGLE	(-150)
 #define NFT_TYPE_BITS	6		/* nft's concatenated type ids */
 #define NFT_TYPE_IPADDR	7
@@ -417,12 +417,12 @@ nft_key(struct nftnl_rule *r, bool v6, uint32_t aoff, uint32_t p1, uint32_t p2)
 
 /* Learn a UDP flow from the tunnel: update @map { saddr . sport . dport : daddr }. */
 static bool
-nft_udp_learn(struct nftnl_rule *r, const struct nft_back *s, bool v6,
+nft_udp_learn(struct nftnl_rule *r, const struct nft_tunnel *t, bool v6,
     const char *map, uint32_t id)
 {
 	struct nftnl_expr *e;
 
-	if (!nft_ifname(r, NFT_META_IIFNAME, NFT_CMP_EQ, s->tunnel) ||
+	if (!nft_ifname(r, NFT_META_IIFNAME, NFT_CMP_EQ, t->name) ||
 	    !nft_l3l4(r, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4, IPPROTO_UDP) ||
 	    !nft_key(r, v6, v6 ? 8 : 12, 0, 2) ||
 	    !nft_load(r, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 24 : 16, v6 ? 16 : 4,
@@ -444,7 +444,7 @@ nft_udp_learn(struct nftnl_rule *r, const struct nft_back *s, bool v6,
  * source set to the address the request went to, packet marked.
  */
 static bool
-nft_udp_fix(struct nftnl_rule *r, const struct nft_back *s, bool v6,
+nft_udp_fix(struct nftnl_rule *r, const struct nft_tunnel *t, bool v6,
     const char *map, uint32_t id)
 {
 	uint32_t newbit = NF_CT_STATE_BIT(IP_CT_NEW), zero = 0;
@@ -463,19 +463,20 @@ nft_udp_fix(struct nftnl_rule *r, const struct nft_back *s, bool v6,
 	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, map);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, id);
 	return nft_x(r, e) && nft_write_addr(r, v6, NFT_REG_3) &&
-	    nft_imm(r, NFT_REG_1, &s->mark, 4) &&
+	    nft_imm(r, NFT_REG_1, &t->mark, 4) &&
 	    nft_meta_set(r, NFT_META_MARK, NFT_REG_1);
 }
 
 /* tcp flags & (syn|rst) == syn tcp option maxseg size set rt mtu | N. */
 static bool
-nft_mss(struct nftnl_rule *r, const struct nft_back *s)
+nft_mss(struct nftnl_rule *r, const struct nft_back *s,
+    const struct nft_tunnel *t)
 {
 	uint8_t syn = 0x02;
 	uint16_t v = htons(s->mss_fixed);
 	struct nftnl_expr *e;
 
-	if (!nft_ifname(r, NFT_META_OIFNAME, NFT_CMP_EQ, s->tunnel) ||
+	if (!nft_ifname(r, NFT_META_OIFNAME, NFT_CMP_EQ, t->name) ||
 	    !nft_l3l4(r, 0, IPPROTO_TCP) ||
 	    !nft_load(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, NFT_REG_1) ||
 	    !nft_and(r, NFT_REG_1, 1, 0x06) ||
@@ -509,72 +510,106 @@ nft_mss(struct nftnl_rule *r, const struct nft_back *s)
 	return nft_x(r, e);
 }
 
-/* The rules, one at a time (which: 0.. until false). */
-static bool
-nft_rule_fill(struct nftnl_rule *r, const struct nft_back *s, int which,
-    const char **chain)
+/* The name and set id of tunnel n's map of a family ("udp4", "udp6_2"). */
+static uint32_t
+nft_map_name(size_t n, bool v6, char *name, size_t len)
 {
+	if (n == 0)
+		snprintf(name, len, "udp%d", v6 ? 6 : 4);
+	else
+		snprintf(name, len, "udp%d_%zu", v6 ? 6 : 4, n);
+	return (uint32_t)(1 + 2 * n + v6);
+}
+
+/* A rule on a map of tunnel n: learn (in pre) or fix (in out). */
+static bool
+nft_udp_rule(struct nftnl_rule *r, const struct nft_back *s, size_t n,
+    bool v6, bool learn)
+{
+	char map[32];
+	uint32_t id = nft_map_name(n, v6, map, sizeof(map));
+
+	return learn ? nft_udp_learn(r, &s->tunnel[n], v6, map, id) :
+	    nft_udp_fix(r, &s->tunnel[n], v6, map, id);
+}
+
+/* Tunnel n's rules, one at a time (which: 0.. until false). */
+static bool
+nft_rule_fill(struct nftnl_rule *r, const struct nft_back *s, size_t n,
+    int which, const char **chain)
+{
+	const struct nft_tunnel *t = &s->tunnel[n];
+
+	*chain = which < 4 ? "pre" : which < 7 ? "out" : "post";
 	switch (which) {
 	case 0:
-		*chain = "pre";
-		return nft_ifname(r, NFT_META_IIFNAME, NFT_CMP_EQ, s->tunnel) &&
-		    nft_imm(r, NFT_REG_1, &s->mark, 4) &&
+		return nft_ifname(r, NFT_META_IIFNAME, NFT_CMP_EQ, t->name) &&
+		    nft_imm(r, NFT_REG_1, &t->mark, 4) &&
 		    nft_ct(r, NFT_CT_MARK, NFT_REG_1, true);
 	case 1:
-		*chain = "pre";
-		return nft_udp_learn(r, s, false, "udp4", 1);
 	case 2:
-		*chain = "pre";
-		return nft_udp_learn(r, s, true, "udp6", 2);
+		return nft_udp_rule(r, s, n, which == 2, true);
 	case 3:
-		*chain = "pre";
-		return nft_ifname(r, NFT_META_IIFNAME, NFT_CMP_NEQ, s->tunnel) &&
-		    nft_restore(r, s->mark);
+		return nft_ifname(r, NFT_META_IIFNAME, NFT_CMP_NEQ, t->name) &&
+		    nft_restore(r, t->mark);
 	case 4:
-		*chain = "out";
-		return nft_udp_fix(r, s, false, "udp4", 1);
 	case 5:
-		*chain = "out";
-		return nft_udp_fix(r, s, true, "udp6", 2);
+		return nft_udp_rule(r, s, n, which == 5, false);
 	case 6:
-		*chain = "out";
-		return nft_restore(r, s->mark);
+		return nft_restore(r, t->mark);
 	case 7:
-		*chain = "post";
-		return nft_mss(r, s);
+		return nft_mss(r, s, t);
 	}
 	return false;
 }
 
-/* Number of rules nft_rule_fill knows. */
+/* Number of rules nft_rule_fill knows per tunnel. */
 #define NFT_NRULES 8
 
-/* Add every rule. */
+/* Add one rule of tunnel n. */
 static int
-nft_rules(struct nft_batch *nb, const struct nft_back *s)
+nft_rule_add(struct nft_batch *nb, const struct nft_back *s, size_t n,
+    int which)
 {
 	struct nftnl_rule *r;
 	struct nlmsghdr *nlh;
 	const char *chain = NULL;
+
+	if ((r = nftnl_rule_alloc()) == NULL)
+		return -1;
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_BACK_TABLE);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	if (!nft_rule_fill(r, s, n, which, &chain)) {
+		nftnl_rule_free(r);
+		return -1;
+	}
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	nlh = nft_batch_hdr(nb, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	mnl_nlmsg_batch_next(nb->b);
+	return 0;
+}
+
+/* Add every tunnel's maps and rules. */
+static int
+nft_rules(struct nft_batch *nb, const struct nft_back *s)
+{
+	char map[32];
+	uint32_t id;
+	size_t n;
 	int i;
 
-	for (i = 0; i < NFT_NRULES; i++) {
-		if (i == 7 && !s->mss)
-			continue;
-		if ((r = nftnl_rule_alloc()) == NULL)
-			return -1;
-		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_BACK_TABLE);
-		nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-		if (!nft_rule_fill(r, s, i, &chain)) {
-			nftnl_rule_free(r);
-			return -1;
+	for (n = 0; n < s->ntunnel; n++)
+		for (i = 0; i < 2; i++) {
+			id = nft_map_name(n, i == 1, map, sizeof(map));
+			if (nft_map_msg(nb, map, id, i == 1) == -1)
+				return -1;
 		}
-		nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-		nlh = nft_batch_hdr(nb, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
-		nftnl_rule_nlmsg_build_payload(nlh, r);
-		nftnl_rule_free(r);
-		mnl_nlmsg_batch_next(nb->b);
-	}
+	for (n = 0; n < s->ntunnel; n++)
+		for (i = 0; i < NFT_NRULES; i++)
+			if ((i != 7 || s->mss) && nft_rule_add(nb, s, n, i) == -1)
+				return -1;
 	return 0;
 }
 
@@ -598,8 +633,6 @@ nft_apply(const struct nft_back *s, char err[NFT_ERRLEN])
 	if (nft_table_msg(&nb, NFT_BACK_TABLE, NFT_MSG_NEWTABLE) == -1 ||
 	    nft_table_msg(&nb, NFT_BACK_TABLE, NFT_MSG_DELTABLE) == -1 ||
 	    nft_table_msg(&nb, NFT_BACK_TABLE, NFT_MSG_NEWTABLE) == -1 ||
-	    nft_map_msg(&nb, "udp4", 1, false) == -1 ||
-	    nft_map_msg(&nb, "udp6", 2, true) == -1 ||
 	    nft_chain_msg(&nb, "pre", "filter", NF_INET_PRE_ROUTING) == -1 ||
 	    nft_chain_msg(&nb, "out", "route", NF_INET_LOCAL_OUT) == -1 ||
 	    (s->mss && nft_chain_msg(&nb, "post", "filter",

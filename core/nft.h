@@ -2,7 +2,9 @@
  * nft.h - the back half's nftables objects, through libnftnl over a
  * NETLINK_NETFILTER socket: one table of our own ("inet tunrelay_back"),
  * created, replaced and deleted in single atomic batches. Other tables are
- * never touched.
+ * never touched. The rules below are repeated for every tunnel (one per
+ * front), each with its own MARK and its own maps (udp4/udp6 for the first
+ * tunnel, udp4_N/udp6_N for tunnel N).
  *
  *   chain pre   (filter, prerouting, mangle)
  *	iifname TUN ct mark set MARK
@@ -35,10 +37,18 @@
 
 struct mnl_socket;
 
+#define NFT_TUNNELS_MAX 16
+
+/* One tunnel: its interface and the mark of the flows that arrive on it. */
+struct nft_tunnel {
+	const char *name;	/* the tunnel interface's name */
+	uint32_t mark;		/* connection and packet mark */
+};
+
 /* What the table does. */
 struct nft_back {
-	const char *tunnel;	/* the tunnel interface's name */
-	uint32_t mark;		/* connection and packet mark */
+	struct nft_tunnel tunnel[NFT_TUNNELS_MAX];
+	size_t ntunnel;
 	bool mss;		/* clamp the MSS of SYNs leaving by the tunnel */
 	uint16_t mss_fixed;	/* to this value; 0 = to the route's MTU */
 };

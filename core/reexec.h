@@ -9,7 +9,11 @@
 
 #include <stdbool.h>
 
+#include "tun/tundev.h"
+
 #define REEXEC_ERRLEN 256
+/* The TUN queues handed to the next image: "NAME=FD,FD;NAME=FD". */
+#define REEXEC_TUN_ENV "TUNRELAY_TUN_FDS"
 
 /* Remember how this instance was started (before any chdir or fork). */
 void reexec_init(const char *config, bool verbose);
@@ -17,5 +21,19 @@ void reexec_init(const char *config, bool verbose);
 int reexec_ready(char err[REEXEC_ERRLEN]);
 /* Execute the binary again; returns only on failure, err filled. */
 int reexec_exec(char err[REEXEC_ERRLEN]);
+/*
+ * Keep a TUN device's queues open for the next image (the stopping side of
+ * a restart, instead of tundev_close): packets wait in the device's queues
+ * while the binary is executed again, and its routes stay. -1 when it does
+ * not fit (the device is closed then, as before handovers existed).
+ */
+int reexec_hand_tun(struct tundev *);
+/*
+ * The queues of device name that the previous image handed over, at most
+ * max, into fds (they are this caller's from now on); 0 if none.
+ */
+unsigned int reexec_take_tun(const char *name, int *fds, unsigned int max);
+/* Close the handed-over queues that no device took (the config changed). */
+void reexec_close_untaken(void);
 
 #endif

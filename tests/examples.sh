@@ -9,6 +9,8 @@
 #                  192.168.1.34/24 (port forward)      |
 #                  203.0.113.1/24  (hairpin)      |
 #     wg0 (veth)   10.22.22.2/24 ------------------+
+#     wg1 (veth)   10.23.23.2/24 ----------------- wg1 (veth) 10.23.23.1/24
+#                  (a second front, many-fronts-back.ini)
 #     br0 (bridge) 192.168.0.1/24  (hairpin LAN)
 #
 # Needs root (namespaces) and /dev/net/tun; exits 77 without them.
@@ -53,6 +55,11 @@ ip -n "$NSF" addr add 10.22.22.2/24 dev wg0
 ip -n "$NSB" addr add 10.22.22.1/24 dev wg0
 ip -n "$NSF" link set wg0 up
 ip -n "$NSB" link set wg0 up
+ip link add wg1 netns "$NSF" type veth peer name wg1 netns "$NSB"
+ip -n "$NSF" addr add 10.23.23.2/24 dev wg1
+ip -n "$NSB" addr add 10.23.23.1/24 dev wg1
+ip -n "$NSF" link set wg1 up
+ip -n "$NSB" link set wg1 up
 set +e
 
 # check NS FILE: `tunrelay check` must say "configuration OK" and exit 0
@@ -70,6 +77,7 @@ check "$NSF" port-forward.ini
 check "$NSF" hairpin.ini
 check "$NSF" backends.ini
 check "$NSB" keep-client-ip-back.ini
+check "$NSB" many-fronts-back.ini
 
 # the same check fails where the interfaces are missing: this test can fail
 out=$(ip netns exec "$NSB" "$BIN" check -c "$EX/hairpin.ini" 2>&1)
@@ -88,7 +96,7 @@ leftovers() {
 	{
 		ip -n "$1" -4 rule show; ip -n "$1" -6 rule show
 	} | grep 'proto 222'
-	for t in 7331 7332 7333 7341 7342; do
+	for t in 7331 7332 7333 7340 7341 7342 7343; do
 		ip -n "$1" -4 route show table $t 2>/dev/null
 		ip -n "$1" -6 route show table $t 2>/dev/null
 	done
@@ -98,7 +106,7 @@ leftovers() {
 # crash NS FILE WHAT: run, wait for WHAT in the log, SIGKILL, cleanup
 crash() {
 	ns=$1 f=$TMP/$2
-	sed "/^\[/a control_socket = $TMP/$2.sock" "$EX/$2" >"$f"
+	sed "/^\[\\(front\\|back\\)\]/a control_socket = $TMP/$2.sock" "$EX/$2" >"$f"
 	ip netns exec "$ns" "$BIN" run -c "$f" >"$f.log" 2>&1 &
 	pid=$!
 	i=0
@@ -127,13 +135,14 @@ crash() {
 crash "$NSF" keep-client-ip-front.ini 'relaying\|ready'
 if command -v nft >/dev/null; then
 	crash "$NSB" keep-client-ip-back.ini 'ready:'
+	crash "$NSB" many-fronts-back.ini 'ready:'
 else
 	echo "# nft not installed: back cleanup not tested"
 fi
 
 # cleanup with a [back] file does not touch a front running on the same host
 f=$TMP/front.ini
-sed "/^\[/a control_socket = $TMP/front.sock" "$EX/keep-client-ip-front.ini" >"$f"
+sed "/^\[\\(front\\|back\\)\]/a control_socket = $TMP/front.sock" "$EX/keep-client-ip-front.ini" >"$f"
 ip netns exec "$NSF" "$BIN" run -c "$f" >"$f.log" 2>&1 &
 pid=$!
 i=0
@@ -151,8 +160,8 @@ kill -TERM $pid; wait $pid 2>/dev/null
 
 # every example is covered above
 n=$(ls "$EX"/*.ini | wc -l)
-if [ "$n" = 5 ]; then
-	ok "examples/ holds the 5 files checked here"
+if [ "$n" = 6 ]; then
+	ok "examples/ holds the 6 files checked here"
 else
 	not_ok "examples/ holds $n .ini files; check each one here"
 fi

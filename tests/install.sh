@@ -34,7 +34,7 @@ want "$TR_BINDIR/tunrelay"
 want "$TR_MANDIR/man8/tunrelay.8"
 want "$TR_MANDIR/man5/tunrelay.ini.5"
 want "$TR_COMPLETIONDIR/tunrelay"
-for f in keep-client-ip-front.ini keep-client-ip-back.ini port-forward.ini hairpin.ini; do
+for f in keep-client-ip-front.ini keep-client-ip-back.ini many-fronts-back.ini port-forward.ini hairpin.ini; do
 	want "$TR_EXAMPLESDIR/$f"
 	if cmp -s "$top_srcdir/examples/$f" "$D$TR_EXAMPLESDIR/$f"; then
 		ok "example $f is the one in examples/"

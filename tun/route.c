@@ -76,13 +76,16 @@ route_note(struct route_ctx *c, const char *verb, const struct nl_rule *r,
 	c->spec->note(c->spec->note_arg, msg);
 }
 
-/* Is the table the spec's own or one of its extra routes'? */
+/* Is the table the spec's own, in its scope range or one of its routes'? */
 static bool
 route_table_ours(const struct route_ctx *c, uint32_t table)
 {
 	size_t i;
 
 	if (table == c->spec->table)
+		return true;
+	if (c->spec->scope_lo != 0 && table >= c->spec->scope_lo &&
+	    table <= c->spec->scope_hi)
 		return true;
 	for (i = 0; i < c->spec->nroutes; i++)
 		if (c->spec->routes[i].table == table)
@@ -294,6 +297,12 @@ route_validate(const struct route_spec *s, bool need_rules, char *err)
 	if (route_table_reserved(s->table)) {
 		snprintf(err, ROUTE_ERRLEN, "route table %u: use a table of our own, "
 		    "not 0, default, main or local", s->table);
+		return -1;
+	}
+	if (s->scope_lo != 0 && (s->scope_hi < s->scope_lo ||
+	    (s->scope_lo <= RT_TABLE_LOCAL && s->scope_hi >= RT_TABLE_DEFAULT))) {
+		snprintf(err, ROUTE_ERRLEN, "route tables %u-%u: need low <= high "
+		    "and none of default, main or local", s->scope_lo, s->scope_hi);
 		return -1;
 	}
 	if (!need_rules)

@@ -30,6 +30,8 @@
 struct route_spec {
 	int tun_ifindex;	/* "default dev tun" goes into table, per family used */
 	uint32_t table;		/* our table (not 0, default, main or local) */
+	uint32_t scope_lo;	/* further tables of ours, scope_lo..scope_hi (0-0: */
+	uint32_t scope_hi;	/* none): their tagged routes are leftovers unless listed */
 	uint32_t prio_lo;	/* our rules' priorities: prio_lo..prio_hi, prio_lo > 0 */
 	uint32_t prio_hi;
 	uint32_t local_prio;	/* move "lookup local" here (> prio_hi); 0 = leave it */
@@ -58,7 +60,8 @@ int route_apply(struct nl *, const struct route_spec *, struct route_result *,
     char err[ROUTE_ERRLEN]);
 /*
  * Remove every tagged rule and route in the spec's scope (its priority range,
- * local_prio, its tables; rules and routes lists are not needed). Puts the
+ * local_prio, its tables and scope_lo..scope_hi; rules and routes lists are
+ * not needed). Puts the
  * priority-0 "lookup local" rule back first where we had moved it.
  */
 int route_remove(struct nl *, const struct route_spec *, struct route_result *,

@@ -196,13 +196,26 @@ tundev_attach(struct tundev *d, const char *name, short flags, char err[TUNDEV_E
 	return fd;
 }
 
+/* The TUNSETIFF flags a device with options o has. */
+static short
+tundev_flags(const struct tundev_opts *o)
+{
+	short flags = IFF_TUN | IFF_NO_PI;
+
+	if (o->vnet_hdr)
+		flags |= IFF_VNET_HDR;
+	if ((o->queues ? o->queues : 1) > 1)
+		flags |= IFF_MULTI_QUEUE;
+	return flags;
+}
+
 /* Create the TUN device, open its queues, set MTU and up. */
 int
 tundev_open(struct tundev *d, const struct tundev_opts *o, char err[TUNDEV_ERRLEN])
 {
 	const char *name = o->name ? o->name : "tunrelay%d";
 	unsigned int queues = o->queues ? o->queues : 1;
-	short flags = IFF_TUN | IFF_NO_PI;
+	short flags = tundev_flags(o);
 	unsigned int i;
 	int fd;
 
@@ -228,11 +241,7 @@ tundev_open(struct tundev *d, const struct tundev_opts *o, char err[TUNDEV_ERRLE
 			    "must be 10 or 12", o->vnet_hdr_len);
 			return -1;
 		}
-		flags |= IFF_VNET_HDR;
 	}
-	if (queues > 1)
-		flags |= IFF_MULTI_QUEUE;
-
 	for (i = 0; i < queues; i++) {
 		fd = tundev_attach(d, i == 0 ? name : d->name, flags, err);
 		if (fd < 0)
@@ -245,6 +254,98 @@ tundev_open(struct tundev *d, const struct tundev_opts *o, char err[TUNDEV_ERRLE
 		goto fail;
 	return 0;
 fail:
+	tundev_close(d);
+	return -1;
+}
+
+/* Whether fd is a queue of the device name with flags; err says why not. */
+static int
+tundev_is_queue(int fd, const char *name, short flags, char err[TUNDEV_ERRLEN])
+{
+	const short mask = IFF_TUN | IFF_TAP | IFF_NO_PI | IFF_VNET_HDR |
+	    IFF_MULTI_QUEUE;
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
+		snprintf(err, TUNDEV_ERRLEN, "fd %d is not a TUN queue: %s", fd,
+		    strerror(errno));
+		return -1;
+	}
+	if (strncmp(ifr.ifr_name, name, IFNAMSIZ) != 0 ||
+	    (ifr.ifr_flags & mask) != flags) {
+		snprintf(err, TUNDEV_ERRLEN, "fd %d is a queue of %.16s with "
+		    "flags %#x, wanted %.16s with %#x", fd, ifr.ifr_name,
+		    (unsigned int)(ifr.ifr_flags & mask), name,
+		    (unsigned int)flags);
+		return -1;
+	}
+	return 0;
+}
+
+/* Make an inherited fd non-blocking and close-on-exec. */
+static int
+tundev_fd_mode(int fd, char err[TUNDEV_ERRLEN])
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		snprintf(err, TUNDEV_ERRLEN, "fd %d: fcntl: %s", fd,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Take over the queues a previous image left open (see tundev.h). */
+int
+tundev_inherit(struct tundev *d, const struct tundev_opts *o, const int *fds,
+    unsigned int n, char err[TUNDEV_ERRLEN])
+{
+	unsigned int queues = o->queues ? o->queues : 1, i;
+	short flags = tundev_flags(o);
+
+	memset(d, 0, sizeof(*d));
+	for (i = 0; i < TUNDEV_MAXQUEUES; i++)
+		d->fds[i] = -1;
+	if (o->name == NULL || n == 0 || n > TUNDEV_MAXQUEUES ||
+	    queues > TUNDEV_MAXQUEUES) {
+		snprintf(err, TUNDEV_ERRLEN, "%u queues handed over", n);
+		goto fail;
+	}
+	snprintf(d->name, sizeof(d->name), "%s", o->name);
+	for (i = 0; i < n; i++)
+		if (tundev_is_queue(fds[i], o->name, flags, err) < 0 ||
+		    tundev_fd_mode(fds[i], err) < 0)
+			goto fail;
+	/* more queues than now wanted: a closed queue only detaches */
+	for (i = 0; i < n; i++) {
+		if (i < queues)
+			d->fds[d->nfds++] = fds[i];
+		else
+			close(fds[i]);
+	}
+	n = d->nfds;
+	while (d->nfds < queues)
+		if (tundev_attach(d, d->name, flags, err) < 0)
+			goto fail_dev;
+	d->vnet_hdr = o->vnet_hdr;
+	if (d->vnet_hdr) {
+		d->vnet_hdr_len = o->vnet_hdr_len ? o->vnet_hdr_len :
+		    TUNDEV_VNET_HDR_LEN;
+		if (tundev_vnet_setup(d, d->fds[0], o, err) < 0)
+			goto fail_dev;
+	}
+	if (tundev_ifconfig(d, o->mtu, !o->down, err) < 0)
+		goto fail_dev;
+	return 0;
+fail:
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	memset(d, 0, sizeof(*d));
+	return -1;
+fail_dev:
 	tundev_close(d);
 	return -1;
 }

@@ -57,6 +57,15 @@ struct tundev {
  * says what is on. On error nothing is left open.
  */
 int tundev_open(struct tundev *d, const struct tundev_opts *, char err[TUNDEV_ERRLEN]);
+/*
+ * Take over the open queues fds[0..n) of a device a previous image of this
+ * process left open across exec: each must be a queue of o->name with the
+ * flags o asks for. Extra queues are closed, missing ones attached; then
+ * header size, offloads, MTU and up as tundev_open. On error every fd given
+ * is closed (the device goes when its last queue does).
+ */
+int tundev_inherit(struct tundev *d, const struct tundev_opts *, const int *fds,
+    unsigned int n, char err[TUNDEV_ERRLEN]);
 /* Close every queue (a non-persistent device disappears with its routes). */
 void tundev_close(struct tundev *d);
 /* Set the MTU (and up/down) of the device. */

@@ -17,6 +17,12 @@ mismatch at its offset.
   get HOST PORT SIZE LIMIT [READY] / put HOST PORT SIZE LIMIT [READY] [RATE]
                                  one download / upload (READY is touched
                                  once connected; RATE caps MB/s)
+  udp-stream HOST PORT COUNT PPS READY
+                                 COUNT numbered datagrams at PPS a second
+                                 to a UDP echo server, READY touched at the
+                                 first echo; "echoed M of COUNT" and the
+                                 first missing numbers; exit 1 if any is
+                                 missing (2 s after the last is sent)
 
 With BULK_SEED=N in the environment of both ends, every connection uses
 the pattern of port N instead: behind full NAT the server sees the relay's
@@ -218,6 +224,41 @@ def upload(host, port, size, limit, ready=None, rate=0.0):
     return "ok", "upload %d bytes in %.2f s" % (size, time.monotonic() - t0)
 
 
+def cmd_udp_stream(host, port, count, pps, ready):
+    """Numbered datagrams through the relay and back; report what is lost."""
+    count, pps = int(count), float(pps)
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    s.connect((host, int(port)))
+    s.settimeout(0.001)
+    got = set()
+    t0 = time.monotonic()
+    i = 0
+    end = None
+    while end is None or time.monotonic() < end:
+        now = time.monotonic()
+        while i < count and now - t0 >= i / pps:
+            s.send(b"%08d" % i + b"x" * 56)
+            i += 1
+        if i == count and end is None:
+            end = now + 2
+        try:
+            data = s.recv(2048)
+            if len(data) == 64 and data[:8].isdigit():
+                if not got and ready:
+                    open(ready, "w").close()
+                got.add(int(data[:8]))
+        except (socket.timeout, BlockingIOError):
+            pass
+        except OSError:
+            time.sleep(0.001)   # an ICMP error reported on the socket
+        if len(got) == count:
+            break
+    missing = [n for n in range(count) if n not in got]
+    print("echoed %d of %d%s" % (len(got), count,
+          " (missing %s)" % ",".join(map(str, missing[:8])) if missing else ""))
+    sys.exit(0 if not missing else 1)
+
+
 def cmd_run(host, dlport, ulport, size, count, par, limit):
     """count downloads and count uploads, par at a time (alternating)."""
     size, count, par, limit = int(size), int(count), int(par), float(limit)
@@ -281,4 +322,4 @@ def cmd_put(host, port, size, limit, ready=None, rate="0"):
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"serve": cmd_serve, "run": cmd_run, "get": cmd_get,
-     "put": cmd_put}[cmd](*args)
+     "put": cmd_put, "udp-stream": cmd_udp_stream}[cmd](*args)

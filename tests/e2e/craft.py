@@ -201,27 +201,76 @@ def cmd_hold(host, port, n, seconds, src="0.0.0.0"):
         s.close()
 
 
-def cmd_udp_burst(host, port, n, src="0.0.0.0"):
-    """N new UDP flows (one socket each, sent at once); print answers."""
+def cmd_serve_hold(addr, port, seconds):
+    """Accept TCP connections on ADDR:PORT (dual-stack on "::") and keep
+    each open, reading what comes, until its peer closes it or SECONDS
+    have passed since the start; then exit."""
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    ls = socket.socket(fam, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((addr, int(port)))
+    ls.listen(64)
+    sel = selectors.DefaultSelector()
+    sel.register(ls, selectors.EVENT_READ)
+    end = time.monotonic() + float(seconds)
+    while time.monotonic() < end:
+        for key, _ in sel.select(timeout=max(0, end - time.monotonic())):
+            if key.fileobj is ls:
+                conn, peer = ls.accept()
+                conn.setblocking(False)
+                conn.sendall(b"peer=%s\n" % peer[0].encode())
+                sel.register(conn, selectors.EVENT_READ)
+                continue
+            try:
+                data = key.fileobj.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                sel.unregister(key.fileobj)
+                key.fileobj.close()
+
+
+def udp_flows(host, port, n, src, connected):
+    """N new UDP flows at once, one socket each; wait 2 s at most for what
+    comes back. A connected socket also gets the ICMP error the kernel
+    accepts as quoting its datagram. Returns (answered, refused)."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     socks = []
     for _ in range(int(n)):
         s = socket.socket(fam, socket.SOCK_DGRAM)
         s.bind((src, 0))
+        if connected:
+            s.connect((host, int(port)))
         s.setblocking(False)
         s.sendto(b"who", (host, int(port)))
         socks.append(s)
-    got = 0
+    got = refused = 0
     end = time.monotonic() + 2
     sel = selectors.DefaultSelector()
     for s in socks:
         sel.register(s, selectors.EVENT_READ)
     while sel.get_map() and time.monotonic() < end:
         for key, _ in sel.select(timeout=max(0, end - time.monotonic())):
-            key.fileobj.recv(100)
+            try:
+                key.fileobj.recv(100)
+                got += 1
+            except OSError:
+                refused += 1
             sel.unregister(key.fileobj)
-            got += 1
-    print("answered %d" % got)
+    return got, refused
+
+
+def cmd_udp_burst(host, port, n, src="0.0.0.0"):
+    """N new UDP flows (one socket each, sent at once); print answers."""
+    print("answered %d" % udp_flows(host, port, n, src, False)[0])
+
+
+def cmd_udp_refused(host, port, n, src="0.0.0.0"):
+    """N new UDP flows at once on connected sockets; after 2 s print
+    "answered A refused R silent S" (refused: an ICMP error came back)."""
+    got, refused = udp_flows(host, port, n, src, True)
+    print("answered %d refused %d silent %d" %
+          (got, refused, int(n) - got - refused))
 
 
 def cmd_udp_once(host, port, n, sport0, batch="32"):
@@ -506,7 +555,9 @@ def cmd_rst_outside(iface, dst_mac, src, dst, port, ready, go):
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"hostile": cmd_hostile, "synflood": cmd_synflood, "hold": cmd_hold,
-     "udp-burst": cmd_udp_burst, "udp-once": cmd_udp_once,
+     "udp-burst": cmd_udp_burst,
+     "udp-refused": cmd_udp_refused,
+     "serve-hold": cmd_serve_hold, "udp-once": cmd_udp_once,
      "tcp-within": cmd_tcp_within, "send-paced": cmd_send_paced,
      "send-after": cmd_send_after, "stalled-stderr": cmd_stalled_stderr,
      "ctl-cut": cmd_ctl_cut, "frag-echo": cmd_frag_echo,

@@ -349,6 +349,22 @@ expect "forward in the ephemeral range: warning with the fix" \
     "warning: \[forward\.game\] listen 40000-40010 overlaps the kernel's ephemeral ports 32768-60999.*sysctl -w net\.ipv4\.ip_local_port_range='40011 60999'" out
 inF ip rule del pref 500
 
+# the host's own services on relayed ports: a tunnel's UDP port, a web server
+topo_bg "$NS_F" python3 -c 'import socket, time
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 1194))
+t = socket.socket(socket.AF_INET, socket.SOCK_STREAM); t.bind(("198.51.100.1", 8443)); t.listen(1)
+time.sleep(30)'
+LPID=${TOPO_PIDS[-1]}
+topo_wait 50 sh -c "ip netns exec $NS_F ss -lun | grep -q ':1194 '"
+run_check
+expect "a local UDP socket on a relayed port: warning naming its process, fix exclude" \
+    "warning: udp/1194 on f-eth0 is relayed, but python3 \(pid [0-9]+\) receives on it here.*fix: exclude = udp/1194\)" out
+expect "a local TCP listener on a relayed port: warning" \
+    'warning: tcp/8443 on f-eth0 is relayed, but python3 \(pid [0-9]+\) listens on it here' out
+refute "an excluded port (the front's ssh on tcp/22) is not reported" 'tcp/22 on f-eth0 is relayed' out
+refute "a loopback listener (metrics) is not reported" 'tcp/9731 on' out
+kill "$LPID" 2>/dev/null
+
 # ---------------------------------------------------------------- check, backend
 cat >"$TMP/back.ini" <<EOF
 [back]

@@ -7,7 +7,7 @@
 #     get in: finished and half-open flows are evicted first, and in keep
 #     mode established flows too (the rules rebuild them from their next
 #     packet), so nothing is refused; evictions are told in a rate-limited
-#     log line. (A table that refuses: full-NAT flows, tests/unit.)
+#     log line. (A table that refuses: full-NAT flows, tests/e2e/tablefull.sh.)
 #  2. Per-source limits (per_source_flows, per_source_rate) turned on by
 #     SIGHUP: a source over its limit is refused, another source is not.
 set -u

@@ -15,6 +15,9 @@
 # and removes nothing it would add again (no window in which the host's own
 # stack would answer relayed packets). The sysctls a restarted instance
 # found are put back at the final stop as the first instance found them.
+# `tunrelay restart` hands the TUN devices to the new image: the same
+# devices (same interface index), and a UDP stream through the front while
+# it restarts loses no datagram, either way (they wait in the devices).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -64,6 +67,7 @@ topo_up || { echo "not ok - topology"; exit 1; }
 topo_services "$PEER" "$TMP/icmp.log" || { echo "not ok - services"; exit 1; }
 topo_bg "$NS_B" python3 "$BULK" serve 10.22.22.1 81 82 "$SIZE" "$RATE"
 topo_wait 50 sh -c "ip netns exec $NS_B ss -ltn | grep -q ':82 '"
+topo_bg "$NS_B" python3 "$PEER" serve-echo 10.22.22.1 83
 topo_front_conf "$TMP/ctl.sock" >"$FCONF"
 cat >"$BCONF" <<EOF
 [back]
@@ -136,11 +140,34 @@ if len(t) == 2:
 	if cmp -s "$TMP/objects.0" "$TMP/objects.1"; then ok "after the $half's restart: the same $(wc -l <"$TMP/objects.1") kernel objects, none duplicated"
 	else not_ok "kernel objects differ after the $half's restart: $(diff "$TMP/objects.0" "$TMP/objects.1" | head -5)"; fi
 }
+# udp_restart: a UDP stream through the front (400 datagrams a second, each
+# echoed by the backend) while `tunrelay restart` runs; none may be lost
+udp_restart() {
+	local out=$TMP/udp-restart.out idx0 idx1 n0 t
+	idx0=$(inF cat /sys/class/net/trl-pub/ifindex /sys/class/net/trl-in/ifindex | tr '\n' ' ')
+	n0=$(wc -l <"$TMP/front.log")
+	rm -f "$TMP/ready"
+	ip netns exec "$NS_C" python3 "$BULK" udp-stream 198.51.100.1 83 2000 400 "$TMP/ready" >"$out" 2>&1 &
+	t=$!
+	topo_wait 50 test -e "$TMP/ready"
+	sleep 1.5
+	expect "tunrelay restart of the front mid-UDP-stream: restarted" '^restarted .* connections kept' \
+	    ip netns exec "$NS_F" timeout 40 "$BIN" restart -c "$FCONF"
+	if wait "$t"; then ok "UDP through tunrelay restart: no datagram lost ($(cat "$out"))"
+	else not_ok "UDP through tunrelay restart: $(cat "$out")"; fi
+	idx1=$(inF cat /sys/class/net/trl-pub/ifindex /sys/class/net/trl-in/ifindex | tr '\n' ' ')
+	if [ "$idx0" = "$idx1" ]; then ok "tunrelay restart: the same TUN devices (ifindex $idx1)"
+	else not_ok "tunrelay restart: TUN devices changed (ifindex $idx0-> $idx1)"; fi
+	expect "tunrelay restart: the new image took the devices over" 'took over trl-pub.*took over trl-in|took over trl-in.*took over trl-pub' \
+	    sh -c "tail -n +$((n0 + 1)) '$TMP/front.log' | grep 'took over' | tr '\n' ' '"
+}
+
 # tunrelay restart first: the sysctl values found before the first start
 # must be put back at the end (after a SIGKILL nobody knows them any more)
 kill_mid front get restart
 kill_mid front put restart
 kill_mid back get restart
+udp_restart
 kill -TERM "$FPID"; wait "$FPID"; FPID=
 kill -TERM "$BPID"; wait "$BPID"; BPID=
 expect "front stopped after tunrelay restart: ip_forward put back to $fwd0" "^$fwd0\$" inF sysctl -n net.ipv4.ip_forward

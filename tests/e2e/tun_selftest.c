@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +226,73 @@ test_vnet(void)
 	buf[0] = 0;
 	buf[1] = 0x80;	/* ECN without GSO */
 	check(tundev_vnet_parse(buf, &w) < 0, "vnet parse rejects ECN without GSO");
+}
+
+/* Whether fd is open. */
+static bool
+fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+/*
+ * tundev_inherit (a restart's handover): the queues of an open device taken
+ * over as they are, with a queue more or fewer, and refused (all closed)
+ * for another name or other flags.
+ */
+static void
+test_inherit(void)
+{
+	struct tundev_opts o = { .name = "trkeep0", .vnet_hdr = true,
+	    .queues = 2, .mtu = 1400 };
+	struct tundev d, e;
+	char err[TUNDEV_ERRLEN];
+	int fds[TUNDEV_MAXQUEUES], idx, rc, pfd[2];
+
+	if (tundev_open(&d, &o, err) < 0)
+		fatal("tundev_open trkeep0", err);
+	idx = d.ifindex;
+	memcpy(fds, d.fds, sizeof(int) * d.nfds);
+	rc = tundev_inherit(&e, &o, fds, 2, err);
+	check(rc == 0 && e.ifindex == idx && e.nfds == 2 && e.fds[0] == fds[0] &&
+	    (e.offloads & TUNDEV_F_CSUM),
+	    "inherit: the same device, its 2 queues and offloads (%s)",
+	    rc == 0 ? "ok" : err);
+	check((fcntl(e.fds[0], F_GETFD) & FD_CLOEXEC) &&
+	    (fcntl(e.fds[1], F_GETFL) & O_NONBLOCK),
+	    "inherit: queues close-on-exec and non-blocking again");
+
+	o.queues = 3;
+	memcpy(fds, e.fds, sizeof(int) * 2);
+	rc = tundev_inherit(&d, &o, fds, 2, err);
+	check(rc == 0 && d.nfds == 3 && d.ifindex == idx,
+	    "inherit with queues = 3: one queue attached (%s)",
+	    rc == 0 ? "ok" : err);
+	o.queues = 2;
+	memcpy(fds, d.fds, sizeof(int) * 3);
+	check(tundev_inherit(&e, &o, fds, 3, err) == 0 && e.nfds == 2 &&
+	    !fd_open(fds[2]) && e.ifindex == idx,
+	    "inherit with queues = 2 of 3: the extra queue closed");
+
+	o.name = "trkeep1";
+	memcpy(fds, e.fds, sizeof(int) * 2);
+	check(tundev_inherit(&d, &o, fds, 2, err) == -1 && !fd_open(fds[0]) &&
+	    !fd_open(fds[1]) && d.nfds == 0,
+	    "inherit under another name: refused, every fd closed (%s)", err);
+
+	o.name = "trkeep2";
+	o.queues = 1;
+	if (tundev_open(&d, &(struct tundev_opts){ .name = "trkeep2",
+	    .queues = 1 }, err) < 0)
+		fatal("tundev_open trkeep2 without vnet", err);
+	fds[0] = d.fds[0];
+	check(tundev_inherit(&e, &o, fds, 1, err) == -1 && !fd_open(fds[0]),
+	    "inherit a device without the virtio-net header: refused (%s)", err);
+	if (pipe(pfd) < 0)
+		fatal("pipe", strerror(errno));
+	check(tundev_inherit(&e, &o, pfd, 1, err) == -1 && !fd_open(pfd[0]),
+	    "inherit a pipe (not a TUN queue): refused, closed (%s)", err);
+	close(pfd[1]);
 }
 
 static void
@@ -628,6 +696,7 @@ cmd_main(const char *peer)
 	    "TUN %s: 2 queues, ifindex %d", d.name, d.ifindex);
 	check(d.offloads & TUNDEV_F_CSUM, "checksum offload accepted");
 	test_vnet();
+	test_inherit();
 	test_link(&nl, &d);
 	test_sysctl(&d);
 

@@ -229,19 +229,22 @@ test_keepip_back(void **state)
 	    "front = 10.22.22.2, fd00:22::2\n"
 	    "mark = connmark\n");
 	const struct conf_back	*b = &l->c.back;
+	const struct conf_back_tunnel	*t = &b->tunnel[0];
 
 	(void)state;
 	assert_int_equal(l->c.role, CONF_ROLE_BACK);
-	assert_string_equal(b->tunnel_interface, "wg0");
-	assert_int_equal(b->nfront, 2);
-	assert_int_equal(b->front[0].family, 4);
-	assert_addr(b->front[0].addr, "10.22.22.2");
-	assert_int_equal(b->front[1].family, 6);
-	assert_addr(b->front[1].addr, "fd00:22::2");
+	assert_int_equal(b->ntunnel, 1);
+	assert_string_equal(t->name, "back");
+	assert_string_equal(t->tunnel_interface, "wg0");
+	assert_int_equal(t->nfront, 2);
+	assert_int_equal(t->front[0].family, 4);
+	assert_addr(t->front[0].addr, "10.22.22.2");
+	assert_int_equal(t->front[1].family, 6);
+	assert_addr(t->front[1].addr, "fd00:22::2");
 	assert_int_equal(b->mark, CONF_MARK_CONNMARK);
 	assert_int_equal(b->mss_mode, CONF_MSS_PMTU);
-	assert_int_equal(b->nservice, 0);
-	assert_null(b->service);
+	assert_int_equal(t->nservice, 0);
+	assert_null(t->service);
 	assert_default_socket(l);
 	done(l);
 }
@@ -259,15 +262,137 @@ test_back_source(void **state)
 	    "service_addresses = 192.0.2.10, 2001:db8::10\n"
 	    "control_socket = /run/tr/back.sock\n");
 	const struct conf_back	*b = &l->c.back;
+	const struct conf_back_tunnel	*t = &b->tunnel[0];
 
 	(void)state;
 	assert_int_equal(b->mark, CONF_MARK_SOURCE);
 	assert_int_equal(b->mss_mode, CONF_MSS_OFF);
-	assert_int_equal(b->nservice, 2);
-	assert_addr(b->service[0].addr, "192.0.2.10");
-	assert_int_equal(b->service[1].family, 6);
-	assert_addr(b->service[1].addr, "2001:db8::10");
+	assert_int_equal(t->nservice, 2);
+	assert_addr(t->service[0].addr, "192.0.2.10");
+	assert_int_equal(t->service[1].family, 6);
+	assert_addr(t->service[1].addr, "2001:db8::10");
 	assert_string_equal(l->c.control_socket, "/run/tr/back.sock");
+	done(l);
+}
+
+/* Several fronts: [back]'s own tunnel first, then [back.NAME] in order. */
+static void
+test_back_fronts(void **state)
+{
+	struct loaded	*l = load_ok(
+	    "[back]\n"
+	    "tunnel_interface = wg0\n"
+	    "front = 10.22.22.2\n"
+	    "mark = source\n"
+	    "service_addresses = 192.0.2.10\n"
+	    "[back.Paris]\n"
+	    "tunnel_interface = wg1\n"
+	    "front = 10.23.23.2, fd23::2\n"
+	    "service_addresses = 192.0.2.11\n"
+	    "[back.tokyo]\n"
+	    "tunnel_interface = wg2\n"
+	    "front = fd24::2\n");
+	const struct conf_back	*b = &l->c.back;
+
+	(void)state;
+	assert_int_equal(b->ntunnel, 3);
+	assert_string_equal(b->tunnel[0].name, "back");
+	assert_string_equal(b->tunnel[1].name, "back.paris");
+	assert_string_equal(b->tunnel[1].tunnel_interface, "wg1");
+	assert_int_equal(b->tunnel[1].nfront, 2);
+	assert_addr(b->tunnel[1].front[1].addr, "fd23::2");
+	assert_int_equal(b->tunnel[1].nservice, 1);
+	assert_addr(b->tunnel[1].service[0].addr, "192.0.2.11");
+	assert_string_equal(b->tunnel[2].name, "back.tokyo");
+	assert_int_equal(b->tunnel[2].line, 10);
+	assert_int_equal(b->tunnel[2].front[0].family, 6);
+	done(l);
+}
+
+/* [back] without a tunnel of its own when [back.NAME] sections name them. */
+static void
+test_back_sections_only(void **state)
+{
+	struct loaded	*l = load_ok(
+	    "[back]\n"
+	    "mark = connmark\n"
+	    "[back.a]\n"
+	    "tunnel_interface = wg-a\n"
+	    "front = 10.22.22.2\n"
+	    "[back.b]\n"
+	    "tunnel_interface = wg-b\n"
+	    "front = 10.23.23.2\n");
+
+	(void)state;
+	assert_int_equal(l->c.back.ntunnel, 2);
+	assert_string_equal(l->c.back.tunnel[0].tunnel_interface, "wg-a");
+	assert_string_equal(l->c.back.tunnel[1].tunnel_interface, "wg-b");
+	done(l);
+}
+
+/* Errors of [back.NAME]: names, keys, shared interfaces and services. */
+static void
+test_err_back_sections(void **state)
+{
+	struct loaded	*l = load_bad(
+	    "[back]\n"
+	    "front = 10.22.22.2\n"
+	    "service_addresses = 192.0.2.1\n"
+	    "[back.a]\n"
+	    "tunnel_interface = wg1\n"
+	    "front = 10.23.23.2\n"
+	    "service_addresses = 192.0.2.1\n"
+	    "mark = source\n"
+	    "[back.b c]\n"
+	    "[back.d]\n"
+	    "tunnel_interface = wg1\n"
+	    "front = 10.24.24.2\n", 5);
+
+	(void)state;
+	assert_msg(l, 0, "1: [back] tunnel_interface: missing, the key is "
+	    "required (allowed: the interface toward the front, e.g. wg0)");
+	assert_msg(l, 1, "7: [back.a] service_addresses: \"192.0.2.1\" is "
+	    "also listed in [back] on line 1: replies from it cannot be told "
+	    "apart by source address (allowed: each address in one tunnel's "
+	    "list)");
+	assert_msg(l, 2, "8: [back.a] mark: unknown key (allowed: "
+	    "tunnel_interface, front, service_addresses)");
+	assert_msg(l, 3, "9: [back.b c]: \"b c\" is not a tunnel name "
+	    "(allowed: [back.NAME], NAME 1 to 32 letters, digits, '_' or "
+	    "'-')");
+	assert_msg(l, 4, "11: [back.d] tunnel_interface: \"wg1\" is also "
+	    "the tunnel of [back.a] on line 4 (allowed: one section per "
+	    "tunnel interface)");
+	done(l);
+}
+
+/* [back.NAME] belongs to [back]; [back] alone with services but no tunnel. */
+static void
+test_err_back_sections_role(void **state)
+{
+	struct loaded	*l = load_bad(
+	    "[front]\n"
+	    "public_interface = eth0\n"
+	    "tunnel_interface = wg0\n"
+	    "backend = 10.22.22.1\n"
+	    "[back.a]\n"
+	    "tunnel_interface = wg1\n", 1);
+
+	(void)state;
+	assert_msg(l, 0, "5: [back.a]: only allowed with [back], this file "
+	    "has [front] on line 1 (allowed: [front], [forward.NAME], "
+	    "[hairpin])");
+	done(l);
+	l = load_bad(
+	    "[back]\n"
+	    "service_addresses = 192.0.2.1\n"
+	    "[back.a]\n"
+	    "tunnel_interface = wg1\n"
+	    "front = 10.23.23.2\n", 1);
+	assert_msg(l, 0, "2: [back] service_addresses: \"192.0.2.1\" belongs "
+	    "to a tunnel, and [back] names none (allowed: service_addresses "
+	    "in the [back.NAME] section of the tunnel they are reached "
+	    "through)");
 	done(l);
 }
 
@@ -1096,7 +1221,7 @@ test_err_unknown_section(void **state)
 
 	(void)state;
 	assert_msg(l, 0, "5: [frontend]: unknown section (allowed: [front], "
-	    "[back], [forward.NAME], [hairpin])");
+	    "[back], [back.NAME], [forward.NAME], [hairpin])");
 	assert_msg(l, 1, "7: [forward.bad name!]: \"bad name!\" is not a "
 	    "forward name (allowed: [forward.NAME], NAME 1 to 32 letters, "
 	    "digits, '_' or '-')");
@@ -1524,7 +1649,7 @@ test_err_syntax(void **state)
 	assert_msg(l, 7, "10: line ends with '\\', which would join the next "
 	    "line to it (allowed: no '\\' at the end of a line)");
 	assert_msg(l, 8, "11: []: empty section name (allowed: [front], "
-	    "[back], [forward.NAME], [hairpin])");
+	    "[back], [back.NAME], [forward.NAME], [hairpin])");
 	done(l);
 }
 
@@ -1759,6 +1884,10 @@ main(void)
 		cmocka_unit_test(test_keepip_front),
 		cmocka_unit_test(test_keepip_back),
 		cmocka_unit_test(test_back_source),
+		cmocka_unit_test(test_back_fronts),
+		cmocka_unit_test(test_back_sections_only),
+		cmocka_unit_test(test_err_back_sections),
+		cmocka_unit_test(test_err_back_sections_role),
 		cmocka_unit_test(test_portfwd_single_nic),
 		cmocka_unit_test(test_hairpin),
 		cmocka_unit_test(test_full_front),
