@@ -95,7 +95,8 @@ sys.stdout.write(urllib.request.urlopen(
 
 # Print the front's log, rules, flows and status (after a failure).
 dump() {
-	echo "--- log"; tail -40 "$TMP/front.log"
+	echo "--- state changes"; grep -E 'backend .* is (up|down)' "$TMP/front.log"
+	echo "--- log"; tail -20 "$TMP/front.log"
 	echo "--- status"; status
 	echo "--- flows"; inF "$BIN" flows -c "$CONF" | head -20
 }
@@ -269,5 +270,6 @@ kill -TERM "$DPID"
 topo_wait 50 sh -c "! kill -0 $DPID" || kill -9 "$DPID"
 wait "$DPID"; rc=$?; DPID=
 [ "$rc" = 0 ] && ok "SIGTERM: exit 0" || not_ok "SIGTERM: exit $rc"
-[ "$fail" = 0 ] || tail -40 "$TMP/front.log"
+# on failure: every state change the checks made, then the log's end
+[ "$fail" = 0 ] || { grep -E 'backend .* is (up|down)' "$TMP/front.log"; tail -20 "$TMP/front.log"; }
 e2e_summary

@@ -116,19 +116,19 @@ tunnel_interface = f-tun
 control_socket = $1
 metrics = 127.0.0.1:9464
 backend = fd22::1, fd22::2, fd22::3
-backend_check = icmp interval=1 timeout=1 rise=2 fall=2
+backend_check = icmp interval=1 timeout=1 rise=2 fall=3
 
 [forward.web]
 proto = tcp,udp
 listen = 80
 to = 10.22.22.1:80 weight=2, ${2-10.22.22.2:80, }10.22.22.3:80
-check = tcp interval=1 timeout=1 rise=2 fall=2
+check = tcp interval=1 timeout=1 rise=2 fall=3
 
 [forward.dns]
 proto = udp
 listen = 5353
 to = 10.22.22.1:80, 10.22.22.2:80, 10.22.22.3:80
-check = icmp interval=1 timeout=1 rise=2 fall=2
+check = icmp interval=1 timeout=1 rise=2 fall=3
 EOF
 }
 
