@@ -343,11 +343,12 @@ numbered() {
 	fi
 }
 
-# back_conf with section [back.X] (a tunnel not made here) before [back.b].
+# back_conf (mark MODE, default connmark) with section [back.X] (a tunnel
+# not made here) before [back.b].
 conf_before_b() {
-	back_conf connmark | sed '/^\[back.b\]/,$d'
+	back_conf "${3:-connmark}" | sed '/^\[back.b\]/,$d'
 	printf '[back.%s]\ntunnel_interface = wg-%s\nfront = %s\n\n' "$1" "$1" "$2"
-	back_conf connmark | sed -n '/^\[back.b\]/,$p'
+	back_conf "${3:-connmark}" | sed -n '/^\[back.b\]/,$p'
 }
 
 # [back] without a tunnel, [back.e] first, then tunnel A as [back.a] and B.
@@ -451,6 +452,16 @@ expect "source: the same client address through front B" '^peer=198\.51\.100\.10
 inCB ip addr del 198.51.100.10/32 dev cb-eth0
 kill_front_a source
 traffic "source, after front A came back"
+# SIGKILL and a start with [back.c] inserted before [back.b]: without
+# nftables, the numbers are read back from the routes
+kill -9 "$BPID"; wait "$BPID" 2>/dev/null; BPID=
+conf_before_b c 10.52.0.2 source >"$BCONF"
+start_back || not_ok "source: start after SIGKILL with [back.c] inserted"
+expect "source: after SIGKILL, [back.b] keeps table 7342" '^tunnel back.b interface=b-wgb table=7342 mark=0x7e2 ' inB "$BIN" status -c "$BCONF"
+expect "source: after SIGKILL, [back.c] takes table 7343" '^tunnel back.c interface=wg-c table=7343 mark=0x7e3 ' inB "$BIN" status -c "$BCONF"
+check "source: the number of [back.b] found in the routes is logged" grep -q '\[back.b\] b-wgb keeps table 7342, mark 0x7e2 (found in routes)' "$TMP/back.log"
+expect "source: after SIGKILL, rule from tunnel B's address to table 7342" 'from 10\.23\.23\.1 lookup 7342 proto 222' inB ip rule show
+traffic "source, after SIGKILL and a start with [back.c] inserted"
 stop_back; rc=$?
 if [ "$rc" = 0 ]; then ok "source: SIGTERM: exit 0"; else not_ok "source: SIGTERM: exit $rc"; fi
 left_nothing "source: SIGTERM"
