@@ -208,8 +208,8 @@ struct conf_back_tunnel {
 
 /*
  * [back] and its [back.NAME] sections: tunnel[0] is [back]'s own tunnel when
- * it names one, then the [back.NAME] sections in file order (the index picks
- * the tunnel's routing table and mark, core/back.h).
+ * it names one, then the [back.NAME] sections in file order (the table and
+ * mark are the tunnel's number, kept across reloads: core/back_slot.h).
  */
 struct conf_back {
 	struct conf_back_tunnel	*tunnel;

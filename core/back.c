@@ -23,6 +23,7 @@
 #include <libmnl/libmnl.h>
 
 #include "core/back.h"
+#include "core/back_slot.h"
 #include "core/check.h"
 #include "core/ctl.h"
 #include "core/json.h"
@@ -36,6 +37,7 @@
 #define BACK_MAX_RULES (BACK_PRIO_HI - BACK_PRIO_LO + 1)
 #define BACK_MAX_ROUTES (8 * BACK_TUNNELS)	/* prefixes and defaults */
 #define BACK_MAX_ADDRS 16
+#define BACK_FOUND_MAX (4 * BACK_TUNNELS)	/* findings at start */
 
 _Static_assert(BACK_TUNNELS <= NFT_TUNNELS_MAX, "a tunnel without nft rules");
 #define BACK_RETRY_MS 1000	/* while the tunnel is down or gone */
@@ -73,6 +75,7 @@ struct back {
 	struct nl nl;
 	uint8_t mode;		/* CONF_MARK_CONNMARK or CONF_MARK_SOURCE */
 	struct back_tun tun[BACK_TUNNELS];
+	uint8_t slot[BACK_TUNNELS];	/* tunnel t's number (back_slot.h) */
 	struct nl_rule rules[BACK_MAX_RULES];
 	size_t nrules;
 	struct nl_route routes[BACK_MAX_ROUTES];
@@ -118,6 +121,20 @@ back_ntop(const struct conf_addr *a, char *buf, size_t len)
 	return buf;
 }
 
+/* Tunnel t's routing table. */
+static uint32_t
+back_table(const struct back *b, size_t t)
+{
+	return BACK_TABLE + (uint32_t)b->slot[t];
+}
+
+/* Tunnel t's connection mark. */
+static uint32_t
+back_mark(const struct back *b, size_t t)
+{
+	return BACK_MARK + (uint32_t)b->slot[t];
+}
+
 /* Log a routing change (a repair when restoring). */
 static void
 back_note(void *arg, const char *msg)
@@ -149,13 +166,13 @@ back_rule(struct back *b, size_t t, uint8_t af, const struct nl_prefix *from,
 	r = &b->rules[b->nrules];
 	memset(r, 0, sizeof(*r));
 	r->family = af;
-	r->table = BACK_TABLE + (uint32_t)t;
+	r->table = back_table(b, t);
 	r->priority = BACK_PRIO_LO + (uint32_t)b->nrules;
 	if (from != NULL)
 		r->src = *from;
 	if (fwmark) {
 		r->has_fwmark = true;
-		r->fwmark = BACK_MARK + (uint32_t)t;
+		r->fwmark = back_mark(b, t);
 		r->fwmask = 0xffffffff;
 	}
 	b->nrules++;
@@ -179,7 +196,7 @@ back_route(struct back *b, size_t t, uint8_t af, const struct nl_prefix *dst,
 	memset(r, 0, sizeof(*r));
 	r->family = af;
 	r->type = RTN_UNICAST;
-	r->table = BACK_TABLE + (uint32_t)t;
+	r->table = back_table(b, t);
 	r->oif = b->tun[t].ifindex;
 	if (dst != NULL)
 		r->dst = *dst;
@@ -478,7 +495,8 @@ back_nft_spec(const struct back *b, struct nft_back *s)
 	memset(s, 0, sizeof(*s));
 	for (t = 0; t < b->conf.back.ntunnel && t < NFT_TUNNELS_MAX; t++) {
 		s->tunnel[t].name = b->conf.back.tunnel[t].tunnel_interface;
-		s->tunnel[t].mark = BACK_MARK + (uint32_t)t;
+		s->tunnel[t].mark = back_mark(b, t);
+		s->tunnel[t].num = b->slot[t];
 	}
 	s->ntunnel = t;
 	s->mss = b->conf.back.mss_mode != CONF_MSS_OFF;
@@ -623,10 +641,10 @@ back_describe(const struct back *b)
 		ct = &cb->tunnel[t];
 		for (i = 0; i < ct->nfront; i++)
 			log_info("replies of %s flows go via %s dev %s (table "
-			    "%d, mark 0x%x)", ct->tunnel_interface,
+			    "%u, mark 0x%x)", ct->tunnel_interface,
 			    back_ntop(&ct->front[i], a, sizeof(a)),
-			    ct->tunnel_interface, BACK_TABLE + (int)t,
-			    BACK_MARK + (unsigned int)t);
+			    ct->tunnel_interface, back_table(b, t),
+			    back_mark(b, t));
 	}
 	if (b->mode == CONF_MARK_SOURCE) {
 		log_info("mark = source: replies are routed by source address "
@@ -805,44 +823,32 @@ back_watch_close(struct back *b)
 	}
 }
 
-/* The index of the tunnel named name in cb, or -1. */
-static long
-back_tunnel_index(const struct conf_back *cb, const char *name)
-{
-	size_t t;
-
-	for (t = 0; t < cb->ntunnel; t++)
-		if (strcmp(cb->tunnel[t].name, name) == 0)
-			return (long)t;
-	return -1;
-}
-
 /*
- * After a reload: warn about tunnels whose table and mark moved (a section
- * inserted or removed before them), and forget what was said about the
- * tunnel that had each moved slot before.
+ * After a reload: number the new config's tunnels from the old one's (a
+ * section keeps its number, back_slot.h), and carry what was found and
+ * said about each kept tunnel along to its new place in the file.
  */
 static void
-back_renumbered(struct back *b, const struct conf_back *old)
+back_renumber(struct back *b, const struct back *old)
 {
-	const struct conf_back *cb = &b->conf.back;
-	long o;
-	size_t t;
+	const struct conf_back *cb = &b->conf.back, *ob = &old->conf.back;
+	struct back_slot_prev prev[BACK_TUNNELS];
+	size_t t, o;
 
+	for (o = 0; o < ob->ntunnel; o++) {
+		prev[o].name = ob->tunnel[o].name;
+		prev[o].ifname = ob->tunnel[o].tunnel_interface;
+		prev[o].slot = old->slot[o];
+	}
+	back_slot_assign(prev, ob->ntunnel, cb->tunnel, cb->ntunnel,
+	    BACK_TUNNELS, b->slot);
 	for (t = 0; t < cb->ntunnel; t++) {
-		o = back_tunnel_index(old, cb->tunnel[t].name);
-		if (o == (long)t)
-			continue;
-		b->tun[t].said = BACK_UP;
-		memset(b->tun[t].no_family, 0, sizeof(b->tun[t].no_family));
-		if (o == -1)
-			continue;
-		log_warnx("reload: [%s] moved from table %ld, mark 0x%lx to "
-		    "table %d, mark 0x%x: replies of its connections opened "
-		    "before the reload follow the old mark (add new sections "
-		    "at the end of the file)", cb->tunnel[t].name,
-		    BACK_TABLE + o, (unsigned long)BACK_MARK + (unsigned long)o,
-		    BACK_TABLE + (int)t, BACK_MARK + (unsigned int)t);
+		memset(&b->tun[t], 0, sizeof(b->tun[t]));
+		for (o = 0; o < ob->ntunnel; o++)
+			if (old->slot[o] == b->slot[t] &&
+			    strcmp(ob->tunnel[o].tunnel_interface,
+			    cb->tunnel[t].tunnel_interface) == 0)
+				b->tun[t] = old->tun[o];
 	}
 }
 
@@ -854,12 +860,12 @@ back_switch(struct back *b, struct conf *c, char *err)
 	char e[BACK_ERRLEN], ne[NFT_ERRLEN];
 
 	b->conf = *c;
+	back_renumber(b, &old);
 	back_mode(b);
 	if (old.mode == CONF_MARK_CONNMARK && b->mode != CONF_MARK_CONNMARK)
 		(void)nft_remove(ne);
 	back_watch_close(b);
 	if (back_install(b, true, err) == 0 && back_watch_open(b, err) == 0) {
-		back_renumbered(b, &old.conf.back);
 		conf_free(&old.conf);
 		memset(c, 0, sizeof(*c));
 		return 0;
@@ -868,6 +874,8 @@ back_switch(struct back *b, struct conf *c, char *err)
 	*c = b->conf;
 	b->conf = old.conf;
 	b->mode = old.mode;
+	memcpy(b->slot, old.slot, sizeof(b->slot));
+	memcpy(b->tun, old.tun, sizeof(b->tun));
 	back_watch_close(b);
 	if (b->mode != CONF_MARK_CONNMARK)
 		(void)nft_remove(ne);
@@ -1019,9 +1027,9 @@ back_status_text(struct evbuffer *out, const struct back *b, size_t t)
 {
 	const struct conf_back_tunnel *ct = &b->conf.back.tunnel[t];
 
-	evbuffer_add_printf(out, "tunnel %s interface=%s table=%d mark=0x%x "
+	evbuffer_add_printf(out, "tunnel %s interface=%s table=%u mark=0x%x "
 	    "state=%s rules=%zu front=", ct->name, ct->tunnel_interface,
-	    BACK_TABLE + (int)t, BACK_MARK + (unsigned int)t,
+	    back_table(b, t), back_mark(b, t),
 	    back_state_name(back_tun_state(b, t)), b->tun[t].nrules);
 	back_status_fronts(out, ct, false);
 	evbuffer_add_printf(out, "\n");
@@ -1037,9 +1045,9 @@ back_status_json(struct evbuffer *out, const struct back *b, size_t t)
 	json_evstr(out, ct->name);
 	evbuffer_add_printf(out, ",\"interface\":");
 	json_evstr(out, ct->tunnel_interface);
-	evbuffer_add_printf(out, ",\"table\":%d,\"mark\":%u,\"state\":\"%s\","
-	    "\"rules\":%zu,\"front\":[", BACK_TABLE + (int)t,
-	    BACK_MARK + (unsigned int)t, back_state_name(back_tun_state(b, t)),
+	evbuffer_add_printf(out, ",\"table\":%u,\"mark\":%u,\"state\":\"%s\","
+	    "\"rules\":%zu,\"front\":[", back_table(b, t), back_mark(b, t),
+	    back_state_name(back_tun_state(b, t)),
 	    b->tun[t].nrules);
 	back_status_fronts(out, ct, true);
 	evbuffer_add_printf(out, "]}");
@@ -1123,6 +1131,110 @@ back_names(const struct back *b, char *buf, size_t len)
 	return buf;
 }
 
+/* Numbers found in the kernel at start (back_recover). */
+struct back_found {
+	struct back_slot_prev prev[BACK_FOUND_MAX];
+	char ifname[BACK_FOUND_MAX][IFNAMSIZ];
+	const char *from[BACK_FOUND_MAX];	/* where: for the log */
+	size_t n;
+};
+
+/* Note that interface ifname had number slot (the first finding wins). */
+static void
+back_found_add(struct back_found *f, const char *ifname, uint32_t slot,
+    const char *from)
+{
+	size_t i;
+
+	if (slot >= BACK_TUNNELS || f->n == BACK_FOUND_MAX)
+		return;
+	for (i = 0; i < f->n; i++)
+		if (strcmp(f->ifname[i], ifname) == 0 ||
+		    f->prev[i].slot == slot)
+			return;
+	snprintf(f->ifname[f->n], IFNAMSIZ, "%s", ifname);
+	f->prev[f->n].name = NULL;
+	f->prev[f->n].ifname = f->ifname[f->n];
+	f->prev[f->n].slot = (uint8_t)slot;
+	f->from[f->n] = from;
+	f->n++;
+}
+
+/*
+ * The numbers in our nftables table: "iifname TUN ct mark set MARK" says
+ * which mark the connections of each tunnel carry in conntrack, and it
+ * names the interface even while it is down or gone.
+ */
+static void
+back_found_nft(struct back_found *f)
+{
+	struct nft_found nf[BACK_FOUND_MAX];
+	char e[NFT_ERRLEN];
+	size_t n, i;
+
+	if (nft_marks(nf, BACK_FOUND_MAX, &n, e) == -1)
+		return;		/* no nftables: no table of ours either */
+	for (i = 0; i < n; i++)
+		if (nf[i].mark >= BACK_MARK)
+			back_found_add(f, nf[i].name, nf[i].mark - BACK_MARK,
+			    "nftables");
+}
+
+/*
+ * The numbers in our routing tables: tunnel n's table routes through its
+ * interface (while it is up). The only finding with mark = source.
+ */
+static void
+back_found_routes(struct back *b, struct back_found *f, int af)
+{
+	struct nl_route *r;
+	char e[NL_ERRLEN], name[IF_NAMESIZE];
+	size_t n, i;
+
+	if (nl_route_list(&b->nl, af, 0, &r, &n, e) == -1)
+		return;		/* no IPv6: no routes of ours there */
+	for (i = 0; i < n; i++)
+		if (r[i].protocol == NL_PROTO_TUNRELAY && r[i].oif != 0 &&
+		    r[i].table >= BACK_TABLE &&
+		    r[i].table < BACK_TABLE + BACK_TUNNELS &&
+		    if_indextoname((unsigned int)r[i].oif, name) != NULL)
+			back_found_add(f, name, r[i].table - BACK_TABLE,
+			    "routes");
+	free(r);
+}
+
+/*
+ * At start (a first start, tunrelay restart, or after a SIGKILL): number
+ * the tunnels, keeping the numbers that our objects in the kernel give the
+ * tunnels of the previous instance, so that its connections keep their
+ * marks; new tunnels take the lowest free numbers.
+ */
+static void
+back_recover(struct back *b)
+{
+	const struct conf_back *cb = &b->conf.back;
+	struct back_found *f;
+	size_t t, i;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		fatal("back");
+	back_found_nft(f);
+	back_found_routes(b, f, AF_INET);
+	back_found_routes(b, f, AF_INET6);
+	back_slot_assign(f->prev, f->n, cb->tunnel, cb->ntunnel, BACK_TUNNELS,
+	    b->slot);
+	for (t = 0; t < cb->ntunnel; t++)
+		for (i = 0; i < f->n; i++)
+			if (f->prev[i].slot == b->slot[t] &&
+			    strcmp(f->ifname[i], cb->tunnel[t].tunnel_interface)
+			    == 0)
+				log_info("[%s] %s keeps table %u, mark 0x%x "
+				    "(found in %s)", cb->tunnel[t].name,
+				    f->ifname[i], back_table(b, t),
+				    back_mark(b, t), f->from[i]);
+	free(f);
+}
+
 /* Run the back half until told to stop. */
 int
 back_run(const char *path, struct conf *c)
@@ -1147,6 +1259,7 @@ back_run(const char *path, struct conf *c)
 		goto out;
 	}
 	back_mode(b);
+	back_recover(b);
 	sysctl_undo_start();	/* what we change is put back at the end */
 	snprintf(err, sizeof(err), "cannot set up the event loop");
 	if (back_events(b) == -1 || back_install(b, true, err) == -1 ||
@@ -1425,9 +1538,10 @@ back_check_fronts(const struct conf *c, bool nft)
 	else
 		back_problem(c, false, "mark = connmark with %zu tunnels: each "
 		    "connection's replies leave through the tunnel it arrived "
-		    "on (marks 0x%x..0x%x, tables %d..%d)", cb->ntunnel,
-		    BACK_MARK, BACK_MARK + (unsigned int)cb->ntunnel - 1,
-		    BACK_TABLE, BACK_TABLE + (int)cb->ntunnel - 1);
+		    "on (each its own mark and table, from 0x%x and %d; a "
+		    "tunnel keeps its number while its section is there: "
+		    "tunrelay status shows them)", cb->ntunnel, BACK_MARK,
+		    BACK_TABLE);
 }
 
 /* Host checks for a back config; the number of problems. */

@@ -1,8 +1,11 @@
 /*
  * back.h - the back half: on the backend, send the replies of flows that
  * arrived through a tunnel back through that tunnel. One tunnel per front
- * ([back]'s own and [back.NAME] sections, docs/many-fronts.md); tunnel i has
- * its own routing table BACK_TABLE + i and mark BACK_MARK + i.
+ * ([back]'s own and [back.NAME] sections, docs/many-fronts.md); tunnel
+ * number n has its own routing table BACK_TABLE + n and mark BACK_MARK + n.
+ * A tunnel keeps its number while its section is there (core/back_slot.h):
+ * on reload by section name, at start read back from our nftables rules
+ * and routes, by interface.
  *
  * Tunnel i's table holds "default via FRONT dev TUNNEL" (and the tunnel's
  * own prefixes); rules send replies to it:
@@ -24,11 +27,11 @@
 
 #define BACK_ERRLEN 512
 #define BACK_TUNNELS CONF_BACK_TUNNELS_MAX	/* tunnels (fronts) at most */
-#define BACK_TABLE 7341		/* tunnel i's reply table: BACK_TABLE + i */
+#define BACK_TABLE 7341		/* tunnel n's reply table: BACK_TABLE + n */
 #define BACK_TABLE_SPARE 7340	/* route.c's own-table slot; never looked up */
 #define BACK_PRIO_LO 1400	/* our rules: 1400..1499 */
 #define BACK_PRIO_HI 1499
-#define BACK_MARK 0x7e1		/* tunnel i's connection mark: BACK_MARK + i */
+#define BACK_MARK 0x7e1		/* tunnel n's connection mark: BACK_MARK + n */
 #define BACK_DEBOUNCE_MS 200	/* netlink events are coalesced this long */
 
 /* Run the back half described by path until SIGTERM/SIGINT; the exit code. */

@@ -527,7 +527,7 @@ nft_udp_rule(struct nftnl_rule *r, const struct nft_back *s, size_t n,
     bool v6, bool learn)
 {
 	char map[32];
-	uint32_t id = nft_map_name(n, v6, map, sizeof(map));
+	uint32_t id = nft_map_name(s->tunnel[n].num, v6, map, sizeof(map));
 
 	return learn ? nft_udp_learn(r, &s->tunnel[n], v6, map, id) :
 	    nft_udp_fix(r, &s->tunnel[n], v6, map, id);
@@ -602,7 +602,8 @@ nft_rules(struct nft_batch *nb, const struct nft_back *s)
 
 	for (n = 0; n < s->ntunnel; n++)
 		for (i = 0; i < 2; i++) {
-			id = nft_map_name(n, i == 1, map, sizeof(map));
+			id = nft_map_name(s->tunnel[n].num, i == 1, map,
+			    sizeof(map));
 			if (nft_map_msg(nb, map, id, i == 1) == -1)
 				return -1;
 		}
@@ -698,18 +699,21 @@ nft_chain_cb(const struct nlmsghdr *nlh, void *arg)
 	return MNL_CB_OK;
 }
 
-/* Number of chains in our table (0: no table). */
-int
-nft_chains(int *n, char err[NFT_ERRLEN])
+/*
+ * Dump the objects of one kind (NFT_MSG_GETCHAIN, NFT_MSG_GETRULE) of the
+ * inet family through cb; rules of our table only.
+ */
+static int
+nft_dump(uint16_t type, mnl_cb_t cb, void *arg, const char *what, char *err)
 {
 	struct mnl_socket *s;
+	struct nftnl_rule *r;
 	struct nlmsghdr *nlh;
 	char *buf;
 	uint32_t seq = (uint32_t)time(NULL), portid;
 	ssize_t len;
 	int rc = -1;
 
-	*n = 0;
 	if ((buf = malloc(NFT_BUFSIZE)) == NULL) {
 		snprintf(err, NFT_ERRLEN, "out of memory");
 		return -1;
@@ -719,26 +723,127 @@ nft_chains(int *n, char err[NFT_ERRLEN])
 		return -1;
 	}
 	portid = mnl_socket_get_portid(s);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET,
-	    NLM_F_DUMP, seq);
+	nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, NLM_F_DUMP, seq);
+	if (type == NFT_MSG_GETRULE && (r = nftnl_rule_alloc()) != NULL) {
+		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_BACK_TABLE);
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		nftnl_rule_free(r);
+	}
 	if (mnl_socket_sendto(s, nlh, nlh->nlmsg_len) == -1)
 		goto fail;
 	while ((len = mnl_socket_recvfrom(s, buf, NFT_BUFSIZE)) > 0) {
-		rc = mnl_cb_run(buf, (size_t)len, seq, portid, nft_chain_cb, n);
+		rc = mnl_cb_run(buf, (size_t)len, seq, portid, cb, arg);
 		if (rc <= MNL_CB_STOP)
 			break;
 	}
-	if (rc == -1)
+	/* no table of ours: nothing to list */
+	if (rc == -1 && errno != ENOENT)
 		goto fail;
 	rc = 0;
 	goto out;
 fail:
-	snprintf(err, NFT_ERRLEN, "nftables: list chains: %s", strerror(errno));
+	snprintf(err, NFT_ERRLEN, "nftables: list %s: %s", what,
+	    strerror(errno));
 	rc = -1;
 out:
 	mnl_socket_close(s);
 	free(buf);
 	return rc;
+}
+
+/* Number of chains in our table (0: no table). */
+int
+nft_chains(int *n, char err[NFT_ERRLEN])
+{
+	*n = 0;
+	return nft_dump(NFT_MSG_GETCHAIN, nft_chain_cb, n, "chains", err);
+}
+
+/* Where nft_marks puts what it finds. */
+struct nft_scan {
+	struct nft_found *out;
+	size_t max, n;
+	bool iif;		/* the last expression loaded iifname */
+	bool named, marked, set;
+	struct nft_found f;
+};
+
+/* Note what one expression of a rule says (see nft_marks). */
+static void
+nft_scan_expr(struct nft_scan *sc, struct nftnl_expr *e)
+{
+	const char *x = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+	const void *d;
+	uint32_t len = 0;
+	bool iif = false;
+
+	if (strcmp(x, "meta") == 0)
+		iif = nftnl_expr_is_set(e, NFTNL_EXPR_META_DREG) &&
+		    nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY) ==
+		    NFT_META_IIFNAME;
+	else if (strcmp(x, "cmp") == 0 && sc->iif &&
+	    nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP) == NFT_CMP_EQ &&
+	    (d = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len)) != NULL &&
+	    len <= sizeof(sc->f.name)) {
+		memset(sc->f.name, 0, sizeof(sc->f.name));
+		memcpy(sc->f.name, d, len);
+		sc->f.name[sizeof(sc->f.name) - 1] = '\0';
+		sc->named = true;
+	} else if (strcmp(x, "immediate") == 0 &&
+	    (d = nftnl_expr_get(e, NFTNL_EXPR_IMM_DATA, &len)) != NULL &&
+	    len == 4) {
+		memcpy(&sc->f.mark, d, 4);
+		sc->marked = true;
+	} else if (strcmp(x, "ct") == 0 &&
+	    nftnl_expr_is_set(e, NFTNL_EXPR_CT_SREG) &&
+	    nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY) == NFT_CT_MARK)
+		sc->set = true;
+	sc->iif = iif;
+}
+
+/* A dumped rule: keep it when it is "iifname TUN ct mark set MARK" of ours. */
+static int
+nft_rule_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct nft_scan *sc = arg;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nftnl_expr_iter *it;
+	struct nftnl_expr *e;
+	const char *t, *c;
+
+	if (r == NULL)
+		return MNL_CB_ERROR;
+	sc->iif = sc->named = sc->marked = sc->set = false;
+	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 &&
+	    (t = nftnl_rule_get_str(r, NFTNL_RULE_TABLE)) != NULL &&
+	    (c = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN)) != NULL &&
+	    strcmp(t, NFT_BACK_TABLE) == 0 && strcmp(c, "pre") == 0 &&
+	    (it = nftnl_expr_iter_create(r)) != NULL) {
+		while ((e = nftnl_expr_iter_next(it)) != NULL)
+			nft_scan_expr(sc, e);
+		nftnl_expr_iter_destroy(it);
+	}
+	if (sc->named && sc->marked && sc->set && sc->n < sc->max)
+		sc->out[sc->n++] = sc->f;
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+/* The marks our table gives to the flows of each tunnel interface. */
+int
+nft_marks(struct nft_found *out, size_t max, size_t *n,
+    char err[NFT_ERRLEN])
+{
+	struct nft_scan sc;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.out = out;
+	sc.max = max;
+	*n = 0;
+	if (nft_dump(NFT_MSG_GETRULE, nft_rule_cb, &sc, "rules", err) == -1)
+		return -1;
+	*n = sc.n;
+	return 0;
 }
 
 /* A non-blocking socket subscribed to nftables change events. */

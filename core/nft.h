@@ -3,8 +3,8 @@
  * NETLINK_NETFILTER socket: one table of our own ("inet tunrelay_back"),
  * created, replaced and deleted in single atomic batches. Other tables are
  * never touched. The rules below are repeated for every tunnel (one per
- * front), each with its own MARK and its own maps (udp4/udp6 for the first
- * tunnel, udp4_N/udp6_N for tunnel N).
+ * front), each with its own MARK and its own maps (udp4/udp6 for tunnel
+ * number 0, udp4_N/udp6_N for tunnel number N).
  *
  *   chain pre   (filter, prerouting, mangle)
  *	iifname TUN ct mark set MARK
@@ -43,6 +43,13 @@ struct mnl_socket;
 struct nft_tunnel {
 	const char *name;	/* the tunnel interface's name */
 	uint32_t mark;		/* connection and packet mark */
+	uint8_t num;		/* its number: names its maps (udp4, udp4_N) */
+};
+
+/* What nft_marks found: a tunnel interface and the mark its flows get. */
+struct nft_found {
+	char name[16];		/* IFNAMSIZ */
+	uint32_t mark;
 };
 
 /* What the table does. */
@@ -63,6 +70,12 @@ int nft_remove(char err[NFT_ERRLEN]);
 int nft_chains(int *n, char err[NFT_ERRLEN]);
 /* Chains nft_apply creates for a spec. */
 int nft_chains_wanted(const struct nft_back *);
+/*
+ * The "iifname TUN ct mark set MARK" rules of our table: which mark the
+ * flows of each tunnel interface get (none: no table). At most max.
+ */
+int nft_marks(struct nft_found *out, size_t max, size_t *n,
+    char err[NFT_ERRLEN]);
 /* A non-blocking socket subscribed to nftables change events; NULL on error. */
 struct mnl_socket *nft_watch_open(char err[NFT_ERRLEN]);
 

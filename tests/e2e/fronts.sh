@@ -15,6 +15,10 @@
 # both fronts and its tunnel deleted: the transfers through front B finish
 # byte-identical; the back leaves out tunnel A alone, says so in status, and
 # restores tunnel A's table, rules and routes when the tunnel is made again.
+# Config edits while paced transfers run through both fronts: a section
+# inserted before [back.b] (reload), another edit across tunrelay restart,
+# [back] renamed and a section put first across SIGKILL and a new start:
+# every tunnel keeps its table and mark, the transfers finish byte-identical.
 #
 #   client A                  front A (anycast 198.51.100.1)           backend
 #   ca-eth0 198.51.100.10 --- fa-eth0 198.51.100.1
@@ -308,6 +312,110 @@ kill_front_a() {
 	expect "$m: status: tunnel A up again" 'tunnel back interface=b-wga .*state=up' inB "$BIN" status -c "$BCONF"
 }
 
+# Paced transfers through front B (download and upload) and a download
+# through front A, running when this returns.
+start_transfers() {
+	rm -f "$TMP"/ready.*
+	transfer b get; transfer b put; transfer a get
+	wait_for 100 sh -c "ls '$TMP'/ready.b.get '$TMP'/ready.b.put '$TMP'/ready.a.get"
+}
+
+# The transfers of start_transfers finish byte-identical.
+end_transfers() {
+	local m=$1 x f w rc
+	for x in b.get b.put a.get; do
+		f=${x%%.*}; w=${x#*.}
+		eval "wait \$T_${f}_$w"; rc=$?
+		if [ "$rc" = 0 ]; then ok "$m: $w through front $f byte-identical ($(cat "$TMP/$x"))"; else not_ok "$m: $w through front $f: $(cat "$TMP/$x")"; fi
+	done
+}
+
+# Section SEC (interface IF) has table 7341 + N and mark 0x7e1 + N, in
+# status and in the kernel.
+numbered() {
+	local m=$1 sec=$2 if=$3 n=$4 t mk
+	t=$((7341 + n)); mk=$(printf '0x%x' $((0x7e1 + n)))
+	expect "$m: [$sec] keeps table $t, mark $mk" "^tunnel $sec interface=$if table=$t mark=$mk " inB "$BIN" status -c "$BCONF"
+	if [ "$if" != "${if#b-wg}" ]; then
+		expect "$m: fwmark $mk lookup $t" "fwmark $mk lookup $t proto 222" inB ip rule show
+		if wait_for 20 defaults "$t"; then ok "$m: table $t routes via $if"; else not_ok "$m: table $t lost its routes"; fi
+		expect "$m: nft: $if marks $mk" "iifname \"$if\" ct mark set $(printf '0x%08x' $((0x7e1 + n)))" inB nft list table inet tunrelay_back
+	fi
+}
+
+# back_conf (mark MODE, default connmark) with section [back.X] (a tunnel
+# not made here) before [back.b].
+conf_before_b() {
+	back_conf "${3:-connmark}" | sed '/^\[back.b\]/,$d'
+	printf '[back.%s]\ntunnel_interface = wg-%s\nfront = %s\n\n' "$1" "$1" "$2"
+	back_conf "${3:-connmark}" | sed -n '/^\[back.b\]/,$p'
+}
+
+# [back] without a tunnel, [back.e] first, then tunnel A as [back.a] and B.
+conf_renamed() {
+	printf '[back]\nmark = connmark\ncontrol_socket = %s/back.sock\n\n' "$TMP"
+	printf '[back.e]\ntunnel_interface = wg-e\nfront = 10.54.0.2\n\n'
+	printf '[back.a]\ntunnel_interface = b-wga\nfront = 10.22.22.2, fd22::2\n\n'
+	back_conf connmark | sed -n '/^\[back.b\]/,$p'
+}
+
+# Wait for the Nth "reloaded" in the back's log.
+reloaded() { wait_for 50 sh -c "[ \$(grep -c 'reloaded' '$TMP/back.log') -ge $1 ]"; }
+
+# Config edits while transfers run through both fronts (see the caller).
+edits() {
+	local m n pid0
+	# reload: [back.c] inserted before [back.b]
+	m="reload with [back.c] inserted before [back.b]"
+	start_transfers || not_ok "$m: transfers did not start"
+	sleep 1.5
+	conf_before_b c 10.52.0.2 >"$BCONF"
+	n=$(grep -c 'reloaded' "$TMP/back.log")
+	kill -HUP "$BPID"
+	reloaded $((n + 1)) || not_ok "$m: no reload logged"
+	numbered "$m" back b-wga 0
+	numbered "$m" back.b b-wgb 1
+	numbered "$m" back.c wg-c 2
+	end_transfers "$m"
+	if grep -q 'moved from table' "$TMP/back.log"; then not_ok "$m: a move logged"; else ok "$m: no tunnel moved"; fi
+	expect "$m: new connections through front B" '^peer=198\.51\.100\.20 ' inCB python3 "$PEER" tcp-who 198.51.100.1 80
+	# tunrelay restart: [back.c] removed, [back.d] inserted before [back.b]
+	m="tunrelay restart with [back.d] instead of [back.c]"
+	start_transfers || not_ok "$m: transfers did not start"
+	sleep 1.5
+	conf_before_b d 10.53.0.2 >"$BCONF"
+	pid0=$BPID
+	expect "$m: restarted" '^restarted ' inB timeout 40 "$BIN" restart -c "$BCONF"
+	if kill -0 "$pid0" 2>/dev/null; then ok "$m: the same process"; else not_ok "$m: process $pid0 gone"; fi
+	numbered "$m" back b-wga 0
+	numbered "$m" back.b b-wgb 1
+	numbered "$m" back.d wg-d 2
+	check "$m: the number of [back.b] found in the kernel is logged" grep -q '\[back.b\] b-wgb keeps table 7342, mark 0x7e2 (found in nftables)' "$TMP/back.log"
+	end_transfers "$m"
+	# SIGKILL, then a new start with [back] renamed [back.a] and [back.e] first
+	m="SIGKILL and start with [back.e] first and [back] renamed [back.a]"
+	start_transfers || not_ok "$m: transfers did not start"
+	sleep 1.5
+	kill -9 "$BPID"; wait "$BPID" 2>/dev/null; BPID=
+	conf_renamed >"$BCONF"
+	start_back || not_ok "$m: the back did not start"
+	numbered "$m" back.a b-wga 0
+	numbered "$m" back.b b-wgb 1
+	numbered "$m" back.e wg-e 2
+	end_transfers "$m"
+	expect "$m: new connections through front A" '^peer=198\.51\.100\.10 ' inCA python3 "$PEER" tcp-who 198.51.100.1 80
+	# reload to the original file: [back] takes tunnel A's number again
+	m="reload back to [back] and [back.b]"
+	back_conf connmark >"$BCONF"
+	n=$(grep -c 'reloaded' "$TMP/back.log")
+	kill -HUP "$BPID"
+	reloaded $((n + 1)) || not_ok "$m: no reload logged"
+	numbered "$m" back b-wga 0
+	numbered "$m" back.b b-wgb 1
+	if inB ip route show table 7343 | grep -q .; then not_ok "$m: table 7343 emptied"; else ok "$m: table 7343 emptied"; fi
+	expect "$m: TCP through front B" '^peer=198\.51\.100\.20 ' inCB python3 "$PEER" tcp-who 198.51.100.1 80
+}
+
 topo_up || { echo "not ok - topology"; exit 1; }
 services_up || { echo "not ok - services"; exit 1; }
 front_conf a 2 >"$TMP/fa.ini"
@@ -344,6 +452,16 @@ expect "source: the same client address through front B" '^peer=198\.51\.100\.10
 inCB ip addr del 198.51.100.10/32 dev cb-eth0
 kill_front_a source
 traffic "source, after front A came back"
+# SIGKILL and a start with [back.c] inserted before [back.b]: without
+# nftables, the numbers are read back from the routes
+kill -9 "$BPID"; wait "$BPID" 2>/dev/null; BPID=
+conf_before_b c 10.52.0.2 source >"$BCONF"
+start_back || not_ok "source: start after SIGKILL with [back.c] inserted"
+expect "source: after SIGKILL, [back.b] keeps table 7342" '^tunnel back.b interface=b-wgb table=7342 mark=0x7e2 ' inB "$BIN" status -c "$BCONF"
+expect "source: after SIGKILL, [back.c] takes table 7343" '^tunnel back.c interface=wg-c table=7343 mark=0x7e3 ' inB "$BIN" status -c "$BCONF"
+check "source: the number of [back.b] found in the routes is logged" grep -q '\[back.b\] b-wgb keeps table 7342, mark 0x7e2 (found in routes)' "$TMP/back.log"
+expect "source: after SIGKILL, rule from tunnel B's address to table 7342" 'from 10\.23\.23\.1 lookup 7342 proto 222' inB ip rule show
+traffic "source, after SIGKILL and a start with [back.c] inserted"
 stop_back; rc=$?
 if [ "$rc" = 0 ]; then ok "source: SIGTERM: exit 0"; else not_ok "source: SIGTERM: exit $rc"; fi
 left_nothing "source: SIGTERM"
@@ -397,17 +515,12 @@ back_conf connmark >"$BCONF"
 kill -HUP "$BPID"
 wait_for 50 sh -c "[ \$(grep -c 'reloaded' '$TMP/back.log') -ge 2 ]"
 expect "reload to two tunnels: front B works again" '^peer=198\.51\.100\.20 ' inCB python3 "$PEER" tcp-who 198.51.100.1 80
-# a section inserted before [back.b] moves it to table 7343: said in the log
-{ back_conf connmark | sed '/^\[back.b\]/,$d'; printf '[back.c]\ntunnel_interface = wg-c\nfront = 10.52.0.2\n\n'; back_conf connmark | sed -n '/^\[back.b\]/,$p'; } >"$BCONF"
-kill -HUP "$BPID"
-wait_for 50 sh -c "[ \$(grep -c 'reloaded' '$TMP/back.log') -ge 3 ]"
-check "reload with [back.c] inserted: the move of [back.b] is logged" grep -q 'reload: \[back.b\] moved from table 7342, mark 0x7e2 to table 7343, mark 0x7e3' "$TMP/back.log"
-expect "reload with [back.c] inserted: fwmark 0x7e3 to table 7343" 'fwmark 0x7e3 lookup 7343 proto 222' inB ip rule show
-expect "reload with [back.c] inserted: new connections through front B" '^peer=198\.51\.100\.20 ' inCB python3 "$PEER" tcp-who 198.51.100.1 80
-if inB ip route show table 7342 | grep -q .; then not_ok "reload with [back.c] inserted: table 7342 emptied"; else ok "reload with [back.c] inserted: table 7342 emptied"; fi
-back_conf connmark >"$BCONF"
-kill -HUP "$BPID"
-wait_for 50 sh -c "[ \$(grep -c 'reloaded' '$TMP/back.log') -ge 4 ]"
+# Config edits while connections run: a section inserted before [back.b]
+# (reload), another edit across tunrelay restart, and [back] renamed and a
+# section put first across SIGKILL and a new start. Every tunnel keeps its
+# number (table 7341 + n, mark 0x7e1 + n) and the transfers through both
+# fronts finish byte-identical.
+edits
 stop_back; rc=$?
 if [ "$rc" = 0 ]; then ok "connmark: SIGTERM: exit 0"; else not_ok "connmark: SIGTERM: exit $rc"; fi
 left_nothing "connmark: SIGTERM"
