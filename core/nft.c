@@ -621,9 +621,120 @@ nft_chains_wanted(const struct nft_back *s)
 	return s->mss ? 3 : 2;
 }
 
-/* Replace our table in one batch. */
-int
-nft_apply(const struct nft_back *s, char err[NFT_ERRLEN])
+/* Flush (NFT_MSG_DELRULE) or delete (NFT_MSG_DELCHAIN) one of our chains. */
+static int
+nft_chain_op(struct nft_batch *nb, const char *chain, uint16_t type)
+{
+	struct nftnl_chain *c;
+	struct nftnl_rule *r;
+	struct nlmsghdr *nlh;
+
+	nlh = NULL;
+	if (type == NFT_MSG_DELRULE) {
+		if ((r = nftnl_rule_alloc()) == NULL)
+			return -1;
+		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_BACK_TABLE);
+		nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+		nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+		nlh = nft_batch_hdr(nb, type, 0);
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		nftnl_rule_free(r);
+	} else {
+		if ((c = nftnl_chain_alloc()) == NULL)
+			return -1;
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_BACK_TABLE);
+		nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, chain);
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+		nlh = nft_batch_hdr(nb, type, 0);
+		nftnl_chain_nlmsg_build_payload(nlh, c);
+		nftnl_chain_free(c);
+	}
+	mnl_nlmsg_batch_next(nb->b);
+	return 0;
+}
+
+/* Delete one of our sets by name. */
+static int
+nft_set_del(struct nft_batch *nb, const char *name)
+{
+	struct nftnl_set *st;
+	struct nlmsghdr *nlh;
+
+	if ((st = nftnl_set_alloc()) == NULL)
+		return -1;
+	nftnl_set_set_str(st, NFTNL_SET_TABLE, NFT_BACK_TABLE);
+	nftnl_set_set_str(st, NFTNL_SET_NAME, name);
+	nftnl_set_set_u32(st, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nlh = nft_batch_hdr(nb, NFT_MSG_DELSET, 0);
+	nftnl_set_nlmsg_build_payload(nlh, st);
+	nftnl_set_free(st);
+	mnl_nlmsg_batch_next(nb->b);
+	return 0;
+}
+
+/* The maps of tunnel numbers no tunnel uses now: made if missing, deleted. */
+static int
+nft_maps_unused(struct nft_batch *nb, const struct nft_back *s)
+{
+	char map[32];
+	unsigned int num;
+	uint32_t id;
+	size_t t;
+	int v6;
+
+	for (num = 0; num < NFT_TUNNELS_MAX; num++) {
+		for (t = 0; t < s->ntunnel && s->tunnel[t].num != num; t++)
+			;
+		if (t < s->ntunnel)
+			continue;
+		for (v6 = 0; v6 < 2; v6++) {
+			id = nft_map_name(num, v6, map, sizeof(map));
+			if (nft_map_msg(nb, map, id, v6) == -1 ||
+			    nft_set_del(nb, map) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Our chains and rules replaced in one batch, the maps of the tunnels that
+ * stay kept with what they learnt (a reload or a restart must not make the
+ * replies of running UDP flows lose their way until the client sends again).
+ */
+static int
+nft_apply_keep(const struct nft_back *s, char err[NFT_ERRLEN])
+{
+	static const char *const chains[] = { "pre", "out", "post" };
+	struct nft_batch nb;
+	size_t i;
+	int rc = -1;
+
+	if (nft_batch_start(&nb, err) == -1)
+		return -1;
+	if (nft_table_msg(&nb, NFT_BACK_TABLE, NFT_MSG_NEWTABLE) == -1 ||
+	    nft_chain_msg(&nb, "pre", "filter", NF_INET_PRE_ROUTING) == -1 ||
+	    nft_chain_msg(&nb, "out", "route", NF_INET_LOCAL_OUT) == -1 ||
+	    nft_chain_msg(&nb, "post", "filter", NF_INET_POST_ROUTING) == -1)
+		goto nomem;
+	for (i = 0; i < 3; i++)
+		if (nft_chain_op(&nb, chains[i], NFT_MSG_DELRULE) == -1)
+			goto nomem;
+	if ((!s->mss && nft_chain_op(&nb, "post", NFT_MSG_DELCHAIN) == -1) ||
+	    nft_maps_unused(&nb, s) == -1 || nft_rules(&nb, s) == -1)
+		goto nomem;
+	rc = nft_batch_send(&nb);
+	goto out;
+nomem:
+	snprintf(err, NFT_ERRLEN, "nftables: out of memory");
+out:
+	nft_batch_free(&nb);
+	return rc;
+}
+
+/* Replace our table, maps included, in one batch. */
+static int
+nft_apply_fresh(const struct nft_back *s, char err[NFT_ERRLEN])
 {
 	struct nft_batch nb;
 	int rc = -1;
@@ -645,6 +756,19 @@ nft_apply(const struct nft_back *s, char err[NFT_ERRLEN])
 out:
 	nft_batch_free(&nb);
 	return rc;
+}
+
+/*
+ * Make our table what s says, in one atomic batch: in place, keeping the
+ * UDP maps' entries, or (when the table holds what an in-place update
+ * cannot change, such as a map of another definition) replaced whole.
+ */
+int
+nft_apply(const struct nft_back *s, char err[NFT_ERRLEN])
+{
+	if (nft_apply_keep(s, err) == 0)
+		return 0;
+	return nft_apply_fresh(s, err);
 }
 
 /* Create (if missing) and delete a table in one batch. */

@@ -19,6 +19,7 @@ e2e_require ip nft python3 ethtool ping
 BIN=${top_builddir:-$here/../..}/tunrelay
 NONFT=${top_builddir:-$here/../..}/tests/e2e/nonft
 PEER=$here/peer.py
+BULK=$here/bulk.py
 [ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
 [ -x "$NONFT" ] || { echo "not ok - $NONFT not built"; exit 1; }
 # shellcheck source=tests/e2e/topo.sh
@@ -137,6 +138,8 @@ topo_services "$PEER" "$TMP/icmp.log" || { echo "not ok - services"; exit 1; }
 # UDP services bound to the wildcard, answering without IP_PKTINFO (BRIEF 4)
 topo_bg "$NS_B" python3 "$PEER" serve-udp 0.0.0.0 5353
 topo_bg "$NS_B" python3 "$PEER" serve-udp :: 5354
+# a UDP server on the wildcard that talks first and most (a game server)
+topo_bg "$NS_B" python3 "$BULK" udp-serve-stream 0.0.0.0 5355
 topo_front_conf "$TMP/ctl.sock" >"$FCONF"
 start_front || { not_ok "front did not come up"; cat "$TMP/front.log"; exit 1; }
 
@@ -244,10 +247,32 @@ expect "after SIGKILL and restart: UDP on 0.0.0.0 works" '^peer=198\.51\.100\.10
 if [ "$(ours)" = "$n_before" ]; then ok "after restart: no duplicate rules ($n_before)"; else not_ok "after restart: rules $n_before -> $(ours)"; fi
 if [ "$(inB nft list tables | grep -c tunrelay_back)" = 1 ]; then ok "after restart: one nft table"; else not_ok "after restart: one nft table"; fi
 
+# stream_through WHAT CMD...: a UDP stream from the wildcard server (300
+# datagrams a second for 5 s, the client silent after asking) while CMD runs
+# 1.5 s in; none may be lost: the learned reply path must survive
+stream_through() {
+	local what=$1 out=$TMP/stream.out t; shift
+	rm -f "$TMP/sready"
+	ip netns exec "$NS_C" python3 "$BULK" udp-get-stream 198.51.100.1 5355 1500 300 "$TMP/sready" >"$out" 2>&1 &
+	t=$!
+	topo_wait 50 test -e "$TMP/sready"
+	sleep 1.5
+	"$@"
+	if wait "$t"; then ok "UDP on 0.0.0.0, server talking: $what loses nothing ($(cat "$out"))"
+	else not_ok "UDP on 0.0.0.0, server talking: $what: $(cat "$out")"; fi
+}
+reload_back() {
+	local n
+	n=$(grep -c 'reloaded' "$TMP/back.log")
+	kill -HUP "$BPID"
+	topo_wait 50 sh -c "[ \$(grep -c 'reloaded' '$TMP/back.log') -gt $n ]"
+}
+stream_through "a reload of the back" reload_back
+stream_through "tunrelay restart of the back" ip netns exec "$NS_B" timeout 40 "$BIN" restart -c "$BCONF"
+
 # SIGHUP: connmark -> source (table gone, source rules) -> connmark again
 back_conf source >"$BCONF"
-kill -HUP "$BPID"
-topo_wait 50 sh -c "[ \$(grep -c '^.*reloaded' '$TMP/back.log') -ge 1 ]"
+reload_back
 expect "SIGHUP to source: rule from the tunnel address" 'from 10\.22\.22\.1 lookup 7341' inB ip rule show
 if has_table; then not_ok "SIGHUP to source: nft table removed"; else ok "SIGHUP to source: nft table removed"; fi
 expect "SIGHUP to source: TCP v4 works" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-who 198.51.100.1 80
@@ -256,8 +281,7 @@ kill -HUP "$BPID"
 topo_wait 50 grep -q 'keeping the running configuration' "$TMP/back.log"
 check "SIGHUP with a broken file: old config kept" sh -c "ip netns exec $NS_B ip rule show | grep -q 'from 10.22.22.1 lookup 7341'"
 back_conf connmark >"$BCONF"
-kill -HUP "$BPID"
-topo_wait 50 sh -c "[ \$(grep -c 'reloaded' '$TMP/back.log') -ge 2 ]"
+reload_back
 check "SIGHUP back to connmark: nft table again" has_table
 expect "SIGHUP back to connmark: UDP on 0.0.0.0 works" '^peer=198\.51\.100\.10$' inC python3 "$PEER" udp-who 198.51.100.1 5353
 if [ "$(ours)" = "$n_before" ]; then ok "after reloads: rules as before ($n_before)"; else not_ok "after reloads: rules $n_before -> $(ours)"; fi

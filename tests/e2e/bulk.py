@@ -17,6 +17,14 @@ mismatch at its offset.
   get HOST PORT SIZE LIMIT [READY] / put HOST PORT SIZE LIMIT [READY] [RATE]
                                  one download / upload (READY is touched
                                  once connected; RATE caps MB/s)
+  udp-serve-stream ADDR PORT     on "start COUNT PPS" from a peer, send it
+                                 COUNT numbered datagrams at PPS a second
+                                 (the server talks first and most)
+  udp-get-stream HOST PORT COUNT PPS READY
+                                 ask for such a stream; READY touched at
+                                 the first datagram; "received M of COUNT",
+                                 exit 1 if any is missing (2 s after the
+                                 last was due)
   udp-stream HOST PORT COUNT PPS READY
                                  COUNT numbered datagrams at PPS a second
                                  to a UDP echo server, READY touched at the
@@ -259,6 +267,50 @@ def cmd_udp_stream(host, port, count, pps, ready):
     sys.exit(0 if not missing else 1)
 
 
+def cmd_udp_serve_stream(addr, port):
+    """Answer each "start COUNT PPS" with a paced numbered stream."""
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
+    s.bind((addr, int(port)))
+    while True:
+        data, peer = s.recvfrom(2048)
+        words = data.split()
+        if len(words) != 3 or words[0] != b"start":
+            continue
+        count, pps = int(words[1]), float(words[2])
+        t0 = time.monotonic()
+        for i in range(count):
+            delay = t0 + i / pps - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                s.sendto(b"%08d" % i + b"y" * 56, peer)
+            except OSError:
+                pass
+
+
+def cmd_udp_get_stream(host, port, count, pps, ready):
+    """Ask for a stream of count datagrams; report what is missing."""
+    count, pps = int(count), float(pps)
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    s.settimeout(0.5)
+    got = set()
+    end = time.monotonic() + count / pps + 3
+    s.sendto(b"start %d %g" % (count, pps), (host, int(port)))
+    while time.monotonic() < end and len(got) < count:
+        try:
+            data = s.recv(2048)
+        except socket.timeout:
+            continue
+        if len(data) == 64 and data[:8].isdigit():
+            if not got and ready:
+                open(ready, "w").close()
+            got.add(int(data[:8]))
+    missing = [n for n in range(count) if n not in got]
+    print("received %d of %d%s" % (len(got), count,
+          " (missing %s)" % ",".join(map(str, missing[:8])) if missing else ""))
+    sys.exit(0 if not missing else 1)
+
+
 def cmd_run(host, dlport, ulport, size, count, par, limit):
     """count downloads and count uploads, par at a time (alternating)."""
     size, count, par, limit = int(size), int(count), int(par), float(limit)
@@ -322,4 +374,6 @@ def cmd_put(host, port, size, limit, ready=None, rate="0"):
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"serve": cmd_serve, "run": cmd_run, "get": cmd_get,
-     "put": cmd_put, "udp-stream": cmd_udp_stream}[cmd](*args)
+     "put": cmd_put, "udp-stream": cmd_udp_stream,
+     "udp-serve-stream": cmd_udp_serve_stream,
+     "udp-get-stream": cmd_udp_get_stream}[cmd](*args)
