@@ -140,6 +140,7 @@ struct conf_front {
 	uint16_t		 nat_port_lo;
 	uint16_t		 nat_port_hi;
 	unsigned int		 queues;	/* 1..64; 0 = auto */
+	bool			 tun_io_rw;	/* tun_io = readwrite: no io_uring */
 	uint32_t		 per_source_flows;	/* 0: no limit */
 	uint32_t		 per_source_rate;	/* new flows/s; 0: no limit */
 	uint32_t		 per_source_burst;	/* 0: per_source_rate */
