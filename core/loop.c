@@ -15,10 +15,13 @@
  * (core/tunio.c: when a device is readable, rounds of non-blocking reads,
  * each round submitted together with the writes of the last one, one
  * system call per round), or, where io_uring is missing or refused and
- * with tun_io = readwrite, one read() and one write() per packet.
+ * with tun_io = readwrite, one read() and one write() per packet. With
+ * busy_poll = N either path keeps reading the queue's devices until none
+ * has had a packet for N microseconds before it sleeps again.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -99,6 +102,7 @@ struct loop {
 	struct watch watch;
 	atomic_bool failed;		/* stopped by an error, not a signal */
 	bool uring;			/* TUN I/O through io_uring */
+	uint32_t busy_poll;		/* microseconds to spin on an empty queue */
 	bool restart;			/* SIGUSR2: execute the binary again */
 };
 
@@ -303,6 +307,16 @@ loop_failed(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(l->base);
 }
 
+/* Nanoseconds of the monotonic clock (busy-poll deadlines). */
+static uint64_t
+loop_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
 /* Read and handle a bounded batch (read/write path); packets handled. */
 static unsigned int
 loop_rw_drain(struct loop_q *q, struct loop_dev *d)
@@ -441,6 +455,34 @@ loop_drain(struct loop_q *q, struct loop_dev *d)
 	return q->io != NULL ? loop_ring_drain(q, d) : loop_rw_drain(q, d);
 }
 
+/*
+ * busy_poll: keep reading every device of the queue until none has had a
+ * packet for busy_poll microseconds, instead of going back to sleep; a
+ * packet that comes meanwhile costs no wake-up.
+ */
+static void
+loop_busy(struct loop_q *q)
+{
+	uint64_t span = (uint64_t)q->l->busy_poll * 1000;
+	uint64_t until = loop_ns() + span;
+	struct loop_dev *d;
+	int i;
+
+	while (loop_ns() < until) {
+		for (i = 0; i < NAT_SIDE_MAX; i++) {
+			d = &q->dev[i];
+			if (d->q == NULL || d->failed)
+				continue;
+			if (loop_drain(q, d) > 0)
+				until = loop_ns() + span;
+		}
+		/* a CPU shared with the traffic's own processes (the
+		 * client, the server, the kernel's softirq work) goes to
+		 * them first: spinning must not delay the answer it waits for */
+		sched_yield();
+	}
+}
+
 /* A TUN device is readable: drain a bounded batch. */
 static void
 loop_tun(evutil_socket_t fd, short what, void *arg)
@@ -450,7 +492,8 @@ loop_tun(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	loop_drain(q, d);
+	if (loop_drain(q, d) > 0 && q->l->busy_poll > 0)
+		loop_busy(q);
 }
 
 /* Once a second: expire idle flows, a slice of the table at a time. */
@@ -624,13 +667,13 @@ loop_attach(struct loop *l)
 	return 0;
 }
 
-/* A reload cannot change tun_io: say so when it would. */
+/* A reload cannot change tun_io or busy_poll: say so when it would. */
 static void
 loop_io_keep(const struct conf_front *o, const struct conf_front *n)
 {
-	if (o->tun_io_rw != n->tun_io_rw)
-		log_warnx("reload: tun_io needs a restart; the running value "
-		    "stays");
+	if (o->tun_io_rw != n->tun_io_rw || o->busy_poll != n->busy_poll)
+		log_warnx("reload: tun_io and busy_poll need a restart; the "
+		    "running values stay");
 }
 
 /* SIGHUP: read the file again; a bad file keeps the running config. */
@@ -790,6 +833,7 @@ loop_io_mode(struct loop *l)
 	const struct conf_front *cf = &l->front.conf.front;
 	char why[TUNIO_ERRLEN];
 
+	l->busy_poll = cf->busy_poll;
 	if (cf->tun_io_rw)
 		log_info("TUN I/O: read/write per packet (tun_io = readwrite)");
 	else if (tunio_probe(why) == -1)
@@ -800,6 +844,9 @@ loop_io_mode(struct loop *l)
 		log_info("TUN I/O: io_uring, up to %d reads and their writes "
 		    "per system call", LOOP_RING_MAX);
 	}
+	if (l->busy_poll > 0)
+		log_info("busy poll: up to %u us on an empty queue (one CPU "
+		    "busy per active queue meanwhile)", l->busy_poll);
 }
 
 /* Queue q's ring (io_uring path). */
