@@ -140,6 +140,18 @@ loop_frame(const struct loop_dev *d, struct nat_pkt *pkt)
 	return start;
 }
 
+/* Take the engine lock for a queue's packet, counting when it must wait. */
+static void
+loop_lock(struct loop_q *q)
+{
+	struct front *f = &q->l->front;
+
+	if (front_trylock(f) == 0)
+		return;
+	loop_count(&q->st.lock_waits, 1);
+	front_lock(f);
+}
+
 /* Write one packet (with its virtio-net header) back into a TUN device. */
 static void
 loop_write(struct loop_q *q, const struct loop_dev *d, struct nat_pkt *pkt)
@@ -209,7 +221,7 @@ loop_pending(struct loop_q *q, const struct loop_dev *d)
 	for (;;) {
 		/* the lock is dropped before each write: a system call
 		 * under it would stall every other queue */
-		front_lock(f);
+		loop_lock(q);
 		r = nat_pending(f->nat, &pkt, &side);
 		if (r == 2)	/* untouched: the rest of a datagram not ours */
 			r = loop_hand_back(q, &pkt) ? 1 : -1;
@@ -253,7 +265,7 @@ loop_translate(struct loop_q *q, const struct loop_dev *d, uint8_t *buf,
 	loop_count(&q->st.rx_bytes, pkt->len);
 	/* per packet, not per batch: a batch would hold the lock across
 	 * up to LOOP_BATCH reads and writes and serialise the queues */
-	front_lock(f);
+	loop_lock(q);
 	v = nat_process(f->nat, pkt, d->side, now, NULL);
 	back = v == NAT_NOT_OURS && loop_hand_back(q, pkt);
 	front_unlock(f);
@@ -413,6 +425,22 @@ loop_ring_reads(struct loop_q *q, const struct loop_dev *d, unsigned int want)
 	return n;
 }
 
+/* Submit what the ring has queued, counting the system call; false on error. */
+static bool
+loop_ring_submit(struct loop_q *q)
+{
+	switch (tunio_submit(q->io)) {
+	case 1:
+		loop_count(&q->st.io_submits, 1);
+		return true;
+	case 0:
+		return true;
+	default:
+		log_warn("io_uring submit (queue %u)", q->idx);
+		return false;
+	}
+}
+
 /*
  * Read and handle a bounded batch through the ring; packets handled. Each
  * round submits the writes of the last one with the next reads (one
@@ -432,17 +460,15 @@ loop_ring_drain(struct loop_q *q, struct loop_dev *d)
 			if (waited || tunio_wait(q->io) == -1)
 				break;
 			waited = true;
-		} else if (tunio_submit(q->io) == -1) {
-			log_warn("io_uring submit (queue %u)", q->idx);
+			loop_count(&q->st.io_submits, 1);
+		} else if (!loop_ring_submit(q))
 			break;
-		}
 		got += loop_ring_reap(q, now, &empty);
 		if (want < LOOP_RING_MAX)
 			want *= 2;
 	}
 	/* the last round's writes; they finish inside the call */
-	if (tunio_submit(q->io) == -1)
-		log_warn("io_uring submit (queue %u)", q->idx);
+	loop_ring_submit(q);
 	empty = false;
 	got += loop_ring_reap(q, now, &empty);
 	return got;

@@ -263,7 +263,7 @@ tunio_submit(struct tunio *t)
 	r = io_uring_submit(&t->ring);
 	if (r >= 0)
 		t->queued = 0;
-	return r < 0 ? -1 : 0;
+	return r < 0 ? -1 : 1;
 }
 
 /* Submit, and wait until at least one operation has finished. */

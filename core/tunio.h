@@ -52,7 +52,10 @@ int tunio_next(struct tunio *, struct tunio_done *d);
 void tunio_write(struct tunio *, unsigned int slot, const uint8_t *p, size_t len);
 /* Give a slot whose packet is dropped back to the pool. */
 void tunio_release(struct tunio *, unsigned int slot);
-/* Submit everything queued since the last call: one system call, or none. */
+/*
+ * Submit everything queued since the last call: 1 after one system call,
+ * 0 when nothing was queued (no call), -1 on error.
+ */
 int tunio_submit(struct tunio *);
 /* Submit, and wait until at least one operation has finished. */
 int tunio_wait(struct tunio *);
