@@ -21,7 +21,9 @@ PEER=$here/peer.py
 topo_test e2e
 CONF=$TMP/front.ini
 
-e2e_watchdog 120
+# 120 s for the two queue settings, more for the run with io_uring denied
+# (and a machine shared with other test runs: it once timed out at 120)
+e2e_watchdog 180
 
 # start N: the front with queues = N
 start() {
