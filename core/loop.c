@@ -81,6 +81,7 @@ struct loop_q {
 	bool running;
 	uint8_t *buf;			/* reads (read/write path), pending fragments */
 	struct tunio *io;		/* io_uring path, else NULL */
+	bool ring_off;			/* its reads refused: read/write instead */
 	/* written by this queue's thread only, read with relaxed atomics */
 	_Alignas(LOOP_CACHELINE) struct loop_stats st;
 };
@@ -350,6 +351,21 @@ loop_rw_drain(struct loop_q *q, struct loop_dev *d)
 }
 
 /*
+ * The kernel refuses the ring's non-blocking reads of a TUN device (a
+ * kernel whose TUN lacks RWF_NOWAIT support): the queue goes on with
+ * read/write. The ring stays, for writes still in flight.
+ */
+static void
+loop_ring_off(struct loop_q *q, int err)
+{
+	if (q->ring_off)
+		return;
+	q->ring_off = true;
+	log_warnx("queue %u: io_uring reads of the TUN device refused (%s): "
+	    "read/write per packet from now on", q->idx, strerror(err));
+}
+
+/*
  * A read finished on the ring: translate, queue the write back (or give
  * the buffer back). Whether it brought a packet.
  */
@@ -362,7 +378,9 @@ loop_ring_read(struct loop_q *q, const struct tunio_done *c, uint64_t now)
 
 	if (c->res < 0) {
 		tunio_release(q->io, c->slot);
-		if (c->res != -EAGAIN && c->res != -EINTR) {
+		if (c->res == -EOPNOTSUPP || c->res == -EINVAL)
+			loop_ring_off(q, -c->res);
+		else if (c->res != -EAGAIN && c->res != -EINTR) {
 			errno = -c->res;
 			loop_failing(q, d);
 		}
@@ -478,7 +496,9 @@ loop_ring_drain(struct loop_q *q, struct loop_dev *d)
 static unsigned int
 loop_drain(struct loop_q *q, struct loop_dev *d)
 {
-	return q->io != NULL ? loop_ring_drain(q, d) : loop_rw_drain(q, d);
+	if (q->io != NULL && !q->ring_off)
+		return loop_ring_drain(q, d);
+	return loop_rw_drain(q, d);
 }
 
 /*
