@@ -13,6 +13,17 @@
  *   flowgen rr HOST PORT SECONDS [SIZE]
  *       ping-pong of SIZE bytes over one TCP connection for SECONDS;
  *       prints count= p50_us= p99_us=.
+ *   flowgen mix HOST PORT SECONDS CONNS [SIZE]
+ *       CONNS TCP connections at once to an echo server, each sending
+ *       SIZE bytes (default 64) and waiting for them back, again and again,
+ *       for SECONDS; prints conns= count= rate= p50_us= p99_us=.
+ *   flowgen udpmany HOST PORT SECONDS FLOWS [SIZE]
+ *       FLOWS UDP sockets (so FLOWS source ports) sending SIZE-byte
+ *       datagrams (default 64) in turn, as fast as they go, for SECONDS;
+ *       prints sent= seconds=.
+ *   flowgen udpsink PORT SECONDS
+ *       counts the UDP datagrams arriving at PORT for SECONDS from the
+ *       first one; prints received= flows= kpps=.
  *   flowgen udpflood SRC DST PORT COUNT [PPS]
  *       COUNT UDP packets, each from another source port (1024..60999) and
  *       then another address counting up from SRC, to DST:PORT through a
@@ -45,6 +56,7 @@
 #define FLOWGEN_MAXCONC 1024
 #define FLOWGEN_REQ "GET / HTTP/1.0\r\nConnection: close\r\n\r\n"
 #define FLOWGEN_PORTS (61000 - 1024)	/* below tunrelay's nat_ports */
+#define FLOWGEN_MAXMIX 4096	/* mix: connections; udpmany: sockets */
 
 /* One in-flight connection of the conn load generator. */
 struct flowgen_conn {
@@ -405,6 +417,198 @@ flowgen_rr(int argc, char **argv)
 	return 0;
 }
 
+/* One connection of the mixed load. */
+struct flowgen_mix {
+	int fd;
+	size_t got;		/* bytes of the answer read so far */
+	double sent;		/* when its request left */
+};
+
+/* Send a mix connection's next request; -1 when the write fails. */
+static int
+flowgen_mix_send(struct flowgen_mix *m, const char *buf, size_t size)
+{
+	m->got = 0;
+	m->sent = flowgen_now();
+	return write(m->fd, buf, size) == (ssize_t)size ? 0 : -1;
+}
+
+/*
+ * Read what a mix connection has; when its whole answer is in, record the
+ * round trip (in *rtt, growing it) and send the next request.
+ */
+static void
+flowgen_mix_step(struct flowgen_mix *m, char *buf, size_t size, double **rtt,
+    size_t *n, size_t *cap)
+{
+	char in[4096];
+	ssize_t r;
+
+	while ((r = read(m->fd, in, sizeof(in))) > 0)
+		m->got += (size_t)r;
+	if (r == 0 || (r == -1 && errno != EAGAIN))
+		flowgen_die("mix: connection lost");
+	if (m->got < size)
+		return;
+	if (*n == *cap && (*rtt = realloc(*rtt, (*cap *= 2) * sizeof(**rtt))) == NULL)
+		flowgen_die("realloc");
+	(*rtt)[(*n)++] = (flowgen_now() - m->sent) * 1e6;
+	if (flowgen_mix_send(m, buf, size) == -1)
+		flowgen_die("mix: write");
+}
+
+/* Many connections at once doing small request/response. */
+static int
+flowgen_mix(int argc, char **argv)
+{
+	struct sockaddr_in sa;
+	struct epoll_event ev[256];
+	struct flowgen_mix *m;
+	char buf[1024];
+	double *rtt, start, end;
+	size_t n = 0, cap = 1 << 16, size, conns, i;
+	int ep, k, j;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: flowgen mix HOST PORT SECONDS CONNS [SIZE]\n");
+		return 2;
+	}
+	flowgen_addr(argv[0], argv[1], &sa);
+	conns = (size_t)flowgen_num(argv[3], "conns");
+	size = argc > 4 ? (size_t)flowgen_num(argv[4], "size") : 64;
+	if (conns < 1 || conns > FLOWGEN_MAXMIX || size < 1 || size > sizeof(buf)) {
+		fprintf(stderr, "flowgen: mix: CONNS 1..%d, SIZE 1..%zu\n",
+		    FLOWGEN_MAXMIX, sizeof(buf));
+		return 2;
+	}
+	memset(buf, 'x', sizeof(buf));
+	if ((m = calloc(conns, sizeof(*m))) == NULL ||
+	    (rtt = malloc(cap * sizeof(*rtt))) == NULL)
+		flowgen_die("malloc");
+	if ((ep = epoll_create1(0)) == -1)
+		flowgen_die("epoll_create1");
+	/* all connected first: the timed part is request/response only */
+	for (i = 0; i < conns; i++) {
+		m[i].fd = flowgen_connect(&sa);
+		flowgen_nonblock(m[i].fd);
+		flowgen_watch(ep, m[i].fd, EPOLLIN, (uint32_t)i);
+	}
+	start = flowgen_now();
+	end = start + flowgen_num(argv[2], "seconds");
+	for (i = 0; i < conns; i++)
+		if (flowgen_mix_send(&m[i], buf, size) == -1)
+			flowgen_die("mix: write");
+	while (flowgen_now() < end) {
+		if ((k = epoll_wait(ep, ev, 256, 100)) == -1 && errno != EINTR)
+			flowgen_die("epoll_wait");
+		for (j = 0; j < k; j++)
+			flowgen_mix_step(&m[ev[j].data.u64 >> 32], buf, size,
+			    &rtt, &n, &cap);
+	}
+	if (n == 0) {
+		fprintf(stderr, "flowgen: mix: no round trip completed\n");
+		return 1;
+	}
+	qsort(rtt, n, sizeof(*rtt), flowgen_cmp);
+	printf("conns=%zu count=%zu rate=%.0f p50_us=%.1f p99_us=%.1f\n", conns,
+	    n, n / (flowgen_now() - start), rtt[n / 2], rtt[n * 99 / 100]);
+	for (i = 0; i < conns; i++)
+		close(m[i].fd);
+	free(m);
+	free(rtt);
+	return 0;
+}
+
+/* UDP datagrams from many sockets (source ports) in turn, flat out. */
+static int
+flowgen_udpmany(int argc, char **argv)
+{
+	struct sockaddr_in sa;
+	char buf[1500];
+	double start, end;
+	size_t flows, size, i;
+	long sent = 0;
+	int *fd;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: flowgen udpmany HOST PORT SECONDS FLOWS [SIZE]\n");
+		return 2;
+	}
+	flowgen_addr(argv[0], argv[1], &sa);
+	flows = (size_t)flowgen_num(argv[3], "flows");
+	size = argc > 4 ? (size_t)flowgen_num(argv[4], "size") : 64;
+	if (flows < 1 || flows > FLOWGEN_MAXMIX || size < 1 || size > sizeof(buf)) {
+		fprintf(stderr, "flowgen: udpmany: FLOWS 1..%d, SIZE 1..%zu\n",
+		    FLOWGEN_MAXMIX, sizeof(buf));
+		return 2;
+	}
+	memset(buf, 'x', sizeof(buf));
+	if ((fd = calloc(flows, sizeof(*fd))) == NULL)
+		flowgen_die("malloc");
+	for (i = 0; i < flows; i++) {
+		if ((fd[i] = socket(AF_INET, SOCK_DGRAM, 0)) == -1)
+			flowgen_die("socket");
+		if (connect(fd[i], (struct sockaddr *)&sa, sizeof(sa)) == -1)
+			flowgen_die("connect");
+	}
+	start = flowgen_now();
+	end = start + flowgen_num(argv[2], "seconds");
+	while (flowgen_now() < end)
+		for (i = 0; i < flows; i++)
+			/* a full queue drops, as iperf3 -b 0 would */
+			if (send(fd[i], buf, size, MSG_DONTWAIT) == (ssize_t)size)
+				sent++;
+	printf("sent=%ld seconds=%.3f\n", sent, flowgen_now() - start);
+	for (i = 0; i < flows; i++)
+		close(fd[i]);
+	free(fd);
+	return 0;
+}
+
+/* Count the UDP datagrams reaching PORT for SECONDS from the first. */
+static int
+flowgen_udpsink(int argc, char **argv)
+{
+	struct sockaddr_in sa, from;
+	struct timeval tv = { 0, 100000 };
+	static uint8_t seen[65536];
+	socklen_t fl;
+	char buf[2048];
+	double end = 0, secs;
+	long got = 0, flows = 0;
+	int fd, rcv = 4 << 20;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: flowgen udpsink PORT SECONDS\n");
+		return 2;
+	}
+	flowgen_addr("0.0.0.0", argv[0], &sa);
+	secs = flowgen_num(argv[1], "seconds");
+	if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) == -1)
+		flowgen_die("socket");
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1)
+		flowgen_die("bind");
+	/* waits up to 30 s for the first datagram, then counts for secs */
+	for (end = flowgen_now() + 30; flowgen_now() < end;) {
+		fl = sizeof(from);
+		if (recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from,
+		    &fl) < 0)
+			continue;
+		if (got++ == 0)
+			end = flowgen_now() + secs;
+		/* distinct source ports: the flows that got through */
+		if (!seen[ntohs(from.sin_port)]) {
+			seen[ntohs(from.sin_port)] = 1;
+			flows++;
+		}
+	}
+	printf("received=%ld flows=%ld kpps=%.1f\n", got, flows, got / secs / 1e3);
+	close(fd);
+	return 0;
+}
+
 /* The Internet checksum of len bytes, added to sum. */
 static uint32_t
 flowgen_sum(const void *p, size_t len, uint32_t sum)
@@ -521,6 +725,12 @@ main(int argc, char **argv)
 		return flowgen_rr(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "udpflood") == 0)
 		return flowgen_udpflood(argc - 2, argv + 2);
-	fprintf(stderr, "usage: flowgen serve|conn|rr|udpflood ... (see bench/flowgen.c)\n");
+	if (argc >= 2 && strcmp(argv[1], "mix") == 0)
+		return flowgen_mix(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "udpmany") == 0)
+		return flowgen_udpmany(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "udpsink") == 0)
+		return flowgen_udpsink(argc - 2, argv + 2);
+	fprintf(stderr, "usage: flowgen serve|conn|rr|mix|udpmany|udpsink|udpflood ... (see bench/flowgen.c)\n");
 	return 2;
 }

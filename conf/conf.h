@@ -154,6 +154,7 @@ struct conf_metrics {
 #define CONF_TABLE_FULL_ICMP_RATE_MAX	100000
 #define CONF_FLOW_LOG_RATE	100	/* lines per second */
 #define CONF_FLOW_LOG_RATE_MAX	100000
+#define CONF_BUSY_POLL_MAX	1000	/* busy_poll: microseconds */
 
 /* [front], with its [forward.*] and [hairpin] sections. */
 struct conf_front {
@@ -179,6 +180,8 @@ struct conf_front {
 	uint16_t		 nat_port_lo;
 	uint16_t		 nat_port_hi;
 	unsigned int		 queues;	/* 1..64; 0 = auto */
+	bool			 tun_io_rw;	/* tun_io = readwrite: no io_uring */
+	uint32_t		 busy_poll;	/* microseconds; 0: off */
 	uint32_t		 per_source_flows;	/* 0: no limit */
 	uint32_t		 per_source_rate;	/* new flows/s; 0: no limit */
 	uint32_t		 per_source_burst;	/* 0: per_source_rate */

@@ -18,8 +18,8 @@ static const char *const conf_front_keys[] = {
 	"tcp_transitory_timeout", "udp_timeout", "icmp_timeout", "tcp_pickup",
 	"nat_ports", "queues", "per_source_flows", "per_source_rate",
 	"per_source_burst", "other_traffic", "table_full_icmp",
-	"table_full_icmp_rate", CONF_OPS_KEYS, CONF_COMMON_KEYS,
-	"backend_check", NULL
+	"table_full_icmp_rate", "tun_io", "busy_poll", CONF_OPS_KEYS,
+	CONF_COMMON_KEYS, "backend_check", NULL
 };
 
 static const char *const conf_front_forward_keys[] = {
@@ -174,6 +174,22 @@ conf_front_per_source(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
 		    "0 = per_source_rate", &f->per_source_burst);
 }
 
+/* tun_io (auto | readwrite) and busy_poll (microseconds, 0 = off). */
+static void
+conf_front_io(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
+{
+	static const char *const io[] = { "auto", "readwrite", NULL };
+	const struct conf_ent	*e;
+	int			 i;
+
+	if ((e = conf_find(ctx, sec, "tun_io")) != NULL &&
+	    conf_key_word(ctx, e, io, &i) == 0)
+		f->tun_io_rw = i == 1;
+	if ((e = conf_find(ctx, sec, "busy_poll")) != NULL)
+		conf_key_u32(ctx, e, 0, CONF_BUSY_POLL_MAX, " microseconds, 0 "
+		    "= off", &f->busy_poll);
+}
+
 /* The numeric and keyword keys of [front]. */
 static void
 conf_front_limits(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
@@ -210,6 +226,7 @@ conf_front_limits(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
 	if ((e = conf_find(ctx, sec, "nat_ports")) != NULL)
 		conf_key_range(ctx, e, 1024, &f->nat_port_lo, &f->nat_port_hi);
 	conf_front_per_source(ctx, sec, f);
+	conf_front_io(ctx, sec, f);
 	if ((e = conf_find(ctx, sec, "queues")) == NULL)
 		return;
 	if (conf_parse_word(e->value, queue_words, &i) == NULL)

@@ -40,6 +40,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/front.h"
+#include "core/tunio.h"
 #include "tun/nl.h"
 #include "tun/sysctl.h"
 
@@ -1086,6 +1087,23 @@ check_links(struct check_front *k)
 	return k->has_pub;
 }
 
+/* Which TUN I/O path `run` takes here: io_uring, or read/write and why. */
+static void
+check_tun_io(const struct conf *c)
+{
+	char why[TUNIO_ERRLEN];
+
+	if (c->front.tun_io_rw)
+		check_say(c, CHECK_NOTE, "TUN I/O: read/write, one system call "
+		    "per packet each way (tun_io = readwrite)");
+	else if (tunio_probe(why) == -1)
+		check_say(c, CHECK_NOTE, "TUN I/O: read/write, one system call "
+		    "per packet each way: io_uring is unavailable (%s)", why);
+	else
+		check_say(c, CHECK_NOTE, "TUN I/O: io_uring, reads and writes "
+		    "batched (tun_io = readwrite turns it off)");
+}
+
 /* Findings for a front config. */
 int
 check_front(const struct conf *c)
@@ -1120,6 +1138,7 @@ check_front(const struct conf *c)
 	}
 	if (k.has_tun && (k.tun.flags & IFF_LOWER_UP))
 		check_backends(&k);
+	check_tun_io(c);
 	check_front_ifs(k.cf, &ifs);
 	bad += check_netfilter(c, &ifs, true);
 	check_conntrack(c);

@@ -1636,6 +1636,13 @@ front_lock(struct front *f)
 	pthread_mutex_lock(&f->lock);
 }
 
+/* Take the engine lock if it is free: 0 taken, else nonzero. */
+int
+front_trylock(struct front *f)
+{
+	return pthread_mutex_trylock(&f->lock);
+}
+
 /* Release the engine lock. */
 void
 front_unlock(struct front *f)

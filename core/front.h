@@ -84,6 +84,8 @@ unsigned int front_queues(const struct conf_front *);
 bool front_own_dst(const struct front *, const uint8_t *p, size_t len);
 /* Take the engine lock (struct front's lock). */
 void front_lock(struct front *);
+/* Take the engine lock if it is free: 0 taken, else nonzero. */
+int front_trylock(struct front *);
 /* Release the engine lock. */
 void front_unlock(struct front *);
 /* Remove our rules, routes and devices; frees the engine. */

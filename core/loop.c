@@ -10,9 +10,18 @@
  * socket, metrics, the interface watch and reload; so queues = 1 runs one
  * thread, as before), queue q >= 1 by thread trl-qN with its own base. The engine is shared: one lock (front_lock)
  * around every nat_* call, taken per packet, never across a system call.
+ *
+ * TUN I/O takes one of two paths, chosen at start and logged: io_uring
+ * (core/tunio.c: when a device is readable, rounds of non-blocking reads,
+ * each round submitted together with the writes of the last one, one
+ * system call per round), or, where io_uring is missing or refused and
+ * with tun_io = readwrite, one read() and one write() per packet. With
+ * busy_poll = N either path keeps reading the queue's devices until none
+ * has had a packet for N microseconds before it sleeps again.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -35,10 +44,13 @@
 #include "core/metrics.h"
 #include "core/notify.h"
 #include "core/reexec.h"
+#include "core/tunio.h"
 #include "core/watch.h"
 
 #define LOOP_BATCH 64
 #define LOOP_BUFSIZE (65536 + TUNDEV_VNET_HDR_MRG_LEN)
+#define LOOP_RING_SLOTS 64	/* io_uring: packet buffers per queue */
+#define LOOP_RING_MAX 32	/* io_uring: most reads in one submission */
 
 #define LOOP_CACHELINE 64
 
@@ -53,6 +65,7 @@ struct loop_dev {
 	unsigned int hdrlen;
 	char name[IFNAMSIZ];		/* for the log: the front's may change */
 	struct event *ev;
+	bool failed;			/* said once that it cannot be read */
 };
 
 /*
@@ -67,7 +80,9 @@ struct loop_q {
 	struct event *stop;		/* q >= 1: the main thread ends the loop */
 	pthread_t thread;
 	bool running;
-	uint8_t *buf;
+	uint8_t *buf;			/* reads (read/write path), pending fragments */
+	struct tunio *io;		/* io_uring path, else NULL */
+	bool ring_off;			/* its reads refused: read/write instead */
 	/* written by this queue's thread only, read with relaxed atomics */
 	_Alignas(LOOP_CACHELINE) struct loop_stats st;
 };
@@ -89,6 +104,8 @@ struct loop {
 	struct watch watch;
 	struct health health;		/* backend checks (main thread) */
 	atomic_bool failed;		/* stopped by an error, not a signal */
+	bool uring;			/* TUN I/O through io_uring */
+	uint32_t busy_poll;		/* microseconds to spin on an empty queue */
 	bool restart;			/* SIGUSR2: execute the binary again */
 };
 
@@ -112,18 +129,39 @@ loop_count(uint64_t *c, uint64_t n)
 	    memory_order_relaxed);
 }
 
-/* Write one packet (with its virtio-net header) back into a TUN device. */
-static void
-loop_write(struct loop_q *q, const struct loop_dev *d, struct nat_pkt *pkt)
+/* Put the virtio-net header before a packet; where the frame starts. */
+static uint8_t *
+loop_frame(const struct loop_dev *d, struct nat_pkt *pkt)
 {
 	static const struct nat_vnet none;
 	uint8_t *start = pkt->data - d->hdrlen;
-	ssize_t n;
 
 	if (d->hdrlen > 0) {
 		memset(start, 0, d->hdrlen);
 		tundev_vnet_build(pkt->vnet ? pkt->vnet : &none, start);
 	}
+	return start;
+}
+
+/* Take the engine lock for a queue's packet, counting when it must wait. */
+static void
+loop_lock(struct loop_q *q)
+{
+	struct front *f = &q->l->front;
+
+	if (front_trylock(f) == 0)
+		return;
+	loop_count(&q->st.lock_waits, 1);
+	front_lock(f);
+}
+
+/* Write one packet (with its virtio-net header) back into a TUN device. */
+static void
+loop_write(struct loop_q *q, const struct loop_dev *d, struct nat_pkt *pkt)
+{
+	uint8_t *start = loop_frame(d, pkt);
+	ssize_t n;
+
 	n = write(d->fd, start, d->hdrlen + pkt->len);
 	if (n == -1) {
 		loop_count(&q->st.tx_errors, 1);
@@ -186,7 +224,7 @@ loop_pending(struct loop_q *q, const struct loop_dev *d)
 	for (;;) {
 		/* the lock is dropped before each write: a system call
 		 * under it would stall every other queue */
-		front_lock(f);
+		loop_lock(q);
 		r = nat_pending(f->nat, &pkt, &side);
 		if (r == 2)	/* untouched: the rest of a datagram not ours */
 			r = loop_hand_back(q, &pkt) ? 1 : -1;
@@ -199,40 +237,52 @@ loop_pending(struct loop_q *q, const struct loop_dev *d)
 	}
 }
 
-/* One packet read from a TUN device. */
-static void
-loop_packet(struct loop_q *q, const struct loop_dev *d, size_t n, uint64_t now)
+/*
+ * Translate one packet of n bytes read into buf (vnet header first);
+ * whether it goes back out, as *pkt (its vnet pointing at *vnet).
+ */
+static bool
+loop_translate(struct loop_q *q, const struct loop_dev *d, uint8_t *buf,
+    size_t n, uint64_t now, struct nat_pkt *pkt, struct nat_vnet *vnet)
 {
 	struct front *f = &q->l->front;
-	struct nat_vnet vnet;
-	struct nat_pkt pkt;
 	enum nat_verdict v;
 	bool back;
 
 	if (n < d->hdrlen) {
 		loop_count(&q->st.rx_errors, 1);
-		return;
+		return false;
 	}
-	pkt.data = q->buf + d->hdrlen;
-	pkt.len = n - d->hdrlen;
-	pkt.cap = LOOP_BUFSIZE - d->hdrlen;
-	pkt.vnet = NULL;
+	pkt->data = buf + d->hdrlen;
+	pkt->len = n - d->hdrlen;
+	pkt->cap = LOOP_BUFSIZE - d->hdrlen;
+	pkt->vnet = NULL;
 	if (d->hdrlen > 0) {
-		if (tundev_vnet_parse(q->buf, &vnet) == -1) {
+		if (tundev_vnet_parse(buf, vnet) == -1) {
 			loop_count(&q->st.bad_vnet, 1);
-			return;
+			return false;
 		}
-		pkt.vnet = &vnet;
+		pkt->vnet = vnet;
 	}
 	loop_count(&q->st.rx_packets, 1);
-	loop_count(&q->st.rx_bytes, pkt.len);
+	loop_count(&q->st.rx_bytes, pkt->len);
 	/* per packet, not per batch: a batch would hold the lock across
 	 * up to LOOP_BATCH reads and writes and serialise the queues */
-	front_lock(f);
-	v = nat_process(f->nat, &pkt, d->side, now, NULL);
-	back = v == NAT_NOT_OURS && loop_hand_back(q, &pkt);
+	loop_lock(q);
+	v = nat_process(f->nat, pkt, d->side, now, NULL);
+	back = v == NAT_NOT_OURS && loop_hand_back(q, pkt);
 	front_unlock(f);
-	if (v == NAT_FORWARD || v == NAT_REPLY || back)
+	return v == NAT_FORWARD || v == NAT_REPLY || back;
+}
+
+/* One packet read from a TUN device (read/write path). */
+static void
+loop_packet(struct loop_q *q, const struct loop_dev *d, size_t n, uint64_t now)
+{
+	struct nat_vnet vnet;
+	struct nat_pkt pkt;
+
+	if (loop_translate(q, d, q->buf, n, now, &pkt, &vnet))
 		loop_write(q, d, &pkt);
 	loop_pending(q, d);
 }
@@ -247,9 +297,13 @@ loop_failing(struct loop_q *q, struct loop_dev *d)
 	struct loop *l = q->l;
 
 	loop_count(&q->st.rx_errors, 1);
+	if (d->failed)
+		return;		/* the ring's other reads fail alike */
+	d->failed = true;
 	log_warn("reading %s (queue %u)", d->name, q->idx);
 	/* a level-triggered event would spin on the error */
-	event_del(d->ev);
+	if (d->ev != NULL)
+		event_del(d->ev);
 	if (atomic_exchange(&l->failed, true))
 		return;		/* another queue said it already */
 	log_warnx("stopping: the TUN device cannot be read");
@@ -268,19 +322,26 @@ loop_failed(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(l->base);
 }
 
-/* A TUN device is readable: drain a bounded batch. */
-static void
-loop_tun(evutil_socket_t fd, short what, void *arg)
+/* Nanoseconds of the monotonic clock (busy-poll deadlines). */
+static uint64_t
+loop_ns(void)
 {
-	struct loop_dev *d = arg;
-	struct loop_q *q = d->q;
-	uint64_t now = loop_now();
-	ssize_t n;
-	int i;
+	struct timespec ts;
 
-	(void)what;
-	for (i = 0; i < LOOP_BATCH; i++) {
-		n = read(fd, q->buf, LOOP_BUFSIZE);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+/* Read and handle a bounded batch (read/write path); packets handled. */
+static unsigned int
+loop_rw_drain(struct loop_q *q, struct loop_dev *d)
+{
+	uint64_t now = loop_now();
+	unsigned int got;
+	ssize_t n;
+
+	for (got = 0; got < LOOP_BATCH; got++) {
+		n = read(d->fd, q->buf, LOOP_BUFSIZE);
 		if (n == -1) {
 			if (errno != EAGAIN && errno != EINTR)
 				loop_failing(q, d);
@@ -288,6 +349,199 @@ loop_tun(evutil_socket_t fd, short what, void *arg)
 		}
 		loop_packet(q, d, (size_t)n, now);
 	}
+	return got;
+}
+
+/*
+ * The kernel refuses the ring's non-blocking reads of a TUN device (a
+ * kernel whose TUN lacks RWF_NOWAIT support): the queue goes on with
+ * read/write. The ring stays, for writes still in flight.
+ */
+static void
+loop_ring_off(struct loop_q *q, int err)
+{
+	if (q->ring_off)
+		return;
+	q->ring_off = true;
+	log_warnx("queue %u: io_uring reads of the TUN device refused (%s): "
+	    "read/write per packet from now on", q->idx, strerror(err));
+}
+
+/*
+ * A read finished on the ring: translate, queue the write back (or give
+ * the buffer back). Whether it brought a packet.
+ */
+static bool
+loop_ring_read(struct loop_q *q, const struct tunio_done *c, uint64_t now)
+{
+	struct loop_dev *d = &q->dev[c->dev];
+	struct nat_vnet vnet;
+	struct nat_pkt pkt;
+
+	if (c->res < 0) {
+		tunio_release(q->io, c->slot);
+		if (c->res == -EOPNOTSUPP || c->res == -EINVAL)
+			loop_ring_off(q, -c->res);
+		else if (c->res != -EAGAIN && c->res != -EINTR) {
+			errno = -c->res;
+			loop_failing(q, d);
+		}
+		return false;
+	}
+	if (loop_translate(q, d, c->buf, (size_t)c->res, now, &pkt, &vnet))
+		tunio_write(q->io, c->slot, loop_frame(d, &pkt),
+		    d->hdrlen + pkt.len);
+	else
+		tunio_release(q->io, c->slot);
+	/* rare (fragments held for their first): written at once */
+	loop_pending(q, d);
+	return true;
+}
+
+/* A write finished on the ring (its slot is free again). */
+static void
+loop_ring_wrote(struct loop_q *q, const struct tunio_done *c)
+{
+	const struct loop_dev *d = &q->dev[c->dev];
+
+	if (c->res < 0) {
+		loop_count(&q->st.tx_errors, 1);
+		return;
+	}
+	loop_count(&q->st.tx_packets, 1);
+	loop_count(&q->st.tx_bytes, (uint64_t)c->res - d->hdrlen);
+}
+
+/*
+ * Handle every completion waiting on the ring; the packets read. *empty
+ * is set when a read found its device empty (or failing).
+ */
+static unsigned int
+loop_ring_reap(struct loop_q *q, uint64_t now, bool *empty)
+{
+	struct tunio_done c;
+	unsigned int got = 0;
+
+	while (tunio_next(q->io, &c) == 1) {
+		if (c.kind == TUNIO_WRITE)
+			loop_ring_wrote(q, &c);
+		else if (loop_ring_read(q, &c, now))
+			got++;
+		else
+			*empty = true;
+	}
+	return got;
+}
+
+/* Queue up to want reads of d; how many (0: every buffer is busy). */
+static unsigned int
+loop_ring_reads(struct loop_q *q, const struct loop_dev *d, unsigned int want)
+{
+	unsigned int n;
+
+	for (n = 0; n < want; n++)
+		if (tunio_read(q->io, d->fd, (unsigned int)d->side) == -1)
+			break;
+	return n;
+}
+
+/* Submit what the ring has queued, counting the system call; false on error. */
+static bool
+loop_ring_submit(struct loop_q *q)
+{
+	switch (tunio_submit(q->io)) {
+	case 1:
+		loop_count(&q->st.io_submits, 1);
+		return true;
+	case 0:
+		return true;
+	default:
+		log_warn("io_uring submit (queue %u)", q->idx);
+		return false;
+	}
+}
+
+/*
+ * Read and handle a bounded batch through the ring; packets handled. Each
+ * round submits the writes of the last one with the next reads (one
+ * system call), twice as many reads as the last round while the device
+ * keeps them all busy.
+ */
+static unsigned int
+loop_ring_drain(struct loop_q *q, struct loop_dev *d)
+{
+	uint64_t now = loop_now();
+	unsigned int want = 1, got = 0, n;
+	bool empty = false, waited = false;
+
+	while (got < LOOP_BATCH && !empty && !d->failed) {
+		if ((n = loop_ring_reads(q, d, want)) == 0) {
+			/* all buffers wait for writes: let one finish */
+			if (waited || tunio_wait(q->io) == -1)
+				break;
+			waited = true;
+			loop_count(&q->st.io_submits, 1);
+		} else if (!loop_ring_submit(q))
+			break;
+		got += loop_ring_reap(q, now, &empty);
+		if (want < LOOP_RING_MAX)
+			want *= 2;
+	}
+	/* the last round's writes; they finish inside the call */
+	loop_ring_submit(q);
+	empty = false;
+	got += loop_ring_reap(q, now, &empty);
+	return got;
+}
+
+/* Read and handle a bounded batch from one device, by the running path. */
+static unsigned int
+loop_drain(struct loop_q *q, struct loop_dev *d)
+{
+	if (q->io != NULL && !q->ring_off)
+		return loop_ring_drain(q, d);
+	return loop_rw_drain(q, d);
+}
+
+/*
+ * busy_poll: keep reading every device of the queue until none has had a
+ * packet for busy_poll microseconds, instead of going back to sleep; a
+ * packet that comes meanwhile costs no wake-up.
+ */
+static void
+loop_busy(struct loop_q *q)
+{
+	uint64_t span = (uint64_t)q->l->busy_poll * 1000;
+	uint64_t until = loop_ns() + span;
+	struct loop_dev *d;
+	int i;
+
+	while (loop_ns() < until) {
+		for (i = 0; i < NAT_SIDE_MAX; i++) {
+			d = &q->dev[i];
+			if (d->q == NULL || d->failed)
+				continue;
+			if (loop_drain(q, d) > 0)
+				until = loop_ns() + span;
+		}
+		/* a CPU shared with the traffic's own processes (the
+		 * client, the server, the kernel's softirq work) goes to
+		 * them first: spinning must not delay the answer it waits for */
+		sched_yield();
+	}
+}
+
+/* A TUN device is readable: drain a bounded batch. */
+static void
+loop_tun(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop_dev *d = arg;
+	struct loop_q *q = d->q;
+
+	(void)fd;
+	(void)what;
+	if (loop_drain(q, d) > 0 && q->l->busy_poll > 0)
+		loop_busy(q);
 }
 
 /* Once a second: expire idle flows, a slice of the table at a time. */
@@ -471,6 +725,15 @@ loop_attach(struct loop *l)
 	return 0;
 }
 
+/* A reload cannot change tun_io or busy_poll: say so when it would. */
+static void
+loop_io_keep(const struct conf_front *o, const struct conf_front *n)
+{
+	if (o->tun_io_rw != n->tun_io_rw || o->busy_poll != n->busy_poll)
+		log_warnx("reload: tun_io and busy_poll need a restart; the "
+		    "running values stay");
+}
+
 /* SIGHUP: read the file again; a bad file keeps the running config. */
 static void
 loop_reload(struct loop *l)
@@ -497,6 +760,7 @@ loop_reload(struct loop *l)
 		return;
 	}
 	loop_metrics_keep(&l->front.conf.front.metrics, &c.front.metrics);
+	loop_io_keep(&l->front.conf.front, &c.front);
 	/*
 	 * the whole reload under the engine lock: it changes the engine, the
 	 * config the flow log names rules from, and the flow hook; the queue
@@ -621,6 +885,42 @@ loop_q_stop(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(q->base);
 }
 
+/* Choose the TUN I/O path (io_uring when it works) and say which runs. */
+static void
+loop_io_mode(struct loop *l)
+{
+	const struct conf_front *cf = &l->front.conf.front;
+	char why[TUNIO_ERRLEN];
+
+	l->busy_poll = cf->busy_poll;
+	if (cf->tun_io_rw)
+		log_info("TUN I/O: read/write per packet (tun_io = readwrite)");
+	else if (tunio_probe(why) == -1)
+		log_info("TUN I/O: read/write per packet (io_uring "
+		    "unavailable: %s)", why);
+	else {
+		l->uring = true;
+		log_info("TUN I/O: io_uring, up to %d reads and their writes "
+		    "per system call", LOOP_RING_MAX);
+	}
+	if (l->busy_poll > 0)
+		log_info("busy poll: up to %u us on an empty queue (one CPU "
+		    "busy per active queue meanwhile)", l->busy_poll);
+}
+
+/* Queue q's ring (io_uring path). */
+static int
+loop_ring_new(struct loop_q *q)
+{
+	char err[TUNIO_ERRLEN];
+
+	if ((q->io = tunio_new(LOOP_RING_SLOTS, LOOP_BUFSIZE, err)) == NULL) {
+		log_warnx("queue %u: %s", q->idx, err);
+		return -1;
+	}
+	return 0;
+}
+
 /* Set up the queues: buffers, and for q >= 1 a base and a stop event. */
 static int
 loop_queues(struct loop *l)
@@ -640,12 +940,12 @@ loop_queues(struct loop *l)
 		q->idx = i;
 		if ((q->buf = malloc(LOOP_BUFSIZE)) == NULL)
 			fatal("loop");
-		if (i == 0) {
+		if (i == 0)
 			q->base = l->base;
-			continue;
-		}
-		if ((q->base = event_base_new()) == NULL ||
+		else if ((q->base = event_base_new()) == NULL ||
 		    (q->stop = event_new(q->base, -1, 0, loop_q_stop, q)) == NULL)
+			return -1;
+		if (l->uring && loop_ring_new(q) == -1)
 			return -1;
 	}
 	l->fail = event_new(l->base, -1, 0, loop_failed, l);
@@ -693,6 +993,21 @@ loop_threads_stop(struct loop *l)
 	}
 }
 
+/*
+ * Cancel and free the rings (threads joined) before the TUN devices
+ * close: reads in flight would keep the devices a while after a stop.
+ */
+static void
+loop_rings_free(struct loop *l)
+{
+	unsigned int i;
+
+	for (i = 0; l->q != NULL && i < l->nq; i++) {
+		tunio_free(l->q[i].io);
+		l->q[i].io = NULL;
+	}
+}
+
 /* Free the queues' events, bases and buffers (threads joined). */
 static void
 loop_queues_free(struct loop *l)
@@ -708,6 +1023,7 @@ loop_queues_free(struct loop *l)
 				event_free(q->dev[j].ev);
 		if (q->stop)
 			event_free(q->stop);
+		tunio_free(q->io);
 		if (i > 0 && q->base)
 			event_base_free(q->base);
 		free(q->buf);
@@ -767,6 +1083,7 @@ loop_run(const char *path, struct conf *c)
 		goto out;
 	}
 	reexec_close_untaken();
+	loop_io_mode(l);
 	if (loop_queues(l) == -1 || loop_attach(l) == -1 ||
 	    loop_events(l) == -1) {
 		log_msg(LOG_CRIT, "not started: cannot set up the event loop");
@@ -803,6 +1120,7 @@ loop_run(const char *path, struct conf *c)
 		notify_send("STOPPING=1");
 threads:
 	loop_threads_stop(l);
+	loop_rings_free(l);
 stop:
 	front_stop(&l->front);
 out:

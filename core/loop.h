@@ -20,6 +20,8 @@ struct loop_stats {
 	uint64_t bad_vnet;		/* virtio-net headers a TUN never sends */
 	uint64_t not_ours_dropped;	/* left alone by the engine, not the host's:
 					 * dropped (other_traffic = drop) */
+	uint64_t io_submits;		/* io_uring submissions (system calls) */
+	uint64_t lock_waits;		/* packet path found the engine lock taken */
 	uint64_t reloads;
 	uint64_t reload_errors;
 };

@@ -132,6 +132,13 @@ const struct stats_def stats_table[] = {
 	STAT("not_ours_dropped", "tunrelay_not_ours_dropped_total", C,
 	    "Packets no flow or rule claimed, addressed to no address of the "
 	    "front: dropped (other_traffic = drop).", loop.not_ours_dropped),
+	STAT("tun_io_submits", "tunrelay_tun_io_submits_total", C,
+	    "io_uring submissions (one system call each: a round of reads "
+	    "with the last round's writes); 0 on the read/write path.",
+	    loop.io_submits),
+	STAT("engine_lock_waits", "tunrelay_engine_lock_waits_total", C,
+	    "Packets whose queue thread found the engine lock held by another "
+	    "thread and waited for it.", loop.lock_waits),
 	STAT("log_lines_lost", "tunrelay_log_lines_lost_total", C,
 	    "Log lines that could not be written.", log_lines_lost),
 	STAT("reloads", "tunrelay_reloads_total", C,

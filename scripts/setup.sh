@@ -10,7 +10,7 @@ set -eu
 want=${1:-all}
 
 build_pkgs="gcc make autoconf automake libtool pkg-config libevent-dev uthash-dev
-libiniparser-dev libcmocka-dev libmnl-dev libnftnl-dev"
+libiniparser-dev libcmocka-dev libmnl-dev libnftnl-dev liburing-dev"
 demo_pkgs="iproute2 ethtool iputils-ping procps python3 nftables"
 bench_pkgs="iproute2 ethtool iperf3 socat haproxy procps python3 nftables"
 test_pkgs="iproute2 ethtool iputils-ping socat iperf3 procps python3 nftables iptables curl clang libclang-rt-14-dev

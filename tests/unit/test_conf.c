@@ -814,6 +814,35 @@ test_table_full_icmp(void **state)
 	done(l);
 }
 
+/* tun_io and busy_poll: defaults, values, bad ones named. */
+static void
+test_tun_io(void **state)
+{
+	struct loaded	*l = load_ok("[front]\npublic_interface = eth0\n"
+	    "tunnel_interface = wg0\nbackend = 10.22.22.1\n");
+
+	(void)state;
+	assert_false(l->c.front.tun_io_rw);
+	assert_int_equal(l->c.front.busy_poll, 0);
+	done(l);
+	l = load_ok("[front]\npublic_interface = eth0\ntunnel_interface = wg0\n"
+	    "backend = 10.22.22.1\ntun_io = readwrite\nbusy_poll = 50\n");
+	assert_true(l->c.front.tun_io_rw);
+	assert_int_equal(l->c.front.busy_poll, 50);
+	done(l);
+	l = load_ok("[front]\npublic_interface = eth0\ntunnel_interface = wg0\n"
+	    "backend = 10.22.22.1\ntun_io = auto\n");
+	assert_false(l->c.front.tun_io_rw);
+	done(l);
+	l = load_bad("[front]\npublic_interface = eth0\ntunnel_interface = wg0\n"
+	    "backend = 10.22.22.1\ntun_io = uring\nbusy_poll = 1001\n", 2);
+	assert_msg(l, 0, "5: [front] tun_io: \"uring\" is not an allowed value "
+	    "(allowed: auto, readwrite)");
+	assert_msg(l, 1, "6: [front] busy_poll: \"1001\" is out of range "
+	    "(allowed: 0..1000 microseconds, 0 = off)");
+	done(l);
+}
+
 static void
 test_err_range(void **state)
 {
@@ -1200,7 +1229,7 @@ test_err_unknown_key(void **state)
 	    "exclude, mss_clamp, max_flows, tcp_established_timeout, "
 	    "tcp_transitory_timeout, udp_timeout, icmp_timeout, tcp_pickup, "
 	    "nat_ports, queues, per_source_flows, per_source_rate, "
-	    "per_source_burst, other_traffic, table_full_icmp, table_full_icmp_rate, metrics, flow_log, flow_log_rate, "
+	    "per_source_burst, other_traffic, table_full_icmp, table_full_icmp_rate, tun_io, busy_poll, metrics, flow_log, flow_log_rate, "
 	    "state_file, control_socket, control_group, backend_check)");
 	assert_msg(l, 1, "10: [forward.a] colour: unknown key (allowed: proto, "
 	    "listen, to, source, check)");
@@ -1898,6 +1927,7 @@ main(void)
 		cmocka_unit_test(test_err_range),
 		cmocka_unit_test(test_per_source),
 		cmocka_unit_test(test_table_full_icmp),
+		cmocka_unit_test(test_tun_io),
 		cmocka_unit_test(test_err_words),
 		cmocka_unit_test(test_err_address),
 		cmocka_unit_test(test_err_address_pair),
