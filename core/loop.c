@@ -66,6 +66,7 @@ struct loop_dev {
 	char name[IFNAMSIZ];		/* for the log: the front's may change */
 	struct event *ev;
 	bool failed;			/* said once that it cannot be read */
+	bool seen;			/* its queue thread has had an event for it */
 };
 
 /*
@@ -487,10 +488,15 @@ loop_ring_drain(struct loop_q *q, struct loop_dev *d)
 		if (want < LOOP_RING_MAX)
 			want *= 2;
 	}
-	/* the last round's writes; they finish inside the call */
-	loop_ring_submit(q);
-	empty = false;
-	got += loop_ring_reap(q, now, &empty);
+	/* the last rounds' writes (they finish inside the call), again while
+	 * a reap queued more: nothing may wait for the next readable event */
+	do {
+		if (!loop_ring_submit(q))
+			break;
+		empty = false;
+		n = loop_ring_reap(q, now, &empty);
+		got += n;
+	} while (n > 0);
 	return got;
 }
 
@@ -512,14 +518,20 @@ static void
 loop_busy(struct loop_q *q)
 {
 	uint64_t span = (uint64_t)q->l->busy_poll * 1000;
-	uint64_t until = loop_ns() + span;
+	uint64_t now = loop_ns(), until = now + span;
+	/* back to the event loop within 2 spans: its timers (sweep,
+	 * watchdog), signals and the stop event must not wait for a pause
+	 * in the traffic; a device still readable calls us again at once */
+	uint64_t cap = now + 2 * span;
 	struct loop_dev *d;
 	int i;
 
-	while (loop_ns() < until) {
+	while ((now = loop_ns()) < until && now < cap) {
 		for (i = 0; i < NAT_SIDE_MAX; i++) {
 			d = &q->dev[i];
-			if (d->q == NULL || d->failed)
+			/* only devices whose events this thread has had: the
+			 * main thread fills a new one in (a reload) unlocked */
+			if (!d->seen || d->failed)
 				continue;
 			if (loop_drain(q, d) > 0)
 				until = loop_ns() + span;
@@ -540,6 +552,7 @@ loop_tun(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	d->seen = true;
 	if (loop_drain(q, d) > 0 && q->l->busy_poll > 0)
 		loop_busy(q);
 }
@@ -908,16 +921,17 @@ loop_io_mode(struct loop *l)
 		    "busy per active queue meanwhile)", l->busy_poll);
 }
 
-/* Queue q's ring (io_uring path). */
+/* Queue q's ring (io_uring path); without one it reads and writes. */
 static int
 loop_ring_new(struct loop_q *q)
 {
 	char err[TUNIO_ERRLEN];
 
-	if ((q->io = tunio_new(LOOP_RING_SLOTS, LOOP_BUFSIZE, err)) == NULL) {
-		log_warnx("queue %u: %s", q->idx, err);
-		return -1;
-	}
+	/* the probe's small ring worked; a later one can still fail (the
+	 * locked-memory limit of older kernels): that queue reads and writes */
+	if ((q->io = tunio_new(LOOP_RING_SLOTS, LOOP_BUFSIZE, err)) == NULL)
+		log_warnx("queue %u: %s; this queue uses read/write", q->idx,
+		    err);
 	return 0;
 }
 

@@ -37,6 +37,18 @@ static struct {
 	size_t ngot;
 } reexec;
 
+/* Close the fds a malformed item named before its fault; -1. */
+static int
+reexec_tun_drop(struct reexec_tun *t)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->n; i++)
+		close(t->fds[i]);
+	t->n = 0;
+	return -1;
+}
+
 /* Parse one "NAME=FD,FD" item of REEXEC_TUN_ENV into t; -1 if malformed. */
 static int
 reexec_tun_item(const char *item, struct reexec_tun *t)
@@ -54,12 +66,12 @@ reexec_tun_item(const char *item, struct reexec_tun *t)
 		fd = strtol(p, &end, 10);
 		if (end == p || fd < 3 || fd > INT_MAX ||
 		    t->n == TUNDEV_MAXQUEUES || fcntl((int)fd, F_GETFD) < 0)
-			return -1;
+			return reexec_tun_drop(t);
 		/* ours now: never into a child */
 		(void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
 		t->fds[t->n++] = (int)fd;
 		if (*end != ',' && *end != ';' && *end != '\0')
-			return -1;
+			return reexec_tun_drop(t);
 	}
 	return t->n > 0 ? 0 : -1;
 }

@@ -314,7 +314,7 @@ static struct nat_bk *
 backend_in(const struct nat *nat, const struct nat_bk_range *rg,
     const struct nat_flow *f)
 {
-	struct nat_bk *b;
+	struct nat_bk *b, *any = NULL;
 	bool ports = f->proto == PROTO_TCP || f->proto == PROTO_UDP;
 	uint16_t port = f->port[2];
 	uint32_t i;
@@ -324,12 +324,17 @@ backend_in(const struct nat *nat, const struct nat_bk_range *rg,
 		if (b->st.family != flow_family(f) ||
 		    memcmp(b->st.addr.b, flow_addr(f, 2), flow_alen(f)) != 0)
 			continue;
-		/* ICMP has no ports; a kept port says nothing either */
-		if (!ports || b->st.port == 0 ||
-		    (port >= b->st.port && port - b->st.port <= b->span))
+		/* ICMP has no ports: the address decides */
+		if (!ports)
 			return b;
+		if (b->st.port != 0 && port >= b->st.port &&
+		    port - b->st.port <= b->span)
+			return b;
+		/* a kept port says nothing: only when no port range matches */
+		if (b->st.port == 0 && any == NULL)
+			any = b;
 	}
-	return NULL;
+	return any;
 }
 
 /* The backend a flow goes to, or NULL (one target, or no longer listed). */

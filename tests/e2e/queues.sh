@@ -23,7 +23,7 @@ CONF=$TMP/front.ini
 
 # 120 s for the two queue settings, more for the run with io_uring denied
 # (and a machine shared with other test runs: it once timed out at 120)
-e2e_watchdog 180
+e2e_watchdog 210
 
 # start N: the front with queues = N
 start() {
@@ -181,6 +181,36 @@ if [ -x "$NOURING" ] && "$NOURING" true 2>/dev/null; then
 else
 	echo "# nouring cannot deny io_uring here: fallback not tested"
 fi
+
+# busy_poll under sustained traffic on both queues: the spinning must give
+# the event loops back (control socket, sweep, watchdog, signals, the queue
+# threads' stop events), not hold them while packets keep coming
+{ topo_front_conf "$TMP/ctl.sock"; echo "queues = 2"; echo "busy_poll = 1000"; } >"$CONF"
+: >"$TMP/front.log"
+ip netns exec "$NS_F" "$BIN" run -c "$CONF" >>"$TMP/front.log" 2>&1 &
+DPID=$!
+if topo_wait 100 inF "$BIN" stats -c "$CONF"; then ok "busy_poll = 1000: front is up"
+else not_ok "busy_poll = 1000: front did not come up"; fi
+inC iperf3 -c 198.51.100.1 -u -b 5M -l 200 -P 8 -t 8 >"$TMP/iperf_bp.log" 2>&1 &
+IPID=$!
+sleep 3
+t0=$(date +%s%N)
+if inF timeout 5 "$BIN" stats -c "$CONF" >/dev/null; then
+	ok "busy_poll under traffic: stats answered in $((($(date +%s%N) - t0) / 1000000)) ms"
+else
+	not_ok "busy_poll under traffic: stats did not answer within 5 s"
+fi
+t0=$(date +%s%N)
+kill -TERM "$DPID"
+for _ in $(seq 50); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$DPID" 2>/dev/null; then
+	not_ok "busy_poll under traffic: still running 5 s after SIGTERM"
+	kill -9 "$DPID"
+else
+	ok "busy_poll under traffic: SIGTERM stopped it in $((($(date +%s%N) - t0) / 1000000)) ms"
+fi
+wait "$DPID"; DPID=
+wait "$IPID"; echo "# iperf3 (busy_poll): $(tail -n 4 "$TMP/iperf_bp.log" | tr "\n" " ")"
 
 if [ "$fail" -gt 0 ]; then
 	echo "--- front log"
