@@ -120,6 +120,31 @@ conf_quote(const char *s, char *buf, size_t len)
 	return (buf);
 }
 
+/*
+ * Check the NAME of a [KIND.NAME] section (what names it: "forward",
+ * "tunnel"): 1 to CONF_FORWARD_NAME_MAX lowercase letters, digits, '_' or
+ * '-'. 0 when good, else an error is reported and -1.
+ */
+int
+conf_sec_name(struct conf_ctx *ctx, size_t sec, const char *what)
+{
+	const char	*full = ctx->sec[sec].name, *dot = strchr(full, '.');
+	const char	*name = dot != NULL ? dot + 1 : full, *p;
+	char		 q[96];
+
+	for (p = name; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    *p == '_' || *p == '-'))
+			break;
+	if (*name != '\0' && *p == '\0' && p - name <= CONF_FORWARD_NAME_MAX)
+		return (0);
+	conf_error(ctx, ctx->sec[sec].line, "[%s]: \"%s\" is not a %s name "
+	    "(allowed: [%.*s.NAME], NAME 1 to %d letters, digits, '_' or '-')",
+	    full, conf_quote(name, q, sizeof(q)), what,
+	    (int)(dot != NULL ? dot - full : 0), full, CONF_FORWARD_NAME_MAX);
+	return (-1);
+}
+
 /* The entry of key in section sec with a readable value, or NULL. */
 const struct conf_ent *
 conf_find(struct conf_ctx *ctx, size_t sec, const char *key)

@@ -80,26 +80,6 @@ conf_back_add(struct conf_ctx *ctx, size_t sec, struct conf_back *b)
 	return (l);
 }
 
-/* Check the NAME of [back.NAME]; 0 when it is good. */
-static int
-conf_back_name(struct conf_ctx *ctx, size_t sec)
-{
-	const char	*name = ctx->sec[sec].name + 5, *p;
-	char		 q[96];
-
-	for (p = name; *p != '\0'; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		    *p == '_' || *p == '-'))
-			break;
-	if (*name != '\0' && *p == '\0' && p - name <= CONF_FORWARD_NAME_MAX)
-		return (0);
-	conf_error(ctx, ctx->sec[sec].line, "[%s]: \"%s\" is not a tunnel "
-	    "name (allowed: [back.NAME], NAME 1 to %d letters, digits, '_' "
-	    "or '-')", ctx->sec[sec].name, conf_quote(name, q, sizeof(q)),
-	    CONF_FORWARD_NAME_MAX);
-	return (-1);
-}
-
 /* Whether the file has a [back.NAME] section. */
 static bool
 conf_back_has_sections(struct conf_ctx *ctx)
@@ -205,7 +185,7 @@ conf_back_sections(struct conf_ctx *ctx, struct conf_back *b)
 		if (ctx->sec[i].kind != CONF_SEC_BACK_TUNNEL || ctx->sec[i].dup)
 			continue;
 		conf_check_keys(ctx, i, conf_back_tunnel_keys);
-		if (conf_back_name(ctx, i) == -1 ||
+		if (conf_sec_name(ctx, i, "tunnel") == -1 ||
 		    (t = conf_back_add(ctx, i, b)) == NULL)
 			continue;
 		conf_back_link(ctx, i, t);

@@ -239,26 +239,6 @@ conf_front_limits(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
 		    why : "is not auto or a number", "auto, or a number 1..64");
 }
 
-/* Check the NAME of [forward.NAME]. */
-static int
-conf_front_forward_name(struct conf_ctx *ctx, size_t sec)
-{
-	const char	*name = ctx->sec[sec].name + 8, *p;
-	char		 q[96];
-
-	for (p = name; *p != '\0'; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		    *p == '_' || *p == '-'))
-			break;
-	if (*name != '\0' && *p == '\0' && p - name <= CONF_FORWARD_NAME_MAX)
-		return (0);
-	conf_error(ctx, ctx->sec[sec].line, "[%s]: \"%s\" is not a forward "
-	    "name (allowed: [forward.NAME], NAME 1 to %d letters, digits, '_' "
-	    "or '-')", ctx->sec[sec].name, conf_quote(name, q, sizeof(q)),
-	    CONF_FORWARD_NAME_MAX);
-	return (-1);
-}
-
 /* proto (required). */
 static void
 conf_front_forward_proto(struct conf_ctx *ctx, size_t sec,
@@ -425,7 +405,7 @@ conf_front_forward(struct conf_ctx *ctx, size_t sec, struct conf_forward *fw)
 	memset(fw, 0, sizeof(*fw));
 	memset(&laddr, 0, sizeof(laddr));
 	fw->line = ctx->sec[sec].line;
-	conf_front_forward_name(ctx, sec);
+	conf_sec_name(ctx, sec, "forward");
 	conf_check_keys(ctx, sec, conf_front_forward_keys);
 	conf_front_forward_proto(ctx, sec, fw);
 	conf_front_forward_listen(ctx, sec, fw, &laddr);

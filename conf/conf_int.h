@@ -77,6 +77,7 @@ void	conf_bad(struct conf_ctx *, const struct conf_ent *, const char *,
 void	conf_missing(struct conf_ctx *, size_t, const char *, const char *);
 void	conf_nomem(struct conf_ctx *, int);
 const char *conf_quote(const char *, char *, size_t);
+int	conf_sec_name(struct conf_ctx *, size_t, const char *);
 const char *conf_join(const char *const *, char *, size_t);
 const struct conf_ent *conf_find(struct conf_ctx *, size_t, const char *);
 const struct conf_ent *conf_at_line(struct conf_ctx *, int);
