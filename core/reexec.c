@@ -37,7 +37,8 @@ static struct {
 	size_t ngot;
 } reexec;
 
-/* Close the fds a malformed item named before its fault; -1. */
+/* Close the queues a malformed item named before its fault (checked to be
+ * ours); -1. */
 static int
 reexec_tun_drop(struct reexec_tun *t)
 {
@@ -55,7 +56,7 @@ reexec_tun_item(const char *item, struct reexec_tun *t)
 {
 	const char *eq = strchr(item, '=');
 	const char *p;
-	char *end;
+	char *end, dev[IFNAMSIZ];
 	long fd;
 
 	memset(t, 0, sizeof(*t));
@@ -64,8 +65,11 @@ reexec_tun_item(const char *item, struct reexec_tun *t)
 	memcpy(t->name, item, (size_t)(eq - item));
 	for (p = eq + 1; *p != '\0' && *p != ';'; p = end + (*end == ',')) {
 		fd = strtol(p, &end, 10);
+		/* only a queue of the device named is ours to take (or close) */
 		if (end == p || fd < 3 || fd > INT_MAX ||
-		    t->n == TUNDEV_MAXQUEUES || fcntl((int)fd, F_GETFD) < 0)
+		    t->n == TUNDEV_MAXQUEUES || fcntl((int)fd, F_GETFD) < 0 ||
+		    tundev_queue_name((int)fd, dev) == -1 ||
+		    strcmp(dev, t->name) != 0)
 			return reexec_tun_drop(t);
 		/* ours now: never into a child */
 		(void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);

@@ -283,6 +283,19 @@ tundev_is_queue(int fd, const char *name, short flags, char err[TUNDEV_ERRLEN])
 	return 0;
 }
 
+/* Whether fd is a TUN queue, and of which device; 0 when it is. */
+int
+tundev_queue_name(int fd, char name[IFNAMSIZ])
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0)
+		return -1;
+	snprintf(name, IFNAMSIZ, "%.*s", IFNAMSIZ - 1, ifr.ifr_name);
+	return 0;
+}
+
 /* Make an inherited fd non-blocking and close-on-exec. */
 static int
 tundev_fd_mode(int fd, char err[TUNDEV_ERRLEN])

@@ -66,6 +66,8 @@ int tundev_open(struct tundev *d, const struct tundev_opts *, char err[TUNDEV_ER
  */
 int tundev_inherit(struct tundev *d, const struct tundev_opts *, const int *fds,
     unsigned int n, char err[TUNDEV_ERRLEN]);
+/* Whether fd is a TUN queue, and of which device (name); 0 when it is. */
+int tundev_queue_name(int fd, char name[IFNAMSIZ]);
 /* Close every queue (a non-persistent device disappears with its routes). */
 void tundev_close(struct tundev *d);
 /* Set the MTU (and up/down) of the device. */
