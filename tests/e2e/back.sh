@@ -17,11 +17,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/tap.sh"
 e2e_require ip nft python3 ethtool ping
 BIN=${top_builddir:-$here/../..}/tunrelay
-NONFT=${top_builddir:-$here/../..}/tests/e2e/nonft
+DENY=${top_builddir:-$here/../..}/tests/e2e/deny
 PEER=$here/peer.py
 BULK=$here/bulk.py
 [ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-[ -x "$NONFT" ] || { echo "not ok - $NONFT not built"; exit 1; }
+[ -x "$DENY" ] || { echo "not ok - $DENY not built"; exit 1; }
 # shellcheck source=tests/e2e/topo.sh
 . "$here/topo.sh"
 
@@ -165,9 +165,9 @@ expect "source: SIGTERM: rp_filter of b-wg0 put back to 1" '^1$' inB sysctl -n n
 inB sysctl -qw net.ipv4.conf.b-wg0.rp_filter=0
 
 # --- nftables denied (seccomp: socket(AF_NETLINK, NETLINK_NETFILTER) fails)
-WRAP=("$NONFT")
+WRAP=("$DENY" nft)
 back_conf auto >"$BCONF"
-expect "no nftables: check says auto will use source" 'will use source' inB "$NONFT" "$BIN" check -c "$BCONF"
+expect "no nftables: check says auto will use source" 'will use source' inB "$DENY" nft "$BIN" check -c "$BCONF"
 start_back || { not_ok "back (auto, no nftables) did not come up"; cat "$TMP/back.log"; exit 1; }
 check "no nftables: auto chose source and said why" grep -q 'mark = auto: nftables is not usable (.*): using source-address rules' "$TMP/back.log"
 expect "no nftables: TCP v4 to a service on the tunnel address" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-who 198.51.100.1 80
@@ -178,8 +178,8 @@ stop_back; rc=$?
 if [ "$rc" = 0 ]; then ok "no nftables: SIGTERM: exit 0"; else not_ok "no nftables: SIGTERM: exit $rc"; fi
 left_nothing "no nftables: SIGTERM"
 back_conf connmark >"$BCONF"
-expect "no nftables: check refuses connmark with the fix" 'mark = connmark needs nftables.*fix:' inB "$NONFT" "$BIN" check -c "$BCONF"
-timeout 10 ip netns exec "$NS_B" "$NONFT" "$BIN" run -c "$BCONF" >"$TMP/nonft.log" 2>&1
+expect "no nftables: check refuses connmark with the fix" 'mark = connmark needs nftables.*fix:' inB "$DENY" nft "$BIN" check -c "$BCONF"
+timeout 10 ip netns exec "$NS_B" "$DENY" nft "$BIN" run -c "$BCONF" >"$TMP/nonft.log" 2>&1
 rc=$?
 if [ "$rc" != 0 ] && grep -q 'nftables' "$TMP/nonft.log"; then ok "no nftables: connmark refuses to start ($rc) and says why"; else not_ok "no nftables: connmark run: exit $rc: $(cat "$TMP/nonft.log")"; fi
 left_nothing "no nftables: failed connmark start"

@@ -162,11 +162,11 @@ done
 # TUN I/O path: the start log says which runs; where io_uring is refused
 # (seccomp, as in containers) the front falls back to read/write and relays
 expect "the start log names the TUN I/O path" 'TUN I/O: (io_uring|read/write)' cat "$TMP/front.log"
-NOURING=${top_builddir:-$here/../..}/tests/e2e/nouring
-if [ -x "$NOURING" ] && "$NOURING" true 2>/dev/null; then
+DENY=${top_builddir:-$here/../..}/tests/e2e/deny
+if [ -x "$DENY" ] && "$DENY" io_uring true 2>/dev/null; then
 	{ topo_front_conf "$TMP/ctl.sock"; echo "queues = 2"; } >"$CONF"
 	: >"$TMP/front.log"
-	ip netns exec "$NS_F" "$NOURING" "$BIN" run -c "$CONF" >>"$TMP/front.log" 2>&1 &
+	ip netns exec "$NS_F" "$DENY" io_uring "$BIN" run -c "$CONF" >>"$TMP/front.log" 2>&1 &
 	DPID=$!
 	if topo_wait 100 inF "$BIN" stats -c "$CONF"; then ok "io_uring denied: front is up"
 	else not_ok "io_uring denied: front did not come up"; fi
@@ -179,7 +179,7 @@ if [ -x "$NOURING" ] && "$NOURING" true 2>/dev/null; then
 	wait "$DPID"; rc=$?; DPID=
 	if [ "$rc" = 0 ]; then ok "io_uring denied: SIGTERM: exit 0"; else not_ok "io_uring denied: SIGTERM: exit $rc"; fi
 else
-	echo "# nouring cannot deny io_uring here: fallback not tested"
+	echo "# deny cannot deny io_uring here: fallback not tested"
 fi
 
 # busy_poll under sustained traffic on both queues: the spinning must give
