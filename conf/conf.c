@@ -12,6 +12,7 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -546,4 +547,40 @@ conf_free(struct conf *c)
 	free(c->control_socket);
 	free(c->control_group);
 	memset(c, 0, sizeof(*c));
+}
+
+/* AF_INET or AF_INET6 for an address family written 4 or 6. */
+int
+conf_af(uint8_t family)
+{
+	return (family == 4 ? AF_INET : AF_INET6);
+}
+
+/* Print an address of family 4 or 6 ("?" when it cannot be printed). */
+const char *
+conf_ntop(uint8_t family, const struct nat_addr *a, char *buf, size_t len)
+{
+	if (inet_ntop(conf_af(family), a->b, buf, (socklen_t)len) == NULL)
+		snprintf(buf, len, "?");
+	return (buf);
+}
+
+/* Print a configured address. */
+const char *
+conf_addr_str(const struct conf_addr *a, char *buf, size_t len)
+{
+	return (conf_ntop(a->family, &a->addr, buf, len));
+}
+
+/* Print an exclude item as written: "tcp/22", "udp/8000-8100". */
+const char *
+conf_exclude_str(const struct conf_exclude *x, char *buf, size_t len)
+{
+	const char	*p = x->protos == NAT_P_TCP ? "tcp" : "udp";
+
+	if (x->port_lo == x->port_hi)
+		snprintf(buf, len, "%s/%u", p, x->port_lo);
+	else
+		snprintf(buf, len, "%s/%u-%u", p, x->port_lo, x->port_hi);
+	return (buf);
 }

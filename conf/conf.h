@@ -242,6 +242,20 @@ int	conf_load(const char *path, struct conf *out, struct conf_errors *errs);
 /* Free what conf_load() allocated; *c is zeroed. */
 void	conf_free(struct conf *c);
 
+/* AF_INET or AF_INET6 for family 4 or 6. */
+int	conf_af(uint8_t family);
+
+/* Print an address of family 4 or 6 into buf ("?" when it cannot be). */
+const char *conf_ntop(uint8_t family, const struct nat_addr *a, char *buf,
+	    size_t len);
+
+/* Print a configured address into buf. */
+const char *conf_addr_str(const struct conf_addr *a, char *buf, size_t len);
+
+/* Print an exclude item as written ("tcp/22", "udp/8000-8100"). */
+const char *conf_exclude_str(const struct conf_exclude *x, char *buf,
+	    size_t len);
+
 /*
  * The engine's view of a front config (docs/engine.md).
  *

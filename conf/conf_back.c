@@ -167,7 +167,7 @@ conf_back_clash_services(struct conf_ctx *ctx, size_t sec,
 				    "[%s] on line %d: replies from it cannot "
 				    "be told apart by source address", o->name,
 				    o->line);
-				conf_bad(ctx, e, conf_parse_addr_str(
+				conf_bad(ctx, e, conf_addr_str(
 				    &t->service[j], a, sizeof(a)), why,
 				    "each address in one tunnel's list");
 			}

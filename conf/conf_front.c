@@ -80,19 +80,6 @@ conf_front_ex_overlap(const struct conf_exclude *a,
 	    b->port_lo <= a->port_hi);
 }
 
-/* Format an exclude item ("tcp/22", "udp/8000-8100"). */
-const char *
-conf_front_ex_str(const struct conf_exclude *x, char *buf, size_t len)
-{
-	const char	*p = x->protos == NAT_P_TCP ? "tcp" : "udp";
-
-	if (x->port_lo == x->port_hi)
-		snprintf(buf, len, "%s/%u", p, x->port_lo);
-	else
-		snprintf(buf, len, "%s/%u-%u", p, x->port_lo, x->port_hi);
-	return (buf);
-}
-
 /* Check one exclude item against the earlier ones; 0 when it may be added. */
 static int
 conf_front_ex_item(struct conf_ctx *ctx, const struct conf_ent *e,
@@ -116,7 +103,7 @@ conf_front_ex_item(struct conf_ctx *ctx, const struct conf_ent *e,
 	for (i = 0; i < n; i++)
 		if (conf_front_ex_overlap(&l[i], x)) {
 			snprintf(why, sizeof(why), "overlaps %s in the same "
-			    "list", conf_front_ex_str(&l[i], s, sizeof(s)));
+			    "list", conf_exclude_str(&l[i], s, sizeof(s)));
 			conf_bad(ctx, e, item, why,
 			    "items that do not overlap");
 			return (-1);
@@ -522,7 +509,7 @@ conf_front_forward_excluded(struct conf_ctx *ctx, const struct conf_front *f,
 		if (!conf_front_ex_overlap(&f->exclude[i], &x))
 			continue;
 		snprintf(why, sizeof(why), "overlaps exclude %s on line %d",
-		    conf_front_ex_str(&f->exclude[i], xs, sizeof(xs)), exline);
+		    conf_exclude_str(&f->exclude[i], xs, sizeof(xs)), exline);
 		conf_bad(ctx, e, e->value, why, "ports that [front] exclude "
 		    "does not name");
 		return;
@@ -555,7 +542,7 @@ conf_front_nat_ports(struct conf_ctx *ctx, size_t sec,
 	for (i = 0; i < f->nexclude; i++)
 		if (f->exclude[i].port_hi >= f->nat_port_lo &&
 		    f->exclude[i].port_lo <= f->nat_port_hi) {
-			conf_bad(ctx, e, conf_front_ex_str(&f->exclude[i], xs,
+			conf_bad(ctx, e, conf_exclude_str(&f->exclude[i], xs,
 			    sizeof(xs)), "is inside nat_ports, where full NAT "
 			    "(source = relay, [hairpin]) maps its flows",
 			    "ports outside nat_ports");

@@ -113,7 +113,6 @@ const char *conf_parse_bool(const char *, bool *);
 const char *conf_parse_protos(const char *, uint8_t *);
 const char *conf_parse_exclude(const char *, struct conf_exclude *);
 int	 conf_parse_item(const char **, char *, size_t);
-const char *conf_parse_addr_str(const struct conf_addr *, char *, size_t);
 
 /* conf_key.c: 0, or -1 after reporting the error */
 int	 conf_key_ifname(struct conf_ctx *, const struct conf_ent *, char **);
@@ -158,7 +157,6 @@ void	 conf_backend_health(struct conf_ctx *, size_t, const char *,
 /* conf_front.c, conf_back.c */
 void	 conf_front_load(struct conf_ctx *, size_t, struct conf *);
 void	 conf_front_free(struct conf_front *);
-const char *conf_front_ex_str(const struct conf_exclude *, char *, size_t);
 void	 conf_back_load(struct conf_ctx *, size_t, struct conf *);
 void	 conf_back_free(struct conf_back *);
 

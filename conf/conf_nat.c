@@ -170,12 +170,12 @@ conf_nat_rule_name(const struct conf *c, uint32_t id, char *buf, size_t len)
 	char			 a[48];
 
 	if (CONF_RULE_KIND(id) == CONF_RULE_EXCLUDE && i < f->nexclude)
-		snprintf(buf, len, "exclude %s", conf_front_ex_str(
+		snprintf(buf, len, "exclude %s", conf_exclude_str(
 		    &f->exclude[i], a, sizeof(a)));
 	else if (CONF_RULE_KIND(id) == CONF_RULE_FORWARD && i < f->nforward)
 		snprintf(buf, len, "forward.%s", f->forward[i].name);
 	else if (CONF_RULE_KIND(id) == CONF_RULE_BACKEND && i < f->nbackend)
-		snprintf(buf, len, "backend %s", conf_parse_addr_str(
+		snprintf(buf, len, "backend %s", conf_addr_str(
 		    &f->backend[i], a, sizeof(a)));
 	else if (CONF_RULE_KIND(id) == CONF_RULE_HOST)
 		snprintf(buf, len, "host ports (ephemeral, DHCP client)");
@@ -325,7 +325,7 @@ conf_nat_backend_name(const struct conf *c, uint32_t id, char *buf,
 		snprintf(buf, len, "backend %u", id);
 		return (buf);
 	}
-	conf_parse_addr_str(&l[j].a, a, sizeof(a));
+	conf_addr_str(&l[j].a, a, sizeof(a));
 	if (name == NULL)
 		snprintf(buf, len, "backend %s", a);
 	else if (l[j].port == 0)

@@ -153,16 +153,6 @@ conf_parse_unicast(const struct conf_addr *a)
 	return (conf_parse_unicast6(a->addr.b));
 }
 
-/* Format an address for messages. */
-const char *
-conf_parse_addr_str(const struct conf_addr *a, char *buf, size_t len)
-{
-	if (inet_ntop(a->family == 4 ? AF_INET : AF_INET6, a->addr.b, buf,
-	    (socklen_t)len) == NULL)
-		snprintf(buf, len, "?");
-	return (buf);
-}
-
 /*
  * Split "[V6]:PORT", "[V6]", "ADDR:PORT" or "ADDR" into the address text
  * (host) and the port text (*port, NULL when none). A bare IPv6 address

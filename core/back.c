@@ -92,13 +92,6 @@ struct back {
 	struct back_stats st;
 };
 
-/* AF_* of a config family (4/6). */
-static uint8_t
-back_af(uint8_t family)
-{
-	return family == 4 ? AF_INET : AF_INET6;
-}
-
 /* A host prefix for a config address. */
 static struct nl_prefix
 back_host(const struct conf_addr *a)
@@ -106,19 +99,10 @@ back_host(const struct conf_addr *a)
 	struct nl_prefix p;
 
 	memset(&p, 0, sizeof(p));
-	p.family = back_af(a->family);
+	p.family = conf_af(a->family);
 	p.len = a->family == 4 ? 32 : 128;
 	memcpy(p.addr, a->addr.b, a->family == 4 ? 4 : 16);
 	return p;
-}
-
-/* Print a config address. */
-static const char *
-back_ntop(const struct conf_addr *a, char *buf, size_t len)
-{
-	if (inet_ntop(back_af(a->family), a->addr.b, buf, (socklen_t)len) == NULL)
-		snprintf(buf, len, "?");
-	return buf;
 }
 
 /* Tunnel t's routing table. */
@@ -264,7 +248,7 @@ back_build_family(struct back *b, size_t t, const struct conf_addr *front,
     const struct nl_ifaddr *a, size_t na)
 {
 	const struct conf_back_tunnel *ct = &b->conf.back.tunnel[t];
-	uint8_t af = back_af(front->family);
+	uint8_t af = conf_af(front->family);
 	struct nl_prefix p;
 	size_t i;
 
@@ -336,7 +320,7 @@ back_has_family(struct back *b, size_t t, const struct nl_ifaddr *a,
 	size_t i;
 
 	for (i = 0; i < na; i++)
-		if (a[i].family == back_af(family)) {
+		if (a[i].family == conf_af(family)) {
 			if (*warned)
 				log_info("%s has an IPv%d address again", name,
 				    family);
@@ -642,7 +626,7 @@ back_describe(const struct back *b)
 		for (i = 0; i < ct->nfront; i++)
 			log_info("replies of %s flows go via %s dev %s (table "
 			    "%u, mark 0x%x)", ct->tunnel_interface,
-			    back_ntop(&ct->front[i], a, sizeof(a)),
+			    conf_addr_str(&ct->front[i], a, sizeof(a)),
 			    ct->tunnel_interface, back_table(b, t),
 			    back_mark(b, t));
 	}
@@ -1018,7 +1002,7 @@ back_status_fronts(struct evbuffer *out, const struct conf_back_tunnel *ct,
 
 	for (i = 0; i < ct->nfront; i++)
 		evbuffer_add_printf(out, json ? "%s\"%s\"" : "%s%s",
-		    i ? "," : "", back_ntop(&ct->front[i], a, sizeof(a)));
+		    i ? "," : "", conf_addr_str(&ct->front[i], a, sizeof(a)));
 }
 
 /* Tunnel t as one status line. */
@@ -1329,15 +1313,15 @@ back_check_front(struct back *b, size_t t, const struct conf_addr *f,
 	size_t i;
 	bool addressed = false;
 
-	back_ntop(f, s, sizeof(s));
+	conf_addr_str(f, s, sizeof(s));
 	for (i = 0; i < na; i++)
-		addressed |= a[i].family == back_af(f->family);
+		addressed |= a[i].family == conf_af(f->family);
 	if (!addressed)
 		return back_problem(&b->conf, true, "[%s] tunnel_interface %s "
 		    "has no IPv%d address (fix: ip addr add ADDRESS/PREFIX dev %s)",
 		    ct->name, tif, f->family, tif);
 	memset(&q, 0, sizeof(q));
-	q.family = back_af(f->family);
+	q.family = conf_af(f->family);
 	memcpy(q.dst, f->addr.b, 16);
 	if (nl_route_get(&b->nl, &q, &rt, e) == -1 ||
 	    rt.oif != b->tun[t].ifindex)

@@ -615,16 +615,6 @@ ctl_close(struct ctl *c)
 	c->fd = -1;
 }
 
-/* Print an engine address. */
-static const char *
-ctl_ntop(uint8_t family, const struct nat_addr *a, char *buf, size_t len)
-{
-	if (inet_ntop(family == 4 ? AF_INET : AF_INET6, a->b, buf,
-	    (socklen_t)len) == NULL)
-		snprintf(buf, len, "?");
-	return buf;
-}
-
 /* One tuple, conntrack style. */
 static void
 ctl_tuple(struct evbuffer *out, const struct nat_flow_info *fi,
@@ -634,8 +624,8 @@ ctl_tuple(struct evbuffer *out, const struct nat_flow_info *fi,
 	char a[64], b[64];
 
 	evbuffer_add_printf(out, " src=%s dst=%s",
-	    ctl_ntop(fi->family, src, a, sizeof(a)),
-	    ctl_ntop(fi->family, dst, b, sizeof(b)));
+	    conf_ntop(fi->family, src, a, sizeof(a)),
+	    conf_ntop(fi->family, dst, b, sizeof(b)));
 	if (fi->proto == 6 || fi->proto == 17)
 		evbuffer_add_printf(out, " sport=%u dport=%u", sport, dport);
 	else
@@ -651,8 +641,8 @@ ctl_tuple_json(struct evbuffer *out, const struct nat_flow_info *fi,
 	char a[64], b[64];
 
 	evbuffer_add_printf(out, "{\"src\":\"%s\",\"dst\":\"%s\"",
-	    ctl_ntop(fi->family, src, a, sizeof(a)),
-	    ctl_ntop(fi->family, dst, b, sizeof(b)));
+	    conf_ntop(fi->family, src, a, sizeof(a)),
+	    conf_ntop(fi->family, dst, b, sizeof(b)));
 	if (fi->proto == 6 || fi->proto == 17)
 		evbuffer_add_printf(out, ",\"sport\":%u,\"dport\":%u}", sport,
 		    dport);

@@ -69,16 +69,6 @@ flowlog_summary(struct flowlog *fl, uint64_t now)
 	fl->last_summary_ms = now;
 }
 
-/* Print an engine address. */
-static const char *
-flowlog_ntop(uint8_t family, const struct nat_addr *a, char *buf, size_t len)
-{
-	if (inet_ntop(family == 4 ? AF_INET : AF_INET6, a->b, buf,
-	    (socklen_t)len) == NULL)
-		snprintf(buf, len, "?");
-	return buf;
-}
-
 /* Append one tuple to buf at *off. */
 static void
 flowlog_tuple(char *buf, size_t len, size_t *off, const struct nat_flow_info *fi,
@@ -90,12 +80,12 @@ flowlog_tuple(char *buf, size_t len, size_t *off, const struct nat_flow_info *fi
 
 	if (fi->proto == 6 || fi->proto == 17)
 		n = snprintf(buf + *off, len - *off, " src=%s dst=%s sport=%u "
-		    "dport=%u", flowlog_ntop(fi->family, src, a, sizeof(a)),
-		    flowlog_ntop(fi->family, dst, b, sizeof(b)), sport, dport);
+		    "dport=%u", conf_ntop(fi->family, src, a, sizeof(a)),
+		    conf_ntop(fi->family, dst, b, sizeof(b)), sport, dport);
 	else
 		n = snprintf(buf + *off, len - *off, " src=%s dst=%s id=%u",
-		    flowlog_ntop(fi->family, src, a, sizeof(a)),
-		    flowlog_ntop(fi->family, dst, b, sizeof(b)), sport);
+		    conf_ntop(fi->family, src, a, sizeof(a)),
+		    conf_ntop(fi->family, dst, b, sizeof(b)), sport);
 	if (n > 0)
 		*off = *off + (size_t)n < len ? *off + (size_t)n : len - 1;
 }

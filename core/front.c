@@ -52,13 +52,6 @@ static const char *const front_devname[NAT_SIDE_MAX] = {
 	"trl-pub", "trl-in", "trl-lan"
 };
 
-/* AF_* of an engine family (4/6). */
-static uint8_t
-front_af(uint8_t family)
-{
-	return family == 4 ? AF_INET : AF_INET6;
-}
-
 /* Index 0/1 of an engine family. */
 static int
 front_fi(uint8_t family)
@@ -73,19 +66,10 @@ front_host_prefix(uint8_t family, const struct nat_addr *a)
 	struct nl_prefix p;
 
 	memset(&p, 0, sizeof(p));
-	p.family = front_af(family);
+	p.family = conf_af(family);
 	p.len = family == 4 ? 32 : 128;
 	memcpy(p.addr, a->b, family == 4 ? 4 : 16);
 	return p;
-}
-
-/* Print an engine address. */
-static const char *
-front_ntop(uint8_t family, const struct nat_addr *a, char *buf, size_t len)
-{
-	if (inet_ntop(front_af(family), a->b, buf, (socklen_t)len) == NULL)
-		snprintf(buf, len, "?");
-	return buf;
 }
 
 /* Read the public and tunnel interfaces: index, MTU, addresses. */
@@ -179,11 +163,11 @@ front_egress(struct front *f, uint8_t family, const struct nat_addr *to,
 	char e[NL_ERRLEN], a[64];
 
 	memset(&q, 0, sizeof(q));
-	q.family = front_af(family);
+	q.family = conf_af(family);
 	memcpy(q.dst, to->b, 16);
 	if (nl_route_get(&f->nl, &q, rt, e) == -1) {
 		snprintf(err, FRONT_ERRLEN, "no route to %s: %s",
-		    front_ntop(family, to, a, sizeof(a)), e);
+		    conf_ntop(family, to, a, sizeof(a)), e);
 		return -1;
 	}
 	return 0;
@@ -199,7 +183,7 @@ front_if_addr(struct front *f, int ifindex, uint8_t family,
 	char e[NL_ERRLEN];
 	int rc = -1;
 
-	if (nl_addr_list(&f->nl, ifindex, front_af(family), &a, &n, e) == -1)
+	if (nl_addr_list(&f->nl, ifindex, conf_af(family), &a, &n, e) == -1)
 		return -1;
 	for (i = 0; i < n; i++) {
 		if (a[i].scope != RT_SCOPE_UNIVERSE)
@@ -258,7 +242,7 @@ front_relay_src(struct front *f, struct nat_rule *r, char *err)
 	if (front_if_addr(f, rt.oif, r->family, &r->relay_src) == 0)
 		return 0;
 	snprintf(err, FRONT_ERRLEN, "no address to use as the source towards "
-	    "%s", front_ntop(r->family, &r->to, a, sizeof(a)));
+	    "%s", conf_ntop(r->family, &r->to, a, sizeof(a)));
 	return -1;
 }
 
@@ -541,7 +525,7 @@ front_rule(const char *iif, uint8_t family, uint8_t proto, uint32_t table)
 	struct nl_rule r;
 
 	memset(&r, 0, sizeof(r));
-	r.family = front_af(family);
+	r.family = conf_af(family);
 	r.ip_proto = proto;
 	r.table = table;
 	snprintf(r.iif, sizeof(r.iif), "%s", iif);
@@ -1566,7 +1550,7 @@ front_describe(const struct front *f)
 
 	for (i = 0; i < f->host.npub_all; i++)
 		log_info("public address %s",
-		    front_ntop(f->host.pub_all_family[i], &f->host.pub_all[i],
+		    conf_ntop(f->host.pub_all_family[i], &f->host.pub_all[i],
 		    a, sizeof(a)));
 	if (front_has_backend(f, 4) || front_has_backend(f, 6))
 		log_info("ports %d-%d stay with the host (ip_local_port_range) "
@@ -1919,7 +1903,7 @@ front_local_dev(struct front *f, uint8_t family, const struct nat_addr *a,
 	char e[NL_ERRLEN];
 	int ifindex = 0;
 
-	if (nl_addr_list(&f->nl, 0, front_af(family), &ad, &n, e) == -1)
+	if (nl_addr_list(&f->nl, 0, conf_af(family), &ad, &n, e) == -1)
 		return NULL;
 	for (i = 0; i < n && ifindex == 0; i++)
 		if (memcmp(ad[i].addr, a->b, family == 4 ? 4 : 16) == 0)
@@ -1941,7 +1925,7 @@ front_check_backend(struct front *f, const struct conf_addr *b)
 	char err[FRONT_ERRLEN], e[NL_ERRLEN], a[64], dev[IFNAMSIZ + 1];
 	const char *tif = f->conf.front.tunnel_interface;
 
-	front_ntop(b->family, &to, a, sizeof(a));
+	conf_ntop(b->family, &to, a, sizeof(a));
 	if (front_local_dev(f, b->family, &to, dev, sizeof(dev)) != NULL)
 		return check_say(&f->conf, CHECK_ERROR, "[front] backend = %s "
 		    "is an address of this host (on %s); backend is the "
@@ -2010,7 +1994,7 @@ front_pub_list(const struct front *f, char *buf, size_t len)
 	buf[0] = '\0';
 	for (i = 0; i < f->host.npub_all; i++) {
 		n = snprintf(buf + o, len - o, "%s%s", i ? ", " : "",
-		    front_ntop(f->host.pub_all_family[i], &f->host.pub_all[i],
+		    conf_ntop(f->host.pub_all_family[i], &f->host.pub_all[i],
 		    a, sizeof(a)));
 		if (n < 0 || (size_t)n >= len - o)
 			return;
@@ -2033,7 +2017,7 @@ front_check_listen(struct front *f, const struct conf_forward *fw)
 		    memcmp(&f->host.pub_all[i], &fw->listen_addr,
 		    sizeof(fw->listen_addr)) == 0)
 			return 0;
-	front_ntop(fw->family, &fw->listen_addr, a, sizeof(a));
+	conf_ntop(fw->family, &fw->listen_addr, a, sizeof(a));
 	front_pub_list(f, have, sizeof(have));
 	return check_say(&f->conf, CHECK_ERROR, "[forward.%s] listen: %s is "
 	    "not an address of public_interface %s (it has %s): no client "
