@@ -99,8 +99,8 @@ bench_template(struct tmpl *t)
 	    sizeof(payload));
 	bp_put16(t->pkt + 10, 0);
 	bp_put16(t->pkt + 36, 0);
-	t->ip_sum = bp_sum(t->pkt, 20, 0);
-	t->l4_sum = bp_sum(t->pkt + 20, 20 + PAYLOAD, 0) + 6 + 20 + PAYLOAD;
+	t->ip_sum = csum_full_sum(t->pkt, 20, 0);
+	t->l4_sum = csum_full_sum(t->pkt + 20, 20 + PAYLOAD, 0) + 6 + 20 + PAYLOAD;
 }
 
 /* Rebuild a data packet of flow i, one direction, from the template. */
@@ -123,8 +123,8 @@ bench_build(struct bench *b, uint32_t i, bool reply)
 	bp_put16(p + 20, sport);
 	bp_put16(p + 22, dport);
 	a = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff);
-	bp_put16(p + 10, (uint16_t)~bp_fold(b->tmpl.ip_sum + a));
-	bp_put16(p + 36, (uint16_t)~bp_fold(b->tmpl.l4_sum + a + sport +
+	bp_put16(p + 10, (uint16_t)~csum_full_fold(b->tmpl.ip_sum + a));
+	bp_put16(p + 36, (uint16_t)~csum_full_fold(b->tmpl.l4_sum + a + sport +
 	    dport));
 }
 

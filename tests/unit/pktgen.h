@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "nat/nat.h"
+#include "tests/csum_full.h"
 
 #define PKT_CAP 4096
 
@@ -187,8 +188,6 @@ void pg_fix_ip_csum(uint8_t *p, size_t len);
 void pg_fix_l4_csum(uint8_t *p, size_t len);
 
 /* Checksums. */
-uint32_t pg_sum(const uint8_t *p, size_t len, uint32_t sum);
-uint16_t pg_fold(uint32_t sum);
 uint32_t pg_pseudo_sum(const uint8_t *p, size_t len, uint8_t proto, size_t l4_len);
 bool pg_check_ip_csum(const uint8_t *p, size_t len);
 bool pg_check_l4_csum(const uint8_t *p, size_t len);
