@@ -6,7 +6,7 @@
 
 /* The backend of a flow, for listing, when its rule has several. */
 static void
-nat_info_backend(const struct nat *nat, const struct nat_flow *f,
+nat_describe_backend(const struct nat *nat, const struct nat_flow *f,
     struct nat_flow_info *fi)
 {
 	const struct nat_bk *b = backend_of(nat, f);
@@ -19,7 +19,7 @@ nat_info_backend(const struct nat *nat, const struct nat_flow *f,
 
 /* Describe a flow for listing. */
 static void
-nat_info(const struct nat *nat, const struct nat_flow *f, uint32_t now,
+nat_describe(const struct nat *nat, const struct nat_flow *f, uint32_t now,
     struct nat_flow_info *fi)
 {
 	struct nat_key ok, rk;
@@ -47,7 +47,7 @@ nat_info(const struct nat *nat, const struct nat_flow *f, uint32_t now,
 	fi->idle = now > f->seen ? now - f->seen : 0;
 	fi->expires = fi->idle < to ? to - fi->idle : 0;
 	fi->rule_id = f->rule_id;
-	nat_info_backend(nat, f, fi);
+	nat_describe_backend(nat, f, fi);
 	fi->packets[0] = f->pkts[0];
 	fi->packets[1] = f->pkts[1];
 	fi->bytes[0] = flow_bytes(f, 0);
@@ -68,7 +68,7 @@ nat_flows(const struct nat *nat, uint64_t now,
 		f = flow_at(nat, id);
 		if (flow_expired(nat, f))
 			continue;
-		nat_info(nat, f, (uint32_t)(now / 1000), &fi);
+		nat_describe(nat, f, (uint32_t)(now / 1000), &fi);
 		if ((rc = fn(&fi, arg)) != 0)
 			return rc;
 	}
@@ -88,7 +88,7 @@ nat_flows_delete(struct nat *nat, uint64_t now,
 	for (id = nat->ahead; id != FLOW_NONE; id = next) {
 		f = flow_at(nat, id);
 		next = f->all.next;	/* read before the flow goes */
-		nat_info(nat, f, (uint32_t)(now / 1000), &fi);
+		nat_describe(nat, f, (uint32_t)(now / 1000), &fi);
 		if (!match(&fi, arg))
 			continue;
 		flow_delete(nat, f);
@@ -134,7 +134,7 @@ nat_cursor_next(struct nat *nat, int c, uint64_t now, size_t max,
 		nat->cursor[c] = f->all.next;
 		if (flow_expired(nat, f))
 			continue;
-		nat_info(nat, f, nat->now, &fi);
+		nat_describe(nat, f, nat->now, &fi);
 		seen++;
 		if (fn(&fi, arg) != 0)
 			break;
@@ -169,7 +169,7 @@ nat_flow_event(struct nat *nat, const struct nat_flow *f,
 
 	if (nat->hook == NULL)
 		return;
-	nat_info(nat, f, nat->now, &fi);
+	nat_describe(nat, f, nat->now, &fi);
 	nat->hook(&fi, ev, nat->hook_arg);
 }
 

@@ -50,7 +50,7 @@ nat_tcp_state_name(enum nat_tcp_state s)
 
 /* Fill zero settings with defaults. */
 static void
-nat_defaults(struct nat_settings *s)
+nat_settings_defaults(struct nat_settings *s)
 {
 	if (s->tcp_established == 0)
 		s->tcp_established = 7440;
@@ -74,7 +74,7 @@ nat_defaults(struct nat_settings *s)
 
 /* Validate settings that do not depend on an existing instance. */
 static int
-nat_check(const struct nat_settings *s, char *err)
+nat_settings_check(const struct nat_settings *s, char *err)
 {
 	if (s->max_flows == 0 || s->max_flows > (1U << 24))
 		snprintf(err, NAT_ERRLEN, "max_flows %u out of range "
@@ -192,8 +192,8 @@ nat_create(const struct nat_settings *in, char err[NAT_ERRLEN])
 	struct nat_ruleset nr;
 	struct nat *nat;
 
-	nat_defaults(&s);
-	if (nat_check(&s, err) == -1)
+	nat_settings_defaults(&s);
+	if (nat_settings_check(&s, err) == -1)
 		return NULL;
 	nat = calloc(1, sizeof(*nat));
 	if (nat == NULL || nat_ruleset_make(&s, &nr) == -1) {
@@ -256,8 +256,8 @@ nat_reconfigure(struct nat *nat, const struct nat_settings *in,
 	struct nat_settings s = *in;
 	struct nat_ruleset nr;
 
-	nat_defaults(&s);
-	if (nat_check(&s, err) == -1)
+	nat_settings_defaults(&s);
+	if (nat_settings_check(&s, err) == -1)
 		return -1;
 	if (s.max_flows != nat->set.max_flows ||
 	    s.max_frags != nat->set.max_frags ||
