@@ -28,9 +28,8 @@ static struct nat_rule default_rules[2];
 static struct nat *
 mk_default(void)
 {
-	default_rules[0] = fx_rule(B4, ALLP, 1, 65535, 0);
+	fx_keep_all(default_rules);
 	default_rules[0].id = 1;
-	default_rules[1] = fx_rule(B6, ALLP, 1, 65535, 0);
 	default_rules[1].id = 2;
 	return fx_engine(default_rules, 2);
 }

@@ -23,8 +23,7 @@ mk(uint32_t frag_timeout, uint32_t max_frag_bytes)
 	struct nat_settings s;
 
 	rules[0] = fx_relay_rule(B4, NAT_P_UDP, 5300, 5300, 53, R4);
-	rules[1] = fx_rule(B4, ALLP, 1, 65535, 0);
-	rules[2] = fx_rule(B6, ALLP, 1, 65535, 0);
+	fx_keep_all(&rules[1]);
 	fx_settings(&s, rules, 3);
 	s.frag_timeout = frag_timeout;
 	s.max_frag_bytes = max_frag_bytes;

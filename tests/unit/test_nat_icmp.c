@@ -27,8 +27,7 @@ mk(void)
 	rules[1].dst = pg_addr(P4B);
 	rules[1].source = NAT_SOURCE_RELAY;
 	rules[1].relay_src = pg_addr(R4);
-	rules[2] = fx_rule(B4, ALLP, 1, 65535, 0);
-	rules[3] = fx_rule(B6, ALLP, 1, 65535, 0);
+	fx_keep_all(&rules[2]);
 	return fx_engine(rules, 4);
 }
 

@@ -36,10 +36,9 @@ mk(size_t n, uint32_t max_flows)
 static struct nat *
 mk_backend(uint32_t max_flows)
 {
-	rules[0] = fx_rule(B4, ALLP, 1, 65535, 0);
+	fx_keep_all(rules);
 	rules[0].pub = pg_addr(P4);
 	rules[0].id = 1;
-	rules[1] = fx_rule(B6, ALLP, 1, 65535, 0);
 	rules[1].pub = pg_addr(P6);
 	rules[1].id = 2;
 	return mk(2, max_flows);
@@ -180,9 +179,8 @@ test_pickup_refused(void **state)
 	rules[0].action = NAT_RULE_PASS;
 	rules[0].protos = NAT_P_TCP;
 	rules[0].port_lo = rules[0].port_hi = 22;
-	rules[1] = fx_rule(B4, ALLP, 1, 65535, 0);
+	fx_keep_all(&rules[1]);
 	rules[1].pub = pg_addr(P4);
-	rules[2] = fx_rule(B6, ALLP, 1, 65535, 0);
 	assert_non_null(n = mk(3, 64));
 	pg_tcp(&x, B4, 22, C4, 40000, PKT_TCP_ACK);
 	assert_drop(pg_run(n, &x, NAT_SIDE_INSIDE, T0, &why), why, NAT_DROP_NO_FLOW);

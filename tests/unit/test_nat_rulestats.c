@@ -24,9 +24,8 @@ rs_engine(void)
 {
 	rs_rules[0] = fx_rule(B4, NAT_P_TCP, 80, 80, 8080);
 	rs_rules[0].id = 7;
-	rs_rules[1] = fx_rule(B4, ALLP, 1, 65535, 0);
+	fx_keep_all(&rs_rules[1]);
 	rs_rules[1].id = 1;
-	rs_rules[2] = fx_rule(B6, ALLP, 1, 65535, 0);
 	rs_rules[2].id = 1;	/* one config rule, two engine rules */
 	return fx_engine(rs_rules, 3);
 }

@@ -29,8 +29,7 @@ mk(void)
 	struct pg_pkt x;
 
 	rules[0] = fx_relay_rule(B4, NAT_P_TCP | NAT_P_UDP, 5300, 5300, 53, R4);
-	rules[1] = fx_rule(B4, ALLP, 1, 65535, 0);
-	rules[2] = fx_rule(B6, ALLP, 1, 65535, 0);
+	fx_keep_all(&rules[1]);
 	fx_settings(&s, rules, 3);
 	s.mss_clamp = 1300;
 	s.ttl_mode = NAT_TTL_DECREMENT;
