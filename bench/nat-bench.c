@@ -13,8 +13,9 @@
  * relay). Each packet is rebuilt from a template (memcpy + addresses, ports,
  * checksums) before nat_process() translates it in place; the same loop
  * without nat_process() is timed too and subtracted, so "engine" figures
- * are the engine's own cost. Not a test: it prints figures and the targets
- * of the issue, and exits 0.
+ * are the engine's own cost. Not a test: it prints figures next to the
+ * engine's performance targets (established flows: 5 Mpps round robin,
+ * 1.5 Mpps random; 128 bytes per flow; no packet over 1 ms), and exits 0.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* sched_setaffinity, clock_gettime */
