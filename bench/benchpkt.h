@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tests/csum_full.h"
+
 #define BP_FIN 0x01
 #define BP_SYN 0x02
 #define BP_RST 0x04
@@ -49,34 +51,6 @@ bp_get32(const uint8_t *p)
 	    (uint32_t)p[2] << 8 | p[3];
 }
 
-/* One's complement sum of big-endian 16-bit words (odd byte padded). */
-static inline uint32_t
-bp_sum(const uint8_t *p, size_t n, uint32_t s)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	return s;
-}
-
-static inline uint16_t
-bp_fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
-
-/* Pseudo header sum of an IPv4 packet for its L4 length. */
-static inline uint32_t
-bp_pseudo(const uint8_t *ip, uint8_t proto, size_t l4len)
-{
-	return bp_sum(ip + 12, 8, 0) + proto + (uint32_t)l4len;
-}
-
 /* Write a 20-byte IPv4 header with its checksum. */
 static inline void
 bp_ip4(uint8_t *p, uint32_t src, uint32_t dst, uint8_t proto, size_t l4len,
@@ -91,7 +65,7 @@ bp_ip4(uint8_t *p, uint32_t src, uint32_t dst, uint8_t proto, size_t l4len,
 	p[9] = proto;
 	bp_put32(p + 12, src);
 	bp_put32(p + 16, dst);
-	bp_put16(p + 10, (uint16_t)~bp_fold(bp_sum(p, 20, 0)));
+	bp_put16(p + 10, (uint16_t)~csum_full_fold(csum_full_sum(p, 20, 0)));
 }
 
 /* Build an IPv4 TCP packet; an MSS option when mss != 0. Returns its length. */
@@ -119,8 +93,8 @@ bp_tcp4(uint8_t *p, uint32_t src, uint16_t sport, uint32_t dst,
 	if (plen)
 		memcpy(t + hl, payload, plen);
 	bp_ip4(p, src, dst, 6, hl + plen, 64, 0x1000);
-	bp_put16(t + 16, (uint16_t)~bp_fold(bp_sum(t, hl + plen,
-	    bp_pseudo(p, 6, hl + plen))));
+	bp_put16(t + 16, (uint16_t)~csum_full_fold(csum_full_sum(t, hl + plen,
+	    csum_full_pseudo(p, 6, hl + plen))));
 	return 20 + hl + plen;
 }
 
@@ -138,7 +112,7 @@ bp_udp4(uint8_t *p, uint32_t src, uint16_t sport, uint32_t dst,
 	bp_put16(u + 6, 0);
 	memcpy(u + 8, payload, plen);
 	bp_ip4(p, src, dst, 17, 8 + plen, 64, 0x2000);
-	c = (uint16_t)~bp_fold(bp_sum(u, 8 + plen, bp_pseudo(p, 17, 8 + plen)));
+	c = (uint16_t)~csum_full_fold(csum_full_sum(u, 8 + plen, csum_full_pseudo(p, 17, 8 + plen)));
 	bp_put16(u + 6, c ? c : 0xffff);
 	return 28 + plen;
 }
@@ -159,7 +133,7 @@ bp_echo4(uint8_t *p, uint32_t src, uint32_t dst, uint16_t id, uint16_t seq,
 	for (i = 0; i < 56; i++)
 		m[8 + i] = (uint8_t)(0x10 + i);
 	bp_ip4(p, src, dst, 1, 64, 64, 0x3000);
-	bp_put16(m + 2, (uint16_t)~bp_fold(bp_sum(m, 64, 0)));
+	bp_put16(m + 2, (uint16_t)~csum_full_fold(csum_full_sum(m, 64, 0)));
 	return 84;
 }
 
@@ -209,12 +183,12 @@ bp_csum_ok(const uint8_t *p, size_t len)
 	size_t hl = (size_t)(p[0] & 0xf) * 4, l4 = len - hl;
 	uint32_t s;
 
-	if (bp_fold(bp_sum(p, hl, 0)) != 0xffff)
+	if (csum_full_fold(csum_full_sum(p, hl, 0)) != 0xffff)
 		return 0;
-	s = bp_sum(p + hl, l4, 0);
+	s = csum_full_sum(p + hl, l4, 0);
 	if (p[9] == 6 || p[9] == 17)
-		s += bp_pseudo(p, p[9], l4);
-	return bp_fold(s) == 0xffff;
+		s += csum_full_pseudo(p, p[9], l4);
+	return csum_full_fold(s) == 0xffff;
 }
 
 #endif

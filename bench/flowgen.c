@@ -53,6 +53,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/csum_full.h"
+
 #define FLOWGEN_MAXCONC 1024
 #define FLOWGEN_REQ "GET / HTTP/1.0\r\nConnection: close\r\n\r\n"
 #define FLOWGEN_PORTS (61000 - 1024)	/* below tunrelay's nat_ports */
@@ -609,27 +611,11 @@ flowgen_udpsink(int argc, char **argv)
 	return 0;
 }
 
-/* The Internet checksum of len bytes, added to sum. */
-static uint32_t
-flowgen_sum(const void *p, size_t len, uint32_t sum)
-{
-	const uint8_t *b = p;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)b[len - 1] << 8;
-	return sum;
-}
-
 /* Fold a checksum sum to 16 bits, complemented, in network order. */
 static uint16_t
 flowgen_fold(uint32_t sum)
 {
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return htons((uint16_t)~sum);
+	return htons((uint16_t)~csum_full_fold(sum));
 }
 
 /* Fill an IPv4 + UDP packet (8 bytes of payload) for flow number i. */
@@ -649,13 +635,13 @@ flowgen_udp_packet(uint8_t *pkt, uint32_t src, uint32_t dst, uint16_t dport, lon
 	ip->tot_len = htons((uint16_t)len);
 	ip->saddr = htonl(src + (uint32_t)(i / FLOWGEN_PORTS));
 	ip->daddr = dst;
-	ip->check = flowgen_fold(flowgen_sum(ip, sizeof(*ip), 0));
+	ip->check = flowgen_fold(csum_full_sum(ip, sizeof(*ip), 0));
 	udp->source = htons((uint16_t)(1024 + i % FLOWGEN_PORTS));
 	udp->dest = htons(dport);
 	udp->len = htons((uint16_t)(len - sizeof(*ip)));
 	/* pseudo-header: addresses, protocol, UDP length */
-	sum = flowgen_sum(&ip->saddr, 8, IPPROTO_UDP + (uint32_t)(len - sizeof(*ip)));
-	udp->check = flowgen_fold(flowgen_sum(udp, len - sizeof(*ip), sum));
+	sum = csum_full_sum(&ip->saddr, 8, IPPROTO_UDP + (uint32_t)(len - sizeof(*ip)));
+	udp->check = flowgen_fold(csum_full_sum(udp, len - sizeof(*ip), sum));
 	if (udp->check == 0)
 		udp->check = 0xffff;
 	return len;

@@ -13,8 +13,9 @@
  * relay). Each packet is rebuilt from a template (memcpy + addresses, ports,
  * checksums) before nat_process() translates it in place; the same loop
  * without nat_process() is timed too and subtracted, so "engine" figures
- * are the engine's own cost. Not a test: it prints figures and the targets
- * of the issue, and exits 0.
+ * are the engine's own cost. Not a test: it prints figures next to the
+ * engine's performance targets (established flows: 5 Mpps round robin,
+ * 1.5 Mpps random; 128 bytes per flow; no packet over 1 ms), and exits 0.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* sched_setaffinity, clock_gettime */
@@ -99,8 +100,8 @@ bench_template(struct tmpl *t)
 	    sizeof(payload));
 	bp_put16(t->pkt + 10, 0);
 	bp_put16(t->pkt + 36, 0);
-	t->ip_sum = bp_sum(t->pkt, 20, 0);
-	t->l4_sum = bp_sum(t->pkt + 20, 20 + PAYLOAD, 0) + 6 + 20 + PAYLOAD;
+	t->ip_sum = csum_full_sum(t->pkt, 20, 0);
+	t->l4_sum = csum_full_sum(t->pkt + 20, 20 + PAYLOAD, 0) + 6 + 20 + PAYLOAD;
 }
 
 /* Rebuild a data packet of flow i, one direction, from the template. */
@@ -123,8 +124,8 @@ bench_build(struct bench *b, uint32_t i, bool reply)
 	bp_put16(p + 20, sport);
 	bp_put16(p + 22, dport);
 	a = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff);
-	bp_put16(p + 10, (uint16_t)~bp_fold(b->tmpl.ip_sum + a));
-	bp_put16(p + 36, (uint16_t)~bp_fold(b->tmpl.l4_sum + a + sport +
+	bp_put16(p + 10, (uint16_t)~csum_full_fold(b->tmpl.ip_sum + a));
+	bp_put16(p + 36, (uint16_t)~csum_full_fold(b->tmpl.l4_sum + a + sport +
 	    dport));
 }
 

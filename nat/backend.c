@@ -311,7 +311,7 @@ backend_range(const struct nat *nat, uint32_t rule_id)
 
 /* The backend of range rg a flow goes to, or NULL (no longer listed). */
 static struct nat_bk *
-backend_in(const struct nat *nat, const struct nat_bk_range *rg,
+backend_of_range(const struct nat *nat, const struct nat_bk_range *rg,
     const struct nat_flow *f)
 {
 	struct nat_bk *b, *any = NULL;
@@ -345,7 +345,7 @@ backend_of(const struct nat *nat, const struct nat_flow *f)
 
 	if (nat->nbk == 0 || (rg = backend_range(nat, f->rule_id)) == NULL)
 		return NULL;
-	return backend_in(nat, rg, f);
+	return backend_of_range(nat, rg, f);
 }
 
 /* Count a flow of its backend in (delta 1; created: new) or out (-1). */
@@ -370,7 +370,7 @@ void
 backend_count(struct nat *nat, const struct nat_bk_range *rg,
     const struct nat_flow *f, size_t len)
 {
-	struct nat_bk *b = backend_in(nat, rg, f);
+	struct nat_bk *b = backend_of_range(nat, rg, f);
 
 	if (b != NULL) {
 		b->st.packets++;

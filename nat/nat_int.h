@@ -562,12 +562,14 @@ void state_put(struct nat *, const struct nat_flow *);
 void state_note(struct nat *, const struct nat_flow *);
 void state_forget(struct nat *, const struct nat_flow *);
 
-/* shared by nat.c and friends */
+/* the packet path (process.c), used by icmp.c, frag.c and friends */
 void nat_clock(struct nat *, uint64_t);
 void nat_rewrite(struct nat *, struct pkt_info *, bool, const uint8_t *,
     uint16_t, const uint8_t *, uint16_t);
 int nat_ttl(struct nat *, struct pkt_info *);
-void nat_flow_event(struct nat *, const struct nat_flow *, enum nat_flow_event);
 void nat_ttl_adjust(struct nat *, struct pkt_info *);
+
+/* the flow event hook (list.c) */
+void nat_flow_event(struct nat *, const struct nat_flow *, enum nat_flow_event);
 
 #endif

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "nat/nat.h"
+#include "tests/csum_full.h"
 
 /*
  * Under FUZZ_REPLAY both harnesses are linked into tests/fuzz/replay, so each
@@ -180,27 +181,6 @@ fz_reconfigure(struct nat *n, unsigned variant, uint32_t max_flows)
 
 /* --- checksums --- */
 
-/* One's complement sum of 16-bit big-endian words, odd byte padded. */
-static inline uint32_t
-fz_sum(const uint8_t *p, size_t n, uint32_t s)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	return s;
-}
-
-static inline uint16_t
-fz_fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
-
 static inline uint16_t
 fz_get16(const uint8_t *p)
 {
@@ -222,7 +202,7 @@ fz_csum_adjust(uint8_t *c, uint16_t old, uint16_t new)
 
 	s += (uint16_t)~old;
 	s += new;
-	fz_put16(c, (uint16_t)~fz_fold(s));
+	fz_put16(c, (uint16_t)~csum_full_fold(s));
 }
 
 /* --- a small, independent IP parser for the checks --- */
@@ -295,23 +275,6 @@ fz_parse(const uint8_t *p, size_t len, struct fz_ip *ip)
 	return 0;
 }
 
-/* Sum of the pseudo header for an L4 length. */
-static inline uint32_t
-fz_pseudo(const uint8_t *p, const struct fz_ip *ip)
-{
-	uint32_t s;
-
-	if (ip->family == 4) {
-		s = fz_sum(p + 12, 8, 0);
-	} else {
-		s = fz_sum(p + 8, 32, 0);
-		s += (uint32_t)(ip->l4len >> 16);
-	}
-	s += ip->proto;
-	s += (uint32_t)(ip->l4len & 0xffff);
-	return s;
-}
-
 /* Offset of the L4 checksum field in the L4 header, or -1. */
 static inline int
 fz_csum_off(const struct fz_ip *ip)
@@ -331,7 +294,7 @@ fz_ip_ok(const uint8_t *p, const struct fz_ip *ip)
 {
 	if (ip->family == 6)
 		return 1;
-	return fz_fold(fz_sum(p, ip->hlen, 0)) == 0xffff;
+	return csum_full_fold(csum_full_sum(p, ip->hlen, 0)) == 0xffff;
 }
 
 /*
@@ -348,10 +311,10 @@ fz_l4_ok(const uint8_t *p, const struct fz_ip *ip)
 		return -1;
 	if (ip->proto == 17 && fz_get16(p + ip->hlen + 6) == 0)
 		return -1;
-	s = fz_sum(p + ip->hlen, ip->l4len, 0);
+	s = csum_full_sum(p + ip->hlen, ip->l4len, 0);
 	if (ip->proto != 1)
-		s += fz_pseudo(p, ip);
-	return fz_fold(s) == 0xffff;
+		s += csum_full_pseudo(p, ip->proto, ip->l4len);
+	return csum_full_fold(s) == 0xffff;
 }
 
 /* Equal as one's complement numbers (0x0000 == 0xffff). */
@@ -377,7 +340,7 @@ fz_partial_ok(const uint8_t *p, const struct fz_ip *ip)
 	if (co < 0 || ip->frag || (ip->proto != 6 && ip->proto != 17))
 		return -1;
 	return fz_oc_eq(fz_get16(p + ip->hlen + (size_t)co),
-	    fz_fold(fz_pseudo(p, ip)));
+	    csum_full_fold(csum_full_pseudo(p, ip->proto, ip->l4len)));
 }
 
 /* What the checks need to remember about an input packet. */
@@ -692,12 +655,12 @@ fz_icmp_error(const uint8_t *in, size_t inlen, uint8_t *out, size_t cap,
 		if (from_router) {
 			out[12] = 100; out[13] = 64; out[14] = 0; out[15] = 9;
 		}
-		fz_put16(out + 10, (uint16_t)~fz_fold(fz_sum(out, 20, 0)));
+		fz_put16(out + 10, (uint16_t)~csum_full_fold(csum_full_sum(out, 20, 0)));
 		icmp[0] = v4[kind & 3][0];
 		icmp[1] = v4[kind & 3][1];
 		if (icmp[0] == 3 && icmp[1] == 4)
 			fz_put16(icmp + 6, 1280);
-		fz_put16(icmp + 2, (uint16_t)~fz_fold(fz_sum(icmp, 8 + q, 0)));
+		fz_put16(icmp + 2, (uint16_t)~csum_full_fold(csum_full_sum(icmp, 8 + q, 0)));
 	} else {
 		struct fz_ip oip;
 
@@ -715,8 +678,8 @@ fz_icmp_error(const uint8_t *in, size_t inlen, uint8_t *out, size_t cap,
 			fz_put16(icmp + 6, 1280);
 		if (fz_parse(out, n, &oip) < 0)
 			return 0;
-		fz_put16(icmp + 2, (uint16_t)~fz_fold(fz_sum(icmp, 8 + q,
-		    fz_pseudo(out, &oip))));
+		fz_put16(icmp + 2, (uint16_t)~csum_full_fold(csum_full_sum(icmp, 8 + q,
+		    csum_full_pseudo(out, oip.proto, oip.l4len))));
 	}
 	return n;
 }

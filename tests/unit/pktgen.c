@@ -90,46 +90,13 @@ pg_addr_eq(const struct nat_addr *a, const char *s)
 	return memcmp(a->b, b.b, sizeof(b.b)) == 0;
 }
 
-/* Ones' complement sum of len bytes added to sum (not folded). */
-uint32_t
-pg_sum(const uint8_t *p, size_t len, uint32_t sum)
-{
-	uint64_t s = sum;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		s += rd16(p + i);
-	if (len & 1)
-		s += (uint32_t)p[len - 1] << 8;
-	while (s >> 32)
-		s = (s & 0xffffffff) + (s >> 32);
-	return (uint32_t)s;
-}
-
-/* Fold a 32-bit sum to 16 bits (not complemented). */
-uint16_t
-pg_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
 /* Sum of the pseudo-header of the packet's addresses, proto and l4_len. */
 uint32_t
 pg_pseudo_sum(const uint8_t *p, size_t len, uint8_t proto, size_t l4_len)
 {
-	uint32_t s = 0;
-
-	if (len >= 20 && p[0] >> 4 == 4) {
-		s = pg_sum(p + 12, 8, 0);
-	} else if (len >= 40 && p[0] >> 4 == 6) {
-		s = pg_sum(p + 8, 32, 0);
-	} else
+	if (!(len >= 20 && p[0] >> 4 == 4) && !(len >= 40 && p[0] >> 4 == 6))
 		die("pseudo-header of a non-IP packet");
-	s += proto;
-	s += (uint32_t)(l4_len & 0xffff) + (uint32_t)(l4_len >> 16);
-	return s;
+	return csum_full_pseudo(p, proto, l4_len);
 }
 
 /* Fill a spec with defaults for proto from src:sport to dst:dport. */
@@ -315,7 +282,7 @@ pg_build(const struct pg_spec *sp, struct pg_pkt *out)
 		memcpy(p + 16, sp->dst.b, 4);
 		if (sp->ip_opts_len > 0)
 			memcpy(p + 20, sp->ip_opts, sp->ip_opts_len);
-		wr16(p + 10, (uint16_t)~pg_fold(pg_sum(p, hlen, 0)));
+		wr16(p + 10, (uint16_t)~csum_full_fold(csum_full_sum(p, hlen, 0)));
 	} else {
 		uint8_t nh;
 
@@ -336,15 +303,15 @@ pg_build(const struct pg_spec *sp, struct pg_pkt *out)
 
 	/* the L4 checksum, over the pseudo-header where the protocol has one */
 	if (sp->proto == PKT_IPPROTO_ICMP) {
-		c = (uint16_t)~pg_fold(pg_sum(p + hlen, l4len, 0));
+		c = (uint16_t)~csum_full_fold(csum_full_sum(p + hlen, l4len, 0));
 	} else if (sp->partial) {
-		c = pg_fold(pg_pseudo_sum(p, out->len, sp->proto, l4len));
+		c = csum_full_fold(pg_pseudo_sum(p, out->len, sp->proto, l4len));
 		out->has_vnet = true;
 		out->vnet.flags = NAT_VNET_NEEDS_CSUM;
 		out->vnet.csum_start = (uint16_t)hlen;
 		out->vnet.csum_offset = (uint16_t)csum_at;
 	} else {
-		c = (uint16_t)~pg_fold(pg_sum(p + hlen, l4len,
+		c = (uint16_t)~csum_full_fold(csum_full_sum(p + hlen, l4len,
 		    pg_pseudo_sum(p, out->len, sp->proto, l4len)));
 		if (c == 0 && sp->proto == PKT_IPPROTO_UDP)
 			c = 0xffff;
@@ -446,7 +413,7 @@ pg_make_partial(struct pg_pkt *p)
 	else
 		die("make_partial: not TCP/UDP");
 	wr16(p->data + pi.l4_off + at,
-	    pg_fold(pg_pseudo_sum(p->data, p->len, pi.proto, pi.l4_len)));
+	    csum_full_fold(pg_pseudo_sum(p->data, p->len, pi.proto, pi.l4_len)));
 	p->has_vnet = true;
 	memset(&p->vnet, 0, sizeof(p->vnet));
 	p->vnet.flags = NAT_VNET_NEEDS_CSUM;
@@ -591,7 +558,7 @@ pg_fix_ip_csum(uint8_t *p, size_t len)
 	if (p[0] >> 4 != 4 || hl > len)
 		return;
 	wr16(p + 10, 0);
-	wr16(p + 10, (uint16_t)~pg_fold(pg_sum(p, hl, 0)));
+	wr16(p + 10, (uint16_t)~csum_full_fold(csum_full_sum(p, hl, 0)));
 }
 
 /* Recompute the L4 checksum of a whole packet in full. */
@@ -614,7 +581,7 @@ pg_fix_l4_csum(uint8_t *p, size_t len)
 	wr16(p + pi.l4_off + at, 0);
 	if (pi.proto != PKT_IPPROTO_ICMP)
 		s = pg_pseudo_sum(p, len, pi.proto, pi.l4_len);
-	c = (uint16_t)~pg_fold(pg_sum(p + pi.l4_off, pi.l4_len, s));
+	c = (uint16_t)~csum_full_fold(csum_full_sum(p + pi.l4_off, pi.l4_len, s));
 	if (c == 0 && pi.proto == PKT_IPPROTO_UDP)
 		c = 0xffff;
 	wr16(p + pi.l4_off + at, c);
@@ -633,7 +600,7 @@ pg_check_ip_csum(const uint8_t *p, size_t len)
 	hl = (size_t)(p[0] & 15) * 4;
 	if (p[0] >> 4 != 4 || hl < 20 || hl > len)
 		return false;
-	return pg_fold(pg_sum(p, hl, 0)) == 0xffff;
+	return csum_full_fold(csum_full_sum(p, hl, 0)) == 0xffff;
 }
 
 /* Is the L4 checksum of a whole (unfragmented) packet right, by full recompute? */
@@ -653,9 +620,9 @@ pg_check_l4_csum(const uint8_t *p, size_t len)
 	case PKT_IPPROTO_TCP:
 	case PKT_IPPROTO_ICMPV6:
 		s = pg_pseudo_sum(p, len, pi.proto, pi.l4_len);
-		return pg_fold(pg_sum(p + pi.l4_off, pi.l4_len, s)) == 0xffff;
+		return csum_full_fold(csum_full_sum(p + pi.l4_off, pi.l4_len, s)) == 0xffff;
 	case PKT_IPPROTO_ICMP:
-		return pg_fold(pg_sum(p + pi.l4_off, pi.l4_len, 0)) == 0xffff;
+		return csum_full_fold(csum_full_sum(p + pi.l4_off, pi.l4_len, 0)) == 0xffff;
 	default:
 		return true;
 	}
@@ -676,7 +643,7 @@ pg_complete_partial(uint8_t *p, size_t len, const struct nat_vnet *vnet)
 	at = (size_t)vnet->csum_start + vnet->csum_offset;
 	if (vnet->csum_start >= len || at + 2 > len)
 		return -1;
-	c = (uint16_t)~pg_fold(pg_sum(p + vnet->csum_start, len - vnet->csum_start, 0));
+	c = (uint16_t)~csum_full_fold(csum_full_sum(p + vnet->csum_start, len - vnet->csum_start, 0));
 	if (c == 0)
 		c = 0xffff;	/* CSUM_MANGLED_0, as skb_checksum_help() does */
 	wr16(p + at, c);
@@ -1012,79 +979,6 @@ pg_diff_xlate(const struct pg_pkt *a, const struct pg_pkt *b, bool ports, bool t
 		return (long)i;
 	}
 	return -1;
-}
-
-/* Settings for tests: a small table, fixed keys, defaults elsewhere. */
-void
-pg_settings_init(struct nat_settings *s)
-{
-	memset(s, 0, sizeof(*s));
-	s->max_flows = 1024;
-	s->hash_key[0] = 0x0123456789abcdefULL;
-	s->hash_key[1] = 0xfedcba9876543210ULL;
-	s->port_seed = 0x5eed;
-	/* tests of a full table look at the drop; test_nat_full turns it on */
-	s->table_full_icmp_off = true;
-}
-
-/* A DNAT rule keeping the source: ports lo..hi of protos to `to` (to_port 0 keeps). */
-struct nat_rule
-pg_rule(const char *to, uint8_t protos, uint16_t lo, uint16_t hi, uint16_t to_port)
-{
-	struct nat_rule r;
-
-	memset(&r, 0, sizeof(r));
-	r.family = (uint8_t)pg_addr_family(to);
-	r.action = NAT_RULE_DNAT;
-	r.protos = protos;
-	r.source = NAT_SOURCE_KEEP;
-	r.port_lo = lo;
-	r.port_hi = hi;
-	r.to = pg_addr(to);
-	r.to_port = to_port;
-	return r;
-}
-
-/* Engines made by pg_nat() and not yet freed (a failed test leaves some). */
-static struct nat *live[256];
-static size_t nlive;
-
-/* Create an engine, printing the error on failure. */
-struct nat *
-pg_nat(const struct nat_settings *s)
-{
-	char err[NAT_ERRLEN] = "";
-	struct nat *n = nat_create(s, err);
-
-	if (n == NULL)
-		fprintf(stderr, "nat_create: %s\n", err);
-	else if (nlive < sizeof(live) / sizeof(live[0]))
-		live[nlive++] = n;
-	return n;
-}
-
-/* Destroy an engine made by pg_nat(). */
-void
-pg_free(struct nat *n)
-{
-	size_t i;
-
-	for (i = 0; i < nlive; i++)
-		if (live[i] == n) {
-			live[i] = live[--nlive];
-			break;
-		}
-	nat_destroy(n);
-}
-
-/* cmocka teardown: destroy the engines a failed test left behind. */
-int
-pg_teardown(void **state)
-{
-	(void)state;
-	while (nlive > 0)
-		nat_destroy(live[--nlive]);
-	return 0;
 }
 
 /* Run a packet through the engine in place. */

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "nat/nat.h"
+#include "tests/csum_full.h"
 
 #define PKT_CAP 4096
 
@@ -187,8 +188,6 @@ void pg_fix_ip_csum(uint8_t *p, size_t len);
 void pg_fix_l4_csum(uint8_t *p, size_t len);
 
 /* Checksums. */
-uint32_t pg_sum(const uint8_t *p, size_t len, uint32_t sum);
-uint16_t pg_fold(uint32_t sum);
 uint32_t pg_pseudo_sum(const uint8_t *p, size_t len, uint8_t proto, size_t l4_len);
 bool pg_check_ip_csum(const uint8_t *p, size_t len);
 bool pg_check_l4_csum(const uint8_t *p, size_t len);
@@ -206,22 +205,13 @@ bool pg_tuple_is(const struct pg_info *pi, const char *src, uint16_t sport,
 /* Compare two packets outside the fields NAT rewrites; -1 when equal. */
 long pg_diff_xlate(const struct pg_pkt *a, const struct pg_pkt *b, bool ports, bool ttl);
 
-/* Engine glue. */
-void pg_settings_init(struct nat_settings *s);
-struct nat_rule pg_rule(const char *to, uint8_t protos, uint16_t lo, uint16_t hi,
-    uint16_t to_port);
+/* Engine glue (engines for the tests are made in fixture.h). */
 enum nat_verdict pg_run(struct nat *n, struct pg_pkt *p, enum nat_side side, uint64_t now,
     enum nat_drop_reason *why);
-struct nat *pg_nat(const struct nat_settings *s);
-void pg_free(struct nat *n);
-int pg_teardown(void **state);
 int pg_flow_count(const struct nat *n, uint64_t now);
 size_t pg_sweep_all(struct nat *n, uint64_t now);
 bool pg_find_flow(const struct nat *n, uint64_t now, uint8_t proto, const char *osrc,
     uint16_t osport, struct nat_flow_info *out);
-
-/* A test whose engines (made by pg_nat) are freed even when it fails. */
-#define PG_TEST(f) cmocka_unit_test_teardown(f, pg_teardown)
 
 /*
  * Assertions for cmocka tests (expanded in test files, which include cmocka.h).

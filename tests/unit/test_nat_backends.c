@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "pktgen.h"
 
 #define NBK	3
@@ -33,9 +34,7 @@ bk_settings(struct nat_settings *s, struct nat_rule *r,
 {
 	size_t i;
 
-	pg_settings_init(s);
-	s->max_flows = 4 * NCLI + 64;
-	*r = pg_rule(bk_addr[which[0]], NAT_P_TCP | NAT_P_UDP, 80, 80,
+	*r = fx_rule(bk_addr[which[0]], NAT_P_TCP | NAT_P_UDP, 80, 80,
 	    bk_port[which[0]]);
 	r->id = 5;
 	r->backend_first = 0;
@@ -47,8 +46,8 @@ bk_settings(struct nat_settings *s, struct nat_rule *r,
 		b[i].weight = w != NULL ? w[i] : 1;
 		b[i].id = 100 + (uint32_t)which[i];
 	}
-	s->rules = r;
-	s->nrules = 1;
+	fx_settings(s, r, 1);
+	s->max_flows = 4 * NCLI + 64;
 	s->backends = b;
 	s->nbackends = n;
 }
@@ -63,7 +62,7 @@ bk_engine(const int *which, size_t n, const uint16_t *w)
 	struct nat *e;
 
 	bk_settings(&s, &r, b, which, n, w);
-	e = pg_nat(&s);
+	e = fx_nat(&s);
 	assert_non_null(e);
 	return e;
 }
@@ -367,7 +366,7 @@ test_pickup(void **state)
 	(void)state;
 	bk_settings(&s, &r, b, all, NBK, NULL);
 	r.pub = pg_addr(P4);
-	e = pg_nat(&s);
+	e = fx_nat(&s);
 	assert_non_null(e);
 	for (k = 0; k < NBK; k++) {
 		pg_udp(&x, bk_addr[k], bk_port[k], C4, (uint16_t)(30000 + k), 16);
@@ -399,8 +398,7 @@ test_range(void **state)
 	int i, hits[2] = { 0, 0 };
 
 	(void)state;
-	pg_settings_init(&s);
-	r = pg_rule("10.22.22.1", NAT_P_UDP, 1000, 1009, 2000);
+	r = fx_rule("10.22.22.1", NAT_P_UDP, 1000, 1009, 2000);
 	r.backend_count = 2;
 	memset(b, 0, sizeof(b));
 	b[0].addr = pg_addr("10.22.22.1");
@@ -409,11 +407,10 @@ test_range(void **state)
 	b[1].port = 3000;
 	b[0].weight = b[1].weight = 1;
 	b[1].id = 1;
-	s.rules = &r;
-	s.nrules = 1;
+	fx_settings(&s, &r, 1);
 	s.backends = b;
 	s.nbackends = 2;
-	e = pg_nat(&s);
+	e = fx_nat(&s);
 	assert_non_null(e);
 	for (i = 0; i < 200; i++) {
 		pg_udp(&x, bk_client(i, c, sizeof(c)), 5000, P4, 1007, 8);
@@ -467,16 +464,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		PG_TEST(test_weights),
-		PG_TEST(test_equal),
-		PG_TEST(test_sticky),
-		PG_TEST(test_remove),
-		PG_TEST(test_down),
-		PG_TEST(test_reload),
-		PG_TEST(test_info),
-		PG_TEST(test_pickup),
-		PG_TEST(test_range),
-		PG_TEST(test_bad),
+		FX_TEST(test_weights),
+		FX_TEST(test_equal),
+		FX_TEST(test_sticky),
+		FX_TEST(test_remove),
+		FX_TEST(test_down),
+		FX_TEST(test_reload),
+		FX_TEST(test_info),
+		FX_TEST(test_pickup),
+		FX_TEST(test_range),
+		FX_TEST(test_bad),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,9 +12,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "pktgen.h"
-
-#define ALLP (NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP)
 
 struct fam {
 	const char *c, *p, *b;
@@ -29,27 +28,10 @@ static struct nat_rule default_rules[2];
 static struct nat *
 mk_default(void)
 {
-	struct nat_settings s;
-
-	default_rules[0] = pg_rule(B4, ALLP, 1, 65535, 0);
+	fx_keep_all(default_rules);
 	default_rules[0].id = 1;
-	default_rules[1] = pg_rule(B6, ALLP, 1, 65535, 0);
 	default_rules[1].id = 2;
-	pg_settings_init(&s);
-	s.rules = default_rules;
-	s.nrules = 2;
-	return pg_nat(&s);
-}
-
-static struct nat *
-mk_rules(const struct nat_rule *r, size_t n)
-{
-	struct nat_settings s;
-
-	pg_settings_init(&s);
-	s.rules = r;
-	s.nrules = n;
-	return pg_nat(&s);
+	return fx_engine(default_rules, 2);
 }
 
 /* The client's first packet of proto (TCP SYN, UDP, echo request). */
@@ -123,7 +105,7 @@ roundtrip(const struct fam *f, uint8_t proto, bool partial)
 	else
 		assert_pkt_tuple(&pi, f->p, pp, f->c, cp);
 	assert_same_xlate(&o, &x, false, false);
-	pg_free(n);
+	fx_free(n);
 }
 
 static void test_keep_tcp4(void **s) { (void)s; roundtrip(&F4, PKT_IPPROTO_TCP, false); }
@@ -180,7 +162,7 @@ test_keep_tcp_data(void **state)
 		assert_pkt_tuple(&pi, P4, 80, C4, 40000);
 		assert_same_xlate(&o, &x, false, false);
 	}
-	pg_free(n);
+	fx_free(n);
 }
 
 /* IPv4 options and IPv6 extension headers: translated, checksums valid. */
@@ -243,7 +225,7 @@ test_options_and_ext_headers(void **state)
 		assert_pkt_tuple(&pi, P6, 53, C6, (uint16_t)(40000 + partial));
 		assert_same_xlate(&o, &x, false, false);
 	}
-	pg_free(n);
+	fx_free(n);
 }
 
 /* IPv6 atomic fragment (offset 0, M clear, RFC 6946): a whole packet. */
@@ -268,10 +250,10 @@ test_atomic_fragment6(void **state)
 	assert_parse(&x, &pi);
 	assert_pkt_tuple(&pi, C6, 40000, B6, 53);
 	/* pktgen treats it as a fragment: check the UDP sum by hand */
-	assert_int_equal(pg_fold(pg_sum(x.data + pi.l4_off, pi.l4_len,
+	assert_int_equal(csum_full_fold(csum_full_sum(x.data + pi.l4_off, pi.l4_len,
 	    pg_pseudo_sum(x.data, x.len, PKT_IPPROTO_UDP, pi.l4_len))), 0xffff);
 	assert_same_xlate(&o, &x, false, false);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* A GSO super-packet (TUN with offloads): translated, vnet GSO state kept. */
@@ -305,7 +287,7 @@ test_gso_superpacket(void **state)
 		assert_pkt_tuple(&pi, v6 ? C6 : C4, 40000, v6 ? B6 : B4, 80);
 		assert_same_xlate(&o, &x, false, false);
 	}
-	pg_free(n);
+	fx_free(n);
 }
 
 /* A UDP checksum of 0 (IPv4: none) stays 0 both ways. */
@@ -336,7 +318,7 @@ test_udp_csum_zero(void **state)
 	assert_parse(&x, &pi);
 	assert_pkt_tuple(&pi, P4, 53, C4, 5353);
 	assert_int_equal(pi.l4_csum, 0);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Forward rules before the default: port and port-range mapping one to one. */
@@ -352,10 +334,10 @@ test_forward_rules(void **state)
 	int i;
 
 	(void)state;
-	r[0] = pg_rule(LANS4, NAT_P_TCP, 81, 81, 80);		/* A:81 -> 192.168.1.32:80 */
-	r[1] = pg_rule(B4, NAT_P_TCP | NAT_P_UDP, 8000, 8100, 9000);
-	r[2] = pg_rule("10.22.22.2", NAT_P_UDP, 5000, 5010, 0);	/* keeps the port */
-	n = mk_rules(r, 3);
+	r[0] = fx_rule(LANS4, NAT_P_TCP, 81, 81, 80);		/* A:81 -> 192.168.1.32:80 */
+	r[1] = fx_rule(B4, NAT_P_TCP | NAT_P_UDP, 8000, 8100, 9000);
+	r[2] = fx_rule("10.22.22.2", NAT_P_UDP, 5000, 5010, 0);	/* keeps the port */
+	n = fx_engine(r, 3);
 	assert_non_null(n);
 
 	pg_tcp(&x, C4, 40000, P4, 81, PKT_TCP_SYN);
@@ -395,7 +377,7 @@ test_forward_rules(void **state)
 	assert_verdict(pg_run(n, &x, NAT_SIDE_PUBLIC, T0, &why), NAT_NOT_OURS, why);
 	pg_echo(&x, C4, P4, 9, false);
 	assert_verdict(pg_run(n, &x, NAT_SIDE_PUBLIC, T0, &why), NAT_NOT_OURS, why);
-	pg_free(n);
+	fx_free(n);
 }
 
 /*
@@ -413,9 +395,9 @@ test_keep_reply_key_clash(void **state)
 	uint16_t p1, p2;
 
 	(void)state;
-	r[0] = pg_rule(B4, NAT_P_UDP, 81, 81, 80);
-	r[1] = pg_rule(B4, NAT_P_UDP, 82, 82, 80);
-	n = mk_rules(r, 2);
+	r[0] = fx_rule(B4, NAT_P_UDP, 81, 81, 80);
+	r[1] = fx_rule(B4, NAT_P_UDP, 82, 82, 80);
+	n = fx_engine(r, 2);
 	assert_non_null(n);
 	pg_udp(&x, C4, 5000, P4, 81, 10);
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
@@ -436,7 +418,7 @@ test_keep_reply_key_clash(void **state)
 	assert_forward(n, &x, NAT_SIDE_INSIDE, T0);
 	assert_parse(&x, &pi);
 	assert_pkt_tuple(&pi, P4, 81, C4, 5000);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Forwards first, the default destination (all ports) last. */
@@ -449,9 +431,9 @@ test_default_vs_forward(void **state)
 	struct pg_info pi;
 
 	(void)state;
-	r[0] = pg_rule(LANS4, NAT_P_TCP, 81, 81, 80);
-	r[1] = pg_rule(B4, ALLP, 1, 65535, 0);
-	n = mk_rules(r, 2);
+	r[0] = fx_rule(LANS4, NAT_P_TCP, 81, 81, 80);
+	r[1] = fx_rule(B4, ALLP, 1, 65535, 0);
+	n = fx_engine(r, 2);
 	assert_non_null(n);
 	pg_tcp(&x, C4, 40000, P4, 81, PKT_TCP_SYN);
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
@@ -469,7 +451,7 @@ test_default_vs_forward(void **state)
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
 	assert_parse(&x, &pi);
 	assert_pkt_tuple(&pi, C4, 40000, B4, 65535);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Exclusions (tcp/22, udp/53-54) are NOT_OURS, untouched, open no flow. */
@@ -484,12 +466,12 @@ test_exclusions(void **state)
 	enum nat_drop_reason why;
 
 	(void)state;
-	r[0] = pg_rule(B4, NAT_P_TCP, 22, 22, 0);
+	r[0] = fx_rule(B4, NAT_P_TCP, 22, 22, 0);
 	r[0].action = NAT_RULE_PASS;
-	r[1] = pg_rule(B4, NAT_P_UDP, 53, 54, 0);
+	r[1] = fx_rule(B4, NAT_P_UDP, 53, 54, 0);
 	r[1].action = NAT_RULE_PASS;
-	r[2] = pg_rule(B4, ALLP, 1, 65535, 0);
-	n = mk_rules(r, 3);
+	r[2] = fx_rule(B4, ALLP, 1, 65535, 0);
+	n = fx_engine(r, 3);
 	assert_non_null(n);
 
 	pg_tcp(&o, C4, 40000, P4, 22, PKT_TCP_SYN);
@@ -514,7 +496,7 @@ test_exclusions(void **state)
 	assert_int_equal(st.not_ours, 2);
 	assert_int_equal(st.forwarded, 2);
 	assert_int_equal(st.flows_created, 2);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* First match wins: overlapping rules, and an exclusion after the default. */
@@ -527,22 +509,22 @@ test_rule_order(void **state)
 	struct pg_info pi;
 
 	(void)state;
-	r[0] = pg_rule(B4, NAT_P_TCP, 80, 90, 0);
-	r[1] = pg_rule("10.22.22.9", NAT_P_TCP, 85, 85, 0);
-	r[2] = pg_rule(B4, NAT_P_TCP, 22, 22, 0);
+	r[0] = fx_rule(B4, NAT_P_TCP, 80, 90, 0);
+	r[1] = fx_rule("10.22.22.9", NAT_P_TCP, 85, 85, 0);
+	r[2] = fx_rule(B4, NAT_P_TCP, 22, 22, 0);
 	r[2].action = NAT_RULE_PASS;
-	n = mk_rules(r, 3);
+	n = fx_engine(r, 3);
 	assert_non_null(n);
 	pg_tcp(&x, C4, 40000, P4, 85, PKT_TCP_SYN);
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
 	assert_parse(&x, &pi);
 	assert_pkt_tuple(&pi, C4, 40000, B4, 85);
-	pg_free(n);
+	fx_free(n);
 
 	/* swapped: the single port now wins */
-	r[0] = pg_rule("10.22.22.9", NAT_P_TCP, 85, 85, 0);
-	r[1] = pg_rule(B4, NAT_P_TCP, 80, 90, 0);
-	n = mk_rules(r, 2);
+	r[0] = fx_rule("10.22.22.9", NAT_P_TCP, 85, 85, 0);
+	r[1] = fx_rule(B4, NAT_P_TCP, 80, 90, 0);
+	n = fx_engine(r, 2);
 	assert_non_null(n);
 	pg_tcp(&x, C4, 40000, P4, 85, PKT_TCP_SYN);
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
@@ -552,19 +534,19 @@ test_rule_order(void **state)
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
 	assert_parse(&x, &pi);
 	assert_pkt_tuple(&pi, C4, 40000, B4, 86);
-	pg_free(n);
+	fx_free(n);
 
 	/* the default before the exclusion: the exclusion never matches */
-	r[0] = pg_rule(B4, ALLP, 1, 65535, 0);
-	r[1] = pg_rule(B4, NAT_P_TCP, 22, 22, 0);
+	r[0] = fx_rule(B4, ALLP, 1, 65535, 0);
+	r[1] = fx_rule(B4, NAT_P_TCP, 22, 22, 0);
 	r[1].action = NAT_RULE_PASS;
-	n = mk_rules(r, 2);
+	n = fx_engine(r, 2);
 	assert_non_null(n);
 	pg_tcp(&x, C4, 40000, P4, 22, PKT_TCP_SYN);
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
 	assert_parse(&x, &pi);
 	assert_pkt_tuple(&pi, C4, 40000, B4, 22);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* match_dst: a rule for one public address only. */
@@ -577,11 +559,11 @@ test_match_dst(void **state)
 	struct pg_info pi;
 
 	(void)state;
-	r[0] = pg_rule("10.22.22.9", NAT_P_TCP, 80, 80, 8080);
+	r[0] = fx_rule("10.22.22.9", NAT_P_TCP, 80, 80, 8080);
 	r[0].match_dst = true;
 	r[0].dst = pg_addr(P4B);
-	r[1] = pg_rule(B4, ALLP, 1, 65535, 0);
-	n = mk_rules(r, 2);
+	r[1] = fx_rule(B4, ALLP, 1, 65535, 0);
+	n = fx_engine(r, 2);
 	assert_non_null(n);
 	pg_tcp(&x, C4, 40000, P4B, 80, PKT_TCP_SYN);
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
@@ -595,7 +577,7 @@ test_match_dst(void **state)
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
 	assert_parse(&x, &pi);
 	assert_pkt_tuple(&pi, C4, 40000, B4, 80);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* The inside never opens flows: SYN, UDP, echo from there are not forwarded. */
@@ -630,7 +612,7 @@ test_inside_never_opens(void **state)
 	assert_int_equal(st.forwarded, 0);
 	assert_int_equal(st.packets[NAT_SIDE_INSIDE], 4);
 	assert_int_equal(pg_flow_count(n, T0), 0);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* An orphan reply (no flow) from the inside is dropped as no_flow. */
@@ -654,7 +636,7 @@ test_orphan_reply(void **state)
 	assert_drop(pg_run(n, &x, NAT_SIDE_INSIDE, T0, &why), why, NAT_DROP_NO_FLOW);
 	nat_get_stats(n, &st);
 	assert_int_equal(st.drops[NAT_DROP_NO_FLOW], 2);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* An echo request from the inside is not a reply to an echo flow. */
@@ -677,7 +659,7 @@ test_echo_reply_must_be_reply(void **state)
 	assert_parse(&x, &pi);
 	assert_pkt_tuple(&pi, P4, 77, C4, 0);
 	assert_int_equal(pi.icmp_type, PKT_ICMP_ECHOREPLY);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* A flow's original-direction packet from another side: wrong_side. */
@@ -697,7 +679,7 @@ test_wrong_side(void **state)
 	assert_drop(pg_run(n, &x, NAT_SIDE_INSIDE, T0, &why), why, NAT_DROP_WRONG_SIDE);
 	nat_get_stats(n, &st);
 	assert_int_equal(st.drops[NAT_DROP_WRONG_SIDE], 1);
-	pg_free(n);
+	fx_free(n);
 }
 
 struct all_flows {
@@ -728,11 +710,11 @@ test_flows_list(void **state)
 	size_t l1, l2, l3;
 
 	(void)state;
-	r[0] = pg_rule(B4, ALLP, 1, 65535, 9000);
+	r[0] = fx_rule(B4, ALLP, 1, 65535, 9000);
 	r[0].port_lo = 8000;
 	r[0].port_hi = 8999;
 	r[0].id = 7;
-	n = mk_rules(r, 1);
+	n = fx_engine(r, 1);
 	assert_non_null(n);
 	l1 = pg_tcp(&x, C4, 40000, P4, 8001, PKT_TCP_SYN);
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
@@ -785,7 +767,7 @@ test_flows_list(void **state)
 	memset(&all, 0, sizeof(all));
 	assert_int_equal(nat_flows(n, T0 + SEC(20), collect, &all), 0);
 	assert_int_equal(all.n, 3);
-	pg_free(n);
+	fx_free(n);
 }
 
 static int
@@ -813,7 +795,7 @@ test_flows_stop(void **state)
 	assert_int_equal(pg_flow_count(n, T0), 5);
 	assert_int_not_equal(nat_flows(n, T0, stop_first, &calls), 0);
 	assert_int_equal(calls, 1);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Every drop reason and TCP state has a distinct name. */
@@ -852,10 +834,10 @@ test_stats(void **state)
 	enum nat_drop_reason why;
 
 	(void)state;
-	r[0] = pg_rule(B4, NAT_P_TCP, 22, 22, 0);
+	r[0] = fx_rule(B4, NAT_P_TCP, 22, 22, 0);
 	r[0].action = NAT_RULE_PASS;
-	r[1] = pg_rule(B4, ALLP, 1, 65535, 0);
-	n = mk_rules(r, 2);
+	r[1] = fx_rule(B4, ALLP, 1, 65535, 0);
+	n = fx_engine(r, 2);
 	assert_non_null(n);
 
 	pg_tcp(&x, C4, 40000, P4, 80, PKT_TCP_SYN);
@@ -893,7 +875,7 @@ test_stats(void **state)
 	assert_string_equal(nat_drop_name(NAT_DROP_NO_FLOW), nat_drop_name(why));
 	assert_string_not_equal(nat_drop_name(NAT_DROP_NO_FLOW),
 	    nat_drop_name(NAT_DROP_TABLE_FULL));
-	pg_free(n);
+	fx_free(n);
 }
 
 /* The engine copies the rules: the caller may free or reuse its array. */
@@ -906,8 +888,8 @@ test_rules_copied(void **state)
 	struct pg_info pi;
 
 	(void)state;
-	r[0] = pg_rule(B4, ALLP, 1, 65535, 0);
-	n = mk_rules(r, 1);
+	r[0] = fx_rule(B4, ALLP, 1, 65535, 0);
+	n = fx_engine(r, 1);
 	assert_non_null(n);
 	r[0].to = pg_addr("10.9.9.9");
 	r[0].port_lo = 100;
@@ -915,7 +897,7 @@ test_rules_copied(void **state)
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
 	assert_parse(&x, &pi);
 	assert_pkt_tuple(&pi, C4, 40000, B4, 80);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Bad settings are refused with a message. */
@@ -927,37 +909,29 @@ test_bad_settings(void **state)
 	char err[NAT_ERRLEN];
 
 	(void)state;
-	r[0] = pg_rule(B4, ALLP, 100, 10, 0);	/* lo > hi */
-	pg_settings_init(&s);
-	s.rules = r;
-	s.nrules = 1;
+	r[0] = fx_rule(B4, ALLP, 100, 10, 0);	/* lo > hi */
+	fx_settings(&s, r, 1);
 	err[0] = 0;
 	assert_null(nat_create(&s, err));
 	assert_true(err[0] != 0);
 
-	r[0] = pg_rule(B4, ALLP, 1, 65535, 0);
+	r[0] = fx_rule(B4, ALLP, 1, 65535, 0);
 	r[0].family = 5;
-	pg_settings_init(&s);
-	s.rules = r;
-	s.nrules = 1;
+	fx_settings(&s, r, 1);
 	err[0] = 0;
 	assert_null(nat_create(&s, err));
 	assert_true(err[0] != 0);
 	r[0].family = 4;
 
 	/* a port range mapped past 65535 */
-	r[0] = pg_rule(B4, NAT_P_TCP, 1000, 2000, 65000);
-	pg_settings_init(&s);
-	s.rules = r;
-	s.nrules = 1;
+	r[0] = fx_rule(B4, NAT_P_TCP, 1000, 2000, 65000);
+	fx_settings(&s, r, 1);
 	err[0] = 0;
 	assert_null(nat_create(&s, err));
 	assert_true(err[0] != 0);
 
-	r[0] = pg_rule(B4, ALLP, 1, 65535, 0);
-	pg_settings_init(&s);
-	s.rules = r;
-	s.nrules = 1;
+	r[0] = fx_rule(B4, ALLP, 1, 65535, 0);
+	fx_settings(&s, r, 1);
 	s.nat_port_lo = 65000;
 	s.nat_port_hi = 64000;
 	err[0] = 0;
@@ -969,37 +943,37 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		PG_TEST(test_keep_tcp4),
-		PG_TEST(test_keep_tcp4_partial),
-		PG_TEST(test_keep_tcp6),
-		PG_TEST(test_keep_tcp6_partial),
-		PG_TEST(test_keep_udp4),
-		PG_TEST(test_keep_udp4_partial),
-		PG_TEST(test_keep_udp6),
-		PG_TEST(test_keep_udp6_partial),
-		PG_TEST(test_keep_echo4),
-		PG_TEST(test_keep_echo6),
-		PG_TEST(test_keep_tcp_data),
-		PG_TEST(test_options_and_ext_headers),
-		PG_TEST(test_atomic_fragment6),
-		PG_TEST(test_gso_superpacket),
-		PG_TEST(test_udp_csum_zero),
-		PG_TEST(test_forward_rules),
-		PG_TEST(test_keep_reply_key_clash),
-		PG_TEST(test_default_vs_forward),
-		PG_TEST(test_exclusions),
-		PG_TEST(test_rule_order),
-		PG_TEST(test_match_dst),
-		PG_TEST(test_inside_never_opens),
-		PG_TEST(test_orphan_reply),
-		PG_TEST(test_echo_reply_must_be_reply),
-		PG_TEST(test_wrong_side),
-		PG_TEST(test_flows_list),
-		PG_TEST(test_flows_stop),
-		PG_TEST(test_names),
-		PG_TEST(test_stats),
-		PG_TEST(test_rules_copied),
-		PG_TEST(test_bad_settings),
+		FX_TEST(test_keep_tcp4),
+		FX_TEST(test_keep_tcp4_partial),
+		FX_TEST(test_keep_tcp6),
+		FX_TEST(test_keep_tcp6_partial),
+		FX_TEST(test_keep_udp4),
+		FX_TEST(test_keep_udp4_partial),
+		FX_TEST(test_keep_udp6),
+		FX_TEST(test_keep_udp6_partial),
+		FX_TEST(test_keep_echo4),
+		FX_TEST(test_keep_echo6),
+		FX_TEST(test_keep_tcp_data),
+		FX_TEST(test_options_and_ext_headers),
+		FX_TEST(test_atomic_fragment6),
+		FX_TEST(test_gso_superpacket),
+		FX_TEST(test_udp_csum_zero),
+		FX_TEST(test_forward_rules),
+		FX_TEST(test_keep_reply_key_clash),
+		FX_TEST(test_default_vs_forward),
+		FX_TEST(test_exclusions),
+		FX_TEST(test_rule_order),
+		FX_TEST(test_match_dst),
+		FX_TEST(test_inside_never_opens),
+		FX_TEST(test_orphan_reply),
+		FX_TEST(test_echo_reply_must_be_reply),
+		FX_TEST(test_wrong_side),
+		FX_TEST(test_flows_list),
+		FX_TEST(test_flows_stop),
+		FX_TEST(test_names),
+		FX_TEST(test_stats),
+		FX_TEST(test_rules_copied),
+		FX_TEST(test_bad_settings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

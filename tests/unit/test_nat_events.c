@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "pktgen.h"
 
-#define ALLP (NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP)
 #define MAXEV 16
 
 struct rec {
@@ -45,12 +45,10 @@ mk(uint32_t max_flows, struct rec *r)
 	struct nat_settings s;
 	struct nat *n;
 
-	rules[0] = pg_rule(B4, ALLP, 1, 65535, 0);
-	pg_settings_init(&s);
-	s.rules = rules;
-	s.nrules = 1;
+	rules[0] = fx_rule(B4, ALLP, 1, 65535, 0);
+	fx_settings(&s, rules, 1);
 	s.max_flows = max_flows;
-	n = pg_nat(&s);
+	n = fx_nat(&s);
 	assert_non_null(n);
 	memset(r, 0, sizeof(*r));
 	nat_set_flow_hook(n, record, r);
@@ -96,7 +94,7 @@ test_new_flow(void **state)
 	pg_tcp(&x, C4, 41828, P4, 80, PKT_TCP_SYN);
 	pg_run(n, &x, NAT_SIDE_PUBLIC, T0 + 1, NULL);
 	assert_int_equal(r.n, 1);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Packets the engine does not track make no event. */
@@ -114,7 +112,7 @@ test_no_event_for_drops(void **state)
 	pg_udp(&x, C6, 40000, P6, 53, 10);
 	pg_run(n, &x, NAT_SIDE_PUBLIC, T0, NULL);
 	assert_int_equal(r.n, 0);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* The sweep expires an idle flow: one "expired" event with its tuples. */
@@ -134,7 +132,7 @@ test_expired_by_sweep(void **state)
 	assert_true(pg_addr_eq(&r.fi[1].orig_src, "198.51.100.7"));
 	assert_int_equal(r.fi[1].idle, 302);
 	assert_string_equal(nat_flow_event_name(r.ev[1]), "expired");
-	pg_free(n);
+	fx_free(n);
 }
 
 /* A packet on an expired flow: "expired" for the old one, "new" after. */
@@ -152,7 +150,7 @@ test_expired_by_packet(void **state)
 	assert_int_equal(r.ev[1], NAT_FLOW_EXPIRED);
 	assert_int_equal(r.ev[2], NAT_FLOW_NEW);
 	assert_int_equal(r.fi[2].age, 0);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* A full table evicts the oldest unassured flow: "evicted", then "new". */
@@ -173,7 +171,7 @@ test_evicted(void **state)
 	assert_true(pg_addr_eq(&r.fi[3].orig_src, "198.51.100.3"));
 	assert_string_equal(nat_flow_event_name(NAT_FLOW_EVICTED), "evicted");
 	assert_string_equal(nat_flow_event_name(NAT_FLOW_EVENT_MAX), "?");
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Clearing the hook stops events; flows are tracked as before. */
@@ -192,7 +190,7 @@ test_hook_cleared(void **state)
 	nat_get_stats(n, &st);
 	assert_int_equal(st.flows_created, 1);
 	assert_int_equal(st.flows_expired, 1);
-	pg_free(n);
+	fx_free(n);
 }
 
 int

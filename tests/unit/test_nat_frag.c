@@ -12,9 +12,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "pktgen.h"
-
-#define ALLP (NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP)
 
 static struct nat_rule rules[3];
 
@@ -23,17 +22,12 @@ mk(uint32_t frag_timeout, uint32_t max_frag_bytes)
 {
 	struct nat_settings s;
 
-	rules[0] = pg_rule(B4, NAT_P_UDP, 5300, 5300, 53);
-	rules[0].source = NAT_SOURCE_RELAY;
-	rules[0].relay_src = pg_addr(R4);
-	rules[1] = pg_rule(B4, ALLP, 1, 65535, 0);
-	rules[2] = pg_rule(B6, ALLP, 1, 65535, 0);
-	pg_settings_init(&s);
-	s.rules = rules;
-	s.nrules = 3;
+	rules[0] = fx_relay_rule(B4, NAT_P_UDP, 5300, 5300, 53, R4);
+	fx_keep_all(&rules[1]);
+	fx_settings(&s, rules, 3);
 	s.frag_timeout = frag_timeout;
 	s.max_frag_bytes = max_frag_bytes;
-	return pg_nat(&s);
+	return fx_nat(&s);
 }
 
 /* A datagram and its three fragments (0..400, 400..800, 800..end). */
@@ -121,7 +115,7 @@ in_order(const char *c, const char *p, const char *b)
 		assert_frag_addrs(&d.f[i], p, c, (uint16_t)(i * 400));
 	}
 	assert_reassembles(d.f, &d.full, p, 53, c, 40000);
-	pg_free(n);
+	fx_free(n);
 }
 
 static void test_in_order4(void **s) { (void)s; in_order(C4, P4, B4); }
@@ -149,7 +143,7 @@ test_in_order_fullnat(void **state)
 		assert_frag_addrs(&d.f[i], R4, B4, (uint16_t)(i * 400));
 	}
 	assert_reassembles(d.f, &d.full, R4, rp, B4, 53);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Take every released packet; returns how many. */
@@ -214,7 +208,7 @@ out_of_order(const char *c, const char *p, const char *b)
 	assert_int_equal(drain(n, rel, 4, NAT_SIDE_PUBLIC), 0);
 	nat_get_stats(n, &st);
 	assert_int_equal(st.drops[NAT_DROP_FRAG_TIMEOUT], 0);
-	pg_free(n);
+	fx_free(n);
 }
 
 static void test_out_of_order4(void **s) { (void)s; out_of_order(C4, P4, B4); }
@@ -248,7 +242,7 @@ test_out_of_order_fullnat(void **state)
 		pg_copy(&got[ri.frag_off / 400], &rel[i]);
 	}
 	assert_reassembles(got, &d.full, R4, pi.sport, B4, 53);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Reply fragments out of order: released on the side they came from. */
@@ -273,7 +267,7 @@ test_out_of_order_reply(void **state)
 	assert_forward(n, &d.f[2], NAT_SIDE_INSIDE, T0);
 	pg_copy(&d.f[1], &rel[0]);
 	assert_reassembles(d.f, &d.full, P4, 53, C4, 40000);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* A queued fragment whose first never comes: dropped after frag_timeout. */
@@ -300,7 +294,7 @@ test_queued_timeout(void **state)
 	/* the first fragment comes late: it passes, nothing is released */
 	assert_forward(n, &d.f[0], NAT_SIDE_PUBLIC, T0 + SEC(32));
 	assert_int_equal(drain(n, rel, 2, NAT_SIDE_PUBLIC), 0);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* A configured frag_timeout is used. */
@@ -322,7 +316,7 @@ test_queued_timeout_configured(void **state)
 	pg_sweep_all(n, T0 + SEC(6));
 	nat_get_stats(n, &st);
 	assert_int_equal(st.drops[NAT_DROP_FRAG_TIMEOUT], 1);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Early fragments never hold more than max_frag_bytes. */
@@ -370,7 +364,7 @@ test_memory_bound(void **state)
 		released += drain(n, rel, 8, NAT_SIDE_PUBLIC);
 	}
 	assert_in_range(released, 1, 2);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* nat_pending() with too small a buffer: -1, the packet dropped and counted. */
@@ -406,7 +400,7 @@ test_pending_small_cap(void **state)
 	assert_int_equal(b, a + 1);
 	np.cap = sizeof(small);
 	assert_int_equal(nat_pending(n, &np, &side), 0);
-	pg_free(n);
+	fx_free(n);
 }
 
 /*
@@ -430,23 +424,16 @@ test_later_fragment_of_reply_without_flow(void **state)
 	assert_memory_equal(d.f[0].data, copy.data, copy.len);
 	v = pg_run(n, &d.f[1], NAT_SIDE_INSIDE, T0, NULL);
 	assert_int_equal(v, NAT_NOT_OURS);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* An engine that forwards public UDP port 5300 only (keep mode). */
 static struct nat *
 mk_fwd(void)
 {
-	struct nat_settings s;
-
-	rules[0] = pg_rule(B4, NAT_P_UDP, 5300, 5300, 53);
-	rules[1] = pg_rule(B4, NAT_P_UDP, 5400, 5400, 53);
-	rules[1].source = NAT_SOURCE_RELAY;
-	rules[1].relay_src = pg_addr(R4);
-	pg_settings_init(&s);
-	s.rules = rules;
-	s.nrules = 2;
-	return pg_nat(&s);
+	rules[0] = fx_rule(B4, NAT_P_UDP, 5300, 5300, 53);
+	rules[1] = fx_relay_rule(B4, NAT_P_UDP, 5400, 5400, 53, R4);
+	return fx_engine(rules, 2);
 }
 
 /*
@@ -532,7 +519,7 @@ test_host_fragments_pass(void **state)
 	pg_sweep_all(n, T0 + SEC(60));
 	nat_get_stats(n, &st);
 	assert_int_equal(st.drops[NAT_DROP_FRAG_TIMEOUT], 0);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* A first fragment too short for the TCP header (RFC 1858): not forwarded. */
@@ -554,7 +541,7 @@ test_tiny_first_fragment(void **state)
 	assert_int_equal(v, NAT_DROP);
 	nat_get_stats(n, &st);
 	assert_int_equal(st.flows_created, 0);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Set an IPv4 fragment's flags/offset field and cut its payload to n bytes. */
@@ -584,10 +571,9 @@ wr_frag6(struct pg_pkt *x, uint16_t field, size_t n)
 static void
 test_frag_malformed(void **state)
 {
-	struct nat_rule r = pg_rule(B4, NAT_P_UDP, 1, 65535, 0);
-	struct nat_rule r6 = pg_rule(B6, NAT_P_UDP, 1, 65535, 0);
+	struct nat_rule r = fx_rule(B4, NAT_P_UDP, 1, 65535, 0);
+	struct nat_rule r6 = fx_rule(B6, NAT_P_UDP, 1, 65535, 0);
 	struct nat_rule rs[2] = { r, r6 };
-	struct nat_settings s;
 	struct nat *n;
 	struct pg_pkt full, x;
 	enum nat_drop_reason why;
@@ -596,10 +582,7 @@ test_frag_malformed(void **state)
 	int i;
 
 	(void)state;
-	pg_settings_init(&s);
-	s.rules = rs;
-	s.nrules = 2;
-	n = pg_nat(&s);
+	n = fx_engine(rs, 2);
 	for (i = 0; i < 2; i++) {
 		pg_udp(&full, src[i], 4000, dst[i], 53, 64);
 		/* a middle fragment of 20 bytes: not a multiple of 8 */
@@ -622,28 +605,28 @@ test_frag_malformed(void **state)
 		assert_drop(pg_run(n, &x, NAT_SIDE_PUBLIC, T0, &why), why,
 		    NAT_DROP_FRAG);
 	}
-	pg_free(n);
+	fx_free(n);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		PG_TEST(test_in_order4),
-		PG_TEST(test_in_order6),
-		PG_TEST(test_in_order_fullnat),
-		PG_TEST(test_out_of_order4),
-		PG_TEST(test_out_of_order6),
-		PG_TEST(test_out_of_order_fullnat),
-		PG_TEST(test_out_of_order_reply),
-		PG_TEST(test_queued_timeout),
-		PG_TEST(test_queued_timeout_configured),
-		PG_TEST(test_memory_bound),
-		PG_TEST(test_pending_small_cap),
-		PG_TEST(test_tiny_first_fragment),
-		PG_TEST(test_later_fragment_of_reply_without_flow),
-		PG_TEST(test_host_fragments_pass),
-		PG_TEST(test_frag_malformed),
+		FX_TEST(test_in_order4),
+		FX_TEST(test_in_order6),
+		FX_TEST(test_in_order_fullnat),
+		FX_TEST(test_out_of_order4),
+		FX_TEST(test_out_of_order6),
+		FX_TEST(test_out_of_order_fullnat),
+		FX_TEST(test_out_of_order_reply),
+		FX_TEST(test_queued_timeout),
+		FX_TEST(test_queued_timeout_configured),
+		FX_TEST(test_memory_bound),
+		FX_TEST(test_pending_small_cap),
+		FX_TEST(test_tiny_first_fragment),
+		FX_TEST(test_later_fragment_of_reply_without_flow),
+		FX_TEST(test_host_fragments_pass),
+		FX_TEST(test_frag_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "pktgen.h"
 
 static struct nat_rule rules[2];
@@ -30,19 +31,13 @@ mk(int fam, uint32_t rate, bool off)
 	const char *c = fam == 4 ? C4 : C6, *p = fam == 4 ? P4 : P6;
 	const char *b = fam == 4 ? B4 : B6;
 
-	rules[0] = pg_rule(B4, NAT_P_UDP | NAT_P_TCP | NAT_P_ICMP, 1, 65535, 0);
-	rules[0].source = NAT_SOURCE_RELAY;
-	rules[0].relay_src = pg_addr(R4);
-	rules[1] = pg_rule(B6, NAT_P_UDP | NAT_P_TCP | NAT_P_ICMP, 1, 65535, 0);
-	rules[1].source = NAT_SOURCE_RELAY;
-	rules[1].relay_src = pg_addr(R6);
-	pg_settings_init(&s);
-	s.rules = rules;
-	s.nrules = 2;
+	rules[0] = fx_relay_rule(B4, ALLP, 1, 65535, 0, R4);
+	rules[1] = fx_relay_rule(B6, ALLP, 1, 65535, 0, R6);
+	fx_settings(&s, rules, 2);
 	s.max_flows = 1;
 	s.table_full_icmp_rate = rate;
 	s.table_full_icmp_off = off;
-	n = pg_nat(&s);
+	n = fx_nat(&s);
 	pg_udp(&x, c, 5000, p, 53, 10);
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
 	pg_udp(&x, b, 53, fam == 4 ? R4 : R6, 61000, 10);
@@ -179,7 +174,7 @@ test_full_never(void **state)
 	pg_icmp_error(&x, C4B, P4, 3, 3, 0, q.data, q.len);
 	assert_int_not_equal(pg_run(n, &x, NAT_SIDE_PUBLIC, T0 + 1, &why),
 	    NAT_REPLY);
-	pg_free(n);
+	fx_free(n);
 	n = mk(6, 0, false);
 	pg_tcp(&x, "ff02::1", 41000, P6, 80, PKT_TCP_SYN);
 	assert_drop(pg_run(n, &x, NAT_SIDE_PUBLIC, T0 + 1, &why), why,
@@ -190,10 +185,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		PG_TEST(test_full_answered),
-		PG_TEST(test_full_rate),
-		PG_TEST(test_full_off),
-		PG_TEST(test_full_never),
+		FX_TEST(test_full_answered),
+		FX_TEST(test_full_rate),
+		FX_TEST(test_full_off),
+		FX_TEST(test_full_never),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,26 +13,21 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "pktgen.h"
 
-#define ALLP (NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP)
 #define DEF_LO 61000
 #define DEF_HI 65534
 
 static struct nat_rule rules[4];
 
-/* Rules: v4 and v6 full NAT of everything to the backend. */
-static void
-relay_rules(struct nat_settings *s)
+/* Rules: v4 and v6 full NAT of everything to the backend; their number. */
+static size_t
+relay_rules(void)
 {
-	rules[0] = pg_rule(B4, ALLP, 1, 65535, 0);
-	rules[0].source = NAT_SOURCE_RELAY;
-	rules[0].relay_src = pg_addr(R4);
-	rules[1] = pg_rule(B6, ALLP, 1, 65535, 0);
-	rules[1].source = NAT_SOURCE_RELAY;
-	rules[1].relay_src = pg_addr(R6);
-	s->rules = rules;
-	s->nrules = 2;
+	rules[0] = fx_relay_rule(B4, ALLP, 1, 65535, 0, R4);
+	rules[1] = fx_relay_rule(B6, ALLP, 1, 65535, 0, R6);
+	return 2;
 }
 
 static struct nat *
@@ -40,13 +35,12 @@ mk_relay(uint16_t lo, uint16_t hi, uint64_t seed)
 {
 	struct nat_settings s;
 
-	pg_settings_init(&s);
-	relay_rules(&s);
+	fx_settings(&s, rules, relay_rules());
 	s.nat_port_lo = lo;
 	s.nat_port_hi = hi;
 	if (seed != 0)
 		s.port_seed = seed;
-	return pg_nat(&s);
+	return fx_nat(&s);
 }
 
 /* Send c:cp -> P:dport (UDP), expect R:rp -> B:dport; returns rp. */
@@ -134,7 +128,7 @@ relay_tcp(bool v6, bool partial)
 	assert_int_equal(fi.reply_dport, rp);
 	nat_get_stats(n, &st);
 	assert_int_equal(st.mappings, 1);
-	pg_free(n);
+	fx_free(n);
 }
 
 static void test_relay_tcp4(void **s) { (void)s; relay_tcp(false, false); }
@@ -176,7 +170,7 @@ test_relay_udp_single_nic(void **state)
 	assert_pkt_tuple(&pi, P4, 53, C4, 40001);
 	assert_same_xlate(&o, &x, true, false);
 	answer_udp(n, C4, 40001, rp, 53, NAT_SIDE_INSIDE, T0 + 2);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Echo in full NAT: the identifier is the port; restored on the reply. */
@@ -209,7 +203,7 @@ test_relay_echo(void **state)
 		assert_pkt_tuple(&pi, ps[k], 0x1234, cs[k], 0);
 		assert_same_xlate(&o, &x, true, false);
 	}
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Two clients pinging with the same identifier: distinct relay identifiers. */
@@ -240,14 +234,13 @@ test_relay_echo_same_id(void **state)
 	assert_forward(n, &x, NAT_SIDE_INSIDE, T0);
 	assert_parse(&x, &pi);
 	assert_pkt_tuple(&pi, P4, 7, C4, 0);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* One client endpoint, two destinations: one relay port (RFC 4787 REQ-1). */
 static void
 test_endpoint_independent(void **state)
 {
-	struct nat_settings s;
 	struct nat *n;
 	struct pg_pkt x;
 	struct pg_info pi;
@@ -255,14 +248,11 @@ test_endpoint_independent(void **state)
 	uint16_t rp1, rp2;
 
 	(void)state;
-	pg_settings_init(&s);
-	rules[0] = pg_rule(B4, NAT_P_UDP | NAT_P_TCP, 81, 81, 80);
-	rules[1] = pg_rule("10.22.22.2", NAT_P_UDP | NAT_P_TCP, 82, 82, 8080);
+	rules[0] = fx_rule(B4, NAT_P_UDP | NAT_P_TCP, 81, 81, 80);
+	rules[1] = fx_rule("10.22.22.2", NAT_P_UDP | NAT_P_TCP, 82, 82, 8080);
 	rules[0].source = rules[1].source = NAT_SOURCE_RELAY;
 	rules[0].relay_src = rules[1].relay_src = pg_addr(R4);
-	s.rules = rules;
-	s.nrules = 2;
-	n = pg_nat(&s);
+	n = fx_engine(rules, 2);
 	assert_non_null(n);
 
 	pg_udp(&x, C4, 5000, P4, 81, 10);
@@ -289,7 +279,7 @@ test_endpoint_independent(void **state)
 	assert_forward(n, &x, NAT_SIDE_INSIDE, T0);
 	assert_parse(&x, &pi);
 	assert_pkt_tuple(&pi, P4, 81, C4, 5000);
-	pg_free(n);
+	fx_free(n);
 }
 
 /*
@@ -299,21 +289,17 @@ test_endpoint_independent(void **state)
 static void
 test_same_target_two_public_ports(void **state)
 {
-	struct nat_settings s;
 	struct nat *n;
 	struct pg_pkt x;
 	struct pg_info pi;
 	uint16_t rp1, rp2;
 
 	(void)state;
-	pg_settings_init(&s);
-	rules[0] = pg_rule(B4, NAT_P_UDP, 81, 81, 80);
-	rules[1] = pg_rule(B4, NAT_P_UDP, 82, 82, 80);
+	rules[0] = fx_rule(B4, NAT_P_UDP, 81, 81, 80);
+	rules[1] = fx_rule(B4, NAT_P_UDP, 82, 82, 80);
 	rules[0].source = rules[1].source = NAT_SOURCE_RELAY;
 	rules[0].relay_src = rules[1].relay_src = pg_addr(R4);
-	s.rules = rules;
-	s.nrules = 2;
-	n = pg_nat(&s);
+	n = fx_engine(rules, 2);
 	assert_non_null(n);
 	pg_udp(&x, C4, 5000, P4, 81, 10);
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
@@ -334,7 +320,7 @@ test_same_target_two_public_ports(void **state)
 	assert_forward(n, &x, NAT_SIDE_INSIDE, T0);
 	assert_parse(&x, &pi);
 	assert_pkt_tuple(&pi, P4, 81, C4, 5000);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Many clients with the same source port: all distinct relay ports. */
@@ -368,7 +354,7 @@ test_no_overloading(void **state)
 	assert_int_not_equal(open_udp(n, C6, 5000, 53, T0), open_udp(n, C6, 5001, 53, T0));
 	nat_get_stats(n, &st);
 	assert_int_equal(st.mappings, 202);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* The client's port parity is kept. */
@@ -385,7 +371,7 @@ test_parity(void **state)
 		assert_int_equal(rp % 2, cp % 2);
 		assert_in_range(rp, DEF_LO, DEF_HI);
 	}
-	pg_free(n);
+	fx_free(n);
 }
 
 /* A client's source port is never used as is (CVE-2021-3773 pattern). */
@@ -408,14 +394,14 @@ test_client_port_never_reused(void **state)
 		rp = open_udp(n, C4B, 22, 53, T0);
 		assert_int_not_equal(rp, 22);
 		assert_in_range(rp, 20, 30);
-		pg_free(n);
+		fx_free(n);
 
 		n = mk_relay(0, 0, seed * 0x9e3779b97f4a7c15ULL);
 		assert_non_null(n);
 		rp = open_udp(n, C4, 61234, 53, T0);
 		assert_int_not_equal(rp, 61234);
 		assert_in_range(rp, DEF_LO, DEF_HI);
-		pg_free(n);
+		fx_free(n);
 	}
 }
 
@@ -438,8 +424,8 @@ test_port_seed_matters(void **state)
 			same++;
 	}
 	assert_true(same < 8);
-	pg_free(a);
-	pg_free(b);
+	fx_free(a);
+	fx_free(b);
 }
 
 /* A tiny range runs out: no_port, counted; the existing mappings still work. */
@@ -477,7 +463,7 @@ test_port_exhaustion(void **state)
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
 	/* a mapped endpoint opens another flow on its mapping */
 	assert_int_equal(open_udp(n, "198.51.100.1", 40000, 54, T0), rp[0]);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* A mapping lives while any of its flows does, then its port is free again. */
@@ -526,7 +512,7 @@ test_mapping_release(void **state)
 		snprintf(c, sizeof(c), "198.51.100.%d", i + 101);
 		open_udp(n, c, 40000, 53, T0 + SEC(1001));
 	}
-	pg_free(n);
+	fx_free(n);
 }
 
 /* A reply to a relay port nobody holds is dropped. */
@@ -543,7 +529,7 @@ test_relay_unknown_port(void **state)
 	rp = open_udp(n, C4, 40000, 53, T0);
 	pg_udp(&x, B4, 53, R4, (uint16_t)(rp == DEF_HI ? rp - 2 : rp + 2), 10);
 	assert_drop(pg_run(n, &x, NAT_SIDE_INSIDE, T0, &why), why, NAT_DROP_NO_FLOW);
-	pg_free(n);
+	fx_free(n);
 }
 
 static struct nat *
@@ -551,15 +537,13 @@ mk_hairpin(uint8_t source)
 {
 	struct nat_settings s;
 
-	pg_settings_init(&s);
-	rules[0] = pg_rule(LANS4, NAT_P_TCP | NAT_P_UDP, 81, 81, 80);
+	rules[0] = fx_rule(LANS4, NAT_P_TCP | NAT_P_UDP, 81, 81, 80);
 	rules[0].source = source;
 	rules[0].relay_src = pg_addr(R4);
-	s.rules = rules;
-	s.nrules = 1;
+	fx_settings(&s, rules, 1);
 	s.hairpin4 = true;
 	s.hairpin_src4 = pg_addr(H4);
-	return pg_nat(&s);
+	return fx_nat(&s);
 }
 
 /* Hairpin: a LAN client reaching a LAN server via the public address. */
@@ -608,7 +592,7 @@ hairpin(uint8_t source, bool partial)
 		assert_pkt_tuple(&pi, C4, 40000, LANS4, 80);
 	else
 		assert_true(pg_addr_eq(&pi.src, R4));
-	pg_free(n);
+	fx_free(n);
 }
 
 static void test_hairpin_keep(void **s) { (void)s; hairpin(NAT_SOURCE_KEEP, false); }
@@ -635,7 +619,7 @@ test_hairpin_reply_any_side(void **state)
 	assert_forward(n, &x, NAT_SIDE_INSIDE, T0);
 	assert_parse(&x, &pi);
 	assert_pkt_tuple(&pi, P4, 81, LANC4, 5353);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Hairpin for IPv6: the LAN client's source becomes hairpin_src6. */
@@ -649,13 +633,11 @@ test_hairpin6(void **state)
 	uint16_t hp;
 
 	(void)state;
-	pg_settings_init(&s);
-	rules[0] = pg_rule("fd00:1::32", NAT_P_TCP | NAT_P_UDP, 81, 81, 80);
-	s.rules = rules;
-	s.nrules = 1;
+	rules[0] = fx_rule("fd00:1::32", NAT_P_TCP | NAT_P_UDP, 81, 81, 80);
+	fx_settings(&s, rules, 1);
 	s.hairpin6 = true;
 	s.hairpin_src6 = pg_addr("fd00:1::1");
-	n = pg_nat(&s);
+	n = fx_nat(&s);
 	assert_non_null(n);
 	pg_udp(&x, "fd00:1::50", 5000, P6, 81, 10);
 	pg_make_partial(&x);
@@ -668,7 +650,7 @@ test_hairpin6(void **state)
 	assert_forward(n, &x, NAT_SIDE_LAN, T0);
 	assert_parse(&x, &pi);
 	assert_pkt_tuple(&pi, P6, 81, "fd00:1::50", 5000);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* A LAN-opened flow's client packet arriving on the public side: wrong_side. */
@@ -685,7 +667,7 @@ test_hairpin_wrong_side(void **state)
 	assert_forward(n, &x, NAT_SIDE_LAN, T0);
 	pg_udp(&x, LANC4, 5353, P4, 81, 12);
 	assert_drop(pg_run(n, &x, NAT_SIDE_PUBLIC, T0, &why), why, NAT_DROP_WRONG_SIDE);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Evicting a full-NAT flow releases its mapping and port. */
@@ -699,12 +681,11 @@ test_eviction_releases_mapping(void **state)
 	int i;
 
 	(void)state;
-	pg_settings_init(&s);
-	relay_rules(&s);
+	fx_settings(&s, rules, relay_rules());
 	s.max_flows = 2;
 	s.nat_port_lo = 61000;
 	s.nat_port_hi = 61001;
-	n = pg_nat(&s);
+	n = fx_nat(&s);
 	assert_non_null(n);
 	for (i = 1; i <= 6; i++) {
 		snprintf(c, sizeof(c), "198.51.100.%d", i);
@@ -714,7 +695,7 @@ test_eviction_releases_mapping(void **state)
 	assert_int_equal(st.flows_evicted, 4);
 	assert_int_equal(st.mappings, 2);
 	assert_int_equal(st.drops[NAT_DROP_NO_PORT], 0);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Mid-stream pickup in full NAT gets a mapping like a SYN would. */
@@ -737,37 +718,37 @@ test_relay_pickup(void **state)
 	assert_forward(n, &x, NAT_SIDE_INSIDE, T0);
 	assert_parse(&x, &pi);
 	assert_pkt_tuple(&pi, P4, 80, C4, 40000);
-	pg_free(n);
+	fx_free(n);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		PG_TEST(test_relay_tcp4),
-		PG_TEST(test_relay_tcp4_partial),
-		PG_TEST(test_relay_tcp6),
-		PG_TEST(test_relay_tcp6_partial),
-		PG_TEST(test_relay_udp_single_nic),
-		PG_TEST(test_relay_echo),
-		PG_TEST(test_relay_echo_same_id),
-		PG_TEST(test_endpoint_independent),
-		PG_TEST(test_same_target_two_public_ports),
-		PG_TEST(test_no_overloading),
-		PG_TEST(test_parity),
-		PG_TEST(test_client_port_never_reused),
-		PG_TEST(test_port_seed_matters),
-		PG_TEST(test_port_exhaustion),
-		PG_TEST(test_mapping_release),
-		PG_TEST(test_relay_unknown_port),
-		PG_TEST(test_hairpin_keep),
-		PG_TEST(test_hairpin_keep_partial),
-		PG_TEST(test_hairpin_relay_rule),
-		PG_TEST(test_hairpin_reply_any_side),
-		PG_TEST(test_hairpin6),
-		PG_TEST(test_hairpin_wrong_side),
-		PG_TEST(test_eviction_releases_mapping),
-		PG_TEST(test_relay_pickup),
+		FX_TEST(test_relay_tcp4),
+		FX_TEST(test_relay_tcp4_partial),
+		FX_TEST(test_relay_tcp6),
+		FX_TEST(test_relay_tcp6_partial),
+		FX_TEST(test_relay_udp_single_nic),
+		FX_TEST(test_relay_echo),
+		FX_TEST(test_relay_echo_same_id),
+		FX_TEST(test_endpoint_independent),
+		FX_TEST(test_same_target_two_public_ports),
+		FX_TEST(test_no_overloading),
+		FX_TEST(test_parity),
+		FX_TEST(test_client_port_never_reused),
+		FX_TEST(test_port_seed_matters),
+		FX_TEST(test_port_exhaustion),
+		FX_TEST(test_mapping_release),
+		FX_TEST(test_relay_unknown_port),
+		FX_TEST(test_hairpin_keep),
+		FX_TEST(test_hairpin_keep_partial),
+		FX_TEST(test_hairpin_relay_rule),
+		FX_TEST(test_hairpin_reply_any_side),
+		FX_TEST(test_hairpin6),
+		FX_TEST(test_hairpin_wrong_side),
+		FX_TEST(test_eviction_releases_mapping),
+		FX_TEST(test_relay_pickup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

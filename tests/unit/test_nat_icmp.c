@@ -12,9 +12,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "pktgen.h"
-
-#define ALLP (NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP)
 
 static struct nat_rule rules[4];
 
@@ -22,22 +21,14 @@ static struct nat_rule rules[4];
 static struct nat *
 mk(void)
 {
-	struct nat_settings s;
-
-	rules[0] = pg_rule(B4, NAT_P_TCP | NAT_P_UDP, 5300, 5300, 53);
-	rules[0].source = NAT_SOURCE_RELAY;
-	rules[0].relay_src = pg_addr(R4);
-	rules[1] = pg_rule(B4, ALLP, 1, 65535, 0);
+	rules[0] = fx_relay_rule(B4, NAT_P_TCP | NAT_P_UDP, 5300, 5300, 53, R4);
+	rules[1] = fx_rule(B4, ALLP, 1, 65535, 0);
 	rules[1].match_dst = true;
 	rules[1].dst = pg_addr(P4B);
 	rules[1].source = NAT_SOURCE_RELAY;
 	rules[1].relay_src = pg_addr(R4);
-	rules[2] = pg_rule(B4, ALLP, 1, 65535, 0);
-	rules[3] = pg_rule(B6, ALLP, 1, 65535, 0);
-	pg_settings_init(&s);
-	s.rules = rules;
-	s.nrules = 4;
-	return pg_nat(&s);
+	fx_keep_all(&rules[2]);
+	return fx_engine(rules, 4);
 }
 
 static bool
@@ -144,7 +135,7 @@ orig_dir(struct pg_pkt *o, const char *from, uint8_t type, uint8_t code, uint32_
 	assert_quote_is(&e, o, qlen);
 	nat_get_stats(n, &st);
 	assert_int_equal(st.icmp_translated, 1);
-	pg_free(n);
+	fx_free(n);
 }
 
 static void
@@ -280,7 +271,7 @@ test_error_about_later_fragment(void **state)
 	v = pg_run(n, &e, NAT_SIDE_INSIDE, T0 + 2, NULL);
 	assert_int_not_equal(v, NAT_FORWARD);
 	assert_int_not_equal(v, NAT_NOT_OURS);
-	pg_free(n);
+	fx_free(n);
 }
 
 static void
@@ -337,7 +328,7 @@ test_packet_too_big6_partial(void **state)
 	e.has_vnet = false;
 	assert_pkt_csums(&e);
 	assert_quote_is(&e, &o, o.len);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Full NAT: the error reaches R; the client gets it quoting its own packet. */
@@ -394,7 +385,7 @@ reply_dir(const char *c, const char *p, uint16_t pport, const char *b, uint16_t 
 	assert_forward(n, &e, NAT_SIDE_PUBLIC, T0 + 2);
 	assert_outer(&e, want_src, b, type, code, 0);
 	assert_quote_is(&e, &o, qlen);
-	pg_free(n);
+	fx_free(n);
 }
 
 static void
@@ -464,7 +455,7 @@ test_unknown_flow(void **state)
 	assert_int_equal(st.not_ours, 4);
 	assert_int_equal(st.icmp_translated, 0);
 	assert_int_equal(st.flows_created, 1);
-	pg_free(n);
+	fx_free(n);
 }
 
 /*
@@ -477,21 +468,15 @@ static void
 test_inside_echo_not_ours(void **state)
 {
 	struct nat_rule r[2];
-	struct nat_settings s;
 	struct pg_pkt p, copy;
 	enum nat_drop_reason why;
 	struct nat *n;
 
 	(void)state;
-	r[0] = pg_rule(B4, NAT_P_UDP, 5300, 5300, 53);
-	r[0].source = NAT_SOURCE_RELAY;
-	r[0].relay_src = pg_addr(R4);
-	r[1] = pg_rule(B4, ALLP, 1, 65535, 0);
+	r[0] = fx_relay_rule(B4, NAT_P_UDP, 5300, 5300, 53, R4);
+	r[1] = fx_rule(B4, ALLP, 1, 65535, 0);
 	r[1].pub = pg_addr(P4);
-	pg_settings_init(&s);
-	s.rules = r;
-	s.nrules = 2;
-	n = pg_nat(&s);
+	n = fx_engine(r, 2);
 	assert_non_null(n);
 	pg_echo(&p, B4, R4, 777, false);
 	copy = p;
@@ -510,7 +495,7 @@ test_inside_echo_not_ours(void **state)
 	pg_echo(&p, B4, C4, 778, true);
 	assert_forward(n, &p, NAT_SIDE_INSIDE, T0);
 	assert_int_equal(pg_flow_count(n, T0), 1);
-	pg_free(n);
+	fx_free(n);
 }
 
 /*
@@ -521,18 +506,16 @@ test_inside_echo_not_ours(void **state)
 static void
 test_lan_hairpin_addr_not_ours(void **state)
 {
-	struct nat_rule r = pg_rule(B4, ALLP, 1, 65535, 0);
+	struct nat_rule r = fx_rule(B4, ALLP, 1, 65535, 0);
 	struct nat_settings s;
 	struct pg_pkt p;
 	struct nat *n;
 
 	(void)state;
-	pg_settings_init(&s);
-	s.rules = &r;
-	s.nrules = 1;
+	fx_settings(&s, &r, 1);
 	s.hairpin4 = true;
 	s.hairpin_src4 = pg_addr(H4);
-	n = pg_nat(&s);
+	n = fx_nat(&s);
 	assert_non_null(n);
 	pg_echo(&p, LANC4, H4, 900, false);
 	assert_int_equal(pg_run(n, &p, NAT_SIDE_LAN, T0, NULL), NAT_NOT_OURS);
@@ -542,7 +525,7 @@ test_lan_hairpin_addr_not_ours(void **state)
 	pg_echo(&p, LANC4, P4, 900, false);
 	assert_forward(n, &p, NAT_SIDE_LAN, T0);
 	assert_int_equal(pg_flow_count(n, T0), 1);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Errors neither refresh nor remove a flow (idle time unchanged). */
@@ -586,7 +569,7 @@ test_error_never_touches_flow(void **state)
 	assert_true(pg_find_flow(n, T0 + SEC(401), PKT_IPPROTO_TCP, C4, 40001, &fi));
 	assert_string_equal(fi.state, nat_tcp_state_name(NAT_TCP_SYN_RECV));
 	assert_int_equal(fi.idle, 1);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Quote lengths: below IP header + 4 dropped; from + 8 on translated. */
@@ -618,7 +601,7 @@ test_quote_lengths(void **state)
 				    q, v);
 		}
 	}
-	pg_free(n);
+	fx_free(n);
 }
 
 /* A redirect quoting a flow is not one of the relayed error types. */
@@ -638,36 +621,36 @@ test_redirect_not_relayed(void **state)
 	pg_icmp_error(&e, B4, C4, 5, 0, 0, t.data, t.len);
 	v = pg_run(n, &e, NAT_SIDE_INSIDE, T0, &why);
 	assert_int_not_equal(v, NAT_FORWARD);
-	pg_free(n);
+	fx_free(n);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		PG_TEST(test_unreach_port_udp4),
-		PG_TEST(test_frag_needed_tcp4),
-		PG_TEST(test_time_exceeded_tcp4_options),
-		PG_TEST(test_quote_8_bytes_tcp4),
-		PG_TEST(test_quote_8_bytes_udp4),
-		PG_TEST(test_packet_too_big6),
-		PG_TEST(test_packet_too_big6_partial),
-		PG_TEST(test_unreach6_ext_headers),
-		PG_TEST(test_too_big_first_fragment),
-		PG_TEST(test_error_about_later_fragment),
-		PG_TEST(test_time_exceeded6_truncated),
-		PG_TEST(test_fullnat_orig_dir),
-		PG_TEST(test_quoted_echo),
-		PG_TEST(test_reply_dir_keep4),
-		PG_TEST(test_reply_dir_keep6),
-		PG_TEST(test_reply_dir_fullnat),
-		PG_TEST(test_reply_dir_router),
-		PG_TEST(test_unknown_flow),
-		PG_TEST(test_inside_echo_not_ours),
-		PG_TEST(test_lan_hairpin_addr_not_ours),
-		PG_TEST(test_error_never_touches_flow),
-		PG_TEST(test_quote_lengths),
-		PG_TEST(test_redirect_not_relayed),
+		FX_TEST(test_unreach_port_udp4),
+		FX_TEST(test_frag_needed_tcp4),
+		FX_TEST(test_time_exceeded_tcp4_options),
+		FX_TEST(test_quote_8_bytes_tcp4),
+		FX_TEST(test_quote_8_bytes_udp4),
+		FX_TEST(test_packet_too_big6),
+		FX_TEST(test_packet_too_big6_partial),
+		FX_TEST(test_unreach6_ext_headers),
+		FX_TEST(test_too_big_first_fragment),
+		FX_TEST(test_error_about_later_fragment),
+		FX_TEST(test_time_exceeded6_truncated),
+		FX_TEST(test_fullnat_orig_dir),
+		FX_TEST(test_quoted_echo),
+		FX_TEST(test_reply_dir_keep4),
+		FX_TEST(test_reply_dir_keep6),
+		FX_TEST(test_reply_dir_fullnat),
+		FX_TEST(test_reply_dir_router),
+		FX_TEST(test_unknown_flow),
+		FX_TEST(test_inside_echo_not_ours),
+		FX_TEST(test_lan_hairpin_addr_not_ours),
+		FX_TEST(test_error_never_touches_flow),
+		FX_TEST(test_quote_lengths),
+		FX_TEST(test_redirect_not_relayed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

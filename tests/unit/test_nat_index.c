@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "nat/nat_int.h"
+#include "fixture.h"
 #include "pktgen.h"
 
 /* A hash whose home slot is slot i of index x (multiply-shift inverted). */
@@ -200,7 +201,7 @@ static void
 test_index_engine(void **state)
 {
 	enum { N = 4096 };
-	struct nat_rule rule = pg_rule(B4, NAT_P_UDP, 1, 65535, 0);
+	struct nat_rule rule = fx_rule(B4, NAT_P_UDP, 1, 65535, 0);
 	struct nat_settings s;
 	struct nat_stats st;
 	enum nat_drop_reason why;
@@ -208,11 +209,9 @@ test_index_engine(void **state)
 	int i;
 
 	(void)state;
-	pg_settings_init(&s);
-	s.rules = &rule;
-	s.nrules = 1;
+	fx_settings(&s, &rule, 1);
 	s.max_flows = N;
-	assert_non_null(n = pg_nat(&s));
+	assert_non_null(n = fx_nat(&s));
 	for (i = 0; i < N; i++)
 		assert_verdict(flow_pkt(n, i, false, T0, &why), NAT_FORWARD, why);
 	/* the odd flows are answered (assured) and refreshed later */
@@ -249,7 +248,7 @@ test_index_engine(void **state)
 	assert_int_equal(st.flows_active, N);
 	assert_int_equal(st.drops[NAT_DROP_TABLE_FULL], 1);
 	assert_int_equal(pg_flow_count(n, T0 + SEC(305)), N);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* UDP of client i, IPv4 (even i) or IPv6 (odd i), to the public address. */
@@ -280,8 +279,8 @@ mixed_pkt(struct nat *n, int i, bool reply, uint64_t now,
 static void
 test_index_mixed_families(void **state)
 {
-	struct nat_rule rule[2] = { pg_rule(B4, NAT_P_UDP, 1, 65535, 0),
-	    pg_rule(B6, NAT_P_UDP, 1, 65535, 0) };
+	struct nat_rule rule[2] = { fx_rule(B4, NAT_P_UDP, 1, 65535, 0),
+	    fx_rule(B6, NAT_P_UDP, 1, 65535, 0) };
 	struct nat_settings s;
 	struct nat_stats st;
 	struct nat_flow_info fi;
@@ -290,11 +289,9 @@ test_index_mixed_families(void **state)
 	int i;
 
 	(void)state;
-	pg_settings_init(&s);
-	s.rules = rule;
-	s.nrules = 2;
+	fx_settings(&s, rule, 2);
 	s.max_flows = 64;
-	assert_non_null(n = pg_nat(&s));
+	assert_non_null(n = fx_nat(&s));
 	for (i = 0; i < 64; i++)
 		assert_verdict(mixed_pkt(n, i, false, T0 + SEC(i), &why),
 		    NAT_FORWARD, why);
@@ -328,19 +325,19 @@ test_index_mixed_families(void **state)
 	assert_int_equal(pg_sweep_all(n, T0 + SEC(1000)), 64);
 	nat_get_stats(n, &st);
 	assert_int_equal(st.flows_active, 0);
-	pg_free(n);
+	fx_free(n);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		PG_TEST(test_index_collisions),
-		PG_TEST(test_index_backward_shift),
-		PG_TEST(test_index_random),
-		PG_TEST(test_index_full),
-		PG_TEST(test_index_engine),
-		PG_TEST(test_index_mixed_families),
+		FX_TEST(test_index_collisions),
+		FX_TEST(test_index_backward_shift),
+		FX_TEST(test_index_random),
+		FX_TEST(test_index_full),
+		FX_TEST(test_index_engine),
+		FX_TEST(test_index_mixed_families),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,9 +14,9 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "pktgen.h"
 
-#define ALLP (NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP)
 #define FWD(V, W) assert_verdict((V), NAT_FORWARD, (W))
 #define SYN 0x02
 
@@ -27,11 +27,8 @@ static void
 settings(struct nat_settings *s, uint32_t max_flows, uint32_t flows,
     uint32_t rate, uint32_t burst)
 {
-	rules[0] = pg_rule(B4, ALLP, 1, 65535, 0);
-	rules[1] = pg_rule(B6, ALLP, 1, 65535, 0);
-	pg_settings_init(s);
-	s->rules = rules;
-	s->nrules = 2;
+	fx_keep_all(rules);
+	fx_settings(s, rules, 2);
 	s->max_flows = max_flows;
 	s->src_max_flows = flows;
 	s->src_rate = rate;
@@ -44,7 +41,7 @@ mk(uint32_t max_flows, uint32_t flows, uint32_t rate, uint32_t burst)
 	struct nat_settings s;
 
 	settings(&s, max_flows, flows, rate, burst);
-	return pg_nat(&s);
+	return fx_nat(&s);
 }
 
 /* A SYN from src:sport to the public address of its family. */
@@ -104,7 +101,7 @@ test_flows_per_source(void **state)
 		FWD(syn(n, "198.51.100.8", (uint16_t)(40000 + i), T0, &why), why);
 	/* packets of flows the source already has still pass */
 	FWD(syn(n, "198.51.100.7", 40000, T0 + 1, &why), why);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* A flow that expires gives its place back to its source. */
@@ -126,7 +123,7 @@ test_release_on_expiry(void **state)
 	FWD(udp(n, "198.51.100.9", 1003, T0 + SEC(302), &why), why);
 	assert_drop(udp(n, "198.51.100.9", 1004, T0 + SEC(302), &why), why,
 	    NAT_DROP_SRC_FLOWS);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* The token bucket: a burst at once, then rate per second. */
@@ -157,7 +154,7 @@ test_rate_per_source(void **state)
 	assert_drop(syn(n, "198.51.100.20", p++, T0 + SEC(60), &why), why,
 	    NAT_DROP_SRC_RATE);
 	assert_int_equal(stat_drop(n, NAT_DROP_SRC_RATE), 4);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Over one simulated minute a flooding source gets rate * 60 + burst. */
@@ -175,7 +172,7 @@ test_rate_sustained(void **state)
 		if (syn(n, "198.51.100.30", p++, T0 + t, &why) == NAT_FORWARD)
 			ok++;
 	assert_int_equal(ok, 50 + 50 * 60);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* IPv6 sources count by /64: another address in the /64 shares the limit. */
@@ -191,7 +188,7 @@ test_ipv6_prefix(void **state)
 	assert_drop(syn(n, "2001:db8:100:0:ffff::1", 3000, T0, &why), why,
 	    NAT_DROP_SRC_FLOWS);
 	FWD(syn(n, "2001:db8:100:1::10", 3000, T0, &why), why);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Replies and other sides are not limited; flows from the inside never open. */
@@ -210,7 +207,7 @@ test_replies_unlimited(void **state)
 		FWD(pg_run(n, &x, NAT_SIDE_INSIDE, T0, &why), why);
 		FWD(udp(n, "198.51.100.40", 5000, T0, &why), why);
 	}
-	pg_free(n);
+	fx_free(n);
 }
 
 /*
@@ -250,7 +247,7 @@ test_source_table_full(void **state)
 	    NAT_DROP_TABLE_FULL);
 	/* packets of existing flows still pass */
 	FWD(udp(n, "198.51.100.2", 6000, T0 + SEC(7), &why), why);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Many spoofed sources against a small table: bounded, no crash, counted. */
@@ -274,7 +271,7 @@ test_spoofed_flood(void **state)
 	assert_true(st.flows_active <= 64);
 	assert_true(st.sources_tracked <= 64);
 	assert_true(nat_memory(n) < 4 * 1024 * 1024);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* A reload turns limits on; flows from before do not count. */
@@ -299,7 +296,7 @@ test_reconfigure_turns_on(void **state)
 	settings(&s, 100, 0, 2000000, 0);
 	assert_int_equal(nat_reconfigure(n, &s, err), -1);
 	assert_non_null(strstr(err, "rate"));
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Corrupt the L4 checksum of a built packet (IPv4: header of 20 bytes). */
@@ -353,7 +350,7 @@ test_bad_csum(void **state)
 	pg_udp(&x, "198.51.100.60", 1002, P4, 53, 8);
 	corrupt(&x, 26);
 	FWD(pg_run(n, &x, NAT_SIDE_PUBLIC, T0, &why), why);
-	pg_free(n);
+	fx_free(n);
 }
 
 int

@@ -14,9 +14,9 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "pktgen.h"
 
-#define ALLP (NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP)
 #define MTU 1420
 
 static struct nat_rule rules[2];
@@ -27,14 +27,11 @@ mk(uint16_t mtu)
 {
 	struct nat_settings s;
 
-	rules[0] = pg_rule(B4, ALLP, 1, 65535, 0);
-	rules[1] = pg_rule(B6, ALLP, 1, 65535, 0);
+	fx_keep_all(rules);
 	rules[0].mtu = rules[1].mtu = mtu;
-	pg_settings_init(&s);
-	s.rules = rules;
-	s.nrules = 2;
+	fx_settings(&s, rules, 2);
 	s.ttl_mode = NAT_TTL_RESTORE;
-	return pg_nat(&s);
+	return fx_nat(&s);
 }
 
 /* A UDP datagram of total length len from the client, DF as asked (v4). */
@@ -103,7 +100,7 @@ test_v4_df(void **state)
 	big_udp(&x, false, 40000, MTU, true);
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0 + 2);
 	assert_int_equal(pg_flow_count(n, T0 + 2), 1);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* IPv4 without DF: the kernel fragments it on the way; forwarded. */
@@ -117,7 +114,7 @@ test_v4_no_df(void **state)
 	assert_non_null(n);
 	big_udp(&x, false, 40000, 1500, false);
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* IPv6 is never fragmented on the way: too big whatever the flags. */
@@ -133,7 +130,7 @@ test_v6(void **state)
 	expect_too_big(n, &x, MTU);
 	big_udp(&x, true, 40000, MTU, false);
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0 + 2);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* A flow that exists: its big packet is refused, the flow stays. */
@@ -163,7 +160,7 @@ test_existing_flow(void **state)
 	sp.df = true;
 	pg_build(&sp, &x);
 	assert_forward(n, &x, NAT_SIDE_INSIDE, T0 + 3);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* ICMP echo with DF (ping -M do): too big, quoting the echo. */
@@ -182,7 +179,7 @@ test_echo(void **state)
 	sp.df = true;
 	pg_build(&sp, &x);
 	expect_too_big(n, &x, MTU);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* GSO superpackets are cut to size by the kernel: forwarded whole. */
@@ -207,7 +204,7 @@ test_gso(void **state)
 	x.vnet.gso_size = 1368;
 	x.vnet.hdr_len = 40;
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0 + 1);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* A rule without an MTU checks nothing. */
@@ -223,7 +220,7 @@ test_unchecked(void **state)
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
 	big_udp(&x, true, 40000, 3000, false);
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* An MTU below the family's minimum is refused at creation. */
@@ -234,13 +231,10 @@ test_bad_mtu(void **state)
 	char err[NAT_ERRLEN];
 
 	(void)state;
-	rules[0] = pg_rule(B4, ALLP, 1, 65535, 0);
-	rules[1] = pg_rule(B6, ALLP, 1, 65535, 0);
+	fx_keep_all(rules);
 	rules[0].mtu = 1500;
 	rules[1].mtu = 1000;
-	pg_settings_init(&s);
-	s.rules = rules;
-	s.nrules = 2;
+	fx_settings(&s, rules, 2);
 	assert_null(nat_create(&s, err));
 	assert_non_null(strstr(err, "below the IPv6 minimum"));
 	rules[1].mtu = 1280;
@@ -253,13 +247,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_v4_df, pg_teardown),
-		cmocka_unit_test_teardown(test_v4_no_df, pg_teardown),
-		cmocka_unit_test_teardown(test_v6, pg_teardown),
-		cmocka_unit_test_teardown(test_existing_flow, pg_teardown),
-		cmocka_unit_test_teardown(test_echo, pg_teardown),
-		cmocka_unit_test_teardown(test_gso, pg_teardown),
-		cmocka_unit_test_teardown(test_unchecked, pg_teardown),
+		cmocka_unit_test_teardown(test_v4_df, fx_teardown),
+		cmocka_unit_test_teardown(test_v4_no_df, fx_teardown),
+		cmocka_unit_test_teardown(test_v6, fx_teardown),
+		cmocka_unit_test_teardown(test_existing_flow, fx_teardown),
+		cmocka_unit_test_teardown(test_echo, fx_teardown),
+		cmocka_unit_test_teardown(test_gso, fx_teardown),
+		cmocka_unit_test_teardown(test_unchecked, fx_teardown),
 		cmocka_unit_test(test_bad_mtu),
 	};
 

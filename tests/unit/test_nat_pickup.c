@@ -16,9 +16,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "pktgen.h"
-
-#define ALLP (NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP)
 
 static struct nat_rule rules[4];
 
@@ -28,21 +27,18 @@ mk(size_t n, uint32_t max_flows)
 {
 	struct nat_settings s;
 
-	pg_settings_init(&s);
-	s.rules = rules;
-	s.nrules = n;
+	fx_settings(&s, rules, n);
 	s.max_flows = max_flows;
-	return pg_nat(&s);
+	return fx_nat(&s);
 }
 
 /* The keep-client-ip catch-all of both families, replies answering P4 / P6. */
 static struct nat *
 mk_backend(uint32_t max_flows)
 {
-	rules[0] = pg_rule(B4, ALLP, 1, 65535, 0);
+	fx_keep_all(rules);
 	rules[0].pub = pg_addr(P4);
 	rules[0].id = 1;
-	rules[1] = pg_rule(B6, ALLP, 1, 65535, 0);
 	rules[1].pub = pg_addr(P6);
 	rules[1].id = 2;
 	return mk(2, max_flows);
@@ -127,8 +123,8 @@ rebuild_case(const char *c, const char *p, const char *b, uint8_t proto,
 	assert_int_equal(st.flows_created, 1);
 	assert_int_equal(st.flows_active, 1);
 	assert_int_equal(st.drops[NAT_DROP_NO_FLOW], 0);
-	pg_free(a);
-	pg_free(n);
+	fx_free(a);
+	fx_free(n);
 }
 
 static void test_rebuild_tcp4(void **s) { (void)s; rebuild_case(C4, P4, B4, PKT_IPPROTO_TCP, false); }
@@ -148,7 +144,7 @@ test_pickup_port_map(void **state)
 	enum nat_drop_reason why;
 
 	(void)state;
-	rules[0] = pg_rule(B4, NAT_P_TCP | NAT_P_UDP, 81, 81, 80);
+	rules[0] = fx_rule(B4, NAT_P_TCP | NAT_P_UDP, 81, 81, 80);
 	rules[0].match_dst = true;
 	rules[0].dst = pg_addr(P4B);
 	assert_non_null(n = mk(1, 64));
@@ -164,7 +160,7 @@ test_pickup_port_map(void **state)
 	pg_tcp(&x, B4, 81, C4, 40001, PKT_TCP_ACK);
 	assert_drop(pg_run(n, &x, NAT_SIDE_INSIDE, T0, &why), why,
 	    NAT_DROP_NO_FLOW);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* What the rules cannot rebuild stays dropped as no_flow. */
@@ -183,9 +179,8 @@ test_pickup_refused(void **state)
 	rules[0].action = NAT_RULE_PASS;
 	rules[0].protos = NAT_P_TCP;
 	rules[0].port_lo = rules[0].port_hi = 22;
-	rules[1] = pg_rule(B4, ALLP, 1, 65535, 0);
+	fx_keep_all(&rules[1]);
 	rules[1].pub = pg_addr(P4);
-	rules[2] = pg_rule(B6, ALLP, 1, 65535, 0);
 	assert_non_null(n = mk(3, 64));
 	pg_tcp(&x, B4, 22, C4, 40000, PKT_TCP_ACK);
 	assert_drop(pg_run(n, &x, NAT_SIDE_INSIDE, T0, &why), why, NAT_DROP_NO_FLOW);
@@ -205,17 +200,17 @@ test_pickup_refused(void **state)
 	assert_drop(pg_run(n, &x, NAT_SIDE_INSIDE, T0, &why), why, NAT_DROP_BAD_CSUM);
 	nat_get_stats(n, &st);
 	assert_int_equal(st.flows_created, 0);
-	pg_free(n);
+	fx_free(n);
 
 	/* full NAT: the relay port was the engine's choice, not the rules' */
-	rules[0] = pg_rule(B4, ALLP, 1, 65535, 0);
+	rules[0] = fx_rule(B4, ALLP, 1, 65535, 0);
 	rules[0].pub = pg_addr(P4);
 	rules[0].source = NAT_SOURCE_RELAY;
 	rules[0].relay_src = pg_addr(R4);
 	assert_non_null(n = mk(1, 64));
 	pg_tcp(&x, B4, 80, R4, 61000, PKT_TCP_ACK);
 	assert_drop(pg_run(n, &x, NAT_SIDE_INSIDE, T0, &why), why, NAT_DROP_NO_FLOW);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* tcp_no_pickup turns reply-side pickup off as well. */
@@ -228,19 +223,17 @@ test_pickup_off(void **state)
 	enum nat_drop_reason why;
 
 	(void)state;
-	rules[0] = pg_rule(B4, ALLP, 1, 65535, 0);
+	rules[0] = fx_rule(B4, ALLP, 1, 65535, 0);
 	rules[0].pub = pg_addr(P4);
-	pg_settings_init(&s);
-	s.rules = rules;
-	s.nrules = 1;
+	fx_settings(&s, rules, 1);
 	s.tcp_no_pickup = true;
-	assert_non_null(n = pg_nat(&s));
+	assert_non_null(n = fx_nat(&s));
 	pg_tcp(&x, B4, 80, C4, 40000, PKT_TCP_ACK);
 	assert_drop(pg_run(n, &x, NAT_SIDE_INSIDE, T0, &why), why, NAT_DROP_NO_FLOW);
 	/* UDP has no handshake to wait for: still rebuilt */
 	pg_udp(&x, B4, 53, C4, 40000, 20);
 	fwd(n, &x, NAT_SIDE_INSIDE, T0);
-	pg_free(n);
+	fx_free(n);
 }
 
 /*
@@ -272,7 +265,7 @@ test_pickup_one_sided(void **state)
 	assert_int_equal(pg_sweep_all(n, T0 + SEC(242)), 1);
 	assert_false(pg_find_flow(n, T0 + SEC(242), PKT_IPPROTO_TCP, C4, 40000, &fi));
 	assert_true(pg_find_flow(n, T0 + SEC(242), PKT_IPPROTO_TCP, C4, 40001, &fi));
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Open and assure a TCP flow from client port cp. */
@@ -316,7 +309,7 @@ test_evict_rebuildable(void **state)
 	nat_get_stats(n, &st);
 	assert_int_equal(st.flows_evicted, 2);
 	assert_int_equal(st.drops[NAT_DROP_TABLE_FULL], 0);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Full NAT flows, assured, are never evicted: the new flow is refused. */
@@ -330,9 +323,7 @@ test_no_evict_full_nat(void **state)
 	uint16_t cp;
 
 	(void)state;
-	rules[0] = pg_rule(B4, ALLP, 1, 65535, 0);
-	rules[0].source = NAT_SOURCE_RELAY;
-	rules[0].relay_src = pg_addr(R4);
+	rules[0] = fx_relay_rule(B4, ALLP, 1, 65535, 0, R4);
 	assert_non_null(n = mk(1, 2));
 	for (cp = 1; cp <= 2; cp++) {
 		pg_tcp(&x, C4, (uint16_t)(40000 + cp), P4, 80, PKT_TCP_SYN);
@@ -346,7 +337,7 @@ test_no_evict_full_nat(void **state)
 	pg_tcp(&x, C4, 50000, P4, 80, PKT_TCP_SYN);
 	assert_drop(pg_run(n, &x, NAT_SIDE_PUBLIC, T0, &why), why,
 	    NAT_DROP_TABLE_FULL);
-	pg_free(n);
+	fx_free(n);
 }
 
 /*
@@ -365,7 +356,7 @@ test_udp_answered_once(void **state)
 
 	(void)state;
 	/* no public address: nothing rebuildable, only assurance counts */
-	rules[0] = pg_rule(B4, ALLP, 1, 65535, 0);
+	rules[0] = fx_rule(B4, ALLP, 1, 65535, 0);
 	assert_non_null(n = mk(1, 64));
 	for (i = 0; i < 5000; i++) {
 		pg_udp(&x, C4, (uint16_t)(10000 + i), P4, 53, 20);
@@ -389,26 +380,26 @@ test_udp_answered_once(void **state)
 	fwd(n, &x, NAT_SIDE_PUBLIC, T0 + SEC(7));
 	assert_true(pg_find_flow(n, T0 + SEC(7), PKT_IPPROTO_UDP, C4B, 5000, &fi));
 	assert_true(fi.assured);
-	pg_free(n);
+	fx_free(n);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		PG_TEST(test_rebuild_tcp4),
-		PG_TEST(test_rebuild_tcp4_partial),
-		PG_TEST(test_rebuild_tcp6),
-		PG_TEST(test_rebuild_udp4),
-		PG_TEST(test_rebuild_udp6),
-		PG_TEST(test_rebuild_echo4),
-		PG_TEST(test_pickup_port_map),
-		PG_TEST(test_pickup_refused),
-		PG_TEST(test_pickup_off),
-		PG_TEST(test_pickup_one_sided),
-		PG_TEST(test_evict_rebuildable),
-		PG_TEST(test_no_evict_full_nat),
-		PG_TEST(test_udp_answered_once),
+		FX_TEST(test_rebuild_tcp4),
+		FX_TEST(test_rebuild_tcp4_partial),
+		FX_TEST(test_rebuild_tcp6),
+		FX_TEST(test_rebuild_udp4),
+		FX_TEST(test_rebuild_udp6),
+		FX_TEST(test_rebuild_echo4),
+		FX_TEST(test_pickup_port_map),
+		FX_TEST(test_pickup_refused),
+		FX_TEST(test_pickup_off),
+		FX_TEST(test_pickup_one_sided),
+		FX_TEST(test_evict_rebuildable),
+		FX_TEST(test_no_evict_full_nat),
+		FX_TEST(test_udp_answered_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "pktgen.h"
 
-#define ALLP (NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP)
 #define HALF 0x80000000U
 
 static struct nat_rule rules[2];
@@ -23,14 +23,8 @@ static struct nat_rule rules[2];
 static struct nat *
 mk(void)
 {
-	struct nat_settings s;
-
-	rules[0] = pg_rule(B4, ALLP, 1, 65535, 0);
-	rules[1] = pg_rule(B6, ALLP, 1, 65535, 0);
-	pg_settings_init(&s);
-	s.rules = rules;
-	s.nrules = 2;
-	return pg_nat(&s);
+	fx_keep_all(rules);
+	return fx_engine(rules, 2);
 }
 
 /* One segment of the test connection: dir 0 client, 1 backend. */
@@ -257,7 +251,7 @@ test_rst_pickup(void **state)
 	FWD(n, &r, T0);
 	flow_of(n, 4, T0, &fi);
 	assert_string_equal(fi.state, "closed");
-	pg_free(n);
+	fx_free(n);
 
 	n = mk();
 	FWD(n, &a, T0);
@@ -296,12 +290,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		PG_TEST(test_rst_in_window),
-		PG_TEST(test_rst_out_of_window),
-		PG_TEST(test_rst_window_edge),
-		PG_TEST(test_rst_wrap),
-		PG_TEST(test_rst_pickup),
-		PG_TEST(test_rst_reopen),
+		FX_TEST(test_rst_in_window),
+		FX_TEST(test_rst_out_of_window),
+		FX_TEST(test_rst_window_edge),
+		FX_TEST(test_rst_wrap),
+		FX_TEST(test_rst_pickup),
+		FX_TEST(test_rst_reopen),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

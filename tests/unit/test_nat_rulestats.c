@@ -12,9 +12,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "pktgen.h"
-
-#define ALLP (NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP)
 
 /* A forward of tcp/80 (id 7) before a default destination (ids 1 and 2). */
 static struct nat_rule rs_rules[3];
@@ -23,18 +22,12 @@ static struct nat_rule rs_rules[3];
 static struct nat *
 rs_engine(void)
 {
-	struct nat_settings s;
-
-	rs_rules[0] = pg_rule(B4, NAT_P_TCP, 80, 80, 8080);
+	rs_rules[0] = fx_rule(B4, NAT_P_TCP, 80, 80, 8080);
 	rs_rules[0].id = 7;
-	rs_rules[1] = pg_rule(B4, ALLP, 1, 65535, 0);
+	fx_keep_all(&rs_rules[1]);
 	rs_rules[1].id = 1;
-	rs_rules[2] = pg_rule(B6, ALLP, 1, 65535, 0);
 	rs_rules[2].id = 1;	/* one config rule, two engine rules */
-	pg_settings_init(&s);
-	s.rules = rs_rules;
-	s.nrules = 3;
-	return pg_nat(&s);
+	return fx_engine(rs_rules, 3);
 }
 
 /* The counters of one id, failing the test when it has none. */
@@ -121,13 +114,11 @@ test_reload(void **state)
 	(void)state;
 	rs_udp(n, C4, P4, 5000, 53, T0);
 	rs_udp(n, C4, P4, 5001, 53, T0);
-	pg_settings_init(&s);
-	r[0] = pg_rule(B4, NAT_P_UDP, 9000, 9000, 0);
+	r[0] = fx_rule(B4, NAT_P_UDP, 9000, 9000, 0);
 	r[0].id = 9;		/* new id; id 7 is gone */
-	r[1] = pg_rule(B4, ALLP, 1, 65535, 0);
+	r[1] = fx_rule(B4, ALLP, 1, 65535, 0);
 	r[1].id = 1;
-	s.rules = r;
-	s.nrules = 2;
+	fx_settings(&s, r, 2);
 	assert_int_equal(nat_reconfigure(n, &s, err), 0);
 	assert_int_equal(rs_of(n, 1).packets, 2);
 	assert_int_equal(rs_of(n, 1).flows_created, 2);
@@ -192,9 +183,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		PG_TEST(test_counts),
-		PG_TEST(test_reload),
-		PG_TEST(test_delete),
+		FX_TEST(test_counts),
+		FX_TEST(test_reload),
+		FX_TEST(test_delete),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,9 +17,9 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "pktgen.h"
 
-#define ALLP (NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP)
 #define MAXF 1024
 #define LANS6 "fd00:1::32"
 #define LANC6 "fd00:1::50"
@@ -53,35 +53,30 @@ mk(const struct mkopt *o)
 	struct nat_settings s;
 	size_t n = 0;
 
-	pg_settings_init(&s);
+	if (!o->no_relay_rules) {
+		rules[n] = fx_relay_rule(B4, ALLP, 80, 81, 0,
+		    o->relay4 ? o->relay4 : R4);
+		rules[n++].id = 1;
+		rules[n] = fx_relay_rule(B6, ALLP, 80, 81, 0, R6);
+		rules[n++].id = 2;
+	}
+	rules[n] = fx_rule(LANS4, NAT_P_TCP | NAT_P_UDP, 8080, 8080, 80);
+	rules[n++].id = 3;
+	rules[n] = fx_rule(LANS6, NAT_P_TCP | NAT_P_UDP, 8080, 8080, 80);
+	rules[n++].id = 4;
+	rules[n] = fx_rule(B4, NAT_P_TCP | NAT_P_UDP, 90, 90, 0);
+	rules[n].pub = pg_addr(P4);
+	rules[n++].id = 5;
+	fx_settings(&s, rules, n);
 	s.hash_key[0] ^= o->seed;
 	s.port_seed ^= o->seed * 7919;
 	s.max_flows = o->max_flows ? o->max_flows : MAXF;
 	s.nat_port_lo = o->port_lo;
 	s.nat_port_hi = o->port_hi;
-	if (!o->no_relay_rules) {
-		rules[n] = pg_rule(B4, ALLP, 80, 81, 0);
-		rules[n].source = NAT_SOURCE_RELAY;
-		rules[n].relay_src = pg_addr(o->relay4 ? o->relay4 : R4);
-		rules[n++].id = 1;
-		rules[n] = pg_rule(B6, ALLP, 80, 81, 0);
-		rules[n].source = NAT_SOURCE_RELAY;
-		rules[n].relay_src = pg_addr(R6);
-		rules[n++].id = 2;
-	}
-	rules[n] = pg_rule(LANS4, NAT_P_TCP | NAT_P_UDP, 8080, 8080, 80);
-	rules[n++].id = 3;
-	rules[n] = pg_rule(LANS6, NAT_P_TCP | NAT_P_UDP, 8080, 8080, 80);
-	rules[n++].id = 4;
-	rules[n] = pg_rule(B4, NAT_P_TCP | NAT_P_UDP, 90, 90, 0);
-	rules[n].pub = pg_addr(P4);
-	rules[n++].id = 5;
-	s.rules = rules;
-	s.nrules = n;
 	s.hairpin4 = s.hairpin6 = true;
 	s.hairpin_src4 = pg_addr(H4);
 	s.hairpin_src6 = pg_addr(H6);
-	return pg_nat(&s);
+	return fx_nat(&s);
 }
 
 /* An engine with default options but this seed. */
@@ -326,9 +321,9 @@ survive(uint8_t proto, bool v6, bool hairpin)
 	rep = adopt(c, 1, T0 + SEC(8));
 	assert_int_equal(rep.adopted, 1);
 	same_in_both(a, c, &e, true, rp, PKT_TCP_ACK, T0 + SEC(8));
-	pg_free(a);
-	pg_free(b);
-	pg_free(c);
+	fx_free(a);
+	fx_free(b);
+	fx_free(c);
 }
 
 static void test_fullnat_tcp4(void **s) { (void)s; survive(PKT_IPPROTO_TCP, false, false); }
@@ -380,8 +375,8 @@ test_port_claimed(void **state)
 	assert_int_equal(client(b, &e, PKT_TCP_SYN, T0), rp);
 	nat_get_stats(b, &st);
 	assert_int_equal(st.mappings, 2);
-	pg_free(a);
-	pg_free(b);
+	fx_free(a);
+	fx_free(b);
 }
 
 /* Two flows of one client endpoint share a mapping; both come back, on it. */
@@ -406,8 +401,8 @@ test_shared_mapping(void **state)
 	assert_int_equal(st.mappings, 1);
 	same_in_both(a, b, &e, true, rp, 0, T0 + 1);
 	same_in_both(a, b, &e81, true, rp, 0, T0 + 1);
-	pg_free(a);
-	pg_free(b);
+	fx_free(a);
+	fx_free(b);
 }
 
 /* Bytes per record and the header's size, from nat_state_size(). */
@@ -479,8 +474,8 @@ test_corrupt_record(void **state)
 	/* the intact one is whichever record was not touched */
 	e.cp = 41003;
 	same_in_both(a, b, &e, true, rp[3], PKT_TCP_ACK, T0 + 1);
-	pg_free(a);
-	pg_free(b);
+	fx_free(a);
+	fx_free(b);
 }
 
 /* Regions that cannot be trusted as a whole are refused with a reason. */
@@ -514,17 +509,17 @@ test_refused(void **state)
 	o.max_flows = 2048;
 	c = mk(&o);
 	adopt_refused(c, 1, reg_len, "max_flows 1024, now 2048");
-	pg_free(c);
+	fx_free(c);
 	o.max_flows = 0;
 	o.port_lo = 50000;
 	o.port_hi = 50999;
 	c = mk(&o);
 	adopt_refused(c, 1, reg_len, "nat_ports 61000-65534, now 50000-50999");
-	pg_free(c);
+	fx_free(c);
 	/* the same region, whole, is fine */
 	assert_int_equal(adopt(b, 1, T0).adopted, 1);
-	pg_free(a);
-	pg_free(b);
+	fx_free(a);
+	fx_free(b);
 }
 
 /* An engine's region refuses to be too small. */
@@ -540,7 +535,7 @@ test_attach_small(void **state)
 	assert_non_null(strstr(err, "too small"));
 	assert_int_equal(nat_state_size(0), 0);
 	assert_true(nat_state_size(1) < nat_state_size(MAXF));
-	pg_free(a);
+	fx_free(a);
 }
 
 /* A flow that went (expired, swept) is not in the region any more. */
@@ -565,8 +560,8 @@ test_deleted_not_adopted(void **state)
 	assert_int_equal(rep.adopted, 1);
 	assert_false(pg_find_flow(b, T0 + SEC(303), PKT_IPPROTO_UDP, e.c, e.cp, &fi));
 	assert_true(pg_find_flow(b, T0 + SEC(303), PKT_IPPROTO_TCP, t.c, t.cp, &fi));
-	pg_free(a);
-	pg_free(b);
+	fx_free(a);
+	fx_free(b);
 }
 
 /* TCP state changes reach the record: FIN both ways, RST. */
@@ -608,8 +603,8 @@ test_state_carried(void **state)
 	/* a closed flow waits the transitory timeout only, in B too */
 	pg_sweep_all(b, T0 + 2 + SEC(241));
 	assert_false(pg_find_flow(b, T0 + 2 + SEC(241), PKT_IPPROTO_TCP, r.c, r.cp, &fi));
-	pg_free(a);
-	pg_free(b);
+	fx_free(a);
+	fx_free(b);
 }
 
 /*
@@ -640,15 +635,15 @@ test_record_checks(void **state)
 	assert_int_equal(rep.adopted, 0);
 	assert_int_equal(rep.dropped[NAT_STATE_CLASH], 1);
 	assert_int_equal(rep.dropped[NAT_STATE_NO_RULE], 1);
-	pg_free(b);
+	fx_free(b);
 	memset(&o, 0, sizeof(o));
 	o.relay4 = R4B;			/* the relay's address changed */
 	b = mk(&o);
 	rep = adopt(b, 1, T0);
 	assert_int_equal(rep.adopted, 1);
 	assert_int_equal(rep.dropped[NAT_STATE_BAD_RELAY], 1);
-	pg_free(b);
-	pg_free(a);
+	fx_free(b);
+	fx_free(a);
 }
 
 /*
@@ -677,33 +672,33 @@ test_rebuildable_not_saved(void **state)
 	assert_true(pg_find_flow(b, T0, PKT_IPPROTO_TCP, C4B, 40000, &fi));
 	assert_true(pg_addr_eq(&fi.reply_dst, C4B));
 	assert_false(pg_find_flow(b, T0, PKT_IPPROTO_TCP, C4, 40000, &fi));
-	pg_free(a);
-	pg_free(b);
+	fx_free(a);
+	fx_free(b);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		PG_TEST(test_fullnat_tcp4),
-		PG_TEST(test_fullnat_tcp6),
-		PG_TEST(test_fullnat_udp4),
-		PG_TEST(test_fullnat_udp6),
-		PG_TEST(test_fullnat_echo4),
-		PG_TEST(test_fullnat_echo6),
-		PG_TEST(test_hairpin_tcp4),
-		PG_TEST(test_hairpin_tcp6),
-		PG_TEST(test_hairpin_udp4),
-		PG_TEST(test_hairpin_udp6),
-		PG_TEST(test_port_claimed),
-		PG_TEST(test_shared_mapping),
-		PG_TEST(test_corrupt_record),
-		PG_TEST(test_refused),
-		PG_TEST(test_attach_small),
-		PG_TEST(test_deleted_not_adopted),
-		PG_TEST(test_state_carried),
-		PG_TEST(test_record_checks),
-		PG_TEST(test_rebuildable_not_saved),
+		FX_TEST(test_fullnat_tcp4),
+		FX_TEST(test_fullnat_tcp6),
+		FX_TEST(test_fullnat_udp4),
+		FX_TEST(test_fullnat_udp6),
+		FX_TEST(test_fullnat_echo4),
+		FX_TEST(test_fullnat_echo6),
+		FX_TEST(test_hairpin_tcp4),
+		FX_TEST(test_hairpin_tcp6),
+		FX_TEST(test_hairpin_udp4),
+		FX_TEST(test_hairpin_udp6),
+		FX_TEST(test_port_claimed),
+		FX_TEST(test_shared_mapping),
+		FX_TEST(test_corrupt_record),
+		FX_TEST(test_refused),
+		FX_TEST(test_attach_small),
+		FX_TEST(test_deleted_not_adopted),
+		FX_TEST(test_state_carried),
+		FX_TEST(test_record_checks),
+		FX_TEST(test_rebuildable_not_saved),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

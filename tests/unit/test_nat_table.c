@@ -12,20 +12,16 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "pktgen.h"
-
-#define ALLP (NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP)
 
 static struct nat_rule rules[2];
 
 static void
 settings(struct nat_settings *s, uint32_t max_flows)
 {
-	rules[0] = pg_rule(B4, ALLP, 1, 65535, 0);
-	rules[1] = pg_rule(B6, ALLP, 1, 65535, 0);
-	pg_settings_init(s);
-	s->rules = rules;
-	s->nrules = 2;
+	fx_keep_all(rules);
+	fx_settings(s, rules, 2);
 	s->max_flows = max_flows;
 }
 
@@ -35,7 +31,7 @@ mk(uint32_t max_flows)
 	struct nat_settings s;
 
 	settings(&s, max_flows);
-	return pg_nat(&s);
+	return fx_nat(&s);
 }
 
 /* Client i (198.51.100.i:40000) sends UDP to P4:53. */
@@ -86,7 +82,7 @@ test_evict_oldest_unassured(void **state)
 	assert_drop(srv(n, 1, T0 + SEC(6), &why), why, NAT_DROP_NO_FLOW);
 	for (i = 2; i <= 5; i++)
 		FWD(srv(n, i, T0 + SEC(6), &why), why);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Every flow assured: the new one is dropped as table_full. */
@@ -113,7 +109,7 @@ test_all_assured_table_full(void **state)
 	assert_int_equal(st.flows_active, 4);
 	for (i = 1; i <= 4; i++)
 		FWD(srv(n, i, T0 + 3, &why), why);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* The only unassured flow is evicted even when it is the newest. */
@@ -137,7 +133,7 @@ test_evict_skips_assured(void **state)
 	for (i = 1; i <= 3; i++)
 		FWD(srv(n, i, T0 + SEC(12), &why), why);
 	FWD(srv(n, 5, T0 + SEC(12), &why), why);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* TCP in the handshake is not assured even with traffic both ways. */
@@ -161,7 +157,7 @@ test_tcp_handshake_not_assured(void **state)
 	pg_tcp(&x, B4, 80, C4, 40000, PKT_TCP_ACK);
 	assert_drop(pg_run(n, &x, NAT_SIDE_INSIDE, T0 + 3, &why), why, NAT_DROP_NO_FLOW);
 	FWD(srv(n, 1, T0 + 3, &why), why);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Traffic either way keeps a flow alive (idle counts from the last packet). */
@@ -185,7 +181,7 @@ test_refresh_both_ways(void **state)
 	nat_get_stats(n, &st);
 	assert_int_equal(st.flows_active, 0);
 	assert_int_equal(st.flows_udp, 0);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* nat_sweep() removes expired flows, never more than its budget per call. */
@@ -218,7 +214,7 @@ test_sweep_budget(void **state)
 	assert_int_equal(pg_flow_count(n, T0 + SEC(301)), 5);
 	assert_int_equal(nat_sweep(n, T0 + SEC(1000), 0), 0);
 	assert_int_equal(pg_sweep_all(n, T0 + SEC(1000)), 5);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Memory: the table is sized up front; each flow costs a bounded amount. */
@@ -272,8 +268,8 @@ test_memory(void **state)
 	}
 	m3 = nat_memory(small);
 	assert_true(m3 <= m2 + 4096);
-	pg_free(small);
-	pg_free(big);
+	fx_free(small);
+	fx_free(big);
 }
 
 /* Rules change under a live flow; the flow keeps its translation. */
@@ -289,14 +285,14 @@ test_reconfigure(void **state)
 
 	(void)state;
 	settings(&s, 16);
-	n = pg_nat(&s);
+	n = fx_nat(&s);
 	assert_non_null(n);
 	pg_tcp(&x, C4, 40000, P4, 80, PKT_TCP_SYN);
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
 	pg_tcp(&x, B4, 80, C4, 40000, PKT_TCP_SYN | PKT_TCP_ACK);
 	assert_forward(n, &x, NAT_SIDE_INSIDE, T0);
 
-	nr[0] = pg_rule("10.22.22.9", NAT_P_TCP, 80, 80, 8080);
+	nr[0] = fx_rule("10.22.22.9", NAT_P_TCP, 80, 80, 8080);
 	s.rules = nr;
 	s.nrules = 1;
 	err[0] = 0;
@@ -321,7 +317,7 @@ test_reconfigure(void **state)
 
 	/* max_flows and the hash key cannot change; nothing changes then */
 	s.max_flows = 32;
-	nr[0] = pg_rule("10.22.22.7", NAT_P_TCP, 80, 80, 0);
+	nr[0] = fx_rule("10.22.22.7", NAT_P_TCP, 80, 80, 0);
 	err[0] = 0;
 	assert_int_equal(nat_reconfigure(n, &s, err), -1);
 	assert_true(err[0] != 0);
@@ -335,7 +331,7 @@ test_reconfigure(void **state)
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0 + 3);
 	assert_parse(&x, &pi);
 	assert_pkt_tuple(&pi, C4, 40002, "10.22.22.9", 8080);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* nat.h: the hash key cannot change; a reload with another key is refused. */
@@ -348,13 +344,13 @@ test_reconfigure_hash_key(void **state)
 
 	(void)state;
 	settings(&s, 16);
-	n = pg_nat(&s);
+	n = fx_nat(&s);
 	assert_non_null(n);
 	s.hash_key[0] ^= 1;
 	err[0] = 0;
 	if (nat_reconfigure(n, &s, err) != -1 || err[0] == 0)
 		fail_msg("nat_reconfigure accepted a new hash_key (nat.h: cannot change)");
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Timeouts changed by reconfigure apply to live flows. */
@@ -369,7 +365,7 @@ test_reconfigure_timeouts(void **state)
 
 	(void)state;
 	settings(&s, 16);
-	n = pg_nat(&s);
+	n = fx_nat(&s);
 	assert_non_null(n);
 	FWD(cli(n, 1, T0, &why), why);
 	s.udp_timeout = 150;
@@ -380,7 +376,7 @@ test_reconfigure_timeouts(void **state)
 	pg_sweep_all(n, T0 + SEC(151));
 	nat_get_stats(n, &st);
 	assert_int_equal(st.flows_active, 0);
-	pg_free(n);
+	fx_free(n);
 }
 
 struct walk {
@@ -446,7 +442,7 @@ test_cursor_walk(void **state)
 	assert_int_equal(nat_cursor_open(n), -1);
 	nat_cursor_close(n, busy[0]);
 	assert_true(nat_cursor_open(n) >= 0);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* TCP from 198.51.100.i:40000 to P4:80 with flags, from the client (dir 0) or back. */
@@ -519,7 +515,7 @@ test_evict_closed_first(void **state)
 	nat_get_stats(n, &st);
 	assert_int_equal(st.flows_evicted, 3);
 	assert_int_equal(st.flows_active, 4);
-	pg_free(n);
+	fx_free(n);
 }
 
 /*
@@ -554,7 +550,7 @@ test_reopen_half_open(void **state)
 	    why, NAT_DROP_NO_FLOW);
 	assert_drop(tcpx(n, 2, 1, PKT_TCP_SYN | PKT_TCP_ACK, T0 + 50, &why),
 	    why, NAT_DROP_NO_FLOW);
-	pg_free(n);
+	fx_free(n);
 }
 
 /*
@@ -582,27 +578,27 @@ test_clock_never_goes_back(void **state)
 	assert_int_equal(st.flows_expired, 0);
 	assert_int_equal(st.drops[NAT_DROP_NO_FLOW], 0);
 	assert_int_equal(pg_flow_count(n, T0), 1);
-	pg_free(n);
+	fx_free(n);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		PG_TEST(test_evict_oldest_unassured),
-		PG_TEST(test_all_assured_table_full),
-		PG_TEST(test_evict_skips_assured),
-		PG_TEST(test_tcp_handshake_not_assured),
-		PG_TEST(test_refresh_both_ways),
-		PG_TEST(test_sweep_budget),
-		PG_TEST(test_memory),
-		PG_TEST(test_reconfigure),
-		PG_TEST(test_reconfigure_hash_key),
-		PG_TEST(test_reconfigure_timeouts),
-		PG_TEST(test_cursor_walk),
-		PG_TEST(test_evict_closed_first),
-		PG_TEST(test_reopen_half_open),
-		PG_TEST(test_clock_never_goes_back),
+		FX_TEST(test_evict_oldest_unassured),
+		FX_TEST(test_all_assured_table_full),
+		FX_TEST(test_evict_skips_assured),
+		FX_TEST(test_tcp_handshake_not_assured),
+		FX_TEST(test_refresh_both_ways),
+		FX_TEST(test_sweep_budget),
+		FX_TEST(test_memory),
+		FX_TEST(test_reconfigure),
+		FX_TEST(test_reconfigure_hash_key),
+		FX_TEST(test_reconfigure_timeouts),
+		FX_TEST(test_cursor_walk),
+		FX_TEST(test_evict_closed_first),
+		FX_TEST(test_reopen_half_open),
+		FX_TEST(test_clock_never_goes_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

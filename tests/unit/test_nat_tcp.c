@@ -11,9 +11,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "pktgen.h"
-
-#define ALLP (NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP)
 
 static struct nat_rule rules[2];
 
@@ -22,15 +21,12 @@ mk(bool no_pickup, uint16_t mss_clamp, uint16_t mtu)
 {
 	struct nat_settings s;
 
-	rules[0] = pg_rule(B4, ALLP, 1, 65535, 0);
-	rules[1] = pg_rule(B6, ALLP, 1, 65535, 0);
-	pg_settings_init(&s);
-	s.rules = rules;
-	s.nrules = 2;
+	fx_keep_all(rules);
+	fx_settings(&s, rules, 2);
 	s.tcp_no_pickup = no_pickup;
 	s.mss_clamp = mss_clamp;
 	s.mtu = mtu;
-	return pg_nat(&s);
+	return fx_nat(&s);
 }
 
 /* The client C4:40000 -> P4:80 sends flags; checked when forwarded. */
@@ -158,7 +154,7 @@ test_state_machine(void **state)
 	assert_state(n, T0 + 80 + SEC(239), NAT_TCP_TIME_WAIT);
 	pg_sweep_all(n, T0 + 80 + SEC(241));
 	assert_null(state_of(n, T0 + 80 + SEC(241), &fi));
-	pg_free(n);
+	fx_free(n);
 }
 
 /* The backend closes first: FIN from the inside, then from the client. */
@@ -176,7 +172,7 @@ test_server_closes_first(void **state)
 	assert_state(n, T0 + 1, NAT_TCP_FIN_WAIT);
 	CLI(n, PKT_TCP_FIN | PKT_TCP_ACK, T0 + 2);
 	assert_state(n, T0 + 2, NAT_TCP_TIME_WAIT);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* RST: CLOSED, the flow kept with the transitory timeout. */
@@ -207,7 +203,7 @@ test_rst_keeps_flow(void **state)
 	assert_state(n, T0 + SEC(2) + SEC(239), NAT_TCP_CLOSED);
 	pg_sweep_all(n, T0 + SEC(2) + SEC(241));
 	assert_null(state_of(n, T0 + SEC(2) + SEC(241), &fi));
-	pg_free(n);
+	fx_free(n);
 }
 
 /* A new SYN on a CLOSED or TIME_WAIT flow reopens it. */
@@ -241,7 +237,7 @@ test_syn_reopens(void **state)
 	assert_int_equal(st.flows_by_state[NAT_TCP_CLOSED], 0);
 	assert_int_equal(st.flows_by_state[NAT_TCP_SYN_SENT], 1);
 	assert_int_equal(pg_flow_count(n, T0 + 8), 1);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Established: alive at 7439 s idle, gone after 7441 s (sweep and lookup). */
@@ -286,7 +282,7 @@ test_established_timeout(void **state)
 	    NAT_DROP_NO_FLOW);
 	/* tcp_no_pickup: the client's next segment cannot reopen it either */
 	assert_int_equal(cli(n, PKT_TCP_ACK, T0 + SEC(20000 + 7439 + 7441), &why), NAT_DROP);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Every state but ESTABLISHED: 240 s. */
@@ -310,7 +306,7 @@ test_transitory_timeout(void **state)
 	assert_state(n, T0 + SEC(1239), NAT_TCP_SYN_RECV);
 	pg_sweep_all(n, T0 + SEC(1241));
 	assert_null(state_of(n, T0 + SEC(1241), &fi));
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Configured timeouts are used. */
@@ -322,13 +318,11 @@ test_configured_timeouts(void **state)
 	struct nat_flow_info fi;
 
 	(void)state;
-	rules[0] = pg_rule(B4, ALLP, 1, 65535, 0);
-	pg_settings_init(&s);
-	s.rules = rules;
-	s.nrules = 1;
+	rules[0] = fx_rule(B4, ALLP, 1, 65535, 0);
+	fx_settings(&s, rules, 1);
 	s.tcp_established = 10000;
 	s.tcp_transitory = 300;
-	n = pg_nat(&s);
+	n = fx_nat(&s);
 	assert_non_null(n);
 	CLI(n, PKT_TCP_SYN, T0);
 	state_of(n, T0, &fi);
@@ -339,7 +333,7 @@ test_configured_timeouts(void **state)
 	assert_in_range(fi.expires, 9999, 10000);
 	pg_sweep_all(n, T0 + SEC(9999));
 	assert_state(n, T0 + SEC(9999), NAT_TCP_ESTABLISHED);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Mid-stream pickup: an ACK without a flow opens ESTABLISHED, unassured. */
@@ -359,7 +353,7 @@ test_pickup(void **state)
 	state_of(n, T0 + 1, &fi);
 	assert_true(fi.assured);
 	assert_state(n, T0 + 1, NAT_TCP_ESTABLISHED);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* tcp_no_pickup: the ACK is refused, no flow; a SYN still opens. */
@@ -381,7 +375,7 @@ test_no_pickup(void **state)
 	assert_int_equal(st.drops[why], 1);
 	CLI(n, PKT_TCP_SYN, T0);
 	assert_state(n, T0, NAT_TCP_SYN_SENT);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Packets that cannot open a flow: dropped, nothing created. */
@@ -410,7 +404,7 @@ test_invalid_openers(void **state)
 	nat_get_stats(n, &st);
 	assert_int_equal(st.flows_created, 0);
 	assert_int_equal(pg_flow_count(n, T0), 0);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* A non-SYN reply (or a SYN+ACK) from the inside without a flow: no_flow. */
@@ -432,7 +426,7 @@ test_reply_without_flow(void **state)
 	nat_get_stats(n, &st);
 	assert_int_equal(st.flows_created, 0);
 	assert_int_equal(st.drops[NAT_DROP_NO_FLOW], sizeof(fl));
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Send a SYN (or SYN+ACK) with options; return the translated packet. */
@@ -491,18 +485,18 @@ test_mss_clamp_fixed(void **state)
 	(void)state;
 	assert_non_null(n);
 	clamp_check(n, false, 1400, false);
-	pg_free(n);
+	fx_free(n);
 	n = mk(false, 1400, 0);
 	clamp_check(n, false, 1400, true);
-	pg_free(n);
+	fx_free(n);
 	n = mk(false, 1400, 0);
 	clamp_check(n, true, 1400, false);
-	pg_free(n);
+	fx_free(n);
 	n = mk(false, 1400, 0);
 	clamp_check(n, true, 1400, true);
 	nat_get_stats(n, &st);
 	assert_int_equal(st.mss_clamped, 2);
-	pg_free(n);
+	fx_free(n);
 }
 
 static void
@@ -514,13 +508,13 @@ test_mss_clamp_mtu(void **state)
 	n = mk(false, 0, 1420);
 	assert_non_null(n);
 	clamp_check(n, false, 1380, false);
-	pg_free(n);
+	fx_free(n);
 	n = mk(false, 0, 1420);
 	clamp_check(n, true, 1360, true);
-	pg_free(n);
+	fx_free(n);
 	n = mk(false, 0, 1500);
 	clamp_check(n, false, 1460, false);	/* equal: nothing to lower */
-	pg_free(n);
+	fx_free(n);
 }
 
 /* An MSS already below the clamp is left alone; no clamp configured: alone. */
@@ -542,7 +536,7 @@ test_mss_below_clamp(void **state)
 	assert_same_xlate(&o, &x, false, false);
 	nat_get_stats(n, &st);
 	assert_int_equal(st.mss_clamped, 0);
-	pg_free(n);
+	fx_free(n);
 
 	n = mk(false, 0, 0);
 	assert_non_null(n);
@@ -550,7 +544,7 @@ test_mss_below_clamp(void **state)
 	assert_parse(&x, &pi);
 	assert_int_equal(pi.mss, 9000);
 	assert_same_xlate(&o, &x, false, false);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* The MSS value at an odd offset (after one NOP): the checksum still verifies. */
@@ -577,7 +571,7 @@ test_mss_odd_offset(void **state)
 		    true, &o, &x);
 		assert_parse(&x, &pi);
 		assert_int_equal(pi.mss, 1400);
-		pg_free(n);
+		fx_free(n);
 	}
 }
 
@@ -611,29 +605,29 @@ test_mss_bad_options(void **state)
 		else
 			assert_int_equal(v, NAT_DROP);
 	}
-	pg_free(n);
+	fx_free(n);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		PG_TEST(test_state_machine),
-		PG_TEST(test_server_closes_first),
-		PG_TEST(test_rst_keeps_flow),
-		PG_TEST(test_syn_reopens),
-		PG_TEST(test_established_timeout),
-		PG_TEST(test_transitory_timeout),
-		PG_TEST(test_configured_timeouts),
-		PG_TEST(test_pickup),
-		PG_TEST(test_no_pickup),
-		PG_TEST(test_invalid_openers),
-		PG_TEST(test_reply_without_flow),
-		PG_TEST(test_mss_clamp_fixed),
-		PG_TEST(test_mss_clamp_mtu),
-		PG_TEST(test_mss_below_clamp),
-		PG_TEST(test_mss_odd_offset),
-		PG_TEST(test_mss_bad_options),
+		FX_TEST(test_state_machine),
+		FX_TEST(test_server_closes_first),
+		FX_TEST(test_rst_keeps_flow),
+		FX_TEST(test_syn_reopens),
+		FX_TEST(test_established_timeout),
+		FX_TEST(test_transitory_timeout),
+		FX_TEST(test_configured_timeouts),
+		FX_TEST(test_pickup),
+		FX_TEST(test_no_pickup),
+		FX_TEST(test_invalid_openers),
+		FX_TEST(test_reply_without_flow),
+		FX_TEST(test_mss_clamp_fixed),
+		FX_TEST(test_mss_clamp_mtu),
+		FX_TEST(test_mss_below_clamp),
+		FX_TEST(test_mss_odd_offset),
+		FX_TEST(test_mss_bad_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

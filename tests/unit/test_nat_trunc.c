@@ -15,9 +15,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "pktgen.h"
-
-#define ALLP (NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP)
 
 static struct nat_rule rules[3];
 
@@ -29,17 +28,12 @@ mk(void)
 	struct nat *n;
 	struct pg_pkt x;
 
-	rules[0] = pg_rule(B4, NAT_P_TCP | NAT_P_UDP, 5300, 5300, 53);
-	rules[0].source = NAT_SOURCE_RELAY;
-	rules[0].relay_src = pg_addr(R4);
-	rules[1] = pg_rule(B4, ALLP, 1, 65535, 0);
-	rules[2] = pg_rule(B6, ALLP, 1, 65535, 0);
-	pg_settings_init(&s);
-	s.rules = rules;
-	s.nrules = 3;
+	rules[0] = fx_relay_rule(B4, NAT_P_TCP | NAT_P_UDP, 5300, 5300, 53, R4);
+	fx_keep_all(&rules[1]);
+	fx_settings(&s, rules, 3);
 	s.mss_clamp = 1300;
 	s.ttl_mode = NAT_TTL_DECREMENT;
-	n = pg_nat(&s);
+	n = fx_nat(&s);
 	assert_non_null(n);
 	pg_tcp(&x, C4, 40000, P4, 80, PKT_TCP_SYN);
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
@@ -252,7 +246,7 @@ test_corpus_valid(void **state)
 			    v == NAT_DROP ? nat_drop_name(why) : "-");
 		assert_pkt_csums(&x);
 	}
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Every prefix, total length still claiming the whole packet: refused. */
@@ -272,7 +266,7 @@ test_prefixes(void **state)
 			must_refuse(n, p->data, l, corpus[i].side,
 			    p->has_vnet ? &p->vnet : NULL, corpus[i].what);
 	}
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Every prefix with its length fields fixed up: no crash, no over-read. */
@@ -288,7 +282,7 @@ test_prefixes_consistent(void **state)
 	for (i = 0; i < ncorpus; i++)
 		for (l = 0; l < corpus[i].p.len; l++)
 			may_pass(n, corpus[i].p.data, l, corpus[i].side);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Malformed IP headers. */
@@ -329,7 +323,7 @@ test_bad_ip_headers(void **state)
 	pg_copy(&y, &x);
 	y.data[4] = 0x10;			/* payload length 4096 */
 	must_refuse(n, y.data, y.len, NAT_SIDE_PUBLIC, NULL, "v6 payload length > buffer");
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Malformed IPv6 extension header chains. */
@@ -395,7 +389,7 @@ test_bad_ext_headers(void **state)
 	sp.n_ext = 2;
 	pg_build(&sp, &x);
 	must_refuse(n, x.data, x.len, NAT_SIDE_PUBLIC, NULL, "hop-by-hop not first");
-	pg_free(n);
+	fx_free(n);
 }
 
 /* Malformed L4 headers and ICMP errors. */
@@ -436,7 +430,7 @@ test_bad_l4(void **state)
 	q.data[0] = 0x4f;
 	pg_icmp_error(&x, RTR4, C4, PKT_ICMP_UNREACH, 1, 0, q.data, 28);
 	must_refuse(n, x.data, x.len, NAT_SIDE_INSIDE, NULL, "quote IHL 15");
-	pg_free(n);
+	fx_free(n);
 }
 
 /* virtio-net state that does not fit the packet: bad_vnet. */
@@ -465,20 +459,20 @@ test_bad_vnet(void **state)
 	x.vnet = v;
 	r = pg_run(n, &x, NAT_SIDE_PUBLIC, T0 + 1, &why);
 	assert_drop(r, why, NAT_DROP_BAD_VNET);
-	pg_free(n);
+	fx_free(n);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		PG_TEST(test_corpus_valid),
-		PG_TEST(test_prefixes),
-		PG_TEST(test_prefixes_consistent),
-		PG_TEST(test_bad_ip_headers),
-		PG_TEST(test_bad_ext_headers),
-		PG_TEST(test_bad_l4),
-		PG_TEST(test_bad_vnet),
+		FX_TEST(test_corpus_valid),
+		FX_TEST(test_prefixes),
+		FX_TEST(test_prefixes_consistent),
+		FX_TEST(test_bad_ip_headers),
+		FX_TEST(test_bad_ext_headers),
+		FX_TEST(test_bad_l4),
+		FX_TEST(test_bad_vnet),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

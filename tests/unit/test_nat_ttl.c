@@ -11,9 +11,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "pktgen.h"
-
-#define ALLP (NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP)
 
 static struct nat_rule rules[2];
 
@@ -22,13 +21,10 @@ mk(uint8_t mode)
 {
 	struct nat_settings s;
 
-	rules[0] = pg_rule(B4, ALLP, 1, 65535, 0);
-	rules[1] = pg_rule(B6, ALLP, 1, 65535, 0);
-	pg_settings_init(&s);
-	s.rules = rules;
-	s.nrules = 2;
+	fx_keep_all(rules);
+	fx_settings(&s, rules, 2);
 	s.ttl_mode = mode;
-	return pg_nat(&s);
+	return fx_nat(&s);
 }
 
 /* Send p with TTL ttl from side; expect it forwarded with TTL want. */
@@ -79,7 +75,7 @@ restore(bool v6, bool partial)
 	pg_icmp_error(&e, b, c, v6 ? PKT_ICMP6_UNREACH : PKT_ICMP_UNREACH,
 	    v6 ? 4 : PKT_ICMP_UNREACH_PORT, 0, t.data, t.len);
 	ttl_fwd(n, &e, NAT_SIDE_INSIDE, 62, 63);
-	pg_free(n);
+	fx_free(n);
 }
 
 static void test_restore4(void **s) { (void)s; restore(false, false); }
@@ -102,7 +98,7 @@ test_restore_255(void **state)
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
 	assert_parse(&x, &pi);
 	assert_int_equal(pi.ttl, 255);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* DECREMENT: one less each way, checksums valid. */
@@ -123,7 +119,7 @@ test_decrement(void **state)
 	ttl_fwd(n, &x, NAT_SIDE_PUBLIC, 255, 254);
 	pg_udp(&x, B6, 53, C6, 40000, 10);
 	ttl_fwd(n, &x, NAT_SIDE_INSIDE, 2, 1);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* KEEP: untouched. */
@@ -139,7 +135,7 @@ test_keep(void **state)
 	ttl_fwd(n, &x, NAT_SIDE_PUBLIC, 1, 1);
 	pg_udp(&x, C6, 40000, P6, 53, 10);
 	ttl_fwd(n, &x, NAT_SIDE_PUBLIC, 0, 0);
-	pg_free(n);
+	fx_free(n);
 }
 
 /*
@@ -212,7 +208,7 @@ test_ttl1_reply4(void **state)
 	/* a big datagram: the quote is cut to fit 576 bytes */
 	pg_udp(&x, C4, 40001, P4, 53, 1200);
 	expire(n, &x, NAT_SIDE_PUBLIC, P4, C4);
-	pg_free(n);
+	fx_free(n);
 }
 
 static void
@@ -231,7 +227,7 @@ test_ttl1_reply6(void **state)
 	expire(n, &x, NAT_SIDE_PUBLIC, P6, C6);
 	pg_echo(&x, C6, P6, 3, false);
 	expire(n, &x, NAT_SIDE_PUBLIC, P6, C6);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* The reply direction: the backend is told, from the flow's public address. */
@@ -247,7 +243,7 @@ test_ttl1_reply_direction(void **state)
 	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
 	pg_udp(&x, B4, 53, C4, 40000, 10);
 	expire(n, &x, NAT_SIDE_INSIDE, P4, B4);
-	pg_free(n);
+	fx_free(n);
 }
 
 /* No ICMP error about an ICMP error (RFC 1812 4.3.2.7): dropped as ttl. */
@@ -270,24 +266,24 @@ test_ttl1_icmp_error_no_reply(void **state)
 	nat_get_stats(n, &st);
 	assert_int_equal(st.replies, 0);
 	assert_int_equal(st.drops[NAT_DROP_TTL], 1);
-	pg_free(n);
+	fx_free(n);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		PG_TEST(test_restore4),
-		PG_TEST(test_restore4_partial),
-		PG_TEST(test_restore6),
-		PG_TEST(test_restore6_partial),
-		PG_TEST(test_restore_255),
-		PG_TEST(test_decrement),
-		PG_TEST(test_keep),
-		PG_TEST(test_ttl1_reply4),
-		PG_TEST(test_ttl1_reply6),
-		PG_TEST(test_ttl1_reply_direction),
-		PG_TEST(test_ttl1_icmp_error_no_reply),
+		FX_TEST(test_restore4),
+		FX_TEST(test_restore4_partial),
+		FX_TEST(test_restore6),
+		FX_TEST(test_restore6_partial),
+		FX_TEST(test_restore_255),
+		FX_TEST(test_decrement),
+		FX_TEST(test_keep),
+		FX_TEST(test_ttl1_reply4),
+		FX_TEST(test_ttl1_reply6),
+		FX_TEST(test_ttl1_reply_direction),
+		FX_TEST(test_ttl1_icmp_error_no_reply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
