@@ -108,6 +108,7 @@ backend_make(const struct nat_settings *s, struct nat_rule *rules,
 			b = &s->backends[rules[i].backend_first + j];
 			bk[o + j].st.id = b->id;
 			bk[o + j].st.rule_id = rules[i].id;
+			bk[o + j].rule_key = rules[i].key;
 			bk[o + j].st.family = rules[i].family;
 			bk[o + j].st.addr = b->addr;
 			if (rules[i].family == 4)
@@ -126,14 +127,18 @@ backend_make(const struct nat_settings *s, struct nat_rule *rules,
 	return 0;
 }
 
-/* The entry of old[0..n) that is the same backend of the same rule as b. */
+/*
+ * The entry of old[0..n) that is the same backend of the same rule as b:
+ * the rule by its key when it has one (its id may have moved), else by id.
+ */
 static const struct nat_bk *
 backend_find_old(const struct nat_bk *old, size_t n, const struct nat_bk *b)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (old[i].st.rule_id == b->st.rule_id &&
+		if ((b->rule_key != 0 ? old[i].rule_key == b->rule_key :
+		    old[i].rule_key == 0 && old[i].st.rule_id == b->st.rule_id) &&
 		    old[i].st.family == b->st.family &&
 		    old[i].st.port == b->st.port &&
 		    memcmp(&old[i].st.addr, &b->st.addr, 16) == 0)
@@ -256,7 +261,8 @@ backend_draw(const struct nat *nat, const struct nat_bk *b,
 	memcpy(buf + 16, b->st.addr.b, alen);
 	buf[32] = (uint8_t)(b->st.port >> 8);
 	buf[33] = (uint8_t)b->st.port;
-	return backend_neglog2(sip_hash(nat->hash_key, buf, sizeof(buf)));
+	return backend_neglog2(sip_hash(nat->set.placement_key, buf,
+	    sizeof(buf)));
 }
 
 /*

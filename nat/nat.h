@@ -100,6 +100,11 @@ struct nat_rule {
 				 * bigger client packet that may not be fragmented
 				 * is answered with ICMP "too big" (NAT_REPLY) */
 	uint32_t id;		/* the caller's rule number, shown with flows */
+	uint64_t key;		/* the caller's name for the rule across reloads,
+				 * where its id may change (a hash of its config
+				 * section); 0 = the id names it. A reload moves
+				 * flows, counters and backend state to the new
+				 * id of the same key. */
 	/*
 	 * Several targets: backend_count entries of nat_settings.backends from
 	 * backend_first on; new flows are spread over them by client address
@@ -131,6 +136,10 @@ struct nat_backend {
 struct nat_settings {
 	uint32_t max_flows;		/* hard limit; the table is sized for it up front */
 	uint64_t hash_key[2];		/* secret for the keyed flow hash */
+	uint64_t placement_key[2];	/* key of the backend placement hash:
+					 * the same on every front and across
+					 * restarts keeps a client's backend
+					 * (zero is a valid key) */
 	uint64_t port_seed;		/* randomness for port allocation */
 
 	uint32_t tcp_established;	/* seconds; default 7440 (RFC 5382: >= 7440) */
@@ -324,6 +333,7 @@ const char *nat_flow_event_name(enum nat_flow_event);
  */
 struct nat_rule_stats {
 	uint32_t id;
+	uint64_t key;		/* the rules' key (nat_rule.key) */
 	uint64_t packets;
 	uint64_t bytes;
 	uint64_t flows_created;

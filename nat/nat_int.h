@@ -493,6 +493,7 @@ const struct nat_rule *rule_reverse(const struct nat *, const struct nat_key *,
 /* a backend of a rule with several (backend.c) */
 struct nat_bk {
 	struct nat_backend_stats st;	/* id, rule, address, state, counters */
+	uint64_t rule_key;		/* the rule's key (nat_rule.key) */
 	uint16_t span;			/* the rule's port_hi - port_lo */
 };
 

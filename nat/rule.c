@@ -277,12 +277,13 @@ rule_stats_new(const struct nat_rule *r, size_t nr, size_t *n)
 		size_t j = i;
 
 		for (; j > 0 && s[j - 1].id > id; j--)
-			s[j].id = s[j - 1].id;
+			s[j] = s[j - 1];
 		s[j].id = id;
+		s[j].key = r[i].key;
 	}
 	for (i = 0; i < nr; i++)
 		if (o == 0 || s[o - 1].id != s[i].id)
-			s[o++].id = s[i].id;
+			s[o++] = s[i];
 	*n = o;
 	return s;
 }
@@ -305,26 +306,79 @@ rule_stats_find(struct nat *nat, uint32_t id)
 	return NULL;
 }
 
+/* The entry of s[0..n) for the rule old had: same key, or same id if none. */
+static struct nat_rule_stats *
+rule_stats_match(struct nat_rule_stats *s, size_t n,
+    const struct nat_rule_stats *old)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (old->key != 0 ? s[i].key == old->key :
+		    s[i].key == 0 && s[i].id == old->id)
+			return &s[i];
+	return NULL;
+}
+
 /*
- * Put new counters in place: an id kept keeps its totals; the flows
- * tracked now are counted again, since flows of a removed id may stay.
+ * Give every flow the new id of its rule: a rule keeps its key across a
+ * reload while its id (its place in the config) may change. A flow of a
+ * removed rule keeps its old id.
+ */
+static void
+rule_stats_renumber(struct nat *nat, struct nat_rule_stats *s, size_t n)
+{
+	const struct nat_rule_stats *o;
+	struct nat_rule_stats *m;
+	struct nat_flow *f;
+	uint32_t *to, id;
+	size_t i;
+
+	if (nat->nrstats == 0 || (to = calloc(nat->nrstats,
+	    sizeof(*to))) == NULL)
+		return;
+	for (i = 0; i < nat->nrstats; i++) {
+		m = rule_stats_match(s, n, &nat->rstats[i]);
+		to[i] = m != NULL ? m->id : nat->rstats[i].id;
+	}
+	for (id = nat->ahead; id != FLOW_NONE; id = f->all.next) {
+		f = flow_at(nat, id);
+		if ((o = rule_stats_find(nat, f->rule_id)) != NULL)
+			f->rule_id = to[o - nat->rstats];
+	}
+	free(to);
+}
+
+/*
+ * Put new counters in place: a rule kept (same key, or same id when it
+ * has none) keeps its totals; its flows take its new id, and the flows
+ * tracked now are counted again, since flows of a removed rule may stay.
  */
 void
 rule_stats_take(struct nat *nat, struct nat_rule_stats *s, size_t n)
 {
-	struct nat_rule_stats *old = nat->rstats, *o;
-	size_t nold = nat->nrstats, i;
+	const struct nat_rule_stats *o;
 	const struct nat_flow *f;
+	uint64_t key;
+	size_t i, j;
 	uint32_t id;
 
+	rule_stats_renumber(nat, s, n);
 	for (i = 0; i < n; i++) {
-		nat->rstats = old;
-		nat->nrstats = nold;
-		if ((o = rule_stats_find(nat, s[i].id)) != NULL)
+		o = NULL;
+		for (j = 0; j < nat->nrstats && o == NULL; j++)
+			if (rule_stats_match(&s[i], 1, &nat->rstats[j]) != NULL)
+				o = &nat->rstats[j];
+		if (o != NULL) {
+			id = s[i].id;
+			key = s[i].key;
 			s[i] = *o;
+			s[i].id = id;
+			s[i].key = key;
+		}
 		s[i].flows_active = 0;
 	}
-	free(old);
+	free(nat->rstats);
 	nat->rstats = s;
 	nat->nrstats = n;
 	for (id = nat->ahead; id != FLOW_NONE; id = f->all.next) {

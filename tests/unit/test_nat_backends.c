@@ -2,7 +2,9 @@
  * test_nat_backends.c - rules with several backends: new flows spread by
  * weight over a keyed rendezvous hash of the client address, a client
  * sticking to its backend, minimal movement when one is removed or taken
- * down, existing flows untouched by removal, state changes and reloads,
+ * down, existing flows untouched by removal, state changes and reloads
+ * (a rule that moves in the config keeps its state by key), placement
+ * that only the placement key decides,
  * per-backend counters, reply-side pickup, and bad backend lists refused.
  * Every translated packet is checked by a full checksum recompute.
  */
@@ -460,6 +462,136 @@ test_bad(void **state)
 	assert_int_equal(nat_backend_stats(e, NULL, 0), 2);
 }
 
+/*
+ * Settings with the backend rule (port 80 over backends 0 and 1, key
+ * 0xb0) and a one-target rule (port 81, key 0xa0) in the order given:
+ * ids follow the order as a config's do, keys follow the rule.
+ */
+static void
+bk_two_rules(struct nat_settings *s, struct nat_rule *r,
+    struct nat_backend *b, bool backend_first)
+{
+	size_t k = backend_first ? 0 : 1, o = 1 - k;
+
+	r[k] = fx_rule(bk_addr[0], NAT_P_TCP | NAT_P_UDP, 80, 80, bk_port[0]);
+	r[k].key = 0xb0;
+	r[k].backend_count = 2;
+	r[o] = fx_rule("10.22.22.9", NAT_P_TCP | NAT_P_UDP, 81, 81, 81);
+	r[o].key = 0xa0;
+	r[0].id = 5;
+	r[1].id = 6;
+	memset(b, 0, 2 * sizeof(*b));
+	b[0].addr = pg_addr(bk_addr[0]);
+	b[0].port = bk_port[0];
+	b[1].addr = pg_addr(bk_addr[1]);
+	b[1].port = bk_port[1];
+	b[0].weight = b[1].weight = 1;
+	/* backend ids carry the rule's place, as the config's do */
+	b[0].id = 100 * (uint32_t)(k + 1);
+	b[1].id = 100 * (uint32_t)(k + 1) + 1;
+	fx_settings(s, r, 2);
+	s->max_flows = 4 * NCLI + 64;
+	s->backends = b;
+	s->nbackends = 2;
+}
+
+/* The counters of rule id, failing when there is none. */
+static struct nat_rule_stats
+bk_rule(const struct nat *e, uint32_t id)
+{
+	struct nat_rule_stats st[4];
+	size_t n = nat_rule_stats(e, st, 4), i;
+
+	for (i = 0; i < n && i < 4; i++)
+		if (st[i].id == id)
+			return st[i];
+	fail_msg("no rule %u", id);
+	return st[0];
+}
+
+/*
+ * A rule that moves in the config (a section inserted before it: new id,
+ * same key) keeps its backends' state and totals, its counters and its
+ * flows, which now show its new id.
+ */
+static void
+test_moved_rule(void **state)
+{
+	struct nat_settings s;
+	struct nat_rule r[2];
+	struct nat_backend b[2];
+	char err[NAT_ERRLEN] = "", c[32];
+	struct pg_pkt x;
+	struct nat *e;
+	int before[NCLI / 10], i;
+	struct nat_rule_stats r80;
+
+	(void)state;
+	bk_two_rules(&s, r, b, true);
+	assert_non_null(e = fx_nat(&s));
+	for (i = 0; i < NCLI / 10; i++)
+		before[i] = bk_send(e, i, 40000, T0);
+	pg_udp(&x, bk_client(1, c, sizeof(c)), 40000, P4, 81, 64);
+	assert_forward(e, &x, NAT_SIDE_PUBLIC, T0);
+	assert_int_equal(nat_backend_set(e, 101, false), 1);
+	r80 = bk_rule(e, 5);
+	assert_int_equal(r80.flows_active, NCLI / 10);
+
+	bk_two_rules(&s, r, b, false);		/* the port-81 rule first now */
+	if (nat_reconfigure(e, &s, err) != 0)
+		fail_msg("nat_reconfigure: %s", err);
+	assert_false(bk_stats(e, 201).up);
+	assert_true(bk_stats(e, 200).up);
+	assert_int_equal(bk_stats(e, 200).flows_created +
+	    bk_stats(e, 201).flows_created, NCLI / 10);
+	assert_int_equal(bk_rule(e, 6).flows_active, NCLI / 10);
+	assert_int_equal(bk_rule(e, 6).flows_created, r80.flows_created);
+	assert_int_equal(bk_rule(e, 6).packets, r80.packets);
+	assert_int_equal(bk_rule(e, 5).flows_active, 1);
+	for (i = 0; i < NCLI / 10; i++)
+		assert_int_equal(bk_send(e, i, 40000, T0 + 10), before[i]);
+	assert_int_equal(bk_rule(e, 6).packets, r80.packets + NCLI / 10);
+	pg_sweep_all(e, T0 + 3600 * 1000ULL);
+	assert_int_equal(bk_rule(e, 6).flows_active, 0);
+	assert_int_equal(bk_stats(e, 200).flows_active, 0);
+	fx_free(e);
+}
+
+/*
+ * Placement depends on the placement key only: two engines with other
+ * flow-hash secrets (two fronts, or one after a restart) send a client
+ * to the same backend; another placement key moves some clients.
+ */
+static void
+test_placement_key(void **state)
+{
+	static const int all[NBK] = { 0, 1, 2 };
+	struct nat_settings s;
+	struct nat_rule r;
+	struct nat_backend b[NBK];
+	struct nat *e1, *e2, *e3;
+	int i, other = 0;
+
+	(void)state;
+	bk_settings(&s, &r, b, all, NBK, NULL);
+	assert_non_null(e1 = fx_nat(&s));
+	s.hash_key[0] ^= 0x5555;
+	s.hash_key[1] ^= 0xaaaa;
+	assert_non_null(e2 = fx_nat(&s));
+	s.placement_key[0] = 7;
+	assert_non_null(e3 = fx_nat(&s));
+	for (i = 0; i < NCLI / 10; i++) {
+		int k = bk_send(e1, i, 40000, T0);
+
+		assert_int_equal(bk_send(e2, i, 40000, T0), k);
+		other += bk_send(e3, i, 40000, T0) != k;
+	}
+	assert_true(other > NCLI / 10 / 4);
+	fx_free(e1);
+	fx_free(e2);
+	fx_free(e3);
+}
+
 int
 main(void)
 {
@@ -474,6 +606,8 @@ main(void)
 		FX_TEST(test_pickup),
 		FX_TEST(test_range),
 		FX_TEST(test_bad),
+		FX_TEST(test_moved_rule),
+		FX_TEST(test_placement_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
