@@ -38,6 +38,7 @@
 #include "core/alarm.h"
 #include "core/ctl.h"
 #include "core/flowlog.h"
+#include "core/front.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -45,6 +46,7 @@
 #include "core/metrics.h"
 #include "core/notify.h"
 #include "core/reexec.h"
+#include "core/stats.h"
 #include "core/tunio.h"
 #include "core/watch.h"
 
