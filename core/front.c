@@ -59,7 +59,7 @@ front_describe(const struct front *f)
 
 /* Whether addr (of engine family fam) is one of the front's own addresses. */
 static bool
-front_own(const struct front *f, uint8_t fam, const uint8_t *addr)
+front_own_addr(const struct front *f, uint8_t fam, const uint8_t *addr)
 {
 	size_t alen = fam == 4 ? 4 : 16, i;
 	const struct nat_rule *r;
@@ -90,9 +90,9 @@ bool
 front_own_dst(const struct front *f, const uint8_t *p, size_t len)
 {
 	if (len >= 20 && (p[0] >> 4) == 4)
-		return front_own(f, 4, p + 16);
+		return front_own_addr(f, 4, p + 16);
 	if (len >= 40 && (p[0] >> 4) == 6)
-		return front_own(f, 6, p + 24);
+		return front_own_addr(f, 6, p + 24);
 	return false;
 }
 

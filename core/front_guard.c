@@ -145,7 +145,7 @@ front_guard_fragments(struct front *f, enum nat_side side, size_t from,
 
 /* A prefix of len bits with the host bits cleared. */
 static struct nl_prefix
-front_net(uint8_t af, const uint8_t *addr, uint8_t len)
+front_net_prefix(uint8_t af, const uint8_t *addr, uint8_t len)
 {
 	struct nl_prefix p;
 	unsigned int i, alen = af == AF_INET ? 4 : 16;
@@ -185,7 +185,7 @@ front_guard_if(struct front *f, const char *ifname, char *err)
 		t = front_rules_template(f->conf.front.public_interface,
 		    a[i].family == AF_INET ? 4 : 6, 0, RT_TABLE_MAIN);
 		t.action = FR_ACT_BLACKHOLE;
-		t.src = front_net(a[i].family, a[i].addr, a[i].prefixlen);
+		t.src = front_net_prefix(a[i].family, a[i].addr, a[i].prefixlen);
 		if (!front_rules_add(f, NAT_SIDE_PUBLIC, &t))
 			rc = front_rules_overflow(err);
 	}

@@ -26,7 +26,7 @@ const char *const front_devname[NAT_SIDE_MAX] = {
 
 /* Log a routing change. */
 static void
-front_note(void *arg, const char *msg)
+front_log_route_change(void *arg, const char *msg)
 {
 	(void)arg;
 	log_info("%s", msg);
@@ -42,7 +42,7 @@ front_note(void *arg, const char *msg)
  * retransmissions reach the restarted relay, which picks the flows up.
  */
 static void
-front_hold(struct front_side *sd)
+front_hold_routes(struct front_side *sd)
 {
 	int i;
 
@@ -72,8 +72,8 @@ front_spec(struct front_side *sd, enum nat_side side, int ifindex)
 	s->protocol = NL_PROTO_TUNRELAY;
 	s->rules = sd->rules;
 	s->nrules = sd->nrules;
-	s->note = front_note;
-	front_hold(sd);
+	s->note = front_log_route_change;
+	front_hold_routes(sd);
 }
 
 /*
@@ -290,7 +290,7 @@ front_apply(struct front *f, char *err)
 	int i;
 
 	npx = front_proxies(f, px, sizeof(px) / sizeof(px[0]));
-	if (ndp_sync(&f->nl, px, npx, false, front_note, NULL, e) == -1) {
+	if (ndp_sync(&f->nl, px, npx, false, front_log_route_change, NULL, e) == -1) {
 		snprintf(err, FRONT_ERRLEN, "proxy neighbour entries: %s", e);
 		return -1;
 	}
@@ -304,7 +304,7 @@ front_apply(struct front *f, char *err)
 			return -1;
 		}
 	}
-	if (ndp_sync(&f->nl, px, npx, true, front_note, NULL, e) == -1)
+	if (ndp_sync(&f->nl, px, npx, true, front_log_route_change, NULL, e) == -1)
 		log_warnx("removing proxy neighbour entries: %s", e);
 	return 0;
 }
@@ -328,7 +328,7 @@ front_unroute(struct nl *nl, char *err)
 		}
 	}
 	/* after the rules: no capture rule is left without its entry */
-	if (ndp_remove(nl, front_note, NULL, e) == -1) {
+	if (ndp_remove(nl, front_log_route_change, NULL, e) == -1) {
 		snprintf(err, FRONT_ERRLEN, "proxy neighbour entries: %s", e);
 		rc = -1;
 	}

@@ -133,7 +133,7 @@ front_icmp_own(const struct front *f, uint8_t family)
 
 /* Protocol numbers of an engine protocol mask (ICMP to own addresses). */
 static size_t
-front_protos(const struct front *f, uint8_t mask, uint8_t family,
+front_capture_protos(const struct front *f, uint8_t mask, uint8_t family,
     uint8_t out[3])
 {
 	size_t n = 0;
@@ -186,7 +186,7 @@ front_client_rules(struct front *f, enum nat_side side, const char *iif,
 {
 	struct nl_rule t;
 	uint8_t p[3];
-	size_t np = front_protos(f, r->protos, r->family, p), i, a;
+	size_t np = front_capture_protos(f, r->protos, r->family, p), i, a;
 
 	for (i = 0; i < np; i++) {
 		for (a = 0; a < f->host.npub_all; a++) {
@@ -280,7 +280,7 @@ front_reply_rules(struct front *f, enum nat_side side, const char *iif,
 {
 	struct nl_rule t;
 	uint8_t p[3];
-	size_t np = front_protos(f, r->protos & (NAT_P_TCP | NAT_P_UDP),
+	size_t np = front_capture_protos(f, r->protos & (NAT_P_TCP | NAT_P_UDP),
 	    r->family, p), i;
 
 	if (!natted)

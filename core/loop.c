@@ -390,7 +390,7 @@ loop_events(struct loop *l)
 
 /* A queue thread: run queue q's event loop until the main thread stops it. */
 static void *
-loop_q_main(void *arg)
+loop_queue_thread(void *arg)
 {
 	struct loop_q *q = arg;
 	char name[16];
@@ -403,7 +403,7 @@ loop_q_main(void *arg)
 
 /* The main thread asks a queue thread to end its loop (its own base). */
 static void
-loop_q_stop(evutil_socket_t fd, short what, void *arg)
+loop_queue_stop(evutil_socket_t fd, short what, void *arg)
 {
 	struct loop_q *q = arg;
 
@@ -471,7 +471,7 @@ loop_queues(struct loop *l)
 		if (i == 0)
 			q->base = l->base;
 		else if ((q->base = event_base_new()) == NULL ||
-		    (q->stop = event_new(q->base, -1, 0, loop_q_stop, q)) == NULL)
+		    (q->stop = event_new(q->base, -1, 0, loop_queue_stop, q)) == NULL)
 			return -1;
 		if (l->uring && loop_ring_new(q) == -1)
 			return -1;
@@ -491,7 +491,7 @@ loop_threads_start(struct loop *l)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (i = 1; i < l->nq; i++) {
-		if ((e = pthread_create(&l->q[i].thread, NULL, loop_q_main,
+		if ((e = pthread_create(&l->q[i].thread, NULL, loop_queue_thread,
 		    &l->q[i])) != 0) {
 			errno = e;
 			log_warn("starting the thread of queue %u", i);

@@ -214,7 +214,7 @@ loop_failing(struct loop_q *q, struct loop_dev *d)
 
 /* Nanoseconds of the monotonic clock (busy-poll deadlines). */
 static uint64_t
-loop_ns(void)
+loop_now_ns(void)
 {
 	struct timespec ts;
 
@@ -407,7 +407,7 @@ static void
 loop_busy(struct loop_q *q)
 {
 	uint64_t span = (uint64_t)q->l->busy_poll * 1000;
-	uint64_t now = loop_ns(), until = now + span;
+	uint64_t now = loop_now_ns(), until = now + span;
 	/* back to the event loop within 2 spans: its timers (sweep,
 	 * watchdog), signals and the stop event must not wait for a pause
 	 * in the traffic; a device still readable calls us again at once */
@@ -415,7 +415,7 @@ loop_busy(struct loop_q *q)
 	struct loop_dev *d;
 	int i;
 
-	while ((now = loop_ns()) < until && now < cap) {
+	while ((now = loop_now_ns()) < until && now < cap) {
 		for (i = 0; i < NAT_SIDE_MAX; i++) {
 			d = &q->dev[i];
 			/* only devices whose events this thread has had: the
@@ -423,7 +423,7 @@ loop_busy(struct loop_q *q)
 			if (!d->seen || d->failed)
 				continue;
 			if (loop_drain(q, d) > 0)
-				until = loop_ns() + span;
+				until = loop_now_ns() + span;
 		}
 		/* a CPU shared with the traffic's own processes (the
 		 * client, the server, the kernel's softirq work) goes to
