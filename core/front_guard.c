@@ -185,7 +185,8 @@ front_guard_if(struct front *f, const char *ifname, char *err)
 		t = front_rules_template(f->conf.front.public_interface,
 		    a[i].family == AF_INET ? 4 : 6, 0, RT_TABLE_MAIN);
 		t.action = FR_ACT_BLACKHOLE;
-		t.src = front_net_prefix(a[i].family, a[i].addr, a[i].prefixlen);
+		t.src = front_net_prefix(a[i].family, a[i].addr,
+		    a[i].prefixlen);
 		if (!front_rules_add(f, NAT_SIDE_PUBLIC, &t))
 			rc = front_rules_overflow(err);
 	}

@@ -290,7 +290,8 @@ front_apply(struct front *f, char *err)
 	int i;
 
 	npx = front_proxies(f, px, sizeof(px) / sizeof(px[0]));
-	if (ndp_sync(&f->nl, px, npx, false, front_log_route_change, NULL, e) == -1) {
+	if (ndp_sync(&f->nl, px, npx, false, front_log_route_change, NULL,
+	    e) == -1) {
 		snprintf(err, FRONT_ERRLEN, "proxy neighbour entries: %s", e);
 		return -1;
 	}
@@ -304,7 +305,8 @@ front_apply(struct front *f, char *err)
 			return -1;
 		}
 	}
-	if (ndp_sync(&f->nl, px, npx, true, front_log_route_change, NULL, e) == -1)
+	if (ndp_sync(&f->nl, px, npx, true, front_log_route_change, NULL,
+	    e) == -1)
 		log_warnx("removing proxy neighbour entries: %s", e);
 	return 0;
 }

@@ -471,7 +471,8 @@ loop_queues(struct loop *l)
 		if (i == 0)
 			q->base = l->base;
 		else if ((q->base = event_base_new()) == NULL ||
-		    (q->stop = event_new(q->base, -1, 0, loop_queue_stop, q)) == NULL)
+		    (q->stop = event_new(q->base, -1, 0, loop_queue_stop,
+		    q)) == NULL)
 			return -1;
 		if (l->uring && loop_ring_new(q) == -1)
 			return -1;
@@ -491,8 +492,8 @@ loop_threads_start(struct loop *l)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (i = 1; i < l->nq; i++) {
-		if ((e = pthread_create(&l->q[i].thread, NULL, loop_queue_thread,
-		    &l->q[i])) != 0) {
+		if ((e = pthread_create(&l->q[i].thread, NULL,
+		    loop_queue_thread, &l->q[i])) != 0) {
 			errno = e;
 			log_warn("starting the thread of queue %u", i);
 			rc = -1;
