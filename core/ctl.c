@@ -7,43 +7,26 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
 #include <libgen.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/bufferevent.h>
 
 #include "core/ctl.h"
+#include "core/ctl_status.h"
 #include "core/filter.h"
+#include "core/front.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/stats.h"
 
-#define CTL_TIMEOUT 10		/* seconds for a client to ask and read */
-
-/* Fill a Unix socket address; -1 when the path does not fit. */
-static int
-ctl_addr(struct sockaddr_un *sun, const char *path, char *err)
-{
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun->sun_path)) {
-		snprintf(err, CTL_ERRLEN, "%s: path longer than %zu bytes",
-		    path, sizeof(sun->sun_path) - 1);
-		return -1;
-	}
-	memcpy(sun->sun_path, path, strlen(path));
-	return 0;
-}
 
 /* Make the socket's directory when it is missing. */
 static int
@@ -227,16 +210,6 @@ ctl_delete(struct ctl_client *cl, struct evbuffer *out)
 		    "s");
 }
 
-/* Monotonic seconds. */
-static long long
-ctl_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec;
-}
-
 /* Microseconds of the monotonic clock: tells one start from the next. */
 static unsigned long long
 ctl_usec(void)
@@ -246,127 +219,6 @@ ctl_usec(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (unsigned long long)ts.tv_sec * 1000000 +
 	    (unsigned long long)ts.tv_nsec / 1000;
-}
-
-/* status, text: one line per backend of the rules with several. */
-static void
-ctl_status_backends(const struct stats_backend *b, size_t nb,
-    struct evbuffer *out)
-{
-	size_t i;
-
-	for (i = 0; i < nb; i++)
-		evbuffer_add_printf(out, "backend \"%s\" state=%s weight=%u "
-		    "flows=%llu flows_created=%llu packets=%llu bytes=%llu "
-		    "ups=%llu downs=%llu\n", b[i].name, b[i].st.up ? "up" :
-		    "down", b[i].st.weight,
-		    (unsigned long long)b[i].st.flows_active,
-		    (unsigned long long)b[i].st.flows_created,
-		    (unsigned long long)b[i].st.packets,
-		    (unsigned long long)b[i].st.bytes,
-		    (unsigned long long)b[i].st.ups,
-		    (unsigned long long)b[i].st.downs);
-}
-
-/* status, JSON: the backends array (docs/json.md). */
-static void
-ctl_status_backends_json(const struct stats_backend *b, size_t nb,
-    struct evbuffer *out)
-{
-	size_t i;
-
-	evbuffer_add_printf(out, ",\"backends\":[");
-	for (i = 0; i < nb; i++) {
-		evbuffer_add_printf(out, "%s{\"backend\":", i ? "," : "");
-		json_evstr(out, b[i].name);
-		evbuffer_add_printf(out, ",\"state\":\"%s\",\"weight\":%u,"
-		    "\"flows\":%llu,\"flows_created\":%llu,\"packets\":%llu,"
-		    "\"bytes\":%llu,\"ups\":%llu,\"downs\":%llu}",
-		    b[i].st.up ? "up" : "down", b[i].st.weight,
-		    (unsigned long long)b[i].st.flows_active,
-		    (unsigned long long)b[i].st.flows_created,
-		    (unsigned long long)b[i].st.packets,
-		    (unsigned long long)b[i].st.bytes,
-		    (unsigned long long)b[i].st.ups,
-		    (unsigned long long)b[i].st.downs);
-	}
-	evbuffer_add_printf(out, "]");
-}
-
-/* status, text: one "key value" line each, then one line per rule. */
-static void
-ctl_status_text(const struct ctl *c, const struct stats_rule *r, size_t nr,
-    struct evbuffer *out)
-{
-	const struct front *f = c->front;
-	char off[128];
-	size_t i;
-
-	evbuffer_add_printf(out, "version %s\nrole %s\nconfig %s\npid %ld\n"
-	    "uptime %lld\nstarted_usec %llu\n", PACKAGE_VERSION, c->role,
-	    c->conf_path, (long)getpid(), ctl_now() - c->started,
-	    c->started_usec);
-	if (f == NULL && c->status != NULL)
-		c->status(out, false, c->status_arg);
-	if (f == NULL)
-		return;
-	evbuffer_add_printf(out, "queues %u\n", f->nqueues);
-	for (i = 0; i < NAT_SIDE_MAX; i++)
-		if (f->side[i].used)
-			evbuffer_add_printf(out, "device %s queues=%u offloads=%s\n",
-			    f->side[i].dev.name, f->side[i].dev.nfds,
-			    tundev_offload_str(f->side[i].dev.offloads, off,
-			    sizeof(off)));
-	for (i = 0; i < nr; i++)
-		evbuffer_add_printf(out, "rule \"%s\" packets=%llu bytes=%llu "
-		    "flows=%llu flows_created=%llu\n", r[i].name,
-		    (unsigned long long)r[i].st.packets,
-		    (unsigned long long)r[i].st.bytes,
-		    (unsigned long long)r[i].st.flows_active,
-		    (unsigned long long)r[i].st.flows_created);
-}
-
-/* status, JSON (docs/json.md). */
-static void
-ctl_status_json(const struct ctl *c, const struct stats_rule *r, size_t nr,
-    const struct stats_backend *b, size_t nb, struct evbuffer *out)
-{
-	const struct front *f = c->front;
-	char off[128];
-	size_t i, k = 0;
-
-	evbuffer_add_printf(out, "{\"version\":\"%s\",\"role\":\"%s\","
-	    "\"config\":", PACKAGE_VERSION, c->role);
-	json_evstr(out, c->conf_path);
-	evbuffer_add_printf(out, ",\"pid\":%ld,\"uptime\":%lld,"
-	    "\"started_usec\":%llu", (long)getpid(), ctl_now() - c->started,
-	    c->started_usec);
-	if (f != NULL) {
-		evbuffer_add_printf(out, ",\"queues\":%u,\"devices\":[",
-		    f->nqueues);
-		for (i = 0; i < NAT_SIDE_MAX; i++)
-			if (f->side[i].used)
-				evbuffer_add_printf(out, "%s{\"name\":\"%s\","
-				    "\"queues\":%u,\"offloads\":\"%s\"}",
-				    k++ ? "," : "", f->side[i].dev.name,
-				    f->side[i].dev.nfds, tundev_offload_str(
-				    f->side[i].dev.offloads, off, sizeof(off)));
-		evbuffer_add_printf(out, "],\"rules\":[");
-		for (i = 0; i < nr; i++) {
-			evbuffer_add_printf(out, "%s{\"rule\":", i ? "," : "");
-			json_evstr(out, r[i].name);
-			evbuffer_add_printf(out, ",\"packets\":%llu,\"bytes\":"
-			    "%llu,\"flows\":%llu,\"flows_created\":%llu}",
-			    (unsigned long long)r[i].st.packets,
-			    (unsigned long long)r[i].st.bytes,
-			    (unsigned long long)r[i].st.flows_active,
-			    (unsigned long long)r[i].st.flows_created);
-		}
-		evbuffer_add_printf(out, "]");
-		ctl_status_backends_json(b, nb, out);
-	} else if (c->status != NULL)
-		c->status(out, true, c->status_arg);
-	evbuffer_add_printf(out, "}\n");
 }
 
 /* tunrelay status. */
@@ -569,7 +421,7 @@ ctl_listen(struct ctl *c, struct event_base *base, const char *path,
 
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
-	c->started = ctl_now();
+	c->started = ctl_status_now();
 	c->started_usec = ctl_usec();
 	c->role = front != NULL ? "front" : "back";
 	c->conf_path = "";
@@ -734,116 +586,4 @@ ctl_stats(const struct ctl *c, bool json, struct evbuffer *out)
 		stats_json(stats_table, stats_table_len, &snap, out);
 	else
 		stats_text(stats_table, stats_table_len, &snap, out);
-}
-
-/* Read the whole answer, bounded in time. */
-static int
-ctl_drain(int fd, FILE *out, char *err)
-{
-	struct pollfd p = { fd, POLLIN, 0 };
-	char buf[8192];
-	size_t total = 0;
-	ssize_t n;
-
-	for (;;) {
-		if (poll(&p, 1, CTL_TIMEOUT * 1000) <= 0) {
-			snprintf(err, CTL_ERRLEN, "no answer within %d s",
-			    CTL_TIMEOUT);
-			return -1;
-		}
-		n = read(fd, buf, sizeof(buf));
-		if (n == 0 && total == 0) {
-			snprintf(err, CTL_ERRLEN, "the running instance closed "
-			    "the connection without answering (refused: not "
-			    "root, not its user, not in control_group?)");
-			return -1;
-		}
-		if (n == 0)
-			return 0;
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			snprintf(err, CTL_ERRLEN, "read: %s", strerror(errno));
-			return -1;
-		}
-		if (total == 0 && n > 7 && memcmp(buf, "error: ", 7) == 0) {
-			/* the instance refused the command: the caller fails */
-			const char *nl = memchr(buf + 7, '\n', (size_t)n - 7);
-
-			snprintf(err, CTL_ERRLEN, "%.*s", (int)(nl != NULL ?
-			    nl - (buf + 7) : n - 7), buf + 7);
-			return -1;
-		}
-		fwrite(buf, 1, (size_t)n, out);
-		total += (size_t)n;
-	}
-}
-
-/* Connect to the socket at path; -1 with a message. */
-static int
-ctl_connect(const char *path, char err[CTL_ERRLEN])
-{
-	struct sockaddr_un sun;
-	int fd;
-
-	if (ctl_addr(&sun, path, err) == -1)
-		return -1;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		snprintf(err, CTL_ERRLEN, "socket: %s", strerror(errno));
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		if (errno == ENOENT || errno == ECONNREFUSED)
-			snprintf(err, CTL_ERRLEN, "no running tunrelay answers "
-			    "on %s", path);
-		else if (errno == EACCES)
-			snprintf(err, CTL_ERRLEN, "%s: permission denied (run "
-			    "as root or as a member of control_group)", path);
-		else
-			snprintf(err, CTL_ERRLEN, "%s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* The pid of the process that listens on the socket at path. */
-int
-ctl_peer_pid(const char *path, pid_t *pid, char err[CTL_ERRLEN])
-{
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
-	int fd;
-
-	if ((fd = ctl_connect(path, err)) == -1)
-		return -1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1 ||
-	    cr.pid <= 0) {
-		snprintf(err, CTL_ERRLEN, "%s: cannot tell the instance's pid: "
-		    "%s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	*pid = cr.pid;
-	return 0;
-}
-
-/* Ask the running instance. */
-int
-ctl_request(const char *path, const char *cmd, FILE *out, char err[CTL_ERRLEN])
-{
-	int fd, rc;
-
-	if ((fd = ctl_connect(path, err)) == -1)
-		return -1;
-	rc = 0;
-	if (dprintf(fd, "%s\n", cmd) < 0) {
-		snprintf(err, CTL_ERRLEN, "write: %s", strerror(errno));
-		rc = -1;
-	}
-	if (rc == 0)
-		rc = ctl_drain(fd, out, err);
-	close(fd);
-	return rc;
 }

@@ -14,11 +14,12 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#include "core/front.h"
-
 #define CTL_ERRLEN 512
+#define CTL_TIMEOUT 10		/* seconds for a client to ask and read */
 
+struct front;
 struct loop_stats;
+struct sockaddr_un;
 struct stats_snap;
 
 #define CTL_MAX_CLIENTS 16
@@ -60,6 +61,8 @@ int ctl_listen(struct ctl *, struct event_base *, const char *path,
     const char *group, struct front *, const struct loop_stats *,
     char err[CTL_ERRLEN]);
 void ctl_close(struct ctl *);
+/* Fill a Unix socket address; -1 when the path does not fit. */
+int ctl_addr(struct sockaddr_un *, const char *path, char *err);
 /* The pid of the process that listens on the socket at path; -1 if none. */
 int ctl_peer_pid(const char *path, pid_t *pid, char err[CTL_ERRLEN]);
 /* Client side: send cmd to the socket at path, copy the answer to out. */

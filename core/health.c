@@ -19,6 +19,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "conf/conf.h"
+#include "core/front.h"
 #include "core/health.h"
 #include "core/log.h"
 

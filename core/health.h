@@ -9,13 +9,12 @@
 #define TUNRELAY_HEALTH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <event2/event.h>
 
-#include "conf/conf.h"
-#include "core/front.h"
-
+struct front;
 struct health_probe;
 
 struct health {

@@ -17,11 +17,12 @@
  * system call per round), or, where io_uring is missing or refused and
  * with tun_io = readwrite, one read() and one write() per packet. With
  * busy_poll = N either path keeps reading the queue's devices until none
- * has had a packet for N microseconds before it sleeps again.
+ * has had a packet for N microseconds before it sleeps again. The packet
+ * path itself is core/loop_packet.c; this file sets the loop up, reloads,
+ * restarts and stops it.
  */
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -30,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -38,77 +38,17 @@
 #include "core/alarm.h"
 #include "core/ctl.h"
 #include "core/flowlog.h"
+#include "core/front.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/loop_queue.h"
 #include "core/metrics.h"
 #include "core/notify.h"
 #include "core/reexec.h"
+#include "core/stats.h"
 #include "core/tunio.h"
 #include "core/watch.h"
-
-#define LOOP_BATCH 64
-#define LOOP_BUFSIZE (65536 + TUNDEV_VNET_HDR_MRG_LEN)
-#define LOOP_RING_SLOTS 64	/* io_uring: packet buffers per queue */
-#define LOOP_RING_MAX 32	/* io_uring: most reads in one submission */
-
-#define LOOP_CACHELINE 64
-
-struct loop;
-struct loop_q;
-
-/* One queue of one side's TUN device. */
-struct loop_dev {
-	struct loop_q *q;
-	enum nat_side side;
-	int fd;				/* the device's fds[q] */
-	unsigned int hdrlen;
-	char name[IFNAMSIZ];		/* for the log: the front's may change */
-	struct event *ev;
-	bool failed;			/* said once that it cannot be read */
-	bool seen;			/* its queue thread has had an event for it */
-};
-
-/*
- * One queue index: fds[q] of every used device, with its own buffer and
- * counters. Aligned so that two threads' counters never share a cache line.
- */
-struct loop_q {
-	struct loop *l;
-	unsigned int idx;
-	struct event_base *base;	/* queue 0: the main thread's */
-	struct loop_dev dev[NAT_SIDE_MAX];
-	struct event *stop;		/* q >= 1: the main thread ends the loop */
-	pthread_t thread;
-	bool running;
-	uint8_t *buf;			/* reads (read/write path), pending fragments */
-	struct tunio *io;		/* io_uring path, else NULL */
-	bool ring_off;			/* its reads refused: read/write instead */
-	/* written by this queue's thread only, read with relaxed atomics */
-	_Alignas(LOOP_CACHELINE) struct loop_stats st;
-};
-
-struct loop {
-	const char *path;
-	struct event_base *base;
-	struct front front;
-	struct loop_q *q;		/* front.nqueues of them */
-	unsigned int nq;
-	struct event *sig[4];
-	struct event *sweep, *watchdog;
-	struct event *fail;		/* activated by a queue that cannot read */
-	struct ctl ctl;
-	struct metrics metrics;
-	struct flowlog flowlog;		/* touched under the engine lock only */
-	struct loop_stats st;		/* main thread: reloads, reload_errors */
-	struct alarm alarm;
-	struct watch watch;
-	struct health health;		/* backend checks (main thread) */
-	atomic_bool failed;		/* stopped by an error, not a signal */
-	bool uring;			/* TUN I/O through io_uring */
-	uint32_t busy_poll;		/* microseconds to spin on an empty queue */
-	bool restart;			/* SIGUSR2: execute the binary again */
-};
 
 /* Milliseconds of the monotonic clock. */
 uint64_t
@@ -120,198 +60,6 @@ loop_now(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Add n to a counter its queue's thread alone writes (readers: loop_sum). */
-static inline void
-loop_count(uint64_t *c, uint64_t n)
-{
-	/* one writer: a relaxed load and store, no locked instruction */
-	atomic_store_explicit((_Atomic uint64_t *)c, atomic_load_explicit(
-	    (_Atomic uint64_t *)c, memory_order_relaxed) + n,
-	    memory_order_relaxed);
-}
-
-/* Put the virtio-net header before a packet; where the frame starts. */
-static uint8_t *
-loop_frame(const struct loop_dev *d, struct nat_pkt *pkt)
-{
-	static const struct nat_vnet none;
-	uint8_t *start = pkt->data - d->hdrlen;
-
-	if (d->hdrlen > 0) {
-		memset(start, 0, d->hdrlen);
-		tundev_vnet_build(pkt->vnet ? pkt->vnet : &none, start);
-	}
-	return start;
-}
-
-/* Take the engine lock for a queue's packet, counting when it must wait. */
-static void
-loop_lock(struct loop_q *q)
-{
-	struct front *f = &q->l->front;
-
-	if (front_trylock(f) == 0)
-		return;
-	loop_count(&q->st.lock_waits, 1);
-	front_lock(f);
-}
-
-/* Write one packet (with its virtio-net header) back into a TUN device. */
-static void
-loop_write(struct loop_q *q, const struct loop_dev *d, struct nat_pkt *pkt)
-{
-	uint8_t *start = loop_frame(d, pkt);
-	ssize_t n;
-
-	n = write(d->fd, start, d->hdrlen + pkt->len);
-	if (n == -1) {
-		loop_count(&q->st.tx_errors, 1);
-		return;
-	}
-	loop_count(&q->st.tx_packets, 1);
-	loop_count(&q->st.tx_bytes, pkt->len);
-}
-
-/*
- * Whether a packet is the TUN link's own IPv6 chatter (multicast listener
- * reports, router solicitations): link-local or multicast, never relayed
- * and not worth handing back to the kernel.
- */
-static bool
-loop_link_local(const struct nat_pkt *pkt)
-{
-	const uint8_t *p = pkt->data;
-
-	return pkt->len >= 40 && (p[0] >> 4) == 6 &&
-	    (p[24] == 0xff || (p[8] == 0xfe && (p[9] & 0xc0) == 0x80));
-}
-
-/*
- * Whether a packet the engine left alone (NAT_NOT_OURS) goes back to the
- * kernel (engine locked: the front's addresses change on reload). The
- * host's own traffic does (to one of the front's addresses); so does
- * anything else with other_traffic = route, and the kernel routes it.
- * With other_traffic = drop it is dropped, as the blackhole rules would
- * have dropped it had it not been captured (ICMP and fragments are
- * captured by protocol, whatever their destination). The TUN link's own
- * IPv6 chatter never goes back.
- */
-static bool
-loop_hand_back(struct loop_q *q, const struct nat_pkt *pkt)
-{
-	struct front *f = &q->l->front;
-
-	if (loop_link_local(pkt))
-		return false;
-	if (f->conf.front.route_other || front_own_dst(f, pkt->data, pkt->len))
-		return true;
-	loop_count(&q->st.not_ours_dropped, 1);
-	return false;
-}
-
-/* Send on fragments the engine kept until their first fragment came. */
-static void
-loop_pending(struct loop_q *q, const struct loop_dev *d)
-{
-	struct front *f = &q->l->front;
-	struct nat_pkt pkt;
-	enum nat_side side;
-	int r;
-
-	pkt.data = q->buf + d->hdrlen;
-	pkt.cap = LOOP_BUFSIZE - d->hdrlen;
-	pkt.vnet = NULL;
-	pkt.len = 0;
-	for (;;) {
-		/* the lock is dropped before each write: a system call
-		 * under it would stall every other queue */
-		loop_lock(q);
-		r = nat_pending(f->nat, &pkt, &side);
-		if (r == 2)	/* untouched: the rest of a datagram not ours */
-			r = loop_hand_back(q, &pkt) ? 1 : -1;
-		front_unlock(f);
-		if (r == 0)
-			break;
-		if (r == 1)
-			loop_write(q, d, &pkt);
-		pkt.len = 0;
-	}
-}
-
-/*
- * Translate one packet of n bytes read into buf (vnet header first);
- * whether it goes back out, as *pkt (its vnet pointing at *vnet).
- */
-static bool
-loop_translate(struct loop_q *q, const struct loop_dev *d, uint8_t *buf,
-    size_t n, uint64_t now, struct nat_pkt *pkt, struct nat_vnet *vnet)
-{
-	struct front *f = &q->l->front;
-	enum nat_verdict v;
-	bool back;
-
-	if (n < d->hdrlen) {
-		loop_count(&q->st.rx_errors, 1);
-		return false;
-	}
-	pkt->data = buf + d->hdrlen;
-	pkt->len = n - d->hdrlen;
-	pkt->cap = LOOP_BUFSIZE - d->hdrlen;
-	pkt->vnet = NULL;
-	if (d->hdrlen > 0) {
-		if (tundev_vnet_parse(buf, vnet) == -1) {
-			loop_count(&q->st.bad_vnet, 1);
-			return false;
-		}
-		pkt->vnet = vnet;
-	}
-	loop_count(&q->st.rx_packets, 1);
-	loop_count(&q->st.rx_bytes, pkt->len);
-	/* per packet, not per batch: a batch would hold the lock across
-	 * up to LOOP_BATCH reads and writes and serialise the queues */
-	loop_lock(q);
-	v = nat_process(f->nat, pkt, d->side, now, NULL);
-	back = v == NAT_NOT_OURS && loop_hand_back(q, pkt);
-	front_unlock(f);
-	return v == NAT_FORWARD || v == NAT_REPLY || back;
-}
-
-/* One packet read from a TUN device (read/write path). */
-static void
-loop_packet(struct loop_q *q, const struct loop_dev *d, size_t n, uint64_t now)
-{
-	struct nat_vnet vnet;
-	struct nat_pkt pkt;
-
-	if (loop_translate(q, d, q->buf, n, now, &pkt, &vnet))
-		loop_write(q, d, &pkt);
-	loop_pending(q, d);
-}
-
-/*
- * A queue cannot read its device (deleted under us): stop the whole relay
- * the way a signal would, from whichever thread; the supervisor restarts it.
- */
-static void
-loop_failing(struct loop_q *q, struct loop_dev *d)
-{
-	struct loop *l = q->l;
-
-	loop_count(&q->st.rx_errors, 1);
-	if (d->failed)
-		return;		/* the ring's other reads fail alike */
-	d->failed = true;
-	log_warn("reading %s (queue %u)", d->name, q->idx);
-	/* a level-triggered event would spin on the error */
-	if (d->ev != NULL)
-		event_del(d->ev);
-	if (atomic_exchange(&l->failed, true))
-		return;		/* another queue said it already */
-	log_warnx("stopping: the TUN device cannot be read");
-	/* thread-safe (evthread_use_pthreads): the main loop breaks */
-	event_active(l->fail, EV_TIMEOUT, 0);
-}
-
 /* A queue failed: end the main loop (main thread). */
 static void
 loop_failed(evutil_socket_t fd, short what, void *arg)
@@ -321,240 +69,6 @@ loop_failed(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	event_base_loopbreak(l->base);
-}
-
-/* Nanoseconds of the monotonic clock (busy-poll deadlines). */
-static uint64_t
-loop_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-}
-
-/* Read and handle a bounded batch (read/write path); packets handled. */
-static unsigned int
-loop_rw_drain(struct loop_q *q, struct loop_dev *d)
-{
-	uint64_t now = loop_now();
-	unsigned int got;
-	ssize_t n;
-
-	for (got = 0; got < LOOP_BATCH; got++) {
-		n = read(d->fd, q->buf, LOOP_BUFSIZE);
-		if (n == -1) {
-			if (errno != EAGAIN && errno != EINTR)
-				loop_failing(q, d);
-			break;
-		}
-		loop_packet(q, d, (size_t)n, now);
-	}
-	return got;
-}
-
-/*
- * The kernel refuses the ring's non-blocking reads of a TUN device (a
- * kernel whose TUN lacks RWF_NOWAIT support): the queue goes on with
- * read/write. The ring stays, for writes still in flight.
- */
-static void
-loop_ring_off(struct loop_q *q, int err)
-{
-	if (q->ring_off)
-		return;
-	q->ring_off = true;
-	log_warnx("queue %u: io_uring reads of the TUN device refused (%s): "
-	    "read/write per packet from now on", q->idx, strerror(err));
-}
-
-/*
- * A read finished on the ring: translate, queue the write back (or give
- * the buffer back). Whether it brought a packet.
- */
-static bool
-loop_ring_read(struct loop_q *q, const struct tunio_done *c, uint64_t now)
-{
-	struct loop_dev *d = &q->dev[c->dev];
-	struct nat_vnet vnet;
-	struct nat_pkt pkt;
-
-	if (c->res < 0) {
-		tunio_release(q->io, c->slot);
-		if (c->res == -EOPNOTSUPP || c->res == -EINVAL)
-			loop_ring_off(q, -c->res);
-		else if (c->res != -EAGAIN && c->res != -EINTR) {
-			errno = -c->res;
-			loop_failing(q, d);
-		}
-		return false;
-	}
-	if (loop_translate(q, d, c->buf, (size_t)c->res, now, &pkt, &vnet))
-		tunio_write(q->io, c->slot, loop_frame(d, &pkt),
-		    d->hdrlen + pkt.len);
-	else
-		tunio_release(q->io, c->slot);
-	/* rare (fragments held for their first): written at once */
-	loop_pending(q, d);
-	return true;
-}
-
-/* A write finished on the ring (its slot is free again). */
-static void
-loop_ring_wrote(struct loop_q *q, const struct tunio_done *c)
-{
-	const struct loop_dev *d = &q->dev[c->dev];
-
-	if (c->res < 0) {
-		loop_count(&q->st.tx_errors, 1);
-		return;
-	}
-	loop_count(&q->st.tx_packets, 1);
-	loop_count(&q->st.tx_bytes, (uint64_t)c->res - d->hdrlen);
-}
-
-/*
- * Handle every completion waiting on the ring; the packets read. *empty
- * is set when a read found its device empty (or failing).
- */
-static unsigned int
-loop_ring_reap(struct loop_q *q, uint64_t now, bool *empty)
-{
-	struct tunio_done c;
-	unsigned int got = 0;
-
-	while (tunio_next(q->io, &c) == 1) {
-		if (c.kind == TUNIO_WRITE)
-			loop_ring_wrote(q, &c);
-		else if (loop_ring_read(q, &c, now))
-			got++;
-		else
-			*empty = true;
-	}
-	return got;
-}
-
-/* Queue up to want reads of d; how many (0: every buffer is busy). */
-static unsigned int
-loop_ring_reads(struct loop_q *q, const struct loop_dev *d, unsigned int want)
-{
-	unsigned int n;
-
-	for (n = 0; n < want; n++)
-		if (tunio_read(q->io, d->fd, (unsigned int)d->side) == -1)
-			break;
-	return n;
-}
-
-/* Submit what the ring has queued, counting the system call; false on error. */
-static bool
-loop_ring_submit(struct loop_q *q)
-{
-	switch (tunio_submit(q->io)) {
-	case 1:
-		loop_count(&q->st.io_submits, 1);
-		return true;
-	case 0:
-		return true;
-	default:
-		log_warn("io_uring submit (queue %u)", q->idx);
-		return false;
-	}
-}
-
-/*
- * Read and handle a bounded batch through the ring; packets handled. Each
- * round submits the writes of the last one with the next reads (one
- * system call), twice as many reads as the last round while the device
- * keeps them all busy.
- */
-static unsigned int
-loop_ring_drain(struct loop_q *q, struct loop_dev *d)
-{
-	uint64_t now = loop_now();
-	unsigned int want = 1, got = 0, n;
-	bool empty = false, waited = false;
-
-	while (got < LOOP_BATCH && !empty && !d->failed) {
-		if ((n = loop_ring_reads(q, d, want)) == 0) {
-			/* all buffers wait for writes: let one finish */
-			if (waited || tunio_wait(q->io) == -1)
-				break;
-			waited = true;
-			loop_count(&q->st.io_submits, 1);
-		} else if (!loop_ring_submit(q))
-			break;
-		got += loop_ring_reap(q, now, &empty);
-		if (want < LOOP_RING_MAX)
-			want *= 2;
-	}
-	/* the last rounds' writes (they finish inside the call), again while
-	 * a reap queued more: nothing may wait for the next readable event */
-	do {
-		if (!loop_ring_submit(q))
-			break;
-		empty = false;
-		n = loop_ring_reap(q, now, &empty);
-		got += n;
-	} while (n > 0);
-	return got;
-}
-
-/* Read and handle a bounded batch from one device, by the running path. */
-static unsigned int
-loop_drain(struct loop_q *q, struct loop_dev *d)
-{
-	if (q->io != NULL && !q->ring_off)
-		return loop_ring_drain(q, d);
-	return loop_rw_drain(q, d);
-}
-
-/*
- * busy_poll: keep reading every device of the queue until none has had a
- * packet for busy_poll microseconds, instead of going back to sleep; a
- * packet that comes meanwhile costs no wake-up.
- */
-static void
-loop_busy(struct loop_q *q)
-{
-	uint64_t span = (uint64_t)q->l->busy_poll * 1000;
-	uint64_t now = loop_ns(), until = now + span;
-	/* back to the event loop within 2 spans: its timers (sweep,
-	 * watchdog), signals and the stop event must not wait for a pause
-	 * in the traffic; a device still readable calls us again at once */
-	uint64_t cap = now + 2 * span;
-	struct loop_dev *d;
-	int i;
-
-	while ((now = loop_ns()) < until && now < cap) {
-		for (i = 0; i < NAT_SIDE_MAX; i++) {
-			d = &q->dev[i];
-			/* only devices whose events this thread has had: the
-			 * main thread fills a new one in (a reload) unlocked */
-			if (!d->seen || d->failed)
-				continue;
-			if (loop_drain(q, d) > 0)
-				until = loop_ns() + span;
-		}
-		/* a CPU shared with the traffic's own processes (the
-		 * client, the server, the kernel's softirq work) goes to
-		 * them first: spinning must not delay the answer it waits for */
-		sched_yield();
-	}
-}
-
-/* A TUN device is readable: drain a bounded batch. */
-static void
-loop_tun(evutil_socket_t fd, short what, void *arg)
-{
-	struct loop_dev *d = arg;
-	struct loop_q *q = d->q;
-
-	(void)fd;
-	(void)what;
-	d->seen = true;
-	if (loop_drain(q, d) > 0 && q->l->busy_poll > 0)
-		loop_busy(q);
 }
 
 /* Once a second: expire idle flows, a slice of the table at a time. */
@@ -876,7 +390,7 @@ loop_events(struct loop *l)
 
 /* A queue thread: run queue q's event loop until the main thread stops it. */
 static void *
-loop_q_main(void *arg)
+loop_queue_thread(void *arg)
 {
 	struct loop_q *q = arg;
 	char name[16];
@@ -889,7 +403,7 @@ loop_q_main(void *arg)
 
 /* The main thread asks a queue thread to end its loop (its own base). */
 static void
-loop_q_stop(evutil_socket_t fd, short what, void *arg)
+loop_queue_stop(evutil_socket_t fd, short what, void *arg)
 {
 	struct loop_q *q = arg;
 
@@ -957,7 +471,8 @@ loop_queues(struct loop *l)
 		if (i == 0)
 			q->base = l->base;
 		else if ((q->base = event_base_new()) == NULL ||
-		    (q->stop = event_new(q->base, -1, 0, loop_q_stop, q)) == NULL)
+		    (q->stop = event_new(q->base, -1, 0, loop_queue_stop,
+		    q)) == NULL)
 			return -1;
 		if (l->uring && loop_ring_new(q) == -1)
 			return -1;
@@ -977,8 +492,8 @@ loop_threads_start(struct loop *l)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (i = 1; i < l->nq; i++) {
-		if ((e = pthread_create(&l->q[i].thread, NULL, loop_q_main,
-		    &l->q[i])) != 0) {
+		if ((e = pthread_create(&l->q[i].thread, NULL,
+		    loop_queue_thread, &l->q[i])) != 0) {
 			errno = e;
 			log_warn("starting the thread of queue %u", i);
 			rc = -1;

@@ -21,6 +21,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "core/metrics.h"
+#include "core/stats.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 

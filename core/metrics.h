@@ -10,7 +10,9 @@
 #include <event2/http.h>
 
 #include "conf/conf.h"
-#include "core/stats.h"
+
+struct evbuffer;
+struct stats_snap;
 
 #define METRICS_ERRLEN 512
 #define METRICS_TIMEOUT 10	/* seconds for a client to ask and read */

@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/reexec.h"
 #include "tun/sysctl.h"
+#include "tun/tundev.h"
 
 #define REEXEC_TUN_MAX	8	/* devices handed over (a front has 3) */
 

@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-#include "tun/tundev.h"
+struct tundev;
 
 #define REEXEC_ERRLEN 256
 /* The TUN queues handed to the next image: "NAME=FD,FD;NAME=FD". */

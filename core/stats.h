@@ -15,11 +15,30 @@
 
 #include <event2/buffer.h>
 
-#include "core/loop.h"
 #include "nat/nat.h"
 
 struct flowlog;
 struct conf;
+
+/*
+ * Counters of the front's event loop itself (the engine keeps its own); one
+ * set per queue, summed for a snapshot.
+ */
+struct loop_stats {
+	uint64_t rx_packets;
+	uint64_t rx_bytes;
+	uint64_t tx_packets;
+	uint64_t tx_bytes;
+	uint64_t rx_errors;
+	uint64_t tx_errors;		/* writes refused (queue full, device gone) */
+	uint64_t bad_vnet;		/* virtio-net headers a TUN never sends */
+	uint64_t not_ours_dropped;	/* left alone by the engine, not the host's:
+					 * dropped (other_traffic = drop) */
+	uint64_t io_submits;		/* io_uring submissions (system calls) */
+	uint64_t lock_waits;		/* packet path found the engine lock taken */
+	uint64_t reloads;
+	uint64_t reload_errors;
+};
 
 #define STATS_MAX_RULES 128	/* rule ids shown by status and metrics */
 
