@@ -39,8 +39,8 @@ struct check_back {
 
 /* The front's address must be reached through tunnel t's interface. */
 static int
-check_back_front_route(struct check_back *b, size_t t, const struct conf_addr *f,
-    const struct nl_ifaddr *a, size_t na)
+check_back_front_route(struct check_back *b, size_t t,
+    const struct conf_addr *f, const struct nl_ifaddr *a, size_t na)
 {
 	const struct conf_back_tunnel *ct = &b->c->back.tunnel[t];
 	const char *tif = ct->tunnel_interface;

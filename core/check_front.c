@@ -49,8 +49,8 @@ static const char *const check_front_devs[NAT_SIDE_MAX] = {
 
 /* The name of the interface that holds address a of this host, or NULL. */
 static const char *
-check_front_local_dev(struct front *f, uint8_t family, const struct nat_addr *a,
-    char *name, size_t len)
+check_front_local_dev(struct front *f, uint8_t family,
+    const struct nat_addr *a, char *name, size_t len)
 {
 	struct nl_ifaddr *ad = NULL;
 	struct nl_link l;
