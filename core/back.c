@@ -1279,282 +1279,29 @@ out:
 	return rc;
 }
 
-/* Report one host finding at a level; 1 when it fails the check. */
-static int
-back_say(const struct conf *c, enum check_level lvl, const char *fmt, ...)
-    __attribute__((__format__(__printf__, 3, 4)));
-
-static int
-back_say(const struct conf *c, enum check_level lvl, const char *fmt, ...)
-{
-	char msg[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return check_say(c, lvl, "%s", msg);
-}
-
-/* Report one host finding ("note:" when it does not fail the check). */
-#define back_problem(c, counts, ...) \
-	back_say((c), (counts) ? CHECK_ERROR : CHECK_NOTE, __VA_ARGS__)
-
-/* The front's address must be reached through tunnel t's interface. */
-static int
-back_check_front(struct back *b, size_t t, const struct conf_addr *f,
-    const struct nl_ifaddr *a, size_t na)
-{
-	const struct conf_back_tunnel *ct = &b->conf.back.tunnel[t];
-	const char *tif = ct->tunnel_interface;
-	struct nl_route_query q;
-	struct nl_route rt;
-	char e[NL_ERRLEN], s[64];
-	size_t i;
-	bool addressed = false;
-
-	conf_addr_str(f, s, sizeof(s));
-	for (i = 0; i < na; i++)
-		addressed |= a[i].family == conf_af(f->family);
-	if (!addressed)
-		return back_problem(&b->conf, true, "[%s] tunnel_interface %s "
-		    "has no IPv%d address (fix: ip addr add ADDRESS/PREFIX dev %s)",
-		    ct->name, tif, f->family, tif);
-	memset(&q, 0, sizeof(q));
-	q.family = conf_af(f->family);
-	memcpy(q.dst, f->addr.b, 16);
-	if (nl_route_get(&b->nl, &q, &rt, e) == -1 ||
-	    rt.oif != b->tun[t].ifindex)
-		return back_problem(&b->conf, true, "[%s] front: %s is not "
-		    "reached through %s (fix: ip route add %s dev %s, or give %s "
-		    "an address in the front's subnet)", ct->name, s, tif, s,
-		    tif, tif);
-	return 0;
-}
-
-/* rp_filter findings (the daemon sets loose mode itself). */
-static void
-back_check_rp(const struct conf *c, const char *tif)
-{
-	char se[SYSCTL_ERRLEN];
-	int all, v;
-
-	if (sysctl_rp_filter_get("all", &all, se) == -1 ||
-	    sysctl_rp_filter_get(tif, &v, se) == -1)
-		return;
-	if ((all > v ? all : v) == 1)
-		back_problem(c, false, "rp_filter of %s is strict (1); tunrelay "
-		    "run sets loose mode (or: sysctl -w net.ipv4.conf.all."
-		    "rp_filter=0 net.ipv4.conf.%s.rp_filter=2)", tif, tif);
-}
-
 /*
- * Rules of others that come before ours (1..BACK_PRIO_LO-1) and send packets
- * to a table other than local: they may catch the replies of tunnel flows
- * before ours do (a leftover of an old policy-routing script, typically).
+ * For `tunrelay check` (core/check_back.c): tunnel t's interface (p) and
+ * global addresses (out), read as run reads them (back_tun_addrs).
  */
-static void
-back_check_rules(struct back *b)
-{
-	static const int fams[] = { AF_INET, AF_INET6 };
-	struct nl_rule *r;
-	char e[NL_ERRLEN], s[256];
-	size_t n, i;
-	int f;
-
-	for (f = 0; f < 2; f++) {
-		if (nl_rule_list(&b->nl, fams[f], &r, &n, e) == -1)
-			continue;	/* no IPv6: nothing there to conflict */
-		for (i = 0; i < n; i++) {
-			if (r[i].protocol == NL_PROTO_TUNRELAY ||
-			    r[i].priority == 0 || r[i].priority >= BACK_PRIO_LO ||
-			    (r[i].action != 0 && r[i].action != FR_ACT_TO_TBL) ||
-			    r[i].table == RT_TABLE_LOCAL)
-				continue;
-			back_problem(&b->conf, false, "rule \"%s\" is not "
-			    "tunrelay's and comes before its rules (%d..%d): it "
-			    "may send replies of tunnel flows elsewhere (if it is "
-			    "left from an old script: ip %srule del priority %u)",
-			    nl_rule_str(&r[i], s, sizeof(s)), BACK_PRIO_LO,
-			    BACK_PRIO_HI, fams[f] == AF_INET6 ? "-6 " : "",
-			    r[i].priority);
-		}
-		free(r);
-	}
-}
-
-/* The mark mode's findings. */
-static int
-back_check_mode(const struct conf *c)
-{
-	const struct conf_back *cb = &c->back;
-	char e[NFT_ERRLEN];
-	bool nft = nft_probe(e) == 0;
-	int bad = 0;
-
-	if (cb->mark == CONF_MARK_CONNMARK && !nft)
-		bad += back_problem(c, true, "[back] mark = connmark needs "
-		    "nftables (%s); fix: modprobe nf_tables, or use mark = "
-		    "source", e);
-	if (cb->mark == CONF_MARK_AUTO)
-		back_problem(c, false, "mark = auto will use %s", nft ?
-		    "connmark (nftables is usable)" : "source (nftables is not "
-		    "usable)");
-	if (cb->mark == CONF_MARK_SOURCE || (cb->mark == CONF_MARK_AUTO && !nft)) {
-		back_problem(c, false, "mark = source: UDP services bound to "
-		    "0.0.0.0 or :: that answer without IP_PKTINFO reply from the "
-		    "uplink's address and their replies do not go back through "
-		    "the tunnel; bind them to the tunnel address or use mark = "
-		    "connmark");
-		back_problem(c, false, "mark = source: services behind this "
-		    "host reached through a forwarded port (containers, "
-		    "namespaces) reply from their own address; list it in "
-		    "service_addresses (then all its traffic leaves by the "
-		    "tunnel) or use mark = connmark");
-		if (cb->mss_mode != CONF_MSS_OFF)
-			back_problem(c, false, "mss_clamp needs nftables "
-			    "(mark = connmark); it is not applied with source "
-			    "rules");
-	}
-	return bad;
-}
-
-/*
- * mark = source with several tunnels: two tunnels that carry the same
- * address cannot be told apart by the replies' source address.
- */
-static int
-back_check_shared(struct back *b, size_t t, const struct nl_ifaddr *a,
-    size_t na, struct nl_ifaddr seen[][BACK_MAX_ADDRS], const size_t *nseen)
-{
-	const struct conf_back *cb = &b->conf.back;
-	char s[INET6_ADDRSTRLEN];
-	size_t o, i, j;
-	int bad = 0;
-
-	for (o = 0; o < t; o++)
-		for (i = 0; i < na; i++)
-			for (j = 0; j < nseen[o]; j++) {
-				if (a[i].family != seen[o][j].family ||
-				    memcmp(a[i].addr, seen[o][j].addr, 16) != 0)
-					continue;
-				inet_ntop(a[i].family, a[i].addr, s, sizeof(s));
-				bad += back_problem(&b->conf, cb->mark ==
-				    CONF_MARK_SOURCE, "[%s] and [%s]: both "
-				    "tunnels carry %s; mark = source picks a "
-				    "reply's tunnel by its source address and "
-				    "cannot tell them apart: its replies all "
-				    "leave through %s (fix: give each tunnel "
-				    "its own address, or use mark = connmark)",
-				    cb->tunnel[o].name, cb->tunnel[t].name, s,
-				    cb->tunnel[o].tunnel_interface);
-			}
-	return bad;
-}
-
-/* Tunnels that are there and up (run routes them). */
-static size_t
-back_check_usable(struct back *b)
-{
-	struct nl_ifaddr a[BACK_MAX_ADDRS];
-	char err[BACK_ERRLEN];
-	size_t t, na, n = 0;
-
-	for (t = 0; t < b->conf.back.ntunnel; t++)
-		if (back_tun_addrs(b, t, a, &na, err) == 0 &&
-		    back_tun_state(b, t) == BACK_UP)
-			n++;
-	return n;
-}
-
-/*
- * The findings of one tunnel; its addresses go into a/na. A tunnel that is
- * missing or down fails the check only when no tunnel is usable: run starts
- * with the others and leaves it out until it is up.
- */
-static int
-back_check_tunnel(struct back *b, size_t t, size_t usable,
-    struct nl_ifaddr *a, size_t *na)
-{
-	const struct conf_back_tunnel *ct = &b->conf.back.tunnel[t];
-	enum check_level lvl = usable > 0 ? CHECK_WARNING : CHECK_ERROR;
-	const char *later = usable > 0 ? "; tunrelay run leaves it out until "
-	    "it is up" : "";
-	char err[BACK_ERRLEN];
-	size_t i;
-	int bad = 0;
-
-	if (back_tun_addrs(b, t, a, na, err) == -1)
-		return back_problem(&b->conf, true, "[%s] %s", ct->name, err);
-	if (b->tun[t].ifindex == 0)
-		return back_say(&b->conf, lvl, "[%s] %s%s (fix: bring the "
-		    "tunnel up first, e.g. wg-quick up %s)", ct->name, err,
-		    later, ct->tunnel_interface);
-	if (!b->tun[t].up)
-		return back_say(&b->conf, lvl, "[%s] tunnel_interface %s is "
-		    "down%s (fix: ip link set %s up)", ct->name,
-		    ct->tunnel_interface, later, ct->tunnel_interface);
-	for (i = 0; i < ct->nfront; i++)
-		bad += back_check_front(b, t, &ct->front[i], a, *na);
-	back_check_rp(&b->conf, ct->tunnel_interface);
-	return bad;
-}
-
-/* What several fronts mean for the mark mode. */
-static void
-back_check_fronts(const struct conf *c, bool nft)
-{
-	const struct conf_back *cb = &c->back;
-
-	if (cb->ntunnel < 2)
-		return;
-	if (cb->mark == CONF_MARK_SOURCE || (cb->mark == CONF_MARK_AUTO &&
-	    !nft))
-		back_problem(c, false, "mark = source with %zu tunnels: a "
-		    "reply's tunnel is picked by its source address alone (the "
-		    "tunnel's own addresses and its section's "
-		    "service_addresses); each front must send its clients to "
-		    "an address of its own tunnel. An address reached through "
-		    "two fronts (the same client through both, or an anycast "
-		    "service address) cannot be told apart: its replies leave "
-		    "through one tunnel only; use mark = connmark, which "
-		    "follows each connection", cb->ntunnel);
-	else
-		back_problem(c, false, "mark = connmark with %zu tunnels: each "
-		    "connection's replies leave through the tunnel it arrived "
-		    "on (each its own mark and table, from 0x%x and %d; a "
-		    "tunnel keeps its number while its section is there: "
-		    "tunrelay status shows them)", cb->ntunnel, BACK_MARK,
-		    BACK_TABLE);
-}
-
-/* Host checks for a back config; the number of problems. */
 int
-back_check(const struct conf *c)
+back_probe_tunnel(const struct conf *c, struct nl *nl, size_t t,
+    struct back_probe *p, struct nl_ifaddr *out, size_t *n,
+    char err[BACK_ERRLEN])
 {
 	struct back *b;
-	struct nl_ifaddr a[BACK_TUNNELS][BACK_MAX_ADDRS];
-	size_t na[BACK_TUNNELS], t, usable;
-	char e[NFT_ERRLEN];
-	int bad = 0;
+	int rc;
 
-	if ((b = calloc(1, sizeof(*b))) == NULL)
-		return back_problem(c, true, "out of memory");
+	*n = 0;
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		snprintf(err, BACK_ERRLEN, "out of memory");
+		return -1;
+	}
 	b->conf = *c;
-	if (nl_open(&b->nl, e) == -1) {
-		free(b);
-		return back_problem(c, true, "netlink: %s", e);
-	}
-	usable = back_check_usable(b);
-	for (t = 0; t < c->back.ntunnel; t++) {
-		na[t] = 0;
-		bad += back_check_tunnel(b, t, usable, a[t], &na[t]);
-		bad += back_check_shared(b, t, a[t], na[t], a, na);
-	}
-	back_check_rules(b);
-	bad += back_check_mode(c);
-	back_check_fronts(c, nft_probe(e) == 0);
-	nl_close(&b->nl);
+	b->nl = *nl;
+	rc = back_tun_addrs(b, t, out, n, err);
+	*nl = b->nl;	/* its sequence numbers moved on */
+	p->ifindex = b->tun[t].ifindex;
+	p->up = b->tun[t].up;
 	free(b);
-	return bad;
+	return rc;
 }

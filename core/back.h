@@ -38,7 +38,28 @@
 int back_run(const char *path, struct conf *);
 /* Remove what a killed back left (found by its tags); -1 with err. */
 int back_cleanup(char err[BACK_ERRLEN]);
-/* Host checks for a back config, printed with their fixes; the problem count. */
-int back_check(const struct conf *);
+
+/* What `tunrelay check` reads as run does (core/check_back.c). */
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tun/nl.h"
+
+#define BACK_MAX_ADDRS 16	/* global addresses read per tunnel */
+
+/* A tunnel's interface as run finds it. */
+struct back_probe {
+	int ifindex;		/* 0: the interface is missing */
+	bool up;		/* IFF_UP */
+};
+
+/*
+ * Tunnel t's interface (p) and its global addresses (out, at most
+ * BACK_MAX_ADDRS), as run reads them. A missing interface is no error
+ * (ifindex 0, why in err); -1 when netlink fails.
+ */
+int back_probe_tunnel(const struct conf *, struct nl *, size_t t,
+    struct back_probe *p, struct nl_ifaddr *out, size_t *n,
+    char err[BACK_ERRLEN]);
 
 #endif

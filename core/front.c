@@ -388,226 +388,26 @@ front_count(struct nl *nl, size_t *rules, size_t *routes,
 	return 0;
 }
 
-/* The name of the interface that holds address a of this host, or NULL. */
-static const char *
-front_local_dev(struct front *f, uint8_t family, const struct nat_addr *a,
-    char *name, size_t len)
-{
-	struct nl_ifaddr *ad = NULL;
-	struct nl_link l;
-	size_t n = 0, i;
-	char e[NL_ERRLEN];
-	int ifindex = 0;
-
-	if (nl_addr_list(&f->nl, 0, conf_af(family), &ad, &n, e) == -1)
-		return NULL;
-	for (i = 0; i < n && ifindex == 0; i++)
-		if (memcmp(ad[i].addr, a->b, family == 4 ? 4 : 16) == 0)
-			ifindex = ad[i].ifindex;
-	free(ad);
-	if (ifindex == 0 || nl_link_get(&f->nl, NULL, ifindex, &l, e) == -1)
-		return NULL;
-	snprintf(name, len, "%s", l.name);
-	return name;
-}
-
-/* Check that a backend address is reached through the tunnel interface. */
-static int
-front_check_backend(struct front *f, const struct conf_addr *b)
-{
-	struct nl_route rt;
-	struct nl_link l;
-	struct nat_addr to = b->addr;
-	char err[FRONT_ERRLEN], e[NL_ERRLEN], a[64], dev[IFNAMSIZ + 1];
-	const char *tif = f->conf.front.tunnel_interface;
-
-	conf_ntop(b->family, &to, a, sizeof(a));
-	if (front_local_dev(f, b->family, &to, dev, sizeof(dev)) != NULL)
-		return check_say(&f->conf, CHECK_ERROR, "[front] backend = %s "
-		    "is an address of this host (on %s); backend is the "
-		    "backend's address at the far end of the tunnel (fix: "
-		    "backend = the peer's tunnel address, see ip addr show %s "
-		    "and the tunnel's peer configuration)", a, dev,
-		    tif != NULL ? tif : dev);
-	if (front_egress(f, b->family, &to, &rt, err) == -1)
-		return check_say(&f->conf, CHECK_ERROR, "[front] backend = %s: "
-		    "%s (fix: ip %sroute add %s dev %s)", a, err,
-		    b->family == 6 ? "-6 " : "", a, tif != NULL ? tif :
-		    "TUNNEL-INTERFACE");
-	if (tif == NULL)
-		return 0;
-	if (nl_link_get(&f->nl, NULL, rt.oif, &l, e) == -1 ||
-	    strcmp(l.name, tif) != 0)
-		return check_say(&f->conf, CHECK_ERROR, "[front] backend = %s "
-		    "is reached through %s, not tunnel_interface %s (fix: ip "
-		    "%sroute add %s dev %s, or give %s an address in the "
-		    "backend's subnet)", a, l.name[0] != '\0' ? l.name : "?",
-		    tif, b->family == 6 ? "-6 " : "", a, tif, tif);
-	return 0;
-}
-
-/* Check that one configured interface exists. */
-static int
-front_check_link(struct front *f, const char *key, const char *name)
-{
-	struct nl_link l;
-	char e[NL_ERRLEN];
-
-	if (nl_link_get(&f->nl, name, 0, &l, e) == 0)
-		return 0;
-	return check_say(&f->conf, CHECK_ERROR, "%s %s: %s (fix: create it or "
-	    "bring it up first, e.g. ip link show; or name an existing "
-	    "interface in %s)", key, name, e, key);
-}
-
-/* Every configured interface, each problem reported. */
-static int
-front_check_links(struct front *f)
-{
-	const struct conf_front *cf = &f->conf.front;
-	size_t i;
-	int bad;
-
-	bad = front_check_link(f, "[front] public_interface",
-	    cf->public_interface);
-	if (cf->tunnel_interface != NULL)
-		bad += front_check_link(f, "[front] tunnel_interface",
-		    cf->tunnel_interface);
-	for (i = 0; i < cf->nhairpin; i++)
-		bad += front_check_link(f, "[hairpin] interfaces",
-		    cf->hairpin[i]);
-	return bad;
-}
-
-/* The public interface's addresses, "198.51.100.1, 2001:db8::1". */
-static void
-front_pub_list(const struct front *f, char *buf, size_t len)
-{
-	char a[64];
-	size_t i, o = 0;
-	int n;
-
-	buf[0] = '\0';
-	for (i = 0; i < f->host.npub_all; i++) {
-		n = snprintf(buf + o, len - o, "%s%s", i ? ", " : "",
-		    conf_ntop(f->host.pub_all_family[i], &f->host.pub_all[i],
-		    a, sizeof(a)));
-		if (n < 0 || (size_t)n >= len - o)
-			return;
-		o += (size_t)n;
-	}
-}
-
-/* A forward's listen address must be one of the public interface's. */
-static int
-front_check_listen(struct front *f, const struct conf_forward *fw)
-{
-	const char *pub = f->conf.front.public_interface;
-	char a[64], have[512];
-	size_t i;
-
-	if (!fw->match_dst)
-		return 0;
-	for (i = 0; i < f->host.npub_all; i++)
-		if (f->host.pub_all_family[i] == fw->family &&
-		    memcmp(&f->host.pub_all[i], &fw->listen_addr,
-		    sizeof(fw->listen_addr)) == 0)
-			return 0;
-	conf_ntop(fw->family, &fw->listen_addr, a, sizeof(a));
-	front_pub_list(f, have, sizeof(have));
-	return check_say(&f->conf, CHECK_ERROR, "[forward.%s] listen: %s is "
-	    "not an address of public_interface %s (it has %s): no client "
-	    "packet to it reaches the relay (fix: ip %saddr add %s/%d dev %s, "
-	    "or listen on one of its addresses, or on a port alone)", fw->name,
-	    a, pub, have[0] ? have : "none", fw->family == 6 ? "-6 " : "", a,
-	    fw->family == 6 ? 128 : 32, pub);
-}
-
-/* Whether the config uses full NAT (and so the nat_ports range). */
-static bool
-front_full_nat(const struct front *f)
-{
-	size_t i;
-
-	if (f->conf.front.nhairpin > 0)
-		return true;
-	for (i = 0; i < f->set.nrules; i++)
-		if (f->rules[i].action == NAT_RULE_DNAT &&
-		    f->rules[i].source == NAT_SOURCE_RELAY)
-			return true;
-	return false;
-}
-
-/* Forwards listening on port 65535 alone, which no rule can capture. */
-static size_t
-front_check_top(const struct conf *c)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < c->front.nforward; i++)
-		if (c->front.forward[i].listen_lo == 65535)
-			n += (size_t)check_say(c, CHECK_ERROR, "[forward.%s] "
-			    "listen = 65535: Linux's rule port ranges end at "
-			    "65534, so port 65535 cannot be captured (fix: listen "
-			    "on another port)", c->front.forward[i].name);
-	return n;
-}
-
-/* The host checks that need the links: addresses, routes, settings. */
-static int
-front_check_host(struct front *f)
-{
-	const struct conf *c = &f->conf;
-	char err[FRONT_ERRLEN];
-	size_t i;
-	int bad = 0;
-
-	if (front_host(f, err) == -1)
-		return check_say(c, CHECK_ERROR, "[front] %s (fix: ip addr add "
-		    "ADDRESS/PREFIX dev %s; the relay answers on the public "
-		    "interface's global addresses)", err,
-		    c->front.public_interface);
-	for (i = 0; i < c->front.nforward; i++)
-		bad += front_check_listen(f, &c->front.forward[i]);
-	for (i = 0; i < c->front.nbackends; i++)
-		bad += front_check_backend(f, &c->front.backends[i].a);
-	if (front_settings(f, &f->set, &f->rules, err) == -1)
-		bad += check_say(c, CHECK_ERROR, "%s", err);
-	else if (front_full_nat(f) && f->set.nat_port_lo <= f->host.eph_hi &&
-	    f->set.nat_port_hi >= f->host.eph_lo)
-		bad += check_say(c, CHECK_ERROR, "[front] nat_ports %u-%u overlap "
-		    "the kernel's ephemeral ports %d-%d (fix: choose nat_ports "
-		    "outside them, or change net.ipv4.ip_local_port_range)",
-		    f->set.nat_port_lo, f->set.nat_port_hi, f->host.eph_lo,
-		    f->host.eph_hi);
-	return bad;
-}
-
-/* Host checks for a front config; returns the number of problems. */
+/* For `tunrelay check` (core/check_front.c): the host as run reads it. */
 int
-front_check(const struct conf *c)
+front_probe_host(struct front *f, char err[FRONT_ERRLEN])
 {
-	struct front f;
-	char e[NL_ERRLEN];
-	int bad = 0, links;
+	return front_host(f, err);
+}
 
-	memset(&f, 0, sizeof(f));
-	f.conf = *c;
-	if (access("/dev/net/tun", R_OK | W_OK) == -1)
-		bad += check_say(c, CHECK_ERROR, "/dev/net/tun: %s (fix: "
-		    "modprobe tun, or give the container the device)",
-		    strerror(errno));
-	if (nl_open(&f.nl, e) == -1)
-		return bad + check_say(c, CHECK_ERROR, "netlink: %s", e);
-	/* every missing interface is named, then what needs them all */
-	links = front_check_links(&f);
-	bad += links;
-	if (links == 0)
-		bad += front_check_host(&f);
-	bad += (int)front_check_top(c);
-	free(f.rules);
-	nl_close(&f.nl);
-	return bad;
+/* For `tunrelay check`: the engine settings and rules run would build. */
+int
+front_probe_settings(struct front *f, char err[FRONT_ERRLEN])
+{
+	return front_settings(f, &f->set, &f->rules, err);
+}
+
+/* For `tunrelay check`: the route the kernel takes to an address. */
+int
+front_probe_egress(struct front *f, uint8_t family, const struct nat_addr *to,
+    struct nl_route *rt, char err[FRONT_ERRLEN])
+{
+	return front_egress(f, family, to, rt, err);
 }
 
 /*

@@ -18,6 +18,7 @@
 #include "conf/conf.h"
 #include "core/back.h"
 #include "core/check.h"
+#include "core/check_host.h"
 #include "core/cli.h"
 #include "core/ctl.h"
 #include "core/front.h"
@@ -81,35 +82,6 @@ main_lock(const char *role)
 	return fd;
 }
 
-/* tunrelay check -j: file errors and host findings in one JSON object. */
-static int
-main_check_json(const char *path)
-{
-	struct conf_errors errs;
-	struct conf c;
-	size_t i;
-	int bad = 0;
-
-	check_mode(CHECK_MODE_KEEP);
-	memset(&c, 0, sizeof(c));
-	if (conf_load(path, &c, &errs) == -1) {
-		/* the findings carry the file's messages, path included */
-		c.path = (char *)"";
-		for (i = 0; i < errs.n; i++)
-			bad += check_say(&c, CHECK_ERROR, "%s", errs.e[i].msg);
-		check_json(stdout, path, false);
-		return 1;
-	}
-	bad = check_start(&c);
-	if (c.role == CONF_ROLE_BACK)
-		bad += back_check(&c) + check_back(&c);
-	else
-		bad += front_check(&c) + check_front(&c);
-	conf_free(&c);
-	check_json(stdout, path, bad == 0);
-	return bad ? 1 : 0;
-}
-
 /* tunrelay check. */
 static int
 main_check(const char *path, bool json)
@@ -118,13 +90,9 @@ main_check(const char *path, bool json)
 	int bad;
 
 	if (json)
-		return main_check_json(path);
+		return check_config_json(path);
 	main_load(path, &c, false);
-	bad = check_start(&c);
-	if (c.role == CONF_ROLE_BACK)
-		bad += back_check(&c) + check_back(&c);
-	else
-		bad += front_check(&c) + check_front(&c);
+	bad = check_config(&c, CHECK_SCOPE_ALL);
 	conf_free(&c);
 	if (bad)
 		return 1;
@@ -144,7 +112,7 @@ main_run(const char *path, int verbose)
 	/* a restart asked for before the loop listens must not kill us */
 	signal(SIGUSR2, SIG_IGN);
 	main_load(path, &c, true);
-	if (!check_cap(CAP_NET_ADMIN_BIT))
+	if (!check_host_cap(CAP_NET_ADMIN_BIT))
 		fatalx("tunrelay run needs CAP_NET_ADMIN (run as root, or "
 		    "grant AmbientCapabilities=CAP_NET_ADMIN in the unit)");
 	if (main_lock(c.role == CONF_ROLE_BACK ? "back" : "front") == -1)
@@ -153,8 +121,7 @@ main_run(const char *path, int verbose)
 		    c.role == CONF_ROLE_BACK ? "back" : "front");
 	/* the same start checks as `tunrelay check`: never start half-right */
 	check_mode(CHECK_MODE_RUN);
-	if (check_start(&c) + (c.role == CONF_ROLE_BACK ? back_check(&c) :
-	    front_check(&c)) > 0)
+	if (check_config(&c, CHECK_SCOPE_START) > 0)
 		fatalx("%s: host checks failed (logged above; tunrelay check -c "
 		    "%s shows them too); nothing was changed", path, path);
 	check_mode(CHECK_MODE_PRINT);

@@ -1,21 +1,21 @@
 /*
- * check_nft.h - what `tunrelay check` reads of netfilter, never changing
+ * nft_read.h - what `tunrelay check` reads of netfilter, never changing
  * it: nftables chains and rules (through libnftnl; iptables-nft rules are
  * nftables rules too) and the rule counts of legacy iptables tables.
  */
-#ifndef TUNRELAY_CHECK_NFT_H
-#define TUNRELAY_CHECK_NFT_H
+#ifndef TUNRELAY_NFT_READ_H
+#define TUNRELAY_NFT_READ_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define CHECK_NFT_ERRLEN 256
-#define CHECK_NFT_MAX_CHAINS 128
-#define CHECK_NFT_HANDLES 4
+#define NFT_READ_ERRLEN 256
+#define NFT_READ_MAX_CHAINS 128
+#define NFT_READ_HANDLES 4
 
 /* One chain, and the NAT rules in it that may touch the relay's traffic. */
-struct check_nft_chain {
+struct nft_read_chain {
 	uint32_t family;		/* NFPROTO_* */
 	char table[64];
 	char name[64];
@@ -24,12 +24,12 @@ struct check_nft_chain {
 	uint32_t hook;			/* NF_INET_* */
 	bool drop_policy;		/* base chain with policy drop */
 	size_t nat_rules;		/* dnat/snat/masquerade/redirect rules */
-	uint64_t handles[CHECK_NFT_HANDLES];	/* of the first ones */
+	uint64_t handles[NFT_READ_HANDLES];	/* of the first ones */
 	char verbs[48];			/* "dnat", "snat,masquerade", ... */
 };
 
 /* The interfaces whose traffic is the relay's. */
-struct check_nft_ifs {
+struct nft_read_ifs {
 	const char *names[16];
 	size_t n;
 };
@@ -39,15 +39,15 @@ struct check_nft_ifs {
  * A NAT rule counts when it names none of its interfaces at all, or one of
  * ifs; rules limited to other interfaces are left out.
  */
-int check_nft_scan(const struct check_nft_ifs *, struct check_nft_chain *,
-    size_t max, size_t *n, char err[CHECK_NFT_ERRLEN]);
+int nft_read_scan(const struct nft_read_ifs *, struct nft_read_chain *,
+    size_t max, size_t *n, char err[NFT_READ_ERRLEN]);
 /* "ip", "ip6", "inet", "arp", "bridge", "netdev" */
-const char *check_nft_family(uint32_t);
+const char *nft_read_family(uint32_t);
 /* "prerouting", "input", "forward", "output", "postrouting" */
-const char *check_nft_hook(uint32_t);
+const char *nft_read_hook(uint32_t);
 
 /* A legacy (x_tables) table with more entries than its built-in chains. */
-struct check_xt {
+struct nft_read_xt {
 	int family;			/* 4 or 6 */
 	char table[32];
 	unsigned int entries;		/* beyond the built-in policies */
@@ -58,7 +58,7 @@ struct check_xt {
  * Read the legacy tables that are loaded (/proc/net/ip{,6}_tables_names;
  * never loads a module). Only counts and built-in policies are visible.
  */
-int check_xt_scan(struct check_xt *, size_t max, size_t *n,
-    char err[CHECK_NFT_ERRLEN]);
+int nft_read_xt_scan(struct nft_read_xt *, size_t max, size_t *n,
+    char err[NFT_READ_ERRLEN]);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * check_nft.c - read netfilter for `tunrelay check`: nftables chains and
+ * nft_read.c - read netfilter for `tunrelay check`: nftables chains and
  * rules through libnftnl dumps (read-only), and the entry counts and
  * built-in policies of legacy iptables tables through getsockopt.
  */
@@ -23,21 +23,21 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter_ipv4/ip_tables.h>
 
-#include "core/check_nft.h"
+#include "tun/nft_read.h"
 
-#define CHECK_NFT_BUFSIZE (1 << 16)
+#define NFT_READ_BUFSIZE (1 << 16)
 
 /* State of one scan. */
-struct check_nft_scan {
-	const struct check_nft_ifs *ifs;
-	struct check_nft_chain *c;
+struct nft_read_scan {
+	const struct nft_read_ifs *ifs;
+	struct nft_read_chain *c;
 	size_t max, n;
 	bool truncated;
 };
 
 /* Name of an nftables family. */
 const char *
-check_nft_family(uint32_t f)
+nft_read_family(uint32_t f)
 {
 	switch (f) {
 	case NFPROTO_IPV4:
@@ -58,7 +58,7 @@ check_nft_family(uint32_t f)
 
 /* Name of a hook. */
 const char *
-check_nft_hook(uint32_t h)
+nft_read_hook(uint32_t h)
 {
 	static const char *const names[] = {
 		"prerouting", "input", "forward", "output", "postrouting"
@@ -69,7 +69,7 @@ check_nft_hook(uint32_t h)
 
 /* Send a dump request and feed every answer to cb; bounded by a timeout. */
 static int
-check_nft_dump(uint16_t type, mnl_cb_t cb, void *arg, char *err)
+nft_read_dump(uint16_t type, mnl_cb_t cb, void *arg, char *err)
 {
 	struct timeval tv = { 2, 0 };
 	struct mnl_socket *s;
@@ -79,13 +79,13 @@ check_nft_dump(uint16_t type, mnl_cb_t cb, void *arg, char *err)
 	ssize_t n;
 	int rc = -1;
 
-	if ((buf = malloc(CHECK_NFT_BUFSIZE)) == NULL) {
-		snprintf(err, CHECK_NFT_ERRLEN, "no memory");
+	if ((buf = malloc(NFT_READ_BUFSIZE)) == NULL) {
+		snprintf(err, NFT_READ_ERRLEN, "no memory");
 		return -1;
 	}
 	if ((s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC)) == NULL ||
 	    mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) == -1) {
-		snprintf(err, CHECK_NFT_ERRLEN, "nftables netlink: %s",
+		snprintf(err, NFT_READ_ERRLEN, "nftables netlink: %s",
 		    strerror(errno));
 		goto out;
 	}
@@ -94,17 +94,17 @@ check_nft_dump(uint16_t type, mnl_cb_t cb, void *arg, char *err)
 	portid = mnl_socket_get_portid(s);
 	nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_UNSPEC, NLM_F_DUMP, seq);
 	if (mnl_socket_sendto(s, nlh, nlh->nlmsg_len) == -1) {
-		snprintf(err, CHECK_NFT_ERRLEN, "nftables netlink: %s",
+		snprintf(err, NFT_READ_ERRLEN, "nftables netlink: %s",
 		    strerror(errno));
 		goto out;
 	}
-	while ((n = mnl_socket_recvfrom(s, buf, CHECK_NFT_BUFSIZE)) > 0) {
+	while ((n = mnl_socket_recvfrom(s, buf, NFT_READ_BUFSIZE)) > 0) {
 		if ((rc = mnl_cb_run(buf, (size_t)n, seq, portid, cb, arg)) <=
 		    MNL_CB_STOP)
 			break;
 	}
 	if (n == -1 || rc == MNL_CB_ERROR) {
-		snprintf(err, CHECK_NFT_ERRLEN, "nftables dump: %s",
+		snprintf(err, NFT_READ_ERRLEN, "nftables dump: %s",
 		    strerror(errno));
 		rc = -1;
 	} else
@@ -118,11 +118,11 @@ out:
 
 /* One chain of the dump. */
 static int
-check_nft_chain_cb(const struct nlmsghdr *nlh, void *arg)
+nft_read_chain_cb(const struct nlmsghdr *nlh, void *arg)
 {
-	struct check_nft_scan *sc = arg;
+	struct nft_read_scan *sc = arg;
 	struct nftnl_chain *c;
-	struct check_nft_chain *o;
+	struct nft_read_chain *o;
 	const char *table, *type;
 
 	if ((c = nftnl_chain_alloc()) == NULL)
@@ -157,8 +157,8 @@ check_nft_chain_cb(const struct nlmsghdr *nlh, void *arg)
 }
 
 /* What a rule does and which interfaces it names. */
-struct check_nft_rule {
-	const struct check_nft_ifs *ifs;
+struct nft_read_rule {
+	const struct nft_read_ifs *ifs;
 	uint32_t reg_key[32];		/* meta key loaded into each register */
 	bool names_if, names_ours;
 	const char *verb;		/* the NAT statement, or NULL */
@@ -169,7 +169,7 @@ struct check_nft_rule {
  * bytes with a NUL (exact match), and "pfx*" as the prefix alone.
  */
 static bool
-check_nft_ours(const struct check_nft_ifs *ifs, const char *d, uint32_t len)
+nft_read_ours(const struct nft_read_ifs *ifs, const char *d, uint32_t len)
 {
 	char name[IFNAMSIZ + 1];
 	size_t i, n;
@@ -188,9 +188,9 @@ check_nft_ours(const struct check_nft_ifs *ifs, const char *d, uint32_t len)
 
 /* Look at one expression of a rule. */
 static int
-check_nft_expr(struct nftnl_expr *e, void *arg)
+nft_read_expr(struct nftnl_expr *e, void *arg)
 {
-	struct check_nft_rule *r = arg;
+	struct nft_read_rule *r = arg;
 	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
 	uint32_t reg, key, len, idx;
 	const void *d;
@@ -211,13 +211,13 @@ check_nft_expr(struct nftnl_expr *e, void *arg)
 			return 0;
 		if (key == NFT_META_IIFNAME || key == NFT_META_OIFNAME) {
 			r->names_if = true;
-			r->names_ours |= check_nft_ours(r->ifs, d, len);
+			r->names_ours |= nft_read_ours(r->ifs, d, len);
 		} else if ((key == NFT_META_IIF || key == NFT_META_OIF) &&
 		    len == 4) {
 			memcpy(&idx, d, 4);
 			r->names_if = true;
 			if (if_indextoname(idx, ifn) != NULL)
-				r->names_ours |= check_nft_ours(r->ifs, ifn,
+				r->names_ours |= nft_read_ours(r->ifs, ifn,
 				    (uint32_t)strlen(ifn));
 		}
 	} else if (strcmp(name, "nat") == 0)
@@ -231,8 +231,8 @@ check_nft_expr(struct nftnl_expr *e, void *arg)
 }
 
 /* The chain a rule belongs to. */
-static struct check_nft_chain *
-check_nft_find(struct check_nft_scan *sc, uint32_t family, const char *table,
+static struct nft_read_chain *
+nft_read_find(struct nft_read_scan *sc, uint32_t family, const char *table,
     const char *chain)
 {
 	size_t i;
@@ -247,12 +247,12 @@ check_nft_find(struct check_nft_scan *sc, uint32_t family, const char *table,
 
 /* Count a NAT rule in its chain. */
 static void
-check_nft_count(struct check_nft_chain *o, const struct nftnl_rule *nr,
+nft_read_count(struct nft_read_chain *o, const struct nftnl_rule *nr,
     const char *verb)
 {
 	size_t len = strlen(o->verbs);
 
-	if (o->nat_rules < CHECK_NFT_HANDLES)
+	if (o->nat_rules < NFT_READ_HANDLES)
 		o->handles[o->nat_rules] = nftnl_rule_get_u64(nr,
 		    NFTNL_RULE_HANDLE);
 	o->nat_rules++;
@@ -263,11 +263,11 @@ check_nft_count(struct check_nft_chain *o, const struct nftnl_rule *nr,
 
 /* One rule of the dump. */
 static int
-check_nft_rule_cb(const struct nlmsghdr *nlh, void *arg)
+nft_read_rule_cb(const struct nlmsghdr *nlh, void *arg)
 {
-	struct check_nft_scan *sc = arg;
-	struct check_nft_rule r;
-	struct check_nft_chain *o;
+	struct nft_read_scan *sc = arg;
+	struct nft_read_rule r;
+	struct nft_read_chain *o;
 	struct nftnl_rule *nr;
 	const char *table, *chain;
 
@@ -279,14 +279,14 @@ check_nft_rule_cb(const struct nlmsghdr *nlh, void *arg)
 	    (table = nftnl_rule_get_str(nr, NFTNL_RULE_TABLE)) == NULL ||
 	    (chain = nftnl_rule_get_str(nr, NFTNL_RULE_CHAIN)) == NULL)
 		goto out;
-	nftnl_expr_foreach(nr, check_nft_expr, &r);
+	nftnl_expr_foreach(nr, nft_read_expr, &r);
 	/* a rule limited to other interfaces does not touch the relay */
 	if (r.verb == NULL || (r.names_if && !r.names_ours))
 		goto out;
-	o = check_nft_find(sc, nftnl_rule_get_u32(nr, NFTNL_RULE_FAMILY),
+	o = nft_read_find(sc, nftnl_rule_get_u32(nr, NFTNL_RULE_FAMILY),
 	    table, chain);
 	if (o != NULL)
-		check_nft_count(o, nr, r.verb);
+		nft_read_count(o, nr, r.verb);
 out:
 	nftnl_rule_free(nr);
 	return MNL_CB_OK;
@@ -294,14 +294,14 @@ out:
 
 /* Read every chain and rule of every table but ours. */
 int
-check_nft_scan(const struct check_nft_ifs *ifs, struct check_nft_chain *c,
-    size_t max, size_t *n, char err[CHECK_NFT_ERRLEN])
+nft_read_scan(const struct nft_read_ifs *ifs, struct nft_read_chain *c,
+    size_t max, size_t *n, char err[NFT_READ_ERRLEN])
 {
-	struct check_nft_scan sc = { ifs, c, max, 0, false };
+	struct nft_read_scan sc = { ifs, c, max, 0, false };
 
 	*n = 0;
-	if (check_nft_dump(NFT_MSG_GETCHAIN, check_nft_chain_cb, &sc, err) == -1 ||
-	    check_nft_dump(NFT_MSG_GETRULE, check_nft_rule_cb, &sc, err) == -1)
+	if (nft_read_dump(NFT_MSG_GETCHAIN, nft_read_chain_cb, &sc, err) == -1 ||
+	    nft_read_dump(NFT_MSG_GETRULE, nft_read_rule_cb, &sc, err) == -1)
 		return -1;
 	*n = sc.n;
 	return 0;
@@ -309,7 +309,7 @@ check_nft_scan(const struct check_nft_ifs *ifs, struct check_nft_chain *c,
 
 /* Whether a legacy table is loaded (listed in /proc/net/ip*_tables_names). */
 static bool
-check_xt_loaded(int family, const char *table)
+nft_read_xt_loaded(int family, const char *table)
 {
 	char line[64];
 	bool found = false;
@@ -328,7 +328,7 @@ check_xt_loaded(int family, const char *table)
 
 /* Whether the FORWARD policy of the IPv4 filter table is DROP. */
 static bool
-check_xt_forward_drop(int fd, const struct ipt_getinfo *gi)
+nft_read_xt_forward_drop(int fd, const struct ipt_getinfo *gi)
 {
 	struct ipt_get_entries *ge;
 	const struct ipt_entry *e;
@@ -357,7 +357,7 @@ check_xt_forward_drop(int fd, const struct ipt_getinfo *gi)
 
 /* Read one legacy table's counts; 1 when it is worth reporting. */
 static int
-check_xt_table(int family, const char *table, struct check_xt *o)
+nft_read_xt_table(int family, const char *table, struct nft_read_xt *o)
 {
 	struct ipt_getinfo gi;
 	socklen_t len = sizeof(gi);
@@ -384,15 +384,15 @@ check_xt_table(int family, const char *table, struct check_xt *o)
 	builtin = (unsigned int)__builtin_popcount(gi.valid_hooks) + 1;
 	o->entries = gi.num_entries > builtin ? gi.num_entries - builtin : 0;
 	if (family == 4 && strcmp(table, "filter") == 0)
-		o->forward_drop = check_xt_forward_drop(fd, &gi);
+		o->forward_drop = nft_read_xt_forward_drop(fd, &gi);
 	close(fd);
 	return o->entries > 0 || o->forward_drop;
 }
 
 /* Read the loaded legacy nat and filter tables. */
 int
-check_xt_scan(struct check_xt *out, size_t max, size_t *n,
-    char err[CHECK_NFT_ERRLEN])
+nft_read_xt_scan(struct nft_read_xt *out, size_t max, size_t *n,
+    char err[NFT_READ_ERRLEN])
 {
 	static const char *const tables[] = { "nat", "filter" };
 	int family, rc;
@@ -401,11 +401,11 @@ check_xt_scan(struct check_xt *out, size_t max, size_t *n,
 	*n = 0;
 	for (family = 4; family <= 6; family += 2) {
 		for (i = 0; i < 2 && *n < max; i++) {
-			if (!check_xt_loaded(family, tables[i]))
+			if (!nft_read_xt_loaded(family, tables[i]))
 				continue;
-			rc = check_xt_table(family, tables[i], &out[*n]);
+			rc = nft_read_xt_table(family, tables[i], &out[*n]);
 			if (rc == -1) {
-				snprintf(err, CHECK_NFT_ERRLEN, "legacy iptables "
+				snprintf(err, NFT_READ_ERRLEN, "legacy iptables "
 				    "table %s (IPv%d): %s", tables[i], family,
 				    strerror(errno));
 				return -1;
