@@ -31,8 +31,9 @@
 #include "core/check_host.h"
 #include "core/check_net.h"
 #include "core/front.h"
+#include "core/front_host.h"
+#include "core/front_kernel.h"
 #include "core/tunio.h"
-#include "nat/nat_int.h"
 #include "tun/nl.h"
 #include "tun/sysctl.h"
 
@@ -41,11 +42,6 @@
 #endif
 
 #define CHECK_PING_MS 1000	/* how long a peer has to answer a ping */
-
-/* The TUN devices of a running front (core/front.c names them). */
-static const char *const check_front_devs[NAT_SIDE_MAX] = {
-	"trl-pub", "trl-in", "trl-lan"
-};
 
 /* The name of the interface that holds address a of this host, or NULL. */
 static const char *
@@ -88,7 +84,7 @@ check_front_backend_route(struct front *f, const struct conf_addr *b)
 		    "backend = the peer's tunnel address, see ip addr show %s "
 		    "and the tunnel's peer configuration)", a, dev,
 		    tif != NULL ? tif : dev);
-	if (front_probe_egress(f, b->family, &to, &rt, err) == -1)
+	if (front_egress(f, b->family, &to, &rt, err) == -1)
 		return check_say(&f->conf, CHECK_ERROR, "[front] backend = %s: "
 		    "%s (fix: ip %sroute add %s dev %s)", a, err,
 		    b->family == 6 ? "-6 " : "", a, tif != NULL ? tif :
@@ -221,7 +217,7 @@ check_front_host(struct front *f)
 	size_t i;
 	int bad = 0;
 
-	if (front_probe_host(f, err) == -1)
+	if (front_host(f, err) == -1)
 		return check_say(c, CHECK_ERROR, "[front] %s (fix: ip addr add "
 		    "ADDRESS/PREFIX dev %s; the relay answers on the public "
 		    "interface's global addresses)", err,
@@ -230,7 +226,7 @@ check_front_host(struct front *f)
 		bad += check_front_listen(f, &c->front.forward[i]);
 	for (i = 0; i < c->front.nbackends; i++)
 		bad += check_front_backend_route(f, &c->front.backends[i].a);
-	if (front_probe_settings(f, err) == -1)
+	if (front_settings(f, &f->set, &f->rules, err) == -1)
 		bad += check_say(c, CHECK_ERROR, "%s", err);
 	else if (check_front_full_nat(f) && f->set.nat_port_lo <= f->host.eph_hi &&
 	    f->set.nat_port_hi >= f->host.eph_lo)
@@ -361,7 +357,7 @@ check_ping(const struct conf_addr *a)
 	if (family == AF_INET) {
 		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
 		memcpy(&((struct sockaddr_in *)&ss)->sin_addr, a->addr.b, 4);
-		ic->checksum = htons((uint16_t)~csum_fold(csum_add(0, pkt, sizeof(pkt))));
+		ic->checksum = htons(nat_checksum(pkt, sizeof(pkt)));
 		sl = sizeof(struct sockaddr_in);
 	} else {
 		/* the kernel fills in the ICMPv6 checksum */
@@ -496,12 +492,12 @@ check_rp_filter(struct check_front *k)
 		    "interface, e.g. sysctl -w net.ipv4.conf.%s.rp_filter=%d)",
 		    all, k->cf->public_interface, all);
 	for (i = 0; i < NAT_SIDE_MAX; i++) {
-		if (sysctl_rp_filter_get(check_front_devs[i], &v, se) == -1 || v == 0)
+		if (sysctl_rp_filter_get(front_devname[i], &v, se) == -1 || v == 0)
 			continue;
 		bad += check_say(k->c, CHECK_ERROR, "net.ipv4.conf.%s.rp_filter "
 		    "is %d: the kernel drops the packets tunrelay relays "
 		    "through %s (fix: sysctl -w net.ipv4.conf.%s.rp_filter=0)",
-		    check_front_devs[i], v, check_front_devs[i], check_front_devs[i]);
+		    front_devname[i], v, front_devname[i], front_devname[i]);
 	}
 	return bad;
 }
@@ -555,7 +551,7 @@ check_front_ifs(const struct conf_front *cf, struct nft_read_ifs *ifs)
 	for (i = 0; i < cf->nhairpin && ifs->n < 13; i++)
 		ifs->names[ifs->n++] = cf->hairpin[i];
 	for (i = 0; i < NAT_SIDE_MAX; i++)
-		ifs->names[ifs->n++] = check_front_devs[i];
+		ifs->names[ifs->n++] = front_devname[i];
 }
 
 /* Read the links a front uses; false when the public one is missing. */

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/check.h"
 #include "core/front.h"
 #include "core/front_host.h"
 #include "core/front_kernel.h"
@@ -386,28 +385,6 @@ front_count(struct nl *nl, size_t *rules, size_t *routes,
 		*routes += t;
 	}
 	return 0;
-}
-
-/* For `tunrelay check` (core/check_front.c): the host as run reads it. */
-int
-front_probe_host(struct front *f, char err[FRONT_ERRLEN])
-{
-	return front_host(f, err);
-}
-
-/* For `tunrelay check`: the engine settings and rules run would build. */
-int
-front_probe_settings(struct front *f, char err[FRONT_ERRLEN])
-{
-	return front_settings(f, &f->set, &f->rules, err);
-}
-
-/* For `tunrelay check`: the route the kernel takes to an address. */
-int
-front_probe_egress(struct front *f, uint8_t family, const struct nat_addr *to,
-    struct nl_route *rt, char err[FRONT_ERRLEN])
-{
-	return front_egress(f, family, to, rt, err);
 }
 
 /*

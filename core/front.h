@@ -102,15 +102,4 @@ int front_count(struct nl *, size_t *rules, size_t *routes, char err[FRONT_ERRLE
 /* The rules and routes run would install, printed; nothing installed. */
 int front_show(const struct conf *, FILE *, char err[FRONT_ERRLEN]);
 
-/*
- * What `tunrelay check` computes as run does (core/check_front.c), on a
- * struct front with conf and nl set: the host facts (f->host), the engine
- * settings and rules (f->set, f->rules: free them), the route to an
- * address. 0, or -1 with err.
- */
-int front_probe_host(struct front *, char err[FRONT_ERRLEN]);
-int front_probe_settings(struct front *, char err[FRONT_ERRLEN]);
-int front_probe_egress(struct front *, uint8_t family, const struct nat_addr *,
-    struct nl_route *, char err[FRONT_ERRLEN]);
-
 #endif

@@ -315,11 +315,17 @@ health_free(struct health_probe *p)
 	free(p);
 }
 
-/* Whether old probe p checks what c asks (the place in the list aside). */
+/*
+ * Whether old probe p checks what c asks: the same backend of the same
+ * forward, by name ("forward.web 10.22.22.1:80"), since ids follow the
+ * place of the section in the config and a section inserted before it
+ * moves them.
+ */
 static bool
-health_same(const struct health_probe *p, const struct conf_check *c)
+health_same(const struct health_probe *p, const struct conf_check *c,
+    const char *name)
 {
-	return CONF_BACKEND_RULE(p->id) == CONF_BACKEND_RULE(c->id) &&
+	return strcmp(p->name, name) == 0 &&
 	    p->port == c->port && p->hc.kind == c->health->kind &&
 	    p->a.family == c->a.family &&
 	    memcmp(&p->a.addr, &c->a.addr, sizeof(p->a.addr)) == 0;
@@ -331,10 +337,12 @@ health_probe(struct health *h, struct health_probe **old, size_t nold,
     const struct conf_check *c)
 {
 	struct health_probe *p = NULL;
+	char name[sizeof(p->name)];
 	size_t i;
 
+	conf_nat_backend_name(&h->front->conf, c->id, name, sizeof(name));
 	for (i = 0; i < nold && p == NULL; i++)
-		if (old[i] != NULL && health_same(old[i], c)) {
+		if (old[i] != NULL && health_same(old[i], c, name)) {
 			p = old[i];
 			old[i] = NULL;
 		}
@@ -350,7 +358,7 @@ health_probe(struct health *h, struct health_probe **old, size_t nold,
 	}
 	p->id = c->id;
 	p->hc = *c->health;
-	conf_nat_backend_name(&h->front->conf, c->id, p->name, sizeof(p->name));
+	memcpy(p->name, name, sizeof(p->name));
 	return p;
 }
 

@@ -90,3 +90,10 @@ csum_apply(uint8_t *p, uint32_t diff, bool partial)
 	else
 		wr16(p, (uint16_t)~csum_fold((uint16_t)~hc + diff));
 }
+
+/* The Internet checksum of len bytes, in host order; see nat.h. */
+uint16_t
+nat_checksum(const void *data, size_t len)
+{
+	return (uint16_t)~csum_fold(csum_add(0, data, len));
+}

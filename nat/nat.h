@@ -444,4 +444,10 @@ int nat_state_adopt(struct nat *, const void *old, size_t len, uint64_t now,
     struct nat_state_report *, char err[NAT_ERRLEN]);
 const char *nat_state_drop_name(enum nat_state_drop);
 
+/*
+ * The Internet checksum (RFC 1071) of len bytes, in host byte order: for
+ * callers that build a small packet of their own (an ICMP echo).
+ */
+uint16_t nat_checksum(const void *data, size_t len);
+
 #endif
