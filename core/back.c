@@ -28,7 +28,7 @@
 #include "core/ctl.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "core/nft.h"
+#include "tun/nft.h"
 #include "core/notify.h"
 #include "core/reexec.h"
 #include "tun/route.h"
