@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <libmnl/libmnl.h>
 
 #include "core/back.h"
 #include "core/back_slot.h"
@@ -31,6 +30,8 @@
 #include "tun/nft.h"
 #include "core/notify.h"
 #include "core/reexec.h"
+#include "core/watch.h"
+#include "tun/nl_watch.h"
 #include "tun/route.h"
 #include "tun/sysctl.h"
 
@@ -84,8 +85,7 @@ struct back {
 	bool restoring;		/* changes now are repairs: log them so */
 	char last_err[BACK_ERRLEN];	/* last failure logged (no repeats) */
 	struct event_base *base;
-	struct mnl_socket *watch[2];	/* rtnetlink, nftables events */
-	struct event *watch_ev[2];
+	struct watch_feed watch[2];	/* rtnetlink, nftables events */
 	struct event *debounce, *sig[4], *watchdog;
 	bool restart;			/* SIGUSR2: execute the binary again */
 	struct ctl ctl;			/* answers tunrelay stats */
@@ -719,71 +719,31 @@ back_reconcile(evutil_socket_t fd, short what, void *arg)
 	b->restoring = false;
 }
 
-/* A watched socket has news: drain it and reconcile soon. */
-static void
-back_watch(evutil_socket_t fd, short what, void *arg)
-{
-	struct back *b = arg;
-	struct timeval tv = { 0, BACK_DEBOUNCE_MS * 1000 };
-	char buf[8192];
-	ssize_t n;
-
-	(void)what;
-	do
-		n = recv(fd, buf, sizeof(buf), 0);
-	while (n > 0 || (n == -1 && errno == ENOBUFS));
-	if (!evtimer_pending(b->debounce, NULL))
-		evtimer_add(b->debounce, &tv);
-}
-
-/* Subscribe to link, address, route and rule changes of both families. */
-static struct mnl_socket *
-back_rtnl_open(char *err)
-{
-	static const int groups[] = { RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR,
-	    RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_IFADDR,
-	    RTNLGRP_IPV6_ROUTE, RTNLGRP_IPV6_RULE };
-	struct mnl_socket *s;
-	size_t i;
-	int g;
-
-	s = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (s == NULL || mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) == -1)
-		goto fail;
-	for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
-		g = groups[i];
-		if (mnl_socket_setsockopt(s, NETLINK_ADD_MEMBERSHIP, &g,
-		    sizeof(g)) == -1 && g < RTNLGRP_IPV6_IFADDR)
-			goto fail;	/* IPv6 groups are optional */
-	}
-	return s;
-fail:
-	snprintf(err, BACK_ERRLEN, "rtnetlink events: %s", strerror(errno));
-	if (s != NULL)
-		mnl_socket_close(s);
-	return NULL;
-}
-
 /* Open the watch sockets and attach them to the loop. */
 static int
 back_watch_open(struct back *b, char *err)
 {
+	struct mnl_socket *s[2] = { NULL, NULL };
 	char e[NFT_ERRLEN];
 	int i;
 
-	if ((b->watch[0] = back_rtnl_open(err)) == NULL)
-		return -1;
-	if (b->mode == CONF_MARK_CONNMARK &&
-	    (b->watch[1] = nft_watch_open(e)) == NULL) {
+	if ((s[0] = nl_watch_open(NL_WATCH_LINK | NL_WATCH_ADDR |
+	    NL_WATCH_ROUTE | NL_WATCH_RULE, e)) == NULL) {
 		snprintf(err, BACK_ERRLEN, "%s", e);
 		return -1;
 	}
+	if (b->mode == CONF_MARK_CONNMARK && (s[1] = nft_watch_open(e)) == NULL) {
+		snprintf(err, BACK_ERRLEN, "%s", e);
+		nl_watch_close(s[0]);
+		return -1;
+	}
 	for (i = 0; i < 2; i++) {
-		if (b->watch[i] == NULL)
+		if (s[i] == NULL)
 			continue;
-		b->watch_ev[i] = event_new(b->base, mnl_socket_get_fd(b->watch[i]),
-		    EV_READ | EV_PERSIST, back_watch, b);
-		if (b->watch_ev[i] == NULL || event_add(b->watch_ev[i], NULL) == -1) {
+		if (watch_feed_open(&b->watch[i], b->base, s[i], b->debounce,
+		    BACK_DEBOUNCE_MS) == -1) {
+			if (i == 0)
+				nl_watch_close(s[1]);
 			snprintf(err, BACK_ERRLEN, "cannot watch netlink events");
 			return -1;
 		}
@@ -797,14 +757,8 @@ back_watch_close(struct back *b)
 {
 	int i;
 
-	for (i = 0; i < 2; i++) {
-		if (b->watch_ev[i] != NULL)
-			event_free(b->watch_ev[i]);
-		if (b->watch[i] != NULL)
-			mnl_socket_close(b->watch[i]);
-		b->watch_ev[i] = NULL;
-		b->watch[i] = NULL;
-	}
+	for (i = 0; i < 2; i++)
+		watch_feed_close(&b->watch[i]);
 }
 
 /*
