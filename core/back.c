@@ -38,7 +38,6 @@
 #include "tun/route.h"
 #include "tun/sysctl.h"
 
-
 /* Debounced: put back whatever went missing. */
 static void
 back_reconcile(evutil_socket_t fd, short what, void *arg)

@@ -294,24 +294,15 @@ static bool
 route_rule_present(const struct route_ctx *c, const struct nl_rule *want)
 {
 	int f = route_fi(want->family);
-	size_t i;
 
-	for (i = 0; i < c->nrules[f]; i++)
-		if (route_rule_same(want, &c->rules[f][i]))
-			return true;
-	return false;
+	return route_rules_meet(want, 1, c->rules[f], c->nrules[f]);
 }
 
 /* Does the spec want a rule the kernel has? */
 static bool
 route_rule_wanted(const struct route_ctx *c, const struct nl_rule *have)
 {
-	size_t i;
-
-	for (i = 0; i < c->nwant; i++)
-		if (route_rule_same(&c->want[i], have))
-			return true;
-	return false;
+	return route_rules_meet(c->want, c->nwant, have, 1);
 }
 
 /* Does the kernel already have the wanted route? */
@@ -319,36 +310,22 @@ static bool
 route_route_present(const struct route_ctx *c, const struct nl_route *want)
 {
 	int f = route_fi(want->family);
-	size_t i;
 
-	for (i = 0; i < c->nroutes[f]; i++)
-		if (route_route_same(want, &c->routes[f][i]))
-			return true;
-	return false;
+	return route_routes_meet(want, 1, c->routes[f], c->nroutes[f]);
 }
 
 /* Does the spec want a route the kernel has? */
 static bool
 route_route_wanted(const struct route_ctx *c, const struct nl_route *have)
 {
-	size_t i;
-
-	for (i = 0; i < c->nwantr; i++)
-		if (route_route_same(&c->wantr[i], have))
-			return true;
-	return false;
+	return route_routes_meet(c->wantr, c->nwantr, have, 1);
 }
 
 /* Was an identical rule already added by this call (a duplicate in the spec)? */
 static bool
 route_rule_added(const struct route_ctx *c, const struct nl_rule *want)
 {
-	size_t i;
-
-	for (i = 0; i < c->nadded; i++)
-		if (route_rule_same(want, &c->added[i]))
-			return true;
-	return false;
+	return route_rules_meet(want, 1, c->added, c->nadded);
 }
 
 /* Take back what this call added and re-add local rules it deleted. */

@@ -112,3 +112,31 @@ route_route_same(const struct nl_route *want, const struct nl_route *have)
 	    (want->oif == 0 && type != RTN_UNICAST)) &&
 	    (want->metric == 0 || want->metric == have->metric);
 }
+
+/* Is one of want[0..nwant) the same rule as one of have[0..nhave)? */
+bool
+route_rules_meet(const struct nl_rule *want, size_t nwant,
+    const struct nl_rule *have, size_t nhave)
+{
+	size_t i, j;
+
+	for (i = 0; i < nwant; i++)
+		for (j = 0; j < nhave; j++)
+			if (route_rule_same(&want[i], &have[j]))
+				return true;
+	return false;
+}
+
+/* Is one of have[0..nhave) a route one of want[0..nwant) describes? */
+bool
+route_routes_meet(const struct nl_route *want, size_t nwant,
+    const struct nl_route *have, size_t nhave)
+{
+	size_t i, j;
+
+	for (i = 0; i < nwant; i++)
+		for (j = 0; j < nhave; j++)
+			if (route_route_same(&want[i], &have[j]))
+				return true;
+	return false;
+}
