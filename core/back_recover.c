@@ -4,15 +4,9 @@
  * on stop and on `tunrelay cleanup`, the removal of our rules, routes and
  * table.
  */
-#include <arpa/inet.h>
-#include <linux/fib_rules.h>
-#include <linux/rtnetlink.h>
 #include <net/if.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

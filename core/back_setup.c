@@ -3,11 +3,8 @@
  * of every tunnel that is there and up, the nftables table of connmark
  * mode, rp_filter on the tunnels, all installed in one go and logged.
  */
-#include <arpa/inet.h>
-#include <linux/fib_rules.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -15,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/back_int.h"
 #include "core/log.h"

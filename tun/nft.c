@@ -3,7 +3,6 @@
  * socket, atomic batches, the table, chains and maps, apply/remove, and the
  * read-back of our own table (chains, marks). The rules are in nft_rules.c.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -11,9 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <net/if.h>
 #include <linux/netfilter.h>
-#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 

@@ -20,13 +20,8 @@
 #include <time.h>
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
 
 #include <libmnl/libmnl.h>
-#include <linux/fib_rules.h>
-#include <linux/if_addr.h>
-#include <linux/if_link.h>
-#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 

@@ -2,15 +2,12 @@
  * nl_link.c - links, interface addresses and IPv6 proxy neighbour entries
  * over rtnetlink: parse, look up, set and list them.
  */
-#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>

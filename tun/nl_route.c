@@ -5,12 +5,10 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
 
 #include <libmnl/libmnl.h>
 #include <net/if.h>

@@ -18,10 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <linux/fib_rules.h>
 #include <linux/rtnetlink.h>
 
 #include "tun/route.h"

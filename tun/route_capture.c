@@ -8,7 +8,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <linux/fib_rules.h>
 #include <linux/rtnetlink.h>
 
 #include "tun/route.h"

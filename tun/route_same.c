@@ -2,11 +2,7 @@
  * route_same.c - when a rule or route in the kernel is the one the spec
  * wants (see route.h): equal as the kernel sees them, after its defaults.
  */
-#include <stdio.h>
 #include <string.h>
-
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <linux/fib_rules.h>
 #include <linux/rtnetlink.h>
