@@ -11,7 +11,7 @@
  * own prefixes); rules send replies to it:
  *   mark = source:   "from TUNNEL-ADDRESS lookup T", "from SERVICE lookup T"
  *   mark = connmark: "fwmark MARK lookup T" plus the nftables table of
- *                    core/nft.h (connmark, restore, UDP source fix, MSS),
+ *                    tun/nft.h (connmark, restore, UDP source fix, MSS),
  *                    its rules repeated per tunnel
  * Everything is tagged (protocol 222, priorities BACK_PRIO_LO..HI, tables
  * BACK_TABLE..BACK_TABLE + BACK_TUNNELS - 1 and BACK_TABLE_SPARE, nft table

@@ -22,7 +22,7 @@
 #include "core/check.h"
 #include "core/check_back.h"
 #include "core/check_net.h"
-#include "core/nft.h"
+#include "tun/nft.h"
 #include "tun/nl.h"
 #include "tun/sysctl.h"
 

@@ -200,16 +200,6 @@ loop_metrics_keep(const struct conf_metrics *o, const struct conf_metrics *n)
 	    "it was");
 }
 
-/* Tell the service manager we are alive. */
-static void
-loop_watchdog(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-	notify_send("WATCHDOG=1");
-}
-
 /*
  * (Re)attach read events to queue q of every used side's device. Safe while
  * the queue's thread runs: event_add on another thread's base takes its
@@ -317,74 +307,19 @@ loop_reread(void *arg)
 	loop_reload(arg);
 }
 
-/* SIGUSR2: stop the loop for a restart, if the binary can be executed. */
-static void
-loop_restart(struct loop *l)
-{
-	char err[REEXEC_ERRLEN], msg[64];
-
-	if (reexec_ready(err) == -1) {
-		log_warnx("SIGUSR2: cannot restart (%s); still running", err);
-		return;
-	}
-	log_info("SIGUSR2: restarting, connections kept");
-	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
-	    (unsigned long long)loop_now() * 1000);
-	notify_send(msg);
-	l->restart = true;
-	event_base_loopbreak(l->base);
-}
-
-/* Signals: TERM/INT stop the loop, HUP reloads, USR2 restarts. */
-static void
-loop_signal(evutil_socket_t sig, short what, void *arg)
-{
-	struct loop *l = arg;
-
-	(void)what;
-	if (sig == SIGHUP) {
-		char msg[64];
-
-		snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
-		    (unsigned long long)loop_now() * 1000);
-		notify_send(msg);
-		loop_reload(l);
-		notify_send("READY=1");
-		return;
-	}
-	if (sig == SIGUSR2) {
-		loop_restart(l);
-		return;
-	}
-	log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	event_base_loopbreak(l->base);
-}
-
 /* Timers and signals. */
 static int
 loop_events(struct loop *l)
 {
-	static const int sigs[4] = { SIGTERM, SIGINT, SIGHUP, SIGUSR2 };
-	struct timeval one = { 1, 0 }, wd;
-	unsigned long long usec = notify_watchdog_usec();
-	int i;
+	struct timeval one = { 1, 0 };
 
-	for (i = 0; i < 4; i++) {
-		l->sig[i] = evsignal_new(l->base, sigs[i], loop_signal, l);
-		if (l->sig[i] == NULL || evsignal_add(l->sig[i], NULL) == -1)
-			return -1;
-	}
+	/* SIGHUP re-reads like a host change (loop_reread) */
+	if (daemon_start(&l->daemon, l->base, loop_reread, l,
+	    "connections kept") == -1)
+		return -1;
 	l->sweep = event_new(l->base, -1, EV_PERSIST, loop_sweep, l);
 	if (l->sweep == NULL || event_add(l->sweep, &one) == -1)
 		return -1;
-	if (usec == 0)
-		return 0;
-	wd.tv_sec = (time_t)(usec / 2000000);
-	wd.tv_usec = (suseconds_t)(usec / 2 % 1000000);
-	l->watchdog = event_new(l->base, -1, EV_PERSIST, loop_watchdog, l);
-	if (l->watchdog == NULL || event_add(l->watchdog, &wd) == -1)
-		return -1;
-	log_info("watchdog every %llu ms", usec / 2000);
 	return 0;
 }
 
@@ -564,16 +499,10 @@ loop_queues_free(struct loop *l)
 static void
 loop_free(struct loop *l)
 {
-	int i;
-
 	loop_queues_free(l);
-	for (i = 0; i < 4; i++)
-		if (l->sig[i])
-			event_free(l->sig[i]);
+	daemon_free(&l->daemon);
 	if (l->sweep)
 		event_free(l->sweep);
-	if (l->watchdog)
-		event_free(l->watchdog);
 	if (l->fail)
 		event_free(l->fail);
 	ctl_close(&l->ctl);
@@ -644,7 +573,7 @@ loop_run(const char *path, struct conf *c)
 	rc = atomic_load(&l->failed) ? 1 : 0;
 	/* a planned stop: no restart will take the saved flows over */
 	l->front.clean_stop = rc == 0;
-	l->front.handover = restart = rc == 0 && l->restart;
+	l->front.handover = restart = rc == 0 && l->daemon.restart;
 	if (!restart)
 		notify_send("STOPPING=1");
 threads:

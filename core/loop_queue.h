@@ -16,6 +16,7 @@
 
 #include "core/alarm.h"
 #include "core/ctl.h"
+#include "core/daemon.h"
 #include "core/flowlog.h"
 #include "core/front.h"
 #include "core/health.h"
@@ -70,8 +71,8 @@ struct loop {
 	struct front front;
 	struct loop_q *q;		/* front.nqueues of them */
 	unsigned int nq;
-	struct event *sig[4];
-	struct event *sweep, *watchdog;
+	struct daemon daemon;		/* signals, watchdog, restart */
+	struct event *sweep;
 	struct event *fail;		/* activated by a queue that cannot read */
 	struct ctl ctl;
 	struct metrics metrics;
@@ -83,7 +84,6 @@ struct loop {
 	atomic_bool failed;		/* stopped by an error, not a signal */
 	bool uring;			/* TUN I/O through io_uring */
 	uint32_t busy_poll;		/* microseconds to spin on an empty queue */
-	bool restart;			/* SIGUSR2: execute the binary again */
 };
 
 /* A TUN device is readable: drain a bounded batch (the packet path's entry). */

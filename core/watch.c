@@ -1,19 +1,20 @@
 /*
- * watch.c - link and address events of the front's interfaces (watch.h).
+ * watch.c - kernel change events on the event loop, debounced (watch.h):
+ * the feed every watcher uses, and the front's watch of its interfaces.
  * Events are only a hint: after a short quiet time the state is read again
  * and compared with what the running front was built from.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
 
+#include "core/front.h"
 #include "core/log.h"
 #include "core/watch.h"
+#include "tun/nl_watch.h"
 
 /* Whether the public interface's global addresses differ from the front's. */
 static bool
@@ -119,22 +120,46 @@ watch_check(evutil_socket_t fd, short what, void *arg)
 		w->reread(w->arg);
 }
 
-/* Events arrived: drain them and check after a quiet time. */
+/* Events arrived: drain them and arm the timer unless it is pending. */
 static void
-watch_event(evutil_socket_t fd, short what, void *arg)
+watch_feed_event(evutil_socket_t fd, short what, void *arg)
 {
-	struct watch *w = arg;
-	struct timeval tv = { 0, WATCH_DEBOUNCE_MS * 1000 };
-	char buf[8192];
-	ssize_t n;
+	struct watch_feed *wf = arg;
+	struct timeval tv = { wf->ms / 1000, (wf->ms % 1000) * 1000 };
 
+	(void)fd;
 	(void)what;
-	/* ENOBUFS: events were lost; the check reads the state anyway */
-	do
-		n = recv(fd, buf, sizeof(buf), 0);
-	while (n > 0 || (n == -1 && errno == ENOBUFS));
-	if (!evtimer_pending(w->debounce, NULL))
-		evtimer_add(w->debounce, &tv);
+	if (nl_watch_drain(wf->sock) && !evtimer_pending(wf->timer, NULL))
+		evtimer_add(wf->timer, &tv);
+}
+
+/* Put an event socket on the loop, feeding a debounce timer. */
+int
+watch_feed_open(struct watch_feed *wf, struct event_base *base,
+    struct mnl_socket *sock, struct event *timer, int ms)
+{
+	memset(wf, 0, sizeof(*wf));
+	wf->sock = sock;
+	wf->timer = timer;
+	wf->ms = ms;
+	wf->ev = event_new(base, nl_watch_fd(sock), EV_READ | EV_PERSIST,
+	    watch_feed_event, wf);
+	if (wf->ev == NULL || event_add(wf->ev, NULL) == -1) {
+		watch_feed_close(wf);
+		return -1;
+	}
+	return 0;
+}
+
+/* Take an event socket off the loop and close it. */
+void
+watch_feed_close(struct watch_feed *wf)
+{
+	if (wf->ev != NULL)
+		event_free(wf->ev);
+	nl_watch_close(wf->sock);
+	wf->ev = NULL;
+	wf->sock = NULL;
 }
 
 /* Subscribe to link and address events. */
@@ -142,52 +167,35 @@ int
 watch_open(struct watch *w, struct event_base *base, struct front *f,
     void (*reread)(void *), void *arg, char err[WATCH_ERRLEN])
 {
-	static const int groups[] = { RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR,
-	    RTNLGRP_IPV6_IFADDR };
-	size_t i;
-	int g;
+	struct mnl_socket *s;
 
 	memset(w, 0, sizeof(*w));
 	w->front = f;
 	w->reread = reread;
 	w->arg = arg;
-	w->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (w->sock == NULL || mnl_socket_bind(w->sock, 0,
-	    MNL_SOCKET_AUTOPID) == -1)
-		goto fail;
-	for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
-		g = groups[i];
-		/* IPv6 may be missing from the kernel: its group is optional */
-		if (mnl_socket_setsockopt(w->sock, NETLINK_ADD_MEMBERSHIP, &g,
-		    sizeof(g)) == -1 && g != RTNLGRP_IPV6_IFADDR)
-			goto fail;
-	}
-	w->ev = event_new(base, mnl_socket_get_fd(w->sock),
-	    EV_READ | EV_PERSIST, watch_event, w);
+	if ((s = nl_watch_open(NL_WATCH_LINK | NL_WATCH_ADDR, err)) == NULL)
+		return -1;
 	w->debounce = evtimer_new(base, watch_check, w);
-	if (w->ev == NULL || w->debounce == NULL ||
-	    event_add(w->ev, NULL) == -1) {
+	if (w->debounce == NULL) {
+		nl_watch_close(s);
+		snprintf(err, WATCH_ERRLEN, "cannot watch rtnetlink events");
+		return -1;
+	}
+	if (watch_feed_open(&w->feed, base, s, w->debounce,
+	    WATCH_DEBOUNCE_MS) == -1) {
 		snprintf(err, WATCH_ERRLEN, "cannot watch rtnetlink events");
 		watch_close(w);
 		return -1;
 	}
 	return 0;
-fail:
-	snprintf(err, WATCH_ERRLEN, "rtnetlink events: %s", strerror(errno));
-	watch_close(w);
-	return -1;
 }
 
 /* Stop watching. */
 void
 watch_close(struct watch *w)
 {
-	if (w->ev != NULL)
-		event_free(w->ev);
+	watch_feed_close(&w->feed);
 	if (w->debounce != NULL)
 		event_free(w->debounce);
-	if (w->sock != NULL)
-		mnl_socket_close(w->sock);
-	w->ev = w->debounce = NULL;
-	w->sock = NULL;
+	w->debounce = NULL;
 }

@@ -9,19 +9,21 @@
  *   2. delete the priority-0 "lookup local" (now a copy sits below ours);
  *   3. delete tagged leftovers that the spec does not want.
  * A failure in 1 or 2 takes back what this call added.
+ *
+ * Which rules and routes are the same is decided in route_same.c; the
+ * capture rules of route_capture_rules are built in route_capture.c.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <linux/fib_rules.h>
 #include <linux/rtnetlink.h>
 
 #include "tun/route.h"
+#include "tun/route_int.h"
 
 #define ROUTE_NFAM 2
 
@@ -110,105 +112,6 @@ static bool
 route_route_in_scope(const struct route_ctx *c, const struct nl_route *r)
 {
 	return r->protocol == c->tag && route_table_ours(c, r->table);
-}
-
-/* A rule that only says "lookup local" (the kernel's priority-0 rule). */
-static bool
-route_rule_plain_local(const struct nl_rule *r)
-{
-	return (r->action == 0 || r->action == FR_ACT_TO_TBL) &&
-	    r->table == RT_TABLE_LOCAL && !r->unknown &&
-	    !(r->flags & FIB_RULE_INVERT) && r->iif[0] == '\0' &&
-	    r->oif[0] == '\0' && r->ip_proto == 0 && r->sport_lo == 0 &&
-	    r->sport_hi == 0 && r->dport_lo == 0 && r->dport_hi == 0 &&
-	    r->src.len == 0 && r->dst.len == 0 && !r->has_fwmark;
-}
-
-/* Prefixes equal in family, length and the masked address. */
-static bool
-route_prefix_same(const struct nl_prefix *a, const struct nl_prefix *b)
-{
-	unsigned int i, bits;
-
-	if (a->len != b->len)
-		return false;
-	if (a->len == 0)
-		return true;
-	if (a->family != b->family)
-		return false;
-	for (i = 0; i < 16 && i * 8 < a->len; i++) {
-		bits = a->len - i * 8 >= 8 ? 8 : a->len - i * 8;
-		uint8_t mask = (uint8_t)(0xff << (8 - bits));
-		if ((a->addr[i] & mask) != (b->addr[i] & mask))
-			return false;
-	}
-	return true;
-}
-
-/* Addresses (gateway, prefsrc) equal, both absent counting as equal. */
-static bool
-route_addr_same(const struct nl_prefix *a, const struct nl_prefix *b)
-{
-	if (a->family != b->family)
-		return false;
-	return a->family == 0 || memcmp(a->addr, b->addr, 16) == 0;
-}
-
-/* A port range with hi 0 meaning "just lo". */
-static void
-route_port_norm(uint16_t lo, uint16_t hi, uint16_t *nlo, uint16_t *nhi)
-{
-	*nlo = lo;
-	*nhi = hi ? hi : lo;
-}
-
-/* Same rule as the kernel would see it (after its defaults). */
-static bool
-route_rule_same(const struct nl_rule *a, const struct nl_rule *b)
-{
-	uint16_t al, ah, bl, bh;
-
-	if (a->family != b->family || a->priority != b->priority ||
-	    a->table != b->table || a->protocol != b->protocol ||
-	    (a->action ? a->action : FR_ACT_TO_TBL) !=
-	    (b->action ? b->action : FR_ACT_TO_TBL) ||
-	    (a->flags & FIB_RULE_INVERT) != (b->flags & FIB_RULE_INVERT) ||
-	    a->unknown || b->unknown || a->ip_proto != b->ip_proto ||
-	    strcmp(a->iif, b->iif) != 0 || strcmp(a->oif, b->oif) != 0 ||
-	    !route_prefix_same(&a->src, &b->src) ||
-	    !route_prefix_same(&a->dst, &b->dst) || a->has_fwmark != b->has_fwmark ||
-	    (a->action == FR_ACT_GOTO && a->goto_prio != b->goto_prio))
-		return false;
-	if (a->has_fwmark && (a->fwmark != b->fwmark ||
-	    (a->fwmask ? a->fwmask : 0xffffffff) != (b->fwmask ? b->fwmask : 0xffffffff)))
-		return false;
-	route_port_norm(a->sport_lo, a->sport_hi, &al, &ah);
-	route_port_norm(b->sport_lo, b->sport_hi, &bl, &bh);
-	if (al != bl || ah != bh)
-		return false;
-	route_port_norm(a->dport_lo, a->dport_hi, &al, &ah);
-	route_port_norm(b->dport_lo, b->dport_hi, &bl, &bh);
-	return al == bl && ah == bh;
-}
-
-/*
- * Same route; want's metric 0 matches any metric (IPv6 picks 1024), and a
- * route that is not unicast wanted without a device matches any device
- * (IPv6 puts blackhole routes on lo).
- */
-static bool
-route_route_same(const struct nl_route *want, const struct nl_route *have)
-{
-	uint8_t type = want->type ? want->type : RTN_UNICAST;
-
-	return want->family == have->family && want->table == have->table &&
-	    want->protocol == have->protocol && type == have->type &&
-	    route_prefix_same(&want->dst, &have->dst) &&
-	    route_addr_same(&want->gw, &have->gw) &&
-	    (want->prefsrc.family == 0 || route_addr_same(&want->prefsrc, &have->prefsrc)) &&
-	    (want->oif == have->oif ||
-	    (want->oif == 0 && type != RTN_UNICAST)) &&
-	    (want->metric == 0 || want->metric == have->metric);
 }
 
 /* Free everything the context holds. */
@@ -389,24 +292,15 @@ static bool
 route_rule_present(const struct route_ctx *c, const struct nl_rule *want)
 {
 	int f = route_fi(want->family);
-	size_t i;
 
-	for (i = 0; i < c->nrules[f]; i++)
-		if (route_rule_same(want, &c->rules[f][i]))
-			return true;
-	return false;
+	return route_rules_meet(want, 1, c->rules[f], c->nrules[f]);
 }
 
 /* Does the spec want a rule the kernel has? */
 static bool
 route_rule_wanted(const struct route_ctx *c, const struct nl_rule *have)
 {
-	size_t i;
-
-	for (i = 0; i < c->nwant; i++)
-		if (route_rule_same(&c->want[i], have))
-			return true;
-	return false;
+	return route_rules_meet(c->want, c->nwant, have, 1);
 }
 
 /* Does the kernel already have the wanted route? */
@@ -414,36 +308,22 @@ static bool
 route_route_present(const struct route_ctx *c, const struct nl_route *want)
 {
 	int f = route_fi(want->family);
-	size_t i;
 
-	for (i = 0; i < c->nroutes[f]; i++)
-		if (route_route_same(want, &c->routes[f][i]))
-			return true;
-	return false;
+	return route_routes_meet(want, 1, c->routes[f], c->nroutes[f]);
 }
 
 /* Does the spec want a route the kernel has? */
 static bool
 route_route_wanted(const struct route_ctx *c, const struct nl_route *have)
 {
-	size_t i;
-
-	for (i = 0; i < c->nwantr; i++)
-		if (route_route_same(&c->wantr[i], have))
-			return true;
-	return false;
+	return route_routes_meet(c->wantr, c->nwantr, have, 1);
 }
 
 /* Was an identical rule already added by this call (a duplicate in the spec)? */
 static bool
 route_rule_added(const struct route_ctx *c, const struct nl_rule *want)
 {
-	size_t i;
-
-	for (i = 0; i < c->nadded; i++)
-		if (route_rule_same(want, &c->added[i]))
-			return true;
-	return false;
+	return route_rules_meet(want, 1, c->added, c->nadded);
 }
 
 /* Take back what this call added and re-add local rules it deleted. */
@@ -726,144 +606,4 @@ route_count(struct nl *nl, const struct route_spec *s, size_t *rules,
 out:
 	route_ctx_free(&c);
 	return ret;
-}
-
-/* Append one rule to out, checking room. */
-static int
-route_push(struct nl_rule *out, size_t max, size_t *n, const struct nl_rule *r,
-    uint32_t *prio, char *err)
-{
-	if (*n >= max) {
-		snprintf(err, ROUTE_ERRLEN, "too many rules for the buffer (%zu)", max);
-		return -1;
-	}
-	out[*n] = *r;
-	out[*n].priority = (*prio)++;
-	(*n)++;
-	return 0;
-}
-
-/* A rule from a match; ports need TCP or UDP. */
-static int
-route_from_match(const struct route_capture *cap, const struct route_match *m,
-    uint32_t table, struct nl_rule *r, char *err)
-{
-	memset(r, 0, sizeof(*r));
-	r->family = cap->family;
-	r->table = table;
-	snprintf(r->iif, sizeof(r->iif), "%s", cap->iif);
-	r->ip_proto = m->ip_proto;
-	if (m->dport_lo || m->dport_hi) {
-		if (m->ip_proto != IPPROTO_TCP && m->ip_proto != IPPROTO_UDP) {
-			snprintf(err, ROUTE_ERRLEN, "a port range needs tcp or udp");
-			return -1;
-		}
-		r->dport_lo = m->dport_lo;
-		r->dport_hi = m->dport_hi ? m->dport_hi : m->dport_lo;
-		if (r->dport_lo == 0 || r->dport_hi < r->dport_lo ||
-		    r->dport_hi > NL_RULE_PORT_MAX) {
-			snprintf(err, ROUTE_ERRLEN, "port range %u-%u: a rule can "
-			    "match ports 1-%d only (not 65535)", m->dport_lo,
-			    m->dport_hi, NL_RULE_PORT_MAX);
-			return -1;
-		}
-	}
-	if (m->dst.len) {
-		if (m->dst.family != cap->family) {
-			snprintf(err, ROUTE_ERRLEN, "destination of the other family");
-			return -1;
-		}
-		r->dst = m->dst;
-	}
-	return 0;
-}
-
-/* Build link exclusions, exclusions and capture rules. */
-int
-route_capture_rules(const struct route_capture *cap, uint32_t table,
-    uint32_t *prio, struct nl_rule *out, size_t max, size_t *n,
-    char err[ROUTE_ERRLEN])
-{
-	/*
-	 * Strictly scoped lookups already skip a "default dev tun" route for
-	 * these; the rules make link traffic independent of that detail.
-	 */
-	static const struct { uint8_t len; uint8_t b0, b1; } link6[] = {
-		{ 8, 0xff, 0x00 },	/* ff00::/8 multicast: ND, MLD, DHCPv6 */
-		{ 10, 0xfe, 0x80 },	/* fe80::/10 link-local: ND, router traffic */
-	};
-	struct route_match m;
-	struct nl_rule r;
-	size_t i;
-
-	if (cap->iif == NULL || cap->iif[0] == '\0' || strlen(cap->iif) >= IFNAMSIZ ||
-	    (cap->family != AF_INET && cap->family != AF_INET6)) {
-		snprintf(err, ROUTE_ERRLEN, "capture needs an interface name and a family");
-		return -1;
-	}
-	if (cap->nonly == 0 && (cap->protos & (ROUTE_P_TCP | ROUTE_P_UDP | ROUTE_P_ICMP)) == 0) {
-		snprintf(err, ROUTE_ERRLEN, "capture on %s names no protocol", cap->iif);
-		return -1;
-	}
-	for (i = 0; cap->family == AF_INET6 && i < sizeof(link6) / sizeof(link6[0]); i++) {
-		memset(&m, 0, sizeof(m));
-		m.dst.family = AF_INET6;
-		m.dst.len = link6[i].len;
-		m.dst.addr[0] = link6[i].b0;
-		m.dst.addr[1] = link6[i].b1;
-		if (route_from_match(cap, &m, RT_TABLE_LOCAL, &r, err) < 0 ||
-		    route_push(out, max, n, &r, prio, err) < 0)
-			return -1;
-	}
-	for (i = 0; cap->family == AF_INET6 && i < cap->nown; i++) {
-		memset(&m, 0, sizeof(m));
-		m.ip_proto = IPPROTO_ICMPV6;
-		m.dst = cap->own[i];
-		m.dst.len = 128;
-		if (route_from_match(cap, &m, RT_TABLE_LOCAL, &r, err) < 0 ||
-		    route_push(out, max, n, &r, prio, err) < 0)
-			return -1;
-	}
-	for (i = 0; i < cap->nexclude; i++) {
-		if (cap->exclude[i].ip_proto == 0 && cap->exclude[i].dst.len == 0) {
-			snprintf(err, ROUTE_ERRLEN, "exclusion %zu on %s matches "
-			    "everything (and ARP)", i, cap->iif);
-			return -1;
-		}
-		if (route_from_match(cap, &cap->exclude[i], RT_TABLE_LOCAL, &r, err) < 0 ||
-		    route_push(out, max, n, &r, prio, err) < 0)
-			return -1;
-	}
-	for (i = 0; i < cap->nonly; i++) {
-		if (cap->only[i].ip_proto == 0) {
-			snprintf(err, ROUTE_ERRLEN, "capture %zu on %s names no "
-			    "protocol (a catch-all rule breaks ARP)", i, cap->iif);
-			return -1;
-		}
-		if (route_from_match(cap, &cap->only[i], table, &r, err) < 0 ||
-		    route_push(out, max, n, &r, prio, err) < 0)
-			return -1;
-	}
-	if (cap->nonly != 0)
-		return 0;
-	memset(&m, 0, sizeof(m));
-	if (cap->protos & ROUTE_P_TCP) {
-		m.ip_proto = IPPROTO_TCP;
-		if (route_from_match(cap, &m, table, &r, err) < 0 ||
-		    route_push(out, max, n, &r, prio, err) < 0)
-			return -1;
-	}
-	if (cap->protos & ROUTE_P_UDP) {
-		m.ip_proto = IPPROTO_UDP;
-		if (route_from_match(cap, &m, table, &r, err) < 0 ||
-		    route_push(out, max, n, &r, prio, err) < 0)
-			return -1;
-	}
-	if (cap->protos & ROUTE_P_ICMP) {
-		m.ip_proto = cap->family == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
-		if (route_from_match(cap, &m, table, &r, err) < 0 ||
-		    route_push(out, max, n, &r, prio, err) < 0)
-			return -1;
-	}
-	return 0;
 }
