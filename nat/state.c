@@ -57,7 +57,9 @@ struct state_rec {
 	uint16_t mtu;
 	uint8_t family, proto, side, map;	/* map: enum state_map */
 	uint8_t addr[4][16];		/* original src, dst; reply src, dst */
-	uint8_t pad[4];
+	uint32_t rule_key;		/* low half of the rule's key
+					 * (nat_rule.key): the rule even when a
+					 * config edit moved its id; 0: by id */
 };
 
 _Static_assert(sizeof(struct state_hdr) == STATE_HDR_SIZE,
@@ -156,14 +158,16 @@ state_at(const struct nat *nat, const struct nat_flow *f)
 
 /* Fill a record (valid word 0) from a flow. */
 static void
-state_fill(struct state_rec *r, const struct nat_flow *f)
+state_fill(struct nat *nat, struct state_rec *r, const struct nat_flow *f)
 {
+	const struct nat_rule_stats *rs = rule_stats_find(nat, f->rule_id);
 	struct nat_key k0, k1;
 
 	flow_key(f, 0, &k0);
 	flow_key(f, 1, &k1);
 	memset(r, 0, sizeof(*r));
 	r->rule_id = f->rule_id;
+	r->rule_key = rs != NULL ? (uint32_t)rs->key : 0;
 	r->created = f->created;
 	r->port[0] = k0.sport;
 	r->port[1] = k0.dport;
@@ -201,7 +205,7 @@ state_put(struct nat *nat, const struct nat_flow *f)
 			r->valid = 0;
 		return;
 	}
-	state_fill(&t, f);
+	state_fill(nat, &t, f);
 	r->valid = 0;
 	state_fence();
 	memcpy(r, &t, sizeof(t));
@@ -384,7 +388,10 @@ state_tuples_ok(const struct state_rec *r)
 	return r->map_port != 0 && r->map_port == r->port[ports ? 3 : 2];
 }
 
-/* The rule a record names, if it still exists and fits the flow. */
+/*
+ * The rule a record names (by its key when it was saved with one, else by
+ * id), if it still exists and fits the flow.
+ */
 static const struct nat_rule *
 state_rule(const struct nat *nat, const struct state_rec *r)
 {
@@ -393,7 +400,9 @@ state_rule(const struct nat *nat, const struct state_rec *r)
 	size_t i;
 
 	for (i = 0; i < nat->set.nrules; i++)
-		if (nat->rules[i].id == r->rule_id &&
+		if ((r->rule_key != 0 ?
+		    (uint32_t)nat->rules[i].key == r->rule_key :
+		    nat->rules[i].id == r->rule_id) &&
 		    nat->rules[i].action == NAT_RULE_DNAT &&
 		    nat->rules[i].family == r->family &&
 		    (nat->rules[i].protos & bit))
@@ -463,7 +472,7 @@ state_flow_init(struct nat *nat, struct nat_flow *f, const struct state_rec *r,
 	struct nat_key k0, k1, k;
 
 	f->side = r->side;
-	f->rule_id = r->rule_id;
+	f->rule_id = rule->id;		/* the rule's id now */
 	rule_stats_flow(nat, f->rule_id, 1, false);
 	backend_flow(nat, f, 1, false);
 	f->mtu = r->mtu;

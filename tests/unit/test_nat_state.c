@@ -40,6 +40,8 @@ struct mkopt {
 	uint16_t port_lo, port_hi;	/* 0: default */
 	const char *relay4;		/* full NAT source; NULL: R4 */
 	bool no_relay_rules;		/* without rules 1 and 2 */
+	uint32_t id_shift;		/* added to every rule id (a config
+					 * edit moved them); keys stay */
 };
 
 /*
@@ -51,7 +53,7 @@ static struct nat *
 mk(const struct mkopt *o)
 {
 	struct nat_settings s;
-	size_t n = 0;
+	size_t n = 0, i;
 
 	if (!o->no_relay_rules) {
 		rules[n] = fx_relay_rule(B4, ALLP, 80, 81, 0,
@@ -67,6 +69,10 @@ mk(const struct mkopt *o)
 	rules[n] = fx_rule(B4, NAT_P_TCP | NAT_P_UDP, 90, 90, 0);
 	rules[n].pub = pg_addr(P4);
 	rules[n++].id = 5;
+	for (i = 0; i < n; i++) {
+		rules[i].key = 0xc0de0000U | rules[i].id;
+		rules[i].id += o->id_shift;
+	}
 	fx_settings(&s, rules, n);
 	s.hash_key[0] ^= o->seed;
 	s.port_seed ^= o->seed * 7919;
@@ -478,6 +484,42 @@ test_corrupt_record(void **state)
 	fx_free(b);
 }
 
+/*
+ * A config edit before the restart moved every rule's id (a section
+ * inserted before them): the saved flow finds its rule by key, takes the
+ * rule's new id and translates as before.
+ */
+static void
+test_moved_rules(void **state)
+{
+	struct ends e = ends(PKT_IPPROTO_TCP, false, false);
+	struct nat *a = mk_seed(0), *b;
+	struct nat_state_report rep;
+	struct nat_flow_info fa, fb;
+	struct mkopt o;
+	uint16_t rp;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.seed = 0x1234567;
+	o.id_shift = 10;
+	assert_non_null(a);
+	assert_non_null(b = mk(&o));
+	attach(a, 0);
+	rp = open_flow(a, &e, T0);
+	crash_copy(0, 1);
+	rep = adopt(b, 1, T0 + SEC(5));
+	assert_int_equal(rep.adopted, 1);
+	assert_int_equal(rep.dropped_total, 0);
+	assert_true(pg_find_flow(a, T0 + SEC(5), e.proto, e.c, e.cp, &fa));
+	assert_true(pg_find_flow(b, T0 + SEC(5), e.proto, e.c, e.cp, &fb));
+	assert_int_equal(fb.rule_id, fa.rule_id + 10);
+	same_in_both(a, b, &e, true, rp, PKT_TCP_ACK, T0 + SEC(6));
+	same_in_both(a, b, &e, false, 0, PKT_TCP_ACK, T0 + SEC(6));
+	fx_free(a);
+	fx_free(b);
+}
+
 /* Regions that cannot be trusted as a whole are refused with a reason. */
 static void
 test_refused(void **state)
@@ -682,6 +724,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		FX_TEST(test_fullnat_tcp4),
 		FX_TEST(test_fullnat_tcp6),
+		FX_TEST(test_moved_rules),
 		FX_TEST(test_fullnat_udp4),
 		FX_TEST(test_fullnat_udp6),
 		FX_TEST(test_fullnat_echo4),
