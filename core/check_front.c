@@ -178,21 +178,6 @@ check_front_listen(struct front *f, const struct conf_forward *fw)
 	    fw->family == 6 ? 128 : 32, pub);
 }
 
-/* Whether the config uses full NAT (and so the nat_ports range). */
-static bool
-check_front_full_nat(const struct front *f)
-{
-	size_t i;
-
-	if (f->conf.front.nhairpin > 0)
-		return true;
-	for (i = 0; i < f->set.nrules; i++)
-		if (f->rules[i].action == NAT_RULE_DNAT &&
-		    f->rules[i].source == NAT_SOURCE_RELAY)
-			return true;
-	return false;
-}
-
 /* Forwards listening on port 65535 alone, which no rule can capture. */
 static size_t
 check_front_top_port(const struct conf *c)
@@ -228,7 +213,7 @@ check_front_host(struct front *f)
 		bad += check_front_backend_route(f, &c->front.backends[i].a);
 	if (front_settings(f, &f->set, &f->rules, err) == -1)
 		bad += check_say(c, CHECK_ERROR, "%s", err);
-	else if (check_front_full_nat(f) && f->set.nat_port_lo <= f->host.eph_hi &&
+	else if (check_front_full_nat(&f->conf.front) && f->set.nat_port_lo <= f->host.eph_hi &&
 	    f->set.nat_port_hi >= f->host.eph_lo)
 		bad += check_say(c, CHECK_ERROR, "[front] nat_ports %u-%u overlap "
 		    "the kernel's ephemeral ports %d-%d (fix: choose nat_ports "

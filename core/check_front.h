@@ -29,6 +29,8 @@ int check_front(const struct conf *, enum check_scope);
 
 /* Port ranges that collide with the kernel's ephemeral ports or nat_ports. */
 void check_front_ports(struct check_front *);
+/* Whether a [front] rewrites sources: a full NAT forward, or hairpin. */
+bool check_front_full_nat(const struct conf_front *);
 /* The host's own services on ports the front relays. */
 void check_front_listeners(struct check_front *);
 /* Policy routing findings, per family relayed; the number of errors. */

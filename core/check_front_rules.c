@@ -51,9 +51,9 @@ check_eph_fix(const struct check_front *k, int lo, int hi, int *a, int *b)
 	}
 }
 
-/* Whether the config rewrites sources (full NAT or hairpin). */
-static bool
-check_conf_full_nat(const struct conf_front *cf)
+/* Whether the config rewrites sources (full NAT or hairpin); see check_front.h. */
+bool
+check_front_full_nat(const struct conf_front *cf)
 {
 	size_t i;
 
@@ -87,7 +87,7 @@ check_front_ports(struct check_front *k)
 		    fw->name, fw->listen_lo, fw->listen_hi, k->eph_lo, k->eph_hi,
 		    a, b);
 	}
-	for (i = 0; check_conf_full_nat(cf) && i < cf->nexclude; i++)
+	for (i = 0; check_front_full_nat(cf) && i < cf->nexclude; i++)
 		if (check_overlap(cf->exclude[i].port_lo, cf->exclude[i].port_hi,
 		    cf->nat_port_lo, cf->nat_port_hi))
 			check_say(k->c, CHECK_WARNING, "exclude %s overlaps "
