@@ -13,34 +13,16 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip nft python3 ethtool ping
-BIN=${top_builddir:-$here/../..}/tunrelay
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init back ip nft python3 ethtool ping
 DENY=${top_builddir:-$here/../..}/tests/e2e/deny
-PEER=$here/peer.py
-BULK=$here/bulk.py
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-[ -x "$DENY" ] || { echo "not ok - $DENY not built"; exit 1; }
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"
+e2e_built "$DENY"
 
-TMP=$(mktemp -d /tmp/tunrelay-back.XXXXXX)
 FCONF=$TMP/front.ini
 BCONF=$TMP/back.ini
 NS_S=tr-s-$TOPO_ID	# a service behind the backend (a container stand-in)
-FPID=
-BPID=
 WRAP=()
-
-cleanup() {
-	[ -n "$FPID" ] && kill -9 "$FPID" 2>/dev/null
-	[ -n "$BPID" ] && kill -9 "$BPID" 2>/dev/null
-	topo_down
-	ip netns del "$NS_S" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
 e2e_watchdog 600
 
 back_conf() {
@@ -103,9 +85,8 @@ left_nothing() {
 # A namespace behind the backend with TCP/UDP services, published on the
 # backend's ports 8080/8053 by DNAT as a container runtime would.
 service_up() {
-	ip netns add "$NS_S" || return 1
+	topo_ns "$NS_S" || return 1
 	ip link add b-svc0 netns "$NS_B" type veth peer name s-eth0 netns "$NS_S"
-	ip -n "$NS_S" link set lo up
 	ip -n "$NS_S" addr add 10.40.0.2/24 dev s-eth0
 	ip -n "$NS_S" -6 addr add fd40::2/64 dev s-eth0 nodad
 	ip -n "$NS_S" link set s-eth0 up

@@ -14,17 +14,9 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip nft python3 ethtool
-BIN=${top_builddir:-$here/../..}/tunrelay
-PEER=$here/peer.py
-CRAFT=$here/craft.py
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"
-
-topo_test faults
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init faults ip nft python3 ethtool
 FCONF=$TMP/front.ini
 BCONF=$TMP/back.ini
 FAULTS=0
@@ -133,7 +125,7 @@ FMAC=$(inF cat /sys/class/net/f-eth0/address)
 inC python3 "$CRAFT" synflood c-eth0 "$FMAC" 198.51.100.1 80 3000 3000 >/dev/null
 nflows=$(inF "$BIN" stats -c "$FCONF" | awk '$1 == "flows_active" { print $2 }')
 echo "# flows tracked for the long listing: $nflows"
-for i in $(seq 1 20); do
+for _ in $(seq 1 20); do
 	inF python3 "$CRAFT" ctl-cut "$TMP/ctl.sock" flows 200 >/dev/null 2>&1
 done
 FAULTS=$((FAULTS + 20))
@@ -164,7 +156,7 @@ topo_wait 100 test -s "$TMP/stalled.pid"
 FPID=$(cat "$TMP/stalled.pid")
 topo_wait 100 inF "$BIN" stats -c "$FCONF"
 # SIGHUPs make the relay log; enough of them fill the socket's buffer
-for i in $(seq 1 60); do kill -HUP "$FPID"; sleep 0.02; done
+for _ in $(seq 1 60); do kill -HUP "$FPID"; sleep 0.02; done
 topo_wait 100 sh -c "ip netns exec $NS_F $BIN stats -c $FCONF | grep -q '^log_lines_lost [1-9]'"
 expect "stalled journal: the relay still answers and relays" '^peer=198\.51\.100\.10 ' who
 expect "stalled journal: lost lines counted" '^log_lines_lost [1-9]' inF "$BIN" stats -c "$FCONF"

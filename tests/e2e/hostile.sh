@@ -10,17 +10,9 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip nft python3 ethtool nstat
-BIN=${top_builddir:-$here/../..}/tunrelay
-PEER=$here/peer.py
-CRAFT=$here/craft.py
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"
-
-topo_test hostile
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init hostile ip nft python3 ethtool nstat
 CONF=$TMP/front.ini
 export NSTAT_HISTORY=$TMP/nstat.hist
 N=400		# packets per class

@@ -21,22 +21,15 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip nft python3 ethtool
-BIN=${top_builddir:-$here/../..}/tunrelay
-PEER=$here/peer.py
-BULK=$here/bulk.py
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init restart ip nft python3 ethtool
 
 MB=40
 SIZE=$((MB * 1024 * 1024))
 RATE=7		# MB/s: a 40 MB transfer takes about 6 s
 LIMIT=40	# seconds a transfer may take, restart included
 
-topo_test restart
 FCONF=$TMP/front.ini
 BCONF=$TMP/back.ini
 

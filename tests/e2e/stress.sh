@@ -19,15 +19,9 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip nft python3 ethtool taskset timeout
-BIN=${top_builddir:-$here/../..}/tunrelay
-PEER=$here/peer.py
-BULK=$here/bulk.py
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init stress ip nft python3 ethtool taskset timeout
 
 COUNT=${STRESS_COUNT:-100}	# downloads, and as many uploads, per setting
 PAR=4				# transfers at a time
@@ -46,7 +40,6 @@ SIZE=$((MB * 1024 * 1024))
 # (not seen in any run so far: flows_created was the tuple count exactly)
 SLACK=2
 
-topo_test stress
 FCONF=$TMP/front.ini
 BCONF=$TMP/back.ini
 

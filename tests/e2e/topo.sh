@@ -19,6 +19,7 @@ NS_C=tr-c-$TOPO_ID
 NS_F=tr-f-$TOPO_ID
 NS_B=tr-b-$TOPO_ID
 TOPO_PIDS=()
+TOPO_NS=()
 
 inC() { ip netns exec "$NS_C" "$@"; }
 inF() { ip netns exec "$NS_F" "$@"; }
@@ -128,14 +129,25 @@ control_socket = $1
 EOF
 }
 
+# A namespace with lo up, remembered for topo_down (the topologies of
+# topo_bk.sh, topo_fwd.sh and topo_path.sh, and the tests' own).
+topo_ns() {
+	ip netns add "$1" || return 1
+	TOPO_NS+=("$1")
+	ip -n "$1" link set lo up
+}
+
+# Stop the background commands; remove the namespaces of this topology and
+# every one topo_ns made (their veths and bridges go with them).
 topo_down() {
-	local p
+	local p ns
 	for p in "${TOPO_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${TOPO_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	TOPO_PIDS=()
-	for ns in "$NS_C" "$NS_F" "$NS_B"; do
+	for ns in "$NS_C" "$NS_F" "$NS_B" "${TOPO_NS[@]}"; do
 		ip netns del "$ns" 2>/dev/null
 	done
+	TOPO_NS=()
 	return 0
 }
 
