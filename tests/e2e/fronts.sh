@@ -108,13 +108,7 @@ fronts_up() {
 		topo_ns "$ns" || return 1
 	done
 	lan_up a 10 && lan_up b 20 && tunnel_up a 2 && tunnel_up b 3 || return 1
-	inB ip link add b-up0 type veth peer name b-up1
-	inB ip link set b-up1 up
-	inB ip addr add 203.0.113.2/24 dev b-up0
-	inB ip -6 addr add 2001:db8:ffff::2/64 dev b-up0 nodad
-	inB ip link set b-up0 up
-	inB ip route add default via 203.0.113.254
-	inB ip -6 route add default via 2001:db8:ffff::1
+	topo_blackhole
 	inB ip addr add 192.0.2.80/32 dev lo
 }
 
@@ -180,22 +174,6 @@ control_socket = $TMP/back.sock
 tunnel_interface = b-wgb
 front = 10.23.23.2, fd23::2
 EOF
-}
-
-start_back() {
-	local n
-	n=$(grep -c 'ready:' "$TMP/back.log" 2>/dev/null)
-	ip netns exec "$NS_B" "$BIN" run -c "$BCONF" >>"$TMP/back.log" 2>&1 &
-	BPID=$!
-	topo_wait 100 sh -c "[ \$(grep -c 'ready:' '$TMP/back.log') -gt ${n:-0} ]"
-}
-
-stop_back() {
-	kill -TERM "$BPID"
-	wait "$BPID"
-	local rc=$?
-	BPID=
-	return $rc
 }
 
 ours() { { inB ip rule show; inB ip -6 rule show; } | grep -c 'proto 222'; }
@@ -366,7 +344,7 @@ edits() {
 	sleep 1.5
 	kill -9 "$BPID"; wait "$BPID" 2>/dev/null; BPID=
 	conf_renamed >"$BCONF"
-	start_back || not_ok "$m: the back did not start"
+	topo_start_back || not_ok "$m: the back did not start"
 	numbered "$m" back.a b-wga 0
 	numbered "$m" back.b b-wgb 1
 	numbered "$m" back.e wg-e 2
@@ -402,7 +380,7 @@ expect "check: an address on both tunnels is an error in source mode" 'both tunn
 if inB "$BIN" check -c "$BCONF" >/dev/null 2>&1; then not_ok "check: exit 1 for an address on both tunnels"; else ok "check: exit 1 for an address on both tunnels"; fi
 inB ip addr del 10.99.99.1/32 dev b-wga
 inB ip addr del 10.99.99.1/32 dev b-wgb
-start_back || { not_ok "back (source) did not come up"; cat "$TMP/back.log"; exit 1; }
+topo_start_back || { not_ok "back (source) did not come up"; cat "$TMP/back.log"; exit 1; }
 ok "back (source) is up"
 traffic source
 expect "source: rule from tunnel A's address to table 7341" 'from 10\.22\.22\.1 lookup 7341 proto 222' inB ip rule show
@@ -424,20 +402,20 @@ traffic "source, after front A came back"
 # nftables, the numbers are read back from the routes
 kill -9 "$BPID"; wait "$BPID" 2>/dev/null; BPID=
 conf_before_b c 10.52.0.2 source >"$BCONF"
-start_back || not_ok "source: start after SIGKILL with [back.c] inserted"
+topo_start_back || not_ok "source: start after SIGKILL with [back.c] inserted"
 expect "source: after SIGKILL, [back.b] keeps table 7342" '^tunnel back.b interface=b-wgb table=7342 mark=0x7e2 ' inB "$BIN" status -c "$BCONF"
 expect "source: after SIGKILL, [back.c] takes table 7343" '^tunnel back.c interface=wg-c table=7343 mark=0x7e3 ' inB "$BIN" status -c "$BCONF"
 check "source: the number of [back.b] found in the routes is logged" grep -q '\[back.b\] b-wgb keeps table 7342, mark 0x7e2 (found in routes)' "$TMP/back.log"
 expect "source: after SIGKILL, rule from tunnel B's address to table 7342" 'from 10\.23\.23\.1 lookup 7342 proto 222' inB ip rule show
 traffic "source, after SIGKILL and a start with [back.c] inserted"
-stop_back; rc=$?
+topo_stop_back; rc=$?
 if [ "$rc" = 0 ]; then ok "source: SIGTERM: exit 0"; else not_ok "source: SIGTERM: exit $rc"; fi
 left_nothing "source: SIGTERM"
 
 # --- mark = connmark
 back_conf connmark >"$BCONF"
 expect "check: connmark with two tunnels follows each connection" 'mark = connmark with 2 tunnels: each connection' inB "$BIN" check -c "$BCONF"
-start_back || { not_ok "back (connmark) did not come up"; cat "$TMP/back.log"; exit 1; }
+topo_start_back || { not_ok "back (connmark) did not come up"; cat "$TMP/back.log"; exit 1; }
 ok "back (connmark) is up"
 traffic connmark
 expect "connmark: UDP v4 on 0.0.0.0 through front A" '^peer=198\.51\.100\.10$' inCA python3 "$PEER" udp-who 198.51.100.1 5353
@@ -489,12 +467,12 @@ expect "reload to two tunnels: front B works again" '^peer=198\.51\.100\.20 ' in
 # number (table 7341 + n, mark 0x7e1 + n) and the transfers through both
 # fronts finish byte-identical.
 edits
-stop_back; rc=$?
+topo_stop_back; rc=$?
 if [ "$rc" = 0 ]; then ok "connmark: SIGTERM: exit 0"; else not_ok "connmark: SIGTERM: exit $rc"; fi
 left_nothing "connmark: SIGTERM"
 
 # SIGKILL leaves both tunnels' objects; cleanup removes them all
-start_back || not_ok "connmark: start before SIGKILL"
+topo_start_back || not_ok "connmark: start before SIGKILL"
 kill -9 "$BPID"; wait "$BPID" 2>/dev/null; BPID=
 if [ "$(ours)" -gt 0 ] && defaults 7342; then ok "SIGKILL left both tunnels' rules and tables"; else not_ok "SIGKILL left both tunnels' rules and tables"; fi
 check "cleanup after SIGKILL: exit 0" inB "$BIN" cleanup -c "$BCONF"
@@ -509,10 +487,10 @@ if [ "$rc" != 0 ] && grep -q 'tunnel_interface wg-x: interface wg-x: No such dev
 left_nothing "no tunnel there: refused start"
 # one tunnel there, one not: run starts with the one and waits for the other
 printf '[back]\nmark = connmark\ncontrol_socket = %s/back.sock\n[back.x]\ntunnel_interface = wg-x\nfront = 10.50.0.2\n[back.b]\ntunnel_interface = b-wgb\nfront = 10.23.23.2, fd23::2\n' "$TMP" >"$BCONF"
-start_back || not_ok "one tunnel missing: run did not start"
+topo_start_back || not_ok "one tunnel missing: run did not start"
 expect "one tunnel missing: status" 'tunnel back.x interface=wg-x table=7341 mark=0x7e1 state=missing' inB "$BIN" status -c "$BCONF"
 expect "one tunnel missing: TCP through front B (tunnel 1 now)" '^peer=198\.51\.100\.20 ' inCB python3 "$PEER" tcp-who 198.51.100.1 80
-stop_back
+topo_stop_back
 left_nothing "one tunnel missing: SIGTERM"
 
 if [ "$fail" -gt 0 ]; then

@@ -68,13 +68,7 @@ topo_up || { echo "not ok - topology"; exit 1; }
 topo_services "$PEER" "$TMP/icmp.log" || { echo "not ok - services"; exit 1; }
 topo_bg "$NS_B" python3 "$BULK" serve 10.22.22.1 81 82 "$SIZE"
 topo_wait 50 sh -c "ip netns exec $NS_B ss -ltn | grep -q ':82 '"
-cat >"$BCONF" <<EOF
-[back]
-tunnel_interface = b-wg0
-front = 10.22.22.2, fd22::2
-mark = connmark
-control_socket = $TMP/back.sock
-EOF
+topo_back_conf "$TMP/back.sock" >"$BCONF"
 start_back || { not_ok "back did not come up"; cat "$TMP/back.log"; exit 1; }
 
 # the hog: a busy loop on one CPU for as long as the script may run

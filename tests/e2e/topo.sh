@@ -20,6 +20,7 @@ NS_F=tr-f-$TOPO_ID
 NS_B=tr-b-$TOPO_ID
 TOPO_PIDS=()
 TOPO_NS=()
+TOPO_WRAP=()
 
 inC() { ip netns exec "$NS_C" "$@"; }
 inF() { ip netns exec "$NS_F" "$@"; }
@@ -46,7 +47,6 @@ topo_wait() {
 topo_up() {
 	ip netns add "$NS_C" && ip netns add "$NS_F" && ip netns add "$NS_B" || return 1
 	ip link add c-eth0 netns "$NS_C" type veth peer name f-eth0 netns "$NS_F"
-	ip link add f-wg0 netns "$NS_F" type veth peer name b-wg0 netns "$NS_B"
 	for ns in "$NS_C" "$NS_F" "$NS_B"; do ip -n "$ns" link set lo up; done
 
 	inC ip addr add 198.51.100.10/24 dev c-eth0
@@ -56,13 +56,31 @@ topo_up() {
 	inF ip addr add 198.51.100.1/24 dev f-eth0
 	inF ip -6 addr add 2001:db8:100::1/64 dev f-eth0 nodad
 	inF ip link set f-eth0 up
+	topo_tunnel_veth
+	topo_blackhole
+
+	# correctness runs: partial checksums must be completed by us, not hidden
+	inC ethtool -K c-eth0 tx off >/dev/null
+	inF ethtool -K f-eth0 tx off >/dev/null
+}
+
+# The tunnel: a veth f-wg0 (MTU 1420) -- b-wg0 with its addresses, tx
+# checksum offload off.
+topo_tunnel_veth() {
+	ip link add f-wg0 netns "$NS_F" type veth peer name b-wg0 netns "$NS_B"
 	inF ip addr add 10.22.22.2/24 dev f-wg0
 	inF ip -6 addr add fd22::2/64 dev f-wg0 nodad
 	inF ip link set f-wg0 mtu 1420 up
-
 	inB ip addr add 10.22.22.1/24 dev b-wg0
 	inB ip -6 addr add fd22::1/64 dev b-wg0 nodad
 	inB ip link set b-wg0 up
+	inF ethtool -K f-wg0 tx off >/dev/null
+	inB ethtool -K b-wg0 tx off >/dev/null
+}
+
+# The backend's default route: b-up0, a veth to nowhere, a black hole for
+# replies that take the wrong path.
+topo_blackhole() {
 	inB ip link add b-up0 type veth peer name b-up1
 	inB ip link set b-up1 up
 	inB ip addr add 203.0.113.2/24 dev b-up0
@@ -70,12 +88,6 @@ topo_up() {
 	inB ip link set b-up0 up
 	inB ip route add default via 203.0.113.254
 	inB ip -6 route add default via 2001:db8:ffff::1
-
-	# correctness runs: partial checksums must be completed by us, not hidden
-	inC ethtool -K c-eth0 tx off >/dev/null
-	inF ethtool -K f-eth0 tx off >/dev/null
-	inF ethtool -K f-wg0 tx off >/dev/null
-	inB ethtool -K b-wg0 tx off >/dev/null
 }
 
 # The backend side of the keep-client-ip relay: connmark flows from the tunnel, send their
@@ -127,6 +139,54 @@ exclude = tcp/22
 mss_clamp = pmtu
 control_socket = $1
 EOF
+}
+
+# The back's config for this topology: connmark, control socket $1.
+topo_back_conf() {
+	cat <<EOF
+[back]
+tunnel_interface = b-wg0
+front = 10.22.22.2, fd22::2
+mark = connmark
+control_socket = $1
+EOF
+}
+
+# Run the front on $FCONF in NS_F (ip netns exec execs the daemon: FPID is
+# the daemon itself), its log appended to $TMP/front.log; wait until it
+# answers on its control socket.
+topo_start_front() {
+	ip netns exec "$NS_F" "$BIN" run -c "$FCONF" >>"$TMP/front.log" 2>&1 &
+	FPID=$!
+	topo_wait 100 inF "$BIN" stats -c "$FCONF"
+}
+
+# Run the back on $BCONF in NS_B (under the command in TOPO_WRAP, if any:
+# e.g. a seccomp filter), its log appended to $TMP/back.log, pid in BPID;
+# wait until the log says ready once more.
+topo_start_back() {
+	local n
+	n=$(grep -c 'ready:' "$TMP/back.log" 2>/dev/null)
+	ip netns exec "$NS_B" "${TOPO_WRAP[@]}" "$BIN" run -c "$BCONF" >>"$TMP/back.log" 2>&1 &
+	BPID=$!
+	topo_wait 100 sh -c "[ \$(grep -c 'ready:' '$TMP/back.log') -gt ${n:-0} ]"
+}
+
+# Stop the back with SIGTERM; its exit status.
+topo_stop_back() {
+	kill -TERM "$BPID"
+	wait "$BPID"
+	local rc=$?
+	BPID=
+	return $rc
+}
+
+# Every kernel object of ours, one line each, on both sides.
+topo_objects() {
+	{ inF ip rule show; inF ip -6 rule show; inF ip route show table all; inF ip -6 route show table all; } | grep 'proto 222'
+	inF ip -o link show | grep -o 'trl-[a-z]*'
+	{ inB ip rule show; inB ip -6 rule show; inB ip route show table all; inB ip -6 route show table all; } | grep 'proto 222'
+	inB nft list tables | grep tunrelay
 }
 
 # A namespace with lo up, remembered for topo_down (the topologies of
