@@ -1,9 +1,9 @@
 # shellcheck shell=bash
-# It reads $here of the script and sets variables for it:
-# shellcheck disable=SC2154,SC2034
 # init.sh - the start every end-to-end script shares: tap.sh (ok/not ok, the
 # skip rule, the watchdog) and topo.sh (namespaces, $TMP and the EXIT trap).
 # Source it with $here set to tests/e2e, then call e2e_init.
+# It reads the script's $here and sets variables for the script:
+# shellcheck disable=SC2154,SC2034
 
 # shellcheck source=tests/e2e/tap.sh
 . "$here/tap.sh"

@@ -44,7 +44,17 @@ topo_wait() {
 	return 1
 }
 
+# The three namespaces, the client and the front, the tunnel between the
+# front and the backend.
 topo_up() {
+	topo_ends || return 1
+	topo_tunnel_veth
+}
+
+# The three namespaces, the client's link to the front, the backend's black
+# hole default route; no tunnel (topo_tunnel_veth, or a real one:
+# topo_tunnel.sh).
+topo_ends() {
 	ip netns add "$NS_C" && ip netns add "$NS_F" && ip netns add "$NS_B" || return 1
 	ip link add c-eth0 netns "$NS_C" type veth peer name f-eth0 netns "$NS_F"
 	for ns in "$NS_C" "$NS_F" "$NS_B"; do ip -n "$ns" link set lo up; done
@@ -56,7 +66,6 @@ topo_up() {
 	inF ip addr add 198.51.100.1/24 dev f-eth0
 	inF ip -6 addr add 2001:db8:100::1/64 dev f-eth0 nodad
 	inF ip link set f-eth0 up
-	topo_tunnel_veth
 	topo_blackhole
 
 	# correctness runs: partial checksums must be completed by us, not hidden
