@@ -32,11 +32,7 @@ qdrops() { inF cat /sys/class/net/trl-pub/statistics/tx_dropped; }
 # backend UDP layer: every datagram it took, good or bad
 budp() { echo $(( $(kstat "$NS_B" UdpInDatagrams) + $(kstat "$NS_B" UdpInErrors) + $(kstat "$NS_B" Udp6InDatagrams) + $(kstat "$NS_B" Udp6InErrors) )); }
 
-start() {
-	ip netns exec "$NS_F" "$BIN" run -c "$CONF" >>"$TMP/front.log" 2>&1 &
-	DPID=$!
-	topo_wait 100 inF "$BIN" stats -c "$CONF"
-}
+start() { topo_run DPID "$NS_F" "$CONF" "$TMP/front.log"; }
 
 topo_up || { echo "not ok - topology"; exit 1; }
 topo_backend_recipe || { echo "not ok - backend recipe"; exit 1; }

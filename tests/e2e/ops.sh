@@ -36,11 +36,7 @@ refute() {
 	fi
 }
 
-start() {
-	ip netns exec "$NS_F" "$BIN" run -c "$CONF" >>"$TMP/front.log" 2>&1 &
-	DPID=$!
-	topo_wait 100 inF "$BIN" stats -c "$CONF"
-}
+start() { topo_run DPID "$NS_F" "$CONF" "$TMP/front.log"; }
 stop() {
 	local rc
 	kill -TERM "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null; rc=$?; DPID=

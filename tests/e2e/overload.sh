@@ -36,11 +36,7 @@ unhold() {
 	for p in "${HOLDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	HOLDS=()
 }
-start() {
-	ip netns exec "$NS_F" "$BIN" run -c "$CONF" >>"$TMP/front.log" 2>&1 &
-	DPID=$!
-	topo_wait 100 inF "$BIN" stats -c "$CONF"
-}
+start() { topo_run DPID "$NS_F" "$CONF" "$TMP/front.log"; }
 
 topo_up || { echo "not ok - topology"; exit 1; }
 topo_backend_recipe || { echo "not ok - backend recipe"; exit 1; }

@@ -41,11 +41,7 @@ front_conf() {
 	printf 'mss_clamp = off\nstate_file = off\ncontrol_socket = %s\n%s\n\n' "$TMP/ctl.sock" "$1"
 }
 
-start() {
-	ip netns exec "$NS_F" "$BIN" run -c "$CONF" >>"$TMP/front.log" 2>&1 &
-	DPID=$!
-	topo_wait 100 inF "$BIN" stats -c "$CONF"
-}
+start() { topo_run DPID "$NS_F" "$CONF" "$TMP/front.log"; }
 
 # SIGTERM (bounded); exit 0 and nothing of ours left.
 stop() {

@@ -161,14 +161,19 @@ control_socket = $1
 EOF
 }
 
-# Run the front on $FCONF in NS_F (ip netns exec execs the daemon: FPID is
-# the daemon itself), its log appended to $TMP/front.log; wait until it
-# answers on its control socket.
-topo_start_front() {
-	ip netns exec "$NS_F" "$BIN" run -c "$FCONF" >>"$TMP/front.log" 2>&1 &
-	FPID=$!
-	topo_wait 100 inF "$BIN" stats -c "$FCONF"
+# topo_run PIDVAR NS CONF LOG: run the relay on CONF in NS, its output
+# appended to LOG, its pid in the variable PIDVAR (ip netns exec execs the
+# relay: the pid is the relay itself); wait until it answers on its control
+# socket.
+topo_run() {
+	local pidvar=$1 ns=$2 conf=$3 log=$4
+	ip netns exec "$ns" "$BIN" run -c "$conf" >>"$log" 2>&1 &
+	printf -v "$pidvar" '%s' "$!"
+	topo_wait 100 ip netns exec "$ns" "$BIN" stats -c "$conf"
 }
+
+# Run the front on $FCONF in NS_F (pid FPID, log $TMP/front.log).
+topo_start_front() { topo_run FPID "$NS_F" "$FCONF" "$TMP/front.log"; }
 
 # Run the back on $BCONF in NS_B (under the command in TOPO_WRAP, if any:
 # e.g. a seccomp filter), its log appended to $TMP/back.log, pid in BPID;
