@@ -106,7 +106,7 @@ conf_quote(const char *s, char *buf, size_t len)
 	for (; *s != '\0'; s++) {
 		if (o + 8 >= len) {
 			memcpy(buf + o, "...", 4);
-			return (buf);
+			return buf;
 		}
 		c = (unsigned char)*s;
 		if (c == '"' || c == '\\') {
@@ -118,7 +118,7 @@ conf_quote(const char *s, char *buf, size_t len)
 			buf[o++] = (char)c;
 	}
 	buf[o] = '\0';
-	return (buf);
+	return buf;
 }
 
 /*
@@ -138,12 +138,12 @@ conf_sec_name(struct conf_ctx *ctx, size_t sec, const char *what)
 		    *p == '_' || *p == '-'))
 			break;
 	if (*name != '\0' && *p == '\0' && p - name <= CONF_FORWARD_NAME_MAX)
-		return (0);
+		return 0;
 	conf_error(ctx, ctx->sec[sec].line, "[%s]: \"%s\" is not a %s name "
 	    "(allowed: [%.*s.NAME], NAME 1 to %d letters, digits, '_' or '-')",
 	    full, conf_quote(name, q, sizeof(q)), what,
 	    (int)(dot != NULL ? dot - full : 0), full, CONF_FORWARD_NAME_MAX);
-	return (-1);
+	return -1;
 }
 
 /* The entry of key in section sec with a readable value, or NULL. */
@@ -155,8 +155,8 @@ conf_find(struct conf_ctx *ctx, size_t sec, const char *key)
 	for (i = 0; i < ctx->nent; i++)
 		if (ctx->ent[i].sec == sec && !ctx->ent[i].dup &&
 		    !ctx->ent[i].broken && strcmp(ctx->ent[i].key, key) == 0)
-			return (&ctx->ent[i]);
-	return (NULL);
+			return &ctx->ent[i];
+	return NULL;
 }
 
 /*
@@ -169,11 +169,11 @@ conf_present(struct conf_ctx *ctx, size_t sec, const char *key)
 	size_t	i;
 
 	if (ctx->unreadable > 0)
-		return (true);
+		return true;
 	for (i = 0; i < ctx->nent; i++)
 		if (ctx->ent[i].sec == sec && strcmp(ctx->ent[i].key, key) == 0)
-			return (true);
-	return (false);
+			return true;
+	return false;
 }
 
 /* The entry on line, or NULL. */
@@ -184,8 +184,8 @@ conf_at_line(struct conf_ctx *ctx, int line)
 
 	for (i = 0; i < ctx->nent; i++)
 		if (ctx->ent[i].line == line)
-			return (&ctx->ent[i]);
-	return (NULL);
+			return &ctx->ent[i];
+	return NULL;
 }
 
 /* Join words with ", " into buf (cut when too long). Returns buf. */
@@ -206,7 +206,7 @@ conf_join(const char *const *words, char *buf, size_t len)
 		memcpy(buf + o, words[i], n + 1);
 		o += n;
 	}
-	return (buf);
+	return buf;
 }
 
 /* Edit distance of a and b (short strings), capped at 9. */
@@ -216,7 +216,7 @@ conf_distance(const char *a, const char *b)
 	size_t	d[33], la = strlen(a), lb = strlen(b), i, j, diag, up;
 
 	if (la > 32 || lb > 32)
-		return (9);
+		return 9;
 	for (j = 0; j <= lb; j++)
 		d[j] = j;
 	for (i = 1; i <= la; i++) {
@@ -232,7 +232,7 @@ conf_distance(const char *a, const char *b)
 			diag = up;
 		}
 	}
-	return (d[lb] < 9 ? d[lb] : 9);
+	return d[lb] < 9 ? d[lb] : 9;
 }
 
 /* Report one unknown key, with the closest allowed key as a hint. */
@@ -285,9 +285,9 @@ conf_grow(struct conf_ctx *ctx, void *p, size_t n, size_t size, int line)
 	if (n + 1 > SIZE_MAX / size ||
 	    (np = realloc(p, (n + 1) * size)) == NULL) {
 		conf_nomem(ctx, line);
-		return (NULL);
+		return NULL;
 	}
-	return (np);
+	return np;
 }
 
 /* strdup() that reports failure. */
@@ -298,7 +298,7 @@ conf_strdup(struct conf_ctx *ctx, const char *s, int line)
 
 	if ((d = strdup(s)) == NULL)
 		conf_nomem(ctx, line);
-	return (d);
+	return d;
 }
 
 /*
@@ -325,7 +325,7 @@ conf_default_path(struct conf_ctx *ctx, const char *suffix, char *path,
 	name[n] = '\0';
 	n = (size_t)snprintf(path, len, "%s/%s.%s", CONF_SOCKET_DIR,
 	    n > 0 ? name : "tunrelay", suffix);
-	return (n < len ? 0 : -1);
+	return n < len ? 0 : -1;
 }
 
 /* The default socket: /run/tunrelay/NAME.sock. */
@@ -339,9 +339,9 @@ conf_default_socket(struct conf_ctx *ctx)
 		conf_error(ctx, 0, "the default control socket \"%s\" is not "
 		    "usable as a socket path (allowed: set control_socket, an "
 		    "absolute path of up to %d bytes)", path, CONF_SOCKET_MAX);
-		return (NULL);
+		return NULL;
 	}
-	return (conf_strdup(ctx, path, 0));
+	return conf_strdup(ctx, path, 0);
 }
 
 /* Read control_socket and control_group of the role's section sec. */
@@ -363,7 +363,7 @@ static int
 conf_ini_quiet(const char *fmt, ...)
 {
 	(void)fmt;
-	return (0);
+	return 0;
 }
 
 /* Load the file with iniparser and check it agrees with the scan. */
@@ -407,8 +407,8 @@ conf_section_of(struct conf_ctx *ctx, int kind)
 
 	for (i = 0; i < ctx->nsec; i++)
 		if (ctx->sec[i].kind == kind && !ctx->sec[i].dup)
-			return ((long)i);
-	return (-1);
+			return (long)i;
+	return -1;
 }
 
 /* Report unknown sections and sections that do not fit the role. */
@@ -455,24 +455,24 @@ conf_role(struct conf_ctx *ctx, long *sec)
 		    front > back ? "front" : "back",
 		    front > back ? "back" : "front",
 		    ctx->sec[front > back ? back : front].line);
-		return (CONF_ROLE_NONE);
+		return CONF_ROLE_NONE;
 	}
 	if (front == -1 && back == -1) {
 		if (ctx->unreadable == 0)
 			conf_error(ctx, 0, "no [front] or [back] section "
 			    "(allowed: one of them, [front] on the relay, "
 			    "[back] on the backend)");
-		return (CONF_ROLE_NONE);
+		return CONF_ROLE_NONE;
 	}
 	*sec = front != -1 ? front : back;
-	return (front != -1 ? CONF_ROLE_FRONT : CONF_ROLE_BACK);
+	return front != -1 ? CONF_ROLE_FRONT : CONF_ROLE_BACK;
 }
 
 /* The sort key of a message: its line, whole-file messages (0) last. */
 static unsigned int
 conf_errors_key(const struct conf_error *e)
 {
-	return (e->line > 0 ? (unsigned int)e->line : UINT_MAX);
+	return e->line > 0 ? (unsigned int)e->line : UINT_MAX;
 }
 
 /* Order messages by line (insertion sort: stable, and n is small). */
@@ -529,10 +529,10 @@ conf_load(const char *path, struct conf *out, struct conf_errors *errs)
 	conf_errors_sort(errs);
 	if (ctx.nerr > 0) {
 		conf_free(&c);
-		return (-1);
+		return -1;
 	}
 	*out = c;
-	return (0);
+	return 0;
 }
 
 /* Free what conf_load() allocated. */
@@ -553,7 +553,7 @@ conf_free(struct conf *c)
 int
 conf_af(uint8_t family)
 {
-	return (family == 4 ? AF_INET : AF_INET6);
+	return family == 4 ? AF_INET : AF_INET6;
 }
 
 /* Print an address of family 4 or 6 ("?" when it cannot be printed). */
@@ -562,14 +562,14 @@ conf_ntop(uint8_t family, const struct nat_addr *a, char *buf, size_t len)
 {
 	if (inet_ntop(conf_af(family), a->b, buf, (socklen_t)len) == NULL)
 		snprintf(buf, len, "?");
-	return (buf);
+	return buf;
 }
 
 /* Print a configured address. */
 const char *
 conf_addr_str(const struct conf_addr *a, char *buf, size_t len)
 {
-	return (conf_ntop(a->family, &a->addr, buf, len));
+	return conf_ntop(a->family, &a->addr, buf, len);
 }
 
 /* Print an exclude item as written: "tcp/22", "udp/8000-8100". */
@@ -582,5 +582,5 @@ conf_exclude_str(const struct conf_exclude *x, char *buf, size_t len)
 		snprintf(buf, len, "%s/%u", p, x->port_lo);
 	else
 		snprintf(buf, len, "%s/%u-%u", p, x->port_lo, x->port_hi);
-	return (buf);
+	return buf;
 }

@@ -67,17 +67,17 @@ conf_back_add(struct conf_ctx *ctx, size_t sec, struct conf_back *b)
 		conf_error(ctx, line, "[%s]: one tunnel too many (allowed: up "
 		    "to %d tunnels, [back]'s own and [back.NAME] sections)",
 		    ctx->sec[sec].name, CONF_BACK_TUNNELS_MAX);
-		return (NULL);
+		return NULL;
 	}
 	if ((l = conf_grow(ctx, b->tunnel, b->ntunnel, sizeof(*l), line)) ==
 	    NULL)
-		return (NULL);
+		return NULL;
 	b->tunnel = l;
 	l = &b->tunnel[b->ntunnel++];
 	memset(l, 0, sizeof(*l));
 	l->line = line;
 	l->name = conf_strdup(ctx, ctx->sec[sec].name, line);
-	return (l);
+	return l;
 }
 
 /* Whether the file has a [back.NAME] section. */
@@ -89,8 +89,8 @@ conf_back_has_sections(struct conf_ctx *ctx)
 	for (i = 0; i < ctx->nsec; i++)
 		if (ctx->sec[i].kind == CONF_SEC_BACK_TUNNEL &&
 		    !ctx->sec[i].dup)
-			return (true);
-	return (false);
+			return true;
+	return false;
 }
 
 /*

@@ -30,28 +30,28 @@ conf_backend_split(const char *item, char *target, size_t len,
 
 	*weight = 1;
 	if (tl == 0)
-		return ("is an empty item");
+		return "is an empty item";
 	if (tl >= len)
-		return ("is too long");
+		return "is too long";
 	memcpy(target, item, tl);
 	target[tl] = '\0';
 	w += strspn(w, " \t");
 	if (*w == '\0')
-		return (NULL);
+		return NULL;
 	if (strncasecmp(w, "weight=", 7) != 0)
-		return ("has something other than weight=N after the address");
+		return "has something other than weight=N after the address";
 	if (conf_parse_u32(w + 7, 1, NAT_WEIGHT_MAX, &n) != NULL)
-		return ("has a weight that is not a number 1..10000");
+		return "has a weight that is not a number 1..10000";
 	*weight = (uint16_t)n;
-	return (NULL);
+	return NULL;
 }
 
 /* Whether two targets are the same address and port. */
 bool
 conf_backend_same(const struct conf_target *a, const struct conf_target *b)
 {
-	return (a->a.family == b->a.family && a->port == b->port &&
-	    memcmp(&a->a.addr, &b->a.addr, sizeof(a->a.addr)) == 0);
+	return a->a.family == b->a.family && a->port == b->port &&
+	    memcmp(&a->a.addr, &b->a.addr, sizeof(a->a.addr)) == 0;
 }
 
 /* Append t to the list *l of *n; -1 (reported) when full or no memory. */
@@ -68,19 +68,19 @@ conf_backend_push(struct conf_ctx *ctx, const struct conf_ent *e,
 		if (conf_backend_same(&(*l)[i], t)) {
 			conf_bad(ctx, e, item, "is listed twice", "each "
 			    "address (and port) once");
-			return (-1);
+			return -1;
 		}
 	if (*n == CONF_TARGETS_MAX) {
 		snprintf(allowed, sizeof(allowed), "at most %d backends",
 		    CONF_TARGETS_MAX);
 		conf_bad(ctx, e, item, "is one backend too many", allowed);
-		return (-1);
+		return -1;
 	}
 	if ((nl = conf_grow(ctx, *l, *n, sizeof(*nl), e->line)) == NULL)
-		return (-1);
+		return -1;
 	nl[(*n)++] = *t;
 	*l = nl;
-	return (0);
+	return 0;
 }
 
 /* [front] backend: addresses with optional weights, any families. */
@@ -98,7 +98,7 @@ conf_backend_addrs(struct conf_ctx *ctx, const struct conf_ent *e,
 
 	if (*cur == '\0') {
 		conf_bad(ctx, e, "", "is empty", allowed);
-		return (-1);
+		return -1;
 	}
 	while (conf_parse_item(&cur, item, sizeof(item))) {
 		memset(&t, 0, sizeof(t));
@@ -113,7 +113,7 @@ conf_backend_addrs(struct conf_ctx *ctx, const struct conf_ent *e,
 		    &f->nbackends, &t) == -1)
 			bad = 1;
 	}
-	return (bad ? -1 : 0);
+	return bad ? -1 : 0;
 }
 
 /* The first backend of each family, in the order of the list. */
@@ -144,12 +144,12 @@ conf_backend_check_kind(const char *v, struct conf_health *h)
 		h->kind = CONF_CHECK_TCP;
 	else if (strncasecmp(v, "tcp:", 4) == 0) {
 		if (conf_parse_u32(v + 4, 1, 65535, &n) != NULL)
-			return ("has a port that is not a number 1..65535");
+			return "has a port that is not a number 1..65535";
 		h->kind = CONF_CHECK_TCP;
 		h->port = (uint16_t)n;
 	} else
-		return ("is not none, tcp, tcp:PORT or icmp");
-	return (NULL);
+		return "is not none, tcp, tcp:PORT or icmp";
+	return NULL;
 }
 
 /* Parse one option "NAME=N" of a check into h; NULL, or why it is bad. */
@@ -178,10 +178,10 @@ conf_backend_check_opt(const char *w, struct conf_health *h)
 			continue;
 		if (conf_parse_u32(w + n, opts[i].lo, opts[i].hi,
 		    (uint32_t *)(void *)((char *)h + opts[i].off)) != NULL)
-			return ("is out of range or not a number");
-		return (NULL);
+			return "is out of range or not a number";
+		return NULL;
 	}
-	return ("is not interval=, timeout=, rise= or fall=");
+	return "is not interval=, timeout=, rise= or fall=";
 }
 
 /* Parse a whole check value: the kind, then options; NULL or why. */
@@ -202,19 +202,19 @@ conf_backend_check_parse(const char *v, struct conf_health *h, char *word,
 		why = first ? conf_backend_check_kind(word, h) :
 		    conf_backend_check_opt(word, h);
 		if (why != NULL)
-			return (why);
+			return why;
 		first = false;
 		v += n;
 	}
 	if (first) {
 		snprintf(word, len, "%s", v);
-		return ("is empty");
+		return "is empty";
 	}
 	if (h->timeout > h->interval) {
 		snprintf(word, len, "timeout=%u", h->timeout);
-		return ("is longer than the interval");
+		return "is longer than the interval";
 	}
-	return (NULL);
+	return NULL;
 }
 
 /*

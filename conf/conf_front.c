@@ -76,8 +76,8 @@ static bool
 conf_front_ex_overlap(const struct conf_exclude *a,
     const struct conf_exclude *b)
 {
-	return ((a->protos & b->protos) && a->port_lo <= b->port_hi &&
-	    b->port_lo <= a->port_hi);
+	return (a->protos & b->protos) && a->port_lo <= b->port_hi &&
+	    b->port_lo <= a->port_hi;
 }
 
 /* Check one exclude item against the earlier ones; 0 when it may be added. */
@@ -98,7 +98,7 @@ conf_front_ex_item(struct conf_ctx *ctx, const struct conf_ent *e,
 		r = conf_parse_exclude(item, x);
 	if (r != NULL) {
 		conf_bad(ctx, e, item, r, allowed);
-		return (-1);
+		return -1;
 	}
 	for (i = 0; i < n; i++)
 		if (conf_front_ex_overlap(&l[i], x)) {
@@ -106,9 +106,9 @@ conf_front_ex_item(struct conf_ctx *ctx, const struct conf_ent *e,
 			    "list", conf_exclude_str(&l[i], s, sizeof(s)));
 			conf_bad(ctx, e, item, why,
 			    "items that do not overlap");
-			return (-1);
+			return -1;
 		}
-	return (0);
+	return 0;
 }
 
 /* exclude: a list of tcp/PORT[-HI] and udp/PORT[-HI]. */
@@ -285,8 +285,8 @@ conf_front_forward_fit(struct conf_ctx *ctx, const struct conf_ent *e,
 		    fw->listen_lo, fw->listen_hi);
 		conf_bad(ctx, e, item, "runs past port 65535", allowed);
 	} else
-		return (0);
-	return (-1);
+		return 0;
+	return -1;
 }
 
 /*
@@ -309,7 +309,7 @@ conf_front_forward_target(struct conf_ctx *ctx, const struct conf_ent *e,
 	    &t->weight)) != NULL ||
 	    (why = conf_parse_target(target, &t->a, &lo, &hi)) != NULL) {
 		conf_bad(ctx, e, item, why, allowed);
-		return (-1);
+		return -1;
 	}
 	if (conf_parse_v6_ambiguous(target, v6, sizeof(v6), &port)) {
 		conf_error(ctx, e->line, "[%s] to: \"%s\" reads as an IPv6 "
@@ -317,24 +317,24 @@ conf_front_forward_target(struct conf_ctx *ctx, const struct conf_ent *e,
 		    "[%s]:%ld for that address and port, or [%s] for the "
 		    "address alone)", ctx->sec[e->sec].name, target, v6, port,
 		    v6, port, target);
-		return (-1);
+		return -1;
 	}
 	if (fw->match_dst && laddr->family != t->a.family) {
 		conf_bad(ctx, e, item, t->a.family == 4 ? "is IPv4 but listen "
 		    "is IPv6" : "is IPv6 but listen is IPv4", "an address of "
 		    "the family of the listen address");
-		return (-1);
+		return -1;
 	}
 	if (fam != 0 && t->a.family != fam) {
 		conf_bad(ctx, e, item, "is of another family than the first "
 		    "backend", "backends of one family");
-		return (-1);
+		return -1;
 	}
 	if (lo != 0 && fw->listen_lo != 0 &&
 	    conf_front_forward_fit(ctx, e, item, fw, lo, hi) == -1)
-		return (-1);
+		return -1;
 	t->port = lo;
-	return (0);
+	return 0;
 }
 
 /* to (required): one backend or several; listen must have been parsed. */
@@ -401,12 +401,12 @@ conf_front_forward(struct conf_ctx *ctx, size_t sec, struct conf_forward *fw)
 	conf_backend_health(ctx, sec, "check", &fw->health, false);
 	if (ctx->nerr != before) {
 		free(fw->targets);
-		return (-1);
+		return -1;
 	}
 	fw->name = conf_strdup(ctx, ctx->sec[sec].name + 8, fw->line);
 	if (fw->name == NULL)
 		free(fw->targets);
-	return (fw->name == NULL ? -1 : 0);
+	return fw->name == NULL ? -1 : 0;
 }
 
 /* Parse every [forward.NAME]; keep those without errors, in file order. */
@@ -455,7 +455,7 @@ conf_front_hairpin(struct conf_ctx *ctx, struct conf_front *f)
 static const struct conf_ent *
 conf_front_listen_ent(struct conf_ctx *ctx, const struct conf_forward *fw)
 {
-	return (conf_at_line(ctx, fw->listen_line));
+	return conf_at_line(ctx, fw->listen_line);
 }
 
 /* Report an earlier forward that claims the same packets as forward n. */
@@ -524,8 +524,8 @@ conf_front_full_nat(const struct conf_front *f)
 
 	for (i = 0; i < f->nforward; i++)
 		if (f->forward[i].source == NAT_SOURCE_RELAY)
-			return (true);
-	return (f->nhairpin > 0);
+			return true;
+	return f->nhairpin > 0;
 }
 
 /* Full NAT takes nat_ports for its mappings: no exclude item may be there. */
@@ -558,8 +558,8 @@ conf_front_hairpin_ent(struct conf_ctx *ctx)
 
 	for (i = 0; i < ctx->nsec; i++)
 		if (ctx->sec[i].kind == CONF_SEC_HAIRPIN && !ctx->sec[i].dup)
-			return (conf_find(ctx, i, "interfaces"));
-	return (NULL);
+			return conf_find(ctx, i, "interfaces");
+	return NULL;
 }
 
 /* An interface may play one part only. */

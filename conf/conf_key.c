@@ -27,9 +27,9 @@ conf_key_value(struct conf_ctx *ctx, const struct conf_ent *e,
 {
 	if (e->value[0] == '\0') {
 		conf_bad(ctx, e, "", "is empty", allowed);
-		return (NULL);
+		return NULL;
 	}
-	return (e->value);
+	return e->value;
 }
 
 /* An interface name. */
@@ -40,16 +40,16 @@ conf_key_ifname(struct conf_ctx *ctx, const struct conf_ent *e, char **out)
 	char		*d;
 
 	if ((v = conf_key_value(ctx, e, CONF_ALLOWED_IFNAME)) == NULL)
-		return (-1);
+		return -1;
 	if ((why = conf_parse_ifname(v)) != NULL) {
 		conf_bad(ctx, e, v, why, CONF_ALLOWED_IFNAME);
-		return (-1);
+		return -1;
 	}
 	if ((d = conf_strdup(ctx, v, e->line)) == NULL)
-		return (-1);
+		return -1;
 	free(*out);
 	*out = d;
-	return (0);
+	return 0;
 }
 
 /* Append a copy of name to the list *names. */
@@ -60,14 +60,14 @@ conf_key_push(struct conf_ctx *ctx, const struct conf_ent *e, char ***names,
 	char	**l, *d;
 
 	if ((d = conf_strdup(ctx, name, e->line)) == NULL)
-		return (-1);
+		return -1;
 	if ((l = conf_grow(ctx, *names, *n, sizeof(*l), e->line)) == NULL) {
 		free(d);
-		return (-1);
+		return -1;
 	}
 	l[(*n)++] = d;
 	*names = l;
-	return (0);
+	return 0;
 }
 
 /* Free a list of names. */
@@ -99,9 +99,9 @@ conf_key_ifitem(struct conf_ctx *ctx, const struct conf_ent *e,
 	if (why != NULL) {
 		conf_bad(ctx, e, item, why, "interface names separated by "
 		    "commas, each once");
-		return (-1);
+		return -1;
 	}
-	return (0);
+	return 0;
 }
 
 /* A comma-separated list of interface names, each once. */
@@ -116,7 +116,7 @@ conf_key_ifnames(struct conf_ctx *ctx, const struct conf_ent *e,
 
 	if ((cur = conf_key_value(ctx, e, "interface names separated by "
 	    "commas")) == NULL)
-		return (-1);
+		return -1;
 	while (conf_parse_item(&cur, item, sizeof(item))) {
 		if (conf_key_ifitem(ctx, e, item, names, n) == -1)
 			bad = 1;
@@ -125,11 +125,11 @@ conf_key_ifnames(struct conf_ctx *ctx, const struct conf_ent *e,
 	}
 	if (bad) {
 		conf_key_free_names(names, n);
-		return (-1);
+		return -1;
 	}
 	*out = names;
 	*nout = n;
-	return (0);
+	return 0;
 }
 
 /* A number in lo..hi; unit ("", " seconds") goes into the message. */
@@ -142,12 +142,12 @@ conf_key_u32(struct conf_ctx *ctx, const struct conf_ent *e, uint32_t lo,
 
 	snprintf(allowed, sizeof(allowed), "%u..%u%s", lo, hi, unit);
 	if ((v = conf_key_value(ctx, e, allowed)) == NULL)
-		return (-1);
+		return -1;
 	if ((why = conf_parse_u32(v, lo, hi, out)) != NULL) {
 		conf_bad(ctx, e, v, why, allowed);
-		return (-1);
+		return -1;
 	}
-	return (0);
+	return 0;
 }
 
 /* A port or port range within min..65535. */
@@ -162,14 +162,14 @@ conf_key_range(struct conf_ctx *ctx, const struct conf_ent *e, uint16_t min,
 	snprintf(allowed, sizeof(allowed), "PORT or LO-HI within %u..65535",
 	    min);
 	if ((v = conf_key_value(ctx, e, allowed)) == NULL)
-		return (-1);
+		return -1;
 	if ((why = conf_parse_range(v, min, &l, &h)) != NULL) {
 		conf_bad(ctx, e, v, why, allowed);
-		return (-1);
+		return -1;
 	}
 	*lo = l;
 	*hi = h;
-	return (0);
+	return 0;
 }
 
 /* yes or no. */
@@ -179,12 +179,12 @@ conf_key_bool(struct conf_ctx *ctx, const struct conf_ent *e, bool *out)
 	const char	*v, *why;
 
 	if ((v = conf_key_value(ctx, e, "yes, no")) == NULL)
-		return (-1);
+		return -1;
 	if ((why = conf_parse_bool(v, out)) != NULL) {
 		conf_bad(ctx, e, v, why, "yes, no");
-		return (-1);
+		return -1;
 	}
-	return (0);
+	return 0;
 }
 
 /* One of words; *idx is its index. */
@@ -197,12 +197,12 @@ conf_key_word(struct conf_ctx *ctx, const struct conf_ent *e,
 
 	conf_join(words, allowed, sizeof(allowed));
 	if ((v = conf_key_value(ctx, e, allowed)) == NULL)
-		return (-1);
+		return -1;
 	if (conf_parse_word(v, words, idx) != NULL) {
 		conf_bad(ctx, e, v, "is not an allowed value", allowed);
-		return (-1);
+		return -1;
 	}
-	return (0);
+	return 0;
 }
 
 /* mss_clamp: pmtu, off or a number. */
@@ -219,23 +219,23 @@ conf_key_mss(struct conf_ctx *ctx, const struct conf_ent *e, uint8_t *mode,
 	snprintf(allowed, sizeof(allowed), "pmtu, off, or a number %d..%d",
 	    CONF_MSS_MIN, CONF_MSS_MAX);
 	if ((v = conf_key_value(ctx, e, allowed)) == NULL)
-		return (-1);
+		return -1;
 	if (conf_parse_word(v, words, &i) == NULL) {
 		*mode = i == 0 ? CONF_MSS_PMTU : CONF_MSS_OFF;
 		*mss = 0;
-		return (0);
+		return 0;
 	}
 	if (strspn(v, "0123456789") != strlen(v)) {
 		conf_bad(ctx, e, v, "is not pmtu, off or a number", allowed);
-		return (-1);
+		return -1;
 	}
 	if (conf_parse_u32(v, CONF_MSS_MIN, CONF_MSS_MAX, &n) != NULL) {
 		conf_bad(ctx, e, v, "is out of range", allowed);
-		return (-1);
+		return -1;
 	}
 	*mode = CONF_MSS_FIXED;
 	*mss = (uint16_t)n;
-	return (0);
+	return 0;
 }
 
 /* Parse one address item; reports and returns -1 when bad. */
@@ -251,9 +251,9 @@ conf_key_addr_item(struct conf_ctx *ctx, const struct conf_ent *e,
 		why = conf_parse_unicast(a);
 	if (why != NULL) {
 		conf_bad(ctx, e, item, why, allowed);
-		return (-1);
+		return -1;
 	}
-	return (0);
+	return 0;
 }
 
 /* At most one IPv4 and one IPv6 unicast address. */
@@ -270,7 +270,7 @@ conf_key_addr_pair(struct conf_ctx *ctx, const struct conf_ent *e,
 	int			 bad = 0;
 
 	if ((cur = conf_key_value(ctx, e, allowed)) == NULL)
-		return (-1);
+		return -1;
 	while (conf_parse_item(&cur, item, sizeof(item))) {
 		if (conf_key_addr_item(ctx, e, item, &x, allowed) == -1)
 			bad = 1;
@@ -283,10 +283,10 @@ conf_key_addr_pair(struct conf_ctx *ctx, const struct conf_ent *e,
 			a[n++] = x;
 	}
 	if (bad)
-		return (-1);
+		return -1;
 	memcpy(out, a, n * sizeof(a[0]));
 	*nout = n;
-	return (0);
+	return 0;
 }
 
 /* A list of unicast addresses, each once. */
@@ -301,7 +301,7 @@ conf_key_addr_list(struct conf_ctx *ctx, const struct conf_ent *e,
 	int			 bad = 0;
 
 	if ((cur = conf_key_value(ctx, e, CONF_ALLOWED_ADDRS)) == NULL)
-		return (-1);
+		return -1;
 	while (conf_parse_item(&cur, item, sizeof(item))) {
 		if (conf_key_addr_item(ctx, e, item, &x, CONF_ALLOWED_ADDRS)
 		    == -1) {
@@ -325,11 +325,11 @@ conf_key_addr_list(struct conf_ctx *ctx, const struct conf_ent *e,
 	}
 	if (bad) {
 		free(l);
-		return (-1);
+		return -1;
 	}
 	*out = l;
 	*nout = n;
-	return (0);
+	return 0;
 }
 
 /* An absolute socket path. */
@@ -341,12 +341,12 @@ conf_key_path(struct conf_ctx *ctx, const struct conf_ent *e, char **out)
 	const char		*v, *why;
 
 	if ((v = conf_key_value(ctx, e, allowed)) == NULL)
-		return (-1);
+		return -1;
 	if ((why = conf_parse_path(v)) != NULL) {
 		conf_bad(ctx, e, v, why, allowed);
-		return (-1);
+		return -1;
 	}
-	return ((*out = conf_strdup(ctx, v, e->line)) == NULL ? -1 : 0);
+	return (*out = conf_strdup(ctx, v, e->line)) == NULL ? -1 : 0;
 }
 
 /* A group name (whether it exists is a host check). */
@@ -358,10 +358,10 @@ conf_key_group(struct conf_ctx *ctx, const struct conf_ent *e, char **out)
 	const char		*v, *why;
 
 	if ((v = conf_key_value(ctx, e, allowed)) == NULL)
-		return (-1);
+		return -1;
 	if ((why = conf_parse_group(v)) != NULL) {
 		conf_bad(ctx, e, v, why, allowed);
-		return (-1);
+		return -1;
 	}
-	return ((*out = conf_strdup(ctx, v, e->line)) == NULL ? -1 : 0);
+	return (*out = conf_strdup(ctx, v, e->line)) == NULL ? -1 : 0;
 }

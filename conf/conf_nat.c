@@ -25,7 +25,7 @@ conf_nat_families(const struct conf_front *f)
 		fam |= f->forward[i].family == 4 ? CONF_NAT_V4 : CONF_NAT_V6;
 	for (i = 0; i < f->nbackend; i++)
 		fam |= f->backend[i].family == 4 ? CONF_NAT_V4 : CONF_NAT_V6;
-	return (fam);
+	return fam;
 }
 
 /* Rules conf_nat_settings() writes for c. */
@@ -37,10 +37,10 @@ conf_nat_nrules(const struct conf *c)
 	size_t			 nfam;
 
 	if (c->role != CONF_ROLE_FRONT)
-		return (0);
+		return 0;
 	fam = conf_nat_families(f);
 	nfam = (size_t)((fam & CONF_NAT_V4) != 0) + ((fam & CONF_NAT_V6) != 0);
-	return (f->nexclude * nfam + f->nforward + f->nbackend);
+	return f->nexclude * nfam + f->nforward + f->nbackend;
 }
 
 /* The timeouts, limits and options of [front]. */
@@ -85,7 +85,7 @@ conf_nat_excludes(const struct conf_front *f, struct nat_rule *r, size_t n)
 			r[n].id = CONF_RULE_EXCLUDE | (uint32_t)i;
 			n++;
 		}
-	return (n);
+	return n;
 }
 
 /* Write one DNAT rule per forward; returns the next free slot. */
@@ -110,7 +110,7 @@ conf_nat_forwards(const struct conf_front *f, struct nat_rule *r, size_t n)
 		r[n].to_port = fw->to_port;
 		r[n].id = CONF_RULE_FORWARD | (uint32_t)i;
 	}
-	return (n);
+	return n;
 }
 
 /* Write the default rule of each backend address; returns the next slot. */
@@ -130,7 +130,7 @@ conf_nat_defaults(const struct conf_front *f, struct nat_rule *r, size_t n)
 		r[n].to = f->backend[i].addr;
 		r[n].id = CONF_RULE_BACKEND | (uint32_t)i;
 	}
-	return (n);
+	return n;
 }
 
 /* The engine's settings and rules for a front config; see conf.h. */
@@ -143,12 +143,12 @@ conf_nat_settings(const struct conf *c, struct nat_settings *s,
 	if (c->role != CONF_ROLE_FRONT) {
 		snprintf(err, NAT_ERRLEN, "%s: not a [front] configuration",
 		    c->path != NULL ? c->path : "configuration");
-		return (-1);
+		return -1;
 	}
 	if ((need = conf_nat_nrules(c)) > *nrules) {
 		snprintf(err, NAT_ERRLEN, "room for %zu NAT rules, %zu needed",
 		    *nrules, need);
-		return (-1);
+		return -1;
 	}
 	memset(s, 0, sizeof(*s));
 	conf_nat_options(&c->front, s);
@@ -158,7 +158,7 @@ conf_nat_settings(const struct conf *c, struct nat_settings *s,
 	s->rules = rules;
 	s->nrules = n;
 	*nrules = n;
-	return (0);
+	return 0;
 }
 
 /* Describe rule id of c for flow listings. */
@@ -181,14 +181,14 @@ conf_nat_rule_name(const struct conf *c, uint32_t id, char *buf, size_t len)
 		snprintf(buf, len, "host ports (ephemeral, DHCP client)");
 	else
 		snprintf(buf, len, "rule %u", id);
-	return (buf);
+	return buf;
 }
 
 /* Whether a list goes to the engine as backends: several, or checked. */
 static bool
 conf_nat_listed(size_t n, const struct conf_health *h)
 {
-	return (n > 1 || (n == 1 && h->kind != CONF_CHECK_NONE));
+	return n > 1 || (n == 1 && h->kind != CONF_CHECK_NONE);
 }
 
 /* Backends of family fam in [front] backend. */
@@ -199,7 +199,7 @@ conf_nat_of_family(const struct conf_front *f, uint8_t fam)
 
 	for (i = 0; i < f->nbackends; i++)
 		n += f->backends[i].a.family == fam;
-	return (n);
+	return n;
 }
 
 /* Backends conf_nat_backends() writes for c. */
@@ -210,7 +210,7 @@ conf_nat_nbackends(const struct conf *c)
 	size_t			 i, n = 0;
 
 	if (c->role != CONF_ROLE_FRONT)
-		return (0);
+		return 0;
 	for (i = 0; i < f->nforward; i++)
 		if (conf_nat_listed(f->forward[i].ntargets,
 		    &f->forward[i].health))
@@ -219,7 +219,7 @@ conf_nat_nbackends(const struct conf *c)
 		if (conf_nat_listed(conf_nat_of_family(f,
 		    f->backend[i].family), &f->backend_health))
 			n += conf_nat_of_family(f, f->backend[i].family);
-	return (n);
+	return n;
 }
 
 /* Append the targets of family fam of l[0..n) for rule r; -1: no room. */
@@ -235,7 +235,7 @@ conf_nat_bk_rule(struct nat_rule *r, const struct conf_target *l, size_t n,
 		if (l[i].a.family != fam)
 			continue;
 		if (*o == cap)
-			return (-1);
+			return -1;
 		memset(&bk[*o], 0, sizeof(bk[*o]));
 		bk[*o].addr = l[i].a.addr;
 		bk[*o].port = l[i].port;
@@ -244,7 +244,7 @@ conf_nat_bk_rule(struct nat_rule *r, const struct conf_target *l, size_t n,
 		(*o)++;
 		r->backend_count++;
 	}
-	return (0);
+	return 0;
 }
 
 /* The engine's backends of c's lists; see conf.h. */
@@ -277,12 +277,12 @@ conf_nat_backends(const struct conf *c, struct nat_settings *s,
 	if (rc == -1) {
 		snprintf(err, NAT_ERRLEN, "room for %zu backends, more needed",
 		    *nbk);
-		return (-1);
+		return -1;
 	}
 	s->backends = bk;
 	s->nbackends = o;
 	*nbk = o;
-	return (0);
+	return 0;
 }
 
 /* The list, health and name of the rule a backend id belongs to. */
@@ -298,15 +298,15 @@ conf_nat_list_of(const struct conf *c, uint32_t id, size_t *n,
 		*n = f->forward[i].ntargets;
 		*h = &f->forward[i].health;
 		*name = f->forward[i].name;
-		return (f->forward[i].targets);
+		return f->forward[i].targets;
 	}
 	if (CONF_RULE_KIND(rule) == CONF_RULE_BACKEND && i < f->nbackend) {
 		*n = f->nbackends;
 		*h = &f->backend_health;
 		*name = NULL;
-		return (f->backends);
+		return f->backends;
 	}
-	return (NULL);
+	return NULL;
 }
 
 /* Describe a backend by its id; see conf.h. */
@@ -323,7 +323,7 @@ conf_nat_backend_name(const struct conf *c, uint32_t id, char *buf,
 	if ((l = conf_nat_list_of(c, id, &n, &h, &name)) == NULL ||
 	    j >= n) {
 		snprintf(buf, len, "backend %u", id);
-		return (buf);
+		return buf;
 	}
 	conf_addr_str(&l[j].a, a, sizeof(a));
 	if (name == NULL)
@@ -334,7 +334,7 @@ conf_nat_backend_name(const struct conf *c, uint32_t id, char *buf,
 		snprintf(buf, len, "forward.%s [%s]:%u", name, a, l[j].port);
 	else
 		snprintf(buf, len, "forward.%s %s:%u", name, a, l[j].port);
-	return (buf);
+	return buf;
 }
 
 /* Add the checked targets of one list (rule id rule) to out. */
@@ -346,7 +346,7 @@ conf_nat_bk_checks(const struct conf_target *l, size_t n,
 	size_t	i;
 
 	if (h->kind == CONF_CHECK_NONE || !conf_nat_listed(n, h))
-		return (o);
+		return o;
 	for (i = 0; i < n; i++, o++) {
 		if (o >= max)
 			continue;
@@ -355,7 +355,7 @@ conf_nat_bk_checks(const struct conf_target *l, size_t n,
 		out[o].port = h->port ? h->port : l[i].port ? l[i].port : dport;
 		out[o].health = h;
 	}
-	return (o);
+	return o;
 }
 
 /* Every backend with checks; see conf.h. */
@@ -367,7 +367,7 @@ conf_nat_checks(const struct conf *c, struct conf_check *out, size_t max)
 	size_t				 i, o = 0;
 
 	if (c->role != CONF_ROLE_FRONT)
-		return (0);
+		return 0;
 	for (i = 0; i < f->nforward; i++) {
 		fw = &f->forward[i];
 		o = conf_nat_bk_checks(fw->targets, fw->ntargets, &fw->health,
@@ -389,5 +389,5 @@ conf_nat_checks(const struct conf *c, struct conf_check *out, size_t max)
 		}
 		o++;
 	}
-	return (o);
+	return o;
 }

@@ -25,9 +25,9 @@ conf_ops_port(const char *s, uint16_t *port)
 	uint32_t	v;
 
 	if (conf_parse_u32(s, 1, 65535, &v) != NULL)
-		return ("has no valid port (1..65535)");
+		return "has no valid port (1..65535)";
 	*port = (uint16_t)v;
-	return (NULL);
+	return NULL;
 }
 
 /* "ADDRESS:PORT" or "[IPV6]:PORT" into m. */
@@ -41,24 +41,24 @@ conf_ops_hostport(const char *s, struct conf_metrics *m)
 
 	if (bracket) {
 		if ((end = strchr(s, ']')) == NULL || end[1] != ':')
-			return ("is not [IPV6]:PORT");
+			return "is not [IPV6]:PORT";
 		s++;
 		port = end + 2;
 	} else {
 		if ((end = strchr(s, ':')) == NULL || strchr(end + 1, ':'))
-			return ("is not ADDRESS:PORT (an IPv6 address needs "
-			    "brackets)");
+			return "is not ADDRESS:PORT (an IPv6 address needs "
+			    "brackets)";
 		port = end + 1;
 	}
 	n = (size_t)(end - s);
 	if (n == 0 || n >= sizeof(host))
-		return ("has no address before the port");
+		return "has no address before the port";
 	memcpy(host, s, n);
 	host[n] = '\0';
 	if (conf_parse_addr(host, &m->addr) != NULL ||
 	    (m->addr.family == 4) == bracket)
-		return ("is not an IPv4 or [IPv6] address with a port");
-	return (conf_ops_port(port, &m->port));
+		return "is not an IPv4 or [IPv6] address with a port";
+	return conf_ops_port(port, &m->port);
 }
 
 /*
@@ -73,23 +73,23 @@ conf_ops_metrics(const char *s, struct conf_metrics *m, char *path, size_t len)
 	memset(m, 0, sizeof(*m));
 	path[0] = '\0';
 	if (strcmp(s, "off") == 0)
-		return (NULL);
+		return NULL;
 	m->on = true;
 	if (strncmp(s, "unix:", 5) == 0) {
 		if ((why = conf_parse_path(s + 5)) != NULL)
-			return (why);
+			return why;
 		if (strlen(s + 5) >= len)
-			return ("is too long");
+			return "is too long";
 		memcpy(path, s + 5, strlen(s + 5) + 1);
-		return (NULL);
+		return NULL;
 	}
 	if (strchr(s, ':') == NULL) {
 		/* a port alone: loopback, never a public address */
 		m->addr.family = 4;
 		inet_pton(AF_INET, "127.0.0.1", m->addr.addr.b);
-		return (conf_ops_port(s, &m->port));
+		return conf_ops_port(s, &m->port);
 	}
-	return (conf_ops_hostport(s, m));
+	return conf_ops_hostport(s, m);
 }
 
 /* The metrics key. */
@@ -127,18 +127,18 @@ conf_ops_state_path(const char *s)
 	size_t		 n = strlen(s);
 
 	if (n == 0)
-		return ("is empty");
+		return "is empty";
 	if (*s != '/')
-		return ("is not an absolute path");
+		return "is not an absolute path";
 	if (n > CONF_STATE_PATH_MAX)
-		return ("is longer than 250 bytes");
+		return "is longer than 250 bytes";
 	base = strrchr(s, '/') + 1;
 	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
-		return ("names a directory, not a file");
+		return "names a directory, not a file";
 	for (p = s; *p != '\0'; p++)
 		if ((unsigned char)*p < ' ' || *p == 0x7f)
-			return ("has a control character");
-	return (NULL);
+			return "has a control character";
+	return NULL;
 }
 
 /* state_file: off, or a path; the default is /run/tunrelay/NAME.state. */

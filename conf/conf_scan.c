@@ -28,8 +28,8 @@
 static int
 conf_scan_space(char c)
 {
-	return (c == ' ' || c == '\t' || c == '\n' || c == '\v' ||
-	    c == '\f' || c == '\r');
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' ||
+	    c == '\f' || c == '\r';
 }
 
 /* Strip blanks at both ends of s in place; returns the new start. */
@@ -43,7 +43,7 @@ conf_scan_strip(char *s)
 	n = strlen(s);
 	while (n > 0 && conf_scan_space(s[n - 1]))
 		s[--n] = '\0';
-	return (s);
+	return s;
 }
 
 /* Lowercase s in place (ASCII), as iniparser does with names. */
@@ -60,16 +60,16 @@ static int
 conf_scan_kind(const char *name)
 {
 	if (strcmp(name, "front") == 0)
-		return (CONF_SEC_FRONT);
+		return CONF_SEC_FRONT;
 	if (strcmp(name, "back") == 0)
-		return (CONF_SEC_BACK);
+		return CONF_SEC_BACK;
 	if (strcmp(name, "hairpin") == 0)
-		return (CONF_SEC_HAIRPIN);
+		return CONF_SEC_HAIRPIN;
 	if (strncmp(name, "forward.", 8) == 0)
-		return (CONF_SEC_FORWARD);
+		return CONF_SEC_FORWARD;
 	if (strncmp(name, "back.", 5) == 0)
-		return (CONF_SEC_BACK_TUNNEL);
-	return (CONF_SEC_UNKNOWN);
+		return CONF_SEC_BACK_TUNNEL;
+	return CONF_SEC_UNKNOWN;
 }
 
 /*
@@ -173,20 +173,20 @@ conf_scan_header_why(char *s, bool *named)
 
 	*named = false;
 	if ((end = strchr(s, ']')) == NULL)
-		return ("section header without ']' (allowed: \"[section]\" "
-		    "alone on its line)");
+		return "section header without ']' (allowed: \"[section]\" "
+		    "alone on its line)";
 	rest = conf_scan_strip(end + 1);
 	*end = '\0';
 	/* iniparser 4.1 rejects the whole file for this one. */
 	if (*rest == ';' || *rest == '#') {
 		*named = true;
-		return ("comment after a section header, which iniparser "
-		    "cannot read (allowed: the comment on a line of its own)");
+		return "comment after a section header, which iniparser "
+		    "cannot read (allowed: the comment on a line of its own)";
 	}
 	if (*rest != '\0')
-		return ("text after the section header (allowed: "
-		    "\"[section]\" alone on its line)");
-	return (NULL);
+		return "text after the section header (allowed: "
+		    "\"[section]\" alone on its line)";
+	return NULL;
 }
 
 /* Scan "[name]"; s is the stripped line. */
@@ -231,18 +231,18 @@ conf_scan_value(char *v, const char **why)
 	if (*v == '"' || *v == '\'') {
 		if ((close = strchr(v + 1, *v)) == NULL) {
 			*why = "an unterminated quote";
-			return (NULL);
+			return NULL;
 		}
 		rest = conf_scan_strip(close + 1);
 		if (*rest != '\0' && *rest != ';' && *rest != '#') {
 			*why = "text after the closing quote";
-			return (NULL);
+			return NULL;
 		}
 		*close = '\0';
-		return (v + 1);
+		return v + 1;
 	}
 	v[strcspn(v, ";#")] = '\0';
-	return (conf_scan_strip(v));
+	return conf_scan_strip(v);
 }
 
 /* Scan "key = value"; s is the stripped line. */
@@ -351,14 +351,14 @@ static const char *
 conf_scan_ftype(mode_t m)
 {
 	if (S_ISFIFO(m))
-		return ("a FIFO");
+		return "a FIFO";
 	if (S_ISDIR(m))
-		return ("a directory");
+		return "a directory";
 	if (S_ISCHR(m) || S_ISBLK(m))
-		return ("a device");
+		return "a device";
 	if (S_ISSOCK(m))
-		return ("a socket");
-	return ("not a regular file");
+		return "a socket";
+	return "not a regular file";
 }
 
 /*
@@ -379,23 +379,23 @@ conf_scan_open(struct conf_ctx *ctx)
 		conf_error(ctx, 0, "standard input is not read (allowed: the "
 		    "path of a regular file; save the configuration to a file "
 		    "first, e.g. /etc/tunrelay/NAME.ini)");
-		return (NULL);
+		return NULL;
 	}
 	if ((fd = open(ctx->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
 		conf_error(ctx, 0, "cannot open: %s", strerror(errno));
-		return (NULL);
+		return NULL;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		conf_error(ctx, 0, "is %s (allowed: a regular file)",
 		    conf_scan_ftype(st.st_mode));
 		close(fd);
-		return (NULL);
+		return NULL;
 	}
 	if ((f = fdopen(fd, "r")) == NULL) {
 		conf_error(ctx, 0, "cannot open: %s", strerror(errno));
 		close(fd);
 	}
-	return (f);
+	return f;
 }
 
 /* Read the whole file (at most CONF_FILE_MAX bytes) into *text. */
@@ -408,11 +408,11 @@ conf_scan_read(struct conf_ctx *ctx, char **text, size_t *len)
 	int	 saved;
 
 	if ((f = conf_scan_open(ctx)) == NULL)
-		return (-1);
+		return -1;
 	if ((buf = malloc(CONF_FILE_MAX + 1)) == NULL) {
 		fclose(f);
 		conf_nomem(ctx, 0);
-		return (-1);
+		return -1;
 	}
 	n = fread(buf, 1, CONF_FILE_MAX + 1, f);
 	saved = errno;
@@ -425,12 +425,12 @@ conf_scan_read(struct conf_ctx *ctx, char **text, size_t *len)
 			    CONF_FILE_MAX);
 		free(buf);
 		fclose(f);
-		return (-1);
+		return -1;
 	}
 	fclose(f);
 	*text = buf;
 	*len = n;
-	return (0);
+	return 0;
 }
 
 /* Read and scan ctx->path; -1 when it cannot be read. */
@@ -441,10 +441,10 @@ conf_scan_file(struct conf_ctx *ctx)
 	size_t	 len;
 
 	if (conf_scan_read(ctx, &text, &len) == -1)
-		return (-1);
+		return -1;
 	conf_scan_text(ctx, text, len);
 	free(text);
-	return (0);
+	return 0;
 }
 
 /* Free the sections and entries. */

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install the Debian packages tunrelay needs to build and test, only those missing.
 # Usage: scripts/setup.sh [build|demo|test|bench|all]   (default: all)
+# build: also shellcheck, for make lint;
 # demo: what scripts/demo needs (namespaces, ping, python3, nftables for its
 # comparison); test: also the real tunnels of tests/e2e/wireguard.sh and
 # openvpn.sh (wireguard-go, wireguard-tools, openvpn, openssl); bench: what
@@ -10,7 +11,7 @@ set -eu
 want=${1:-all}
 
 build_pkgs="gcc make autoconf automake libtool pkg-config libevent-dev uthash-dev
-libiniparser-dev libcmocka-dev libmnl-dev libnftnl-dev liburing-dev"
+libiniparser-dev libcmocka-dev libmnl-dev libnftnl-dev liburing-dev shellcheck"
 demo_pkgs="iproute2 ethtool iputils-ping procps python3 nftables"
 bench_pkgs="iproute2 ethtool iperf3 socat haproxy procps python3 nftables"
 test_pkgs="iproute2 ethtool iputils-ping socat iperf3 procps python3 nftables iptables curl clang libclang-rt-14-dev

@@ -37,7 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ip netns add "$NSF" && ip netns add "$NSB" || { echo "not ok - netns"; exit 1; }
+{ ip netns add "$NSF" && ip netns add "$NSB"; } || { echo "not ok - netns"; exit 1; }
 set -e
 ip -n "$NSF" link set lo up
 ip -n "$NSB" link set lo up
@@ -159,7 +159,7 @@ fi
 kill -TERM $pid; wait $pid 2>/dev/null
 
 # every example is covered above
-n=$(ls "$EX"/*.ini | wc -l)
+n=$(find "$EX" -maxdepth 1 -name '*.ini' | wc -l)
 if [ "$n" = 6 ]; then
 	ok "examples/ holds the 6 files checked here"
 else

@@ -11,7 +11,7 @@ pass=0
 ok() { echo "ok - $*"; pass=$((pass + 1)); }
 not_ok() { echo "not ok - $*"; fail=$((fail + 1)); }
 
-: "${top_builddir:?run me from make check}" "${TR_BINDIR:?}" "${TR_MANDIR:?}"
+: "${top_builddir:?run me from make check}" "${top_srcdir:?}" "${TR_BINDIR:?}" "${TR_MANDIR:?}"
 : "${TR_EXAMPLESDIR:?}" "${TR_SYSCONFDIR:?}" "${TR_DOCDIR:?}"
 MAKE=${MAKE:-make}
 unitdir=${TR_UNITDIR:-}

@@ -13,34 +13,15 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip nft python3 ethtool ping
-BIN=${top_builddir:-$here/../..}/tunrelay
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init back ip nft python3 ethtool ping
 DENY=${top_builddir:-$here/../..}/tests/e2e/deny
-PEER=$here/peer.py
-BULK=$here/bulk.py
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-[ -x "$DENY" ] || { echo "not ok - $DENY not built"; exit 1; }
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"
+e2e_built "$DENY"
 
-TMP=$(mktemp -d /tmp/tunrelay-back.XXXXXX)
 FCONF=$TMP/front.ini
 BCONF=$TMP/back.ini
 NS_S=tr-s-$TOPO_ID	# a service behind the backend (a container stand-in)
-FPID=
-BPID=
-WRAP=()
-
-cleanup() {
-	[ -n "$FPID" ] && kill -9 "$FPID" 2>/dev/null
-	[ -n "$BPID" ] && kill -9 "$BPID" 2>/dev/null
-	topo_down
-	ip netns del "$NS_S" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
 e2e_watchdog 600
 
 back_conf() {
@@ -54,26 +35,6 @@ ${2:-}
 EOF
 }
 
-# ip netns exec execs the daemon: $! is the daemon itself
-start_front() {
-	ip netns exec "$NS_F" "$BIN" run -c "$FCONF" >>"$TMP/front.log" 2>&1 &
-	FPID=$!
-	topo_wait 100 inF "$BIN" stats -c "$FCONF"
-}
-start_back() {
-	local n
-	n=$(grep -c 'ready:' "$TMP/back.log" 2>/dev/null)
-	ip netns exec "$NS_B" "${WRAP[@]}" "$BIN" run -c "$BCONF" >>"$TMP/back.log" 2>&1 &
-	BPID=$!
-	topo_wait 100 sh -c "[ \$(grep -c 'ready:' '$TMP/back.log') -gt ${n:-0} ]"
-}
-stop_back() {
-	kill -TERM "$BPID"
-	wait "$BPID"
-	local rc=$?
-	BPID=
-	return $rc
-}
 ours() { { inB ip rule show; inB ip -6 rule show; } | grep -c 'proto 222'; }
 table_routes() { { inB ip route show table 7341; inB ip -6 route show table 7341; } | grep -c .; }
 has_table() { inB nft list tables | grep -q tunrelay_back; }
@@ -103,9 +64,8 @@ left_nothing() {
 # A namespace behind the backend with TCP/UDP services, published on the
 # backend's ports 8080/8053 by DNAT as a container runtime would.
 service_up() {
-	ip netns add "$NS_S" || return 1
+	topo_ns "$NS_S" || return 1
 	ip link add b-svc0 netns "$NS_B" type veth peer name s-eth0 netns "$NS_S"
-	ip -n "$NS_S" link set lo up
 	ip -n "$NS_S" addr add 10.40.0.2/24 dev s-eth0
 	ip -n "$NS_S" -6 addr add fd40::2/64 dev s-eth0 nodad
 	ip -n "$NS_S" link set s-eth0 up
@@ -141,7 +101,7 @@ topo_bg "$NS_B" python3 "$PEER" serve-udp :: 5354
 # a UDP server on the wildcard that talks first and most (a game server)
 topo_bg "$NS_B" python3 "$BULK" udp-serve-stream 0.0.0.0 5355
 topo_front_conf "$TMP/ctl.sock" >"$FCONF"
-start_front || { not_ok "front did not come up"; cat "$TMP/front.log"; exit 1; }
+topo_start_front || { not_ok "front did not come up"; cat "$TMP/front.log"; exit 1; }
 
 # --- mark = source
 back_conf source >"$BCONF"
@@ -151,30 +111,30 @@ inB ip rule add priority 1200 from 10.22.22.1 lookup 100
 expect "check: names a foreign rule before ours and its removal" 'rule "1200: from 10\.22\.22\.1 lookup 100.*ip rule del priority 1200' inB "$BIN" check -c "$BCONF"
 inB ip rule del priority 1200
 inB sysctl -qw net.ipv4.conf.b-wg0.rp_filter=1
-start_back || { not_ok "back (source) did not come up"; cat "$TMP/back.log"; exit 1; }
+topo_start_back || { not_ok "back (source) did not come up"; cat "$TMP/back.log"; exit 1; }
 ok "back (source) is up"
 traffic source
 expect "source: rule from the tunnel address" 'from 10\.22\.22\.1 lookup 7341 proto 222' inB ip rule show
 expect "source: default via the front in table 7341" 'default via 10\.22\.22\.2 dev b-wg0' inB ip route show table 7341
 expect "source: rp_filter of b-wg0 is loose or off" '^[02]$' inB sysctl -n net.ipv4.conf.b-wg0.rp_filter
 if has_table; then not_ok "source: no nftables table"; else ok "source: no nftables table"; fi
-stop_back; rc=$?
+topo_stop_back; rc=$?
 if [ "$rc" = 0 ]; then ok "source: SIGTERM: exit 0"; else not_ok "source: SIGTERM: exit $rc"; fi
 left_nothing "source: SIGTERM"
 expect "source: SIGTERM: rp_filter of b-wg0 put back to 1" '^1$' inB sysctl -n net.ipv4.conf.b-wg0.rp_filter
 inB sysctl -qw net.ipv4.conf.b-wg0.rp_filter=0
 
 # --- nftables denied (seccomp: socket(AF_NETLINK, NETLINK_NETFILTER) fails)
-WRAP=("$DENY" nft)
+TOPO_WRAP=("$DENY" nft)
 back_conf auto >"$BCONF"
 expect "no nftables: check says auto will use source" 'will use source' inB "$DENY" nft "$BIN" check -c "$BCONF"
-start_back || { not_ok "back (auto, no nftables) did not come up"; cat "$TMP/back.log"; exit 1; }
+topo_start_back || { not_ok "back (auto, no nftables) did not come up"; cat "$TMP/back.log"; exit 1; }
 check "no nftables: auto chose source and said why" grep -q 'mark = auto: nftables is not usable (.*): using source-address rules' "$TMP/back.log"
 expect "no nftables: TCP v4 to a service on the tunnel address" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-who 198.51.100.1 80
 expect "no nftables: TCP v6 to a service on the tunnel address" '^peer=2001:db8:100::10 ' inC python3 "$PEER" tcp-who 2001:db8:100::1 80
 expect "no nftables: UDP v4 to a service on the tunnel address" '^peer=198\.51\.100\.10$' inC python3 "$PEER" udp-who 198.51.100.1 53
 if has_table; then not_ok "no nftables: no nftables table"; else ok "no nftables: no nftables table"; fi
-stop_back; rc=$?
+topo_stop_back; rc=$?
 if [ "$rc" = 0 ]; then ok "no nftables: SIGTERM: exit 0"; else not_ok "no nftables: SIGTERM: exit $rc"; fi
 left_nothing "no nftables: SIGTERM"
 back_conf connmark >"$BCONF"
@@ -183,18 +143,18 @@ timeout 10 ip netns exec "$NS_B" "$DENY" nft "$BIN" run -c "$BCONF" >"$TMP/nonft
 rc=$?
 if [ "$rc" != 0 ] && grep -q 'nftables' "$TMP/nonft.log"; then ok "no nftables: connmark refuses to start ($rc) and says why"; else not_ok "no nftables: connmark run: exit $rc: $(cat "$TMP/nonft.log")"; fi
 left_nothing "no nftables: failed connmark start"
-WRAP=()
+TOPO_WRAP=()
 
 # --- mark = auto picks connmark here (nftables works)
 back_conf auto >"$BCONF"
-start_back || { not_ok "back (auto) did not come up"; cat "$TMP/back.log"; exit 1; }
+topo_start_back || { not_ok "back (auto) did not come up"; cat "$TMP/back.log"; exit 1; }
 check "auto: chose connmark and said why" grep -q 'mark = auto: nftables is usable: using connmark' "$TMP/back.log"
-stop_back
+topo_stop_back
 
 # --- mark = connmark (MSS fixed low enough to tell the back's clamp from the front's)
 back_conf connmark "mss_clamp = 1200" >"$BCONF"
 check "check: accepts the connmark config" inB "$BIN" check -c "$BCONF"
-start_back || { not_ok "back (connmark) did not come up"; cat "$TMP/back.log"; exit 1; }
+topo_start_back || { not_ok "back (connmark) did not come up"; cat "$TMP/back.log"; exit 1; }
 ok "back (connmark) is up"
 check "connmark: nftables table inet tunrelay_back exists" has_table
 traffic connmark
@@ -241,7 +201,7 @@ expect "after the repairs: UDP on 0.0.0.0 works" '^peer=198\.51\.100\.10$' inC p
 
 # SIGKILL, then a restart: leftovers reconciled, no duplicates
 kill -9 "$BPID"; wait "$BPID" 2>/dev/null; BPID=
-start_back || not_ok "restart after SIGKILL"
+topo_start_back || not_ok "restart after SIGKILL"
 expect "after SIGKILL and restart: TCP v4 works" '^peer=198\.51\.100\.10 ' inC python3 "$PEER" tcp-who 198.51.100.1 80
 expect "after SIGKILL and restart: UDP on 0.0.0.0 works" '^peer=198\.51\.100\.10$' inC python3 "$PEER" udp-who 198.51.100.1 5353
 if [ "$(ours)" = "$n_before" ]; then ok "after restart: no duplicate rules ($n_before)"; else not_ok "after restart: rules $n_before -> $(ours)"; fi
@@ -286,12 +246,12 @@ check "SIGHUP back to connmark: nft table again" has_table
 expect "SIGHUP back to connmark: UDP on 0.0.0.0 works" '^peer=198\.51\.100\.10$' inC python3 "$PEER" udp-who 198.51.100.1 5353
 if [ "$(ours)" = "$n_before" ]; then ok "after reloads: rules as before ($n_before)"; else not_ok "after reloads: rules $n_before -> $(ours)"; fi
 
-stop_back; rc=$?
+topo_stop_back; rc=$?
 if [ "$rc" = 0 ]; then ok "connmark: SIGTERM: exit 0"; else not_ok "connmark: SIGTERM: exit $rc"; fi
 left_nothing "connmark: SIGTERM"
 
 # SIGKILL leaves everything in place; cleanup removes it
-start_back || not_ok "connmark: start before SIGKILL"
+topo_start_back || not_ok "connmark: start before SIGKILL"
 kill -9 "$BPID"; wait "$BPID" 2>/dev/null; BPID=
 if [ "$(ours)" -gt 0 ] && has_table; then ok "SIGKILL left rules and table"; else not_ok "SIGKILL left rules and table"; fi
 check "cleanup after SIGKILL: exit 0" inB "$BIN" cleanup -c "$BCONF"

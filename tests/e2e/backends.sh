@@ -10,28 +10,13 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip python3 ethtool
-BIN=${top_builddir:-$here/../..}/tunrelay
-PEER=$here/peer.py
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init bk ip python3 ethtool
 # shellcheck source=tests/e2e/topo_bk.sh
 . "$here/topo_bk.sh"
 
-TMP=$(mktemp -d /tmp/tunrelay-bk.XXXXXX)
 CONF=$TMP/front.ini
-DPID=
-
-cleanup() {
-	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
-	topo_down
-	bk_down
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
 e2e_watchdog 240
 
 CLIENTS=$(seq 10 49)
@@ -61,6 +46,8 @@ who_udp() {
 ask() {
 	local i n
 	NOW=()
+	# ADDRS and CLIENTS are lists, split on purpose
+	# shellcheck disable=SC2086
 	while read -r i n; do
 		NOW[$i]=$n
 	done < <(inC python3 "$PEER" lines-each "$1" 0 198.51.100.1 "$2" $ADDRS \
@@ -125,14 +112,20 @@ for i in $CLIENTS; do
 	WEB[$i]=${NOW[$i]}
 	[ "${WEB[$i]}" = - ] && bad=$((bad + 1))
 done
-[ "$bad" = 0 ] && ok "40 clients: each backend answer shows the client's own address" ||
-    not_ok "40 clients: $bad answers missing or without the client's own address"
+if [ "$bad" = 0 ]; then
+	ok "40 clients: each backend answer shows the client's own address"
+else
+	not_ok "40 clients: $bad answers missing or without the client's own address"
+fi
 for b in B1 B2 B3; do
 	n=0
 	for i in $CLIENTS; do [ "${WEB[$i]}" = "$b" ] && n=$((n + 1)); done
 	echo "# $b has $n clients"
-	[ "$n" -gt 0 ] && ok "new flows spread: $b got clients ($n of 40)" ||
-	    not_ok "new flows spread: $b got no client"
+	if [ "$n" -gt 0 ]; then
+		ok "new flows spread: $b got clients ($n of 40)"
+	else
+		not_ok "new flows spread: $b got no client"
+	fi
 done
 ask tcp 80
 expect "each client keeps its backend (TCP, new connections)" '^0$' same
@@ -145,8 +138,11 @@ for i in $(seq 10 19); do
 	V6[$i]=$(printf '%s\n' "$a" | sed -n "s/^\(B[123]\) peer=2001:db8:100::$i .*/\1/p")
 	[ -n "${V6[$i]}" ] || { bad=$((bad + 1)); echo "# v6 client $i: $a"; }
 done
-[ "$bad" = 0 ] && ok "IPv6: 10 clients reach the backends, which see the client's own address" ||
-    not_ok "IPv6: $bad clients without an answer showing their address"
+if [ "$bad" = 0 ]; then
+	ok "IPv6: 10 clients reach the backends, which see the client's own address"
+else
+	not_ok "IPv6: $bad clients without an answer showing their address"
+fi
 expect "IPv6: the clients are spread (two backends at least)" '^[23]$' \
     sh -c "printf '%s\n' ${V6[*]} | sort -u | wc -l"
 ask udp 80
@@ -219,8 +215,11 @@ bad=0
 for i in $CLIENTS; do
 	case ${NOW[$i]} in B1|B2) ;; *) bad=$((bad + 1));; esac
 done
-[ "$bad" = 0 ] && ok "B3 down: UDP 5353 (ICMP-checked) served by B1/B2 for all 40" ||
-    not_ok "B3 down: $bad UDP 5353 clients not served by B1/B2"
+if [ "$bad" = 0 ]; then
+	ok "B3 down: UDP 5353 (ICMP-checked) served by B1/B2 for all 40"
+else
+	not_ok "B3 down: $bad UDP 5353 clients not served by B1/B2"
+fi
 expect "B3 down: B1's existing UDP flow continues" "^B1 peer=198\\.51\\.100\\.$CB1 port=40001 " \
     who_udp "$CB1" 80 40001
 if wait_state "backend fd22::3" down; then
@@ -238,8 +237,11 @@ for i in $(seq 10 19); do
 		[ "$a" = "${V6[$i]}" ] || { bad=$((bad + 1)); echo "# v6 client $i: '$a' not ${V6[$i]}"; }
 	fi
 done
-[ "$bad" = 0 ] && ok "IPv6, B3 down: its clients go to B1/B2, the others keep theirs" ||
-    not_ok "IPv6, B3 down: $bad clients answered wrongly"
+if [ "$bad" = 0 ]; then
+	ok "IPv6, B3 down: its clients go to B1/B2, the others keep theirs"
+else
+	not_ok "IPv6, B3 down: $bad clients answered wrongly"
+fi
 ip -n "$NS_SW" link set sw-b3 up
 if wait_state "forward.web 10.22.22.3:80" up &&
     wait_state "forward.dns 10.22.22.3:80" up &&
@@ -269,7 +271,11 @@ expect "reload: B1 kept its counters" \
 kill -TERM "$DPID"
 topo_wait 50 sh -c "! kill -0 $DPID" || kill -9 "$DPID"
 wait "$DPID"; rc=$?; DPID=
-[ "$rc" = 0 ] && ok "SIGTERM: exit 0" || not_ok "SIGTERM: exit $rc"
+if [ "$rc" = 0 ]; then
+	ok "SIGTERM: exit 0"
+else
+	not_ok "SIGTERM: exit $rc"
+fi
 # on failure: every state change the checks made, then the log's end
 [ "$fail" = 0 ] || { grep -E 'backend .* is (up|down)' "$TMP/front.log"; tail -20 "$TMP/front.log"; }
 e2e_summary

@@ -14,17 +14,9 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip nft python3 ethtool
-BIN=${top_builddir:-$here/../..}/tunrelay
-PEER=$here/peer.py
-CRAFT=$here/craft.py
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"
-
-topo_test faults
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init faults ip nft python3 ethtool
 FCONF=$TMP/front.ini
 BCONF=$TMP/back.ini
 FAULTS=0
@@ -33,40 +25,15 @@ e2e_watchdog 240
 
 who() { inC python3 "$PEER" tcp-who 198.51.100.1 80; }
 
-start_front() {
-	ip netns exec "$NS_F" "$BIN" run -c "$FCONF" >>"$TMP/front.log" 2>&1 &
-	FPID=$!
-	topo_wait 100 inF "$BIN" stats -c "$FCONF"
-}
-start_back() {
-	local n
-	n=$(grep -c 'ready:' "$TMP/back.log" 2>/dev/null)
-	ip netns exec "$NS_B" "$BIN" run -c "$BCONF" >>"$TMP/back.log" 2>&1 &
-	BPID=$!
-	topo_wait 100 sh -c "[ \$(grep -c 'ready:' '$TMP/back.log') -gt ${n:-0} ]"
-}
-# every kernel object of ours, one line each, on both sides
-objects() {
-	{ inF ip rule show; inF ip -6 rule show; inF ip route show table all; inF ip -6 route show table all; } | grep 'proto 222'
-	inF ip -o link show | grep -o 'trl-[a-z]*'
-	{ inB ip rule show; inB ip -6 rule show; inB ip route show table all; inB ip -6 route show table all; } | grep 'proto 222'
-	inB nft list tables | grep tunrelay
-}
 
 topo_up || { echo "not ok - topology"; exit 1; }
 topo_services "$PEER" "$TMP/icmp.log" || { echo "not ok - services"; exit 1; }
 topo_front_conf "$TMP/ctl.sock" >"$FCONF"
-cat >"$BCONF" <<EOF
-[back]
-tunnel_interface = b-wg0
-front = 10.22.22.2, fd22::2
-mark = connmark
-control_socket = $TMP/back.sock
-EOF
-start_front || { not_ok "front did not come up"; cat "$TMP/front.log"; exit 1; }
-start_back || { not_ok "back did not come up"; cat "$TMP/back.log"; exit 1; }
+topo_back_conf "$TMP/back.sock" >"$BCONF"
+topo_start_front || { not_ok "front did not come up"; cat "$TMP/front.log"; exit 1; }
+topo_start_back || { not_ok "back did not come up"; cat "$TMP/back.log"; exit 1; }
 expect "both halves up: backend sees the client" '^peer=198\.51\.100\.10 ' who
-objects | sort >"$TMP/objects.0"
+topo_objects | sort >"$TMP/objects.0"
 echo "# kernel objects of ours: $(wc -l <"$TMP/objects.0")"
 
 # kill_mid WHO: SIGKILL that half 2 s into a 6 s transfer, restart at once
@@ -79,15 +46,15 @@ kill_mid() {
 	sleep 2
 	if [ "$half" = front ]; then
 		kill -9 "$FPID"; wait "$FPID" 2>/dev/null; FPID=
-		start_front || not_ok "front restart after SIGKILL"
+		topo_start_front || not_ok "front restart after SIGKILL"
 	else
 		kill -9 "$BPID"; wait "$BPID" 2>/dev/null; BPID=
-		start_back || not_ok "back restart after SIGKILL"
+		topo_start_back || not_ok "back restart after SIGKILL"
 	fi
 	FAULTS=$((FAULTS + 1))
 	if wait "$t"; then ok "SIGKILL of the $half mid-transfer, restart: transfer complete ($(cat "$out"))"
 	else not_ok "SIGKILL of the $half mid-transfer: $(cat "$out")"; fi
-	objects | sort >"$TMP/objects.1"
+	topo_objects | sort >"$TMP/objects.1"
 	if cmp -s "$TMP/objects.0" "$TMP/objects.1"; then ok "after the $half's restart: the same $(wc -l <"$TMP/objects.1") kernel objects, none duplicated"
 	else not_ok "kernel objects differ after the $half's restart: $(diff "$TMP/objects.0" "$TMP/objects.1" | head -5)"; fi
 }
@@ -101,15 +68,7 @@ topo_wait 50 grep -q 'tunnel_interface f-wg0 is gone' "$TMP/front.log"
 expect "tunnel removed: the relay says so" 'tunnel_interface f-wg0 is gone' cat "$TMP/front.log"
 if kill -0 "$FPID" 2>/dev/null; then ok "tunnel removed: the relay keeps running"; else not_ok "tunnel removed: the relay died"; fi
 expect "tunnel removed: port 22 on the front still answers" '^front-ssh$' inC python3 "$PEER" tcp-line 198.51.100.1 22
-ip link add f-wg0 netns "$NS_F" type veth peer name b-wg0 netns "$NS_B"
-inF ip addr add 10.22.22.2/24 dev f-wg0
-inF ip -6 addr add fd22::2/64 dev f-wg0 nodad
-inF ip link set f-wg0 mtu 1420 up
-inB ip addr add 10.22.22.1/24 dev b-wg0
-inB ip -6 addr add fd22::1/64 dev b-wg0 nodad
-inB ip link set b-wg0 up
-inF ethtool -K f-wg0 tx off >/dev/null
-inB ethtool -K b-wg0 tx off >/dev/null
+topo_tunnel_veth
 topo_wait 50 grep -q 'tunnel_interface f-wg0 is back' "$TMP/front.log"
 expect "tunnel re-created: the relay says so" 'tunnel_interface f-wg0 is back' cat "$TMP/front.log"
 topo_wait 50 sh -c "ip netns exec $NS_C python3 $PEER tcp-who 198.51.100.1 80 | grep -q '^peer=198'"
@@ -133,7 +92,7 @@ FMAC=$(inF cat /sys/class/net/f-eth0/address)
 inC python3 "$CRAFT" synflood c-eth0 "$FMAC" 198.51.100.1 80 3000 3000 >/dev/null
 nflows=$(inF "$BIN" stats -c "$FCONF" | awk '$1 == "flows_active" { print $2 }')
 echo "# flows tracked for the long listing: $nflows"
-for i in $(seq 1 20); do
+for _ in $(seq 1 20); do
 	inF python3 "$CRAFT" ctl-cut "$TMP/ctl.sock" flows 200 >/dev/null 2>&1
 done
 FAULTS=$((FAULTS + 20))
@@ -164,7 +123,7 @@ topo_wait 100 test -s "$TMP/stalled.pid"
 FPID=$(cat "$TMP/stalled.pid")
 topo_wait 100 inF "$BIN" stats -c "$FCONF"
 # SIGHUPs make the relay log; enough of them fill the socket's buffer
-for i in $(seq 1 60); do kill -HUP "$FPID"; sleep 0.02; done
+for _ in $(seq 1 60); do kill -HUP "$FPID"; sleep 0.02; done
 topo_wait 100 sh -c "ip netns exec $NS_F $BIN stats -c $FCONF | grep -q '^log_lines_lost [1-9]'"
 expect "stalled journal: the relay still answers and relays" '^peer=198\.51\.100\.10 ' who
 expect "stalled journal: lost lines counted" '^log_lines_lost [1-9]' inF "$BIN" stats -c "$FCONF"
@@ -175,8 +134,8 @@ FPID=
 kill "$STALL" 2>/dev/null
 
 kill -TERM "$BPID"; wait "$BPID"; BPID=
-if [ -z "$(objects)" ]; then ok "both halves stopped: no kernel object of ours left"
-else not_ok "objects left: $(objects | head -5)"; fi
+if [ -z "$(topo_objects)" ]; then ok "both halves stopped: no kernel object of ours left"
+else not_ok "objects left: $(topo_objects | head -5)"; fi
 echo "# faults injected: $FAULTS"
 if [ "$fail" -gt 0 ]; then echo "--- front log"; grep -v "added\|removed\|restored" "$TMP/front.log" | tail -n 40; echo "--- back log"; tail -n 20 "$TMP/back.log"; fi
 e2e_summary

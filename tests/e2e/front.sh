@@ -5,16 +5,9 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip nft python3 ethtool ping
-BIN=${top_builddir:-$here/../..}/tunrelay
-PEER=$here/peer.py
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"
-
-topo_test e2e
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init e2e ip nft python3 ethtool ping
 CONF=$TMP/front.ini
 
 # a test never runs unbounded; the watchdog takes its sleep with it when
@@ -60,7 +53,7 @@ else not_ok "MSS clamped to the tunnel (backend sees mss '$mss', want <= 1380)";
 
 # path MTU discovery through the relay: a DF packet over the tunnel's 1420
 # gets "too big" quoting what the client sent, so the client's kernel learns
-expect "ping -M do over the tunnel MTU: frag needed, mtu 1420" 'mtu ?= ?1420' inC ping -M do -s 1400 -c 1 -W 2 198.51.100.1
+expect "ping -M do over the tunnel MTU: frag needed, mtu 1420" 'mtu ?= ?1420' inC ping -M "do" -s 1400 -c 1 -W 2 198.51.100.1
 expect "UDP v4 with DF: the client learns path MTU 1420" '^mtu=1420$' inC python3 "$PEER" udp-pmtu 198.51.100.1 53 1450
 expect "UDP v6: the client learns path MTU 1420" '^mtu=1420$' inC python3 "$PEER" udp-pmtu 2001:db8:100::1 53 1450
 expect "too_big counted" '^too_big [1-9]' inF "$BIN" stats -c "$CONF"

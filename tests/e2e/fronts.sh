@@ -38,26 +38,17 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip nft python3 ethtool
-BIN=${top_builddir:-$here/../..}/tunrelay
-PEER=$here/peer.py
-BULK=$here/bulk.py
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init fronts ip nft python3 ethtool
 
-TOPO_ID=${TOPO_ID:-$$}
 NS_CA=tr-ca-$TOPO_ID
 NS_CB=tr-cb-$TOPO_ID
 NS_FA=tr-fa-$TOPO_ID
 NS_FB=tr-fb-$TOPO_ID
-NS_B=tr-b-$TOPO_ID
-TOPO_PIDS=()
-TMP=$(mktemp -d /tmp/tunrelay-fronts.XXXXXX)
 BCONF=$TMP/back.ini
 FAPID=
 FBPID=
-BPID=
 SIZE=$((12 * 1024 * 1024))
 RATE=2		# MB/s: about 6 s per transfer, so a kill lands in the middle
 LIMIT=60
@@ -66,39 +57,17 @@ inCA() { ip netns exec "$NS_CA" "$@"; }
 inCB() { ip netns exec "$NS_CB" "$@"; }
 inFA() { ip netns exec "$NS_FA" "$@"; }
 inFB() { ip netns exec "$NS_FB" "$@"; }
-inB() { ip netns exec "$NS_B" "$@"; }
 
-# Run a command in a namespace in the background, remembered for cleanup.
-bg() {
-	local ns=$1; shift
-	ip netns exec "$ns" "$@" &
-	TOPO_PIDS+=($!)
-}
-
-# Wait (bounded: TRIES tenths of a second) until a command succeeds.
-wait_for() {
-	local tries=$1; shift
-	while [ "$tries" -gt 0 ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-		tries=$((tries - 1))
-	done
-	return 1
-}
-
-cleanup() {
+# The EXIT trap: both fronts, then what topo_test cleans up (the back in
+# BPID, the namespaces, $TMP).
+fronts_cleanup() {
 	local p
-	for p in "$FAPID" "$FBPID" "$BPID"; do
+	for p in "$FAPID" "$FBPID"; do
 		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
 	done
-	for p in "${TOPO_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${TOPO_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	for p in "$NS_CA" "$NS_CB" "$NS_FA" "$NS_FB" "$NS_B"; do
-		ip netns del "$p" 2>/dev/null
-	done
-	rm -rf "$TMP"
+	topo_test_cleanup
 }
-trap cleanup EXIT
+trap fronts_cleanup EXIT
 e2e_watchdog 500
 
 # Tunnel X (a or b) between front X and the backend, with its addresses.
@@ -133,20 +102,13 @@ lan_up() {
 	ip netns exec "$ns" ethtool -K "f$x-eth0" tx off >/dev/null
 }
 
-topo_up() {
+fronts_up() {
 	local ns
 	for ns in "$NS_CA" "$NS_CB" "$NS_FA" "$NS_FB" "$NS_B"; do
-		ip netns add "$ns" || return 1
-		ip -n "$ns" link set lo up
+		topo_ns "$ns" || return 1
 	done
 	lan_up a 10 && lan_up b 20 && tunnel_up a 2 && tunnel_up b 3 || return 1
-	inB ip link add b-up0 type veth peer name b-up1
-	inB ip link set b-up1 up
-	inB ip addr add 203.0.113.2/24 dev b-up0
-	inB ip -6 addr add 2001:db8:ffff::2/64 dev b-up0 nodad
-	inB ip link set b-up0 up
-	inB ip route add default via 203.0.113.254
-	inB ip -6 route add default via 2001:db8:ffff::1
+	topo_blackhole
 	inB ip addr add 192.0.2.80/32 dev lo
 }
 
@@ -155,15 +117,15 @@ topo_up() {
 services_up() {
 	local a
 	for a in 10.22.22.1 fd22::1 10.23.23.1 fd23::1; do
-		bg "$NS_B" python3 "$PEER" serve-tcp "$a" 80
-		bg "$NS_B" python3 "$PEER" serve-udp "$a" 53
+		topo_bg "$NS_B" python3 "$PEER" serve-tcp "$a" 80
+		topo_bg "$NS_B" python3 "$PEER" serve-udp "$a" 53
 	done
-	bg "$NS_B" python3 "$PEER" serve-udp 0.0.0.0 5353
-	bg "$NS_B" python3 "$PEER" serve-udp :: 5354
-	bg "$NS_B" python3 "$PEER" serve-who 192.0.2.80 shared 80
-	bg "$NS_B" python3 "$BULK" serve 0.0.0.0 81 82 "$SIZE" "$RATE"
-	wait_for 50 inB python3 "$PEER" tcp-who 10.23.23.1 80 &&
-	    wait_for 50 inB python3 "$PEER" tcp-line 192.0.2.80 80
+	topo_bg "$NS_B" python3 "$PEER" serve-udp 0.0.0.0 5353
+	topo_bg "$NS_B" python3 "$PEER" serve-udp :: 5354
+	topo_bg "$NS_B" python3 "$PEER" serve-who 192.0.2.80 shared 80
+	topo_bg "$NS_B" python3 "$BULK" serve 0.0.0.0 81 82 "$SIZE" "$RATE"
+	topo_wait 50 inB python3 "$PEER" tcp-who 10.23.23.1 80 &&
+	    topo_wait 50 inB python3 "$PEER" tcp-line 192.0.2.80 80
 }
 
 # Front X's config: everything to its tunnel's backend address, the
@@ -196,7 +158,7 @@ start_front() {
 	ip netns exec "$ns" "$BIN" run -c "$TMP/f$x.ini" >>"$TMP/f$x.log" 2>&1 &
 	pid=$!
 	if [ "$x" = a ]; then FAPID=$pid; else FBPID=$pid; fi
-	wait_for 100 ip netns exec "$ns" "$BIN" stats -c "$TMP/f$x.ini"
+	topo_wait 100 ip netns exec "$ns" "$BIN" stats -c "$TMP/f$x.ini"
 }
 
 back_conf() {
@@ -212,22 +174,6 @@ control_socket = $TMP/back.sock
 tunnel_interface = b-wgb
 front = 10.23.23.2, fd23::2
 EOF
-}
-
-start_back() {
-	local n
-	n=$(grep -c 'ready:' "$TMP/back.log" 2>/dev/null)
-	ip netns exec "$NS_B" "$BIN" run -c "$BCONF" >>"$TMP/back.log" 2>&1 &
-	BPID=$!
-	wait_for 100 sh -c "[ \$(grep -c 'ready:' '$TMP/back.log') -gt ${n:-0} ]"
-}
-
-stop_back() {
-	kill -TERM "$BPID"
-	wait "$BPID"
-	local rc=$?
-	BPID=
-	return $rc
 }
 
 ours() { { inB ip rule show; inB ip -6 rule show; } | grep -c 'proto 222'; }
@@ -278,12 +224,12 @@ kill_front_a() {
 	local m=$1 rc w
 	rm -f "$TMP"/ready.*
 	for w in get put; do transfer a "$w"; transfer b "$w"; done
-	wait_for 100 sh -c "ls '$TMP'/ready.a.get '$TMP'/ready.a.put '$TMP'/ready.b.get '$TMP'/ready.b.put" ||
+	topo_wait 100 sh -c "ls '$TMP'/ready.a.get '$TMP'/ready.a.put '$TMP'/ready.b.get '$TMP'/ready.b.put" ||
 	    not_ok "$m: transfers did not start"
 	sleep 1.5
 	kill -9 "$FAPID"; wait "$FAPID" 2>/dev/null; FAPID=
 	inFA ip link del fa-wg0
-	if wait_for 30 sh -c "! ip netns exec $NS_B ip link show b-wga"; then ok "$m: tunnel A deleted mid-transfer"; else not_ok "$m: tunnel A still there"; fi
+	if topo_wait 30 sh -c "! ip netns exec $NS_B ip link show b-wga"; then ok "$m: tunnel A deleted mid-transfer"; else not_ok "$m: tunnel A still there"; fi
 	for w in get put; do
 		eval "wait \$T_b_$w"; rc=$?
 		if [ "$rc" = 0 ]; then ok "$m: $w through front B byte-identical while front A died ($(cat "$TMP/b.$w"))"; else not_ok "$m: $w through front B: $(cat "$TMP/b.$w")"; fi
@@ -296,16 +242,16 @@ kill_front_a() {
 	expect "$m: status: tunnel B up" 'tunnel back.b interface=b-wgb table=7342 mark=0x7e2 state=up' inB "$BIN" status -c "$BCONF"
 	check "$m: the back logged tunnel A missing" grep -q "\[back\] tunnel_interface b-wga is missing" "$TMP/back.log"
 	expect "$m: TCP through front B still works" '^peer=198\.51\.100\.20 ' inCB python3 "$PEER" tcp-who 198.51.100.1 80
-	if wait_for 20 defaults 7342; then ok "$m: table 7342 intact"; else not_ok "$m: table 7342 lost its routes"; fi
+	if topo_wait 20 defaults 7342; then ok "$m: table 7342 intact"; else not_ok "$m: table 7342 lost its routes"; fi
 	# tunnel A comes back: its objects are restored, front A starts again
 	# strict rp_filter on the new interface, as on many hosts: the back
 	# must set it loose again
 	inB sysctl -qw net.ipv4.conf.default.rp_filter=1
 	tunnel_up a 2 || not_ok "$m: tunnel A made again"
 	inB sysctl -qw net.ipv4.conf.default.rp_filter=0
-	if wait_for 30 defaults 7341; then ok "$m: tunnel A back: table 7341 restored"; else not_ok "$m: tunnel A back: table 7341 not restored"; fi
+	if topo_wait 30 defaults 7341; then ok "$m: tunnel A back: table 7341 restored"; else not_ok "$m: tunnel A back: table 7341 not restored"; fi
 	check "$m: tunnel A back: logged" grep -q "\[back\] tunnel_interface b-wga is back" "$TMP/back.log"
-	if wait_for 20 sh -c "[ \$(ip netns exec $NS_B sysctl -n net.ipv4.conf.b-wga.rp_filter) != 1 ]"; then ok "$m: tunnel A back: rp_filter loose again"; else not_ok "$m: tunnel A back: rp_filter still strict"; fi
+	if topo_wait 20 sh -c "[ \$(ip netns exec $NS_B sysctl -n net.ipv4.conf.b-wga.rp_filter) != 1 ]"; then ok "$m: tunnel A back: rp_filter loose again"; else not_ok "$m: tunnel A back: rp_filter still strict"; fi
 	start_front a || not_ok "$m: front A restarted"
 	expect "$m: TCP through front A again" '^peer=198\.51\.100\.10 ' inCA python3 "$PEER" tcp-who 198.51.100.1 80
 	expect "$m: UDP through front A again" '^peer=198\.51\.100\.10$' inCA python3 "$PEER" udp-who 198.51.100.1 53
@@ -317,7 +263,7 @@ kill_front_a() {
 start_transfers() {
 	rm -f "$TMP"/ready.*
 	transfer b get; transfer b put; transfer a get
-	wait_for 100 sh -c "ls '$TMP'/ready.b.get '$TMP'/ready.b.put '$TMP'/ready.a.get"
+	topo_wait 100 sh -c "ls '$TMP'/ready.b.get '$TMP'/ready.b.put '$TMP'/ready.a.get"
 }
 
 # The transfers of start_transfers finish byte-identical.
@@ -338,7 +284,7 @@ numbered() {
 	expect "$m: [$sec] keeps table $t, mark $mk" "^tunnel $sec interface=$if table=$t mark=$mk " inB "$BIN" status -c "$BCONF"
 	if [ "$if" != "${if#b-wg}" ]; then
 		expect "$m: fwmark $mk lookup $t" "fwmark $mk lookup $t proto 222" inB ip rule show
-		if wait_for 20 defaults "$t"; then ok "$m: table $t routes via $if"; else not_ok "$m: table $t lost its routes"; fi
+		if topo_wait 20 defaults "$t"; then ok "$m: table $t routes via $if"; else not_ok "$m: table $t lost its routes"; fi
 		expect "$m: nft: $if marks $mk" "iifname \"$if\" ct mark set $(printf '0x%08x' $((0x7e1 + n)))" inB nft list table inet tunrelay_back
 	fi
 }
@@ -360,7 +306,7 @@ conf_renamed() {
 }
 
 # Wait for the Nth "reloaded" in the back's log.
-reloaded() { wait_for 50 sh -c "[ \$(grep -c 'reloaded' '$TMP/back.log') -ge $1 ]"; }
+reloaded() { topo_wait 50 sh -c "[ \$(grep -c 'reloaded' '$TMP/back.log') -ge $1 ]"; }
 
 # Config edits while transfers run through both fronts (see the caller).
 edits() {
@@ -398,7 +344,7 @@ edits() {
 	sleep 1.5
 	kill -9 "$BPID"; wait "$BPID" 2>/dev/null; BPID=
 	conf_renamed >"$BCONF"
-	start_back || not_ok "$m: the back did not start"
+	topo_start_back || not_ok "$m: the back did not start"
 	numbered "$m" back.a b-wga 0
 	numbered "$m" back.b b-wgb 1
 	numbered "$m" back.e wg-e 2
@@ -416,7 +362,7 @@ edits() {
 	expect "$m: TCP through front B" '^peer=198\.51\.100\.20 ' inCB python3 "$PEER" tcp-who 198.51.100.1 80
 }
 
-topo_up || { echo "not ok - topology"; exit 1; }
+fronts_up || { echo "not ok - topology"; exit 1; }
 services_up || { echo "not ok - services"; exit 1; }
 front_conf a 2 >"$TMP/fa.ini"
 front_conf b 3 >"$TMP/fb.ini"
@@ -434,7 +380,7 @@ expect "check: an address on both tunnels is an error in source mode" 'both tunn
 if inB "$BIN" check -c "$BCONF" >/dev/null 2>&1; then not_ok "check: exit 1 for an address on both tunnels"; else ok "check: exit 1 for an address on both tunnels"; fi
 inB ip addr del 10.99.99.1/32 dev b-wga
 inB ip addr del 10.99.99.1/32 dev b-wgb
-start_back || { not_ok "back (source) did not come up"; cat "$TMP/back.log"; exit 1; }
+topo_start_back || { not_ok "back (source) did not come up"; cat "$TMP/back.log"; exit 1; }
 ok "back (source) is up"
 traffic source
 expect "source: rule from tunnel A's address to table 7341" 'from 10\.22\.22\.1 lookup 7341 proto 222' inB ip rule show
@@ -456,20 +402,20 @@ traffic "source, after front A came back"
 # nftables, the numbers are read back from the routes
 kill -9 "$BPID"; wait "$BPID" 2>/dev/null; BPID=
 conf_before_b c 10.52.0.2 source >"$BCONF"
-start_back || not_ok "source: start after SIGKILL with [back.c] inserted"
+topo_start_back || not_ok "source: start after SIGKILL with [back.c] inserted"
 expect "source: after SIGKILL, [back.b] keeps table 7342" '^tunnel back.b interface=b-wgb table=7342 mark=0x7e2 ' inB "$BIN" status -c "$BCONF"
 expect "source: after SIGKILL, [back.c] takes table 7343" '^tunnel back.c interface=wg-c table=7343 mark=0x7e3 ' inB "$BIN" status -c "$BCONF"
 check "source: the number of [back.b] found in the routes is logged" grep -q '\[back.b\] b-wgb keeps table 7342, mark 0x7e2 (found in routes)' "$TMP/back.log"
 expect "source: after SIGKILL, rule from tunnel B's address to table 7342" 'from 10\.23\.23\.1 lookup 7342 proto 222' inB ip rule show
 traffic "source, after SIGKILL and a start with [back.c] inserted"
-stop_back; rc=$?
+topo_stop_back; rc=$?
 if [ "$rc" = 0 ]; then ok "source: SIGTERM: exit 0"; else not_ok "source: SIGTERM: exit $rc"; fi
 left_nothing "source: SIGTERM"
 
 # --- mark = connmark
 back_conf connmark >"$BCONF"
 expect "check: connmark with two tunnels follows each connection" 'mark = connmark with 2 tunnels: each connection' inB "$BIN" check -c "$BCONF"
-start_back || { not_ok "back (connmark) did not come up"; cat "$TMP/back.log"; exit 1; }
+topo_start_back || { not_ok "back (connmark) did not come up"; cat "$TMP/back.log"; exit 1; }
 ok "back (connmark) is up"
 traffic connmark
 expect "connmark: UDP v4 on 0.0.0.0 through front A" '^peer=198\.51\.100\.10$' inCA python3 "$PEER" udp-who 198.51.100.1 5353
@@ -488,18 +434,18 @@ n_before=$(ours)
 # tunnel B goes down: only its own flows; up again: its objects come back
 inB sysctl -qw net.ipv6.conf.b-wgb.keep_addr_on_down=1
 inB ip link set b-wgb down
-if wait_for 30 sh -c "ip netns exec $NS_B '$BIN' status -c '$BCONF' | grep -q 'interface=b-wgb .*state=down'"; then ok "tunnel B down: status says so"; else not_ok "tunnel B down: status: $(inB "$BIN" status -c "$BCONF" | grep tunnel)"; fi
+if topo_wait 30 sh -c "ip netns exec $NS_B '$BIN' status -c '$BCONF' | grep -q 'interface=b-wgb .*state=down'"; then ok "tunnel B down: status says so"; else not_ok "tunnel B down: status: $(inB "$BIN" status -c "$BCONF" | grep tunnel)"; fi
 check "tunnel B down: logged" grep -q '\[back.b\] tunnel_interface b-wgb is down' "$TMP/back.log"
 expect "tunnel B down: TCP through front A unaffected" '^peer=198\.51\.100\.10 ' inCA python3 "$PEER" tcp-who 198.51.100.1 80
 expect "tunnel B down: UDP on 0.0.0.0 through front A unaffected" '^peer=198\.51\.100\.10$' inCA python3 "$PEER" udp-who 198.51.100.1 5353
 if defaults 7341; then ok "tunnel B down: table 7341 intact"; else not_ok "tunnel B down: table 7341 lost routes"; fi
 inB ip link set b-wgb up
-if wait_for 30 defaults 7342; then ok "tunnel B up: table 7342 restored"; else not_ok "tunnel B up: table 7342 not restored"; fi
+if topo_wait 30 defaults 7342; then ok "tunnel B up: table 7342 restored"; else not_ok "tunnel B up: table 7342 not restored"; fi
 expect "tunnel B up: TCP through front B again" '^peer=198\.51\.100\.20 ' inCB python3 "$PEER" tcp-who 198.51.100.1 80
 if [ "$(ours)" = "$n_before" ]; then ok "tunnel B up: rules as before ($n_before)"; else not_ok "tunnel B up: rules $n_before -> $(ours)"; fi
 # an operator deletes tunnel B's rule: it comes back, tunnel A untouched
 inB ip rule del fwmark 0x7e2 lookup 7342
-if wait_for 20 sh -c "ip netns exec $NS_B ip rule show | grep -q 'fwmark 0x7e2 lookup 7342'"; then ok "connmark: deleted rule of tunnel B restored within 2 s"; else not_ok "connmark: deleted rule of tunnel B restored"; fi
+if topo_wait 20 sh -c "ip netns exec $NS_B ip rule show | grep -q 'fwmark 0x7e2 lookup 7342'"; then ok "connmark: deleted rule of tunnel B restored within 2 s"; else not_ok "connmark: deleted rule of tunnel B restored"; fi
 kill_front_a connmark
 traffic "connmark, after front A came back"
 expect "connmark: UDP on 0.0.0.0 through front A after it came back" '^peer=198\.51\.100\.10$' inCA python3 "$PEER" udp-who 198.51.100.1 5353
@@ -507,13 +453,13 @@ if [ "$(ours)" = "$n_before" ]; then ok "connmark: rules as before ($n_before)";
 # SIGHUP to one tunnel: tunnel B's table and rules go, tunnel A stays
 printf '[back]\ntunnel_interface = b-wga\nfront = 10.22.22.2, fd22::2\nmark = connmark\ncontrol_socket = %s/back.sock\n' "$TMP" >"$BCONF"
 kill -HUP "$BPID"
-wait_for 50 grep -q 'reloaded' "$TMP/back.log"
-if wait_for 20 sh -c "[ \$(ip netns exec $NS_B ip route show table 7342 | grep -c .) = 0 ]"; then ok "reload to one tunnel: table 7342 emptied"; else not_ok "reload to one tunnel: table 7342 still has routes"; fi
+topo_wait 50 grep -q 'reloaded' "$TMP/back.log"
+if topo_wait 20 sh -c "[ \$(ip netns exec $NS_B ip route show table 7342 | grep -c .) = 0 ]"; then ok "reload to one tunnel: table 7342 emptied"; else not_ok "reload to one tunnel: table 7342 still has routes"; fi
 if inB ip rule show | grep -q 'lookup 7342'; then not_ok "reload to one tunnel: rule of 7342 left"; else ok "reload to one tunnel: no rule of 7342 left"; fi
 expect "reload to one tunnel: front A works" '^peer=198\.51\.100\.10 ' inCA python3 "$PEER" tcp-who 198.51.100.1 80
 back_conf connmark >"$BCONF"
 kill -HUP "$BPID"
-wait_for 50 sh -c "[ \$(grep -c 'reloaded' '$TMP/back.log') -ge 2 ]"
+topo_wait 50 sh -c "[ \$(grep -c 'reloaded' '$TMP/back.log') -ge 2 ]"
 expect "reload to two tunnels: front B works again" '^peer=198\.51\.100\.20 ' inCB python3 "$PEER" tcp-who 198.51.100.1 80
 # Config edits while connections run: a section inserted before [back.b]
 # (reload), another edit across tunrelay restart, and [back] renamed and a
@@ -521,12 +467,12 @@ expect "reload to two tunnels: front B works again" '^peer=198\.51\.100\.20 ' in
 # number (table 7341 + n, mark 0x7e1 + n) and the transfers through both
 # fronts finish byte-identical.
 edits
-stop_back; rc=$?
+topo_stop_back; rc=$?
 if [ "$rc" = 0 ]; then ok "connmark: SIGTERM: exit 0"; else not_ok "connmark: SIGTERM: exit $rc"; fi
 left_nothing "connmark: SIGTERM"
 
 # SIGKILL leaves both tunnels' objects; cleanup removes them all
-start_back || not_ok "connmark: start before SIGKILL"
+topo_start_back || not_ok "connmark: start before SIGKILL"
 kill -9 "$BPID"; wait "$BPID" 2>/dev/null; BPID=
 if [ "$(ours)" -gt 0 ] && defaults 7342; then ok "SIGKILL left both tunnels' rules and tables"; else not_ok "SIGKILL left both tunnels' rules and tables"; fi
 check "cleanup after SIGKILL: exit 0" inB "$BIN" cleanup -c "$BCONF"
@@ -541,10 +487,10 @@ if [ "$rc" != 0 ] && grep -q 'tunnel_interface wg-x: interface wg-x: No such dev
 left_nothing "no tunnel there: refused start"
 # one tunnel there, one not: run starts with the one and waits for the other
 printf '[back]\nmark = connmark\ncontrol_socket = %s/back.sock\n[back.x]\ntunnel_interface = wg-x\nfront = 10.50.0.2\n[back.b]\ntunnel_interface = b-wgb\nfront = 10.23.23.2, fd23::2\n' "$TMP" >"$BCONF"
-start_back || not_ok "one tunnel missing: run did not start"
+topo_start_back || not_ok "one tunnel missing: run did not start"
 expect "one tunnel missing: status" 'tunnel back.x interface=wg-x table=7341 mark=0x7e1 state=missing' inB "$BIN" status -c "$BCONF"
 expect "one tunnel missing: TCP through front B (tunnel 1 now)" '^peer=198\.51\.100\.20 ' inCB python3 "$PEER" tcp-who 198.51.100.1 80
-stop_back
+topo_stop_back
 left_nothing "one tunnel missing: SIGTERM"
 
 if [ "$fail" -gt 0 ]; then

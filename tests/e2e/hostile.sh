@@ -10,17 +10,9 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip nft python3 ethtool nstat
-BIN=${top_builddir:-$here/../..}/tunrelay
-PEER=$here/peer.py
-CRAFT=$here/craft.py
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"
-
-topo_test hostile
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init hostile ip nft python3 ethtool nstat
 CONF=$TMP/front.ini
 export NSTAT_HISTORY=$TMP/nstat.hist
 N=400		# packets per class
@@ -40,11 +32,7 @@ qdrops() { inF cat /sys/class/net/trl-pub/statistics/tx_dropped; }
 # backend UDP layer: every datagram it took, good or bad
 budp() { echo $(( $(kstat "$NS_B" UdpInDatagrams) + $(kstat "$NS_B" UdpInErrors) + $(kstat "$NS_B" Udp6InDatagrams) + $(kstat "$NS_B" Udp6InErrors) )); }
 
-start() {
-	ip netns exec "$NS_F" "$BIN" run -c "$CONF" >>"$TMP/front.log" 2>&1 &
-	DPID=$!
-	topo_wait 100 inF "$BIN" stats -c "$CONF"
-}
+start() { topo_run DPID "$NS_F" "$CONF" "$TMP/front.log"; }
 
 topo_up || { echo "not ok - topology"; exit 1; }
 topo_backend_recipe || { echo "not ok - backend recipe"; exit 1; }

@@ -9,12 +9,12 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip nft python3 ethtool ping curl openvpn openssl
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init openvpn ip nft python3 ethtool ping curl openvpn openssl
 # shellcheck source=tests/e2e/topo_tunnel.sh
 . "$here/topo_tunnel.sh"
 
-tunnel_init openvpn
+tunnel_init
 tunnel_runs openvpn 1400
 e2e_summary

@@ -17,17 +17,10 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip nft python3 ethtool curl ss
-BIN=${top_builddir:-$here/../..}/tunrelay
-PEER=$here/peer.py
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init ops ip nft python3 ethtool curl ss
 TOOL=$here/ops_tool.py
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"
-
-topo_test ops
 CONF=$TMP/front.ini
 
 e2e_watchdog 180
@@ -43,11 +36,7 @@ refute() {
 	fi
 }
 
-start() {
-	ip netns exec "$NS_F" "$BIN" run -c "$CONF" >>"$TMP/front.log" 2>&1 &
-	DPID=$!
-	topo_wait 100 inF "$BIN" stats -c "$CONF"
-}
+start() { topo_run DPID "$NS_F" "$CONF" "$TMP/front.log"; }
 stop() {
 	local rc
 	kill -TERM "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null; rc=$?; DPID=
@@ -83,7 +72,7 @@ expect "POST is refused" '^(405|501)$' inF curl -s -o /dev/null -w '%{http_code}
 
 fwd0=$(grep '^tunrelay_forwarded_total ' "$TMP/m0" | cut -d' ' -f2)
 # traffic while scraping: TCP and UDP flows, and a scrape in the middle
-for i in 1 2 3 4 5; do inC python3 "$PEER" tcp-who 198.51.100.1 80 >/dev/null; done &
+for _ in 1 2 3 4 5; do inC python3 "$PEER" tcp-who 198.51.100.1 80 >/dev/null; done &
 tp=$!
 scrape >"$TMP/m1"
 wait "$tp"
@@ -102,7 +91,7 @@ expect "table fill is a ratio" '^tunrelay_table_fill_ratio 0\.[0-9]{6}$' cat "$T
 
 # stats and scrape agree: compare a scrape taken between two equal stats
 agree=
-for i in 1 2 3 4 5; do
+for _ in 1 2 3 4 5; do
 	inF "$BIN" stats -c "$CONF" >"$TMP/s1"
 	scrape >"$TMP/m3"
 	inF "$BIN" stats -c "$CONF" >"$TMP/s2"
@@ -113,7 +102,7 @@ for i in 1 2 3 4 5; do
 	sleep 0.3
 done
 if [ -n "$agree" ]; then ok "tunrelay stats and the endpoint show the same values"
-else not_ok "tunrelay stats and the endpoint show the same values: $(cat "$TMP/cmp" 2>/dev/null | head -5)"; fi
+else not_ok "tunrelay stats and the endpoint show the same values: $(head -5 "$TMP/cmp" 2>/dev/null)"; fi
 
 # ---------------------------------------------------------------- flow log
 expect "flow log: a new TCP flow with both tuples" \

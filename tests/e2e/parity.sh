@@ -15,15 +15,9 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip python3 ethtool timeout
-BIN=${top_builddir:-$here/../..}/tunrelay
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"
-
-topo_test parity
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init parity ip python3 ethtool timeout
 e2e_watchdog 240
 
 topo_up || { echo "not ok - topology"; exit 1; }

@@ -9,29 +9,13 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip python3 ethtool ping
-BIN=${top_builddir:-$here/../..}/tunrelay
-PEER=$here/peer.py
-CRAFT=$here/craft.py
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init paths ip python3 ethtool ping
 # shellcheck source=tests/e2e/topo_path.sh
 . "$here/topo_path.sh"
 
-TMP=$(mktemp -d /tmp/tunrelay-paths.XXXXXX)
-DPID=
 CONF=$TMP/front.ini
-
-cleanup() {
-	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
-	topo_down
-	path_down
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
 e2e_watchdog 400
 
 P4=198.51.100.1
@@ -57,11 +41,7 @@ front_conf() {
 	printf 'mss_clamp = off\nstate_file = off\ncontrol_socket = %s\n%s\n\n' "$TMP/ctl.sock" "$1"
 }
 
-start() {
-	ip netns exec "$NS_F" "$BIN" run -c "$CONF" >>"$TMP/front.log" 2>&1 &
-	DPID=$!
-	topo_wait 100 inF "$BIN" stats -c "$CONF"
-}
+start() { topo_run DPID "$NS_F" "$CONF" "$TMP/front.log"; }
 
 # SIGTERM (bounded); exit 0 and nothing of ours left.
 stop() {

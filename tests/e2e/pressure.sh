@@ -9,17 +9,9 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip nft python3 ethtool
-BIN=${top_builddir:-$here/../..}/tunrelay
-PEER=$here/peer.py
-CRAFT=$here/craft.py
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"
-
-topo_test pressure
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init pressure ip nft python3 ethtool
 CONF=$TMP/front.ini
 MAX=64
 FLOWS=5000

@@ -8,20 +8,13 @@
 #    control_group, and refuses any other user.
 set -u
 
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init priv ip nft python3 ethtool setpriv unshare mknod
+# (skip needs tap.sh, sourced by init.sh)
 getent passwd nobody >/dev/null || skip "no user nobody"
 getent group daemon >/dev/null || skip "no group daemon"
-
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip nft python3 ethtool setpriv unshare mknod
-BIN=$(cd "${top_builddir:-$here/../..}" && pwd)/tunrelay
-PEER=$here/peer.py
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"
-
-topo_test priv
 chmod 755 "$TMP"
 CONF=$TMP/front.ini
 NOBODY=$(id -u nobody)

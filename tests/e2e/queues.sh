@@ -9,16 +9,9 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip nft python3 ethtool iperf3
-BIN=${top_builddir:-$here/../..}/tunrelay
-PEER=$here/peer.py
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"
-
-topo_test e2e
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init e2e ip nft python3 ethtool iperf3
 CONF=$TMP/front.ini
 
 # 120 s for the two queue settings, more for the run with io_uring denied
@@ -44,9 +37,9 @@ watched() {
 	for fd in "$p"/fd/*; do
 		[ "$(readlink "$fd")" = "anon_inode:[eventpoll]" ] || continue
 		c=0
-		for t in $(awk '/^tfd:/ { print $2 }' "$p/fdinfo/${fd##*/}"); do
+		while read -r t; do
 			case $tun in *" $t "*) c=$((c + 1)) ;; esac
-		done
+		done < <(awk '/^tfd:/ { print $2 }' "$p/fdinfo/${fd##*/}")
 		[ "$c" -gt 0 ] && echo "$c"
 	done
 }

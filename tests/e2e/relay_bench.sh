@@ -7,22 +7,14 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip nft ethtool iperf3 socat python3 ss timeout
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init relay-bench ip nft ethtool iperf3 socat python3 ss timeout
 BENCH=$here/../../bench/relay-bench
-BUILD=${top_builddir:-$here/../..}
-[ -x "$BUILD/tunrelay" ] || { echo "not ok - $BUILD/tunrelay not built"; exit 1; }
-[ -x "$BUILD/bench/flowgen" ] || { echo "not ok - $BUILD/bench/flowgen not built"; exit 1; }
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"	# for the watchdog's bookkeeping (TOPO_PIDS, topo_down)
+BUILD=$(dirname "$BIN")
+e2e_built "$BUILD/bench/flowgen"
 
-OUT=$(mktemp /tmp/relay-bench-test.XXXXXX)
-cleanup() {
-	topo_down
-	rm -f "$OUT"
-}
-trap cleanup EXIT
+OUT=$TMP/out
 e2e_watchdog 400
 
 RELAY_BENCH_ID=rbtest$$ top_builddir=$BUILD timeout 360 bash "$BENCH" --quick >"$OUT" 2>&1

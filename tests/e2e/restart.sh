@@ -21,47 +21,21 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip nft python3 ethtool
-BIN=${top_builddir:-$here/../..}/tunrelay
-PEER=$here/peer.py
-BULK=$here/bulk.py
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init restart ip nft python3 ethtool
 
 MB=40
 SIZE=$((MB * 1024 * 1024))
 RATE=7		# MB/s: a 40 MB transfer takes about 6 s
 LIMIT=40	# seconds a transfer may take, restart included
 
-topo_test restart
 FCONF=$TMP/front.ini
 BCONF=$TMP/back.ini
 
 e2e_watchdog 300
 
 stat() { inF "$BIN" stats -c "$FCONF" | awk -v k="$1" '$1 == k { print $2 }'; }
-start_front() {
-	ip netns exec "$NS_F" "$BIN" run -c "$FCONF" >>"$TMP/front.log" 2>&1 &
-	FPID=$!
-	topo_wait 100 inF "$BIN" stats -c "$FCONF"
-}
-start_back() {
-	local n
-	n=$(grep -c 'ready:' "$TMP/back.log" 2>/dev/null)
-	ip netns exec "$NS_B" "$BIN" run -c "$BCONF" >>"$TMP/back.log" 2>&1 &
-	BPID=$!
-	topo_wait 100 sh -c "[ \$(grep -c 'ready:' '$TMP/back.log') -gt ${n:-0} ]"
-}
-# every kernel object of ours, one line each, on both sides
-objects() {
-	{ inF ip rule show; inF ip -6 rule show; inF ip route show table all; inF ip -6 route show table all; } | grep 'proto 222'
-	inF ip -o link show | grep -o 'trl-[a-z]*'
-	{ inB ip rule show; inB ip -6 rule show; inB ip route show table all; inB ip -6 route show table all; } | grep 'proto 222'
-	inB nft list tables | grep tunrelay
-}
 
 topo_up || { echo "not ok - topology"; exit 1; }
 topo_services "$PEER" "$TMP/icmp.log" || { echo "not ok - services"; exit 1; }
@@ -69,20 +43,14 @@ topo_bg "$NS_B" python3 "$BULK" serve 10.22.22.1 81 82 "$SIZE" "$RATE"
 topo_wait 50 sh -c "ip netns exec $NS_B ss -ltn | grep -q ':82 '"
 topo_bg "$NS_B" python3 "$PEER" serve-echo 10.22.22.1 83
 topo_front_conf "$TMP/ctl.sock" >"$FCONF"
-cat >"$BCONF" <<EOF
-[back]
-tunnel_interface = b-wg0
-front = 10.22.22.2, fd22::2
-mark = connmark
-control_socket = $TMP/back.sock
-EOF
+topo_back_conf "$TMP/back.sock" >"$BCONF"
 fwd0=$(inF sysctl -n net.ipv4.ip_forward)
 svm0=$(inB sysctl -n net.ipv4.conf.all.src_valid_mark)
-start_front || { not_ok "front did not come up"; cat "$TMP/front.log"; exit 1; }
-start_back || { not_ok "back did not come up"; cat "$TMP/back.log"; exit 1; }
+topo_start_front || { not_ok "front did not come up"; cat "$TMP/front.log"; exit 1; }
+topo_start_back || { not_ok "back did not come up"; cat "$TMP/back.log"; exit 1; }
 expect "both halves up: the backend sees the client" '^peer=198\.51\.100\.10 ' \
     inC python3 "$PEER" tcp-who 198.51.100.1 80
-objects | sort >"$TMP/objects.0"
+topo_objects | sort >"$TMP/objects.0"
 echo "# kernel objects of ours: $(wc -l <"$TMP/objects.0")"
 
 # kill_mid HALF WAY [restart]: SIGKILL that half 2 s into a paced download
@@ -119,11 +87,11 @@ if len(t) == 2:
 		[ "$half" = front ] && nf0=0
 	elif [ "$half" = front ]; then
 		kill -9 "$FPID"; wait "$FPID" 2>/dev/null; FPID=
-		start_front || not_ok "front restart after SIGKILL"
+		topo_start_front || not_ok "front restart after SIGKILL"
 		nf0=0	# a new instance counts from 0
 	else
 		kill -9 "$BPID"; wait "$BPID" 2>/dev/null; BPID=
-		start_back || not_ok "back restart after SIGKILL"
+		topo_start_back || not_ok "back restart after SIGKILL"
 	fi
 	local what=download; [ "$way" = put ] && what=upload
 	local verb="SIGKILL of the $half mid-$what, restart"
@@ -136,7 +104,7 @@ if len(t) == 2:
 	else ok "$verb: the new instance kept every object it found (make before break)"; fi
 	nf1=$(stat drop_no_flow)
 	echo "# $half restarted mid-$what: the front's drop_no_flow +$((${nf1:-0} - ${nf0:-0}))"
-	objects | sort >"$TMP/objects.1"
+	topo_objects | sort >"$TMP/objects.1"
 	if cmp -s "$TMP/objects.0" "$TMP/objects.1"; then ok "after the $half's restart: the same $(wc -l <"$TMP/objects.1") kernel objects, none duplicated"
 	else not_ok "kernel objects differ after the $half's restart: $(diff "$TMP/objects.0" "$TMP/objects.1" | head -5)"; fi
 }
@@ -172,8 +140,8 @@ kill -TERM "$FPID"; wait "$FPID"; FPID=
 kill -TERM "$BPID"; wait "$BPID"; BPID=
 expect "front stopped after tunrelay restart: ip_forward put back to $fwd0" "^$fwd0\$" inF sysctl -n net.ipv4.ip_forward
 expect "back stopped after tunrelay restart: src_valid_mark put back to $svm0" "^$svm0\$" inB sysctl -n net.ipv4.conf.all.src_valid_mark
-start_front || not_ok "front did not come up again"
-start_back || not_ok "back did not come up again"
+topo_start_front || not_ok "front did not come up again"
+topo_start_back || not_ok "back did not come up again"
 kill_mid front get
 kill_mid front put
 kill_mid back get
@@ -185,8 +153,8 @@ kill -TERM "$FPID"; wait "$FPID"; rc=$?; FPID=
 if [ "$rc" = 0 ]; then ok "front: SIGTERM, exit 0"; else not_ok "front: exit $rc on SIGTERM"; fi
 kill -TERM "$BPID"; wait "$BPID"; rc=$?; BPID=
 if [ "$rc" = 0 ]; then ok "back: SIGTERM, exit 0"; else not_ok "back: exit $rc on SIGTERM"; fi
-if [ -z "$(objects)" ]; then ok "both halves stopped: no kernel object of ours left"
-else not_ok "objects left: $(objects | head -5)"; fi
+if [ -z "$(topo_objects)" ]; then ok "both halves stopped: no kernel object of ours left"
+else not_ok "objects left: $(topo_objects | head -5)"; fi
 refute() { if "${@:3}" 2>/dev/null | grep -Eq -- "$2"; then not_ok "$1"; else ok "$1"; fi; }
 refute "no sanitizer reports from the daemons" 'Sanitizer|runtime error' cat "$TMP/front.log" "$TMP/back.log"
 if [ "$fail" -gt 0 ]; then

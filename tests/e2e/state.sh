@@ -24,14 +24,9 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip python3 ethtool
-BIN=${top_builddir:-$here/../..}/tunrelay
-BULK=$here/bulk.py
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init state ip python3 ethtool
 # shellcheck source=tests/e2e/topo_fwd.sh
 . "$here/topo_fwd.sh"
 
@@ -43,9 +38,6 @@ LIMIT=45	# seconds a transfer may take, restart included
 BULK_SEED=7
 export BULK_SEED
 
-topo_test state
-state_cleanup() { topo_test_cleanup; fwd_down; }
-trap state_cleanup EXIT
 e2e_watchdog 480
 
 # start NS CONF: run the relay (its log in $TMP/relay.log), wait for it

@@ -19,15 +19,9 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip nft python3 ethtool taskset timeout
-BIN=${top_builddir:-$here/../..}/tunrelay
-PEER=$here/peer.py
-BULK=$here/bulk.py
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init stress ip nft python3 ethtool taskset timeout
 
 COUNT=${STRESS_COUNT:-100}	# downloads, and as many uploads, per setting
 PAR=4				# transfers at a time
@@ -46,7 +40,6 @@ SIZE=$((MB * 1024 * 1024))
 # (not seen in any run so far: flows_created was the tuple count exactly)
 SLACK=2
 
-topo_test stress
 FCONF=$TMP/front.ini
 BCONF=$TMP/back.ini
 
@@ -75,13 +68,7 @@ topo_up || { echo "not ok - topology"; exit 1; }
 topo_services "$PEER" "$TMP/icmp.log" || { echo "not ok - services"; exit 1; }
 topo_bg "$NS_B" python3 "$BULK" serve 10.22.22.1 81 82 "$SIZE"
 topo_wait 50 sh -c "ip netns exec $NS_B ss -ltn | grep -q ':82 '"
-cat >"$BCONF" <<EOF
-[back]
-tunnel_interface = b-wg0
-front = 10.22.22.2, fd22::2
-mark = connmark
-control_socket = $TMP/back.sock
-EOF
+topo_back_conf "$TMP/back.sock" >"$BCONF"
 start_back || { not_ok "back did not come up"; cat "$TMP/back.log"; exit 1; }
 
 # the hog: a busy loop on one CPU for as long as the script may run

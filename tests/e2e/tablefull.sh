@@ -24,31 +24,15 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip python3 ethtool
-BIN=${top_builddir:-$here/../..}/tunrelay
-PEER=$here/peer.py
-CRAFT=$here/craft.py
-[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init tablefull ip python3 ethtool
 # shellcheck source=tests/e2e/topo_fwd.sh
 . "$here/topo_fwd.sh"
 
-TMP=$(mktemp -d /tmp/tunrelay-tablefull.XXXXXX)
-DPID=
 CONF=$TMP/relay.ini
 MAX=8
 RATE=3
-
-cleanup() {
-	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
-	topo_down
-	fwd_down
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
 e2e_watchdog 150
 
 inA() { ip netns exec "$NS_A" "$@"; }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tap.sh - what every end-to-end script shares: "ok"/"not ok" lines with a
 # tally, the skip rule (exit 77 without root, /dev/net/tun or a tool), and a
 # watchdog that ends a script running too long. Sourced, never run; the

@@ -19,6 +19,8 @@ NS_C=tr-c-$TOPO_ID
 NS_F=tr-f-$TOPO_ID
 NS_B=tr-b-$TOPO_ID
 TOPO_PIDS=()
+TOPO_NS=()
+TOPO_WRAP=()
 
 inC() { ip netns exec "$NS_C" "$@"; }
 inF() { ip netns exec "$NS_F" "$@"; }
@@ -42,10 +44,19 @@ topo_wait() {
 	return 1
 }
 
+# The three namespaces, the client and the front, the tunnel between the
+# front and the backend.
 topo_up() {
+	topo_ends || return 1
+	topo_tunnel_veth
+}
+
+# The three namespaces, the client's link to the front, the backend's black
+# hole default route; no tunnel (topo_tunnel_veth, or a real one:
+# topo_tunnel.sh).
+topo_ends() {
 	ip netns add "$NS_C" && ip netns add "$NS_F" && ip netns add "$NS_B" || return 1
 	ip link add c-eth0 netns "$NS_C" type veth peer name f-eth0 netns "$NS_F"
-	ip link add f-wg0 netns "$NS_F" type veth peer name b-wg0 netns "$NS_B"
 	for ns in "$NS_C" "$NS_F" "$NS_B"; do ip -n "$ns" link set lo up; done
 
 	inC ip addr add 198.51.100.10/24 dev c-eth0
@@ -55,13 +66,30 @@ topo_up() {
 	inF ip addr add 198.51.100.1/24 dev f-eth0
 	inF ip -6 addr add 2001:db8:100::1/64 dev f-eth0 nodad
 	inF ip link set f-eth0 up
+	topo_blackhole
+
+	# correctness runs: partial checksums must be completed by us, not hidden
+	inC ethtool -K c-eth0 tx off >/dev/null
+	inF ethtool -K f-eth0 tx off >/dev/null
+}
+
+# The tunnel: a veth f-wg0 (MTU 1420) -- b-wg0 with its addresses, tx
+# checksum offload off.
+topo_tunnel_veth() {
+	ip link add f-wg0 netns "$NS_F" type veth peer name b-wg0 netns "$NS_B"
 	inF ip addr add 10.22.22.2/24 dev f-wg0
 	inF ip -6 addr add fd22::2/64 dev f-wg0 nodad
 	inF ip link set f-wg0 mtu 1420 up
-
 	inB ip addr add 10.22.22.1/24 dev b-wg0
 	inB ip -6 addr add fd22::1/64 dev b-wg0 nodad
 	inB ip link set b-wg0 up
+	inF ethtool -K f-wg0 tx off >/dev/null
+	inB ethtool -K b-wg0 tx off >/dev/null
+}
+
+# The backend's default route: b-up0, a veth to nowhere, a black hole for
+# replies that take the wrong path.
+topo_blackhole() {
 	inB ip link add b-up0 type veth peer name b-up1
 	inB ip link set b-up1 up
 	inB ip addr add 203.0.113.2/24 dev b-up0
@@ -69,12 +97,6 @@ topo_up() {
 	inB ip link set b-up0 up
 	inB ip route add default via 203.0.113.254
 	inB ip -6 route add default via 2001:db8:ffff::1
-
-	# correctness runs: partial checksums must be completed by us, not hidden
-	inC ethtool -K c-eth0 tx off >/dev/null
-	inF ethtool -K f-eth0 tx off >/dev/null
-	inF ethtool -K f-wg0 tx off >/dev/null
-	inB ethtool -K b-wg0 tx off >/dev/null
 }
 
 # The backend side of the keep-client-ip relay: connmark flows from the tunnel, send their
@@ -128,14 +150,78 @@ control_socket = $1
 EOF
 }
 
+# The back's config for this topology: connmark, control socket $1.
+topo_back_conf() {
+	cat <<EOF
+[back]
+tunnel_interface = b-wg0
+front = 10.22.22.2, fd22::2
+mark = connmark
+control_socket = $1
+EOF
+}
+
+# topo_run PIDVAR NS CONF LOG: run the relay on CONF in NS, its output
+# appended to LOG, its pid in the variable PIDVAR (ip netns exec execs the
+# relay: the pid is the relay itself); wait until it answers on its control
+# socket.
+topo_run() {
+	local pidvar=$1 ns=$2 conf=$3 log=$4
+	ip netns exec "$ns" "$BIN" run -c "$conf" >>"$log" 2>&1 &
+	printf -v "$pidvar" '%s' "$!"
+	topo_wait 100 ip netns exec "$ns" "$BIN" stats -c "$conf"
+}
+
+# Run the front on $FCONF in NS_F (pid FPID, log $TMP/front.log).
+topo_start_front() { topo_run FPID "$NS_F" "$FCONF" "$TMP/front.log"; }
+
+# Run the back on $BCONF in NS_B (under the command in TOPO_WRAP, if any:
+# e.g. a seccomp filter), its log appended to $TMP/back.log, pid in BPID;
+# wait until the log says ready once more.
+topo_start_back() {
+	local n
+	n=$(grep -c 'ready:' "$TMP/back.log" 2>/dev/null)
+	ip netns exec "$NS_B" "${TOPO_WRAP[@]}" "$BIN" run -c "$BCONF" >>"$TMP/back.log" 2>&1 &
+	BPID=$!
+	topo_wait 100 sh -c "[ \$(grep -c 'ready:' '$TMP/back.log') -gt ${n:-0} ]"
+}
+
+# Stop the back with SIGTERM; its exit status.
+topo_stop_back() {
+	kill -TERM "$BPID"
+	wait "$BPID"
+	local rc=$?
+	BPID=
+	return $rc
+}
+
+# Every kernel object of ours, one line each, on both sides.
+topo_objects() {
+	{ inF ip rule show; inF ip -6 rule show; inF ip route show table all; inF ip -6 route show table all; } | grep 'proto 222'
+	inF ip -o link show | grep -o 'trl-[a-z]*'
+	{ inB ip rule show; inB ip -6 rule show; inB ip route show table all; inB ip -6 route show table all; } | grep 'proto 222'
+	inB nft list tables | grep tunrelay
+}
+
+# A namespace with lo up, remembered for topo_down (the topologies of
+# topo_bk.sh, topo_fwd.sh and topo_path.sh, and the tests' own).
+topo_ns() {
+	ip netns add "$1" || return 1
+	TOPO_NS+=("$1")
+	ip -n "$1" link set lo up
+}
+
+# Stop the background commands; remove the namespaces of this topology and
+# every one topo_ns made (their veths and bridges go with them).
 topo_down() {
-	local p
+	local p ns
 	for p in "${TOPO_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${TOPO_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	TOPO_PIDS=()
-	for ns in "$NS_C" "$NS_F" "$NS_B"; do
+	for ns in "$NS_C" "$NS_F" "$NS_B" "${TOPO_NS[@]}"; do
 		ip netns del "$ns" 2>/dev/null
 	done
+	TOPO_NS=()
 	return 0
 }
 

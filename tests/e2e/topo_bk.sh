@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # topo_bk.sh - one front, three backends, for tests/e2e/backends.sh. Source
-# it after topo.sh (for topo_bg, topo_wait and TOPO_PIDS); bk_down is safe to
-# call at any time (trap it on EXIT).
+# it after topo.sh (for topo_bg, topo_wait, topo_ns and TOPO_PIDS); topo_down
+# removes it and is safe to call at any time (topo_test traps it on EXIT).
 #
 #   clients                     front (relay)
 #   c-eth0 198.51.100.10-49 --- f-eth0 198.51.100.1
@@ -19,22 +19,18 @@ BK_ID=${TOPO_ID:-$$}
 NS_C=tr-c-$BK_ID
 NS_F=tr-f-$BK_ID
 NS_SW=tr-sw-$BK_ID
+# backend N's namespace is NS_BN (bk_nsof)
+# shellcheck disable=SC2034
 NS_B1=tr-b1-$BK_ID
+# shellcheck disable=SC2034
 NS_B2=tr-b2-$BK_ID
+# shellcheck disable=SC2034
 NS_B3=tr-b3-$BK_ID
-BK_NS=()
 BK_PID=()			# the IPv4 service of backend N is BK_PID[N]
 BK_PID6=()			# its IPv6 service
 
 inC() { ip netns exec "$NS_C" "$@"; }
 inF() { ip netns exec "$NS_F" "$@"; }
-
-# A namespace with lo up, remembered for bk_down.
-bk_ns() {
-	ip netns add "$1" || return 1
-	BK_NS+=("$1")
-	ip -n "$1" link set lo up
-}
 
 # Backend N's namespace.
 bk_nsof() { eval "echo \$NS_B$1"; }
@@ -52,7 +48,7 @@ bk_port() {
 # The clients, the front, the switch and backends 1..3.
 bk_up() {
 	local i n
-	bk_ns "$NS_C" && bk_ns "$NS_F" && bk_ns "$NS_SW" || return 1
+	topo_ns "$NS_C" && topo_ns "$NS_F" && topo_ns "$NS_SW" || return 1
 	ip -n "$NS_SW" link add br0 type bridge && ip -n "$NS_SW" link set br0 up ||
 	    return 1
 	ip link add c-eth0 netns "$NS_C" type veth peer name f-eth0 netns "$NS_F" &&
@@ -73,7 +69,7 @@ bk_up() {
 	bk_port "$NS_F" f-tun sw-f && inF ip addr add 10.22.22.254/24 dev f-tun &&
 	    inF ip -6 addr add fd22::254/64 dev f-tun nodad || return 1
 	for n in 1 2 3; do
-		bk_ns "$(bk_nsof $n)" && bk_port "$(bk_nsof $n)" b-eth0 "sw-b$n" &&
+		topo_ns "$(bk_nsof $n)" && bk_port "$(bk_nsof $n)" b-eth0 "sw-b$n" &&
 		    ip -n "$(bk_nsof $n)" addr add "10.22.22.$n/24" dev b-eth0 &&
 		    ip -n "$(bk_nsof $n)" -6 addr add "fd22::$n/64" dev b-eth0 nodad &&
 		    ip -n "$(bk_nsof $n)" route add default via 10.22.22.254 &&
@@ -87,9 +83,9 @@ bk_up() {
 bk_serve() {
 	local n=$1 py=$2
 	topo_bg "$(bk_nsof "$n")" python3 "$py" serve-who 10.22.22."$n" "B$n" 80
-	BK_PID[$n]=${TOPO_PIDS[-1]}
+	BK_PID[n]=${TOPO_PIDS[-1]}
 	topo_bg "$(bk_nsof "$n")" python3 "$py" serve-who fd22::"$n" "B$n" 80
-	BK_PID6[$n]=${TOPO_PIDS[-1]}
+	BK_PID6[n]=${TOPO_PIDS[-1]}
 	topo_wait 50 ip netns exec "$(bk_nsof "$n")" python3 "$py" tcp-line \
 	    10.22.22."$n" 80 &&
 	    topo_wait 50 ip netns exec "$(bk_nsof "$n")" python3 "$py" tcp-line \
@@ -130,14 +126,4 @@ listen = 5353
 to = 10.22.22.1:80, 10.22.22.2:80, 10.22.22.3:80
 check = icmp interval=1 timeout=1 rise=2 fall=3
 EOF
-}
-
-# Remove every namespace made here (their veths and bridge go with them).
-bk_down() {
-	local ns
-	for ns in "${BK_NS[@]}"; do
-		ip netns del "$ns" 2>/dev/null
-	done
-	BK_NS=()
-	return 0
 }

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # topo_fwd.sh - the port forward and hairpin topologies in network namespaces,
-# for tests/e2e/forward.sh. Source it after topo.sh (for topo_bg, topo_wait
-# and TOPO_PIDS); fwd_down is safe to call at any time (trap it on EXIT).
+# for tests/e2e/forward.sh. Source it after topo.sh (for topo_bg, topo_wait,
+# topo_ns and TOPO_PIDS); topo_down removes it and is safe to call at any
+# time (topo_test traps it on EXIT).
 #
 # Port forward, port forwarding on a single NIC: A forwards its port 81 to B:80;
 # B's default route is not A, so only full NAT brings its replies back.
@@ -33,23 +34,15 @@ NS_LAN=tr-lan-$FWD_ID
 NS_S1=tr-s1-$FWD_ID
 NS_S2=tr-s2-$FWD_ID
 NS_L=tr-l-$FWD_ID
-FWD_NS=()
 
 inA() { ip netns exec "$NS_A" "$@"; }
 inG() { ip netns exec "$NS_G" "$@"; }
 inO() { ip netns exec "$NS_O" "$@"; }
 inL() { ip netns exec "$NS_L" "$@"; }
 
-# A namespace with lo up, remembered for fwd_down.
-fwd_ns() {
-	ip netns add "$1" || return 1
-	FWD_NS+=("$1")
-	ip -n "$1" link set lo up
-}
-
 # A bridge br0 in a namespace.
 fwd_bridge() {
-	fwd_ns "$1" || return 1
+	topo_ns "$1" || return 1
 	ip -n "$1" link add br0 type bridge &&
 	    ip -n "$1" link set br0 up
 }
@@ -68,7 +61,7 @@ fwd_port() {
 # A host in NS on a bridge: DEV with ADDR/24, default route via GW if given.
 fwd_host() {
 	local ns=$1 dev=$2 brns=$3 port=$4 addr=$5 gw=${6:-}
-	fwd_ns "$ns" && fwd_port "$ns" "$dev" "$brns" "$port" &&
+	topo_ns "$ns" && fwd_port "$ns" "$dev" "$brns" "$port" &&
 	    ip -n "$ns" addr add "$addr/24" dev "$dev" || return 1
 	[ -z "$gw" ] || ip -n "$ns" route add default via "$gw"
 }
@@ -119,7 +112,7 @@ EOF
 
 # Hairpin: the outside client, the gateway G and the LAN behind it.
 fwd_hairpin_up() {
-	fwd_ns "$NS_O" && fwd_ns "$NS_G" && fwd_bridge "$NS_LAN" || return 1
+	topo_ns "$NS_O" && topo_ns "$NS_G" && fwd_bridge "$NS_LAN" || return 1
 	ip link add o-eth0 netns "$NS_O" type veth peer name g-pub netns "$NS_G" &&
 	    ip -n "$NS_O" addr add 203.0.113.10/24 dev o-eth0 &&
 	    ip -n "$NS_O" link set o-eth0 up &&
@@ -164,14 +157,4 @@ to = 192.168.50.33:80
 [hairpin]
 interfaces = g-lan
 EOF
-}
-
-# Remove every namespace made here (their veths and bridges go with them).
-fwd_down() {
-	local ns
-	for ns in "${FWD_NS[@]}"; do
-		ip netns del "$ns" 2>/dev/null
-	done
-	FWD_NS=()
-	return 0
 }

@@ -3,7 +3,8 @@
 # targets sit two routers away and the link between the routers has the
 # smallest MTU, so that path MTU discovery, TTL expiry and fragmentation
 # happen beyond the front, as on the internet. Source it after topo.sh (for
-# topo_bg, topo_wait and TOPO_PIDS); path_down is safe at any time.
+# topo_bg, topo_wait, topo_ns and TOPO_PIDS); topo_down removes it and is
+# safe at any time.
 #
 #   client  c-eth0 198.51.100.10/24      2001:db8:100::10/64
 #      |
@@ -30,20 +31,12 @@ NS_F=tr-f-$PATH_ID
 NS_R1=tr-r1-$PATH_ID
 NS_R2=tr-r2-$PATH_ID
 NS_T=tr-t-$PATH_ID
-PATH_NS=()
 
 inC() { ip netns exec "$NS_C" "$@"; }
 inF() { ip netns exec "$NS_F" "$@"; }
 inR1() { ip netns exec "$NS_R1" "$@"; }
 inR2() { ip netns exec "$NS_R2" "$@"; }
 inT() { ip netns exec "$NS_T" "$@"; }
-
-# A namespace with lo up, remembered for path_down.
-path_ns() {
-	ip netns add "$1" || return 1
-	PATH_NS+=("$1")
-	ip -n "$1" link set lo up
-}
 
 # A veth between NS1:DEV1 and NS2:DEV2 with MTU, up, tx checksum offload off.
 path_link() {
@@ -64,7 +57,7 @@ path_addr() {
 path_up() {
 	local ns
 	for ns in "$NS_C" "$NS_F" "$NS_R1" "$NS_R2" "$NS_T"; do
-		path_ns "$ns" || return 1
+		topo_ns "$ns" || return 1
 	done
 	path_link "$NS_C" c-eth0 "$NS_F" f-eth0 1500 &&
 	    path_link "$NS_F" f-in0 "$NS_R1" r1-f 1500 &&
@@ -94,14 +87,4 @@ path_up() {
 	    ip -n "$NS_R2" -6 route add default via fd31::1 &&
 	    ip -n "$NS_T" route add default via 10.32.0.254 &&
 	    ip -n "$NS_T" -6 route add default via fd32::fe
-}
-
-# Remove every namespace made here (their veths go with them).
-path_down() {
-	local ns
-	for ns in "${PATH_NS[@]}"; do
-		ip netns del "$ns" 2>/dev/null
-	done
-	PATH_NS=()
-	return 0
 }

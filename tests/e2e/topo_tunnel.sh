@@ -37,19 +37,11 @@
 # keeps its control sockets in /var/run/wireguard, shared by all namespaces:
 # each end has its own interface name, with the test's number.
 #
-# Source it after tap.sh and e2e_require (with $here set to tests/e2e);
-# then tunnel_init NAME, tunnel_runs KIND MTU, e2e_summary.
+# Source it after init.sh and e2e_init NAME TOOL... (BIN, $TMP);
+# then tunnel_init, tunnel_runs KIND MTU, e2e_summary.
 
-# shellcheck source=tests/e2e/topo.sh
-. "$here/topo.sh"
-
-# tunnel_init NAME: the binaries, $TMP, the EXIT trap and the watchdog
+# tunnel_init: this file's variables, the EXIT trap and the watchdog
 tunnel_init() {
-	BIN=${top_builddir:-$here/../..}/tunrelay
-	PEER=$here/peer.py
-	BULK=$here/bulk.py
-	[ -x "$BIN" ] || { echo "not ok - $BIN not built"; exit 1; }
-	topo_test "$1"
 	N=$(($$ % 100000))
 	WGRUN=/var/run/wireguard
 	SIZE=$((30 * 1024 * 1024))
@@ -93,27 +85,7 @@ tunnel_cleanup() {
 # the tunnel instead of the veth tunnel; sets UL_F and UL_B, the addresses
 # the tunnel runs between.
 net_up() {
-	ip netns add "$NS_C" && ip netns add "$NS_F" && ip netns add "$NS_B" || return 1
-	ip link add c-eth0 netns "$NS_C" type veth peer name f-eth0 netns "$NS_F"
-	for ns in "$NS_C" "$NS_F" "$NS_B"; do ip -n "$ns" link set lo up; done
-
-	inC ip addr add 198.51.100.10/24 dev c-eth0
-	inC ip -6 addr add 2001:db8:100::10/64 dev c-eth0 nodad
-	inC ip link set c-eth0 up
-	inF ip addr add 198.51.100.1/24 dev f-eth0
-	inF ip -6 addr add 2001:db8:100::1/64 dev f-eth0 nodad
-	inF ip link set f-eth0 up
-	inB ip link add b-up0 type veth peer name b-up1
-	inB ip link set b-up1 up
-	inB ip addr add 203.0.113.2/24 dev b-up0
-	inB ip -6 addr add 2001:db8:ffff::2/64 dev b-up0 nodad
-	inB ip link set b-up0 up
-	inB ip route add default via 203.0.113.254
-	inB ip -6 route add default via 2001:db8:ffff::1
-
-	# correctness runs: partial checksums must be completed by us, not hidden
-	inC ethtool -K c-eth0 tx off >/dev/null
-	inF ethtool -K f-eth0 tx off >/dev/null
+	topo_ends || return 1
 	if [ "$1" = private ]; then
 		UL_F=10.200.0.1
 		UL_B=10.200.0.2
@@ -214,8 +186,8 @@ openvpn_up() {
 			    -subj "/CN=$n" >>"$TMP/tunnel.log" 2>&1) || return 1
 		done
 	fi
-	{ ovpn_conf "$TF" $UL_F $UL_B 10.22.22.2 10.22.22.1 fd22::2 fd22::1; ovpn_auth front back 0; } >"$d/front.conf"
-	{ ovpn_conf "$TB" $UL_B $UL_F 10.22.22.1 10.22.22.2 fd22::1 fd22::2; ovpn_auth back front 1; } >"$d/back.conf"
+	{ ovpn_conf "$TF" "$UL_F" "$UL_B" 10.22.22.2 10.22.22.1 fd22::2 fd22::1; ovpn_auth front back 0; } >"$d/front.conf"
+	{ ovpn_conf "$TB" "$UL_B" "$UL_F" 10.22.22.1 10.22.22.2 fd22::1 fd22::2; ovpn_auth back front 1; } >"$d/back.conf"
 	ip netns exec "$NS_F" openvpn --config "$d/front.conf" >"$TMP/ovpn-front.log" 2>&1 &
 	echo $! >"$TMP/ovpn-front.pid"
 	ip netns exec "$NS_B" openvpn --config "$d/back.conf" >"$TMP/ovpn-back.log" 2>&1 &
@@ -382,8 +354,8 @@ tunnel() {
 	# it gets "frag needed" from the public address (the engine answers it,
 	# from the tunnel's MTU: too_big); over IPv6 the front answers pings
 	# itself, so a UDP datagram shows it ("packet too big")
-	check "$k: DF ping of $mtu bytes (the tunnel MTU) answered" inC ping -M do -s $((mtu - 28)) -c 1 -W 2 198.51.100.1
-	expect "$k: DF ping of $((mtu + 8)) bytes: frag needed from the public address, mtu $mtu" "From 198\.51\.100\.1 .*Frag needed.*mtu = $mtu\)" inC ping -M do -s $((mtu - 20)) -c 1 -W 2 198.51.100.1
+	check "$k: DF ping of $mtu bytes (the tunnel MTU) answered" inC ping -M "do" -s $((mtu - 28)) -c 1 -W 2 198.51.100.1
+	expect "$k: DF ping of $((mtu + 8)) bytes: frag needed from the public address, mtu $mtu" "From 198\.51\.100\.1 .*Frag needed.*mtu = $mtu\)" inC ping -M "do" -s $((mtu - 20)) -c 1 -W 2 198.51.100.1
 	expect "$k: UDP v6 over the tunnel MTU: the client learns path MTU $mtu" "^mtu=$mtu\$" inC python3 "$PEER" udp-pmtu 2001:db8:100::1 53 $((mtu + 30))
 
 	rx0=$(rx_bytes "$NS_F" "$TF")
@@ -415,7 +387,7 @@ tunnel() {
 	expect "$k: after a tunnel restart: TCP v6: backend sees the client" '^peer=2001:db8:100::10 ' inC python3 "$PEER" tcp-who 2001:db8:100::1 80
 	expect "$k: after a tunnel restart: UDP on 0.0.0.0" '^from=198\.51\.100\.1 peer=198\.51\.100\.10$' inC python3 "$PEER" udp-from 198.51.100.1 5353
 	check "$k: after a tunnel restart: ping to the public address answered" inC ping -c 2 -W 2 198.51.100.1
-	check "$k: after a tunnel restart: DF ping of $mtu bytes answered" inC ping -M do -s $((mtu - 28)) -c 1 -W 2 198.51.100.1
+	check "$k: after a tunnel restart: DF ping of $mtu bytes answered" inC ping -M "do" -s $((mtu - 28)) -c 1 -W 2 198.51.100.1
 	bulk "$k: after a tunnel restart: 30 MB download" inC python3 "$BULK" get 198.51.100.1 9001 "$SIZE" 60
 
 	expect "$k: tunrelay flows shows both tuples" 'src=198\.51\.100\.10 dst=198\.51\.100\.1 .* src=10\.22\.22\.1 dst=198\.51\.100\.10 .*\[ASSURED\]' inF "$BIN" flows -c "$FCONF"
@@ -427,6 +399,8 @@ tunnel() {
 	if [ "$rc" = 0 ]; then ok "$k: front: SIGTERM: exit 0"; else not_ok "$k: front: SIGTERM: exit $rc"; fi
 	stop "$BPID"; rc=$?; BPID=
 	if [ "$rc" = 0 ]; then ok "$k: back: SIGTERM: exit 0"; else not_ok "$k: back: SIGTERM: exit $rc"; fi
+	# fail: the tally of tap.sh
+	# shellcheck disable=SC2154
 	if [ "$fail" -gt 0 ]; then
 		echo "--- $k: front log"; cat "$TMP/front.log"
 		echo "--- $k: back log"; cat "$TMP/back.log"

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # tun_selftest.sh - end-to-end test of tun/ in fresh network namespaces.
 #
 #   relay netns tr-selftest-PID                    peer netns tr-selftest-PID-p
@@ -17,18 +17,10 @@
 # Needs root and /dev/net/tun; otherwise exits 77 (skipped).
 set -eu
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "SKIP: tun_selftest needs root (network namespaces, TUN, rules)"
-	exit 77
-fi
-if [ ! -c /dev/net/tun ]; then
-	echo "SKIP: /dev/net/tun is missing"
-	exit 77
-fi
-if ! command -v ip >/dev/null 2>&1; then
-	echo "SKIP: the ip command (iproute2) is missing"
-	exit 77
-fi
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_require ip
 
 bin=
 for b in ${TUN_SELFTEST_BIN:-} "${top_builddir:-.}/tests/e2e/tun_selftest" \

@@ -7,12 +7,12 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/e2e/tap.sh
-. "$here/tap.sh"
-e2e_require ip nft python3 ethtool ping curl wireguard-go wg wg-quick
+# shellcheck source=tests/e2e/init.sh
+. "$here/init.sh"
+e2e_init wireguard ip nft python3 ethtool ping curl wireguard-go wg wg-quick
 # shellcheck source=tests/e2e/topo_tunnel.sh
 . "$here/topo_tunnel.sh"
 
-tunnel_init wireguard
+tunnel_init
 tunnel_runs wireguard 1420
 e2e_summary
