@@ -124,7 +124,7 @@ loop_sum(const struct loop *l, struct loop_stats *out)
 	for (q = 0; q < l->nq; q++) {
 		c = (const uint64_t *)&l->q[q].st;
 		for (i = 0; i < n; i++)
-			o[i] += atomic_load_explicit((_Atomic uint64_t *)
+			o[i] += atomic_load_explicit((const _Atomic uint64_t *)
 			    &c[i], memory_order_relaxed);
 	}
 }

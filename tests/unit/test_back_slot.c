@@ -21,11 +21,11 @@
 
 /* Fill tunnel i with a section name and an interface. */
 static void
-tun(struct conf_back_tunnel *t, size_t i, const char *name, const char *ifname)
+tun(struct conf_back_tunnel *t, size_t i, char *name, char *ifname)
 {
 	memset(&t[i], 0, sizeof(t[i]));
-	t[i].name = (char *)name;
-	t[i].tunnel_interface = (char *)ifname;
+	t[i].name = name;
+	t[i].tunnel_interface = ifname;
 }
 
 /* Every number is below NSLOTS and given once. */
@@ -213,11 +213,11 @@ test_conflicts(void **state)
 static void
 test_full(void **state)
 {
-	static const char *names[NSLOTS] = { "back.a", "back.b", "back.c",
+	static char *names[NSLOTS] = { "back.a", "back.b", "back.c",
 	    "back.d", "back.e", "back.f", "back.g", "back.h", "back.i",
 	    "back.j", "back.k", "back.l", "back.m", "back.n", "back.o",
 	    "back.p" };
-	static const char *ifs[NSLOTS] = { "w0", "w1", "w2", "w3", "w4", "w5",
+	static char *ifs[NSLOTS] = { "w0", "w1", "w2", "w3", "w4", "w5",
 	    "w6", "w7", "w8", "w9", "w10", "w11", "w12", "w13", "w14", "w15" };
 	struct back_slot_prev prev[NSLOTS];
 	struct conf_back_tunnel t[NSLOTS];

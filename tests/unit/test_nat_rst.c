@@ -72,8 +72,8 @@ send_seg(struct nat *n, const struct seg *g, uint64_t now,
 }
 
 #define FWD(N, G, T) do {						\
-	enum nat_drop_reason w_;					\
-	assert_verdict(send_seg((N), (G), (T), &w_), NAT_FORWARD, w_);	\
+	enum nat_drop_reason why_;					\
+	assert_verdict(send_seg((N), (G), (T), &why_), NAT_FORWARD, why_); \
 } while (0)
 
 /* The client's flow, which must exist. */
