@@ -88,6 +88,25 @@ conf_nat_excludes(const struct conf_front *f, struct nat_rule *r, size_t n)
 	return n;
 }
 
+/*
+ * A forward's key for the engine: FNV-1a of its section name, never 0. The
+ * rule id is the section's place and moves when a section is inserted
+ * before it; the key stays, so a reload keeps its flows, counters and
+ * backend state with it.
+ */
+static uint64_t
+conf_nat_key(const char *name)
+{
+	uint64_t	 h = 14695981039346656037ULL;
+	const char	*p;
+
+	for (p = "forward."; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+	for (p = name; p != NULL && *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+	return h != 0 ? h : 1;
+}
+
 /* Write one DNAT rule per forward; returns the next free slot. */
 static size_t
 conf_nat_forwards(const struct conf_front *f, struct nat_rule *r, size_t n)
@@ -109,6 +128,7 @@ conf_nat_forwards(const struct conf_front *f, struct nat_rule *r, size_t n)
 		r[n].to = fw->to;
 		r[n].to_port = fw->to_port;
 		r[n].id = CONF_RULE_FORWARD | (uint32_t)i;
+		r[n].key = conf_nat_key(fw->name);
 	}
 	return n;
 }

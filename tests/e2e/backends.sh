@@ -253,6 +253,40 @@ fi
 expect "B3 up: its client's new flows go to it again" "^B3 peer=198\\.51\\.100\\.$CB3 " \
     who_tcp "$CB3"
 
+# --- a section inserted before the forwards keeps their backends' state ------
+# The forwards' rule ids follow their place in the file: a reload must
+# still find each backend by its forward's name, so B3 stays down (no
+# rise wait, no new flows sent to a dead backend) and keeps its totals.
+ip -n "$NS_SW" link set sw-b3 down
+if wait_state "forward.web 10.22.22.3:80" down; then
+	ok "B3's link down again: taken out"
+else
+	not_ok "B3's link down again: still up after 15 s"; dump
+fi
+FIRST='[forward.first]
+proto = udp
+listen = 6000
+to = 10.22.22.1:6000, 10.22.22.2:6000'
+bk_conf "$TMP/ctl.sock" "10.22.22.2:80, " "$FIRST" >"$CONF"
+kill -HUP "$DPID"
+if topo_wait 100 sh -c "ip netns exec $NS_F $BIN status -c $CONF | grep -q 'forward.first'"; then
+	ok "reload with a section inserted before forward.web"
+else
+	not_ok "reload with the inserted section not taken"; dump
+fi
+expect "inserted section: B3 of forward.web is still down, its downs kept" \
+    '^backend "forward.web 10.22.22.3:80" state=down .* downs=2$' status
+expect "inserted section: B1 of forward.web kept its totals" \
+    '^backend "forward.web 10.22.22.1:80" state=up weight=2 flows=[0-9]* flows_created=[1-9]' status
+ask tcp 80
+expect "inserted section: B3's clients go to B1/B2, the others keep theirs" '^0$' same B3 B1 B2
+ip -n "$NS_SW" link set sw-b3 up
+if wait_state "forward.web 10.22.22.3:80" up; then
+	ok "B3's link back after the inserted section: up again"
+else
+	not_ok "B3 still down after its link came back"; dump
+fi
+
 # --- a reload that drops B2 keeps B2's flows ---------------------------------
 bk_conf "$TMP/ctl.sock" "" >"$CONF"
 kill -HUP "$DPID"

@@ -102,7 +102,9 @@ bk_kill() {
 
 # The front's config: a forward of TCP and UDP port 80 to the three
 # backends, TCP-checked, one of UDP 5353 to them, ICMP-checked, and the
-# IPv6 default destination, the three again, ICMPv6-checked.
+# IPv6 default destination, the three again, ICMPv6-checked. $2 replaces
+# forward.web's second backend ("" drops it); $3 is a section put before
+# the forwards.
 bk_conf() {
 	cat <<EOF
 ; one front, three backends: new flows spread by client address
@@ -113,7 +115,9 @@ control_socket = $1
 metrics = 127.0.0.1:9464
 backend = fd22::1, fd22::2, fd22::3
 backend_check = icmp interval=1 timeout=1 rise=2 fall=3
-
+${3:+
+$3
+}
 [forward.web]
 proto = tcp,udp
 listen = 80
