@@ -329,7 +329,7 @@ main(int argc, char **argv)
 	struct nat_settings s;
 	struct bench b;
 	struct lat lat;
-	char err[NAT_ERRLEN];
+	char err[ERRLEN];
 	uint32_t nflows = 1000000, small = 1000;
 	double secs = 2, rr_raw, rr_net, rnd_raw, rnd_net, setup;
 	uint64_t rss0, rss1, mem, fill_ns, sweep_ns, t;

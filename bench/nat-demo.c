@@ -351,7 +351,7 @@ main(void)
 	static char resp[1200];
 	struct nat_rule rules[3];
 	struct nat_settings s;
-	char err[NAT_ERRLEN];
+	char err[ERRLEN];
 	struct demo d;
 	struct bp_view o;
 	uint16_t rp;

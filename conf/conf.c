@@ -240,7 +240,7 @@ static void
 conf_unknown_key(struct conf_ctx *ctx, const struct conf_ent *e,
     const char *const *keys)
 {
-	char		 allowed[CONF_ERRLEN], hint[64];
+	char		 allowed[ERRLEN], hint[64];
 	const char	*best = NULL;
 	size_t		 k, d, bestd = 3;
 

@@ -21,10 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nat/errlen.h"
 #include "nat/nat.h"
 
 #define CONF_ERRORS_MAX		64	/* messages kept; the rest counted */
-#define CONF_ERRLEN		512	/* one message, NUL included */
 #define CONF_FILE_MAX		(1024 * 1024)	/* bytes */
 #define CONF_LINE_MAX		1000	/* characters per line */
 
@@ -49,7 +49,7 @@
 /* One message; line 0 when it concerns the whole file. */
 struct conf_error {
 	int	line;
-	char	msg[CONF_ERRLEN];
+	char	msg[ERRLEN];
 };
 
 /* Every problem found in a file, in file order. */
@@ -278,7 +278,7 @@ const char *conf_exclude_str(const struct conf_exclude *x, char *buf,
  * or rules is too small.
  */
 int	conf_nat_settings(const struct conf *c, struct nat_settings *s,
-	    struct nat_rule *rules, size_t *nrules, char err[NAT_ERRLEN]);
+	    struct nat_rule *rules, size_t *nrules, char err[ERRLEN]);
 /* Rules conf_nat_settings() writes for c. */
 size_t	conf_nat_nrules(const struct conf *c);
 /*
@@ -297,7 +297,7 @@ const char *conf_nat_rule_name(const struct conf *c, uint32_t id, char *buf,
  */
 int	conf_nat_backends(const struct conf *c, struct nat_settings *s,
 	    struct nat_rule *rules, struct nat_backend *bk, size_t *nbk,
-	    char err[NAT_ERRLEN]);
+	    char err[ERRLEN]);
 /* Backends conf_nat_backends() writes for c. */
 size_t	conf_nat_nbackends(const struct conf *c);
 /* Describe a backend by its id ("forward.web 10.22.22.1:80"). */

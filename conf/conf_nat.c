@@ -156,17 +156,17 @@ conf_nat_defaults(const struct conf_front *f, struct nat_rule *r, size_t n)
 /* The engine's settings and rules for a front config; see conf.h. */
 int
 conf_nat_settings(const struct conf *c, struct nat_settings *s,
-    struct nat_rule *rules, size_t *nrules, char err[NAT_ERRLEN])
+    struct nat_rule *rules, size_t *nrules, char err[ERRLEN])
 {
 	size_t	need, n;
 
 	if (c->role != CONF_ROLE_FRONT) {
-		snprintf(err, NAT_ERRLEN, "%s: not a [front] configuration",
+		snprintf(err, ERRLEN, "%s: not a [front] configuration",
 		    c->path != NULL ? c->path : "configuration");
 		return -1;
 	}
 	if ((need = conf_nat_nrules(c)) > *nrules) {
-		snprintf(err, NAT_ERRLEN, "room for %zu NAT rules, %zu needed",
+		snprintf(err, ERRLEN, "room for %zu NAT rules, %zu needed",
 		    *nrules, need);
 		return -1;
 	}
@@ -271,7 +271,7 @@ conf_nat_bk_rule(struct nat_rule *r, const struct conf_target *l, size_t n,
 int
 conf_nat_backends(const struct conf *c, struct nat_settings *s,
     struct nat_rule *rules, struct nat_backend *bk, size_t *nbk,
-    char err[NAT_ERRLEN])
+    char err[ERRLEN])
 {
 	const struct conf_front		*f = &c->front;
 	const struct conf_forward	*fw;
@@ -295,7 +295,7 @@ conf_nat_backends(const struct conf *c, struct nat_settings *s,
 			    r->family, bk, &o, *nbk);
 	}
 	if (rc == -1) {
-		snprintf(err, NAT_ERRLEN, "room for %zu backends, more needed",
+		snprintf(err, ERRLEN, "room for %zu backends, more needed",
 		    *nbk);
 		return -1;
 	}

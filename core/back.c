@@ -42,7 +42,7 @@ back_reconcile(evutil_socket_t fd, short what, void *arg)
 {
 	struct back *b = arg;
 	struct timeval retry = { 0, BACK_RETRY_MS * 1000 };
-	char err[BACK_ERRLEN];
+	char err[ERRLEN];
 
 	(void)fd;
 	(void)what;
@@ -63,16 +63,13 @@ static int
 back_watch_open(struct back *b, char *err)
 {
 	struct mnl_socket *s[2] = { NULL, NULL };
-	char e[NFT_ERRLEN];
 	int i;
 
 	if ((s[0] = nl_watch_open(NL_WATCH_LINK | NL_WATCH_ADDR |
-	    NL_WATCH_ROUTE | NL_WATCH_RULE, e)) == NULL) {
-		snprintf(err, BACK_ERRLEN, "%s", e);
+	    NL_WATCH_ROUTE | NL_WATCH_RULE, err)) == NULL) {
 		return -1;
 	}
-	if (b->mode == CONF_MARK_CONNMARK && (s[1] = nft_watch_open(e)) == NULL) {
-		snprintf(err, BACK_ERRLEN, "%s", e);
+	if (b->mode == CONF_MARK_CONNMARK && (s[1] = nft_watch_open(err)) == NULL) {
 		nl_watch_close(s[0]);
 		return -1;
 	}
@@ -83,7 +80,7 @@ back_watch_open(struct back *b, char *err)
 		    BACK_DEBOUNCE_MS) == -1) {
 			if (i == 0)
 				nl_watch_close(s[1]);
-			snprintf(err, BACK_ERRLEN, "cannot watch netlink events");
+			snprintf(err, ERRLEN, "cannot watch netlink events");
 			return -1;
 		}
 	}
@@ -134,7 +131,7 @@ static int
 back_switch(struct back *b, struct conf *c, char *err)
 {
 	struct back old = *b;
-	char e[BACK_ERRLEN], ne[NFT_ERRLEN];
+	char e[ERRLEN], ne[ERRLEN];
 
 	b->conf = *c;
 	back_renumber(b, &old);
@@ -168,7 +165,7 @@ back_reload(void *arg)
 	struct back *b = arg;
 	struct conf_errors *errs;
 	struct conf c;
-	char err[BACK_ERRLEN];
+	char err[ERRLEN];
 	size_t i;
 
 	log_info("reloading %s", b->path);
@@ -245,7 +242,7 @@ int
 back_run(const char *path, struct conf *c)
 {
 	struct back *b;
-	char err[BACK_ERRLEN], e[NL_ERRLEN], re[REEXEC_ERRLEN];
+	char err[ERRLEN], e[ERRLEN], re[ERRLEN];
 	char names[CONF_BACK_TUNNELS_MAX * IFNAMSIZ];
 	bool restart = false;
 	int rc = 1;

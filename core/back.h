@@ -24,8 +24,8 @@
 #define TUNRELAY_BACK_H
 
 #include "conf/conf.h"
+#include "nat/errlen.h"
 
-#define BACK_ERRLEN 512
 #define BACK_TUNNELS CONF_BACK_TUNNELS_MAX	/* tunnels (fronts) at most */
 #define BACK_TABLE 7341		/* tunnel n's reply table: BACK_TABLE + n */
 #define BACK_TABLE_SPARE 7340	/* route.c's own-table slot; never looked up */
@@ -37,7 +37,7 @@
 /* Run the back half described by path until SIGTERM/SIGINT; the exit code. */
 int back_run(const char *path, struct conf *);
 /* Remove what a killed back left (found by its tags); -1 with err. */
-int back_cleanup(char err[BACK_ERRLEN]);
+int back_cleanup(char err[ERRLEN]);
 
 /* What `tunrelay check` reads as run does (core/check_back.c). */
 #include <stdbool.h>
@@ -60,6 +60,6 @@ struct back_probe {
  */
 int back_probe_tunnel(const struct conf *, struct nl *, size_t t,
     struct back_probe *p, struct nl_ifaddr *out, size_t *n,
-    char err[BACK_ERRLEN]);
+    char err[ERRLEN]);
 
 #endif

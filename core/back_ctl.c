@@ -106,7 +106,7 @@ back_status(struct evbuffer *out, bool json, void *arg)
 int
 back_ctl(struct back *b)
 {
-	char err[CTL_ERRLEN];
+	char err[ERRLEN];
 
 	if (ctl_listen(&b->ctl, b->base, b->conf.control_socket,
 	    b->conf.control_group, NULL, NULL, err) == -1) {

@@ -70,7 +70,7 @@ struct back {
 	size_t nroutes;
 	struct route_spec spec;
 	bool restoring;		/* changes now are repairs: log them so */
-	char last_err[BACK_ERRLEN];	/* last failure logged (no repeats) */
+	char last_err[ERRLEN];	/* last failure logged (no repeats) */
 	struct event_base *base;
 	struct watch_feed watch[2];	/* rtnetlink, nftables events */
 	struct event *debounce;		/* reconcile after events, retries */

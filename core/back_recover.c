@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/err.h"
 #include "core/back_int.h"
 #include "core/back_slot.h"
 #include "core/log.h"
@@ -29,7 +30,7 @@ void
 back_remove(struct back *b)
 {
 	struct route_result res;
-	char e[ROUTE_ERRLEN], ne[NFT_ERRLEN];
+	char e[ERRLEN], ne[ERRLEN];
 
 	back_scope(b);
 	b->restoring = false;
@@ -41,31 +42,31 @@ back_remove(struct back *b)
 
 /* Remove what a killed back left: our rules, routes and nftables table. */
 int
-back_cleanup(char err[BACK_ERRLEN])
+back_cleanup(char err[ERRLEN])
 {
 	struct back *b;
 	struct route_result res;
-	char e[ROUTE_ERRLEN], ne[NFT_ERRLEN];
+	char e[ERRLEN], ne[ERRLEN];
 	int rc = 0;
 
 	if ((b = calloc(1, sizeof(*b))) == NULL) {
-		snprintf(err, BACK_ERRLEN, "out of memory");
+		snprintf(err, ERRLEN, "out of memory");
 		return -1;
 	}
-	if (nl_open(&b->nl, e) == -1) {
-		snprintf(err, BACK_ERRLEN, "netlink: %s", e);
+	if (nl_open(&b->nl, err) == -1) {
+		err_prefix(err, "netlink");
 		free(b);
 		return -1;
 	}
 	back_scope(b);
-	if (route_remove(&b->nl, &b->spec, &res, e) == -1) {
-		snprintf(err, BACK_ERRLEN, "reply routing: %s", e);
+	if (route_remove(&b->nl, &b->spec, &res, err) == -1) {
+		err_prefix(err, "reply routing");
 		rc = -1;
 	}
 	/* without nftables there can be no table of ours to remove */
 	if (nft_remove(ne) == -1 && nft_probe(e) == 0) {
-		snprintf(err, BACK_ERRLEN, "nftables table inet %s: %s",
-		    NFT_BACK_TABLE, ne);
+		memcpy(err, ne, ERRLEN);
+		err_prefix(err, "nftables table inet %s", NFT_BACK_TABLE);
 		rc = -1;
 	}
 	nl_close(&b->nl);
@@ -111,7 +112,7 @@ static void
 back_found_nft(struct back_found *f)
 {
 	struct nft_found nf[BACK_FOUND_MAX];
-	char e[NFT_ERRLEN];
+	char e[ERRLEN];
 	size_t n, i;
 
 	if (nft_marks(nf, BACK_FOUND_MAX, &n, e) == -1)
@@ -130,7 +131,7 @@ static void
 back_found_routes(struct back *b, struct back_found *f, int af)
 {
 	struct nl_route *r;
-	char e[NL_ERRLEN], name[IF_NAMESIZE];
+	char e[ERRLEN], name[IF_NAMESIZE];
 	size_t n, i;
 
 	if (nl_route_list(&b->nl, af, 0, &r, &n, e) == -1)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/err.h"
 #include "core/back_int.h"
 #include "core/log.h"
 #include "tun/sysctl.h"
@@ -144,20 +145,19 @@ back_tun_addrs(struct back *b, size_t t, struct nl_ifaddr *out, size_t *n,
 	const char *name = b->conf.back.tunnel[t].tunnel_interface;
 	struct nl_ifaddr *a = NULL;
 	struct nl_link l;
-	char e[NL_ERRLEN];
 	size_t na = 0, i;
 
 	*n = 0;
 	b->tun[t].ifindex = 0;
 	b->tun[t].up = false;
-	if (nl_link_get(&b->nl, name, 0, &l, e) == -1) {
-		snprintf(err, BACK_ERRLEN, "tunnel_interface %s: %s", name, e);
+	if (nl_link_get(&b->nl, name, 0, &l, err) == -1) {
+		err_prefix(err, "tunnel_interface %s", name);
 		return errno == ENODEV ? 0 : -1;
 	}
 	b->tun[t].ifindex = l.ifindex;
 	b->tun[t].up = (l.flags & IFF_UP) != 0;
-	if (nl_addr_list(&b->nl, l.ifindex, 0, &a, &na, e) == -1) {
-		snprintf(err, BACK_ERRLEN, "addresses of %s: %s", name, e);
+	if (nl_addr_list(&b->nl, l.ifindex, 0, &a, &na, err) == -1) {
+		err_prefix(err, "addresses of %s", name);
 		return -1;
 	}
 	for (i = 0; i < na && *n < BACK_MAX_ADDRS; i++)
@@ -314,12 +314,12 @@ back_build_tunnel(struct back *b, size_t t, char *why, char *err)
 		return -1;
 	back_tun_presence(b, t);
 	if (b->tun[t].ifindex == 0) {
-		snprintf(why, BACK_ERRLEN, "%s", err);
+		snprintf(why, ERRLEN, "%s", err);
 		return 1;
 	}
 	if (!b->tun[t].up) {
 		/* the kernel takes no route through a down interface */
-		snprintf(why, BACK_ERRLEN, "tunnel_interface %s is down",
+		snprintf(why, ERRLEN, "tunnel_interface %s is down",
 		    ct->tunnel_interface);
 		return 1;
 	}
@@ -327,13 +327,13 @@ back_build_tunnel(struct back *b, size_t t, char *why, char *err)
 		if (!back_has_family(b, t, a, na, ct->front[i].family))
 			continue;
 		if (!back_build_family(b, t, &ct->front[i], a, na)) {
-			snprintf(err, BACK_ERRLEN, "more than %d rules or %d "
+			snprintf(err, ERRLEN, "more than %d rules or %d "
 			    "routes needed", BACK_MAX_RULES, BACK_MAX_ROUTES);
 			return -1;
 		}
 	}
 	if (b->mode == CONF_MARK_SOURCE && na == 0 && ct->nservice == 0) {
-		snprintf(why, BACK_ERRLEN, "tunnel_interface %s has no global "
+		snprintf(why, ERRLEN, "tunnel_interface %s has no global "
 		    "address (mark = source routes replies by source address)",
 		    ct->tunnel_interface);
 		return 1;
@@ -349,7 +349,7 @@ back_build_tunnel(struct back *b, size_t t, char *why, char *err)
 static int
 back_build(struct back *b, char *err)
 {
-	char why[BACK_ERRLEN], first[BACK_ERRLEN];
+	char why[ERRLEN], first[ERRLEN];
 	size_t t, usable = 0;
 	int rc;
 
@@ -364,7 +364,7 @@ back_build(struct back *b, char *err)
 			snprintf(first, sizeof(first), "%s", why);
 	}
 	if (usable == 0) {
-		snprintf(err, BACK_ERRLEN, "%s", first);
+		snprintf(err, ERRLEN, "%s", first);
 		return -1;
 	}
 	back_spec(b);
@@ -376,12 +376,11 @@ static int
 back_routes(struct back *b, char *err)
 {
 	struct route_result res;
-	char e[ROUTE_ERRLEN];
 
 	if (back_build(b, err) == -1)
 		return -1;
-	if (route_apply(&b->nl, &b->spec, &res, e) == -1) {
-		snprintf(err, BACK_ERRLEN, "reply routing: %s", e);
+	if (route_apply(&b->nl, &b->spec, &res, err) == -1) {
+		err_prefix(err, "reply routing");
 		return -1;
 	}
 	if (b->restoring && (res.rules_added || res.routes_added)) {
@@ -418,15 +417,14 @@ static int
 back_nft(struct back *b, bool force, char *err)
 {
 	struct nft_back s;
-	char e[NFT_ERRLEN];
+	char e[ERRLEN];
 	size_t t;
 	int n = 0;
 
 	back_nft_spec(b, &s);
 	if (!force && nft_chains(&n, e) == 0 && n == nft_chains_wanted(&s))
 		return 0;
-	if (nft_apply(&s, e) == -1) {
-		snprintf(err, BACK_ERRLEN, "%s", e);
+	if (nft_apply(&s, err) == -1) {
 		return -1;
 	}
 	if (b->restoring) {
@@ -454,7 +452,7 @@ static int
 back_rp_filter(const char *tun, char *err)
 {
 	struct if_nameindex *ifs, *i;
-	char se[SYSCTL_ERRLEN];
+	char se[ERRLEN];
 	int all, v, old;
 
 	if (sysctl_rp_filter_get("all", &all, se) == -1)
@@ -476,13 +474,13 @@ back_rp_filter(const char *tun, char *err)
 	if (sysctl_rp_filter_get(tun, &v, se) == -1)
 		goto fail;
 	if (v == 1) {
-		if (sysctl_rp_filter(tun, 2, &old, se) == -1)
+		if (sysctl_rp_filter(tun, 2, &old, err) == -1)
 			goto fail;
 		log_info("net.ipv4.conf.%s.rp_filter: 1 -> 2 (loose)", tun);
 	}
 	return 0;
 fail:
-	snprintf(err, BACK_ERRLEN, "rp_filter: %s", se);
+	err_prefix(err, "rp_filter");
 	return -1;
 }
 
@@ -490,7 +488,7 @@ fail:
 void
 back_mode(struct back *b)
 {
-	char e[NFT_ERRLEN];
+	char e[ERRLEN];
 
 	b->mode = b->conf.back.mark;
 	if (b->mode != CONF_MARK_AUTO)
@@ -522,7 +520,7 @@ back_rp_filters(struct back *b, char *err)
 int
 back_install(struct back *b, bool force_nft, char *err)
 {
-	char se[SYSCTL_ERRLEN], e[NFT_ERRLEN];
+	char se[ERRLEN], e[ERRLEN];
 	int old;
 
 	if (b->mode == CONF_MARK_CONNMARK) {
@@ -572,14 +570,14 @@ back_describe(const struct back *b)
 int
 back_probe_tunnel(const struct conf *c, struct nl *nl, size_t t,
     struct back_probe *p, struct nl_ifaddr *out, size_t *n,
-    char err[BACK_ERRLEN])
+    char err[ERRLEN])
 {
 	struct back *b;
 	int rc;
 
 	*n = 0;
 	if ((b = calloc(1, sizeof(*b))) == NULL) {
-		snprintf(err, BACK_ERRLEN, "out of memory");
+		snprintf(err, ERRLEN, "out of memory");
 		return -1;
 	}
 	b->conf = *c;

@@ -46,7 +46,7 @@ check_back_front_route(struct check_back *b, size_t t,
 	const char *tif = ct->tunnel_interface;
 	struct nl_route_query q;
 	struct nl_route rt;
-	char e[NL_ERRLEN], s[64];
+	char e[ERRLEN], s[64];
 	size_t i;
 	bool addressed = false;
 
@@ -73,7 +73,7 @@ check_back_front_route(struct check_back *b, size_t t,
 static void
 check_back_rp_filter(const struct conf *c, const char *tif)
 {
-	char se[SYSCTL_ERRLEN];
+	char se[ERRLEN];
 	int all, v;
 
 	if (sysctl_rp_filter_get("all", &all, se) == -1 ||
@@ -95,7 +95,7 @@ check_back_foreign_rules(struct check_back *b)
 {
 	static const int fams[] = { AF_INET, AF_INET6 };
 	struct nl_rule *r;
-	char e[NL_ERRLEN], s[256];
+	char e[ERRLEN], s[256];
 	size_t n, i;
 	int f;
 
@@ -125,7 +125,7 @@ static int
 check_back_mark_mode(const struct conf *c)
 {
 	const struct conf_back *cb = &c->back;
-	char e[NFT_ERRLEN];
+	char e[ERRLEN];
 	bool nft = nft_probe(e) == 0;
 	int bad = 0;
 
@@ -194,7 +194,7 @@ static size_t
 check_back_usable(struct check_back *b)
 {
 	struct nl_ifaddr a[BACK_MAX_ADDRS];
-	char err[BACK_ERRLEN];
+	char err[ERRLEN];
 	size_t t, na, n = 0;
 
 	for (t = 0; t < b->c->back.ntunnel; t++)
@@ -217,7 +217,7 @@ check_back_tunnel(struct check_back *b, size_t t, size_t usable,
 	enum check_level lvl = usable > 0 ? CHECK_WARNING : CHECK_ERROR;
 	const char *later = usable > 0 ? "; tunrelay run leaves it out until "
 	    "it is up" : "";
-	char err[BACK_ERRLEN];
+	char err[ERRLEN];
 	size_t i;
 	int bad = 0;
 
@@ -272,7 +272,7 @@ check_back_start(const struct conf *c)
 	struct check_back *b;
 	struct nl_ifaddr a[BACK_TUNNELS][BACK_MAX_ADDRS];
 	size_t na[BACK_TUNNELS], t, usable;
-	char e[NFT_ERRLEN];
+	char e[ERRLEN];
 	int bad = 0;
 
 	if ((b = calloc(1, sizeof(*b))) == NULL)
@@ -302,7 +302,7 @@ check_back_recipe_rules(const struct conf *c)
 {
 	struct nl nl;
 	struct nl_rule *r;
-	char e[NL_ERRLEN], s[256];
+	char e[ERRLEN], s[256];
 	size_t n, i;
 	int f;
 

@@ -51,7 +51,7 @@ check_front_local_dev(struct front *f, uint8_t family,
 	struct nl_ifaddr *ad = NULL;
 	struct nl_link l;
 	size_t n = 0, i;
-	char e[NL_ERRLEN];
+	char e[ERRLEN];
 	int ifindex = 0;
 
 	if (nl_addr_list(&f->nl, 0, conf_af(family), &ad, &n, e) == -1)
@@ -73,7 +73,7 @@ check_front_backend_route(struct front *f, const struct conf_addr *b)
 	struct nl_route rt;
 	struct nl_link l;
 	struct nat_addr to = b->addr;
-	char err[FRONT_ERRLEN], e[NL_ERRLEN], a[64], dev[IFNAMSIZ + 1];
+	char err[ERRLEN], e[ERRLEN], a[64], dev[IFNAMSIZ + 1];
 	const char *tif = f->conf.front.tunnel_interface;
 
 	conf_ntop(b->family, &to, a, sizeof(a));
@@ -106,7 +106,7 @@ static int
 check_front_link_exists(struct front *f, const char *key, const char *name)
 {
 	struct nl_link l;
-	char e[NL_ERRLEN];
+	char e[ERRLEN];
 
 	if (nl_link_get(&f->nl, name, 0, &l, e) == 0)
 		return 0;
@@ -198,7 +198,7 @@ static int
 check_front_host(struct front *f)
 {
 	const struct conf *c = &f->conf;
-	char err[FRONT_ERRLEN];
+	char err[ERRLEN];
 	size_t i;
 	int bad = 0;
 
@@ -228,7 +228,7 @@ static int
 check_front_start(const struct conf *c)
 {
 	struct front f;
-	char e[NL_ERRLEN];
+	char e[ERRLEN];
 	int bad = 0, links;
 
 	memset(&f, 0, sizeof(f));
@@ -399,7 +399,7 @@ check_forwarding(struct check_front *k)
 	static const char *const key[2] = {
 		"net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"
 	};
-	char se[SYSCTL_ERRLEN];
+	char se[ERRLEN];
 	int i, v, bad = 0;
 
 	for (i = 0; i < 2; i++) {
@@ -456,7 +456,7 @@ check_proxy_ndp(struct check_front *k)
 static int
 check_rp_filter(struct check_front *k)
 {
-	char se[SYSCTL_ERRLEN];
+	char se[ERRLEN];
 	int all, v, i, bad = 0;
 
 	if (!k->fam[0] || sysctl_rp_filter_get("all", &all, se) == -1)
@@ -543,7 +543,7 @@ check_front_ifs(const struct conf_front *cf, struct nft_read_ifs *ifs)
 static bool
 check_read_links(struct check_front *k)
 {
-	char e[NL_ERRLEN], se[SYSCTL_ERRLEN];
+	char e[ERRLEN], se[ERRLEN];
 
 	k->has_pub = nl_link_get(&k->nl, k->cf->public_interface, 0, &k->pub,
 	    e) == 0;
@@ -560,7 +560,7 @@ check_read_links(struct check_front *k)
 static void
 check_tun_io(const struct conf *c)
 {
-	char why[TUNIO_ERRLEN];
+	char why[ERRLEN];
 
 	if (c->front.tun_io_rw)
 		check_say(c, CHECK_NOTE, "TUN I/O: read/write, one system call "
@@ -579,7 +579,7 @@ check_front_findings(const struct conf *c)
 {
 	struct check_front k;
 	struct nft_read_ifs ifs;
-	char e[NL_ERRLEN];
+	char e[ERRLEN];
 	int bad = 0;
 
 	memset(&k, 0, sizeof(k));

@@ -111,7 +111,7 @@ check_pub_addrs(struct check_front *k, struct nat_addr *pub, uint8_t *fam,
     size_t max)
 {
 	struct nl_ifaddr *a = NULL;
-	char e[NL_ERRLEN];
+	char e[ERRLEN];
 	size_t n = 0, i, np = 0;
 
 	if (nl_addr_list(&k->nl, k->pub.ifindex, 0, &a, &n, e) == -1)
@@ -151,7 +151,7 @@ check_front_listeners(struct check_front *k)
 	struct nat_addr pub[16];
 	uint8_t fam[16];
 	struct check_sock *s;
-	char e[CHECK_SOCK_ERRLEN], who[96];
+	char e[ERRLEN], who[96];
 	size_t n, i, np;
 
 	np = check_pub_addrs(k, pub, fam, 16);
@@ -278,7 +278,7 @@ int
 check_front_rules(struct check_front *k)
 {
 	struct nl_rule *r;
-	char e[NL_ERRLEN];
+	char e[ERRLEN];
 	size_t n;
 	int i, bad = 0;
 

@@ -74,7 +74,7 @@ static void
 check_net_xt(const struct conf *c, bool front)
 {
 	struct nft_read_xt x[4];
-	char e[NFT_READ_ERRLEN];
+	char e[ERRLEN];
 	const char *cmd;
 	size_t n, i;
 
@@ -109,7 +109,7 @@ check_net_netfilter(const struct conf *c, const struct nft_read_ifs *ifs,
     bool front)
 {
 	struct nft_read_chain *ch;
-	char e[NFT_READ_ERRLEN];
+	char e[ERRLEN];
 	size_t n, i;
 	int bad = 0;
 
@@ -137,7 +137,7 @@ check_net_netfilter(const struct conf *c, const struct nft_read_ifs *ifs,
 void
 check_net_conntrack(const struct conf *c)
 {
-	char se[SYSCTL_ERRLEN];
+	char se[ERRLEN];
 	int count, max;
 
 	if (sysctl_get_int("net/netfilter/nf_conntrack_count", &count, se) == -1 ||

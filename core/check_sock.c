@@ -90,7 +90,7 @@ check_sock_parse(const char *line, uint8_t proto, uint8_t family,
 /* Append the sockets of one /proc/net file; a missing file adds none. */
 static int
 check_sock_file(size_t k, struct check_sock **out, size_t *n, size_t *cap,
-    char err[CHECK_SOCK_ERRLEN])
+    char err[ERRLEN])
 {
 	char line[512];
 	FILE *fp;
@@ -98,7 +98,7 @@ check_sock_file(size_t k, struct check_sock **out, size_t *n, size_t *cap,
 	if ((fp = fopen(check_sock_files[k].path, "re")) == NULL) {
 		if (errno == ENOENT)	/* IPv6 off */
 			return 0;
-		snprintf(err, CHECK_SOCK_ERRLEN, "%s: %s",
+		snprintf(err, ERRLEN, "%s: %s",
 		    check_sock_files[k].path, strerror(errno));
 		return -1;
 	}
@@ -114,7 +114,7 @@ check_sock_file(size_t k, struct check_sock **out, size_t *n, size_t *cap,
 
 			if (p == NULL) {
 				fclose(fp);
-				snprintf(err, CHECK_SOCK_ERRLEN, "out of memory");
+				snprintf(err, ERRLEN, "out of memory");
 				return -1;
 			}
 			*out = p;
@@ -129,7 +129,7 @@ check_sock_file(size_t k, struct check_sock **out, size_t *n, size_t *cap,
 /* Every listening TCP and bound UDP socket of this network namespace. */
 int
 check_sock_list(struct check_sock **out, size_t *n,
-    char err[CHECK_SOCK_ERRLEN])
+    char err[ERRLEN])
 {
 	size_t k, cap = 0;
 

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nat/errlen.h"
+
 struct conf_front;
 struct nat_addr;
 
@@ -21,11 +23,9 @@ struct check_sock {
 	unsigned long inode;	/* 0: a kernel socket (no process owns it) */
 };
 
-#define CHECK_SOCK_ERRLEN 256
-
 /* Every such socket of this network namespace; free *out. */
 int check_sock_list(struct check_sock **out, size_t *n,
-    char err[CHECK_SOCK_ERRLEN]);
+    char err[ERRLEN]);
 /* Parse one line of /proc/net/{tcp,udp}[6]; 1 when it is a socket we list. */
 int check_sock_parse(const char *line, uint8_t proto, uint8_t family,
     struct check_sock *s);

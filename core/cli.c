@@ -115,10 +115,10 @@ cli_command(const char *w)
 static int
 cli_filter(struct cli *c, const char *key, const char *v, char *err)
 {
-	char fe[FILTER_ERRLEN];
+	char fe[ERRLEN];
 
 	if (filter_set(&c->filter, key, v, fe) == -1) {
-		snprintf(err, CLI_ERRLEN, "--%s: %.400s", key, fe);
+		snprintf(err, ERRLEN, "--%s: %.400s", key, fe);
 		return -1;
 	}
 	return 0;
@@ -133,7 +133,7 @@ cli_option(struct cli *c, int ch, const char *arg, const char *confdir,
 	case 'c':
 		if (cli_config_path(arg, confdir, c->config,
 		    sizeof(c->config)) == -1) {
-			snprintf(err, CLI_ERRLEN, "-c: \"%.64s\" is not a file "
+			snprintf(err, ERRLEN, "-c: \"%.64s\" is not a file "
 			    "path or a NAME", arg);
 			return -1;
 		}
@@ -161,19 +161,19 @@ cli_fits(const struct cli *c, bool filtered, char *err)
 
 	if (c->json && c->cmd != CLI_CHECK && c->cmd != CLI_FLOWS &&
 	    c->cmd != CLI_STATS && c->cmd != CLI_STATUS)
-		snprintf(err, CLI_ERRLEN, "%s has no JSON output (-j is for "
+		snprintf(err, ERRLEN, "%s has no JSON output (-j is for "
 		    "check, flows, stats and status)", w);
 	else if (c->verbose && c->cmd != CLI_RUN)
-		snprintf(err, CLI_ERRLEN, "-v is for run only");
+		snprintf(err, ERRLEN, "-v is for run only");
 	else if ((filtered || c->del) && c->cmd != CLI_FLOWS)
-		snprintf(err, CLI_ERRLEN, "filters and --delete are for flows "
+		snprintf(err, ERRLEN, "filters and --delete are for flows "
 		    "only");
 	else if (c->del && !filtered)
-		snprintf(err, CLI_ERRLEN, "flows --delete needs a filter "
+		snprintf(err, ERRLEN, "flows --delete needs a filter "
 		    "(--proto, --addr, --port, --state or --rule): it never "
 		    "drops every flow by accident");
 	else if (c->config[0] == '\0')
-		snprintf(err, CLI_ERRLEN, "%s needs a configuration: -c FILE, "
+		snprintf(err, ERRLEN, "%s needs a configuration: -c FILE, "
 		    "or a NAME for CONFDIR/NAME.ini", w);
 	else
 		return 0;
@@ -183,7 +183,7 @@ cli_fits(const struct cli *c, bool filtered, char *err)
 /* Parse argv. */
 int
 cli_parse(int argc, char *argv[], const char *confdir, struct cli *c,
-    char err[CLI_ERRLEN])
+    char err[ERRLEN])
 {
 	bool filtered = false, have_cmd = false, help = false, version = false;
 	int ch, k;
@@ -197,13 +197,13 @@ cli_parse(int argc, char *argv[], const char *confdir, struct cli *c,
 	    NULL)) != -1) {
 		if (ch == '?' || ch == ':') {
 			if (optopt != 0 && ch == '?')
-				snprintf(err, CLI_ERRLEN, "unknown option -%c",
+				snprintf(err, ERRLEN, "unknown option -%c",
 				    optopt);
 			else if (optopt != 0)
-				snprintf(err, CLI_ERRLEN, "option -%c needs a "
+				snprintf(err, ERRLEN, "option -%c needs a "
 				    "value", optopt);
 			else
-				snprintf(err, CLI_ERRLEN, "unknown option, or "
+				snprintf(err, ERRLEN, "unknown option, or "
 				    "one that needs a value: %s",
 				    argv[optind - 1]);
 			return -1;
@@ -222,7 +222,7 @@ cli_parse(int argc, char *argv[], const char *confdir, struct cli *c,
 		}
 		if (!have_cmd) {
 			if ((k = cli_command(optarg)) == -1) {
-				snprintf(err, CLI_ERRLEN, "unknown command "
+				snprintf(err, ERRLEN, "unknown command "
 				    "\"%.64s\" (allowed: run, check, flows, "
 				    "stats, status, reload, restart, cleanup, "
 				    "show-rules, help, version)", optarg);
@@ -234,14 +234,14 @@ cli_parse(int argc, char *argv[], const char *confdir, struct cli *c,
 		}
 		if (c->config[0] != '\0' || c->cmd == CLI_HELP ||
 		    c->cmd == CLI_VERSION) {
-			snprintf(err, CLI_ERRLEN, "unexpected argument "
+			snprintf(err, ERRLEN, "unexpected argument "
 			    "\"%.64s\" (%s takes one NAME or -c FILE)", optarg,
 			    cli_cmd_name(c->cmd));
 			return -1;
 		}
 		if (cli_config_path(optarg, confdir, c->config,
 		    sizeof(c->config)) == -1) {
-			snprintf(err, CLI_ERRLEN, "\"%.64s\" is not a NAME",
+			snprintf(err, ERRLEN, "\"%.64s\" is not a NAME",
 			    optarg);
 			return -1;
 		}
@@ -251,7 +251,7 @@ cli_parse(int argc, char *argv[], const char *confdir, struct cli *c,
 		return 0;
 	}
 	if (!have_cmd) {
-		snprintf(err, CLI_ERRLEN, "no command given (tunrelay --help "
+		snprintf(err, ERRLEN, "no command given (tunrelay --help "
 		    "lists them)");
 		return -1;
 	}

@@ -10,8 +10,8 @@
 #include <stdio.h>
 
 #include "core/filter.h"
+#include "nat/errlen.h"
 
-#define CLI_ERRLEN 512
 #define CLI_PATHMAX 4096
 
 enum cli_cmd {
@@ -44,7 +44,7 @@ struct cli {
  * live (CONFDIR/NAME.ini).
  */
 int cli_parse(int argc, char *argv[], const char *confdir, struct cli *,
-    char err[CLI_ERRLEN]);
+    char err[ERRLEN]);
 /* FILE as given, or CONFDIR/NAME.ini for a NAME (no '/', no ".ini"). */
 int cli_config_path(const char *arg, const char *confdir, char *buf,
     size_t len);

@@ -36,7 +36,7 @@ ctl_mkdir(const char *path, char *err)
 
 	snprintf(dir, sizeof(dir), "%s", path);
 	if (mkdir(dirname(dir), 0755) == -1 && errno != EEXIST) {
-		snprintf(err, CTL_ERRLEN, "mkdir %s: %s", dir, strerror(errno));
+		snprintf(err, ERRLEN, "mkdir %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -52,7 +52,7 @@ ctl_stale(const struct sockaddr_un *sun, char *err)
 	if (lstat(sun->sun_path, &st) == -1)
 		return 0;
 	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, CTL_ERRLEN, "%s exists and is not a socket; "
+		snprintf(err, ERRLEN, "%s exists and is not a socket; "
 		    "remove it or choose another control_socket",
 		    sun->sun_path);
 		return -1;
@@ -61,7 +61,7 @@ ctl_stale(const struct sockaddr_un *sun, char *err)
 		return 0;
 	if (connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0) {
 		close(fd);
-		snprintf(err, CTL_ERRLEN, "%s: another tunrelay is running "
+		snprintf(err, ERRLEN, "%s: another tunrelay is running "
 		    "with this control socket", sun->sun_path);
 		return -1;
 	}
@@ -257,7 +257,7 @@ ctl_status(struct ctl_client *cl, struct evbuffer *out)
 static const char *
 ctl_parse(struct ctl_client *cl, char *line, struct evbuffer *out)
 {
-	char err[CTL_ERRLEN], *save = NULL, *tok, *cmd, *eq;
+	char err[ERRLEN], *save = NULL, *tok, *cmd, *eq;
 
 	memset(&cl->filter, 0, sizeof(cl->filter));
 	if ((cmd = strtok_r(line, "\t", &save)) == NULL)
@@ -386,10 +386,10 @@ ctl_perms(struct ctl *c, const char *group, char *err)
 
 	if (group == NULL)
 		return chmod(c->path, 0600) == 0 ? 0 :
-		    (snprintf(err, CTL_ERRLEN, "chmod %s: %s", c->path,
+		    (snprintf(err, ERRLEN, "chmod %s: %s", c->path,
 		    strerror(errno)), -1);
 	if ((gr = getgrnam(group)) == NULL) {
-		snprintf(err, CTL_ERRLEN, "control_group \"%s\": no such group",
+		snprintf(err, ERRLEN, "control_group \"%s\": no such group",
 		    group);
 		return -1;
 	}
@@ -397,14 +397,14 @@ ctl_perms(struct ctl *c, const char *group, char *err)
 	c->has_gid = true;
 	if (chown(c->path, (uid_t)-1, gr->gr_gid) == -1) {
 		/* without CAP_CHOWN a process may only pick its own groups */
-		snprintf(err, CTL_ERRLEN, "%s: cannot give it group %s: %s%s",
+		snprintf(err, ERRLEN, "%s: cannot give it group %s: %s%s",
 		    c->path, group, strerror(errno), errno == EPERM ?
 		    " (the relay must be a member of that group, e.g. "
 		    "SupplementaryGroups= in its unit, or hold CAP_CHOWN)" : "");
 		return -1;
 	}
 	if (chmod(c->path, 0660) == -1) {
-		snprintf(err, CTL_ERRLEN, "chmod %s: %s", c->path,
+		snprintf(err, ERRLEN, "chmod %s: %s", c->path,
 		    strerror(errno));
 		return -1;
 	}
@@ -415,7 +415,7 @@ ctl_perms(struct ctl *c, const char *group, char *err)
 int
 ctl_listen(struct ctl *c, struct event_base *base, const char *path,
     const char *group, struct front *front, const struct loop_stats *ls,
-    char err[CTL_ERRLEN])
+    char err[ERRLEN])
 {
 	struct sockaddr_un sun;
 
@@ -431,13 +431,13 @@ ctl_listen(struct ctl *c, struct event_base *base, const char *path,
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd == -1 || bind(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		snprintf(err, CTL_ERRLEN, "%s: %s", path, strerror(errno));
+		snprintf(err, ERRLEN, "%s: %s", path, strerror(errno));
 		ctl_close(c);
 		return -1;
 	}
 	if (ctl_perms(c, group, err) == -1 || listen(c->fd, 16) == -1) {
 		if (err[0] == '\0')
-			snprintf(err, CTL_ERRLEN, "listen: %s", strerror(errno));
+			snprintf(err, ERRLEN, "listen: %s", strerror(errno));
 		ctl_close(c);
 		return -1;
 	}
@@ -446,7 +446,7 @@ ctl_listen(struct ctl *c, struct event_base *base, const char *path,
 	c->ls = ls;
 	c->ev = event_new(base, c->fd, EV_READ | EV_PERSIST, ctl_accept, c);
 	if (c->ev == NULL || event_add(c->ev, NULL) == -1) {
-		snprintf(err, CTL_ERRLEN, "cannot watch the control socket");
+		snprintf(err, ERRLEN, "cannot watch the control socket");
 		ctl_close(c);
 		return -1;
 	}

@@ -14,7 +14,8 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#define CTL_ERRLEN 512
+#include "nat/errlen.h"
+
 #define CTL_TIMEOUT 10		/* seconds for a client to ask and read */
 
 struct front;
@@ -59,14 +60,14 @@ struct ctl {
  */
 int ctl_listen(struct ctl *, struct event_base *, const char *path,
     const char *group, struct front *, const struct loop_stats *,
-    char err[CTL_ERRLEN]);
+    char err[ERRLEN]);
 void ctl_close(struct ctl *);
 /* Fill a Unix socket address; -1 when the path does not fit. */
 int ctl_addr(struct sockaddr_un *, const char *path, char *err);
 /* The pid of the process that listens on the socket at path; -1 if none. */
-int ctl_peer_pid(const char *path, pid_t *pid, char err[CTL_ERRLEN]);
+int ctl_peer_pid(const char *path, pid_t *pid, char err[ERRLEN]);
 /* Client side: send cmd to the socket at path, copy the answer to out. */
 int ctl_request(const char *path, const char *cmd, FILE *out,
-    char err[CTL_ERRLEN]);
+    char err[ERRLEN]);
 
 #endif

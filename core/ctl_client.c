@@ -21,7 +21,7 @@ ctl_addr(struct sockaddr_un *sun, const char *path, char *err)
 	memset(sun, 0, sizeof(*sun));
 	sun->sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun->sun_path)) {
-		snprintf(err, CTL_ERRLEN, "%s: path longer than %zu bytes",
+		snprintf(err, ERRLEN, "%s: path longer than %zu bytes",
 		    path, sizeof(sun->sun_path) - 1);
 		return -1;
 	}
@@ -40,13 +40,13 @@ ctl_drain(int fd, FILE *out, char *err)
 
 	for (;;) {
 		if (poll(&p, 1, CTL_TIMEOUT * 1000) <= 0) {
-			snprintf(err, CTL_ERRLEN, "no answer within %d s",
+			snprintf(err, ERRLEN, "no answer within %d s",
 			    CTL_TIMEOUT);
 			return -1;
 		}
 		n = read(fd, buf, sizeof(buf));
 		if (n == 0 && total == 0) {
-			snprintf(err, CTL_ERRLEN, "the running instance closed "
+			snprintf(err, ERRLEN, "the running instance closed "
 			    "the connection without answering (refused: not "
 			    "root, not its user, not in control_group?)");
 			return -1;
@@ -56,14 +56,14 @@ ctl_drain(int fd, FILE *out, char *err)
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			snprintf(err, CTL_ERRLEN, "read: %s", strerror(errno));
+			snprintf(err, ERRLEN, "read: %s", strerror(errno));
 			return -1;
 		}
 		if (total == 0 && n > 7 && memcmp(buf, "error: ", 7) == 0) {
 			/* the instance refused the command: the caller fails */
 			const char *nl = memchr(buf + 7, '\n', (size_t)n - 7);
 
-			snprintf(err, CTL_ERRLEN, "%.*s", (int)(nl != NULL ?
+			snprintf(err, ERRLEN, "%.*s", (int)(nl != NULL ?
 			    nl - (buf + 7) : n - 7), buf + 7);
 			return -1;
 		}
@@ -74,7 +74,7 @@ ctl_drain(int fd, FILE *out, char *err)
 
 /* Connect to the socket at path; -1 with a message. */
 static int
-ctl_connect(const char *path, char err[CTL_ERRLEN])
+ctl_connect(const char *path, char err[ERRLEN])
 {
 	struct sockaddr_un sun;
 	int fd;
@@ -82,18 +82,18 @@ ctl_connect(const char *path, char err[CTL_ERRLEN])
 	if (ctl_addr(&sun, path, err) == -1)
 		return -1;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		snprintf(err, CTL_ERRLEN, "socket: %s", strerror(errno));
+		snprintf(err, ERRLEN, "socket: %s", strerror(errno));
 		return -1;
 	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		if (errno == ENOENT || errno == ECONNREFUSED)
-			snprintf(err, CTL_ERRLEN, "no running tunrelay answers "
+			snprintf(err, ERRLEN, "no running tunrelay answers "
 			    "on %s", path);
 		else if (errno == EACCES)
-			snprintf(err, CTL_ERRLEN, "%s: permission denied (run "
+			snprintf(err, ERRLEN, "%s: permission denied (run "
 			    "as root or as a member of control_group)", path);
 		else
-			snprintf(err, CTL_ERRLEN, "%s: %s", path, strerror(errno));
+			snprintf(err, ERRLEN, "%s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -102,7 +102,7 @@ ctl_connect(const char *path, char err[CTL_ERRLEN])
 
 /* The pid of the process that listens on the socket at path. */
 int
-ctl_peer_pid(const char *path, pid_t *pid, char err[CTL_ERRLEN])
+ctl_peer_pid(const char *path, pid_t *pid, char err[ERRLEN])
 {
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
@@ -112,7 +112,7 @@ ctl_peer_pid(const char *path, pid_t *pid, char err[CTL_ERRLEN])
 		return -1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1 ||
 	    cr.pid <= 0) {
-		snprintf(err, CTL_ERRLEN, "%s: cannot tell the instance's pid: "
+		snprintf(err, ERRLEN, "%s: cannot tell the instance's pid: "
 		    "%s", path, strerror(errno));
 		close(fd);
 		return -1;
@@ -124,7 +124,7 @@ ctl_peer_pid(const char *path, pid_t *pid, char err[CTL_ERRLEN])
 
 /* Ask the running instance. */
 int
-ctl_request(const char *path, const char *cmd, FILE *out, char err[CTL_ERRLEN])
+ctl_request(const char *path, const char *cmd, FILE *out, char err[ERRLEN])
 {
 	int fd, rc;
 
@@ -132,7 +132,7 @@ ctl_request(const char *path, const char *cmd, FILE *out, char err[CTL_ERRLEN])
 		return -1;
 	rc = 0;
 	if (dprintf(fd, "%s\n", cmd) < 0) {
-		snprintf(err, CTL_ERRLEN, "write: %s", strerror(errno));
+		snprintf(err, ERRLEN, "write: %s", strerror(errno));
 		rc = -1;
 	}
 	if (rc == 0)

@@ -30,7 +30,7 @@ daemon_reloading(void)
 static void
 daemon_restart(struct daemon *d)
 {
-	char err[REEXEC_ERRLEN];
+	char err[ERRLEN];
 
 	if (reexec_ready(err) == -1) {
 		log_warnx("SIGUSR2: cannot restart (%s); still running", err);

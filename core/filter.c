@@ -28,7 +28,7 @@ filter_proto(const char *v)
 /* Set one filter field. */
 int
 filter_set(struct filter *f, const char *key, const char *v,
-    char err[FILTER_ERRLEN])
+    char err[ERRLEN])
 {
 	char *end;
 	long n;
@@ -61,13 +61,13 @@ filter_set(struct filter *f, const char *key, const char *v,
 			goto bad;
 		snprintf(f->rule, sizeof(f->rule), "%s", v);
 	} else {
-		snprintf(err, FILTER_ERRLEN, "unknown filter \"%.32s\" (allowed: "
+		snprintf(err, ERRLEN, "unknown filter \"%.32s\" (allowed: "
 		    "proto, addr, port, state, rule)", key);
 		return -1;
 	}
 	return 0;
 bad:
-	snprintf(err, FILTER_ERRLEN, "%s \"%.64s\" is not valid (allowed: proto "
+	snprintf(err, ERRLEN, "%s \"%.64s\" is not valid (allowed: proto "
 	    "tcp|udp|icmp|icmpv6, addr an IPv4 or IPv6 address, port 1..65535, "
 	    "state a state name such as established or replied, rule a rule "
 	    "name as flows shows it)", key, v);

@@ -11,9 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nat/errlen.h"
 #include "nat/nat.h"
-
-#define FILTER_ERRLEN 512
 
 struct filter {
 	uint8_t proto;		/* IPPROTO_*; 0: any */
@@ -27,7 +26,7 @@ struct filter {
 /* Set one field from "proto", "addr", "port", "state", "rule"; -1 with a
  * message naming the allowed values. */
 int filter_set(struct filter *, const char *key, const char *value,
-    char err[FILTER_ERRLEN]);
+    char err[ERRLEN]);
 /* Whether no field is set. */
 bool filter_empty(const struct filter *);
 /* The wire form: "\tkey=value" per field set. */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/err.h"
 #include "core/front.h"
 #include "core/front_host.h"
 #include "core/front_kernel.h"
@@ -131,9 +132,8 @@ front_unlock(struct front *f)
 
 /* Set up the engine, devices and routes; takes ownership of *c on success. */
 int
-front_start(struct front *f, struct conf *c, char err[FRONT_ERRLEN])
+front_start(struct front *f, struct conf *c, char err[ERRLEN])
 {
-	char e[NL_ERRLEN], ne[NAT_ERRLEN];
 	int i;
 
 	memset(f, 0, sizeof(*f));
@@ -144,15 +144,15 @@ front_start(struct front *f, struct conf *c, char err[FRONT_ERRLEN])
 	    f->nqueues == 1 ? "" : "s",
 	    c->front.queues == 0 ? " (queues = auto: one per online CPU)" : "");
 	sysctl_undo_start();	/* what we change is put back by front_stop */
-	if (nl_open(&f->nl, e) == -1) {
-		snprintf(err, FRONT_ERRLEN, "netlink: %s", e);
+	if (nl_open(&f->nl, err) == -1) {
+		err_prefix(err, "netlink");
 		return -1;
 	}
 	if (front_host(f, err) == -1 ||
 	    front_settings(f, &f->set, &f->rules, err) == -1)
 		goto fail;
-	if ((f->nat = nat_create(&f->set, ne)) == NULL) {
-		snprintf(err, FRONT_ERRLEN, "engine: %s", ne);
+	if ((f->nat = nat_create(&f->set, err)) == NULL) {
+		err_prefix(err, "engine");
 		goto fail;
 	}
 	/* before any device exists: the first packet read finds its flow */
@@ -185,7 +185,7 @@ fail:
 void
 front_stop(struct front *f)
 {
-	char e[FRONT_ERRLEN];
+	char e[ERRLEN];
 	int i;
 
 	/* a restart leaves the rules to the next image: it reconciles them */
@@ -252,12 +252,12 @@ front_keep_state(const struct conf *nc, const struct conf *oc)
  * side appears, new rules. The old config stays when anything fails.
  */
 int
-front_reload(struct front *f, struct conf *c, char err[FRONT_ERRLEN])
+front_reload(struct front *f, struct conf *c, char err[ERRLEN])
 {
 	struct front old = *f;
 	struct nat_settings s;
 	struct nat_rule *r = NULL;
-	char ne[NAT_ERRLEN], re[FRONT_ERRLEN];
+	char ne[ERRLEN], re[ERRLEN];
 	bool reapply = false;
 	int i;
 
@@ -284,8 +284,8 @@ front_reload(struct front *f, struct conf *c, char err[FRONT_ERRLEN])
 			f->side[i].used = true;
 		}
 	}
-	if (nat_reconfigure(f->nat, &f->set, ne) == -1) {
-		snprintf(err, FRONT_ERRLEN, "engine: %s", ne);
+	if (nat_reconfigure(f->nat, &f->set, err) == -1) {
+		err_prefix(err, "engine");
 		goto fail;
 	}
 	if (front_apply(f, err) == -1) {
@@ -325,14 +325,13 @@ fail:
 
 /* Remove what a killed instance left: our rules and routes. */
 int
-front_cleanup(char err[FRONT_ERRLEN])
+front_cleanup(char err[ERRLEN])
 {
 	struct nl nl;
-	char e[NL_ERRLEN];
 	int rc;
 
-	if (nl_open(&nl, e) == -1) {
-		snprintf(err, FRONT_ERRLEN, "netlink: %s", e);
+	if (nl_open(&nl, err) == -1) {
+		err_prefix(err, "netlink");
 		return -1;
 	}
 	rc = front_unroute(&nl, err);
@@ -342,7 +341,7 @@ front_cleanup(char err[FRONT_ERRLEN])
 
 /* Remove a killed instance's state file unless a restart will take it over. */
 int
-front_cleanup_state(const struct conf *c, char err[FRONT_ERRLEN])
+front_cleanup_state(const struct conf *c, char err[ERRLEN])
 {
 	const char *result = getenv("SERVICE_RESULT");
 
@@ -355,7 +354,7 @@ front_cleanup_state(const struct conf *c, char err[FRONT_ERRLEN])
 		return 0;
 	}
 	if (statefile_remove(c->front.state_file) == -1) {
-		snprintf(err, FRONT_ERRLEN, "%s: %s", c->front.state_file,
+		snprintf(err, ERRLEN, "%s: %s", c->front.state_file,
 		    strerror(errno));
 		return -1;
 	}
@@ -365,10 +364,9 @@ front_cleanup_state(const struct conf *c, char err[FRONT_ERRLEN])
 /* Count our rules and routes. */
 int
 front_count(struct nl *nl, size_t *rules, size_t *routes,
-    char err[FRONT_ERRLEN])
+    char err[ERRLEN])
 {
 	struct front_side sd;
-	char e[ROUTE_ERRLEN];
 	size_t r, t;
 	int i;
 
@@ -377,8 +375,7 @@ front_count(struct nl *nl, size_t *rules, size_t *routes,
 		memset(&sd, 0, sizeof(sd));
 		front_spec(&sd, (enum nat_side)i, 0);
 		sd.spec.local_prio = FRONT_PRIO_LOCAL;
-		if (route_count(nl, &sd.spec, &r, &t, e) == -1) {
-			snprintf(err, FRONT_ERRLEN, "%s", e);
+		if (route_count(nl, &sd.spec, &r, &t, err) == -1) {
 			return -1;
 		}
 		*rules += r;
@@ -394,17 +391,17 @@ front_count(struct nl *nl, size_t *rules, size_t *routes,
  * with a message.
  */
 int
-front_show(const struct conf *c, FILE *out, char err[FRONT_ERRLEN])
+front_show(const struct conf *c, FILE *out, char err[ERRLEN])
 {
 	struct front f;
-	char e[NL_ERRLEN], buf[256];
+	char buf[256];
 	size_t i, j;
 	int rc = -1;
 
 	memset(&f, 0, sizeof(f));
 	f.conf = *c;
-	if (nl_open(&f.nl, e) == -1) {
-		snprintf(err, FRONT_ERRLEN, "netlink: %s", e);
+	if (nl_open(&f.nl, err) == -1) {
+		err_prefix(err, "netlink");
 		return -1;
 	}
 	if (front_host(&f, err) == -1 ||

@@ -13,12 +13,12 @@
 
 #include "conf/conf.h"
 #include "core/statefile.h"
+#include "nat/errlen.h"
 #include "nat/nat.h"
 #include "tun/nl.h"
 #include "tun/route.h"
 #include "tun/tundev.h"
 
-#define FRONT_ERRLEN 512
 #define FRONT_TABLE_BASE 7331		/* tables 7331..7333, one per side */
 #define FRONT_PRIO_BASE 1000		/* rules 1000..1299, 100 per side */
 #define FRONT_PRIO_LOCAL 1300		/* where the priority-0 local rule goes */
@@ -72,9 +72,9 @@ struct front {
 };
 
 /* Build everything a config needs and install it; on error nothing is left. */
-int front_start(struct front *, struct conf *, char err[FRONT_ERRLEN]);
+int front_start(struct front *, struct conf *, char err[ERRLEN]);
 /* Apply a new config to a running front; on error the old one stays. */
-int front_reload(struct front *, struct conf *, char err[FRONT_ERRLEN]);
+int front_reload(struct front *, struct conf *, char err[ERRLEN]);
 /* The number of queues a [front] asks for: auto = online CPUs, capped. */
 unsigned int front_queues(const struct conf_front *);
 /*
@@ -91,15 +91,15 @@ void front_unlock(struct front *);
 /* Remove our rules, routes and devices; frees the engine. */
 void front_stop(struct front *);
 /* Remove whatever a killed instance left behind (no config needed). */
-int front_cleanup(char err[FRONT_ERRLEN]);
+int front_cleanup(char err[ERRLEN]);
 /*
  * Remove a killed instance's state file, unless the service manager is about
  * to restart it (SERVICE_RESULT other than success); -1 with a message.
  */
-int front_cleanup_state(const struct conf *, char err[FRONT_ERRLEN]);
+int front_cleanup_state(const struct conf *, char err[ERRLEN]);
 /* Count our rules and routes in the kernel. */
-int front_count(struct nl *, size_t *rules, size_t *routes, char err[FRONT_ERRLEN]);
+int front_count(struct nl *, size_t *rules, size_t *routes, char err[ERRLEN]);
 /* The rules and routes run would install, printed; nothing installed. */
-int front_show(const struct conf *, FILE *, char err[FRONT_ERRLEN]);
+int front_show(const struct conf *, FILE *, char err[ERRLEN]);
 
 #endif

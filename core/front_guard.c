@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/err.h"
 #include "core/front.h"
 #include "core/front_guard.h"
 #include "core/front_rules.h"
@@ -171,12 +172,12 @@ front_guard_if(struct front *f, const char *ifname, char *err)
 	struct nl_link l;
 	struct nl_rule t;
 	size_t n = 0, i;
-	char e[NL_ERRLEN];
+	char e[ERRLEN];
 	int rc = 0;
 
 	if (nl_link_get(&f->nl, ifname, 0, &l, e) == -1 ||
-	    nl_addr_list(&f->nl, l.ifindex, 0, &a, &n, e) == -1) {
-		snprintf(err, FRONT_ERRLEN, "addresses of %s: %s", ifname, e);
+	    nl_addr_list(&f->nl, l.ifindex, 0, &a, &n, err) == -1) {
+		err_prefix(err, "addresses of %s", ifname);
 		return -1;
 	}
 	for (i = 0; i < n && rc == 0; i++) {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/err.h"
 #include "core/front.h"
 #include "core/front_host.h"
 #include "core/log.h"
@@ -37,20 +38,17 @@ front_host_links(struct front *f, const struct conf_front *cf, char *err)
 {
 	struct front_host *h = &f->host;
 	struct nl_link l;
-	char e[NL_ERRLEN];
 
-	if (nl_link_get(&f->nl, cf->public_interface, 0, &l, e) == -1) {
-		snprintf(err, FRONT_ERRLEN, "public_interface %s: %s",
-		    cf->public_interface, e);
+	if (nl_link_get(&f->nl, cf->public_interface, 0, &l, err) == -1) {
+		err_prefix(err, "public_interface %s", cf->public_interface);
 		return -1;
 	}
 	h->pub_ifindex = l.ifindex;
 	h->pub_mtu = l.mtu;
 	if (cf->tunnel_interface == NULL)
 		return 0;
-	if (nl_link_get(&f->nl, cf->tunnel_interface, 0, &l, e) == -1) {
-		snprintf(err, FRONT_ERRLEN, "tunnel_interface %s: %s",
-		    cf->tunnel_interface, e);
+	if (nl_link_get(&f->nl, cf->tunnel_interface, 0, &l, err) == -1) {
+		err_prefix(err, "tunnel_interface %s", cf->tunnel_interface);
 		return -1;
 	}
 	h->tun_ifindex = l.ifindex;
@@ -65,12 +63,11 @@ front_host_addrs(struct front *f, char *err)
 	struct front_host *h = &f->host;
 	struct nl_ifaddr *a = NULL;
 	size_t n = 0, i;
-	char e[NL_ERRLEN];
 	int fi;
 
-	if (nl_addr_list(&f->nl, h->pub_ifindex, 0, &a, &n, e) == -1) {
-		snprintf(err, FRONT_ERRLEN, "addresses of %s: %s",
-		    f->conf.front.public_interface, e);
+	if (nl_addr_list(&f->nl, h->pub_ifindex, 0, &a, &n, err) == -1) {
+		err_prefix(err, "addresses of %s",
+		    f->conf.front.public_interface);
 		return -1;
 	}
 	for (i = 0; i < n && h->npub_all < 16; i++) {
@@ -88,7 +85,7 @@ front_host_addrs(struct front *f, char *err)
 	}
 	free(a);
 	if (h->npub_all == 0) {
-		snprintf(err, FRONT_ERRLEN, "public_interface %s has no global "
+		snprintf(err, ERRLEN, "public_interface %s has no global "
 		    "address", f->conf.front.public_interface);
 		return -1;
 	}
@@ -99,7 +96,7 @@ front_host_addrs(struct front *f, char *err)
 int
 front_host(struct front *f, char *err)
 {
-	char e[SYSCTL_ERRLEN];
+	char e[ERRLEN];
 
 	memset(&f->host, 0, sizeof(f->host));
 	if (front_host_links(f, &f->conf.front, err) == -1 ||
@@ -119,14 +116,14 @@ front_egress(struct front *f, uint8_t family, const struct nat_addr *to,
     struct nl_route *rt, char *err)
 {
 	struct nl_route_query q;
-	char e[NL_ERRLEN], a[64];
+	char a[64];
 
 	memset(&q, 0, sizeof(q));
 	q.family = conf_af(family);
 	memcpy(q.dst, to->b, 16);
-	if (nl_route_get(&f->nl, &q, rt, e) == -1) {
-		snprintf(err, FRONT_ERRLEN, "no route to %s: %s",
-		    conf_ntop(family, to, a, sizeof(a)), e);
+	if (nl_route_get(&f->nl, &q, rt, err) == -1) {
+		err_prefix(err, "no route to %s",
+		    conf_ntop(family, to, a, sizeof(a)));
 		return -1;
 	}
 	return 0;
@@ -139,7 +136,7 @@ front_if_addr(struct front *f, int ifindex, uint8_t family,
 {
 	struct nl_ifaddr *a = NULL;
 	size_t n = 0, i;
-	char e[NL_ERRLEN];
+	char e[ERRLEN];
 	int rc = -1;
 
 	if (nl_addr_list(&f->nl, ifindex, conf_af(family), &a, &n, e) == -1)
@@ -200,7 +197,7 @@ front_relay_src(struct front *f, struct nat_rule *r, char *err)
 	}
 	if (front_if_addr(f, rt.oif, r->family, &r->relay_src) == 0)
 		return 0;
-	snprintf(err, FRONT_ERRLEN, "no address to use as the source towards "
+	snprintf(err, ERRLEN, "no address to use as the source towards "
 	    "%s", conf_ntop(r->family, &r->to, a, sizeof(a)));
 	return -1;
 }
@@ -217,7 +214,7 @@ front_rule_mtu(struct front *f, struct nat_rule *r,
 	struct nl_route rt;
 	struct nl_link l;
 	struct nat_rule v;
-	char err[FRONT_ERRLEN], e[NL_ERRLEN];
+	char err[ERRLEN], e[ERRLEN];
 	uint32_t j;
 
 	r->mtu = 0;
@@ -265,13 +262,12 @@ static int
 front_hairpin_src(struct front *f, struct nat_settings *s, char *err)
 {
 	struct nl_link l;
-	char e[NL_ERRLEN];
 	size_t i;
 
 	for (i = 0; i < f->conf.front.nhairpin; i++) {
-		if (nl_link_get(&f->nl, f->conf.front.hairpin[i], 0, &l, e) == -1) {
-			snprintf(err, FRONT_ERRLEN, "[hairpin] interfaces %s: %s",
-			    f->conf.front.hairpin[i], e);
+		if (nl_link_get(&f->nl, f->conf.front.hairpin[i], 0, &l, err) == -1) {
+			err_prefix(err, "[hairpin] interfaces %s",
+			    f->conf.front.hairpin[i]);
 			return -1;
 		}
 		if (!s->hairpin4 &&
@@ -282,7 +278,7 @@ front_hairpin_src(struct front *f, struct nat_settings *s, char *err)
 			s->hairpin6 = true;
 	}
 	if (f->conf.front.nhairpin && !s->hairpin4 && !s->hairpin6) {
-		snprintf(err, FRONT_ERRLEN, "[hairpin] interfaces have no "
+		snprintf(err, ERRLEN, "[hairpin] interfaces have no "
 		    "address to hairpin from");
 		return -1;
 	}
@@ -370,22 +366,19 @@ front_settings(struct front *f, struct nat_settings *s, struct nat_rule **rp,
 	size_t cap = n + FRONT_HOST_RULES, nb = conf_nat_nbackends(&f->conf);
 	struct nat_backend *bk;
 	struct nat_rule *r;
-	char e[NAT_ERRLEN];
 
 	if ((r = calloc(1, cap * sizeof(*r) + nb * sizeof(*bk))) == NULL) {
-		snprintf(err, FRONT_ERRLEN, "no memory for %zu rules", n);
+		snprintf(err, ERRLEN, "no memory for %zu rules", n);
 		return -1;
 	}
-	if (conf_nat_settings(&f->conf, s, r, &n, e) == -1) {
-		snprintf(err, FRONT_ERRLEN, "%s", e);
+	if (conf_nat_settings(&f->conf, s, r, &n, err) == -1) {
 		goto fail;
 	}
 	front_host_rules(f, r, &n);
 	s->nrules = n;
 	/* both are 4-byte aligned structs: the backends may follow the rules */
 	bk = (struct nat_backend *)(void *)(r + cap);
-	if (conf_nat_backends(&f->conf, s, r, bk, &nb, e) == -1) {
-		snprintf(err, FRONT_ERRLEN, "%s", e);
+	if (conf_nat_backends(&f->conf, s, r, bk, &nb, err) == -1) {
 		goto fail;
 	}
 	for (i = 0; i < n; i++) {
@@ -413,7 +406,7 @@ front_settings(struct front *f, struct nat_settings *s, struct nat_rule **rp,
 	    (ssize_t)sizeof(s->hash_key) ||
 	    getrandom(&s->port_seed, sizeof(s->port_seed), 0) !=
 	    (ssize_t)sizeof(s->port_seed)) {
-		snprintf(err, FRONT_ERRLEN, "getrandom: %s", strerror(errno));
+		snprintf(err, ERRLEN, "getrandom: %s", strerror(errno));
 		goto fail;
 	}
 	s->ttl_mode = NAT_TTL_RESTORE;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/err.h"
 #include "core/front.h"
 #include "core/front_host.h"
 #include "core/front_kernel.h"
@@ -84,18 +85,18 @@ front_spec(struct front_side *sd, enum nat_side side, int ifindex)
 static int
 front_rp_filter_all(char *err)
 {
-	char se[SYSCTL_ERRLEN];
+	char se[ERRLEN];
 	struct if_nameindex *ifs, *i;
 	int all, v, old;
 
-	if (sysctl_rp_filter_get("all", &all, se) == -1) {
-		snprintf(err, FRONT_ERRLEN, "rp_filter: %s", se);
+	if (sysctl_rp_filter_get("all", &all, err) == -1) {
+		err_prefix(err, "rp_filter");
 		return -1;
 	}
 	if (all == 0)
 		return 0;
 	if ((ifs = if_nameindex()) == NULL) {
-		snprintf(err, FRONT_ERRLEN, "if_nameindex: %s", strerror(errno));
+		snprintf(err, ERRLEN, "if_nameindex: %s", strerror(errno));
 		return -1;
 	}
 	for (i = ifs; i->if_index != 0; i++) {
@@ -109,8 +110,8 @@ front_rp_filter_all(char *err)
 	/* interfaces made later (container veths) start from "default" */
 	if (sysctl_rp_filter_get("default", &v, se) == 0 && v < all)
 		sysctl_rp_filter("default", all, &old, se);
-	if (sysctl_rp_filter("all", 0, &old, se) == -1) {
-		snprintf(err, FRONT_ERRLEN, "rp_filter: %s", se);
+	if (sysctl_rp_filter("all", 0, &old, err) == -1) {
+		err_prefix(err, "rp_filter");
 		return -1;
 	}
 	log_info("net.ipv4.conf.all.rp_filter was %d: set it on each interface "
@@ -127,7 +128,7 @@ static int
 front_inherit_dev(struct front_side *sd, const struct tundev_opts *o)
 {
 	int fds[TUNDEV_MAXQUEUES];
-	char e[TUNDEV_ERRLEN];
+	char e[ERRLEN];
 	unsigned int n;
 
 	n = reexec_take_tun(o->name, fds, TUNDEV_MAXQUEUES);
@@ -149,7 +150,7 @@ front_open_dev(struct front *f, enum nat_side side, bool wait, char *err)
 {
 	struct front_side *sd = &f->side[side];
 	struct tundev_opts o;
-	char e[TUNDEV_ERRLEN], se[SYSCTL_ERRLEN], off[64];
+	char se[ERRLEN], off[64];
 	int old, tries;
 
 	memset(&o, 0, sizeof(o));
@@ -162,9 +163,9 @@ front_open_dev(struct front *f, enum nat_side side, bool wait, char *err)
 		goto opened;
 	/* a killed instance's device goes away asynchronously: at start, wait
 	 * for it (never in a reload, the packet loop would stall) */
-	for (tries = 0; tundev_open(&sd->dev, &o, e) == -1; tries++) {
+	for (tries = 0; tundev_open(&sd->dev, &o, err) == -1; tries++) {
 		if (!wait || tries == 20) {
-			snprintf(err, FRONT_ERRLEN, "TUN device %s: %s", o.name, e);
+			err_prefix(err, "TUN device %s", o.name);
 			return -1;
 		}
 		usleep(100 * 1000);
@@ -181,8 +182,8 @@ opened:
 		return -1;
 	}
 	if (sysctl_rp_filter(sd->dev.name, 0, &old, se) == -1 ||
-	    sysctl_accept_local(sd->dev.name, 1, &old, se) == -1) {
-		snprintf(err, FRONT_ERRLEN, "%s: %s", sd->dev.name, se);
+	    sysctl_accept_local(sd->dev.name, 1, &old, err) == -1) {
+		err_prefix(err, "%s", sd->dev.name);
 		tundev_close(&sd->dev);
 		return -1;
 	}
@@ -196,7 +197,6 @@ opened:
 int
 front_forwarding(const struct front *f, char *err)
 {
-	char se[SYSCTL_ERRLEN];
 	bool fam[2] = { false, false };
 	size_t i;
 	int old, fi;
@@ -206,8 +206,8 @@ front_forwarding(const struct front *f, char *err)
 	for (fi = 0; fi < 2; fi++) {
 		if (!fam[fi])
 			continue;
-		if (sysctl_forwarding(fi ? AF_INET6 : AF_INET, 1, &old, se) == -1) {
-			snprintf(err, FRONT_ERRLEN, "forwarding: %s", se);
+		if (sysctl_forwarding(fi ? AF_INET6 : AF_INET, 1, &old, err) == -1) {
+			err_prefix(err, "forwarding");
 			return -1;
 		}
 		if (old != 1)
@@ -225,7 +225,7 @@ front_forwarding(const struct front *f, char *err)
 void
 front_ndp_on(struct front *f)
 {
-	char se[SYSCTL_ERRLEN];
+	char se[ERRLEN];
 	size_t i;
 	int old;
 
@@ -285,23 +285,22 @@ front_apply(struct front *f, char *err)
 {
 	struct nl_proxy px[NAT_SIDE_MAX * FRONT_MAX_RULES];
 	struct route_result res;
-	char e[ROUTE_ERRLEN];
+	char e[ERRLEN];
 	size_t npx;
 	int i;
 
 	npx = front_proxies(f, px, sizeof(px) / sizeof(px[0]));
 	if (ndp_sync(&f->nl, px, npx, false, front_log_route_change, NULL,
-	    e) == -1) {
-		snprintf(err, FRONT_ERRLEN, "proxy neighbour entries: %s", e);
+	    err) == -1) {
+		err_prefix(err, "proxy neighbour entries");
 		return -1;
 	}
 	for (i = 0; i < NAT_SIDE_MAX; i++) {
 		front_spec(&f->side[i], (enum nat_side)i, f->side[i].dev.ifindex);
 		if (!f->side[i].used)
 			continue;
-		if (route_apply(&f->nl, &f->side[i].spec, &res, e) == -1) {
-			snprintf(err, FRONT_ERRLEN, "routing for %s: %s",
-			    front_devname[i], e);
+		if (route_apply(&f->nl, &f->side[i].spec, &res, err) == -1) {
+			err_prefix(err, "routing for %s", front_devname[i]);
 			return -1;
 		}
 	}
@@ -317,21 +316,19 @@ front_unroute(struct nl *nl, char *err)
 {
 	struct front_side sd;
 	struct route_result res;
-	char e[ROUTE_ERRLEN];
 	int i, rc = 0;
 
 	for (i = NAT_SIDE_MAX - 1; i >= 0; i--) {
 		memset(&sd, 0, sizeof(sd));
 		front_spec(&sd, (enum nat_side)i, 0);
 		sd.spec.local_prio = FRONT_PRIO_LOCAL;
-		if (route_remove(nl, &sd.spec, &res, e) == -1) {
-			snprintf(err, FRONT_ERRLEN, "%s", e);
+		if (route_remove(nl, &sd.spec, &res, err) == -1) {
 			rc = -1;
 		}
 	}
 	/* after the rules: no capture rule is left without its entry */
-	if (ndp_remove(nl, front_log_route_change, NULL, e) == -1) {
-		snprintf(err, FRONT_ERRLEN, "proxy neighbour entries: %s", e);
+	if (ndp_remove(nl, front_log_route_change, NULL, err) == -1) {
+		err_prefix(err, "proxy neighbour entries");
 		rc = -1;
 	}
 	return rc;
@@ -349,7 +346,7 @@ front_unroute_unused(struct front *f)
 {
 	struct front_side sd;
 	struct route_result res;
-	char e[ROUTE_ERRLEN];
+	char e[ERRLEN];
 	int i;
 
 	for (i = NAT_SIDE_MAX - 1; i >= 0; i--) {

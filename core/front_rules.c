@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/err.h"
 #include "core/front.h"
 #include "core/front_guard.h"
 #include "core/front_host.h"
@@ -41,7 +42,7 @@
 int
 front_rules_overflow(char *err)
 {
-	snprintf(err, FRONT_ERRLEN, "more than %d routing rules needed on one "
+	snprintf(err, ERRLEN, "more than %d routing rules needed on one "
 	    "side", FRONT_MAX_RULES);
 	return -1;
 }
@@ -335,12 +336,11 @@ front_target_side(struct front *f, const struct nat_rule *r, char *ifname,
 {
 	struct nl_route rt;
 	struct nl_link l;
-	char e[NL_ERRLEN];
 
 	if (front_egress(f, r->family, &r->to, &rt, err) == -1)
 		return -1;
-	if (nl_link_get(&f->nl, NULL, rt.oif, &l, e) == -1) {
-		snprintf(err, FRONT_ERRLEN, "egress interface %d: %s", rt.oif, e);
+	if (nl_link_get(&f->nl, NULL, rt.oif, &l, err) == -1) {
+		err_prefix(err, "egress interface %d", rt.oif);
 		return -1;
 	}
 	snprintf(ifname, IFNAMSIZ, "%s", l.name);

@@ -172,7 +172,7 @@ loop_prom_rules(struct evbuffer *out, void *arg)
 static int
 loop_metrics(struct loop *l)
 {
-	char err[METRICS_ERRLEN];
+	char err[ERRLEN];
 
 	l->ctl.fill = loop_fill;
 	l->ctl.fill_arg = l;
@@ -257,7 +257,7 @@ loop_reload(struct loop *l)
 {
 	struct conf_errors errs;
 	struct conf c;
-	char err[FRONT_ERRLEN];
+	char err[ERRLEN];
 	size_t i;
 
 	log_info("reloading %s", l->path);
@@ -352,7 +352,7 @@ static void
 loop_io_mode(struct loop *l)
 {
 	const struct conf_front *cf = &l->front.conf.front;
-	char why[TUNIO_ERRLEN];
+	char why[ERRLEN];
 
 	l->busy_poll = cf->busy_poll;
 	if (cf->tun_io_rw)
@@ -374,7 +374,7 @@ loop_io_mode(struct loop *l)
 static int
 loop_ring_new(struct loop_q *q)
 {
-	char err[TUNIO_ERRLEN];
+	char err[ERRLEN];
 
 	/* the probe's small ring worked; a later one can still fail (the
 	 * locked-memory limit of older kernels): that queue reads and writes */
@@ -518,7 +518,7 @@ int
 loop_run(const char *path, struct conf *c)
 {
 	struct loop *l;
-	char err[FRONT_ERRLEN > REEXEC_ERRLEN ? FRONT_ERRLEN : REEXEC_ERRLEN];
+	char err[ERRLEN > ERRLEN ? ERRLEN : ERRLEN];
 	bool restart = false;
 	int rc = 1;
 

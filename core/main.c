@@ -141,7 +141,7 @@ main_ask(const char *path, const char *cmd, bool json,
     const struct filter *flt)
 {
 	struct conf c;
-	char err[CTL_ERRLEN], line[CTL_LINE_MAX], fs[CTL_LINE_MAX];
+	char err[ERRLEN], line[CTL_LINE_MAX], fs[CTL_LINE_MAX];
 	const char *word = strcmp(cmd, "delete") == 0 ? "flows --delete" : cmd;
 	int rc;
 
@@ -169,7 +169,7 @@ main_ask(const char *path, const char *cmd, bool json,
 static long long
 main_value(const char *sock, const char *cmd, const char *name)
 {
-	char err[CTL_ERRLEN], *buf = NULL, *p;
+	char err[ERRLEN], *buf = NULL, *p;
 	size_t len = 0, n = strlen(name);
 	long long v = -1;
 	FILE *mem;
@@ -201,7 +201,7 @@ static int
 main_reload(const char *path)
 {
 	struct conf c;
-	char err[CTL_ERRLEN];
+	char err[ERRLEN];
 	long long ok0, bad0, ok, bad;
 	pid_t pid;
 	int i, rc = 1;
@@ -256,7 +256,7 @@ static int
 main_restart(const char *path)
 {
 	struct conf c;
-	char err[CTL_ERRLEN];
+	char err[ERRLEN];
 	long long s0, s;
 	pid_t pid;
 	int i, rc = 1;
@@ -300,7 +300,7 @@ static int
 main_show_rules(const char *path)
 {
 	struct conf c;
-	char err[FRONT_ERRLEN];
+	char err[ERRLEN];
 	int rc;
 
 	main_load(path, &c, false);
@@ -325,7 +325,7 @@ main_show_rules(const char *path)
 static int
 main_cleanup_role(const char *role, const struct conf *c)
 {
-	char err[FRONT_ERRLEN > BACK_ERRLEN ? FRONT_ERRLEN : BACK_ERRLEN];
+	char err[ERRLEN > ERRLEN ? ERRLEN : ERRLEN];
 	int lock, rc;
 
 	if ((lock = main_lock(role)) == -1) {
@@ -384,7 +384,7 @@ int
 main(int argc, char *argv[])
 {
 	struct cli cl;
-	char err[CLI_ERRLEN];
+	char err[ERRLEN];
 	const char *confdir = getenv("TUNRELAY_CONFDIR");
 
 	if (confdir == NULL || *confdir == '\0')

@@ -93,7 +93,7 @@ metrics_tcp(struct metrics *m, const struct conf_metrics *cm, char *err)
 	    0);
 	if (m->fd == -1 || setsockopt(m->fd, SOL_SOCKET, SO_REUSEADDR, &one,
 	    sizeof(one)) == -1 || bind(m->fd, (struct sockaddr *)&ss, len) == -1) {
-		snprintf(err, METRICS_ERRLEN, "metrics %s: %s", m->where,
+		snprintf(err, ERRLEN, "metrics %s: %s", m->where,
 		    strerror(errno));
 		return -1;
 	}
@@ -110,7 +110,7 @@ metrics_stale(const struct sockaddr_un *sun, char *err)
 	if (lstat(sun->sun_path, &st) == -1)
 		return 0;
 	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, METRICS_ERRLEN, "metrics %s exists and is not a "
+		snprintf(err, ERRLEN, "metrics %s exists and is not a "
 		    "socket; remove it or choose another path", sun->sun_path);
 		return -1;
 	}
@@ -119,7 +119,7 @@ metrics_stale(const struct sockaddr_un *sun, char *err)
 	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
 	close(fd);
 	if (rc == 0) {
-		snprintf(err, METRICS_ERRLEN, "metrics %s: another process "
+		snprintf(err, ERRLEN, "metrics %s: another process "
 		    "listens on it", sun->sun_path);
 		return -1;
 	}
@@ -134,13 +134,13 @@ metrics_perms(const char *path, const char *group, char *err)
 	struct group *gr = NULL;
 
 	if (group != NULL && (gr = getgrnam(group)) == NULL) {
-		snprintf(err, METRICS_ERRLEN, "control_group \"%s\": no such "
+		snprintf(err, ERRLEN, "control_group \"%s\": no such "
 		    "group", group);
 		return -1;
 	}
 	if ((gr != NULL && chown(path, (uid_t)-1, gr->gr_gid) == -1) ||
 	    chmod(path, gr != NULL ? 0660 : 0600) == -1) {
-		snprintf(err, METRICS_ERRLEN, "metrics %s: %s", path,
+		snprintf(err, ERRLEN, "metrics %s: %s", path,
 		    strerror(errno));
 		return -1;
 	}
@@ -156,7 +156,7 @@ metrics_unix(struct metrics *m, const char *path, const char *group, char *err)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, METRICS_ERRLEN, "metrics %s: path too long", path);
+		snprintf(err, ERRLEN, "metrics %s: path too long", path);
 		return -1;
 	}
 	memcpy(sun.sun_path, path, strlen(path));
@@ -166,7 +166,7 @@ metrics_unix(struct metrics *m, const char *path, const char *group, char *err)
 	m->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (m->fd == -1 || bind(m->fd, (struct sockaddr *)&sun,
 	    sizeof(sun)) == -1) {
-		snprintf(err, METRICS_ERRLEN, "metrics %s: %s", path,
+		snprintf(err, ERRLEN, "metrics %s: %s", path,
 		    strerror(errno));
 		return -1;
 	}
@@ -178,7 +178,7 @@ metrics_unix(struct metrics *m, const char *path, const char *group, char *err)
 int
 metrics_listen(struct metrics *m, struct event_base *base,
     const struct conf_metrics *cm, const char *group, metrics_fill_fn *fill,
-    void *arg, char err[METRICS_ERRLEN])
+    void *arg, char err[ERRLEN])
 {
 	memset(m, 0, sizeof(*m));
 	err[0] = '\0';
@@ -190,13 +190,13 @@ metrics_listen(struct metrics *m, struct event_base *base,
 	if ((cm->path != NULL ? metrics_unix(m, cm->path, group, err) :
 	    metrics_tcp(m, cm, err)) == -1 || listen(m->fd, 16) == -1) {
 		if (m->fd != -1 && err[0] == '\0')
-			snprintf(err, METRICS_ERRLEN, "metrics %s: listen: %s",
+			snprintf(err, ERRLEN, "metrics %s: listen: %s",
 			    m->where, strerror(errno));
 		metrics_close(m);
 		return -1;
 	}
 	if ((m->http = evhttp_new(base)) == NULL) {
-		snprintf(err, METRICS_ERRLEN, "metrics: evhttp_new failed");
+		snprintf(err, ERRLEN, "metrics: evhttp_new failed");
 		metrics_close(m);
 		return -1;
 	}
@@ -206,7 +206,7 @@ metrics_listen(struct metrics *m, struct event_base *base,
 	evhttp_set_max_body_size(m->http, 1024);
 	evhttp_set_gencb(m->http, metrics_request, m);
 	if (evhttp_accept_socket_with_handle(m->http, m->fd) == NULL) {
-		snprintf(err, METRICS_ERRLEN, "metrics %s: cannot accept",
+		snprintf(err, ERRLEN, "metrics %s: cannot accept",
 		    m->where);
 		metrics_close(m);
 		return -1;

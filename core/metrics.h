@@ -10,11 +10,11 @@
 #include <event2/http.h>
 
 #include "conf/conf.h"
+#include "nat/errlen.h"
 
 struct evbuffer;
 struct stats_snap;
 
-#define METRICS_ERRLEN 512
 #define METRICS_TIMEOUT 10	/* seconds for a client to ask and read */
 
 /* Fills a snapshot for one scrape. */
@@ -37,7 +37,7 @@ struct metrics {
  */
 int metrics_listen(struct metrics *, struct event_base *,
     const struct conf_metrics *, const char *group, metrics_fill_fn *,
-    void *, char err[METRICS_ERRLEN]);
+    void *, char err[ERRLEN]);
 /* Stop listening; remove the Unix socket. */
 void metrics_close(struct metrics *);
 

@@ -115,18 +115,18 @@ reexec_init(const char *config, bool verbose)
 
 /* Hand the sysctl undo log to the next image through the environment. */
 static int
-reexec_env(char err[REEXEC_ERRLEN])
+reexec_env(char err[ERRLEN])
 {
 	char buf[8192];
 
 	if (sysctl_undo_export(buf, sizeof(buf)) == -1) {
-		snprintf(err, REEXEC_ERRLEN, "too many sysctl changes to hand "
+		snprintf(err, ERRLEN, "too many sysctl changes to hand "
 		    "over");
 		return -1;
 	}
 	if (setenv(SYSCTL_UNDO_ENV, buf, 1) == -1 || (reexec.hand[0] != '\0' &&
 	    setenv(REEXEC_TUN_ENV, reexec.hand, 1) == -1)) {
-		snprintf(err, REEXEC_ERRLEN, "setenv: %s", strerror(errno));
+		snprintf(err, ERRLEN, "setenv: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -203,14 +203,14 @@ reexec_close_untaken(void)
 
 /* Whether the binary can be executed again; err says why not. */
 int
-reexec_ready(char err[REEXEC_ERRLEN])
+reexec_ready(char err[ERRLEN])
 {
 	if (reexec.exe[0] != '/') {
-		snprintf(err, REEXEC_ERRLEN, "the binary's path is not known");
+		snprintf(err, ERRLEN, "the binary's path is not known");
 		return -1;
 	}
 	if (access(reexec.exe, X_OK) == -1) {
-		snprintf(err, REEXEC_ERRLEN, "%.180s: %.60s", reexec.exe,
+		snprintf(err, ERRLEN, "%.180s: %.60s", reexec.exe,
 		    strerror(errno));
 		return -1;
 	}
@@ -219,7 +219,7 @@ reexec_ready(char err[REEXEC_ERRLEN])
 
 /* Execute the binary again as `tunrelay run -c CONFIG [-v]`. */
 int
-reexec_exec(char err[REEXEC_ERRLEN])
+reexec_exec(char err[ERRLEN])
 {
 	char *argv[6];
 	int i = 0;
@@ -236,7 +236,7 @@ reexec_exec(char err[REEXEC_ERRLEN])
 	log_info("restarting: executing %s run -c %s", reexec.exe,
 	    reexec.config);
 	execv(reexec.exe, argv);
-	snprintf(err, REEXEC_ERRLEN, "execv %.180s: %.60s", reexec.exe,
+	snprintf(err, ERRLEN, "execv %.180s: %.60s", reexec.exe,
 	    strerror(errno));
 	unsetenv(SYSCTL_UNDO_ENV);
 	unsetenv(REEXEC_TUN_ENV);

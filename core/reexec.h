@@ -9,18 +9,19 @@
 
 #include <stdbool.h>
 
+#include "nat/errlen.h"
+
 struct tundev;
 
-#define REEXEC_ERRLEN 256
 /* The TUN queues handed to the next image: "NAME=FD,FD;NAME=FD". */
 #define REEXEC_TUN_ENV "TUNRELAY_TUN_FDS"
 
 /* Remember how this instance was started (before any chdir or fork). */
 void reexec_init(const char *config, bool verbose);
 /* Whether the binary can be executed again; err says why not. */
-int reexec_ready(char err[REEXEC_ERRLEN]);
+int reexec_ready(char err[ERRLEN]);
 /* Execute the binary again; returns only on failure, err filled. */
-int reexec_exec(char err[REEXEC_ERRLEN]);
+int reexec_exec(char err[ERRLEN]);
 /*
  * Keep a TUN device's queues open for the next image (the stopping side of
  * a restart, instead of tundev_close): packets wait in the device's queues

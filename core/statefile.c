@@ -118,7 +118,7 @@ statefile_mkdir(const char *path)
 static int
 statefile_create(struct statefile *sf, struct nat *nat, uint32_t max_flows)
 {
-	char np[PATH_MAX], err[NAT_ERRLEN];
+	char np[PATH_MAX], err[ERRLEN];
 	size_t len = STATEFILE_OFF + nat_state_size(max_flows);
 	struct statefile_hdr h;
 	void *map;
@@ -187,7 +187,7 @@ static void
 statefile_adopt(const char *path, struct nat *nat, uint64_t now)
 {
 	struct nat_state_report rep;
-	char err[NAT_ERRLEN];
+	char err[ERRLEN];
 	const char *why;
 	struct stat st;
 	void *old;
@@ -271,7 +271,7 @@ statefile_open(struct statefile *sf, const char *path, struct nat *nat,
 void
 statefile_refresh(struct statefile *sf, struct nat *nat)
 {
-	char err[NAT_ERRLEN];
+	char err[ERRLEN];
 
 	if (sf->map != NULL && nat_state_attach(nat,
 	    (uint8_t *)sf->map + STATEFILE_OFF, sf->len - STATEFILE_OFF,

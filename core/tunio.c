@@ -44,7 +44,7 @@ struct tunio {
 
 /* Why io_uring_queue_init failed, in words an operator can act on. */
 static void
-tunio_init_why(int e, char why[TUNIO_ERRLEN])
+tunio_init_why(int e, char why[ERRLEN])
 {
 	FILE *f;
 	int dis = -1;
@@ -55,19 +55,19 @@ tunio_init_why(int e, char why[TUNIO_ERRLEN])
 		fclose(f);
 	}
 	if (dis > 0)
-		snprintf(why, TUNIO_ERRLEN, "io_uring is disabled "
+		snprintf(why, ERRLEN, "io_uring is disabled "
 		    "(kernel.io_uring_disabled = %d): %s", dis, strerror(e));
 	else if (e == ENOSYS || e == EPERM)
-		snprintf(why, TUNIO_ERRLEN, "io_uring_setup: %s (a seccomp "
+		snprintf(why, ERRLEN, "io_uring_setup: %s (a seccomp "
 		    "filter of the sandbox or container, or a kernel without "
 		    "io_uring)", strerror(e));
 	else
-		snprintf(why, TUNIO_ERRLEN, "io_uring_setup: %s", strerror(e));
+		snprintf(why, ERRLEN, "io_uring_setup: %s", strerror(e));
 }
 
 /* Whether a ring runs a no-op end to end and knows read and write. */
 static int
-tunio_probe_ring(struct io_uring *r, char why[TUNIO_ERRLEN])
+tunio_probe_ring(struct io_uring *r, char why[ERRLEN])
 {
 	struct io_uring_probe *p;
 	struct io_uring_sqe *sqe;
@@ -75,14 +75,14 @@ tunio_probe_ring(struct io_uring *r, char why[TUNIO_ERRLEN])
 	int ok, e;
 
 	if ((p = io_uring_get_probe_ring(r)) == NULL) {
-		snprintf(why, TUNIO_ERRLEN, "io_uring: cannot probe operations");
+		snprintf(why, ERRLEN, "io_uring: cannot probe operations");
 		return -1;
 	}
 	ok = io_uring_opcode_supported(p, IORING_OP_READ) &&
 	    io_uring_opcode_supported(p, IORING_OP_WRITE);
 	io_uring_free_probe(p);
 	if (!ok) {
-		snprintf(why, TUNIO_ERRLEN, "io_uring: this kernel has no "
+		snprintf(why, ERRLEN, "io_uring: this kernel has no "
 		    "IORING_OP_READ/WRITE (Linux 5.6 or later needed)");
 		return -1;
 	}
@@ -91,7 +91,7 @@ tunio_probe_ring(struct io_uring *r, char why[TUNIO_ERRLEN])
 	io_uring_prep_nop(sqe);
 	if ((e = io_uring_submit_and_wait(r, 1)) < 0 ||
 	    (e = io_uring_peek_cqe(r, &cqe)) < 0) {
-		snprintf(why, TUNIO_ERRLEN, "io_uring_enter: %s", strerror(-e));
+		snprintf(why, ERRLEN, "io_uring_enter: %s", strerror(-e));
 		return -1;
 	}
 	io_uring_cqe_seen(r, cqe);
@@ -100,7 +100,7 @@ tunio_probe_ring(struct io_uring *r, char why[TUNIO_ERRLEN])
 
 /* Whether io_uring can run TUN I/O here. */
 int
-tunio_probe(char why[TUNIO_ERRLEN])
+tunio_probe(char why[ERRLEN])
 {
 	struct io_uring r;
 	int e;
@@ -117,7 +117,7 @@ tunio_probe(char why[TUNIO_ERRLEN])
 
 /* A ring with nslots buffers of bufsize bytes. */
 struct tunio *
-tunio_new(unsigned int nslots, size_t bufsize, char err[TUNIO_ERRLEN])
+tunio_new(unsigned int nslots, size_t bufsize, char err[ERRLEN])
 {
 	struct tunio *t;
 	unsigned int i;
@@ -127,7 +127,7 @@ tunio_new(unsigned int nslots, size_t bufsize, char err[TUNIO_ERRLEN])
 	    (t->slot = calloc(nslots, sizeof(*t->slot))) == NULL ||
 	    (t->free = calloc(nslots, sizeof(*t->free))) == NULL ||
 	    (t->mem = malloc((size_t)nslots * bufsize)) == NULL) {
-		snprintf(err, TUNIO_ERRLEN, "tunio: %s", strerror(errno));
+		snprintf(err, ERRLEN, "tunio: %s", strerror(errno));
 		goto fail;
 	}
 	t->nslots = nslots;
@@ -282,20 +282,20 @@ tunio_wait(struct tunio *t)
 
 /* Built without liburing: io_uring is never used. */
 int
-tunio_probe(char why[TUNIO_ERRLEN])
+tunio_probe(char why[ERRLEN])
 {
-	snprintf(why, TUNIO_ERRLEN, "built without liburing (install "
+	snprintf(why, ERRLEN, "built without liburing (install "
 	    "liburing-dev and configure again)");
 	return -1;
 }
 
 /* Never called without liburing (tunio_probe fails). */
 struct tunio *
-tunio_new(unsigned int nslots, size_t bufsize, char err[TUNIO_ERRLEN])
+tunio_new(unsigned int nslots, size_t bufsize, char err[ERRLEN])
 {
 	(void)nslots;
 	(void)bufsize;
-	snprintf(err, TUNIO_ERRLEN, "built without liburing");
+	snprintf(err, ERRLEN, "built without liburing");
 	return NULL;
 }
 

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TUNIO_ERRLEN 256
+#include "nat/errlen.h"
 
 struct tunio;
 
@@ -38,10 +38,10 @@ struct tunio_done {
  * disabled by kernel.io_uring_disabled, refused by a seccomp filter, or
  * missing read/write operations), with the reason in why.
  */
-int tunio_probe(char why[TUNIO_ERRLEN]);
+int tunio_probe(char why[ERRLEN]);
 /* A ring with nslots buffers of bufsize bytes. */
 struct tunio *tunio_new(unsigned int nslots, size_t bufsize,
-    char err[TUNIO_ERRLEN]);
+    char err[ERRLEN]);
 /* Free the ring (operations in flight are cancelled) and its buffers. */
 void tunio_free(struct tunio *);
 /* Queue a non-blocking read of fd into a free slot; 0, or -1 when none is free. */

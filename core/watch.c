@@ -23,7 +23,7 @@ watch_addrs_changed(struct front *f, int ifindex)
 	struct front_host *h = &f->host;
 	struct nl_ifaddr *a = NULL;
 	size_t n = 0, i, j, global = 0;
-	char e[NL_ERRLEN];
+	char e[ERRLEN];
 	bool changed = false;
 
 	if (nl_addr_list(&f->nl, ifindex, 0, &a, &n, e) == -1)
@@ -49,7 +49,7 @@ watch_tunnel(struct watch *w)
 	struct front *f = w->front;
 	const char *name = f->conf.front.tunnel_interface;
 	struct nl_link l;
-	char e[NL_ERRLEN];
+	char e[ERRLEN];
 
 	if (name == NULL)
 		return false;
@@ -82,7 +82,7 @@ watch_public(struct watch *w)
 	struct front *f = w->front;
 	const char *name = f->conf.front.public_interface;
 	struct nl_link l;
-	char e[NL_ERRLEN];
+	char e[ERRLEN];
 
 	if (nl_link_get(&f->nl, name, 0, &l, e) == -1) {
 		if (!w->pub_gone)
@@ -165,7 +165,7 @@ watch_feed_close(struct watch_feed *wf)
 /* Subscribe to link and address events. */
 int
 watch_open(struct watch *w, struct event_base *base, struct front *f,
-    void (*reread)(void *), void *arg, char err[WATCH_ERRLEN])
+    void (*reread)(void *), void *arg, char err[ERRLEN])
 {
 	struct mnl_socket *s;
 
@@ -178,12 +178,12 @@ watch_open(struct watch *w, struct event_base *base, struct front *f,
 	w->debounce = evtimer_new(base, watch_check, w);
 	if (w->debounce == NULL) {
 		nl_watch_close(s);
-		snprintf(err, WATCH_ERRLEN, "cannot watch rtnetlink events");
+		snprintf(err, ERRLEN, "cannot watch rtnetlink events");
 		return -1;
 	}
 	if (watch_feed_open(&w->feed, base, s, w->debounce,
 	    WATCH_DEBOUNCE_MS) == -1) {
-		snprintf(err, WATCH_ERRLEN, "cannot watch rtnetlink events");
+		snprintf(err, ERRLEN, "cannot watch rtnetlink events");
 		watch_close(w);
 		return -1;
 	}

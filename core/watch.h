@@ -15,7 +15,8 @@
 
 #include <event2/event.h>
 
-#define WATCH_ERRLEN 256
+#include "nat/errlen.h"
+
 #define WATCH_DEBOUNCE_MS 200
 
 struct front;
@@ -50,7 +51,7 @@ struct watch {
 
 /* Subscribe to link and address events; reread(arg) is called on changes. */
 int watch_open(struct watch *, struct event_base *, struct front *,
-    void (*reread)(void *), void *arg, char err[WATCH_ERRLEN]);
+    void (*reread)(void *), void *arg, char err[ERRLEN]);
 void watch_close(struct watch *);
 
 #endif

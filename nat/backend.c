@@ -26,13 +26,13 @@ backend_check_one(const struct nat_rule *r, size_t i,
 	uint32_t span = (uint32_t)r->port_hi - r->port_lo;
 
 	if (backend_zero(&b->addr))
-		snprintf(err, NAT_ERRLEN, "rule %zu: backend %u has no address",
+		snprintf(err, ERRLEN, "rule %zu: backend %u has no address",
 		    i, b->id);
 	else if (b->weight < 1 || b->weight > NAT_WEIGHT_MAX)
-		snprintf(err, NAT_ERRLEN, "rule %zu: backend %u weight %u "
+		snprintf(err, ERRLEN, "rule %zu: backend %u weight %u "
 		    "(allowed: 1..%u)", i, b->id, b->weight, NAT_WEIGHT_MAX);
 	else if (b->port != 0 && (uint32_t)b->port + span > 65535)
-		snprintf(err, NAT_ERRLEN, "rule %zu: backend %u ports %u-%u run "
+		snprintf(err, ERRLEN, "rule %zu: backend %u ports %u-%u run "
 		    "past 65535", i, b->id, b->port, b->port + span);
 	else
 		return 0;
@@ -62,7 +62,7 @@ backend_check(const struct nat_settings *s, char *err)
 		if (r->action != NAT_RULE_DNAT || s->backends == NULL ||
 		    r->backend_first > s->nbackends ||
 		    r->backend_count > s->nbackends - r->backend_first) {
-			snprintf(err, NAT_ERRLEN, "rule %zu: backends %u..+%u "
+			snprintf(err, ERRLEN, "rule %zu: backends %u..+%u "
 			    "outside the %zu given", i, r->backend_first,
 			    r->backend_count, s->nbackends);
 			return -1;
@@ -74,7 +74,7 @@ backend_check(const struct nat_settings *s, char *err)
 			for (k = r->backend_first; k < j; k++)
 				if (backend_same(&s->backends[k],
 				    &s->backends[j], r->family)) {
-					snprintf(err, NAT_ERRLEN, "rule %zu: "
+					snprintf(err, ERRLEN, "rule %zu: "
 					    "backends %u and %u are the same "
 					    "address and port", i,
 					    s->backends[k].id, s->backends[j].id);

@@ -77,7 +77,7 @@ flow_init(struct nat *nat, char *err)
 	    slab_iinit(&nat->flow6_slab, flow_size(16), chunk,
 	    nat->set.max_flows) == -1 ||
 	    fidx_init(&nat->index, 2 * (size_t)nat->set.max_flows) == -1) {
-		snprintf(err, NAT_ERRLEN, "no memory for a table of %u flows",
+		snprintf(err, ERRLEN, "no memory for a table of %u flows",
 		    nat->set.max_flows);
 		return -1;
 	}

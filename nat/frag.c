@@ -29,7 +29,7 @@ frag_init(struct nat *nat, char *err)
 	nat->frags->hh.tbl->noexpand = 1;
 	return 0;
 oom:
-	snprintf(err, NAT_ERRLEN, "no memory for %zu fragment trackers", max);
+	snprintf(err, ERRLEN, "no memory for %zu fragment trackers", max);
 	return -1;
 }
 

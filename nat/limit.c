@@ -25,7 +25,7 @@ int
 limit_check(const struct nat_settings *s, char *err)
 {
 	if (s->src_rate > LIMIT_RATE_MAX || s->src_burst > LIMIT_RATE_MAX) {
-		snprintf(err, NAT_ERRLEN, "per-source rate %u or burst %u out "
+		snprintf(err, ERRLEN, "per-source rate %u or burst %u out "
 		    "of range (allowed: 0..%u)", s->src_rate, s->src_burst,
 		    LIMIT_RATE_MAX);
 		return -1;
@@ -51,7 +51,7 @@ limit_init(struct nat *nat, char *err)
 		free(t->bucket);
 		t->ent = NULL;
 		t->bucket = NULL;
-		snprintf(err, NAT_ERRLEN, "no memory for a table of %u "
+		snprintf(err, ERRLEN, "no memory for a table of %u "
 		    "sources", nat->set.max_flows);
 		return -1;
 	}

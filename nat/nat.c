@@ -77,24 +77,24 @@ static int
 nat_settings_check(const struct nat_settings *s, char *err)
 {
 	if (s->max_flows == 0 || s->max_flows > (1U << 24))
-		snprintf(err, NAT_ERRLEN, "max_flows %u out of range "
+		snprintf(err, ERRLEN, "max_flows %u out of range "
 		    "(allowed: 1..16777216)", s->max_flows);
 	else if (s->nat_port_lo == 0 || s->nat_port_lo > s->nat_port_hi)
-		snprintf(err, NAT_ERRLEN, "NAT port range %u-%u is not valid",
+		snprintf(err, ERRLEN, "NAT port range %u-%u is not valid",
 		    s->nat_port_lo, s->nat_port_hi);
 	else if (s->ttl_mode > NAT_TTL_RESTORE)
-		snprintf(err, NAT_ERRLEN, "unknown TTL mode %u", s->ttl_mode);
+		snprintf(err, ERRLEN, "unknown TTL mode %u", s->ttl_mode);
 	else if (s->max_frags > (1U << 20))
-		snprintf(err, NAT_ERRLEN, "max_frags %u out of range "
+		snprintf(err, ERRLEN, "max_frags %u out of range "
 		    "(allowed: 1..1048576)", s->max_frags);
 	else if (s->table_full_icmp_rate > ICMP_RATE_MAX)
-		snprintf(err, NAT_ERRLEN, "table_full_icmp_rate %u out of "
+		snprintf(err, ERRLEN, "table_full_icmp_rate %u out of "
 		    "range (allowed: 0..%u)", s->table_full_icmp_rate,
 		    ICMP_RATE_MAX);
 	else if (limit_check(s, err) == -1)
 		return -1;
 	else if (s->nrules > 0 && s->rules == NULL)
-		snprintf(err, NAT_ERRLEN, "%zu rules but no rule array",
+		snprintf(err, ERRLEN, "%zu rules but no rule array",
 		    s->nrules);
 	else if (rule_check(s->rules, s->nrules, err) == -1)
 		return -1;
@@ -186,7 +186,7 @@ nat_take_settings(struct nat *nat, const struct nat_settings *s,
 
 /* Create an engine from settings. */
 struct nat *
-nat_create(const struct nat_settings *in, char err[NAT_ERRLEN])
+nat_create(const struct nat_settings *in, char err[ERRLEN])
 {
 	struct nat_settings s = *in;
 	struct nat_ruleset nr;
@@ -198,7 +198,7 @@ nat_create(const struct nat_settings *in, char err[NAT_ERRLEN])
 	nat = calloc(1, sizeof(*nat));
 	if (nat == NULL || nat_ruleset_make(&s, &nr) == -1) {
 		free(nat);
-		snprintf(err, NAT_ERRLEN, "no memory for the engine");
+		snprintf(err, ERRLEN, "no memory for the engine");
 		return NULL;
 	}
 	nat->ahead = FLOW_NONE;		/* no flow yet for the counts below */
@@ -251,7 +251,7 @@ nat_reconf_limits(struct nat *nat, const struct nat_settings *s, char *err)
 /* Replace rules and timeouts; flows stay. */
 int
 nat_reconfigure(struct nat *nat, const struct nat_settings *in,
-    char err[NAT_ERRLEN])
+    char err[ERRLEN])
 {
 	struct nat_settings s = *in;
 	struct nat_ruleset nr;
@@ -263,12 +263,12 @@ nat_reconfigure(struct nat *nat, const struct nat_settings *in,
 	    s.max_frags != nat->set.max_frags ||
 	    s.hash_key[0] != nat->hash_key[0] ||
 	    s.hash_key[1] != nat->hash_key[1]) {
-		snprintf(err, NAT_ERRLEN, "max_flows, max_frags and the hash "
+		snprintf(err, ERRLEN, "max_flows, max_frags and the hash "
 		    "key cannot change without a restart");
 		return -1;
 	}
 	if (nat_ruleset_make(&s, &nr) == -1) {
-		snprintf(err, NAT_ERRLEN, "no memory for %zu rules", s.nrules);
+		snprintf(err, ERRLEN, "no memory for %zu rules", s.nrules);
 		return -1;
 	}
 	if (nat_reconf_limits(nat, &s, err) == -1) {

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NAT_ERRLEN 256
+#include "nat/errlen.h"
 
 /* Where a packet came from, as the caller's capture tells it. */
 enum nat_side {
@@ -266,14 +266,14 @@ struct nat_stats {
 struct nat;
 
 /* Create an engine; NULL with a message in err on bad settings or no memory. */
-struct nat *nat_create(const struct nat_settings *, char err[NAT_ERRLEN]);
+struct nat *nat_create(const struct nat_settings *, char err[ERRLEN]);
 void nat_destroy(struct nat *);
 
 /*
  * Replace rules and timeouts of a running engine; tracked flows are kept.
  * max_flows and the hash key cannot change. On error nothing changes.
  */
-int nat_reconfigure(struct nat *, const struct nat_settings *, char err[NAT_ERRLEN]);
+int nat_reconfigure(struct nat *, const struct nat_settings *, char err[ERRLEN]);
 
 /* Process one packet in place. now is a monotonic time in milliseconds. */
 enum nat_verdict nat_process(struct nat *, struct nat_pkt *, enum nat_side,
@@ -387,7 +387,6 @@ const char *nat_proto_name(uint8_t proto);
 /* Bytes of memory the engine holds now (tables, flows, pools). */
 size_t nat_memory(const struct nat *);
 
-
 /*
  * Flow state that survives a crash of the caller (docs/engine.md, "The state
  * region"). Flows the rules cannot rebuild (full NAT, hairpin: their relay
@@ -430,7 +429,7 @@ size_t nat_state_size(uint32_t max_flows);
  * already are written at once.
  */
 int nat_state_attach(struct nat *, void *region, size_t len,
-    char err[NAT_ERRLEN]);
+    char err[ERRLEN]);
 
 /*
  * Take over the flows saved in another engine's region: -1 with a message
@@ -441,7 +440,7 @@ int nat_state_attach(struct nat *, void *region, size_t len,
  * in *report. Adopted flows go into the engine's own region when attached.
  */
 int nat_state_adopt(struct nat *, const void *old, size_t len, uint64_t now,
-    struct nat_state_report *, char err[NAT_ERRLEN]);
+    struct nat_state_report *, char err[ERRLEN]);
 const char *nat_state_drop_name(enum nat_state_drop);
 
 /*

@@ -27,7 +27,7 @@ port_init(struct nat *nat, char *err)
 	nat->maps->hh.tbl->noexpand = 1;
 	return 0;
 oom:
-	snprintf(err, NAT_ERRLEN, "no memory for the mapping table");
+	snprintf(err, ERRLEN, "no memory for the mapping table");
 	return -1;
 }
 

@@ -20,35 +20,35 @@ static int
 rule_check_one(const struct nat_rule *r, size_t i, char *err)
 {
 	if (r->family != 4 && r->family != 6)
-		snprintf(err, NAT_ERRLEN, "rule %zu: family %u (allowed: 4, 6)",
+		snprintf(err, ERRLEN, "rule %zu: family %u (allowed: 4, 6)",
 		    i, r->family);
 	else if (r->action != NAT_RULE_DNAT && r->action != NAT_RULE_PASS)
-		snprintf(err, NAT_ERRLEN, "rule %zu: unknown action %u", i,
+		snprintf(err, ERRLEN, "rule %zu: unknown action %u", i,
 		    r->action);
 	else if (r->protos == 0 ||
 	    (r->protos & ~(NAT_P_TCP | NAT_P_UDP | NAT_P_ICMP)))
-		snprintf(err, NAT_ERRLEN, "rule %zu: protocol mask 0x%x", i,
+		snprintf(err, ERRLEN, "rule %zu: protocol mask 0x%x", i,
 		    r->protos);
 	else if (r->port_lo > r->port_hi)
-		snprintf(err, NAT_ERRLEN, "rule %zu: port range %u-%u is reversed",
+		snprintf(err, ERRLEN, "rule %zu: port range %u-%u is reversed",
 		    i, r->port_lo, r->port_hi);
 	else if (r->action == NAT_RULE_DNAT && r->to_port != 0 &&
 	    (uint32_t)r->to_port + (r->port_hi - r->port_lo) > 65535)
-		snprintf(err, NAT_ERRLEN, "rule %zu: target ports %u-%u run "
+		snprintf(err, ERRLEN, "rule %zu: target ports %u-%u run "
 		    "past 65535", i, r->to_port,
 		    (unsigned)r->to_port + (r->port_hi - r->port_lo));
 	else if (r->action == NAT_RULE_DNAT && r->backend_count == 0 &&
 	    rule_addr_zero(&r->to))
-		snprintf(err, NAT_ERRLEN, "rule %zu: no target address", i);
+		snprintf(err, ERRLEN, "rule %zu: no target address", i);
 	else if (r->action == NAT_RULE_DNAT && r->source == NAT_SOURCE_RELAY &&
 	    rule_addr_zero(&r->relay_src))
-		snprintf(err, NAT_ERRLEN, "rule %zu: full NAT without a relay "
+		snprintf(err, ERRLEN, "rule %zu: full NAT without a relay "
 		    "source address", i);
 	else if (r->source != NAT_SOURCE_KEEP && r->source != NAT_SOURCE_RELAY)
-		snprintf(err, NAT_ERRLEN, "rule %zu: unknown source mode %u", i,
+		snprintf(err, ERRLEN, "rule %zu: unknown source mode %u", i,
 		    r->source);
 	else if (r->mtu != 0 && r->mtu < (r->family == 4 ? 576 : 1280))
-		snprintf(err, NAT_ERRLEN, "rule %zu: MTU %u is below the IPv%u "
+		snprintf(err, ERRLEN, "rule %zu: MTU %u is below the IPv%u "
 		    "minimum %u", i, r->mtu, r->family, r->family == 4 ? 576 :
 		    1280);
 	else

@@ -257,7 +257,7 @@ state_hdr_write(struct nat *nat, void *region)
 /* Write the engine's records into a region from now on. */
 int
 nat_state_attach(struct nat *nat, void *region, size_t len,
-    char err[NAT_ERRLEN])
+    char err[ERRLEN])
 {
 	size_t need = nat_state_size(nat->set.max_flows);
 	size_t ids = nat->flow_slab.maxchunks * nat->flow_slab.per_chunk;
@@ -269,13 +269,13 @@ nat_state_attach(struct nat *nat, void *region, size_t len,
 		return 0;
 	}
 	if (len < need) {
-		snprintf(err, NAT_ERRLEN, "state region of %zu bytes is too "
+		snprintf(err, ERRLEN, "state region of %zu bytes is too "
 		    "small: %u flows need %zu", len, nat->set.max_flows, need);
 		return -1;
 	}
 	if ((uintptr_t)region % 8 != 0 ||
 	    ids > state_slots(nat->set.max_flows)) {
-		snprintf(err, NAT_ERRLEN, "state region not 8-byte aligned, "
+		snprintf(err, ERRLEN, "state region not 8-byte aligned, "
 		    "or flow ids beyond its records");
 		return -1;
 	}
@@ -296,39 +296,39 @@ state_hdr_ok(const struct nat *nat, const void *old, size_t len, char *err)
 	size_t need;
 
 	if (old == NULL || len < STATE_HDR_SIZE) {
-		snprintf(err, NAT_ERRLEN, "truncated: %zu bytes, shorter than "
+		snprintf(err, ERRLEN, "truncated: %zu bytes, shorter than "
 		    "the %d-byte header", old == NULL ? 0 : len, STATE_HDR_SIZE);
 		return -1;
 	}
 	memcpy(&h, old, sizeof(h));
 	if ((uintptr_t)old % 8 != 0)
-		snprintf(err, NAT_ERRLEN, "not 8-byte aligned");
+		snprintf(err, ERRLEN, "not 8-byte aligned");
 	else if (memcmp(h.magic, STATE_MAGIC, sizeof(h.magic)) != 0)
-		snprintf(err, NAT_ERRLEN, "not a tunrelay state file (bad "
+		snprintf(err, ERRLEN, "not a tunrelay state file (bad "
 		    "magic)");
 	else if (h.version != NAT_STATE_VERSION)
-		snprintf(err, NAT_ERRLEN, "format version %u, this tunrelay "
+		snprintf(err, ERRLEN, "format version %u, this tunrelay "
 		    "reads version %u", h.version, NAT_STATE_VERSION);
 	else if (h.check != state_hdr_check(&h))
-		snprintf(err, NAT_ERRLEN, "damaged header (check value)");
+		snprintf(err, ERRLEN, "damaged header (check value)");
 	else if (h.hdr_size != STATE_HDR_SIZE ||
 	    h.rec_size != sizeof(struct state_rec))
-		snprintf(err, NAT_ERRLEN, "header of %u and records of %u "
+		snprintf(err, ERRLEN, "header of %u and records of %u "
 		    "bytes, this tunrelay's are %d and %zu", h.hdr_size,
 		    h.rec_size, STATE_HDR_SIZE, sizeof(struct state_rec));
 	else if (h.max_flows != nat->set.max_flows)
-		snprintf(err, NAT_ERRLEN, "written with max_flows %u, now %u",
+		snprintf(err, ERRLEN, "written with max_flows %u, now %u",
 		    h.max_flows, nat->set.max_flows);
 	else if (h.port_lo != nat->set.nat_port_lo ||
 	    h.port_hi != nat->set.nat_port_hi)
-		snprintf(err, NAT_ERRLEN, "written with nat_ports %u-%u, now "
+		snprintf(err, ERRLEN, "written with nat_ports %u-%u, now "
 		    "%u-%u", h.port_lo, h.port_hi, nat->set.nat_port_lo,
 		    nat->set.nat_port_hi);
 	else if (h.slots != state_slots(h.max_flows))
-		snprintf(err, NAT_ERRLEN, "damaged header (%u records for "
+		snprintf(err, ERRLEN, "damaged header (%u records for "
 		    "max_flows %u)", h.slots, h.max_flows);
 	else if (len < (need = nat_state_size(h.max_flows)))
-		snprintf(err, NAT_ERRLEN, "truncated: %zu bytes, its %u flows "
+		snprintf(err, ERRLEN, "truncated: %zu bytes, its %u flows "
 		    "need %zu", len, h.max_flows, need);
 	else
 		return 0;
@@ -548,7 +548,7 @@ state_adopt_one(struct nat *nat, const struct state_rec *r)
 /* Take over the flows of a saved region. */
 int
 nat_state_adopt(struct nat *nat, const void *old, size_t len, uint64_t now,
-    struct nat_state_report *rep, char err[NAT_ERRLEN])
+    struct nat_state_report *rep, char err[ERRLEN])
 {
 	const struct state_rec *recs;
 	struct state_rec r;

@@ -50,15 +50,13 @@ ndp_in(const struct nl_proxy *list, size_t n, const struct nl_proxy *p)
 /* Make the tagged entries match want (see ndp.h). */
 int
 ndp_sync(struct nl *nl, const struct nl_proxy *want, size_t n, bool prune,
-    void (*note)(void *, const char *), void *arg, char err[NDP_ERRLEN])
+    void (*note)(void *, const char *), void *arg, char err[ERRLEN])
 {
 	struct nl_proxy *have = NULL, p;
 	size_t nhave = 0, i;
-	char e[NL_ERRLEN];
 	int rc = -1;
 
-	if (nl_proxy_list(nl, AF_INET6, &have, &nhave, e) == -1) {
-		snprintf(err, NDP_ERRLEN, "%s", e);
+	if (nl_proxy_list(nl, AF_INET6, &have, &nhave, err) == -1) {
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
@@ -67,8 +65,7 @@ ndp_sync(struct nl *nl, const struct nl_proxy *want, size_t n, bool prune,
 		p = want[i];
 		p.family = AF_INET6;
 		p.protocol = NL_PROTO_TUNRELAY;
-		if (nl_proxy_add(nl, &p, e) == -1) {
-			snprintf(err, NDP_ERRLEN, "%s", e);
+		if (nl_proxy_add(nl, &p, err) == -1) {
 			goto out;
 		}
 		ndp_note(note, arg, "added", &p);
@@ -77,8 +74,7 @@ ndp_sync(struct nl *nl, const struct nl_proxy *want, size_t n, bool prune,
 		if (have[i].protocol != NL_PROTO_TUNRELAY ||
 		    ndp_in(want, n, &have[i]))
 			continue;
-		if (nl_proxy_del(nl, &have[i], e) == -1) {
-			snprintf(err, NDP_ERRLEN, "%s", e);
+		if (nl_proxy_del(nl, &have[i], err) == -1) {
 			goto out;
 		}
 		ndp_note(note, arg, "removed", &have[i]);
@@ -92,22 +88,20 @@ out:
 /* Delete every tagged entry. */
 int
 ndp_remove(struct nl *nl, void (*note)(void *, const char *), void *arg,
-    char err[NDP_ERRLEN])
+    char err[ERRLEN])
 {
 	return ndp_sync(nl, NULL, 0, true, note, arg, err);
 }
 
 /* Count the tagged entries. */
 int
-ndp_count(struct nl *nl, size_t *count, char err[NDP_ERRLEN])
+ndp_count(struct nl *nl, size_t *count, char err[ERRLEN])
 {
 	struct nl_proxy *have = NULL;
 	size_t nhave = 0, i;
-	char e[NL_ERRLEN];
 
 	*count = 0;
-	if (nl_proxy_list(nl, AF_INET6, &have, &nhave, e) == -1) {
-		snprintf(err, NDP_ERRLEN, "%s", e);
+	if (nl_proxy_list(nl, AF_INET6, &have, &nhave, err) == -1) {
 		return -1;
 	}
 	for (i = 0; i < nhave; i++)

@@ -18,9 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "nat/errlen.h"
 #include "tun/nl.h"
-
-#define NDP_ERRLEN 256
 
 /*
  * Make the tagged proxy entries match want[0..n): add the missing ones
@@ -29,11 +28,11 @@
  * not wanted. note (may be NULL) is told about each change.
  */
 int ndp_sync(struct nl *, const struct nl_proxy *want, size_t n, bool prune,
-    void (*note)(void *, const char *), void *arg, char err[NDP_ERRLEN]);
+    void (*note)(void *, const char *), void *arg, char err[ERRLEN]);
 /* Delete every tagged proxy entry (a crashed instance's too). */
 int ndp_remove(struct nl *, void (*note)(void *, const char *), void *arg,
-    char err[NDP_ERRLEN]);
+    char err[ERRLEN]);
 /* Count the tagged proxy entries. */
-int ndp_count(struct nl *, size_t *, char err[NDP_ERRLEN]);
+int ndp_count(struct nl *, size_t *, char err[ERRLEN]);
 
 #endif

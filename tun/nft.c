@@ -40,11 +40,11 @@ nft_open(char *err)
 	struct mnl_socket *s;
 
 	if ((s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC)) == NULL) {
-		snprintf(err, NFT_ERRLEN, "netlink (netfilter): %s", strerror(errno));
+		snprintf(err, ERRLEN, "netlink (netfilter): %s", strerror(errno));
 		return NULL;
 	}
 	if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) == -1) {
-		snprintf(err, NFT_ERRLEN, "netlink bind: %s", strerror(errno));
+		snprintf(err, ERRLEN, "netlink bind: %s", strerror(errno));
 		mnl_socket_close(s);
 		return NULL;
 	}
@@ -59,7 +59,7 @@ nft_batch_start(struct nft_batch *nb, char *err)
 	nb->err = err;
 	nb->seq = (uint32_t)time(NULL);
 	if ((nb->buf = malloc(NFT_BUFSIZE)) == NULL) {
-		snprintf(err, NFT_ERRLEN, "out of memory");
+		snprintf(err, ERRLEN, "out of memory");
 		return -1;
 	}
 	if ((nb->sock = nft_open(err)) == NULL) {
@@ -109,7 +109,7 @@ nft_batch_answers(struct nft_batch *nb, const char *buf, size_t len,
 		code = nl_error_parse(nlh, nlh->nlmsg_len, msg, sizeof(msg));
 		if (code < 0 && *first == 0) {
 			*first = -code;
-			snprintf(nb->err, NFT_ERRLEN, "nftables: %s%s%s",
+			snprintf(nb->err, ERRLEN, "nftables: %s%s%s",
 			    strerror(-code), msg[0] ? ": " : "", msg);
 		}
 	}
@@ -129,7 +129,7 @@ nft_batch_send(struct nft_batch *nb)
 	mnl_nlmsg_batch_next(nb->b);
 	if (mnl_socket_sendto(nb->sock, mnl_nlmsg_batch_head(nb->b),
 	    mnl_nlmsg_batch_size(nb->b)) == -1) {
-		snprintf(nb->err, NFT_ERRLEN, "nftables: send: %s", strerror(errno));
+		snprintf(nb->err, ERRLEN, "nftables: send: %s", strerror(errno));
 		return -1;
 	}
 	p.fd = mnl_socket_get_fd(nb->sock);
@@ -147,7 +147,7 @@ nft_batch_send(struct nft_batch *nb)
 		return -1;
 	}
 	if (seen < nb->nmsg) {
-		snprintf(nb->err, NFT_ERRLEN, "nftables: no answer from the kernel");
+		snprintf(nb->err, ERRLEN, "nftables: no answer from the kernel");
 		return -1;
 	}
 	return 0;
@@ -325,7 +325,7 @@ nft_maps_unused(struct nft_batch *nb, const struct nft_back *s)
  * replies of running UDP flows lose their way until the client sends again).
  */
 static int
-nft_apply_keep(const struct nft_back *s, char err[NFT_ERRLEN])
+nft_apply_keep(const struct nft_back *s, char err[ERRLEN])
 {
 	static const char *const chains[] = { "pre", "out", "post" };
 	struct nft_batch nb;
@@ -348,7 +348,7 @@ nft_apply_keep(const struct nft_back *s, char err[NFT_ERRLEN])
 	rc = nft_batch_send(&nb);
 	goto out;
 nomem:
-	snprintf(err, NFT_ERRLEN, "nftables: out of memory");
+	snprintf(err, ERRLEN, "nftables: out of memory");
 out:
 	nft_batch_free(&nb);
 	return rc;
@@ -356,7 +356,7 @@ out:
 
 /* Replace our table, maps included, in one batch. */
 static int
-nft_apply_fresh(const struct nft_back *s, char err[NFT_ERRLEN])
+nft_apply_fresh(const struct nft_back *s, char err[ERRLEN])
 {
 	struct nft_batch nb;
 	int rc = -1;
@@ -371,7 +371,7 @@ nft_apply_fresh(const struct nft_back *s, char err[NFT_ERRLEN])
 	    nft_chain_msg(&nb, "out", "route", NF_INET_LOCAL_OUT) == -1 ||
 	    (s->mss && nft_chain_msg(&nb, "post", "filter",
 	    NF_INET_POST_ROUTING) == -1) || nft_rules(&nb, s) == -1) {
-		snprintf(err, NFT_ERRLEN, "nftables: out of memory");
+		snprintf(err, ERRLEN, "nftables: out of memory");
 		goto out;
 	}
 	rc = nft_batch_send(&nb);
@@ -386,7 +386,7 @@ out:
  * cannot change, such as a map of another definition) replaced whole.
  */
 int
-nft_apply(const struct nft_back *s, char err[NFT_ERRLEN])
+nft_apply(const struct nft_back *s, char err[ERRLEN])
 {
 	if (nft_apply_keep(s, err) == 0)
 		return 0;
@@ -404,7 +404,7 @@ nft_drop(const char *name, char *err)
 		return -1;
 	if (nft_table_msg(&nb, name, NFT_MSG_NEWTABLE) == -1 ||
 	    nft_table_msg(&nb, name, NFT_MSG_DELTABLE) == -1) {
-		snprintf(err, NFT_ERRLEN, "nftables: out of memory");
+		snprintf(err, ERRLEN, "nftables: out of memory");
 		goto out;
 	}
 	rc = nft_batch_send(&nb);
@@ -415,14 +415,14 @@ out:
 
 /* Whether nftables is usable: create and delete a probe table. */
 int
-nft_probe(char err[NFT_ERRLEN])
+nft_probe(char err[ERRLEN])
 {
 	return nft_drop("tunrelay_probe", err);
 }
 
 /* Delete our table if it exists. */
 int
-nft_remove(char err[NFT_ERRLEN])
+nft_remove(char err[ERRLEN])
 {
 	return nft_drop(NFT_BACK_TABLE, err);
 }
@@ -461,7 +461,7 @@ nft_dump(uint16_t type, mnl_cb_t cb, void *arg, const char *what, char *err)
 	int rc = -1;
 
 	if ((buf = malloc(NFT_BUFSIZE)) == NULL) {
-		snprintf(err, NFT_ERRLEN, "out of memory");
+		snprintf(err, ERRLEN, "out of memory");
 		return -1;
 	}
 	if ((s = nft_open(err)) == NULL) {
@@ -488,7 +488,7 @@ nft_dump(uint16_t type, mnl_cb_t cb, void *arg, const char *what, char *err)
 	rc = 0;
 	goto out;
 fail:
-	snprintf(err, NFT_ERRLEN, "nftables: list %s: %s", what,
+	snprintf(err, ERRLEN, "nftables: list %s: %s", what,
 	    strerror(errno));
 	rc = -1;
 out:
@@ -499,7 +499,7 @@ out:
 
 /* Number of chains in our table (0: no table). */
 int
-nft_chains(int *n, char err[NFT_ERRLEN])
+nft_chains(int *n, char err[ERRLEN])
 {
 	*n = 0;
 	return nft_dump(NFT_MSG_GETCHAIN, nft_chain_cb, n, "chains", err);
@@ -578,7 +578,7 @@ nft_rule_cb(const struct nlmsghdr *nlh, void *arg)
 /* The marks our table gives to the flows of each tunnel interface. */
 int
 nft_marks(struct nft_found *out, size_t max, size_t *n,
-    char err[NFT_ERRLEN])
+    char err[ERRLEN])
 {
 	struct nft_scan sc;
 
@@ -594,7 +594,7 @@ nft_marks(struct nft_found *out, size_t max, size_t *n,
 
 /* A non-blocking socket subscribed to nftables change events. */
 struct mnl_socket *
-nft_watch_open(char err[NFT_ERRLEN])
+nft_watch_open(char err[ERRLEN])
 {
 	struct mnl_socket *s;
 	int g = NFNLGRP_NFTABLES;
@@ -602,7 +602,7 @@ nft_watch_open(char err[NFT_ERRLEN])
 	s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (s == NULL || mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) == -1 ||
 	    mnl_socket_setsockopt(s, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)) == -1) {
-		snprintf(err, NFT_ERRLEN, "nftables events: %s", strerror(errno));
+		snprintf(err, ERRLEN, "nftables events: %s", strerror(errno));
 		if (s != NULL)
 			mnl_socket_close(s);
 		return NULL;

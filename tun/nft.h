@@ -31,7 +31,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define NFT_ERRLEN 256
+#include "nat/errlen.h"
+
 #define NFT_BACK_TABLE "tunrelay_back"
 #define NFT_UDP_TIMEOUT_MS 300000	/* learned UDP flows: the default ct timeout */
 
@@ -61,13 +62,13 @@ struct nft_back {
 };
 
 /* Whether nftables is usable here: create and delete a probe table. */
-int nft_probe(char err[NFT_ERRLEN]);
+int nft_probe(char err[ERRLEN]);
 /* Replace our table (delete and recreate in one batch). */
-int nft_apply(const struct nft_back *, char err[NFT_ERRLEN]);
+int nft_apply(const struct nft_back *, char err[ERRLEN]);
 /* Delete our table if it exists. */
-int nft_remove(char err[NFT_ERRLEN]);
+int nft_remove(char err[ERRLEN]);
 /* Number of chains in our table (0: no table). */
-int nft_chains(int *n, char err[NFT_ERRLEN]);
+int nft_chains(int *n, char err[ERRLEN]);
 /* Chains nft_apply creates for a spec. */
 int nft_chains_wanted(const struct nft_back *);
 /*
@@ -75,8 +76,8 @@ int nft_chains_wanted(const struct nft_back *);
  * flows of each tunnel interface get (none: no table). At most max.
  */
 int nft_marks(struct nft_found *out, size_t max, size_t *n,
-    char err[NFT_ERRLEN]);
+    char err[ERRLEN]);
 /* A non-blocking socket subscribed to nftables change events; NULL on error. */
-struct mnl_socket *nft_watch_open(char err[NFT_ERRLEN]);
+struct mnl_socket *nft_watch_open(char err[ERRLEN]);
 
 #endif

@@ -80,12 +80,12 @@ nft_read_dump(uint16_t type, mnl_cb_t cb, void *arg, char *err)
 	int rc = -1;
 
 	if ((buf = malloc(NFT_READ_BUFSIZE)) == NULL) {
-		snprintf(err, NFT_READ_ERRLEN, "no memory");
+		snprintf(err, ERRLEN, "no memory");
 		return -1;
 	}
 	if ((s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC)) == NULL ||
 	    mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) == -1) {
-		snprintf(err, NFT_READ_ERRLEN, "nftables netlink: %s",
+		snprintf(err, ERRLEN, "nftables netlink: %s",
 		    strerror(errno));
 		goto out;
 	}
@@ -94,7 +94,7 @@ nft_read_dump(uint16_t type, mnl_cb_t cb, void *arg, char *err)
 	portid = mnl_socket_get_portid(s);
 	nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_UNSPEC, NLM_F_DUMP, seq);
 	if (mnl_socket_sendto(s, nlh, nlh->nlmsg_len) == -1) {
-		snprintf(err, NFT_READ_ERRLEN, "nftables netlink: %s",
+		snprintf(err, ERRLEN, "nftables netlink: %s",
 		    strerror(errno));
 		goto out;
 	}
@@ -104,7 +104,7 @@ nft_read_dump(uint16_t type, mnl_cb_t cb, void *arg, char *err)
 			break;
 	}
 	if (n == -1 || rc == MNL_CB_ERROR) {
-		snprintf(err, NFT_READ_ERRLEN, "nftables dump: %s",
+		snprintf(err, ERRLEN, "nftables dump: %s",
 		    strerror(errno));
 		rc = -1;
 	} else
@@ -295,7 +295,7 @@ out:
 /* Read every chain and rule of every table but ours. */
 int
 nft_read_scan(const struct nft_read_ifs *ifs, struct nft_read_chain *c,
-    size_t max, size_t *n, char err[NFT_READ_ERRLEN])
+    size_t max, size_t *n, char err[ERRLEN])
 {
 	struct nft_read_scan sc = { ifs, c, max, 0, false };
 
@@ -392,7 +392,7 @@ nft_read_xt_table(int family, const char *table, struct nft_read_xt *o)
 /* Read the loaded legacy nat and filter tables. */
 int
 nft_read_xt_scan(struct nft_read_xt *out, size_t max, size_t *n,
-    char err[NFT_READ_ERRLEN])
+    char err[ERRLEN])
 {
 	static const char *const tables[] = { "nat", "filter" };
 	int family, rc;
@@ -405,7 +405,7 @@ nft_read_xt_scan(struct nft_read_xt *out, size_t max, size_t *n,
 				continue;
 			rc = nft_read_xt_table(family, tables[i], &out[*n]);
 			if (rc == -1) {
-				snprintf(err, NFT_READ_ERRLEN, "legacy iptables "
+				snprintf(err, ERRLEN, "legacy iptables "
 				    "table %s (IPv%d): %s", tables[i], family,
 				    strerror(errno));
 				return -1;

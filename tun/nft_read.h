@@ -10,7 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NFT_READ_ERRLEN 256
+#include "nat/errlen.h"
+
 #define NFT_READ_MAX_CHAINS 128
 #define NFT_READ_HANDLES 4
 
@@ -40,7 +41,7 @@ struct nft_read_ifs {
  * ifs; rules limited to other interfaces are left out.
  */
 int nft_read_scan(const struct nft_read_ifs *, struct nft_read_chain *,
-    size_t max, size_t *n, char err[NFT_READ_ERRLEN]);
+    size_t max, size_t *n, char err[ERRLEN]);
 /* "ip", "ip6", "inet", "arp", "bridge", "netdev" */
 const char *nft_read_family(uint32_t);
 /* "prerouting", "input", "forward", "output", "postrouting" */
@@ -59,6 +60,6 @@ struct nft_read_xt {
  * never loads a module). Only counts and built-in policies are visible.
  */
 int nft_read_xt_scan(struct nft_read_xt *, size_t max, size_t *n,
-    char err[NFT_READ_ERRLEN]);
+    char err[ERRLEN]);
 
 #endif

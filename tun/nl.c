@@ -129,13 +129,13 @@ nl_msg_complete(const void *buf, size_t len)
 /* Common checks on one message: complete, of the wanted type, payload size. */
 const struct nlmsghdr *
 nl_msg_check(const void *buf, size_t len, uint16_t type, size_t hdrlen,
-    int *skip, char err[NL_ERRLEN])
+    int *skip, char err[ERRLEN])
 {
 	const struct nlmsghdr *nlh = buf;
 
 	*skip = 0;
 	if (!nl_msg_complete(buf, len)) {
-		snprintf(err, NL_ERRLEN, "truncated netlink message");
+		snprintf(err, ERRLEN, "truncated netlink message");
 		return NULL;
 	}
 	if (nlh->nlmsg_type != type) {
@@ -143,7 +143,7 @@ nl_msg_check(const void *buf, size_t len, uint16_t type, size_t hdrlen,
 		return NULL;
 	}
 	if (mnl_nlmsg_get_payload_len(nlh) < hdrlen) {
-		snprintf(err, NL_ERRLEN, "netlink message type %u too short",
+		snprintf(err, ERRLEN, "netlink message type %u too short",
 		    (unsigned int)type);
 		return NULL;
 	}
@@ -292,21 +292,21 @@ static mnl_cb_t nl_ctl_cbs[NLMSG_MIN_TYPE] = {
  */
 int
 nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t fn, void *arg,
-    bool *intr, const char *what, char err[NL_ERRLEN])
+    bool *intr, const char *what, char err[ERRLEN])
 {
 	struct nl_ctx ctx = { .fn = fn, .arg = arg };
 	ssize_t n;
 	int ret;
 
 	if (nl->sock == NULL) {
-		snprintf(err, NL_ERRLEN, "%s: netlink socket not open", what);
+		snprintf(err, ERRLEN, "%s: netlink socket not open", what);
 		return -1;
 	}
 	if (++nl->seq == 0)
 		nl->seq = 1;
 	nlh->nlmsg_seq = nl->seq;
 	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0) {
-		snprintf(err, NL_ERRLEN, "%s: netlink send: %s", what, strerror(errno));
+		snprintf(err, ERRLEN, "%s: netlink send: %s", what, strerror(errno));
 		return -1;
 	}
 	do {
@@ -314,7 +314,7 @@ nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t fn, void *arg,
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			snprintf(err, NL_ERRLEN, "%s: netlink receive: %s", what,
+			snprintf(err, ERRLEN, "%s: netlink receive: %s", what,
 			    strerror(errno));
 			return -1;
 		}
@@ -326,7 +326,7 @@ nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t fn, void *arg,
 	if (ret < 0) {
 		int e = errno;
 
-		snprintf(err, NL_ERRLEN, "%s: %s%s%s%s", what, strerror(e),
+		snprintf(err, ERRLEN, "%s: %s%s%s%s", what, strerror(e),
 		    ctx.ackmsg[0] ? " (kernel: " : "", ctx.ackmsg,
 		    ctx.ackmsg[0] ? ")" : "");
 		/* Callers look at errno (EEXIST, ENOENT, EAFNOSUPPORT). */
@@ -338,7 +338,7 @@ nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t fn, void *arg,
 
 /* Open and bind a NETLINK_ROUTE socket with a receive buffer. */
 int
-nl_open(struct nl *nl, char err[NL_ERRLEN])
+nl_open(struct nl *nl, char err[ERRLEN])
 {
 	struct timeval tv = { .tv_sec = 10 };
 	int one = 1;
@@ -347,16 +347,16 @@ nl_open(struct nl *nl, char err[NL_ERRLEN])
 	memset(nl, 0, sizeof(*nl));
 	nl->buf = malloc(NL_BUFSIZE);
 	if (nl->buf == NULL) {
-		snprintf(err, NL_ERRLEN, "netlink buffer: %s", strerror(errno));
+		snprintf(err, ERRLEN, "netlink buffer: %s", strerror(errno));
 		return -1;
 	}
 	nl->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
 	if (nl->sock == NULL) {
-		snprintf(err, NL_ERRLEN, "netlink socket: %s", strerror(errno));
+		snprintf(err, ERRLEN, "netlink socket: %s", strerror(errno));
 		goto fail;
 	}
 	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
-		snprintf(err, NL_ERRLEN, "netlink bind: %s", strerror(errno));
+		snprintf(err, ERRLEN, "netlink bind: %s", strerror(errno));
 		goto fail;
 	}
 	nl->portid = mnl_socket_get_portid(nl->sock);
@@ -389,7 +389,7 @@ nl_collect_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nl_collect *c = data;
 	_Alignas(max_align_t) char obj[256];
-	char perr[NL_ERRLEN];
+	char perr[ERRLEN];
 	void *grown;
 	int ret;
 
@@ -423,7 +423,7 @@ nl_collect_cb(const struct nlmsghdr *nlh, void *data)
 /* Run a dump request, restarting it when the kernel says it was interrupted. */
 int
 nl_dump(struct nl *nl, struct nlmsghdr *nlh, struct nl_collect *c,
-    const char *what, char err[NL_ERRLEN])
+    const char *what, char err[ERRLEN])
 {
 	bool intr;
 	int i;
@@ -434,13 +434,13 @@ nl_dump(struct nl *nl, struct nlmsghdr *nlh, struct nl_collect *c,
 		if (nl_talk(nl, nlh, nl_collect_cb, c, &intr, what, err) < 0)
 			goto fail;
 		if (c->bad) {
-			snprintf(err, NL_ERRLEN, "%.80s: %.170s", what, c->err);
+			snprintf(err, ERRLEN, "%.80s: %.170s", what, c->err);
 			goto fail;
 		}
 		if (!intr)
 			return 0;
 	}
-	snprintf(err, NL_ERRLEN, "%s: dump kept being interrupted by changes", what);
+	snprintf(err, ERRLEN, "%s: dump kept being interrupted by changes", what);
 fail:
 	free(c->arr);
 	c->arr = NULL;
@@ -465,14 +465,14 @@ nl_one_cb(const struct nlmsghdr *nlh, void *data)
 
 /* Turn a single-object request's outcome into 0/-1 and err. */
 int
-nl_one_result(struct nl_one *o, const char *what, char err[NL_ERRLEN])
+nl_one_result(struct nl_one *o, const char *what, char err[ERRLEN])
 {
 	if (o->found < 0) {
-		snprintf(err, NL_ERRLEN, "%.80s: %.170s", what, o->err);
+		snprintf(err, ERRLEN, "%.80s: %.170s", what, o->err);
 		return -1;
 	}
 	if (o->found == 0) {
-		snprintf(err, NL_ERRLEN, "%s: no answer from the kernel", what);
+		snprintf(err, ERRLEN, "%s: no answer from the kernel", what);
 		return -1;
 	}
 	return 0;
@@ -480,7 +480,7 @@ nl_one_result(struct nl_one *o, const char *what, char err[NL_ERRLEN])
 
 /* Parse an address with an optional prefix length. */
 int
-nl_prefix_parse(const char *s, struct nl_prefix *p, char err[NL_ERRLEN])
+nl_prefix_parse(const char *s, struct nl_prefix *p, char err[ERRLEN])
 {
 	char host[INET6_ADDRSTRLEN + 1];
 	const char *slash;
@@ -512,7 +512,7 @@ nl_prefix_parse(const char *s, struct nl_prefix *p, char err[NL_ERRLEN])
 	p->len = (uint8_t)len;
 	return 0;
 bad:
-	snprintf(err, NL_ERRLEN, "\"%.64s\" is not an address or prefix "
+	snprintf(err, ERRLEN, "\"%.64s\" is not an address or prefix "
 	    "(like 10.0.0.0/8 or 2001:db8::/32)", s);
 	memset(p, 0, sizeof(*p));
 	return -1;

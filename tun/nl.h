@@ -15,7 +15,7 @@
 
 #include <net/if.h>
 
-#define NL_ERRLEN 256
+#include "nat/errlen.h"
 
 /* Rule port ranges: the kernel accepts 1..65534 only (not 0, not 65535). */
 #define NL_RULE_PORT_MAX 65534
@@ -108,36 +108,36 @@ struct nl_ifaddr {
 };
 
 /* Open a NETLINK_ROUTE socket (close-on-exec, extended acks). */
-int nl_open(struct nl *, char err[NL_ERRLEN]);
+int nl_open(struct nl *, char err[ERRLEN]);
 void nl_close(struct nl *);
 
 /* Rules */
-int nl_rule_add(struct nl *, const struct nl_rule *, char err[NL_ERRLEN]);
-int nl_rule_del(struct nl *, const struct nl_rule *, char err[NL_ERRLEN]);
+int nl_rule_add(struct nl *, const struct nl_rule *, char err[ERRLEN]);
+int nl_rule_del(struct nl *, const struct nl_rule *, char err[ERRLEN]);
 /* All rules of a family (AF_INET, AF_INET6) in kernel order; free *out. */
 int nl_rule_list(struct nl *, int family, struct nl_rule **out, size_t *n,
-    char err[NL_ERRLEN]);
+    char err[ERRLEN]);
 
 /* Routes */
-int nl_route_add(struct nl *, const struct nl_route *, char err[NL_ERRLEN]);
-int nl_route_del(struct nl *, const struct nl_route *, char err[NL_ERRLEN]);
+int nl_route_add(struct nl *, const struct nl_route *, char err[ERRLEN]);
+int nl_route_del(struct nl *, const struct nl_route *, char err[ERRLEN]);
 /* Routes of a family in one table (0 = all tables); free *out. */
 int nl_route_list(struct nl *, int family, uint32_t table,
-    struct nl_route **out, size_t *n, char err[NL_ERRLEN]);
+    struct nl_route **out, size_t *n, char err[ERRLEN]);
 /* Resolve a destination like "ip route get": oif, gateway, prefsrc, table, type. */
 int nl_route_get(struct nl *, const struct nl_route_query *, struct nl_route *,
-    char err[NL_ERRLEN]);
+    char err[ERRLEN]);
 
 /* Links and addresses */
 /* Look a link up by name (ifindex 0) or by ifindex (name NULL). */
 int nl_link_get(struct nl *, const char *name, int ifindex, struct nl_link *,
-    char err[NL_ERRLEN]);
+    char err[ERRLEN]);
 /* Set a link up or down and, when mtu is not 0, its MTU. */
 int nl_link_set(struct nl *, int ifindex, bool up, unsigned int mtu,
-    char err[NL_ERRLEN]);
+    char err[ERRLEN]);
 /* Addresses of one interface (ifindex 0 = all) and family (0 = both); free *out. */
 int nl_addr_list(struct nl *, int ifindex, int family, struct nl_ifaddr **out,
-    size_t *n, char err[NL_ERRLEN]);
+    size_t *n, char err[ERRLEN]);
 
 /*
  * Proxy neighbour entries (IPv6 "ip -6 neigh add proxy ADDR dev DEV"). With
@@ -151,23 +151,23 @@ struct nl_proxy {
 	uint8_t protocol;	/* NDA_PROTOCOL: who installed it; 0 = none */
 	uint8_t addr[16];
 };
-int nl_proxy_add(struct nl *, const struct nl_proxy *, char err[NL_ERRLEN]);
-int nl_proxy_del(struct nl *, const struct nl_proxy *, char err[NL_ERRLEN]);
+int nl_proxy_add(struct nl *, const struct nl_proxy *, char err[ERRLEN]);
+int nl_proxy_del(struct nl *, const struct nl_proxy *, char err[ERRLEN]);
 /* Every proxy entry of a family; free *out. */
 int nl_proxy_list(struct nl *, int family, struct nl_proxy **out, size_t *n,
-    char err[NL_ERRLEN]);
+    char err[ERRLEN]);
 
 /*
  * Parsers for one netlink message in buf[0..len) (fuzzed). Return 1 with a
  * parsed object, 0 for a well-formed message of another type or family that
  * is skipped, -1 for a malformed message (err says why).
  */
-int nl_rule_parse(const void *buf, size_t len, struct nl_rule *, char err[NL_ERRLEN]);
-int nl_route_parse(const void *buf, size_t len, struct nl_route *, char err[NL_ERRLEN]);
-int nl_link_parse(const void *buf, size_t len, struct nl_link *, char err[NL_ERRLEN]);
-int nl_addr_parse(const void *buf, size_t len, struct nl_ifaddr *, char err[NL_ERRLEN]);
+int nl_rule_parse(const void *buf, size_t len, struct nl_rule *, char err[ERRLEN]);
+int nl_route_parse(const void *buf, size_t len, struct nl_route *, char err[ERRLEN]);
+int nl_link_parse(const void *buf, size_t len, struct nl_link *, char err[ERRLEN]);
+int nl_addr_parse(const void *buf, size_t len, struct nl_ifaddr *, char err[ERRLEN]);
 /* A proxy neighbour entry (0 for ordinary neighbour entries). */
-int nl_proxy_parse(const void *buf, size_t len, struct nl_proxy *, char err[NL_ERRLEN]);
+int nl_proxy_parse(const void *buf, size_t len, struct nl_proxy *, char err[ERRLEN]);
 /*
  * Text of the extended ack in an NLMSG_ERROR message, "" when there is none.
  * Returns the (negative) error code, or 1 when buf is not a valid error message.
@@ -176,7 +176,7 @@ int nl_error_parse(const void *buf, size_t len, char *msg, size_t msglen);
 
 /* Helpers */
 /* Parse "10.0.0.0/8", "2001:db8::1", "::/0" (no length = host prefix). */
-int nl_prefix_parse(const char *, struct nl_prefix *, char err[NL_ERRLEN]);
+int nl_prefix_parse(const char *, struct nl_prefix *, char err[ERRLEN]);
 /* "10.0.0.0/8" / "2001:db8::1" (host prefixes without length); "any" when unset. */
 const char *nl_prefix_str(const struct nl_prefix *, char *buf, size_t len);
 /* A rule in "ip rule" syntax, for logs: "1000: iif eth0 ipproto tcp lookup 100 proto 222". */

@@ -27,7 +27,7 @@ struct nl_collect {
 	char *arr;
 	size_t n, cap;
 	int bad;		/* -1 after a malformed message or no memory */
-	char err[NL_ERRLEN];
+	char err[ERRLEN];
 };
 
 /* Data callback of a single-object request: parse the first match. */
@@ -35,7 +35,7 @@ struct nl_one {
 	int (*parse)(const void *, size_t, void *, char *);
 	void *obj;
 	int found;		/* 1 found, -1 malformed */
-	char err[NL_ERRLEN];
+	char err[ERRLEN];
 };
 
 /* Attribute table for mnl_attr_parse: keeps the last of each type. */
@@ -52,16 +52,16 @@ int nl_attr_addr(const struct nlattr *, int family, uint8_t *dst);
 int nl_attr_ifname(const struct nlattr *, char *dst);
 int nl_tb_cb(const struct nlattr *, void *data);
 const struct nlmsghdr *nl_msg_check(const void *buf, size_t len,
-    uint16_t type, size_t hdrlen, int *skip, char err[NL_ERRLEN]);
+    uint16_t type, size_t hdrlen, int *skip, char err[ERRLEN]);
 int nl_prefix_from(struct nl_prefix *, int family, unsigned int len,
     const struct nlattr *);
 
 int nl_talk(struct nl *, struct nlmsghdr *, mnl_cb_t fn, void *arg,
-    bool *intr, const char *what, char err[NL_ERRLEN]);
+    bool *intr, const char *what, char err[ERRLEN]);
 int nl_dump(struct nl *, struct nlmsghdr *, struct nl_collect *,
-    const char *what, char err[NL_ERRLEN]);
+    const char *what, char err[ERRLEN]);
 int nl_one_cb(const struct nlmsghdr *, void *data);
-int nl_one_result(struct nl_one *, const char *what, char err[NL_ERRLEN]);
+int nl_one_result(struct nl_one *, const char *what, char err[ERRLEN]);
 
 void nl_cat(char *buf, size_t len, size_t *off, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -20,7 +20,7 @@
 
 /* Parse one RTM_NEWLINK message into an nl_link. */
 int
-nl_link_parse(const void *buf, size_t len, struct nl_link *l, char err[NL_ERRLEN])
+nl_link_parse(const void *buf, size_t len, struct nl_link *l, char err[ERRLEN])
 {
 	const struct nlmsghdr *nlh;
 	const struct ifinfomsg *ifi;
@@ -53,13 +53,13 @@ nl_link_parse(const void *buf, size_t len, struct nl_link *l, char err[NL_ERRLEN
 	}
 	return 1;
 bad:
-	snprintf(err, NL_ERRLEN, "malformed link message");
+	snprintf(err, ERRLEN, "malformed link message");
 	return -1;
 }
 
 /* Parse one RTM_NEWADDR message into an nl_ifaddr. */
 int
-nl_addr_parse(const void *buf, size_t len, struct nl_ifaddr *a, char err[NL_ERRLEN])
+nl_addr_parse(const void *buf, size_t len, struct nl_ifaddr *a, char err[ERRLEN])
 {
 	const struct nlmsghdr *nlh;
 	const struct ifaddrmsg *ifa;
@@ -95,13 +95,13 @@ nl_addr_parse(const void *buf, size_t len, struct nl_ifaddr *a, char err[NL_ERRL
 	}
 	return 1;
 bad:
-	snprintf(err, NL_ERRLEN, "malformed address message");
+	snprintf(err, ERRLEN, "malformed address message");
 	return -1;
 }
 
 /* Parse one RTM_NEWNEIGH message; only proxy entries are returned. */
 int
-nl_proxy_parse(const void *buf, size_t len, struct nl_proxy *p, char err[NL_ERRLEN])
+nl_proxy_parse(const void *buf, size_t len, struct nl_proxy *p, char err[ERRLEN])
 {
 	const struct nlmsghdr *nlh;
 	const struct ndmsg *nd;
@@ -130,7 +130,7 @@ nl_proxy_parse(const void *buf, size_t len, struct nl_proxy *p, char err[NL_ERRL
 	}
 	return 1;
 bad:
-	snprintf(err, NL_ERRLEN, "malformed neighbour message");
+	snprintf(err, ERRLEN, "malformed neighbour message");
 	return -1;
 }
 
@@ -144,7 +144,7 @@ nl_link_parse_any(const void *buf, size_t len, void *obj, char *err)
 /* Look up one link by name or index. */
 int
 nl_link_get(struct nl *nl, const char *name, int ifindex, struct nl_link *l,
-    char err[NL_ERRLEN])
+    char err[ERRLEN])
 {
 	char buf[NL_REQSIZE] __attribute__((aligned(8)));
 	char what[IFNAMSIZ + 32];
@@ -153,7 +153,7 @@ nl_link_get(struct nl *nl, const char *name, int ifindex, struct nl_link *l,
 	struct ifinfomsg *ifi;
 
 	if (name != NULL && (name[0] == '\0' || strlen(name) >= IFNAMSIZ)) {
-		snprintf(err, NL_ERRLEN, "interface name \"%.*s\" is empty or too long",
+		snprintf(err, ERRLEN, "interface name \"%.*s\" is empty or too long",
 		    IFNAMSIZ * 2, name);
 		return -1;
 	}
@@ -179,7 +179,7 @@ nl_link_get(struct nl *nl, const char *name, int ifindex, struct nl_link *l,
 /* Set a link up or down and optionally its MTU. */
 int
 nl_link_set(struct nl *nl, int ifindex, bool up, unsigned int mtu,
-    char err[NL_ERRLEN])
+    char err[ERRLEN])
 {
 	char buf[NL_REQSIZE] __attribute__((aligned(8)));
 	char what[64];
@@ -225,13 +225,13 @@ nl_proxy_msg(char *buf, uint16_t type, uint16_t flags, const struct nl_proxy *p)
 /* Send a proxy entry request; verb names it in err. */
 static int
 nl_proxy_send(struct nl *nl, uint16_t type, uint16_t flags,
-    const struct nl_proxy *p, const char *verb, char err[NL_ERRLEN])
+    const struct nl_proxy *p, const char *verb, char err[ERRLEN])
 {
 	char buf[NL_REQSIZE] __attribute__((aligned(8)));
 	char what[96], a[INET6_ADDRSTRLEN];
 
 	if (nl_addrlen(p->family) == 0 || p->ifindex <= 0) {
-		snprintf(err, NL_ERRLEN, "proxy entry: needs a family and a device");
+		snprintf(err, ERRLEN, "proxy entry: needs a family and a device");
 		return -1;
 	}
 	if (inet_ntop(p->family, p->addr, a, sizeof(a)) == NULL)
@@ -244,7 +244,7 @@ nl_proxy_send(struct nl *nl, uint16_t type, uint16_t flags,
 
 /* Add a proxy neighbour entry (tagged with its protocol). */
 int
-nl_proxy_add(struct nl *nl, const struct nl_proxy *p, char err[NL_ERRLEN])
+nl_proxy_add(struct nl *nl, const struct nl_proxy *p, char err[ERRLEN])
 {
 	return nl_proxy_send(nl, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, p,
 	    "add", err);
@@ -252,7 +252,7 @@ nl_proxy_add(struct nl *nl, const struct nl_proxy *p, char err[NL_ERRLEN])
 
 /* Delete a proxy neighbour entry. */
 int
-nl_proxy_del(struct nl *nl, const struct nl_proxy *p, char err[NL_ERRLEN])
+nl_proxy_del(struct nl *nl, const struct nl_proxy *p, char err[ERRLEN])
 {
 	return nl_proxy_send(nl, RTM_DELNEIGH, 0, p, "delete", err);
 }
@@ -267,7 +267,7 @@ nl_proxy_parse_any(const void *buf, size_t len, void *obj, char *err)
 /* Dump the proxy neighbour entries of a family. */
 int
 nl_proxy_list(struct nl *nl, int family, struct nl_proxy **out, size_t *n,
-    char err[NL_ERRLEN])
+    char err[ERRLEN])
 {
 	char buf[NL_REQSIZE] __attribute__((aligned(8)));
 	struct nl_collect c = { .parse = nl_proxy_parse_any,
@@ -308,7 +308,7 @@ nl_addr_keep(const void *obj, const void *karg)
 /* Dump interface addresses of one family (0 = both). */
 int
 nl_addr_list(struct nl *nl, int ifindex, int family, struct nl_ifaddr **out,
-    size_t *n, char err[NL_ERRLEN])
+    size_t *n, char err[ERRLEN])
 {
 	char buf[NL_REQSIZE] __attribute__((aligned(8)));
 	struct nl_collect c = { .parse = nl_addr_parse_any, .keep = nl_addr_keep,

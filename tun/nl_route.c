@@ -44,7 +44,7 @@ nl_route_multipath(const struct nlattr *a, struct nl_route *r)
 
 /* Parse one RTM_NEWROUTE message into an nl_route. */
 int
-nl_route_parse(const void *buf, size_t len, struct nl_route *r, char err[NL_ERRLEN])
+nl_route_parse(const void *buf, size_t len, struct nl_route *r, char err[ERRLEN])
 {
 	const struct nlmsghdr *nlh;
 	const struct rtmsg *rtm;
@@ -102,7 +102,7 @@ nl_route_parse(const void *buf, size_t len, struct nl_route *r, char err[NL_ERRL
 		goto bad;
 	return 1;
 bad:
-	snprintf(err, NL_ERRLEN, "malformed route message");
+	snprintf(err, ERRLEN, "malformed route message");
 	return -1;
 }
 
@@ -163,18 +163,18 @@ nl_route_msg(char *buf, uint16_t type, uint16_t flags, const struct nl_route *r,
 
 /* Reject routes with addresses of the wrong family or length. */
 static int
-nl_route_check(const struct nl_route *r, char err[NL_ERRLEN])
+nl_route_check(const struct nl_route *r, char err[ERRLEN])
 {
 	size_t alen = nl_addrlen(r->family);
 
 	if (alen == 0) {
-		snprintf(err, NL_ERRLEN, "route: family must be AF_INET or AF_INET6");
+		snprintf(err, ERRLEN, "route: family must be AF_INET or AF_INET6");
 		return -1;
 	}
 	if ((r->dst.len && (r->dst.family != r->family || r->dst.len > alen * 8)) ||
 	    (r->gw.family && r->gw.family != r->family) ||
 	    (r->prefsrc.family && r->prefsrc.family != r->family)) {
-		snprintf(err, NL_ERRLEN, "route: address of the wrong family or length");
+		snprintf(err, ERRLEN, "route: address of the wrong family or length");
 		return -1;
 	}
 	return 0;
@@ -183,7 +183,7 @@ nl_route_check(const struct nl_route *r, char err[NL_ERRLEN])
 /* Send a route request; verb names it in err. */
 static int
 nl_route_send(struct nl *nl, uint16_t type, uint16_t flags, const struct nl_route *r,
-    const char *verb, char err[NL_ERRLEN])
+    const char *verb, char err[ERRLEN])
 {
 	char buf[NL_REQSIZE] __attribute__((aligned(8)));
 	char what[160], desc[128];
@@ -198,7 +198,7 @@ nl_route_send(struct nl *nl, uint16_t type, uint16_t flags, const struct nl_rout
 
 /* Add a route; an existing identical route gives EEXIST. */
 int
-nl_route_add(struct nl *nl, const struct nl_route *r, char err[NL_ERRLEN])
+nl_route_add(struct nl *nl, const struct nl_route *r, char err[ERRLEN])
 {
 	return nl_route_send(nl, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, r,
 	    "add", err);
@@ -206,7 +206,7 @@ nl_route_add(struct nl *nl, const struct nl_route *r, char err[NL_ERRLEN])
 
 /* Delete a route matching the fields given (tag included). */
 int
-nl_route_del(struct nl *nl, const struct nl_route *r, char err[NL_ERRLEN])
+nl_route_del(struct nl *nl, const struct nl_route *r, char err[ERRLEN])
 {
 	return nl_route_send(nl, RTM_DELROUTE, 0, r, "delete", err);
 }
@@ -233,7 +233,7 @@ nl_route_keep(const void *obj, const void *karg)
 /* Dump the routes of one family, optionally of one table. */
 int
 nl_route_list(struct nl *nl, int family, uint32_t table, struct nl_route **out,
-    size_t *n, char err[NL_ERRLEN])
+    size_t *n, char err[ERRLEN])
 {
 	char buf[NL_REQSIZE] __attribute__((aligned(8)));
 	struct nl_collect c = { .parse = nl_route_parse_any, .keep = nl_route_keep,
@@ -258,7 +258,7 @@ nl_route_list(struct nl *nl, int family, uint32_t table, struct nl_route **out,
 /* Ask the kernel which route a packet would take. */
 int
 nl_route_get(struct nl *nl, const struct nl_route_query *q, struct nl_route *r,
-    char err[NL_ERRLEN])
+    char err[ERRLEN])
 {
 	char buf[NL_REQSIZE] __attribute__((aligned(8)));
 	char what[INET6_ADDRSTRLEN + 32];
@@ -269,14 +269,14 @@ nl_route_get(struct nl *nl, const struct nl_route_query *q, struct nl_route *r,
 	size_t alen = nl_addrlen(q->family);
 
 	if (alen == 0) {
-		snprintf(err, NL_ERRLEN, "route lookup: family must be AF_INET or AF_INET6");
+		snprintf(err, ERRLEN, "route lookup: family must be AF_INET or AF_INET6");
 		return -1;
 	}
 	if (inet_ntop(q->family, q->dst, dst, sizeof(dst)) == NULL)
 		snprintf(dst, sizeof(dst), "?");
 	snprintf(what, sizeof(what), "route lookup %s", dst);
 	if (q->iif && !q->has_src) {
-		snprintf(err, NL_ERRLEN, "%s: an input lookup needs a source", what);
+		snprintf(err, ERRLEN, "%s: an input lookup needs a source", what);
 		return -1;
 	}
 	nlh = mnl_nlmsg_put_header(buf);

@@ -144,7 +144,7 @@ nl_rule_apply(const struct nl_rule_attr *p, const struct nlattr *a,
 
 /* Parse one RTM_NEWRULE message into an nl_rule, attribute by policy. */
 int
-nl_rule_parse(const void *buf, size_t len, struct nl_rule *r, char err[NL_ERRLEN])
+nl_rule_parse(const void *buf, size_t len, struct nl_rule *r, char err[ERRLEN])
 {
 	const struct nlmsghdr *nlh;
 	const struct fib_rule_hdr *frh;
@@ -184,7 +184,7 @@ nl_rule_parse(const void *buf, size_t len, struct nl_rule *r, char err[NL_ERRLEN
 			r->unknown = true;
 	return 1;
 bad:
-	snprintf(err, NL_ERRLEN, "malformed rule message");
+	snprintf(err, ERRLEN, "malformed rule message");
 	return -1;
 }
 
@@ -245,22 +245,22 @@ nl_rule_msg(char *buf, uint16_t type, uint16_t flags, const struct nl_rule *r)
 
 /* Reject what the kernel would reject less clearly. */
 static int
-nl_rule_check(const struct nl_rule *r, char err[NL_ERRLEN])
+nl_rule_check(const struct nl_rule *r, char err[ERRLEN])
 {
 	size_t alen = nl_addrlen(r->family);
 
 	if (alen == 0) {
-		snprintf(err, NL_ERRLEN, "rule: family must be AF_INET or AF_INET6");
+		snprintf(err, ERRLEN, "rule: family must be AF_INET or AF_INET6");
 		return -1;
 	}
 	if ((r->src.len && (r->src.family != r->family || r->src.len > alen * 8)) ||
 	    (r->dst.len && (r->dst.family != r->family || r->dst.len > alen * 8))) {
-		snprintf(err, NL_ERRLEN, "rule: prefix of the wrong family or length");
+		snprintf(err, ERRLEN, "rule: prefix of the wrong family or length");
 		return -1;
 	}
 	if ((r->sport_hi && r->sport_hi < r->sport_lo) ||
 	    (r->dport_hi && r->dport_hi < r->dport_lo)) {
-		snprintf(err, NL_ERRLEN, "rule: port range ends before it starts");
+		snprintf(err, ERRLEN, "rule: port range ends before it starts");
 		return -1;
 	}
 	/* The kernel refuses port 0 and port 65535 in rule port ranges. */
@@ -268,7 +268,7 @@ nl_rule_check(const struct nl_rule *r, char err[NL_ERRLEN])
 	    r->sport_lo > NL_RULE_PORT_MAX || r->sport_hi > NL_RULE_PORT_MAX)) ||
 	    ((r->dport_lo || r->dport_hi) && (r->dport_lo == 0 ||
 	    r->dport_lo > NL_RULE_PORT_MAX || r->dport_hi > NL_RULE_PORT_MAX))) {
-		snprintf(err, NL_ERRLEN, "rule: port ranges must lie within 1-%d "
+		snprintf(err, ERRLEN, "rule: port ranges must lie within 1-%d "
 		    "(the kernel cannot match port 65535 in a rule)", NL_RULE_PORT_MAX);
 		return -1;
 	}
@@ -278,7 +278,7 @@ nl_rule_check(const struct nl_rule *r, char err[NL_ERRLEN])
 /* Send a rule request; what names it in err. */
 static int
 nl_rule_send(struct nl *nl, uint16_t type, uint16_t flags, const struct nl_rule *r,
-    const char *verb, char err[NL_ERRLEN])
+    const char *verb, char err[ERRLEN])
 {
 	char buf[NL_REQSIZE] __attribute__((aligned(8)));
 	char what[160], desc[128];
@@ -293,7 +293,7 @@ nl_rule_send(struct nl *nl, uint16_t type, uint16_t flags, const struct nl_rule 
 
 /* Add a rule; an identical rule (tag included) gives EEXIST. */
 int
-nl_rule_add(struct nl *nl, const struct nl_rule *r, char err[NL_ERRLEN])
+nl_rule_add(struct nl *nl, const struct nl_rule *r, char err[ERRLEN])
 {
 	return nl_rule_send(nl, RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, r,
 	    "add", err);
@@ -301,7 +301,7 @@ nl_rule_add(struct nl *nl, const struct nl_rule *r, char err[NL_ERRLEN])
 
 /* Delete the first rule matching every field given (tag included). */
 int
-nl_rule_del(struct nl *nl, const struct nl_rule *r, char err[NL_ERRLEN])
+nl_rule_del(struct nl *nl, const struct nl_rule *r, char err[ERRLEN])
 {
 	return nl_rule_send(nl, RTM_DELRULE, 0, r, "delete", err);
 }
@@ -316,7 +316,7 @@ nl_rule_parse_any(const void *buf, size_t len, void *obj, char *err)
 /* Dump the rules of one family. */
 int
 nl_rule_list(struct nl *nl, int family, struct nl_rule **out, size_t *n,
-    char err[NL_ERRLEN])
+    char err[ERRLEN])
 {
 	char buf[NL_REQSIZE] __attribute__((aligned(8)));
 	struct nl_collect c = { .parse = nl_rule_parse_any,

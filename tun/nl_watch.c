@@ -32,7 +32,7 @@ static const struct nl_watch_group nl_watch_groups[] = {
 
 /* Open a non-blocking rtnetlink socket and join the groups asked for. */
 struct mnl_socket *
-nl_watch_open(unsigned int what, char err[NL_ERRLEN])
+nl_watch_open(unsigned int what, char err[ERRLEN])
 {
 	const struct nl_watch_group *g;
 	struct mnl_socket *s;
@@ -54,7 +54,7 @@ nl_watch_open(unsigned int what, char err[NL_ERRLEN])
 	}
 	return s;
 fail:
-	snprintf(err, NL_ERRLEN, "rtnetlink events: %s", strerror(errno));
+	snprintf(err, ERRLEN, "rtnetlink events: %s", strerror(errno));
 	if (s != NULL)
 		mnl_socket_close(s);
 	return NULL;

@@ -21,7 +21,7 @@
 struct mnl_socket;
 
 /* A non-blocking socket subscribed to the groups in what; NULL with err. */
-struct mnl_socket *nl_watch_open(unsigned int what, char err[NL_ERRLEN]);
+struct mnl_socket *nl_watch_open(unsigned int what, char err[ERRLEN]);
 /* The socket's file descriptor, for an event loop. */
 int nl_watch_fd(struct mnl_socket *);
 /* Read every queued event; true when there was any (or some were lost). */

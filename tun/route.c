@@ -186,25 +186,25 @@ route_validate(const struct route_spec *s, bool need_rules, char *err)
 	size_t i;
 
 	if (s->prio_lo == 0 || s->prio_hi < s->prio_lo) {
-		snprintf(err, ROUTE_ERRLEN, "rule priorities %u-%u: need 1 <= low <= high",
+		snprintf(err, ERRLEN, "rule priorities %u-%u: need 1 <= low <= high",
 		    s->prio_lo, s->prio_hi);
 		return -1;
 	}
 	if (s->local_prio != 0 && (s->local_prio <= s->prio_hi ||
 	    s->local_prio > ROUTE_LOCAL_PRIO_MAX)) {
-		snprintf(err, ROUTE_ERRLEN, "local rule priority %u: must be above "
+		snprintf(err, ERRLEN, "local rule priority %u: must be above "
 		    "our rules (%u) and below main (%d)", s->local_prio, s->prio_hi,
 		    ROUTE_LOCAL_PRIO_MAX + 1);
 		return -1;
 	}
 	if (route_table_reserved(s->table)) {
-		snprintf(err, ROUTE_ERRLEN, "route table %u: use a table of our own, "
+		snprintf(err, ERRLEN, "route table %u: use a table of our own, "
 		    "not 0, default, main or local", s->table);
 		return -1;
 	}
 	if (s->scope_lo != 0 && (s->scope_hi < s->scope_lo ||
 	    (s->scope_lo <= RT_TABLE_LOCAL && s->scope_hi >= RT_TABLE_DEFAULT))) {
-		snprintf(err, ROUTE_ERRLEN, "route tables %u-%u: need low <= high "
+		snprintf(err, ERRLEN, "route tables %u-%u: need low <= high "
 		    "and none of default, main or local", s->scope_lo, s->scope_hi);
 		return -1;
 	}
@@ -216,13 +216,13 @@ route_validate(const struct route_spec *s, bool need_rules, char *err)
 		if ((r->family != AF_INET && r->family != AF_INET6) || r->unknown ||
 		    r->table == 0 || r->priority < s->prio_lo ||
 		    r->priority > s->prio_hi) {
-			snprintf(err, ROUTE_ERRLEN, "rule %zu (%s): needs a family, a "
+			snprintf(err, ERRLEN, "rule %zu (%s): needs a family, a "
 			    "table and a priority in %u-%u", i,
 			    nl_rule_str(r, desc, sizeof(desc)), s->prio_lo, s->prio_hi);
 			return -1;
 		}
 		if (r->table == s->table && s->tun_ifindex <= 0) {
-			snprintf(err, ROUTE_ERRLEN, "rule %zu looks up table %u but no "
+			snprintf(err, ERRLEN, "rule %zu looks up table %u but no "
 			    "TUN device is given", i, s->table);
 			return -1;
 		}
@@ -230,7 +230,7 @@ route_validate(const struct route_spec *s, bool need_rules, char *err)
 	for (i = 0; i < s->nroutes; i++) {
 		if (route_table_reserved(s->routes[i].table) ||
 		    (s->routes[i].family != AF_INET && s->routes[i].family != AF_INET6)) {
-			snprintf(err, ROUTE_ERRLEN, "route %zu: needs a family and a "
+			snprintf(err, ERRLEN, "route %zu: needs a family and a "
 			    "table of our own (not 0, default, main or local)", i);
 			return -1;
 		}
@@ -250,7 +250,7 @@ route_desired(struct route_ctx *c)
 	c->want = calloc(s->nrules + ROUTE_NFAM + 1, sizeof(*c->want));
 	c->wantr = calloc(s->nroutes + ROUTE_NFAM + 1, sizeof(*c->wantr));
 	if (c->want == NULL || c->wantr == NULL) {
-		snprintf(c->err, ROUTE_ERRLEN, "out of memory");
+		snprintf(c->err, ERRLEN, "out of memory");
 		return -1;
 	}
 	for (f = 0; f < ROUTE_NFAM && s->local_prio != 0; f++) {
@@ -330,7 +330,7 @@ route_rule_added(const struct route_ctx *c, const struct nl_rule *want)
 static void
 route_rollback(struct route_ctx *c)
 {
-	char ignore[NL_ERRLEN];
+	char ignore[ERRLEN];
 	size_t i;
 
 	for (i = 0; i < c->nunlocal; i++)
@@ -351,7 +351,7 @@ route_add_missing(struct route_ctx *c)
 	c->addedr = calloc(c->nwantr + 1, sizeof(*c->addedr));
 	c->unlocal = calloc(ROUTE_NFAM * 4 + 1, sizeof(*c->unlocal));
 	if (c->added == NULL || c->addedr == NULL || c->unlocal == NULL) {
-		snprintf(c->err, ROUTE_ERRLEN, "out of memory");
+		snprintf(c->err, ERRLEN, "out of memory");
 		return -1;
 	}
 	for (i = 0; i < c->nwantr; i++) {
@@ -374,7 +374,7 @@ route_add_missing(struct route_ctx *c)
 		if (nl_rule_add(c->nl, &c->want[i], c->err) < 0) {
 			if (errno == EEXIST) {
 				size_t l = strlen(c->err);
-				snprintf(c->err + l, ROUTE_ERRLEN - l, ": an identical "
+				snprintf(c->err + l, ERRLEN - l, ": an identical "
 				    "rule not tagged %u exists", (unsigned int)c->tag);
 			}
 			return -1;
@@ -532,7 +532,7 @@ route_delete_routes(struct route_ctx *c, bool all)
 /* Reconcile the kernel with the spec (see the top of this file). */
 int
 route_apply(struct nl *nl, const struct route_spec *s, struct route_result *res,
-    char err[ROUTE_ERRLEN])
+    char err[ERRLEN])
 {
 	struct route_result dummy;
 	struct route_ctx c;
@@ -559,7 +559,7 @@ out:
 /* Remove everything tagged in the spec's scope. */
 int
 route_remove(struct nl *nl, const struct route_spec *s, struct route_result *res,
-    char err[ROUTE_ERRLEN])
+    char err[ERRLEN])
 {
 	struct route_result dummy;
 	struct route_ctx c;
@@ -582,7 +582,7 @@ out:
 /* Count tagged rules and routes in the spec's scope. */
 int
 route_count(struct nl *nl, const struct route_spec *s, size_t *rules,
-    size_t *routes, char err[ROUTE_ERRLEN])
+    size_t *routes, char err[ERRLEN])
 {
 	struct route_result dummy;
 	struct route_ctx c;

@@ -20,9 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nat/errlen.h"
 #include "tun/nl.h"
-
-#define ROUTE_ERRLEN 256
 
 /* Highest priority the moved local rule may take: it must come before main. */
 #define ROUTE_LOCAL_PRIO_MAX 32765
@@ -57,7 +56,7 @@ struct route_result {
  * are taken away again (leaving the previous state) and err says why.
  */
 int route_apply(struct nl *, const struct route_spec *, struct route_result *,
-    char err[ROUTE_ERRLEN]);
+    char err[ERRLEN]);
 /*
  * Remove every tagged rule and route in the spec's scope (its priority range,
  * local_prio, its tables and scope_lo..scope_hi; rules and routes lists are
@@ -65,10 +64,10 @@ int route_apply(struct nl *, const struct route_spec *, struct route_result *,
  * priority-0 "lookup local" rule back first where we had moved it.
  */
 int route_remove(struct nl *, const struct route_spec *, struct route_result *,
-    char err[ROUTE_ERRLEN]);
+    char err[ERRLEN]);
 /* Count tagged rules and routes in the spec's scope. */
 int route_count(struct nl *, const struct route_spec *, size_t *rules,
-    size_t *routes, char err[ROUTE_ERRLEN]);
+    size_t *routes, char err[ERRLEN]);
 
 /* A traffic selector for route_capture_rules. */
 struct route_match {
@@ -111,6 +110,6 @@ struct route_capture {
  */
 int route_capture_rules(const struct route_capture *, uint32_t table,
     uint32_t *prio, struct nl_rule *out, size_t max, size_t *n,
-    char err[ROUTE_ERRLEN]);
+    char err[ERRLEN]);
 
 #endif

@@ -18,7 +18,7 @@ route_push(struct nl_rule *out, size_t max, size_t *n, const struct nl_rule *r,
     uint32_t *prio, char *err)
 {
 	if (*n >= max) {
-		snprintf(err, ROUTE_ERRLEN, "too many rules for the buffer (%zu)", max);
+		snprintf(err, ERRLEN, "too many rules for the buffer (%zu)", max);
 		return -1;
 	}
 	out[*n] = *r;
@@ -39,14 +39,14 @@ route_from_match(const struct route_capture *cap, const struct route_match *m,
 	r->ip_proto = m->ip_proto;
 	if (m->dport_lo || m->dport_hi) {
 		if (m->ip_proto != IPPROTO_TCP && m->ip_proto != IPPROTO_UDP) {
-			snprintf(err, ROUTE_ERRLEN, "a port range needs tcp or udp");
+			snprintf(err, ERRLEN, "a port range needs tcp or udp");
 			return -1;
 		}
 		r->dport_lo = m->dport_lo;
 		r->dport_hi = m->dport_hi ? m->dport_hi : m->dport_lo;
 		if (r->dport_lo == 0 || r->dport_hi < r->dport_lo ||
 		    r->dport_hi > NL_RULE_PORT_MAX) {
-			snprintf(err, ROUTE_ERRLEN, "port range %u-%u: a rule can "
+			snprintf(err, ERRLEN, "port range %u-%u: a rule can "
 			    "match ports 1-%d only (not 65535)", m->dport_lo,
 			    m->dport_hi, NL_RULE_PORT_MAX);
 			return -1;
@@ -54,7 +54,7 @@ route_from_match(const struct route_capture *cap, const struct route_match *m,
 	}
 	if (m->dst.len) {
 		if (m->dst.family != cap->family) {
-			snprintf(err, ROUTE_ERRLEN, "destination of the other family");
+			snprintf(err, ERRLEN, "destination of the other family");
 			return -1;
 		}
 		r->dst = m->dst;
@@ -66,7 +66,7 @@ route_from_match(const struct route_capture *cap, const struct route_match *m,
 int
 route_capture_rules(const struct route_capture *cap, uint32_t table,
     uint32_t *prio, struct nl_rule *out, size_t max, size_t *n,
-    char err[ROUTE_ERRLEN])
+    char err[ERRLEN])
 {
 	/*
 	 * Strictly scoped lookups already skip a "default dev tun" route for
@@ -82,11 +82,11 @@ route_capture_rules(const struct route_capture *cap, uint32_t table,
 
 	if (cap->iif == NULL || cap->iif[0] == '\0' || strlen(cap->iif) >= IFNAMSIZ ||
 	    (cap->family != AF_INET && cap->family != AF_INET6)) {
-		snprintf(err, ROUTE_ERRLEN, "capture needs an interface name and a family");
+		snprintf(err, ERRLEN, "capture needs an interface name and a family");
 		return -1;
 	}
 	if (cap->nonly == 0 && (cap->protos & (ROUTE_P_TCP | ROUTE_P_UDP | ROUTE_P_ICMP)) == 0) {
-		snprintf(err, ROUTE_ERRLEN, "capture on %s names no protocol", cap->iif);
+		snprintf(err, ERRLEN, "capture on %s names no protocol", cap->iif);
 		return -1;
 	}
 	for (i = 0; cap->family == AF_INET6 && i < sizeof(link6) / sizeof(link6[0]); i++) {
@@ -110,7 +110,7 @@ route_capture_rules(const struct route_capture *cap, uint32_t table,
 	}
 	for (i = 0; i < cap->nexclude; i++) {
 		if (cap->exclude[i].ip_proto == 0 && cap->exclude[i].dst.len == 0) {
-			snprintf(err, ROUTE_ERRLEN, "exclusion %zu on %s matches "
+			snprintf(err, ERRLEN, "exclusion %zu on %s matches "
 			    "everything (and ARP)", i, cap->iif);
 			return -1;
 		}
@@ -120,7 +120,7 @@ route_capture_rules(const struct route_capture *cap, uint32_t table,
 	}
 	for (i = 0; i < cap->nonly; i++) {
 		if (cap->only[i].ip_proto == 0) {
-			snprintf(err, ROUTE_ERRLEN, "capture %zu on %s names no "
+			snprintf(err, ERRLEN, "capture %zu on %s names no "
 			    "protocol (a catch-all rule breaks ARP)", i, cap->iif);
 			return -1;
 		}

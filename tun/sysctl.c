@@ -20,17 +20,17 @@
 
 /* Build /proc/sys/KEY; refuse keys that could leave /proc/sys. */
 static int
-sysctl_path(const char *key, char *path, size_t len, char err[SYSCTL_ERRLEN])
+sysctl_path(const char *key, char *path, size_t len, char err[ERRLEN])
 {
 	int n;
 
 	if (key[0] == '\0' || key[0] == '/' || strstr(key, "..") != NULL) {
-		snprintf(err, SYSCTL_ERRLEN, "sysctl key \"%.64s\" is not valid", key);
+		snprintf(err, ERRLEN, "sysctl key \"%.64s\" is not valid", key);
 		return -1;
 	}
 	n = snprintf(path, len, "%s%s", SYSCTL_ROOT, key);
 	if (n < 0 || (size_t)n >= len) {
-		snprintf(err, SYSCTL_ERRLEN, "sysctl key \"%.64s\" is too long", key);
+		snprintf(err, ERRLEN, "sysctl key \"%.64s\" is too long", key);
 		return -1;
 	}
 	return 0;
@@ -38,7 +38,7 @@ sysctl_path(const char *key, char *path, size_t len, char err[SYSCTL_ERRLEN])
 
 /* Read the whole (small) value of a knob as a string, without the newline. */
 static int
-sysctl_read(const char *key, char *val, size_t len, char err[SYSCTL_ERRLEN])
+sysctl_read(const char *key, char *val, size_t len, char err[ERRLEN])
 {
 	char path[160];
 	ssize_t n;
@@ -48,7 +48,7 @@ sysctl_read(const char *key, char *val, size_t len, char err[SYSCTL_ERRLEN])
 		return -1;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, SYSCTL_ERRLEN, "%.128s: %.100s", path, strerror(errno));
+		snprintf(err, ERRLEN, "%.128s: %.100s", path, strerror(errno));
 		return -1;
 	}
 	do
@@ -56,7 +56,7 @@ sysctl_read(const char *key, char *val, size_t len, char err[SYSCTL_ERRLEN])
 	while (n < 0 && errno == EINTR);
 	close(fd);
 	if (n < 0) {
-		snprintf(err, SYSCTL_ERRLEN, "%.128s: read: %.100s", path, strerror(errno));
+		snprintf(err, ERRLEN, "%.128s: read: %.100s", path, strerror(errno));
 		return -1;
 	}
 	val[n] = '\0';
@@ -66,7 +66,7 @@ sysctl_read(const char *key, char *val, size_t len, char err[SYSCTL_ERRLEN])
 
 /* Parse one or more whitespace-separated integers. */
 static int
-sysctl_ints(const char *key, const char *s, int *v, size_t n, char err[SYSCTL_ERRLEN])
+sysctl_ints(const char *key, const char *s, int *v, size_t n, char err[ERRLEN])
 {
 	const char *p = s;
 	char *end;
@@ -77,7 +77,7 @@ sysctl_ints(const char *key, const char *s, int *v, size_t n, char err[SYSCTL_ER
 		errno = 0;
 		x = strtol(p, &end, 10);
 		if (errno || end == p || x < INT_MIN || x > INT_MAX) {
-			snprintf(err, SYSCTL_ERRLEN, "%s: unexpected value \"%.32s\"",
+			snprintf(err, ERRLEN, "%s: unexpected value \"%.32s\"",
 			    key, s);
 			return -1;
 		}
@@ -89,7 +89,7 @@ sysctl_ints(const char *key, const char *s, int *v, size_t n, char err[SYSCTL_ER
 
 /* Read an integer knob. */
 int
-sysctl_get_int(const char *key, int *val, char err[SYSCTL_ERRLEN])
+sysctl_get_int(const char *key, int *val, char err[ERRLEN])
 {
 	char buf[64];
 
@@ -144,7 +144,7 @@ sysctl_undo_note(const char *key, int old, int ours)
 static void
 sysctl_undo_import(const char *list)
 {
-	char item[128], key[96], err[SYSCTL_ERRLEN];
+	char item[128], key[96], err[ERRLEN];
 	const char *p = list, *end;
 	int old, cur;
 	size_t n;
@@ -209,7 +209,7 @@ sysctl_undo_export(char *buf, size_t len)
 int
 sysctl_undo_restore(void (*note)(void *, const char *), void *arg)
 {
-	char err[SYSCTL_ERRLEN], msg[SYSCTL_ERRLEN + 160];
+	char err[ERRLEN], msg[ERRLEN + 160];
 	size_t i;
 	int cur, bad = 0;
 
@@ -236,7 +236,7 @@ sysctl_undo_restore(void (*note)(void *, const char *), void *arg)
 
 /* Write an integer knob when it differs, reporting the old value. */
 int
-sysctl_set_int(const char *key, int val, int *old, char err[SYSCTL_ERRLEN])
+sysctl_set_int(const char *key, int val, int *old, char err[ERRLEN])
 {
 	char path[160], buf[32];
 	int cur, fd, n;
@@ -252,7 +252,7 @@ sysctl_set_int(const char *key, int val, int *old, char err[SYSCTL_ERRLEN])
 		return -1;
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, SYSCTL_ERRLEN, "%.128s: %.100s", path, strerror(errno));
+		snprintf(err, ERRLEN, "%.128s: %.100s", path, strerror(errno));
 		return -1;
 	}
 	n = snprintf(buf, sizeof(buf), "%d\n", val);
@@ -260,13 +260,13 @@ sysctl_set_int(const char *key, int val, int *old, char err[SYSCTL_ERRLEN])
 		w = write(fd, buf, (size_t)n);
 	while (w < 0 && errno == EINTR);
 	if (w != n) {
-		snprintf(err, SYSCTL_ERRLEN, "%.128s: write %d: %.100s", path, val,
+		snprintf(err, ERRLEN, "%.128s: write %d: %.100s", path, val,
 		    w < 0 ? strerror(errno) : "short write");
 		close(fd);
 		return -1;
 	}
 	if (close(fd) < 0) {
-		snprintf(err, SYSCTL_ERRLEN, "%.128s: write %d: %.100s", path, val,
+		snprintf(err, ERRLEN, "%.128s: write %d: %.100s", path, val,
 		    strerror(errno));
 		return -1;
 	}
@@ -277,12 +277,12 @@ sysctl_set_int(const char *key, int val, int *old, char err[SYSCTL_ERRLEN])
 /* Key of a per-interface IPv4 knob; the name must be a plain interface name. */
 static int
 sysctl_ifkey(const char *ifname, const char *knob, char *key, size_t len,
-    char err[SYSCTL_ERRLEN])
+    char err[ERRLEN])
 {
 	if (ifname == NULL || ifname[0] == '\0' || strlen(ifname) >= IFNAMSIZ ||
 	    strchr(ifname, '/') != NULL || strcmp(ifname, ".") == 0 ||
 	    strcmp(ifname, "..") == 0) {
-		snprintf(err, SYSCTL_ERRLEN, "interface name \"%.32s\" is not valid",
+		snprintf(err, ERRLEN, "interface name \"%.32s\" is not valid",
 		    ifname ? ifname : "");
 		return -1;
 	}
@@ -299,33 +299,33 @@ sysctl_fwd_key(int family)
 
 /* Set forwarding for a family. */
 int
-sysctl_forwarding(int family, int val, int *old, char err[SYSCTL_ERRLEN])
+sysctl_forwarding(int family, int val, int *old, char err[ERRLEN])
 {
 	return sysctl_set_int(sysctl_fwd_key(family), val, old, err);
 }
 
 /* Set net.ipv6.conf.all.proxy_ndp. */
 int
-sysctl_proxy_ndp(int val, int *old, char err[SYSCTL_ERRLEN])
+sysctl_proxy_ndp(int val, int *old, char err[ERRLEN])
 {
 	return sysctl_set_int("net/ipv6/conf/all/proxy_ndp", val, old, err);
 }
 
 /* Read forwarding for a family. */
 int
-sysctl_forwarding_get(int family, int *val, char err[SYSCTL_ERRLEN])
+sysctl_forwarding_get(int family, int *val, char err[ERRLEN])
 {
 	return sysctl_get_int(sysctl_fwd_key(family), val, err);
 }
 
 /* Set rp_filter (0 off, 1 strict, 2 loose) of an interface. */
 int
-sysctl_rp_filter(const char *ifname, int val, int *old, char err[SYSCTL_ERRLEN])
+sysctl_rp_filter(const char *ifname, int val, int *old, char err[ERRLEN])
 {
 	char key[64];
 
 	if (val < 0 || val > 2) {
-		snprintf(err, SYSCTL_ERRLEN, "rp_filter %d: must be 0, 1 or 2", val);
+		snprintf(err, ERRLEN, "rp_filter %d: must be 0, 1 or 2", val);
 		return -1;
 	}
 	if (sysctl_ifkey(ifname, "rp_filter", key, sizeof(key), err) < 0)
@@ -335,7 +335,7 @@ sysctl_rp_filter(const char *ifname, int val, int *old, char err[SYSCTL_ERRLEN])
 
 /* Read rp_filter of an interface. */
 int
-sysctl_rp_filter_get(const char *ifname, int *val, char err[SYSCTL_ERRLEN])
+sysctl_rp_filter_get(const char *ifname, int *val, char err[ERRLEN])
 {
 	char key[64];
 
@@ -346,7 +346,7 @@ sysctl_rp_filter_get(const char *ifname, int *val, char err[SYSCTL_ERRLEN])
 
 /* Set accept_local of an interface. */
 int
-sysctl_accept_local(const char *ifname, int val, int *old, char err[SYSCTL_ERRLEN])
+sysctl_accept_local(const char *ifname, int val, int *old, char err[ERRLEN])
 {
 	char key[64];
 
@@ -357,14 +357,14 @@ sysctl_accept_local(const char *ifname, int val, int *old, char err[SYSCTL_ERRLE
 
 /* Set net.ipv4.conf.all.src_valid_mark. */
 int
-sysctl_src_valid_mark(int val, int *old, char err[SYSCTL_ERRLEN])
+sysctl_src_valid_mark(int val, int *old, char err[ERRLEN])
 {
 	return sysctl_set_int("net/ipv4/conf/all/src_valid_mark", val, old, err);
 }
 
 /* Read the ephemeral port range. */
 int
-sysctl_local_port_range(int *lo, int *hi, char err[SYSCTL_ERRLEN])
+sysctl_local_port_range(int *lo, int *hi, char err[ERRLEN])
 {
 	const char *key = "net/ipv4/ip_local_port_range";
 	char buf[64];
@@ -374,7 +374,7 @@ sysctl_local_port_range(int *lo, int *hi, char err[SYSCTL_ERRLEN])
 	    sysctl_ints(key, buf, v, 2, err) < 0)
 		return -1;
 	if (v[0] < 1 || v[1] > 65535 || v[0] > v[1]) {
-		snprintf(err, SYSCTL_ERRLEN, "%s: unexpected range %d-%d", key,
+		snprintf(err, ERRLEN, "%s: unexpected range %d-%d", key,
 		    v[0], v[1]);
 		return -1;
 	}

@@ -46,7 +46,7 @@ _Static_assert(NAT_VNET_NEEDS_CSUM == VIRTIO_NET_HDR_F_NEEDS_CSUM &&
 
 /* A socket for interface ioctls (MTU, flags, index). */
 static int
-tundev_ctl_socket(char err[TUNDEV_ERRLEN])
+tundev_ctl_socket(char err[ERRLEN])
 {
 	int s;
 
@@ -54,14 +54,14 @@ tundev_ctl_socket(char err[TUNDEV_ERRLEN])
 	if (s < 0)
 		s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
-		snprintf(err, TUNDEV_ERRLEN, "socket for interface ioctls: %s",
+		snprintf(err, ERRLEN, "socket for interface ioctls: %s",
 		    strerror(errno));
 	return s;
 }
 
 /* Set MTU (when not 0) and up/down of the named interface; read MTU back. */
 static int
-tundev_ifconfig(struct tundev *d, unsigned int mtu, bool up, char err[TUNDEV_ERRLEN])
+tundev_ifconfig(struct tundev *d, unsigned int mtu, bool up, char err[ERRLEN])
 {
 	struct ifreq ifr;
 	int s, ret = -1;
@@ -73,18 +73,18 @@ tundev_ifconfig(struct tundev *d, unsigned int mtu, bool up, char err[TUNDEV_ERR
 	if (mtu) {
 		ifr.ifr_mtu = (int)mtu;
 		if (ioctl(s, SIOCSIFMTU, &ifr) < 0) {
-			snprintf(err, TUNDEV_ERRLEN, "%s: set MTU %u: %s", d->name,
+			snprintf(err, ERRLEN, "%s: set MTU %u: %s", d->name,
 			    mtu, strerror(errno));
 			goto out;
 		}
 	}
 	if (ioctl(s, SIOCGIFMTU, &ifr) < 0) {
-		snprintf(err, TUNDEV_ERRLEN, "%s: get MTU: %s", d->name, strerror(errno));
+		snprintf(err, ERRLEN, "%s: get MTU: %s", d->name, strerror(errno));
 		goto out;
 	}
 	d->mtu = (unsigned int)ifr.ifr_mtu;
 	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
-		snprintf(err, TUNDEV_ERRLEN, "%s: get flags: %s", d->name, strerror(errno));
+		snprintf(err, ERRLEN, "%s: get flags: %s", d->name, strerror(errno));
 		goto out;
 	}
 	if (up != !!(ifr.ifr_flags & IFF_UP)) {
@@ -93,13 +93,13 @@ tundev_ifconfig(struct tundev *d, unsigned int mtu, bool up, char err[TUNDEV_ERR
 		else
 			ifr.ifr_flags &= ~IFF_UP;
 		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
-			snprintf(err, TUNDEV_ERRLEN, "%s: set %s: %s", d->name,
+			snprintf(err, ERRLEN, "%s: set %s: %s", d->name,
 			    up ? "up" : "down", strerror(errno));
 			goto out;
 		}
 	}
 	if (ioctl(s, SIOCGIFINDEX, &ifr) < 0) {
-		snprintf(err, TUNDEV_ERRLEN, "%s: get index: %s", d->name, strerror(errno));
+		snprintf(err, ERRLEN, "%s: get index: %s", d->name, strerror(errno));
 		goto out;
 	}
 	d->ifindex = ifr.ifr_ifindex;
@@ -114,7 +114,7 @@ out:
  * I do not know"): first USO (Linux >= 6.2), then TSO, then checksum.
  */
 static int
-tundev_offload(struct tundev *d, int fd, unsigned int want, char err[TUNDEV_ERRLEN])
+tundev_offload(struct tundev *d, int fd, unsigned int want, char err[ERRLEN])
 {
 	static const unsigned int drop[] = {
 		TUNDEV_F_USO4 | TUNDEV_F_USO6,
@@ -133,7 +133,7 @@ tundev_offload(struct tundev *d, int fd, unsigned int want, char err[TUNDEV_ERRL
 			return 0;
 		}
 		if (errno != EINVAL || want == 0 || i == sizeof(drop) / sizeof(drop[0])) {
-			snprintf(err, TUNDEV_ERRLEN, "%s: TUNSETOFFLOAD %#x: %s",
+			snprintf(err, ERRLEN, "%s: TUNSETOFFLOAD %#x: %s",
 			    d->name, want, strerror(errno));
 			return -1;
 		}
@@ -144,13 +144,13 @@ tundev_offload(struct tundev *d, int fd, unsigned int want, char err[TUNDEV_ERRL
 /* Header size, byte order and offloads of a device with IFF_VNET_HDR. */
 static int
 tundev_vnet_setup(struct tundev *d, int fd, const struct tundev_opts *o,
-    char err[TUNDEV_ERRLEN])
+    char err[ERRLEN])
 {
 	int sz = (int)d->vnet_hdr_len;
 	int le = 1;
 
 	if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) {
-		snprintf(err, TUNDEV_ERRLEN, "%s: TUNSETVNETHDRSZ %d: %s", d->name,
+		snprintf(err, ERRLEN, "%s: TUNSETVNETHDRSZ %d: %s", d->name,
 		    sz, strerror(errno));
 		return -1;
 	}
@@ -160,7 +160,7 @@ tundev_vnet_setup(struct tundev *d, int fd, const struct tundev_opts *o,
 	 * little-endian hosts.
 	 */
 	if (ioctl(fd, TUNSETVNETLE, &le) < 0 && BYTE_ORDER != LITTLE_ENDIAN) {
-		snprintf(err, TUNDEV_ERRLEN, "%s: TUNSETVNETLE: %s", d->name,
+		snprintf(err, ERRLEN, "%s: TUNSETVNETLE: %s", d->name,
 		    strerror(errno));
 		return -1;
 	}
@@ -170,21 +170,21 @@ tundev_vnet_setup(struct tundev *d, int fd, const struct tundev_opts *o,
 
 /* Open one queue of the device; the first one names it. */
 static int
-tundev_attach(struct tundev *d, const char *name, short flags, char err[TUNDEV_ERRLEN])
+tundev_attach(struct tundev *d, const char *name, short flags, char err[ERRLEN])
 {
 	struct ifreq ifr;
 	int fd;
 
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, TUNDEV_ERRLEN, "/dev/net/tun: %s", strerror(errno));
+		snprintf(err, ERRLEN, "/dev/net/tun: %s", strerror(errno));
 		return -1;
 	}
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	ifr.ifr_flags = flags;
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		snprintf(err, TUNDEV_ERRLEN, "TUNSETIFF %s: %s%s", name, strerror(errno),
+		snprintf(err, ERRLEN, "TUNSETIFF %s: %s%s", name, strerror(errno),
 		    errno == EBUSY || errno == EINVAL ?
 		    " (a device of that name exists with other flags?)" : "");
 		close(fd);
@@ -211,7 +211,7 @@ tundev_flags(const struct tundev_opts *o)
 
 /* Create the TUN device, open its queues, set MTU and up. */
 int
-tundev_open(struct tundev *d, const struct tundev_opts *o, char err[TUNDEV_ERRLEN])
+tundev_open(struct tundev *d, const struct tundev_opts *o, char err[ERRLEN])
 {
 	const char *name = o->name ? o->name : "tunrelay%d";
 	unsigned int queues = o->queues ? o->queues : 1;
@@ -223,12 +223,12 @@ tundev_open(struct tundev *d, const struct tundev_opts *o, char err[TUNDEV_ERRLE
 	for (i = 0; i < TUNDEV_MAXQUEUES; i++)
 		d->fds[i] = -1;
 	if (name[0] == '\0' || strlen(name) >= IFNAMSIZ) {
-		snprintf(err, TUNDEV_ERRLEN, "TUN device name \"%.32s\" is empty or "
+		snprintf(err, ERRLEN, "TUN device name \"%.32s\" is empty or "
 		    "longer than %d characters", name, IFNAMSIZ - 1);
 		return -1;
 	}
 	if (queues > TUNDEV_MAXQUEUES) {
-		snprintf(err, TUNDEV_ERRLEN, "TUN queues: %u is more than %d",
+		snprintf(err, ERRLEN, "TUN queues: %u is more than %d",
 		    queues, TUNDEV_MAXQUEUES);
 		return -1;
 	}
@@ -237,7 +237,7 @@ tundev_open(struct tundev *d, const struct tundev_opts *o, char err[TUNDEV_ERRLE
 		d->vnet_hdr_len = o->vnet_hdr_len ? o->vnet_hdr_len : TUNDEV_VNET_HDR_LEN;
 		if (d->vnet_hdr_len != TUNDEV_VNET_HDR_LEN &&
 		    d->vnet_hdr_len != TUNDEV_VNET_HDR_MRG_LEN) {
-			snprintf(err, TUNDEV_ERRLEN, "virtio-net header length %u: "
+			snprintf(err, ERRLEN, "virtio-net header length %u: "
 			    "must be 10 or 12", o->vnet_hdr_len);
 			return -1;
 		}
@@ -260,7 +260,7 @@ fail:
 
 /* Whether fd is a queue of the device name with flags; err says why not. */
 static int
-tundev_is_queue(int fd, const char *name, short flags, char err[TUNDEV_ERRLEN])
+tundev_is_queue(int fd, const char *name, short flags, char err[ERRLEN])
 {
 	const short mask = IFF_TUN | IFF_TAP | IFF_NO_PI | IFF_VNET_HDR |
 	    IFF_MULTI_QUEUE;
@@ -268,13 +268,13 @@ tundev_is_queue(int fd, const char *name, short flags, char err[TUNDEV_ERRLEN])
 
 	memset(&ifr, 0, sizeof(ifr));
 	if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
-		snprintf(err, TUNDEV_ERRLEN, "fd %d is not a TUN queue: %s", fd,
+		snprintf(err, ERRLEN, "fd %d is not a TUN queue: %s", fd,
 		    strerror(errno));
 		return -1;
 	}
 	if (strncmp(ifr.ifr_name, name, IFNAMSIZ) != 0 ||
 	    (ifr.ifr_flags & mask) != flags) {
-		snprintf(err, TUNDEV_ERRLEN, "fd %d is a queue of %.16s with "
+		snprintf(err, ERRLEN, "fd %d is a queue of %.16s with "
 		    "flags %#x, wanted %.16s with %#x", fd, ifr.ifr_name,
 		    (unsigned int)(ifr.ifr_flags & mask), name,
 		    (unsigned int)flags);
@@ -298,13 +298,13 @@ tundev_queue_name(int fd, char name[IFNAMSIZ])
 
 /* Make an inherited fd non-blocking and close-on-exec. */
 static int
-tundev_fd_mode(int fd, char err[TUNDEV_ERRLEN])
+tundev_fd_mode(int fd, char err[ERRLEN])
 {
 	int fl = fcntl(fd, F_GETFL);
 
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-		snprintf(err, TUNDEV_ERRLEN, "fd %d: fcntl: %s", fd,
+		snprintf(err, ERRLEN, "fd %d: fcntl: %s", fd,
 		    strerror(errno));
 		return -1;
 	}
@@ -314,7 +314,7 @@ tundev_fd_mode(int fd, char err[TUNDEV_ERRLEN])
 /* Take over the queues a previous image left open (see tundev.h). */
 int
 tundev_inherit(struct tundev *d, const struct tundev_opts *o, const int *fds,
-    unsigned int n, char err[TUNDEV_ERRLEN])
+    unsigned int n, char err[ERRLEN])
 {
 	unsigned int queues = o->queues ? o->queues : 1, i;
 	short flags = tundev_flags(o);
@@ -324,7 +324,7 @@ tundev_inherit(struct tundev *d, const struct tundev_opts *o, const int *fds,
 		d->fds[i] = -1;
 	if (o->name == NULL || n == 0 || n > TUNDEV_MAXQUEUES ||
 	    queues > TUNDEV_MAXQUEUES) {
-		snprintf(err, TUNDEV_ERRLEN, "%u queues handed over", n);
+		snprintf(err, ERRLEN, "%u queues handed over", n);
 		goto fail;
 	}
 	snprintf(d->name, sizeof(d->name), "%s", o->name);
@@ -379,10 +379,10 @@ tundev_close(struct tundev *d)
 
 /* Change the MTU of an open device. */
 int
-tundev_set_mtu(struct tundev *d, unsigned int mtu, char err[TUNDEV_ERRLEN])
+tundev_set_mtu(struct tundev *d, unsigned int mtu, char err[ERRLEN])
 {
 	if (d->nfds == 0) {
-		snprintf(err, TUNDEV_ERRLEN, "TUN device not open");
+		snprintf(err, ERRLEN, "TUN device not open");
 		return -1;
 	}
 	return tundev_ifconfig(d, mtu, true, err);

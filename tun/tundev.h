@@ -11,9 +11,9 @@
 
 #include <net/if.h>
 
+#include "nat/errlen.h"
 #include "nat/nat.h"
 
-#define TUNDEV_ERRLEN 256
 #define TUNDEV_MAXQUEUES 64	/* conf's queues range is 1..64 */
 
 /* Offload bits, the kernel's TUN_F_* values (USO needs Linux 6.2). */
@@ -56,7 +56,7 @@ struct tundev {
  * dropped one group at a time (USO, then TSO, then checksum); d->offloads
  * says what is on. On error nothing is left open.
  */
-int tundev_open(struct tundev *d, const struct tundev_opts *, char err[TUNDEV_ERRLEN]);
+int tundev_open(struct tundev *d, const struct tundev_opts *, char err[ERRLEN]);
 /*
  * Take over the open queues fds[0..n) of a device a previous image of this
  * process left open across exec: each must be a queue of o->name with the
@@ -65,13 +65,13 @@ int tundev_open(struct tundev *d, const struct tundev_opts *, char err[TUNDEV_ER
  * is closed (the device goes when its last queue does).
  */
 int tundev_inherit(struct tundev *d, const struct tundev_opts *, const int *fds,
-    unsigned int n, char err[TUNDEV_ERRLEN]);
+    unsigned int n, char err[ERRLEN]);
 /* Whether fd is a TUN queue, and of which device (name); 0 when it is. */
 int tundev_queue_name(int fd, char name[IFNAMSIZ]);
 /* Close every queue (a non-persistent device disappears with its routes). */
 void tundev_close(struct tundev *d);
 /* Set the MTU (and up/down) of the device. */
-int tundev_set_mtu(struct tundev *d, unsigned int mtu, char err[TUNDEV_ERRLEN]);
+int tundev_set_mtu(struct tundev *d, unsigned int mtu, char err[ERRLEN]);
 /* "csum tso4 tso6 uso4 uso6", "none": the offloads in bits, for logs. */
 const char *tundev_offload_str(unsigned int offloads, char *buf, size_t len);
 

@@ -87,7 +87,7 @@ note(void *arg, const char *msg)
 static struct nl_prefix
 pfx(const char *s)
 {
-	char err[NL_ERRLEN];
+	char err[ERRLEN];
 	struct nl_prefix p;
 
 	if (nl_prefix_parse(s, &p, err) < 0)
@@ -119,7 +119,7 @@ build_rules(bool set_a, struct nl_rule *rules)
 		{ .iif = "tnl0", .family = AF_INET,
 		    .protos = set_a ? ROUTE_P_TCP : ROUTE_P_TCP | ROUTE_P_UDP | ROUTE_P_ICMP },
 	};
-	char err[ROUTE_ERRLEN];
+	char err[ERRLEN];
 	uint32_t prio = PRIO_LO;
 	size_t i, n = 0;
 
@@ -150,7 +150,7 @@ open_tun(struct tundev *d, unsigned int queues)
 {
 	struct tundev_opts o = { .name = "trtun%d", .vnet_hdr = true,
 	    .vnet_hdr_len = 12, .queues = queues, .mtu = 1400 };
-	char err[TUNDEV_ERRLEN], off[64];
+	char err[ERRLEN], off[64];
 
 	if (tundev_open(d, &o, err) < 0)
 		fatal("tundev_open", err);
@@ -163,7 +163,7 @@ open_tun(struct tundev *d, unsigned int queues)
 static void
 rule_census(struct nl *nl, int family, int *local0, int *tagged_local)
 {
-	char err[NL_ERRLEN];
+	char err[ERRLEN];
 	struct nl_rule *r;
 	size_t n, i;
 
@@ -190,7 +190,7 @@ cmd_crash(void)
 	struct route_spec spec;
 	struct tundev d;
 	struct nl nl;
-	char err[NL_ERRLEN];
+	char err[ERRLEN];
 	size_t n, nr, nrt;
 
 	if (nl_open(&nl, err) < 0)
@@ -246,7 +246,7 @@ test_inherit(void)
 	struct tundev_opts o = { .name = "trkeep0", .vnet_hdr = true,
 	    .queues = 2, .mtu = 1400 };
 	struct tundev d, e;
-	char err[TUNDEV_ERRLEN];
+	char err[ERRLEN];
 	int fds[TUNDEV_MAXQUEUES], idx, rc, pfd[2];
 
 	if (tundev_open(&d, &o, err) < 0)
@@ -298,7 +298,7 @@ test_inherit(void)
 static void
 test_link(struct nl *nl, const struct tundev *d)
 {
-	char err[NL_ERRLEN];
+	char err[ERRLEN];
 	struct nl_link l;
 	struct nl_ifaddr *a;
 	size_t n, i;
@@ -334,7 +334,7 @@ static void
 test_sysctl(const struct tundev *d)
 {
 	int ok;
-	char err[SYSCTL_ERRLEN];
+	char err[ERRLEN];
 	int old, v, lo, hi, ret;
 
 	ret = sysctl_forwarding(AF_INET, 1, &old, err);
@@ -365,7 +365,7 @@ lookup(struct nl *nl, const char *dst, const char *src, int iif, uint8_t proto,
 {
 	struct nl_route_query q;
 	struct nl_prefix d = pfx(dst), s;
-	char err[NL_ERRLEN];
+	char err[ERRLEN];
 
 	memset(&q, 0, sizeof(q));
 	q.family = d.family;
@@ -389,7 +389,7 @@ lookup(struct nl *nl, const char *dst, const char *src, int iif, uint8_t proto,
 static int
 ifindex_of(struct nl *nl, const char *name)
 {
-	char err[NL_ERRLEN];
+	char err[ERRLEN];
 	struct nl_link l;
 
 	if (nl_link_get(nl, name, 0, &l, err) < 0)
@@ -615,7 +615,7 @@ test_traffic(const struct tundev *d, const char *peer)
 static bool
 foreign_rule_present(struct nl *nl, uint32_t prio)
 {
-	char err[NL_ERRLEN];
+	char err[ERRLEN];
 	struct nl_rule *r;
 	size_t n, i;
 	bool found = false;
@@ -632,7 +632,7 @@ foreign_rule_present(struct nl *nl, uint32_t prio)
 static bool
 foreign_route_present(struct nl *nl)
 {
-	char err[NL_ERRLEN];
+	char err[ERRLEN];
 	struct nl_route *r;
 	size_t n, i;
 	bool found = false;
@@ -653,7 +653,7 @@ test_rollback(struct nl *nl, const struct tundev *d)
 	struct nl_rule rules[MAXRULES];
 	struct route_result res;
 	struct route_spec spec;
-	char err[ROUTE_ERRLEN];
+	char err[ERRLEN];
 	size_t n, nr, nrt;
 	int l0, tl;
 
@@ -685,7 +685,7 @@ cmd_main(const char *peer)
 	struct route_spec spec;
 	struct tundev d;
 	struct nl nl;
-	char err[NL_ERRLEN], desc[160];
+	char err[ERRLEN], desc[160];
 	size_t n, nr, nrt, before;
 	int l0, tl, l06, tl6;
 

@@ -150,7 +150,7 @@ fz_create(unsigned variant, uint32_t max_flows, uint32_t max_frags,
 {
 	struct nat_rule rules[12];
 	struct nat_settings s;
-	char err[NAT_ERRLEN] = "";
+	char err[ERRLEN] = "";
 	struct nat *n;
 
 	fz_settings(&s, rules, variant, max_flows);
@@ -171,7 +171,7 @@ fz_reconfigure(struct nat *n, unsigned variant, uint32_t max_flows)
 {
 	struct nat_rule rules[12];
 	struct nat_settings s;
-	char err[NAT_ERRLEN] = "";
+	char err[ERRLEN] = "";
 
 	fz_settings(&s, rules, variant, max_flows);
 	/* max_flows and the hash key are the creation's; rejection is fine */

@@ -45,7 +45,7 @@ fc_messages(const struct conf_errors *e, const char *path)
 		FZP_OOPS("%zu messages, at most %d kept", e->n,
 		    CONF_ERRORS_MAX);
 	for (i = 0; i < e->n; i++) {
-		if (memchr(e->e[i].msg, '\0', CONF_ERRLEN) == NULL)
+		if (memchr(e->e[i].msg, '\0', ERRLEN) == NULL)
 			FZP_OOPS("message %zu not terminated", i);
 		if (strncmp(e->e[i].msg, path, strlen(path)) != 0)
 			FZP_OOPS("message %zu does not name the file: %s", i,
@@ -61,7 +61,7 @@ fc_engine(const struct conf *c)
 	struct nat_rule *r;
 	struct nat_backend *bk;
 	struct nat *nat;
-	char err[NAT_ERRLEN], name[128];
+	char err[ERRLEN], name[128];
 	size_t n = conf_nat_nrules(c), nb = conf_nat_nbackends(c), i;
 
 	r = calloc(n ? n : 1, sizeof(*r));

@@ -50,7 +50,7 @@ fn_rc(int rc, const char *err, const char *what)
 {
 	if (rc < -1 || rc > 1)
 		FZP_OOPS("%s returned %d", what, rc);
-	if (rc == -1 && (memchr(err, '\0', NL_ERRLEN) == NULL || *err == '\0'))
+	if (rc == -1 && (memchr(err, '\0', ERRLEN) == NULL || *err == '\0'))
 		FZP_OOPS("%s failed without a message", what);
 }
 
@@ -74,7 +74,7 @@ fn_message(const uint8_t *data, size_t len)
 static void
 fn_parsers(const uint8_t *m, size_t len)
 {
-	char err[NL_ERRLEN], text[512], msg[256];
+	char err[ERRLEN], text[512], msg[256];
 	struct nl_rule r;
 	struct nl_route rt;
 	struct nl_link l;

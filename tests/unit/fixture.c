@@ -80,7 +80,7 @@ static size_t nlive;
 struct nat *
 fx_nat(const struct nat_settings *s)
 {
-	char err[NAT_ERRLEN] = "";
+	char err[ERRLEN] = "";
 	struct nat *n = nat_create(s, err);
 
 	if (n == NULL)

@@ -40,7 +40,7 @@ static void
 test_help(void **state)
 {
 	struct cli c;
-	char err[CLI_ERRLEN];
+	char err[ERRLEN];
 
 	(void)state;
 	assert_int_equal(parse(&c, err, "--help", NULL), 0);
@@ -62,7 +62,7 @@ static void
 test_options(void **state)
 {
 	struct cli c;
-	char err[CLI_ERRLEN];
+	char err[ERRLEN];
 
 	(void)state;
 	assert_int_equal(parse(&c, err, "run", "--config", "/x/a.ini",
@@ -95,7 +95,7 @@ static void
 test_flows(void **state)
 {
 	struct cli c;
-	char err[CLI_ERRLEN], wire[256];
+	char err[ERRLEN], wire[256];
 
 	(void)state;
 	assert_int_equal(parse(&c, err, "flows", "web", "--proto", "udp",
@@ -128,7 +128,7 @@ static void
 test_errors(void **state)
 {
 	struct cli c;
-	char err[CLI_ERRLEN];
+	char err[ERRLEN];
 
 	(void)state;
 	assert_int_equal(parse(&c, err, NULL), -1);
@@ -180,7 +180,7 @@ test_filter(void **state)
 {
 	struct nat_flow_info fi = flow();
 	struct filter f;
-	char err[FILTER_ERRLEN];
+	char err[ERRLEN];
 
 	(void)state;
 	memset(&f, 0, sizeof(f));

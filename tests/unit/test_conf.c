@@ -123,7 +123,7 @@ assert_msg(const struct loaded *l, size_t i, const char *fmt, ...)
 static void
 assert_msg(const struct loaded *l, size_t i, const char *fmt, ...)
 {
-	char	want[2 * CONF_ERRLEN], tail[CONF_ERRLEN];
+	char	want[2 * ERRLEN], tail[ERRLEN];
 	va_list	ap;
 
 	va_start(ap, fmt);
@@ -564,7 +564,7 @@ test_nat_settings(void **state)
 	struct nat_settings	 s;
 	struct nat_rule		 r[16];
 	size_t			 n = 16;
-	char			 err[NAT_ERRLEN], name[64];
+	char			 err[ERRLEN], name[64];
 
 	(void)state;
 	assert_int_equal(conf_nat_nrules(&l->c), 7);
@@ -669,7 +669,7 @@ test_nat_settings_v4_only(void **state)
 	struct nat_settings	 s;
 	struct nat_rule		 r[4];
 	size_t			 n = 4;
-	char			 err[NAT_ERRLEN];
+	char			 err[ERRLEN];
 
 	(void)state;
 	assert_int_equal(conf_nat_settings(&l->c, &s, r, &n, err), 0);
@@ -691,7 +691,7 @@ test_nat_settings_back(void **state)
 	struct nat_settings	 s;
 	struct nat_rule		 r[1];
 	size_t			 n = 1;
-	char			 err[NAT_ERRLEN], want[600];
+	char			 err[ERRLEN], want[600];
 
 	(void)state;
 	assert_int_equal(conf_nat_nrules(&l->c), 0);
@@ -740,7 +740,7 @@ test_per_source(void **state)
 	struct nat_settings	 s;
 	struct nat_rule		 r[4];
 	size_t			 n = 4;
-	char			 err[NAT_ERRLEN];
+	char			 err[ERRLEN];
 
 	(void)state;
 	assert_int_equal(conf_nat_settings(&l->c, &s, r, &n, err), 0);
@@ -791,7 +791,7 @@ test_table_full_icmp(void **state)
 	struct nat_settings	 s;
 	struct nat_rule		 r[4];
 	size_t			 n = 4;
-	char			 err[NAT_ERRLEN];
+	char			 err[ERRLEN];
 
 	(void)state;
 	assert_int_equal(conf_nat_settings(&l->c, &s, r, &n, err), 0);
@@ -987,7 +987,7 @@ test_backend_lists(void **state)
 	struct nat_backend	 bk[16];
 	struct conf_check	 ck[16];
 	size_t			 n = 16, nb = 16, i;
-	char			 err[NAT_ERRLEN], name[80];
+	char			 err[ERRLEN], name[80];
 
 	(void)state;
 	assert_int_equal(f->nbackends, 3);

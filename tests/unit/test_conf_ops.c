@@ -66,7 +66,7 @@ done(struct loaded *l)
 static void
 assert_one_error(const struct loaded *l, const char *tail)
 {
-	char	want[CONF_ERRLEN * 2];
+	char	want[ERRLEN * 2];
 
 	snprintf(want, sizeof(want), "%s:5: [front] %s", l->path, tail);
 	assert_int_equal(l->rc, -1);

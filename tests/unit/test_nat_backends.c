@@ -76,7 +76,7 @@ bk_reload(struct nat *e, const int *which, size_t n)
 	struct nat_settings s;
 	struct nat_rule r;
 	struct nat_backend b[NBK];
-	char err[NAT_ERRLEN] = "";
+	char err[ERRLEN] = "";
 
 	bk_settings(&s, &r, b, which, n, NULL);
 	if (nat_reconfigure(e, &s, err) != 0)
@@ -435,7 +435,7 @@ test_bad(void **state)
 	struct nat_settings s;
 	struct nat_rule r;
 	struct nat_backend b[NBK];
-	char err[NAT_ERRLEN] = "";
+	char err[ERRLEN] = "";
 	struct nat *e;
 
 	(void)state;
@@ -520,7 +520,7 @@ test_moved_rule(void **state)
 	struct nat_settings s;
 	struct nat_rule r[2];
 	struct nat_backend b[2];
-	char err[NAT_ERRLEN] = "", c[32];
+	char err[ERRLEN] = "", c[32];
 	struct pg_pkt x;
 	struct nat *e;
 	int before[NCLI / 10], i;

@@ -906,7 +906,7 @@ test_bad_settings(void **state)
 {
 	struct nat_rule r[1];
 	struct nat_settings s;
-	char err[NAT_ERRLEN];
+	char err[ERRLEN];
 
 	(void)state;
 	r[0] = fx_rule(B4, ALLP, 100, 10, 0);	/* lo > hi */

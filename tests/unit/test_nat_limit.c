@@ -279,7 +279,7 @@ static void
 test_reconfigure_turns_on(void **state)
 {
 	struct nat_settings s;
-	char err[NAT_ERRLEN];
+	char err[ERRLEN];
 	enum nat_drop_reason why;
 	struct nat *n = mk(100, 0, 0, 0);
 	int i;

@@ -228,7 +228,7 @@ static void
 test_bad_mtu(void **state)
 {
 	struct nat_settings s;
-	char err[NAT_ERRLEN];
+	char err[ERRLEN];
 
 	(void)state;
 	fx_keep_all(rules);

@@ -109,7 +109,7 @@ test_reload(void **state)
 	struct nat *n = rs_engine();
 	struct nat_settings s;
 	struct nat_rule r[2];
-	char err[NAT_ERRLEN];
+	char err[ERRLEN];
 
 	(void)state;
 	rs_udp(n, C4, P4, 5000, 53, T0);

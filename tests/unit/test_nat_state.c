@@ -100,7 +100,7 @@ mk_seed(uint64_t seed)
 static void
 attach(struct nat *n, int i)
 {
-	char err[NAT_ERRLEN] = "";
+	char err[ERRLEN] = "";
 
 	reg_len = nat_state_size(MAXF);
 	assert_true(reg_len > 0 && reg_len <= sizeof(reg[i]));
@@ -121,7 +121,7 @@ static struct nat_state_report
 adopt(struct nat *n, int i, uint64_t now)
 {
 	struct nat_state_report rep;
-	char err[NAT_ERRLEN] = "";
+	char err[ERRLEN] = "";
 
 	if (nat_state_adopt(n, reg[i], reg_len, now, &rep, err) != 0)
 		fail_msg("adopt refused: %s", err);
@@ -143,7 +143,7 @@ static void
 adopt_refused(struct nat *n, int i, size_t len, const char *want)
 {
 	struct nat_state_report rep;
-	char err[NAT_ERRLEN] = "";
+	char err[ERRLEN] = "";
 
 	assert_int_equal(nat_state_adopt(n, reg[i], len, T0, &rep, err), -1);
 	if (strstr(err, want) == NULL)
@@ -569,7 +569,7 @@ static void
 test_attach_small(void **state)
 {
 	struct nat *a = mk_seed(0);
-	char err[NAT_ERRLEN] = "";
+	char err[ERRLEN] = "";
 
 	(void)state;
 	assert_int_equal(nat_state_attach(a, reg[0], nat_state_size(MAXF) - 1,

@@ -281,7 +281,7 @@ test_reconfigure(void **state)
 	struct nat *n;
 	struct pg_pkt x;
 	struct pg_info pi;
-	char err[NAT_ERRLEN];
+	char err[ERRLEN];
 
 	(void)state;
 	settings(&s, 16);
@@ -340,7 +340,7 @@ test_reconfigure_hash_key(void **state)
 {
 	struct nat_settings s;
 	struct nat *n;
-	char err[NAT_ERRLEN];
+	char err[ERRLEN];
 
 	(void)state;
 	settings(&s, 16);
@@ -361,7 +361,7 @@ test_reconfigure_timeouts(void **state)
 	struct nat *n;
 	struct nat_stats st;
 	enum nat_drop_reason why;
-	char err[NAT_ERRLEN];
+	char err[ERRLEN];
 
 	(void)state;
 	settings(&s, 16);
