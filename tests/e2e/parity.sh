@@ -1,5 +1,5 @@
 #!/bin/bash
-# check and run agree (issue 15): for each start-time failure provoked here,
+# check and run agree: for each start-time failure provoked here,
 # `tunrelay check` reports it ("error:", with its fix, exit 1) and `tunrelay
 # run` fails with a "fatal:" line, leaving no rule behind. On the keep-client-ip
 # topology (tests/e2e/topo.sh), in namespaces made by this test:

@@ -1,5 +1,5 @@
 #!/bin/bash
-# End-to-end tests of the paths beyond the front (issue 14, items 1-3), in
+# End-to-end tests of the paths beyond the front, in
 # the router topology of topo_path.sh: client - front - r1 - (MTU 1280) -
 # r2 - target. IPv4 and IPv6 fragments on forwarded ports in both directions
 # and both source modes, in order and reversed; ICMP errors from routers on

@@ -1,6 +1,6 @@
 #!/bin/bash
-# End-to-end: table pressure from one-reply UDP flows (issue 13) on the seed
-# 000 topology (tests/e2e/topo.sh), max_flows = 64. 5000 UDP flows (distinct
+# End-to-end: table pressure from one-reply UDP flows on the front + back
+# topology (tests/e2e/topo.sh), max_flows = 64. 5000 UDP flows (distinct
 # client source ports, one datagram each) to a service that answers each
 # once fill the table; none of them is a two-way stream, and in keep mode
 # any flow can be rebuilt, so they must not lock the table: a new TCP

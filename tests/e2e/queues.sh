@@ -1,5 +1,5 @@
 #!/bin/bash
-# End-to-end test of multi-queue TUN devices (issue 6): with queues = 2 and
+# End-to-end test of multi-queue TUN devices: with queues = 2 and
 # queues = 4 (more queues than this machine may have CPUs) every TUN device
 # has that many queues, one thread per extra queue (trl-qN) serves them, and
 # many parallel TCP and UDP flows pass with the client's real address seen at

@@ -1,5 +1,5 @@
 #!/bin/bash
-# End-to-end stress (issue 13, "no connection is ever lost"): keep-client-ip
+# End-to-end stress ("no connection is ever lost"): keep-client-ip
 # (tests/e2e/topo.sh) with tunrelay on both sides (the back half in connmark
 # mode), for queues = 2 and queues = 4, while a CPU hog keeps one core busy:
 #  - 100 downloads (the backend's server talks first: SIZE bytes, the client

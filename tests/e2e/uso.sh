@@ -1,5 +1,5 @@
 #!/bin/bash
-# End-to-end test of UDP GSO passthrough (issue 18): a sender that batches
+# End-to-end test of UDP GSO passthrough: a sender that batches
 # datagrams with UDP_SEGMENT (as QUIC stacks do) crosses the front as whole
 # GSO packets, not one packet per datagram, and every datagram reaches the
 # backend intact (its UDP checksum verified by the backend's stack; tx
