@@ -199,6 +199,8 @@ conf_nat_rule_name(const struct conf *c, uint32_t id, char *buf, size_t len)
 		    &f->backend[i], a, sizeof(a)));
 	else if (CONF_RULE_KIND(id) == CONF_RULE_HOST)
 		snprintf(buf, len, "host ports (ephemeral, DHCP client)");
+	else if (id == NAT_RULE_GONE)
+		snprintf(buf, len, "a rule the last reload removed");
 	else
 		snprintf(buf, len, "rule %u", id);
 	return buf;

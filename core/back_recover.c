@@ -59,7 +59,9 @@ back_cleanup(char err[ERRLEN])
 		return -1;
 	}
 	back_scope(b);
-	if (route_remove(&b->nl, &b->spec, &res, err) == -1) {
+	/* a success may leave a note in e: err keeps only failures */
+	if (route_remove(&b->nl, &b->spec, &res, e) == -1) {
+		memcpy(err, e, ERRLEN);
 		err_prefix(err, "reply routing");
 		rc = -1;
 	}

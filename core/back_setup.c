@@ -452,10 +452,10 @@ static int
 back_rp_filter(const char *tun, char *err)
 {
 	struct if_nameindex *ifs, *i;
-	char se[ERRLEN];
+	char se[ERRLEN];		/* the best-effort per-interface steps */
 	int all, v, old;
 
-	if (sysctl_rp_filter_get("all", &all, se) == -1)
+	if (sysctl_rp_filter_get("all", &all, err) == -1)
 		goto fail;
 	if (all == 1) {
 		if ((ifs = if_nameindex()) != NULL) {
@@ -466,12 +466,12 @@ back_rp_filter(const char *tun, char *err)
 					(void)sysctl_rp_filter(i->if_name, 1, &old, se);
 			if_freenameindex(ifs);
 		}
-		if (sysctl_rp_filter("all", 0, &old, se) == -1)
+		if (sysctl_rp_filter("all", 0, &old, err) == -1)
 			goto fail;
 		log_info("net.ipv4.conf.all.rp_filter was 1: set it on each "
 		    "interface instead and set all to 0");
 	}
-	if (sysctl_rp_filter_get(tun, &v, se) == -1)
+	if (sysctl_rp_filter_get(tun, &v, err) == -1)
 		goto fail;
 	if (v == 1) {
 		if (sysctl_rp_filter(tun, 2, &old, err) == -1)

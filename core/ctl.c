@@ -425,6 +425,7 @@ ctl_listen(struct ctl *c, struct event_base *base, const char *path,
 	c->started_usec = ctl_usec();
 	c->role = front != NULL ? "front" : "back";
 	c->conf_path = "";
+	err[0] = '\0';		/* empty unless a step below says why */
 	if (ctl_addr(&sun, path, err) == -1 || ctl_mkdir(path, err) == -1 ||
 	    ctl_stale(&sun, err) == -1)
 		return -1;

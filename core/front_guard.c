@@ -172,10 +172,9 @@ front_guard_if(struct front *f, const char *ifname, char *err)
 	struct nl_link l;
 	struct nl_rule t;
 	size_t n = 0, i;
-	char e[ERRLEN];
 	int rc = 0;
 
-	if (nl_link_get(&f->nl, ifname, 0, &l, e) == -1 ||
+	if (nl_link_get(&f->nl, ifname, 0, &l, err) == -1 ||
 	    nl_addr_list(&f->nl, l.ifindex, 0, &a, &n, err) == -1) {
 		err_prefix(err, "addresses of %s", ifname);
 		return -1;

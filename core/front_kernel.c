@@ -150,7 +150,7 @@ front_open_dev(struct front *f, enum nat_side side, bool wait, char *err)
 {
 	struct front_side *sd = &f->side[side];
 	struct tundev_opts o;
-	char se[ERRLEN], off[64];
+	char off[64];
 	int old, tries;
 
 	memset(&o, 0, sizeof(o));
@@ -181,7 +181,7 @@ opened:
 		tundev_close(&sd->dev);
 		return -1;
 	}
-	if (sysctl_rp_filter(sd->dev.name, 0, &old, se) == -1 ||
+	if (sysctl_rp_filter(sd->dev.name, 0, &old, err) == -1 ||
 	    sysctl_accept_local(sd->dev.name, 1, &old, err) == -1) {
 		err_prefix(err, "%s", sd->dev.name);
 		tundev_close(&sd->dev);
@@ -316,18 +316,21 @@ front_unroute(struct nl *nl, char *err)
 {
 	struct front_side sd;
 	struct route_result res;
+	char e[ERRLEN];		/* a success may leave a note there: not err */
 	int i, rc = 0;
 
 	for (i = NAT_SIDE_MAX - 1; i >= 0; i--) {
 		memset(&sd, 0, sizeof(sd));
 		front_spec(&sd, (enum nat_side)i, 0);
 		sd.spec.local_prio = FRONT_PRIO_LOCAL;
-		if (route_remove(nl, &sd.spec, &res, err) == -1) {
+		if (route_remove(nl, &sd.spec, &res, e) == -1) {
+			memcpy(err, e, ERRLEN);
 			rc = -1;
 		}
 	}
 	/* after the rules: no capture rule is left without its entry */
-	if (ndp_remove(nl, front_log_route_change, NULL, err) == -1) {
+	if (ndp_remove(nl, front_log_route_change, NULL, e) == -1) {
+		memcpy(err, e, ERRLEN);
 		err_prefix(err, "proxy neighbour entries");
 		rc = -1;
 	}

@@ -331,6 +331,9 @@ const char *nat_flow_event_name(enum nat_flow_event);
  * packets and bytes translated in both directions, flows it created, flows
  * of it tracked now. A reload keeps the counters of the ids it keeps.
  */
+/* The rule id of flows whose rule a reload removed (no rule has it). */
+#define NAT_RULE_GONE 0xffffffffU
+
 struct nat_rule_stats {
 	uint32_t id;
 	uint64_t key;		/* the rules' key (nat_rule.key) */

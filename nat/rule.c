@@ -323,7 +323,8 @@ rule_stats_match(struct nat_rule_stats *s, size_t n,
 /*
  * Give every flow the new id of its rule: a rule keeps its key across a
  * reload while its id (its place in the config) may change. A flow of a
- * removed rule keeps its old id.
+ * removed keyed rule gets NAT_RULE_GONE; one of a removed rule without a
+ * key keeps its old id.
  */
 static void
 rule_stats_renumber(struct nat *nat, struct nat_rule_stats *s, size_t n)
@@ -339,7 +340,9 @@ rule_stats_renumber(struct nat *nat, struct nat_rule_stats *s, size_t n)
 		return;
 	for (i = 0; i < nat->nrstats; i++) {
 		m = rule_stats_match(s, n, &nat->rstats[i]);
-		to[i] = m != NULL ? m->id : nat->rstats[i].id;
+		/* a keyed rule that is gone: its id may be another's now */
+		to[i] = m != NULL ? m->id : nat->rstats[i].key != 0 ?
+		    NAT_RULE_GONE : nat->rstats[i].id;
 	}
 	for (id = nat->ahead; id != FLOW_NONE; id = f->all.next) {
 		f = flow_at(nat, id);

@@ -558,6 +558,43 @@ test_moved_rule(void **state)
 }
 
 /*
+ * A keyed rule that a reload removes leaves its flows to no rule: the
+ * rule that takes its id has only its own flows in its counters.
+ */
+static void
+test_removed_rule(void **state)
+{
+	struct nat_settings s;
+	struct nat_rule r[2];
+	struct nat_backend b[2];
+	char err[ERRLEN] = "", c[32];
+	struct pg_pkt x;
+	struct nat *e;
+	int i;
+
+	(void)state;
+	bk_two_rules(&s, r, b, true);
+	assert_non_null(e = fx_nat(&s));
+	for (i = 0; i < 10; i++)
+		bk_send(e, i, 40000, T0);
+	pg_udp(&x, bk_client(1, c, sizeof(c)), 40000, P4, 81, 64);
+	assert_forward(e, &x, NAT_SIDE_PUBLIC, T0);
+
+	bk_two_rules(&s, r, b, false);
+	r[0].id = 5;			/* the port-81 rule alone, at id 5 */
+	s.nrules = 1;
+	s.nbackends = 0;
+	if (nat_reconfigure(e, &s, err) != 0)
+		fail_msg("nat_reconfigure: %s", err);
+	assert_int_equal(nat_rule_stats(e, NULL, 0), 1);
+	assert_int_equal(bk_rule(e, 5).flows_active, 1);
+	assert_int_equal(bk_rule(e, 5).flows_created, 1);
+	pg_sweep_all(e, T0 + 3600 * 1000ULL);
+	assert_int_equal(bk_rule(e, 5).flows_active, 0);
+	fx_free(e);
+}
+
+/*
  * Placement depends on the placement key only: two engines with other
  * flow-hash secrets (two fronts, or one after a restart) send a client
  * to the same backend; another placement key moves some clients.
@@ -607,6 +644,7 @@ main(void)
 		FX_TEST(test_range),
 		FX_TEST(test_bad),
 		FX_TEST(test_moved_rule),
+		FX_TEST(test_removed_rule),
 		FX_TEST(test_placement_key),
 	};
 
