@@ -175,7 +175,7 @@ check_back_shared(struct check_back *b, size_t t, const struct nl_ifaddr *a,
 				if (a[i].family != seen[o][j].family ||
 				    memcmp(a[i].addr, seen[o][j].addr, 16) != 0)
 					continue;
-				inet_ntop(a[i].family, a[i].addr, s, sizeof(s));
+				nl_ntop(a[i].family, a[i].addr, s, sizeof(s));
 				bad += check_back_problem(b->c, cb->mark ==
 				    CONF_MARK_SOURCE, "[%s] and [%s]: both "
 				    "tunnels carry %s; mark = source picks a "

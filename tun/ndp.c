@@ -20,10 +20,8 @@ ndp_note(void (*note)(void *, const char *), void *arg, const char *verb,
 
 	if (note == NULL)
 		return;
-	if (inet_ntop(AF_INET6, p->addr, a, sizeof(a)) == NULL)
-		snprintf(a, sizeof(a), "?");
 	snprintf(msg, sizeof(msg), "%s proxy neighbour entry %s on interface "
-	    "#%d", verb, a, p->ifindex);
+	    "#%d", verb, nl_ntop(AF_INET6, p->addr, a, sizeof(a)), p->ifindex);
 	note(arg, msg);
 }
 

@@ -518,6 +518,15 @@ bad:
 	return -1;
 }
 
+/* Print an address of family af (AF_INET, AF_INET6); "?" when it cannot be. */
+const char *
+nl_ntop(int af, const void *addr, char *buf, size_t len)
+{
+	if (inet_ntop(af, addr, buf, (socklen_t)len) == NULL)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
 /* Format a prefix; host prefixes without their length. */
 const char *
 nl_prefix_str(const struct nl_prefix *p, char *buf, size_t len)

@@ -177,6 +177,8 @@ int nl_error_parse(const void *buf, size_t len, char *msg, size_t msglen);
 /* Helpers */
 /* Parse "10.0.0.0/8", "2001:db8::1", "::/0" (no length = host prefix). */
 int nl_prefix_parse(const char *, struct nl_prefix *, char err[ERRLEN]);
+/* Print an address of family af (AF_INET, AF_INET6); "?" when it cannot be. */
+const char *nl_ntop(int af, const void *addr, char *buf, size_t len);
 /* "10.0.0.0/8" / "2001:db8::1" (host prefixes without length); "any" when unset. */
 const char *nl_prefix_str(const struct nl_prefix *, char *buf, size_t len);
 /* A rule in "ip rule" syntax, for logs: "1000: iif eth0 ipproto tcp lookup 100 proto 222". */

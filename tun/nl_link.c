@@ -234,10 +234,8 @@ nl_proxy_send(struct nl *nl, uint16_t type, uint16_t flags,
 		snprintf(err, ERRLEN, "proxy entry: needs a family and a device");
 		return -1;
 	}
-	if (inet_ntop(p->family, p->addr, a, sizeof(a)) == NULL)
-		snprintf(a, sizeof(a), "?");
 	snprintf(what, sizeof(what), "%s proxy entry %s on interface #%d", verb,
-	    a, p->ifindex);
+	    nl_ntop(p->family, p->addr, a, sizeof(a)), p->ifindex);
 	return nl_talk(nl, nl_proxy_msg(buf, type, flags, p), NULL, NULL, NULL,
 	    what, err);
 }

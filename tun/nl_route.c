@@ -272,9 +272,8 @@ nl_route_get(struct nl *nl, const struct nl_route_query *q, struct nl_route *r,
 		snprintf(err, ERRLEN, "route lookup: family must be AF_INET or AF_INET6");
 		return -1;
 	}
-	if (inet_ntop(q->family, q->dst, dst, sizeof(dst)) == NULL)
-		snprintf(dst, sizeof(dst), "?");
-	snprintf(what, sizeof(what), "route lookup %s", dst);
+	snprintf(what, sizeof(what), "route lookup %s",
+	    nl_ntop(q->family, q->dst, dst, sizeof(dst)));
 	if (q->iif && !q->has_src) {
 		snprintf(err, ERRLEN, "%s: an input lookup needs a source", what);
 		return -1;
