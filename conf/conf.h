@@ -182,6 +182,7 @@ struct conf_front {
 	unsigned int		 queues;	/* 1..64; 0 = auto */
 	bool			 tun_io_rw;	/* tun_io = readwrite: no io_uring */
 	uint32_t		 busy_poll;	/* microseconds; 0: off */
+	unsigned int		 shards;	/* 1: one engine; 0: auto */
 	uint32_t		 per_source_flows;	/* 0: no limit */
 	uint32_t		 per_source_rate;	/* new flows/s; 0: no limit */
 	uint32_t		 per_source_burst;	/* 0: per_source_rate */

@@ -18,7 +18,7 @@ static const char *const conf_front_keys[] = {
 	"tcp_transitory_timeout", "udp_timeout", "icmp_timeout", "tcp_pickup",
 	"nat_ports", "queues", "per_source_flows", "per_source_rate",
 	"per_source_burst", "other_traffic", "table_full_icmp",
-	"table_full_icmp_rate", "tun_io", "busy_poll", CONF_OPS_KEYS,
+	"table_full_icmp_rate", "tun_io", "busy_poll", "shards", CONF_OPS_KEYS,
 	CONF_COMMON_KEYS, "backend_check", NULL
 };
 
@@ -161,11 +161,15 @@ conf_front_per_source(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
 		    "0 = per_source_rate", &f->per_source_burst);
 }
 
-/* tun_io (auto | readwrite) and busy_poll (microseconds, 0 = off). */
+/*
+ * tun_io (auto | readwrite), busy_poll (microseconds, 0 = off) and shards
+ * (auto | 1).
+ */
 static void
 conf_front_io(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
 {
 	static const char *const io[] = { "auto", "readwrite", NULL };
+	static const char *const shards[] = { "auto", "1", NULL };
 	const struct conf_ent	*e;
 	int			 i;
 
@@ -175,6 +179,9 @@ conf_front_io(struct conf_ctx *ctx, size_t sec, struct conf_front *f)
 	if ((e = conf_find(ctx, sec, "busy_poll")) != NULL)
 		conf_key_u32(ctx, e, 0, CONF_BUSY_POLL_MAX, " microseconds, 0 "
 		    "= off", &f->busy_poll);
+	if ((e = conf_find(ctx, sec, "shards")) != NULL &&
+	    conf_key_word(ctx, e, shards, &i) == 0)
+		f->shards = i == 1 ? 1 : 0;
 }
 
 /* The numeric and keyword keys of [front]. */

@@ -104,7 +104,7 @@ ctl_client_free(struct ctl_client *cl)
 {
 	if (cl->cursor >= 0) {
 		front_lock(cl->c->front);
-		nat_cursor_close(cl->c->front->nat, cl->cursor);
+		engine_cursor_close(cl->c->front->eng, cl->cursor);
 		front_unlock(cl->c->front);
 	}
 	bufferevent_free(cl->bev);
@@ -133,10 +133,10 @@ ctl_written(struct bufferevent *bev, void *arg)
 		/* a filter may pass no flow of a chunk: then nothing drains
 		 * and this callback would not run again; take the next one */
 		front_lock(f);
-		more = nat_cursor_next(f->nat, cl->cursor, loop_now(),
+		more = engine_cursor_next(f->eng, cl->cursor, loop_now(),
 		    CTL_CHUNK, ctl_flow, cl);
 		if (more == 0)
-			nat_cursor_close(f->nat, cl->cursor);
+			engine_cursor_close(f->eng, cl->cursor);
 		front_unlock(f);
 	} while (more != 0 && evbuffer_get_length(out) == 0);
 	if (more == 0) {
@@ -164,7 +164,7 @@ ctl_cursor_open(struct front *f)
 	int cursor;
 
 	front_lock(f);
-	cursor = nat_cursor_open(f->nat);
+	cursor = engine_cursor_open(f->eng);
 	front_unlock(f);
 	return cursor;
 }
@@ -200,7 +200,7 @@ ctl_delete(struct ctl_client *cl, struct evbuffer *out)
 		return;
 	}
 	front_lock(f);
-	n = nat_flows_delete(f->nat, loop_now(), ctl_del_match, &d);
+	n = engine_flows_delete(f->eng, loop_now(), ctl_del_match, &d);
 	front_unlock(f);
 	log_info("control socket: deleted %zu flow%s", n, n == 1 ? "" : "s");
 	if (cl->json)
@@ -234,9 +234,9 @@ ctl_status(struct ctl_client *cl, struct evbuffer *out)
 	    (r = calloc(STATS_MAX_RULES, sizeof(*r))) != NULL &&
 	    (b = calloc(STATS_MAX_BACKENDS, sizeof(*b))) != NULL) {
 		front_lock(c->front);
-		nr = stats_rules(c->front->nat, &c->front->conf, r,
+		nr = stats_rules(c->front->eng, &c->front->conf, r,
 		    STATS_MAX_RULES);
-		nb = stats_backends(c->front->nat, &c->front->conf, b,
+		nb = stats_backends(c->front->eng, &c->front->conf, b,
 		    STATS_MAX_BACKENDS);
 		front_unlock(c->front);
 	}
@@ -580,7 +580,7 @@ ctl_stats(const struct ctl *c, bool json, struct evbuffer *out)
 		c->fill(&snap, c->fill_arg);	/* locks what it reads */
 	else {
 		front_lock(c->front);
-		stats_fill(&snap, c->front->nat, c->ls, NULL);
+		stats_fill(&snap, c->front->eng, c->ls, NULL);
 		front_unlock(c->front);
 	}
 	if (json)

@@ -109,25 +109,37 @@ front_queues(const struct conf_front *cf)
 	return n > TUNDEV_MAXQUEUES ? TUNDEV_MAXQUEUES : (unsigned int)n;
 }
 
-/* Take the engine lock. */
+/* Take every shard's lock. */
 void
 front_lock(struct front *f)
 {
-	pthread_mutex_lock(&f->lock);
+	engine_lock_all(f->eng);
 }
 
-/* Take the engine lock if it is free: 0 taken, else nonzero. */
-int
-front_trylock(struct front *f)
-{
-	return pthread_mutex_trylock(&f->lock);
-}
-
-/* Release the engine lock. */
+/* Release every shard's lock. */
 void
 front_unlock(struct front *f)
 {
-	pthread_mutex_unlock(&f->lock);
+	engine_unlock_all(f->eng);
+}
+
+/* Make the engine: one shard per queue where the settings allow it. */
+static int
+front_engine(struct front *f, char err[ERRLEN])
+{
+	unsigned int want = f->conf.front.shards == 1 ? 1 : f->nqueues;
+
+	if ((f->eng = engine_create(&f->set, want, err)) == NULL) {
+		err_prefix(err, "engine");
+		return -1;
+	}
+	if (engine_shards(f->eng) > 1)
+		log_info("engine: %u shards, one per queue: the queues "
+		    "translate in parallel", engine_shards(f->eng));
+	else if (want > 1)
+		log_info("engine: one shard behind one lock (%s)",
+		    f->eng->why);
+	return 0;
 }
 
 /* Set up the engine, devices and routes; takes ownership of *c on success. */
@@ -137,7 +149,6 @@ front_start(struct front *f, struct conf *c, char err[ERRLEN])
 	int i;
 
 	memset(f, 0, sizeof(*f));
-	pthread_mutex_init(&f->lock, NULL);
 	f->conf = *c;
 	f->nqueues = front_queues(&c->front);
 	log_info("%u queue%s per TUN device%s", f->nqueues,
@@ -151,12 +162,10 @@ front_start(struct front *f, struct conf *c, char err[ERRLEN])
 	if (front_host(f, err) == -1 ||
 	    front_settings(f, &f->set, &f->rules, err) == -1)
 		goto fail;
-	if ((f->nat = nat_create(&f->set, err)) == NULL) {
-		err_prefix(err, "engine");
+	if (front_engine(f, err) == -1)
 		goto fail;
-	}
 	/* before any device exists: the first packet read finds its flow */
-	statefile_open(&f->state, f->conf.front.state_file, f->nat, loop_now());
+	statefile_open(&f->state, f->conf.front.state_file, f->eng, loop_now());
 	front_ndp_on(f);
 	if (front_rules(f, err) == -1 || front_forwarding(f, err) == -1)
 		goto fail;
@@ -205,11 +214,10 @@ front_stop(struct front *f)
 		nl_close(&f->nl);
 	if (!f->handover && sysctl_undo_restore(log_note, NULL) > 0)
 		log_warnx("some sysctls could not be put back (logged above)");
-	nat_destroy(f->nat);
+	engine_destroy(f->eng);
 	statefile_close(&f->state, f->clean_stop && !f->handover);
 	free(f->rules);
 	conf_free(&f->conf);
-	pthread_mutex_destroy(&f->lock);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -284,12 +292,12 @@ front_reload(struct front *f, struct conf *c, char err[ERRLEN])
 			f->side[i].used = true;
 		}
 	}
-	if (nat_reconfigure(f->nat, &f->set, err) == -1) {
+	if (engine_reconfigure(f->eng, &f->set, &old.set, err) == -1) {
 		err_prefix(err, "engine");
 		goto fail;
 	}
 	if (front_apply(f, err) == -1) {
-		nat_reconfigure(f->nat, &old.set, ne);
+		engine_reconfigure(f->eng, &old.set, &f->set, ne);
 		reapply = true;
 		goto fail;
 	}
@@ -297,7 +305,7 @@ front_reload(struct front *f, struct conf *c, char err[ERRLEN])
 	front_keep_state(&f->conf, &old.conf);
 	if (f->set.nat_port_lo != old.set.nat_port_lo ||
 	    f->set.nat_port_hi != old.set.nat_port_hi)
-		statefile_refresh(&f->state, f->nat);
+		statefile_refresh(&f->state, f->eng);
 	free(old.rules);
 	conf_free(&old.conf);
 	memset(c, 0, sizeof(*c));

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "conf/conf.h"
+#include "core/engine.h"
 #include "core/statefile.h"
 #include "nat/errlen.h"
 #include "nat/nat.h"
@@ -51,16 +52,15 @@ struct front_side {
 };
 
 struct front {
-	/*
-	 * The engine is not thread-safe: every nat_* call, the flow log it
-	 * calls back and a reload hold this lock (front_lock), whichever
-	 * queue thread or main-thread handler makes them.
-	 */
-	pthread_mutex_t lock;
 	unsigned int nqueues;		/* queues of every TUN device, >= 1 */
 	struct conf conf;
 	struct nl nl;
-	struct nat *nat;
+	/*
+	 * One shard per queue (core/engine.h). The packet path locks the
+	 * shard of its packet; everything else (reload, control socket,
+	 * health checks, counters) takes every shard (front_lock).
+	 */
+	struct engine *eng;
 	struct nat_settings set;
 	struct nat_rule *rules;
 	struct front_host host;
@@ -79,14 +79,13 @@ int front_reload(struct front *, struct conf *, char err[ERRLEN]);
 unsigned int front_queues(const struct conf_front *);
 /*
  * Whether the packet p[0..len) is addressed to one of the front's own
- * addresses (public, relay and hairpin sources). Under the engine lock.
+ * addresses (public, relay and hairpin sources). Under any shard's lock
+ * (a reload changes them with every shard locked).
  */
 bool front_own_dst(const struct front *, const uint8_t *p, size_t len);
-/* Take the engine lock (struct front's lock). */
+/* Take every shard's lock (the whole engine). */
 void front_lock(struct front *);
-/* Take the engine lock if it is free: 0 taken, else nonzero. */
-int front_trylock(struct front *);
-/* Release the engine lock. */
+/* Release every shard's lock. */
 void front_unlock(struct front *);
 /* Remove our rules, routes and devices; frees the engine. */
 void front_stop(struct front *);

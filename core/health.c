@@ -70,7 +70,7 @@ health_set(struct health_probe *p, bool up, const char *why)
 
 	p->up = up;
 	front_lock(f);
-	nat_backend_set(f->nat, p->id, up);
+	engine_backend_set(f->eng, p->id, up);
 	front_unlock(f);
 	if (up)
 		log_info("backend %s is up (%u checks passed)", p->name, p->ok);
@@ -384,12 +384,12 @@ health_sync(struct health *h)
 	bool up;
 
 	front_lock(f);
-	n = nat_backend_stats(f->nat, NULL, 0);
+	n = engine_backend_stats(f->eng, NULL, 0);
 	if (n > 0 && (st = calloc(n, sizeof(*st))) != NULL) {
-		nat_backend_stats(f->nat, st, n);
+		engine_backend_stats(f->eng, st, n);
 		for (i = 0; i < n; i++)
 			if (st[i].up != (up = health_wanted(h, st[i].id)))
-				nat_backend_set(f->nat, st[i].id, up);
+				engine_backend_set(f->eng, st[i].id, up);
 		free(st);
 	}
 	front_unlock(f);

@@ -8,8 +8,10 @@
  * and queue q of every device is served by one event loop: queue 0 by the
  * main thread's loop (which also keeps signals, the sweep, the control
  * socket, metrics, the interface watch and reload; so queues = 1 runs one
- * thread, as before), queue q >= 1 by thread trl-qN with its own base. The engine is shared: one lock (front_lock)
- * around every nat_* call, taken per packet, never across a system call.
+ * thread, as before), queue q >= 1 by thread trl-qN with its own base. The engine has one
+ * shard per queue (core/engine.h): a packet locks its flow's shard only,
+ * never across a system call; everything else here takes every shard
+ * (front_lock).
  *
  * TUN I/O takes one of two paths, chosen at start and logged: io_uring
  * (core/tunio.c: when a device is readable, rounds of non-blocking reads,
@@ -80,13 +82,29 @@ loop_sweep(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	/* the flow log is the engine's hook: flushed under the same lock */
 	front_lock(&l->front);
-	nat_get_stats(l->front.nat, &st);
-	nat_sweep(l->front.nat, loop_now(), (size_t)(st.flows_active / 4) + 1024);
-	alarm_check(&l->alarm, &st, loop_now());
-	flowlog_flush(&l->flowlog);
+	engine_get_stats(l->front.eng, &st);
 	front_unlock(&l->front);
+	/* shard by shard: the other queues translate meanwhile */
+	engine_sweep(l->front.eng, loop_now(),
+	    (size_t)(st.flows_active / 4) + 1024);
+	alarm_check(&l->alarm, &st, loop_now());
+	pthread_mutex_lock(&l->flowlog_lock);
+	flowlog_flush(&l->flowlog);
+	pthread_mutex_unlock(&l->flowlog_lock);
+}
+
+/* The engine's flow hook: shards call it under their own locks, so the
+ * flow log takes its own. */
+static void
+loop_flowlog_hook(const struct nat_flow_info *fi, enum nat_flow_event ev,
+    void *arg)
+{
+	struct loop *l = arg;
+
+	pthread_mutex_lock(&l->flowlog_lock);
+	flowlog_hook(fi, ev, &l->flowlog);
+	pthread_mutex_unlock(&l->flowlog_lock);
 }
 
 /* Write one flow log line. */
@@ -103,10 +121,12 @@ loop_flowlog_conf(struct loop *l)
 {
 	const struct conf_front *cf = &l->front.conf.front;
 
+	pthread_mutex_lock(&l->flowlog_lock);
 	flowlog_set(&l->flowlog, cf->flow_log, cf->flow_log_rate);
+	pthread_mutex_unlock(&l->flowlog_lock);
 	/* no hook when off: a new flow then costs nothing extra */
-	nat_set_flow_hook(l->front.nat, cf->flow_log ? flowlog_hook : NULL,
-	    &l->flowlog);
+	engine_set_flow_hook(l->front.eng, cf->flow_log ? loop_flowlog_hook :
+	    NULL, l);
 }
 
 /* Sum the loop counters: the main thread's and every queue's. */
@@ -136,7 +156,9 @@ loop_fill(struct stats_snap *snap, void *arg)
 	struct loop *l = arg;
 
 	front_lock(&l->front);
-	stats_fill(snap, l->front.nat, NULL, &l->flowlog);
+	pthread_mutex_lock(&l->flowlog_lock);
+	stats_fill(snap, l->front.eng, NULL, &l->flowlog);
+	pthread_mutex_unlock(&l->flowlog_lock);
 	front_unlock(&l->front);
 	loop_sum(l, &snap->loop);
 }
@@ -158,8 +180,8 @@ loop_prom_rules(struct evbuffer *out, void *arg)
 		return;
 	}
 	front_lock(&l->front);
-	n = stats_rules(l->front.nat, &l->front.conf, r, STATS_MAX_RULES);
-	nb = stats_backends(l->front.nat, &l->front.conf, b,
+	n = stats_rules(l->front.eng, &l->front.conf, r, STATS_MAX_RULES);
+	nb = stats_backends(l->front.eng, &l->front.conf, b,
 	    STATS_MAX_BACKENDS);
 	front_unlock(&l->front);
 	stats_prom_rules(r, n, out);
@@ -242,13 +264,14 @@ loop_attach(struct loop *l)
 	return 0;
 }
 
-/* A reload cannot change tun_io or busy_poll: say so when it would. */
+/* A reload cannot change tun_io, busy_poll or shards: say so when it would. */
 static void
 loop_io_keep(const struct conf_front *o, const struct conf_front *n)
 {
-	if (o->tun_io_rw != n->tun_io_rw || o->busy_poll != n->busy_poll)
-		log_warnx("reload: tun_io and busy_poll need a restart; the "
-		    "running values stay");
+	if (o->tun_io_rw != n->tun_io_rw || o->busy_poll != n->busy_poll ||
+	    o->shards != n->shards)
+		log_warnx("reload: tun_io, busy_poll and shards need a "
+		    "restart; the running values stay");
 }
 
 /* SIGHUP: read the file again; a bad file keeps the running config. */
@@ -526,6 +549,7 @@ loop_run(const char *path, struct conf *c)
 		fatal("loop");
 	l->path = path;
 	l->metrics.fd = -1;
+	pthread_mutex_init(&l->flowlog_lock, NULL);
 	flowlog_init(&l->flowlog, &l->front.conf, loop_now, loop_flowlog_emit,
 	    NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -583,6 +607,7 @@ stop:
 	front_stop(&l->front);
 out:
 	loop_free(l);
+	pthread_mutex_destroy(&l->flowlog_lock);
 	free(l);
 	if (restart) {
 		/* only on failure: the rules stay, as after a crash */

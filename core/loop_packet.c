@@ -44,16 +44,41 @@ loop_frame(const struct loop_dev *d, struct nat_pkt *pkt)
 	return start;
 }
 
-/* Take the engine lock for a queue's packet, counting when it must wait. */
-static void
-loop_lock(struct loop_q *q)
+/*
+ * Lock the shard of a queue's packet (data[0..len) from side), counting
+ * when it is not the queue's own or another thread holds it.
+ */
+static unsigned int
+loop_lock(struct loop_q *q, const uint8_t *data, size_t len,
+    enum nat_side side)
 {
-	struct front *f = &q->l->front;
+	bool crossed, waited;
+	unsigned int s;
 
-	if (front_trylock(f) == 0)
-		return;
-	loop_count(&q->st.lock_waits, 1);
-	front_lock(f);
+	s = engine_enter(q->l->front.eng, q->idx, data, len, side, &crossed,
+	    &waited);
+	if (crossed)
+		loop_count(&q->st.shard_crossed, 1);
+	if (waited)
+		loop_count(&q->st.lock_waits, 1);
+	return s;
+}
+
+/*
+ * Whether a packet may release fragments the engine holds: only a
+ * fragment can (its first brings the rest), so the others skip the look.
+ * IPv6 extension headers before a fragment header count as one.
+ */
+static bool
+loop_fragment(const struct nat_pkt *pkt)
+{
+	const uint8_t *p = pkt->data;
+
+	if (pkt->len >= 20 && (p[0] >> 4) == 4)
+		return (p[6] & 0x3f) != 0 || p[7] != 0;
+	if (pkt->len >= 40 && (p[0] >> 4) == 6)
+		return p[6] == 44 || p[6] == 0 || p[6] == 43 || p[6] == 60;
+	return false;
 }
 
 /* Write one packet (with its virtio-net header) back into a TUN device. */
@@ -116,6 +141,7 @@ loop_pending(struct loop_q *q, const struct loop_dev *d)
 	struct front *f = &q->l->front;
 	struct nat_pkt pkt;
 	enum nat_side side;
+	unsigned int s;
 	int r;
 
 	pkt.data = q->buf + d->hdrlen;
@@ -125,11 +151,13 @@ loop_pending(struct loop_q *q, const struct loop_dev *d)
 	for (;;) {
 		/* the lock is dropped before each write: a system call
 		 * under it would stall every other queue */
-		loop_lock(q);
-		r = nat_pending(f->nat, &pkt, &side);
+		/* the held fragments are in a table every shard shares:
+		 * the queue's own shard takes them out */
+		s = engine_lock(f->eng, q->idx);
+		r = nat_pending(engine_nat(f->eng, s), &pkt, &side);
 		if (r == 2)	/* untouched: the rest of a datagram not ours */
 			r = loop_hand_back(q, &pkt) ? 1 : -1;
-		front_unlock(f);
+		engine_leave(f->eng, s);
 		if (r == 0)
 			break;
 		if (r == 1)
@@ -140,14 +168,17 @@ loop_pending(struct loop_q *q, const struct loop_dev *d)
 
 /*
  * Translate one packet of n bytes read into buf (vnet header first);
- * whether it goes back out, as *pkt (its vnet pointing at *vnet).
+ * whether it goes back out, as *pkt (its vnet pointing at *vnet). *frag
+ * says whether it was a fragment (held ones may be free now).
  */
 static bool
 loop_translate(struct loop_q *q, const struct loop_dev *d, uint8_t *buf,
-    size_t n, uint64_t now, struct nat_pkt *pkt, struct nat_vnet *vnet)
+    size_t n, uint64_t now, struct nat_pkt *pkt, struct nat_vnet *vnet,
+    bool *frag)
 {
 	struct front *f = &q->l->front;
 	enum nat_verdict v;
+	unsigned int s;
 	bool back;
 
 	if (n < d->hdrlen) {
@@ -167,12 +198,14 @@ loop_translate(struct loop_q *q, const struct loop_dev *d, uint8_t *buf,
 	}
 	loop_count(&q->st.rx_packets, 1);
 	loop_count(&q->st.rx_bytes, pkt->len);
-	/* per packet, not per batch: a batch would hold the lock across
-	 * up to LOOP_BATCH reads and writes and serialise the queues */
-	loop_lock(q);
-	v = nat_process(f->nat, pkt, d->side, now, NULL);
+	*frag = loop_fragment(pkt);
+	/* per packet, not per batch: a batch would hold its shard across
+	 * up to LOOP_BATCH reads and writes, and a packet of another
+	 * queue's shard would wait for all of them */
+	s = loop_lock(q, pkt->data, pkt->len, d->side);
+	v = nat_process(engine_nat(f->eng, s), pkt, d->side, now, NULL);
 	back = v == NAT_NOT_OURS && loop_hand_back(q, pkt);
-	front_unlock(f);
+	engine_leave(f->eng, s);
 	return v == NAT_FORWARD || v == NAT_REPLY || back;
 }
 
@@ -182,10 +215,12 @@ loop_packet(struct loop_q *q, const struct loop_dev *d, size_t n, uint64_t now)
 {
 	struct nat_vnet vnet;
 	struct nat_pkt pkt;
+	bool frag = false;
 
-	if (loop_translate(q, d, q->buf, n, now, &pkt, &vnet))
+	if (loop_translate(q, d, q->buf, n, now, &pkt, &vnet, &frag))
 		loop_write(q, d, &pkt);
-	loop_pending(q, d);
+	if (frag)
+		loop_pending(q, d);
 }
 
 /*
@@ -267,6 +302,7 @@ loop_ring_read(struct loop_q *q, const struct tunio_done *c, uint64_t now)
 	struct loop_dev *d = &q->dev[c->dev];
 	struct nat_vnet vnet;
 	struct nat_pkt pkt;
+	bool frag = false;
 
 	if (c->res < 0) {
 		tunio_release(q->io, c->slot);
@@ -278,13 +314,15 @@ loop_ring_read(struct loop_q *q, const struct tunio_done *c, uint64_t now)
 		}
 		return false;
 	}
-	if (loop_translate(q, d, c->buf, (size_t)c->res, now, &pkt, &vnet))
+	if (loop_translate(q, d, c->buf, (size_t)c->res, now, &pkt, &vnet,
+	    &frag))
 		tunio_write(q->io, c->slot, loop_frame(d, &pkt),
 		    d->hdrlen + pkt.len);
 	else
 		tunio_release(q->io, c->slot);
 	/* rare (fragments held for their first): written at once */
-	loop_pending(q, d);
+	if (frag)
+		loop_pending(q, d);
 	return true;
 }
 

@@ -76,7 +76,8 @@ struct loop {
 	struct event *fail;		/* activated by a queue that cannot read */
 	struct ctl ctl;
 	struct metrics metrics;
-	struct flowlog flowlog;		/* touched under the engine lock only */
+	struct flowlog flowlog;		/* touched under flowlog_lock only */
+	pthread_mutex_t flowlog_lock;	/* a leaf: taken under shard locks */
 	struct loop_stats st;		/* main thread: reloads, reload_errors */
 	struct alarm alarm;
 	struct watch watch;

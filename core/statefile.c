@@ -31,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/engine.h"
 #include "core/log.h"
 #include "core/statefile.h"
 
@@ -116,10 +117,10 @@ statefile_mkdir(const char *path)
 
 /* Create FILE.new, map it shared and attach the engine to it. */
 static int
-statefile_create(struct statefile *sf, struct nat *nat, uint32_t max_flows)
+statefile_create(struct statefile *sf, struct engine *eng)
 {
 	char np[PATH_MAX], err[ERRLEN];
-	size_t len = STATEFILE_OFF + nat_state_size(max_flows);
+	size_t len = STATEFILE_OFF + engine_state_size(eng);
 	struct statefile_hdr h;
 	void *map;
 	int fd;
@@ -148,7 +149,7 @@ statefile_create(struct statefile *sf, struct nat *nat, uint32_t max_flows)
 	close(fd);
 	statefile_owner(&h);
 	memcpy(map, &h, sizeof(h));
-	if (nat_state_attach(nat, (uint8_t *)map + STATEFILE_OFF,
+	if (engine_state_attach(eng, (uint8_t *)map + STATEFILE_OFF,
 	    len - STATEFILE_OFF, err) == -1) {
 		log_warnx("state file %s: %s", np, err);
 		munmap(map, len);
@@ -184,7 +185,7 @@ statefile_report(const char *path, const struct nat_state_report *r)
 
 /* Take over the flows of the old file, if there is one. */
 static void
-statefile_adopt(const char *path, struct nat *nat, uint64_t now)
+statefile_adopt(const char *path, struct engine *eng, uint64_t now)
 {
 	struct nat_state_report rep;
 	char err[ERRLEN];
@@ -222,20 +223,23 @@ statefile_adopt(const char *path, struct nat *nat, uint64_t now)
 	}
 	if ((why = statefile_foreign(old, (size_t)st.st_size)) != NULL)
 		log_warnx("state file %s: ignored: %s", path, why);
-	else if (nat_state_adopt(nat, (const uint8_t *)old + STATEFILE_OFF,
+	else if (engine_state_adopt(eng, (const uint8_t *)old + STATEFILE_OFF,
 	    (size_t)st.st_size - STATEFILE_OFF, now, &rep, err) == -1)
 		log_warnx("state file %s: ignored: %s", path, err);
-	else
+	else {
+		if (err[0] != '\0')	/* one shard's part could not be read */
+			log_warnx("state file %s: partly ignored: %s", path,
+			    err);
 		statefile_report(path, &rep);
+	}
 	munmap(old, (size_t)st.st_size);
 }
 
 /* Adopt the old file's flows and put this instance's file in its place. */
 void
-statefile_open(struct statefile *sf, const char *path, struct nat *nat,
+statefile_open(struct statefile *sf, const char *path, struct engine *eng,
     uint64_t now)
 {
-	struct nat_stats st;
 	char np[PATH_MAX];
 
 	memset(sf, 0, sizeof(*sf));
@@ -246,10 +250,9 @@ statefile_open(struct statefile *sf, const char *path, struct nat *nat,
 	}
 	if ((sf->path = strdup(path)) == NULL)
 		fatal("state file");
-	nat_get_stats(nat, &st);
-	(void)statefile_create(sf, nat, (uint32_t)st.max_flows);
+	(void)statefile_create(sf, eng);
 	/* the engine records the flows it adopts in its own region */
-	statefile_adopt(path, nat, now);
+	statefile_adopt(path, eng, now);
 	if (sf->map == NULL) {
 		/* no region: an old file would bring back flows long gone */
 		if (unlink(path) == -1 && errno != ENOENT)
@@ -269,11 +272,11 @@ statefile_open(struct statefile *sf, const char *path, struct nat *nat,
  * nat_ports the records depend on, and a reload may have changed them.
  */
 void
-statefile_refresh(struct statefile *sf, struct nat *nat)
+statefile_refresh(struct statefile *sf, struct engine *eng)
 {
 	char err[ERRLEN];
 
-	if (sf->map != NULL && nat_state_attach(nat,
+	if (sf->map != NULL && engine_state_attach(eng,
 	    (uint8_t *)sf->map + STATEFILE_OFF, sf->len - STATEFILE_OFF,
 	    err) == -1)
 		log_warnx("state file %s: %s", sf->path, err);

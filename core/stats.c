@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conf/conf.h"
+#include "core/engine.h"
 #include "core/flowlog.h"
 #include "core/log.h"
 #include "core/stats.h"
@@ -137,8 +138,11 @@ const struct stats_def stats_table[] = {
 	    "with the last round's writes); 0 on the read/write path.",
 	    loop.io_submits),
 	STAT("engine_lock_waits", "tunrelay_engine_lock_waits_total", C,
-	    "Packets whose queue thread found the engine lock held by another "
-	    "thread and waited for it.", loop.lock_waits),
+	    "Packets whose queue thread found the lock of the packet's engine "
+	    "shard held by another thread and waited for it.", loop.lock_waits),
+	STAT("engine_shard_crossed", "tunrelay_engine_shard_crossed_total", C,
+	    "Packets the kernel put on a queue other than their flow's shard's "
+	    "(translated there under that shard's lock).", loop.shard_crossed),
 	STAT("log_lines_lost", "tunrelay_log_lines_lost_total", C,
 	    "Log lines that could not be written.", log_lines_lost),
 	STAT("reloads", "tunrelay_reloads_total", C,
@@ -159,13 +163,13 @@ const size_t stats_table_len = sizeof(stats_table) / sizeof(stats_table[0]);
 
 /* Take a snapshot of everything the table shows. */
 void
-stats_fill(struct stats_snap *s, const struct nat *nat,
+stats_fill(struct stats_snap *s, const struct engine *eng,
     const struct loop_stats *ls, const struct flowlog *fl)
 {
 	memset(s, 0, sizeof(*s));
-	if (nat != NULL) {
-		nat_get_stats(nat, &s->nat);
-		s->memory_bytes = nat_memory(nat);
+	if (eng != NULL) {
+		engine_get_stats(eng, &s->nat);
+		s->memory_bytes = engine_memory(eng);
 	}
 	if (ls != NULL)
 		s->loop = *ls;
@@ -325,15 +329,15 @@ stats_prom(const struct stats_def *t, size_t n, const struct stats_snap *s,
 
 /* Per-rule counters with their names; the number filled. */
 size_t
-stats_rules(const struct nat *nat, const struct conf *c, struct stats_rule *r,
-    size_t max)
+stats_rules(const struct engine *eng, const struct conf *c,
+    struct stats_rule *r, size_t max)
 {
 	struct nat_rule_stats st[STATS_MAX_RULES];
 	size_t n, i;
 
-	if (nat == NULL)
+	if (eng == NULL)
 		return 0;
-	n = nat_rule_stats(nat, st, STATS_MAX_RULES);
+	n = engine_rule_stats(eng, st, STATS_MAX_RULES);
 	if (n > STATS_MAX_RULES)
 		n = STATS_MAX_RULES;
 	for (i = 0; i < n && i < max; i++) {
@@ -383,16 +387,16 @@ stats_prom_rules(const struct stats_rule *r, size_t n, struct evbuffer *out)
 
 /* Per-backend state and counters with their names; the number filled. */
 size_t
-stats_backends(const struct nat *nat, const struct conf *c,
+stats_backends(const struct engine *eng, const struct conf *c,
     struct stats_backend *b, size_t max)
 {
 	struct nat_backend_stats *st;
 	size_t n, i;
 
-	if (nat == NULL || max == 0 ||
+	if (eng == NULL || max == 0 ||
 	    (st = calloc(max, sizeof(*st))) == NULL)
 		return 0;
-	n = nat_backend_stats(nat, st, max);
+	n = engine_backend_stats(eng, st, max);
 	for (i = 0; i < n && i < max; i++) {
 		b[i].st = st[i];
 		conf_nat_backend_name(c, st[i].id, b[i].name, sizeof(b[i].name));

@@ -17,6 +17,8 @@
 
 #include "nat/nat.h"
 
+struct engine;
+
 struct flowlog;
 struct conf;
 
@@ -35,7 +37,8 @@ struct loop_stats {
 	uint64_t not_ours_dropped;	/* left alone by the engine, not the host's:
 					 * dropped (other_traffic = drop) */
 	uint64_t io_submits;		/* io_uring submissions (system calls) */
-	uint64_t lock_waits;		/* packet path found the engine lock taken */
+	uint64_t lock_waits;		/* packet path found its shard's lock taken */
+	uint64_t shard_crossed;		/* packets read on a queue not their shard's */
 	uint64_t reloads;
 	uint64_t reload_errors;
 };
@@ -93,7 +96,7 @@ extern const struct stats_def stats_table[];
 extern const size_t stats_table_len;
 
 /* Take a snapshot of the engine, the loop and the flow log. */
-void stats_fill(struct stats_snap *, const struct nat *,
+void stats_fill(struct stats_snap *, const struct engine *,
     const struct loop_stats *, const struct flowlog *);
 /* "name value" lines, in table order. */
 int stats_text(const struct stats_def *, size_t, const struct stats_snap *,
@@ -107,13 +110,13 @@ int stats_prom(const struct stats_def *, size_t, const struct stats_snap *,
 
 /* Per-rule counters with their names (call under the engine lock); the
  * number of rules filled, at most max. */
-size_t stats_rules(const struct nat *, const struct conf *, struct stats_rule *,
-    size_t max);
+size_t stats_rules(const struct engine *, const struct conf *,
+    struct stats_rule *, size_t max);
 /* The per-rule metrics: tunrelay_rule_{packets,bytes,flows_created}_total
  * and tunrelay_rule_flows, labelled rule="NAME". */
 void stats_prom_rules(const struct stats_rule *, size_t, struct evbuffer *);
 /* Per-backend state and counters with their names; the number filled. */
-size_t stats_backends(const struct nat *, const struct conf *,
+size_t stats_backends(const struct engine *, const struct conf *,
     struct stats_backend *, size_t max);
 /* The per-backend metrics (tunrelay_backend_*). */
 void stats_prom_backends(const struct stats_backend *, size_t,

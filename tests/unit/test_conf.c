@@ -1229,7 +1229,7 @@ test_err_unknown_key(void **state)
 	    "exclude, mss_clamp, max_flows, tcp_established_timeout, "
 	    "tcp_transitory_timeout, udp_timeout, icmp_timeout, tcp_pickup, "
 	    "nat_ports, queues, per_source_flows, per_source_rate, "
-	    "per_source_burst, other_traffic, table_full_icmp, table_full_icmp_rate, tun_io, busy_poll, metrics, flow_log, flow_log_rate, "
+	    "per_source_burst, other_traffic, table_full_icmp, table_full_icmp_rate, tun_io, busy_poll, shards, metrics, flow_log, flow_log_rate, "
 	    "state_file, control_socket, control_group, backend_check)");
 	assert_msg(l, 1, "10: [forward.a] colour: unknown key (allowed: proto, "
 	    "listen, to, source, check)");
