@@ -179,6 +179,7 @@ front_start(struct front *f, struct conf *c, char err[ERRLEN])
 	}
 	if (front_apply(f, err) == -1)
 		goto fail;
+	front_steer(f);
 	front_describe(f);
 	memset(c, 0, sizeof(*c));	/* the front owns the config now */
 	return 0;
@@ -301,6 +302,7 @@ front_reload(struct front *f, struct conf *c, char err[ERRLEN])
 		reapply = true;
 		goto fail;
 	}
+	front_steer(f);	/* nat_ports, or a new side's device */
 	front_keep_ctl(&f->conf, &old.conf);
 	front_keep_state(&f->conf, &old.conf);
 	if (f->set.nat_port_lo != old.set.nat_port_lo ||

@@ -61,6 +61,8 @@ struct front {
 	 * health checks, counters) takes every shard (front_lock).
 	 */
 	struct engine *eng;
+	enum { FRONT_STEER_NONE = 0, FRONT_STEER_EBPF, FRONT_STEER_KERNEL }
+	    steer;			/* how packets reach their shard's queue */
 	struct nat_settings set;
 	struct nat_rule *rules;
 	struct front_host host;

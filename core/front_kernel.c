@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/reexec.h"
 #include "tun/ndp.h"
+#include "tun/steer.h"
 #include "tun/sysctl.h"
 
 const char *const front_devname[NAT_SIDE_MAX] = {
@@ -362,4 +363,40 @@ front_unroute_unused(struct front *f)
 			log_warnx("removing leftover rules of %s: %s",
 			    front_devname[i], e);
 	}
+}
+
+/*
+ * Ask the kernel to put each packet on the queue of its flow's shard
+ * (tun/steer.c), on every device. Without it (eBPF refused here) the
+ * kernel spreads packets by its own hash and most of them cross to
+ * another queue's shard: still correct, only slower. Said once, and again
+ * when it changes.
+ */
+void
+front_steer(struct front *f)
+{
+	unsigned int n = engine_shards(f->eng);
+	char err[ERRLEN];
+	bool ok = true;
+	int i;
+
+	if (n < 2 || n != f->nqueues)
+		return;
+	for (i = 0; i < NAT_SIDE_MAX && ok; i++) {
+		if (f->side[i].dev.nfds == 0)
+			continue;
+		if (steer_attach(f->side[i].dev.fds[0], (enum steer_side)i, n,
+		    f->set.nat_port_lo, f->set.nat_port_hi, err) == -1) {
+			err_prefix(err, "%s", front_devname[i]);
+			ok = false;
+		}
+	}
+	if (ok && f->steer != FRONT_STEER_EBPF)
+		log_info("queue steering: eBPF: the kernel puts both "
+		    "directions of a flow on its shard's queue");
+	else if (!ok && f->steer != FRONT_STEER_KERNEL)
+		log_warnx("queue steering: the kernel's own hash (%s): "
+		    "packets read on another queue than their shard's are "
+		    "translated under that shard's lock", err);
+	f->steer = ok ? FRONT_STEER_EBPF : FRONT_STEER_KERNEL;
 }

@@ -22,6 +22,8 @@ int front_forwarding(const struct front *, char *err);
 void front_ndp_on(struct front *);
 /* Install the proxy entries and rules of every side; on error undo them. */
 int front_apply(struct front *, char *err);
+/* Steer packets to their shard's queue (eBPF), or say why not. */
+void front_steer(struct front *);
 /* Remove our rules and routes of every side (no config needed). */
 int front_unroute(struct nl *, char *err);
 /* Remove an earlier instance's rules and routes of the sides not used. */
