@@ -69,6 +69,21 @@ ctl_status_backends_json(const struct stats_backend *b, size_t nb,
 	evbuffer_add_printf(out, "]");
 }
 
+/* How packets reach their shard's queue: ebpf, kernel (its own hash), or
+ * none (one shard). */
+static const char *
+ctl_status_steer(const struct front *f)
+{
+	switch (f->steer) {
+	case FRONT_STEER_EBPF:
+		return "ebpf";
+	case FRONT_STEER_KERNEL:
+		return "kernel";
+	default:
+		return "none";
+	}
+}
+
 /* status, text: one "key value" line each, then one line per rule. */
 void
 ctl_status_text(const struct ctl *c, const struct stats_rule *r, size_t nr,
@@ -86,7 +101,8 @@ ctl_status_text(const struct ctl *c, const struct stats_rule *r, size_t nr,
 		c->status(out, false, c->status_arg);
 	if (f == NULL)
 		return;
-	evbuffer_add_printf(out, "queues %u\n", f->nqueues);
+	evbuffer_add_printf(out, "queues %u\nshards %u\nsteering %s\n",
+	    f->nqueues, engine_shards(f->eng), ctl_status_steer(f));
 	for (i = 0; i < NAT_SIDE_MAX; i++)
 		if (f->side[i].used)
 			evbuffer_add_printf(out, "device %s queues=%u offloads=%s\n",
@@ -118,8 +134,9 @@ ctl_status_json(const struct ctl *c, const struct stats_rule *r, size_t nr,
 	    "\"started_usec\":%llu", (long)getpid(), ctl_status_now() - c->started,
 	    c->started_usec);
 	if (f != NULL) {
-		evbuffer_add_printf(out, ",\"queues\":%u,\"devices\":[",
-		    f->nqueues);
+		evbuffer_add_printf(out, ",\"queues\":%u,\"shards\":%u,"
+		    "\"steering\":\"%s\",\"devices\":[", f->nqueues,
+		    engine_shards(f->eng), ctl_status_steer(f));
 		for (i = 0; i < NAT_SIDE_MAX; i++)
 			if (f->side[i].used)
 				evbuffer_add_printf(out, "%s{\"name\":\"%s\","

@@ -380,8 +380,14 @@ front_steer(struct front *f)
 	bool ok = true;
 	int i;
 
-	if (n < 2 || n != f->nqueues)
+	if (n < 2 || n != f->nqueues) {
+		/* a device a restart handed over may carry the program of
+		 * an image that had shards: the kernel's hash again */
+		for (i = 0; i < NAT_SIDE_MAX; i++)
+			if (f->side[i].dev.nfds > 1)
+				(void)steer_detach(f->side[i].dev.fds[0], err);
 		return;
+	}
 	for (i = 0; i < NAT_SIDE_MAX && ok; i++) {
 		if (f->side[i].dev.nfds == 0)
 			continue;
