@@ -8,6 +8,8 @@
  *   deny io_uring COMMAND [ARG]...  io_uring_setup fails with EPERM, as the
  *                                   default seccomp profiles of container
  *                                   runtimes make it
+ *   deny bpf COMMAND [ARG]...       bpf fails with EPERM, as those profiles
+ *                                   make it too
  *
  * Exits 77 (a skip for the test harness) where the filter cannot be set.
  */
@@ -54,7 +56,7 @@ deny_install(struct sock_filter *f, unsigned short n)
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
 }
 
-/* The filter for what: "nft" or "io_uring"; -1 (errno set) otherwise. */
+/* The filter for what: "nft", "io_uring" or "bpf"; -1 (errno set) otherwise. */
 static int
 deny_filter(const char *what)
 {
@@ -77,11 +79,20 @@ deny_filter(const char *what)
 		DENY_IS(__NR_io_uring_setup), DENY_ALLOW,
 		DENY_FAIL(EPERM),
 	};
+	struct sock_filter bpf[] = {
+		DENY_LOAD(offsetof(struct seccomp_data, arch)),
+		DENY_IS(DENY_ARCH), DENY_ALLOW,
+		DENY_LOAD(offsetof(struct seccomp_data, nr)),
+		DENY_IS(__NR_bpf), DENY_ALLOW,
+		DENY_FAIL(EPERM),
+	};
 
 	if (strcmp(what, "nft") == 0)
 		return deny_install(nft, sizeof(nft) / sizeof(nft[0]));
 	if (strcmp(what, "io_uring") == 0)
 		return deny_install(uring, sizeof(uring) / sizeof(uring[0]));
+	if (strcmp(what, "bpf") == 0)
+		return deny_install(bpf, sizeof(bpf) / sizeof(bpf[0]));
 	errno = EINVAL;
 	return -1;
 #else
@@ -96,8 +107,9 @@ int
 main(int argc, char *argv[])
 {
 	if (argc < 3 || (strcmp(argv[1], "nft") != 0 &&
-	    strcmp(argv[1], "io_uring") != 0)) {
-		fprintf(stderr, "usage: deny nft|io_uring COMMAND [ARG]...\n");
+	    strcmp(argv[1], "io_uring") != 0 && strcmp(argv[1], "bpf") != 0)) {
+		fprintf(stderr, "usage: deny nft|io_uring|bpf COMMAND "
+		    "[ARG]...\n");
 		return 2;
 	}
 	if (deny_filter(argv[1]) == -1) {
