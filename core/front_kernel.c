@@ -401,7 +401,7 @@ front_steer(struct front *f)
 		log_info("queue steering: eBPF: the kernel puts both "
 		    "directions of a flow on its shard's queue");
 	else if (!ok && f->steer != FRONT_STEER_KERNEL)
-		log_warnx("queue steering: the kernel's own hash (%s): "
+		log_info("queue steering: the kernel's own hash (%s): "
 		    "packets read on another queue than their shard's are "
 		    "translated under that shard's lock", err);
 	f->steer = ok ? FRONT_STEER_EBPF : FRONT_STEER_KERNEL;

@@ -131,6 +131,17 @@ for nq in 2 4; do
 	eng=$(( $(stat packets_public) + $(stat packets_inside) + $(stat packets_lan) ))
 	if [ -n "$rx" ] && [ "$rx" = "$eng" ] && [ "$rx" -gt 0 ]; then ok "queues=$nq: tun_rx_packets sums every queue ($rx)"
 	else not_ok "queues=$nq: tun_rx_packets $rx, engine saw $eng"; fi
+	# one engine shard per queue; with eBPF steering the kernel puts a
+	# packet on its flow's shard's queue (keep mode: the client's port)
+	expect "queues=$nq: $nq engine shards" "^shards $nq\$" inF "$BIN" status -c "$CONF"
+	cr=$(stat engine_shard_crossed)
+	echo "# queues=$nq: engine_shard_crossed $cr of $rx, engine_lock_waits $(stat engine_lock_waits)"
+	if inF "$BIN" status -c "$CONF" | grep -q '^steering ebpf$'; then
+		if [ "$((cr * 100))" -le "$rx" ]; then ok "queues=$nq: eBPF steering: at most 1% of packets crossed shards ($cr)"
+		else not_ok "queues=$nq: eBPF steering, yet $cr of $rx packets crossed shards"; fi
+	else
+		echo "# queues=$nq: no eBPF steering here ($(grep 'queue steering' "$TMP/front.log" | tail -1))"
+	fi
 	busy=0
 	for t in /proc/"$DPID"/task/*; do
 		grep -q '^trl-q' "$t/comm" 2>/dev/null || continue
