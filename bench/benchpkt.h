@@ -1,6 +1,7 @@
 /*
- * benchpkt.h - small IPv4 packet builder and reader for bench/nat-bench.c
- * and bench/nat-demo.c (header only; every function is static).
+ * benchpkt.h - small IPv4 packet builder and reader for bench/nat-bench.c,
+ * bench/shard-bench.c and bench/nat-demo.c (header only; every function is
+ * static).
  */
 #ifndef TUNRELAY_BENCHPKT_H
 #define TUNRELAY_BENCHPKT_H
@@ -96,6 +97,49 @@ bp_tcp4(uint8_t *p, uint32_t src, uint16_t sport, uint32_t dst,
 	bp_put16(t + 16, (uint16_t)~csum_full_fold(csum_full_sum(t, hl + plen,
 	    csum_full_pseudo(p, 6, hl + plen))));
 	return 20 + hl + plen;
+}
+
+#define BP_TMPL_PAYLOAD 64
+#define BP_TMPL_LEN (20 + 20 + BP_TMPL_PAYLOAD)
+
+/* A TCP ACK+PSH data packet template: the sums of all but addresses/ports. */
+struct bp_tmpl {
+	uint8_t pkt[BP_TMPL_LEN];
+	uint32_t ip_sum;	/* IPv4 header without addresses, no checksum */
+	uint32_t l4_sum;	/* TCP + pseudo header without addresses/ports */
+};
+
+/* Prepare the data packet template and its partial sums. */
+static inline void
+bp_tmpl_init(struct bp_tmpl *t)
+{
+	uint8_t payload[BP_TMPL_PAYLOAD];
+
+	memset(payload, 'd', sizeof(payload));
+	bp_tcp4(t->pkt, 0, 0, 0, 0, BP_ACK | BP_PSH, 1000, 2000, 0, payload,
+	    sizeof(payload));
+	bp_put16(t->pkt + 10, 0);
+	bp_put16(t->pkt + 36, 0);
+	t->ip_sum = csum_full_sum(t->pkt, 20, 0);
+	t->l4_sum = csum_full_sum(t->pkt + 20, 20 + BP_TMPL_PAYLOAD, 0) + 6 +
+	    20 + BP_TMPL_PAYLOAD;
+}
+
+/* Write the template's packet with these addresses and ports into p. */
+static inline void
+bp_tmpl_build(const struct bp_tmpl *t, uint8_t *p, uint32_t src,
+    uint16_t sport, uint32_t dst, uint16_t dport)
+{
+	uint32_t a = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff);
+
+	memcpy(p, t->pkt, BP_TMPL_LEN);
+	bp_put32(p + 12, src);
+	bp_put32(p + 16, dst);
+	bp_put16(p + 20, sport);
+	bp_put16(p + 22, dport);
+	bp_put16(p + 10, (uint16_t)~csum_full_fold(t->ip_sum + a));
+	bp_put16(p + 36, (uint16_t)~csum_full_fold(t->l4_sum + a + sport +
+	    dport));
 }
 
 /* Build an IPv4 UDP packet. Returns its length. */

@@ -37,20 +37,13 @@
 #define PUBLIC BP_IP(203, 0, 113, 1)
 #define BACKEND BP_IP(10, 22, 22, 1)
 #define CLIENT_BASE BP_IP(100, 64, 0, 1)
-#define PAYLOAD 64
-#define PKTLEN (20 + 20 + PAYLOAD)
+#define PAYLOAD BP_TMPL_PAYLOAD
+#define PKTLEN BP_TMPL_LEN
 #define PORTS_PER_CLIENT 60000
-
-/* A packet template: the sums of everything but addresses and ports. */
-struct tmpl {
-	uint8_t pkt[PKTLEN];
-	uint32_t ip_sum;	/* IPv4 header without addresses, no checksum */
-	uint32_t l4_sum;	/* TCP + pseudo header without addresses/ports */
-};
 
 struct bench {
 	struct nat *nat;
-	struct tmpl tmpl;
+	struct bp_tmpl tmpl;
 	uint64_t t0_ns;
 	uint8_t buf[2048];
 	uint64_t rng;
@@ -89,44 +82,18 @@ bench_client(uint32_t i, uint32_t *addr, uint16_t *port)
 	*port = (uint16_t)(1024 + i % PORTS_PER_CLIENT);
 }
 
-/* Prepare the data packet template and its partial sums. */
-static void
-bench_template(struct tmpl *t)
-{
-	uint8_t payload[PAYLOAD];
-
-	memset(payload, 'd', sizeof(payload));
-	bp_tcp4(t->pkt, 0, 0, 0, 0, BP_ACK | BP_PSH, 1000, 2000, 0, payload,
-	    sizeof(payload));
-	bp_put16(t->pkt + 10, 0);
-	bp_put16(t->pkt + 36, 0);
-	t->ip_sum = csum_full_sum(t->pkt, 20, 0);
-	t->l4_sum = csum_full_sum(t->pkt + 20, 20 + PAYLOAD, 0) + 6 + 20 + PAYLOAD;
-}
-
 /* Rebuild a data packet of flow i, one direction, from the template. */
 static inline void
 bench_build(struct bench *b, uint32_t i, bool reply)
 {
-	uint8_t *p = b->buf;
-	uint32_t c, src, dst, a;
-	uint16_t cp, sport, dport;
+	uint32_t c;
+	uint16_t cp;
 
 	bench_client(i, &c, &cp);
-	if (reply) {
-		src = BACKEND; dst = c; sport = 80; dport = cp;
-	} else {
-		src = c; dst = PUBLIC; sport = cp; dport = 80;
-	}
-	memcpy(p, b->tmpl.pkt, PKTLEN);
-	bp_put32(p + 12, src);
-	bp_put32(p + 16, dst);
-	bp_put16(p + 20, sport);
-	bp_put16(p + 22, dport);
-	a = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff);
-	bp_put16(p + 10, (uint16_t)~csum_full_fold(b->tmpl.ip_sum + a));
-	bp_put16(p + 36, (uint16_t)~csum_full_fold(b->tmpl.l4_sum + a + sport +
-	    dport));
+	if (reply)
+		bp_tmpl_build(&b->tmpl, b->buf, BACKEND, 80, c, cp);
+	else
+		bp_tmpl_build(&b->tmpl, b->buf, c, cp, PUBLIC, 80);
 }
 
 /* Process the packet in b->buf; abort the bench if it is not forwarded. */
@@ -375,7 +342,7 @@ main(int argc, char **argv)
 	s.ttl_mode = NAT_TTL_RESTORE;
 	s.rules = &rule;
 	s.nrules = 1;
-	bench_template(&b.tmpl);
+	bp_tmpl_init(&b.tmpl);
 	b.t0_ns = bench_ns();
 
 	rss0 = bench_rss();
