@@ -195,8 +195,9 @@ check_host_steer(const struct conf *c)
 
 	if (steer_probe(why) == -1)
 		check_say(c, CHECK_NOTE, "TUN queue steering: the kernel's own "
-		    "spreading, shards share queues more often: eBPF steering is "
-		    "unavailable (%s)", why);
+		    "spreading by flow hash, so queues often hand packets to "
+		    "another queue's NAT shard: eBPF steering is unavailable "
+		    "(%s)", why);
 	else
 		check_say(c, CHECK_NOTE, "TUN queue steering: eBPF, each packet "
 		    "read by the queue of its NAT shard");

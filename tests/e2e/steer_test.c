@@ -183,8 +183,9 @@ gen_v4(uint8_t *p, unsigned kind, unsigned lo, unsigned hi)
 		p[k] = (uint8_t)rnd(256);
 	p[0] = (uint8_t)(0x40 | ihl);
 	put16(p + 6, 0);
-	if (kind == 3)		/* later fragment */
-		put16(p + 6, (1 + rnd(0x1fff)) | (rnd(2) << 13));
+	if (kind == 3)		/* later fragment: edges of the offset too */
+		put16(p + 6, (rnd(2) ? 1u << rnd(13) : 1 + rnd(0x1fff)) |
+		    rnd(4) << 13);
 	else if (kind == 4)	/* first fragment, MF, maybe DF */
 		put16(p + 6, 0x2000 | rnd(2) << 14);
 	p[9] = (uint8_t)proto;
