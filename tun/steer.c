@@ -3,7 +3,7 @@
  * filter attached with TUNSETSTEERINGEBPF. The kernel runs it for every
  * packet it sends into the device and uses (return value % queues) as the
  * queue, so a packet is read by the queue of the NAT shard that handles
- * it (the shard function of docs/engine.md) and shards rarely share locks.
+ * it (the shard function, nat_shard()) and shards rarely share locks.
  * The program sees the IP header at offset 0 and computes X: TCP/UDP of a
  * first or only fragment, X = dport on an inside device, and elsewhere
  * dport when it lies in the NAT port range (the range alone: unlike

@@ -2,7 +2,7 @@
  * steer.h - queue steering of a multi-queue TUN device by an eBPF program
  * (TUNSETSTEERINGEBPF): the kernel puts each packet it sends into the
  * device on the queue of the NAT shard that will handle it (the shard
- * function of docs/engine.md, with the simplification described in
+ * function, nat_shard(), with the simplification described in
  * tun/steer.c).
  */
 #ifndef TUNRELAY_STEER_H

@@ -729,6 +729,12 @@ test_real(const char *dev)
 	    rc ? ": " : "", rc ? err : "");
 	if (rc != 0)
 		return;
+	/* a socket is no TUN device: a failure with a reason, no harm */
+	err[0] = '\0';
+	rc = socket(AF_INET, SOCK_DGRAM, 0);
+	check(steer_attach(rc, STEER_PUBLIC, NQ, LO, HI, err) == -1 &&
+	    err[0] != '\0', "steer_attach on a socket fails: %s", err);
+	close(rc);
 	real_kinds();
 	real_frags();
 	real_malformed();
