@@ -35,6 +35,7 @@
 #include "core/front_kernel.h"
 #include "core/tunio.h"
 #include "tun/nl.h"
+#include "tun/steer.h"
 #include "tun/sysctl.h"
 
 #ifndef IFF_LOWER_UP
@@ -573,6 +574,28 @@ check_tun_io(const struct conf *c)
 		    "batched (tun_io = readwrite turns it off)");
 }
 
+/*
+ * How packets will reach their engine shard's queue: eBPF steering, or the
+ * kernel's own spreading and why (a note; run falls back the same way).
+ */
+static void
+check_steer(const struct conf *c)
+{
+	char why[ERRLEN];
+
+	if (front_queues(&c->front) < 2 || c->front.shards == 1)
+		check_say(c, CHECK_NOTE, "engine: one shard behind one lock "
+		    "(%s)", c->front.shards == 1 ? "shards = 1" : "one queue");
+	else if (steer_probe(why) == -1)
+		check_say(c, CHECK_NOTE, "TUN queue steering: the kernel's own "
+		    "spreading by flow hash, so most packets cross to another "
+		    "queue's engine shard: eBPF steering is unavailable (%s)",
+		    why);
+	else
+		check_say(c, CHECK_NOTE, "TUN queue steering: eBPF, each packet "
+		    "read by the queue of its engine shard");
+}
+
 /* The host findings for a front config (beyond what run needs). */
 static int
 check_front_findings(const struct conf *c)
@@ -608,6 +631,7 @@ check_front_findings(const struct conf *c)
 	if (k.has_tun && (k.tun.flags & IFF_LOWER_UP))
 		check_backends(&k);
 	check_tun_io(c);
+	check_steer(c);
 	check_front_ifs(k.cf, &ifs);
 	bad += check_net_netfilter(c, &ifs, true);
 	check_net_conntrack(c);

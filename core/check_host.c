@@ -1,8 +1,7 @@
 /*
  * check_host.c - host findings of `tunrelay check` for either role: the
  * capabilities and groups of the user run runs as, the control socket and
- * metrics address run will bind, instances already running, and whether
- * eBPF queue steering is available (a note). It reads
+ * metrics address run will bind, and instances already running. It reads
  * the host and never changes it.
  */
 #include <sys/socket.h>
@@ -22,7 +21,6 @@
 
 #include "core/check.h"
 #include "core/check_host.h"
-#include "tun/steer.h"
 
 /*
  * Whether an instance of a role ("front", "back") runs in this network
@@ -187,22 +185,6 @@ check_start_metrics(const struct conf *c, bool ours)
 	    "host, or a port alone for 127.0.0.1");
 }
 
-/* Whether the kernel can steer a front's TUN queues by eBPF (a note). */
-static void
-check_host_steer(const struct conf *c)
-{
-	char why[ERRLEN];
-
-	if (steer_probe(why) == -1)
-		check_say(c, CHECK_NOTE, "TUN queue steering: the kernel's own "
-		    "spreading by flow hash, so queues often hand packets to "
-		    "another queue's NAT shard: eBPF steering is unavailable "
-		    "(%s)", why);
-	else
-		check_say(c, CHECK_NOTE, "TUN queue steering: eBPF, each packet "
-		    "read by the queue of its NAT shard");
-}
-
 /* Host problems that stop run before it is ready; the number of errors. */
 int
 check_host_start(const struct conf *c)
@@ -211,8 +193,6 @@ check_host_start(const struct conf *c)
 	bool ours = check_host_running(front ? "front" : "back");
 	int bad;
 
-	if (front)
-		check_host_steer(c);
 	bad = check_start_group(c);
 	bad += check_start_sock(c, "control_socket", c->control_socket, ours);
 	if (front && c->front.metrics.on && c->front.metrics.path != NULL)
