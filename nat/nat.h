@@ -178,9 +178,6 @@ struct nat_settings {
 	struct nat_addr hairpin_src4;	/* relay's LAN address for hairpinned flows */
 	struct nat_addr hairpin_src6;
 
-	uint16_t shard;			/* this engine's index among nshards */
-	uint16_t nshards;		/* 0 or 1: not sharded */
-
 	const struct nat_rule *rules;
 	size_t nrules;
 	const struct nat_backend *backends;	/* of rules with several targets */
@@ -454,17 +451,5 @@ const char *nat_state_drop_name(enum nat_state_drop);
  * callers that build a small packet of their own (an ICMP echo).
  */
 uint16_t nat_checksum(const void *data, size_t len);
-
-/* TEMP-SHARD-DECL */
-#define NAT_SHARDS_MAX 64
-struct nat_share_ops {
-	void (*lock)(void *arg);
-	void (*unlock)(void *arg);
-	void *arg;
-};
-struct nat *nat_create_shard(const struct nat_settings *, struct nat *first,
-    const struct nat_share_ops *, char err[ERRLEN]);
-int nat_shard(const struct nat *, const uint8_t *data, size_t len, enum nat_side side);
-int nat_shards_fit(const struct nat_settings *, unsigned n, char err[ERRLEN]);
 
 #endif
