@@ -108,7 +108,7 @@ frag_get(struct nat *nat, struct nat *me, const struct frag_key *k,
 	HASH_FIND(hh, nat->frags, k, FRAGKEYLEN, fr);
 	if (fr != NULL || !create)
 		return fr;
-	if (nat->nfrags >= nat->set.max_frags && nat->frag_sentinel.hh.next)
+	if (nat->nfrags >= me->set.max_frags && nat->frag_sentinel.hh.next)
 		frag_remove(nat, me, nat->frag_sentinel.hh.next, true);
 	fr = slab_alloc(&nat->frag_slab);
 	if (fr == NULL)

@@ -261,12 +261,31 @@ nat_create_shard(const struct nat_settings *in, struct nat *first,
 	return nat;
 }
 
+/*
+ * A shard other than the first goes: its flows leave the shared source
+ * table (shard 0, which holds the table, goes last and frees it whole).
+ */
+static void
+nat_shard_leave(struct nat *nat)
+{
+	struct nat_flow *f;
+	uint32_t id;
+
+	if (nat->first == nat)
+		return;
+	for (id = nat->ahead; id != FLOW_NONE; id = f->all.next) {
+		f = flow_at(nat, id);
+		limit_release(nat, f);
+	}
+}
+
 /* Free an engine and everything it holds. */
 void
 nat_destroy(struct nat *nat)
 {
 	if (nat == NULL)
 		return;
+	nat_shard_leave(nat);
 	frag_fini(nat);
 	flow_fini(nat);
 	port_fini(nat);

@@ -96,6 +96,10 @@ port_search(const struct nat *nat, const struct port_pool *p, uint32_t lo,
 		first = lo + (nat->set.shard + step - lo % step) % step;
 		if (first > hi)
 			return 0;
+		/* an even number of shards gives each ports of one parity */
+		if (parity >= 0 && step % 2 == 0 &&
+		    (first & 1) != (uint32_t)parity)
+			return 0;
 	}
 	n = (hi - first) / step + 1;
 	for (i = 0; i < n; i++) {

@@ -59,6 +59,7 @@ struct set {
 };
 
 static struct set S;
+static enum nat_verdict last_v;		/* of the last xrun() */
 static struct nat_rule rules[4];
 
 /* Make shard i of n of settings s (max_flows split). */
@@ -109,6 +110,8 @@ set_free(void)
 	assert_int_equal(S.lk.locks, S.lk.unlocks);
 	for (i = S.n; i-- > 0;)
 		nat_destroy(S.sh[i]);
+	assert_int_equal(S.lk.depth, 0);
+	assert_int_equal(S.lk.locks, S.lk.unlocks);
 	fx_free(S.ref);
 	memset(&S, 0, sizeof(S));
 }
@@ -156,6 +159,7 @@ xrun(struct pg_pkt *r, struct pg_pkt *p, enum nat_side side, uint64_t now,
 
 	vr = pg_run(S.ref, r, side, now, &wr);
 	s = set_run(p, side, now, &vs, &ws);
+	last_v = vs;
 	if (vr != vs || (vr == NAT_DROP && wr != ws))
 		fail_msg("verdict %d (%s) sharded, %d (%s) unsharded", vs,
 		    nat_drop_name(ws), vr, nat_drop_name(wr));
@@ -263,6 +267,7 @@ run_flow(const struct flow_case *fc, uint64_t now)
 	mk(&r, fc->proto, fc->c, fc->cp, fc->pub, fc->dp, syn);
 	pg_copy(&p, &r);
 	s = xrun(&r, &p, fc->cli_side, now, fc->src == NULL, &fs);
+	assert_verdict(last_v, NAT_FORWARD, NAT_DROP_MAX);
 	assert_true(s >= 0);
 	assert_int_equal(s, fc->cp % S.n);
 	pg_copy(&qr, &r);		/* as it went to the target */
@@ -281,6 +286,7 @@ run_flow(const struct flow_case *fc, uint64_t now)
 		mk(&p, fc->proto, fc->to, tp, rs, rps, sa);
 	}
 	xrun(&r, &p, fc->rside, now + 1, true, &fs);
+	assert_verdict(last_v, NAT_FORWARD, NAT_DROP_MAX);
 
 	/* the client goes on */
 	mk(&r, fc->proto, fc->c, fc->cp, fc->pub, fc->dp, ack);
@@ -288,11 +294,13 @@ run_flow(const struct flow_case *fc, uint64_t now)
 		pg_echo(&r, fc->c, fc->pub, fc->cp, false);
 	pg_copy(&p, &r);
 	xrun(&r, &p, fc->cli_side, now + 2, fc->src == NULL, &fs);
+	assert_verdict(last_v, NAT_FORWARD, NAT_DROP_MAX);
 
 	/* a router on the target's path answers a packet toward the target */
 	mk_err(&r, fc->rtr, rs, &qr);
 	mk_err(&p, fc->rtr, rs, &qp);
 	xrun(&r, &p, fc->rside, now + 3, true, &fs);
+	assert_verdict(last_v, NAT_FORWARD, NAT_DROP_MAX);
 
 	/* a router on the client's path answers a reply toward the client */
 	if (echo)
@@ -302,6 +310,7 @@ run_flow(const struct flow_case *fc, uint64_t now)
 	mk_err(&r, fc->crtr, fc->pub, &qr);
 	pg_copy(&p, &r);
 	xrun(&r, &p, fc->cli_side, now + 4, fc->src == NULL, &fs);
+	assert_verdict(last_v, NAT_FORWARD, NAT_DROP_MAX);
 	if (fc->src != NULL && !echo) {
 		struct pg_info o, in;
 
@@ -542,6 +551,16 @@ test_src_limit(void **st)
 		assert_int_equal(ns.sources_tracked, 0);
 		assert_int_equal(ns.sources_reclaimed, 0);
 	}
+	/* a shard that goes gives its flows back to their sources */
+	nat_destroy(S.sh[1]);
+	S.sh[1] = mk_shard(&s, 1, 4, S.sh[0], &S.ops);
+	pg_udp(&p, C4, 30005, P4, 53, 10);
+	assert_int_equal(set_run(&p, NAT_SIDE_PUBLIC, T0, &v, &why), 1);
+	assert_verdict(v, NAT_FORWARD, why);
+	pg_udp(&p, C4, 30009, P4, 53, 10);
+	set_run(&p, NAT_SIDE_PUBLIC, T0, &v, &why);
+	assert_drop(v, why, NAT_DROP_SRC_FLOWS);
+
 	/* flows that expire give their source room again, in any shard */
 	for (i = 0; i < 4; i++)
 		pg_sweep_all(S.sh[i], T0 + SEC(1000));
