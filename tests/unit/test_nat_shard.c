@@ -5,6 +5,7 @@
  * (both ways, its ICMP errors) names the same shard; relay ports of shard i
  * are i mod N; fragments, per-source limits and state survive the split.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <stdatomic.h>
 
 #include <cmocka.h>
 
@@ -833,6 +836,155 @@ test_state_round_trip(void **st)
 		free(region[i]);
 }
 
+/*
+ * Threads: two queues translating at once, each packet under the lock of
+ * the shard nat_shard() names, the shared tables under their own mutex (run
+ * it under -fsanitize=thread to see that nothing else is shared).
+ */
+#define TH_N 2
+#define TH_ITER 1500
+
+static pthread_mutex_t th_mx[TH_N], th_share = PTHREAD_MUTEX_INITIALIZER;
+static struct nat *th_sh[TH_N];
+static atomic_long th_errors, th_queued, th_released, th_opened;
+
+static void th_lock(void *a) { pthread_mutex_lock(a); }
+static void th_unlock(void *a) { pthread_mutex_unlock(a); }
+
+/* Run p through shard s (the named one when s < 0) under its lock. */
+static enum nat_verdict
+th_run(struct pg_pkt *p, enum nat_side side, int s)
+{
+	enum nat_drop_reason why;
+	enum nat_verdict v;
+
+	if (s < 0)
+		s = nat_shard(th_sh[0], p->data, p->len, side);
+	if (s < 0)
+		s = 0;
+	pthread_mutex_lock(&th_mx[s]);
+	v = pg_run(th_sh[s], p, side, T0 + SEC(1), &why);
+	pthread_mutex_unlock(&th_mx[s]);
+	return v;
+}
+
+/* Take what any shard released. */
+static void
+th_drain(int s)
+{
+	struct pg_pkt out;
+	struct nat_pkt np = { out.data, 0, sizeof(out.data), NULL };
+	int rc;
+
+	do {
+		pthread_mutex_lock(&th_mx[s]);
+		rc = nat_pending(th_sh[s], &np, NULL);
+		pthread_mutex_unlock(&th_mx[s]);
+		if (rc == 1)
+			atomic_fetch_add(&th_released, 1);
+		else if (rc != 0)
+			atomic_fetch_add(&th_errors, 1);
+	} while (rc != 0);
+}
+
+/* One fragmented datagram: the last fragment first, anywhere. */
+static void
+th_frags(unsigned *seed, const char *c, uint16_t cp, uint32_t id)
+{
+	struct pg_pkt f[3], full;
+	int i;
+
+	pg_udp(&full, c, cp, P4, 80, 1000);
+	for (i = 0; i < 3; i++) {
+		memset(&f[i], 0, sizeof(f[i]));
+		f[i].len = pg_fragment(full.data, full.len, (size_t)i * 400,
+		    i < 2 ? 400 : full.len - 20 - 800, i == 2, id, f[i].data,
+		    PKT_CAP);
+	}
+	if (th_run(&f[2], NAT_SIDE_PUBLIC, (int)(rand_r(seed) % TH_N)) !=
+	    NAT_QUEUED)
+		return;
+	/* a first fragment refused (source over its limit) releases nothing */
+	if (th_run(&f[0], NAT_SIDE_PUBLIC, -1) != NAT_FORWARD)
+		return;
+	atomic_fetch_add(&th_queued, 1);
+	if (th_run(&f[1], NAT_SIDE_PUBLIC, (int)(rand_r(seed) % TH_N)) !=
+	    NAT_FORWARD)
+		atomic_fetch_add(&th_errors, 1);
+	th_drain((int)(rand_r(seed) % TH_N));
+}
+
+/* A queue's thread: flows of many clients, keep mode and full NAT. */
+static void *
+th_main(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg, i;
+	struct nat_stats st;
+	struct pg_pkt p;
+	struct pg_info pi;
+	char c[32];
+	uint16_t cp, dp;
+
+	for (i = 0; i < TH_ITER; i++) {
+		snprintf(c, sizeof(c), "198.51.100.%u", 1 + rand_r(&seed) % 64);
+		cp = (uint16_t)(1024 + rand_r(&seed) % 59000);
+		dp = i % 2 ? 53 : 80;
+		if (i % 8 == 0) {
+			th_frags(&seed, c, cp, (uint32_t)(seed & 0xffff));
+			continue;
+		}
+		pg_udp(&p, c, cp, P4, dp, 20);
+		if (th_run(&p, NAT_SIDE_PUBLIC, -1) != NAT_FORWARD)
+			continue;
+		atomic_fetch_add(&th_opened, 1);
+		assert_parse(&p, &pi);
+		pg_udp(&p, B4, dp, dp == 53 ? R4 : c, pi.sport, 20);
+		if (th_run(&p, NAT_SIDE_INSIDE, -1) != NAT_FORWARD)
+			atomic_fetch_add(&th_errors, 1);
+		if (i % 64 == 0) {
+			pthread_mutex_lock(&th_mx[0]);
+			nat_get_stats(th_sh[0], &st);
+			nat_sweep(th_sh[0], T0 + SEC(1), 64);
+			pthread_mutex_unlock(&th_mx[0]);
+		}
+	}
+	return NULL;
+}
+
+static void
+test_threads(void **st)
+{
+	struct nat_share_ops ops = { th_lock, th_unlock, &th_share };
+	struct nat_settings s;
+	pthread_t t[TH_N];
+	int i;
+
+	(void)st;
+	rules[0] = fx_relay_rule(B4, NAT_P_UDP, 53, 53, 0, R4);
+	rules[1] = fx_rule(B4, ALLP, 1, 60999, 0);
+	settings(&s, 2);
+	s.src_max_flows = 50;
+	for (i = 0; i < TH_N; i++) {
+		pthread_mutex_init(&th_mx[i], NULL);
+		th_sh[i] = mk_shard(&s, (unsigned)i, TH_N, i ? th_sh[0] : NULL,
+		    &ops);
+	}
+	for (i = 0; i < TH_N; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, th_main,
+		    (void *)(uintptr_t)(i + 7)), 0);
+	for (i = 0; i < TH_N; i++)
+		pthread_join(t[i], NULL);
+	for (i = 0; i < TH_N; i++)
+		th_drain(i);
+	assert_int_equal(atomic_load(&th_errors), 0);
+	assert_int_equal(atomic_load(&th_queued), atomic_load(&th_released));
+	assert_true(atomic_load(&th_opened) > TH_ITER);
+	for (i = TH_N; i-- > 0;) {
+		nat_destroy(th_sh[i]);
+		pthread_mutex_destroy(&th_mx[i]);
+	}
+}
+
 int
 main(void)
 {
@@ -851,6 +1003,7 @@ main(void)
 		FX_TEST(test_shard_hostile),
 		FX_TEST(test_unsharded),
 		FX_TEST(test_state_round_trip),
+		FX_TEST(test_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
