@@ -257,7 +257,8 @@ struct nat_stats {
 	uint64_t flows_udp;
 	uint64_t flows_icmp;
 	uint64_t mappings;		/* full NAT endpoint mappings */
-	uint64_t frags_tracked;		/* fragment trackers now (a gauge) */
+	uint64_t frags_tracked;		/* fragment trackers now (a gauge;
+					 * sharded: shard 0's only) */
 	uint64_t frags_queued;		/* early fragments kept (a running total) */
 	uint64_t mss_clamped;
 	uint64_t icmp_translated;
@@ -265,12 +266,14 @@ struct nat_stats {
 	uint64_t table_full_icmp;	/* ICMP "prohibited" sent for flows refused when full */
 	uint64_t max_flows;
 	uint64_t sources_tracked;	/* per-source limit entries in use */
-	uint64_t sources_reclaimed;	/* idle sources forgotten for new ones */
+	uint64_t sources_reclaimed;	/* idle sources forgotten for new ones
+					 * (both: sharded, shard 0's only) */
 };
 
 struct nat;
 
-/* Create an engine; NULL with a message in err on bad settings or no memory. */
+/* Create an engine; NULL with a message in err on bad settings or no memory
+ * (or nshards > 1: shards are made with nat_create_shard()). */
 struct nat *nat_create(const struct nat_settings *, char err[ERRLEN]);
 /* Free an engine; a sharded relay's shard 0 only after all the others. */
 void nat_destroy(struct nat *);
@@ -315,7 +318,8 @@ int nat_shards_fit(const struct nat_settings *, unsigned n, char err[ERRLEN]);
 
 /*
  * Replace rules and timeouts of a running engine; tracked flows are kept.
- * max_flows and the hash key cannot change. On error nothing changes.
+ * max_flows and the hash key cannot change; a shard keeps its shard and
+ * nshards (the new settings' are ignored). On error nothing changes.
  */
 int nat_reconfigure(struct nat *, const struct nat_settings *, char err[ERRLEN]);
 
@@ -431,7 +435,8 @@ const char *nat_tcp_state_name(enum nat_tcp_state);
 /* Name of a flow's protocol (nat_flow_info.proto): tcp, udp, icmp, icmpv6. */
 const char *nat_proto_name(uint8_t proto);
 
-/* Bytes of memory the engine holds now (tables, flows, pools). */
+/* Bytes of memory the engine holds now (tables, flows, pools; sharded, the
+ * shared tables count in shard 0 only). */
 size_t nat_memory(const struct nat *);
 
 /*
