@@ -237,10 +237,9 @@ port_unmap(struct nat *nat, struct nat_mapping *m)
 }
 
 /*
- * The port of this shard nearest below v (above when there is none below
- * 1024 for a TCP/UDP port, which v of at least 1024 + nshards avoids):
- * replies to a moved client port must reach the flow's shard. v itself
- * when not sharded.
+ * The port of this shard in v's block of nshards ports (the block beside it
+ * at the ends: 1024..65535 stays so): replies to a moved client port must
+ * reach the flow's shard. v itself when not sharded.
  */
 static uint16_t
 port_own(const struct nat *nat, uint32_t v)
