@@ -4,17 +4,25 @@
  * fragment the engine leaves alone (NAT_NOT_OURS: the host's own traffic)
  * makes its later fragments NAT_NOT_OURS too, and releases the early ones
  * untouched.
+ *
+ * The tables live in the first shard (nat->first, the engine itself when not
+ * sharded) and are used between share_lock() and share_unlock(): a later
+ * fragment may reach another shard than its first. In the helpers below
+ * `nat` is the table owner (the HASH_* macros hash with its key) and `me`
+ * the engine at work (its clock, settings and counters).
  */
 #include <stdio.h>
 
 #include "nat/nat_int.h"
 
-/* Make the tracker table around its sentinel. */
+/* Make the tracker table around its sentinel (the first shard only). */
 int
 frag_init(struct nat *nat, char *err)
 {
 	size_t max = nat->set.max_frags;
 
+	if (nat->first != nat)
+		return 0;
 	nat->ht_log2 = 5;
 	while (((size_t)1 << nat->ht_log2) < max && nat->ht_log2 < 24)
 		nat->ht_log2++;
@@ -35,7 +43,8 @@ oom:
 
 /* Free a queue of kept fragments, counting them as dropped when asked. */
 static void
-frag_free_queue(struct nat *nat, struct frag_buf *q, bool count)
+frag_free_queue(struct nat *nat, struct nat *me, struct frag_buf *q,
+    bool count)
 {
 	struct frag_buf *next;
 
@@ -43,35 +52,34 @@ frag_free_queue(struct nat *nat, struct frag_buf *q, bool count)
 		next = q->next;
 		nat->frag_bytes -= q->len;
 		if (count)
-			nat->st.drops[NAT_DROP_FRAG_TIMEOUT]++;
+			me->st.drops[NAT_DROP_FRAG_TIMEOUT]++;
 		free(q);
 	}
 }
 
 /* Forget a tracker. */
 static void
-frag_remove(struct nat *nat, struct frag *fr, bool count)
+frag_remove(struct nat *nat, struct nat *me, struct frag *fr, bool count)
 {
-	frag_free_queue(nat, fr->queue, count);
+	frag_free_queue(nat, me, fr->queue, count);
 	HASH_DELETE(hh, nat->frags, fr);
 	slab_free(&nat->frag_slab, fr);
 	nat->nfrags--;
-	nat->st.frags_tracked = nat->nfrags;
 }
 
-/* Free every tracker and released fragment. */
+/* Free every tracker and released fragment (the first shard's, at its end). */
 void
 frag_fini(struct nat *nat)
 {
 	struct frag *fr, *next;
 
-	if (nat->frags == NULL)
+	if (nat->first != nat || nat->frags == NULL)
 		return;
 	for (fr = nat->frag_sentinel.hh.next; fr != NULL; fr = next) {
 		next = fr->hh.next;
-		frag_remove(nat, fr, false);
+		frag_remove(nat, nat, fr, false);
 	}
-	frag_free_queue(nat, nat->ready, false);
+	frag_free_queue(nat, nat, nat->ready, false);
 	nat->ready = nat->ready_tail = NULL;
 	HASH_CLEAR(hh, nat->frags);
 	slab_destroy(&nat->frag_slab);
@@ -92,24 +100,24 @@ frag_key(struct frag_key *k, const struct pkt_info *pi, const uint8_t *src,
 
 /* Find a tracker, or make one (evicting the oldest when full). */
 static struct frag *
-frag_get(struct nat *nat, const struct frag_key *k, bool create)
+frag_get(struct nat *nat, struct nat *me, const struct frag_key *k,
+    bool create)
 {
 	struct frag *fr = NULL;
 
 	HASH_FIND(hh, nat->frags, k, FRAGKEYLEN, fr);
 	if (fr != NULL || !create)
 		return fr;
-	if (nat->nfrags >= nat->set.max_frags && nat->frag_sentinel.hh.next)
-		frag_remove(nat, nat->frag_sentinel.hh.next, true);
+	if (nat->nfrags >= me->set.max_frags && nat->frag_sentinel.hh.next)
+		frag_remove(nat, me, nat->frag_sentinel.hh.next, true);
 	fr = slab_alloc(&nat->frag_slab);
 	if (fr == NULL)
 		return NULL;
 	memset(fr, 0, sizeof(*fr));
 	fr->key = *k;
-	fr->expires = nat->now + nat->set.frag_timeout;
+	fr->expires = me->now + me->set.frag_timeout;
 	HASH_ADD(hh, nat->frags, key, FRAGKEYLEN, fr);
 	nat->nfrags++;
-	nat->st.frags_tracked = nat->nfrags;
 	return fr;
 }
 
@@ -118,7 +126,8 @@ frag_get(struct nat *nat, const struct frag_key *k, bool create)
  * it to the released list.
  */
 static void
-frag_release(struct nat *nat, struct frag *fr, struct frag_buf *b)
+frag_release(struct nat *nat, struct nat *me, struct frag *fr,
+    struct frag_buf *b)
 {
 	struct pkt_info pi;
 	enum nat_drop_reason why;
@@ -127,12 +136,12 @@ frag_release(struct nat *nat, struct frag *fr, struct frag_buf *b)
 	if (!fr->pass) {
 		if (pkt_parse(&pi, b->data, b->len, false, &why) == -1) {
 			nat->frag_bytes -= b->len;
-			nat->st.drops[why]++;
+			me->st.drops[why]++;
 			free(b);
 			return;
 		}
-		nat_rewrite(nat, &pi, false, fr->nsrc, 0, fr->ndst, 0);
-		nat_ttl_adjust(nat, &pi);
+		nat_rewrite(me, &pi, false, fr->nsrc, 0, fr->ndst, 0);
+		nat_ttl_adjust(me, &pi);
 	}
 	b->next = NULL;
 	if (nat->ready_tail)
@@ -144,17 +153,17 @@ frag_release(struct nat *nat, struct frag *fr, struct frag_buf *b)
 
 /* Mark a tracker resolved and release fragments that arrived before. */
 static void
-frag_resolve(struct nat *nat, struct frag *fr)
+frag_resolve(struct nat *nat, struct nat *me, struct frag *fr)
 {
 	struct frag_buf *q, *next;
 
 	fr->resolved = true;
-	fr->expires = nat->now + nat->set.frag_timeout;
+	fr->expires = me->now + me->set.frag_timeout;
 	q = fr->queue;
 	fr->queue = NULL;
 	for (; q != NULL; q = next) {
 		next = q->next;
-		frag_release(nat, fr, q);
+		frag_release(nat, me, fr, q);
 	}
 }
 
@@ -163,20 +172,23 @@ frag_resolve(struct nat *nat, struct frag *fr)
  * nsrc/ndst), and release fragments that arrived before it.
  */
 void
-frag_note(struct nat *nat, const struct pkt_info *pi, const uint8_t *osrc,
+frag_note(struct nat *me, const struct pkt_info *pi, const uint8_t *osrc,
     const uint8_t *odst, const uint8_t *nsrc, const uint8_t *ndst)
 {
+	struct nat *nat = me->first;
 	struct frag_key k;
 	struct frag *fr;
 
 	frag_key(&k, pi, osrc, odst);
-	fr = frag_get(nat, &k, true);
-	if (fr == NULL)
-		return;
-	memcpy(fr->nsrc, nsrc, pi->alen);
-	memcpy(fr->ndst, ndst, pi->alen);
-	fr->pass = false;
-	frag_resolve(nat, fr);
+	share_lock(me);
+	fr = frag_get(nat, me, &k, true);
+	if (fr != NULL) {
+		memcpy(fr->nsrc, nsrc, pi->alen);
+		memcpy(fr->ndst, ndst, pi->alen);
+		fr->pass = false;
+		frag_resolve(nat, me, fr);
+	}
+	share_unlock(me);
 }
 
 /*
@@ -186,26 +198,29 @@ frag_note(struct nat *nat, const struct pkt_info *pi, const uint8_t *osrc,
  * DNS answer to its resolver) would never reassemble.
  */
 void
-frag_pass(struct nat *nat, const struct pkt_info *pi)
+frag_pass(struct nat *me, const struct pkt_info *pi)
 {
+	struct nat *nat = me->first;
 	struct frag_key k;
 	struct frag *fr;
 
 	frag_key(&k, pi, pi->src, pi->dst);
-	if ((fr = frag_get(nat, &k, true)) == NULL)
-		return;
-	fr->pass = true;
-	frag_resolve(nat, fr);
+	share_lock(me);
+	if ((fr = frag_get(nat, me, &k, true)) != NULL) {
+		fr->pass = true;
+		frag_resolve(nat, me, fr);
+	}
+	share_unlock(me);
 }
 
 /* Keep a fragment that came before its first fragment. */
 static enum nat_verdict
-frag_keep(struct nat *nat, struct frag *fr, struct pkt_info *pi,
-    enum nat_side side, enum nat_drop_reason *why)
+frag_keep(struct nat *nat, struct nat *me, struct frag *fr,
+    struct pkt_info *pi, enum nat_side side, enum nat_drop_reason *why)
 {
 	struct frag_buf *b, **tail;
 
-	if (nat->frag_bytes + pi->len > nat->set.max_frag_bytes ||
+	if (nat->frag_bytes + pi->len > me->set.max_frag_bytes ||
 	    (b = malloc(sizeof(*b) + pi->len)) == NULL) {
 		*why = NAT_DROP_FRAG;
 		return NAT_DROP;
@@ -218,17 +233,44 @@ frag_keep(struct nat *nat, struct frag *fr, struct pkt_info *pi,
 		;
 	*tail = b;
 	nat->frag_bytes += pi->len;
-	nat->st.frags_queued++;
+	me->st.frags_queued++;
 	return NAT_QUEUED;
 }
 
-/* Handle a fragment other than the first. */
-enum nat_verdict
-frag_follow(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
+/* Handle a later fragment with the shared tables locked. */
+static enum nat_verdict
+frag_follow_locked(struct nat *nat, struct nat *me, struct pkt_info *pi,
     enum nat_side side, enum nat_drop_reason *why)
 {
 	struct frag_key k;
 	struct frag *fr;
+
+	frag_key(&k, pi, pi->src, pi->dst);
+	fr = frag_get(nat, me, &k, false);
+	if (fr != NULL && fr->resolved && fr->pass)
+		return NAT_NOT_OURS;
+	if (nat_ttl(me, pi) == -1) {
+		*why = NAT_DROP_TTL;	/* no ICMP error for a later fragment */
+		return NAT_DROP;
+	}
+	if (fr != NULL && fr->resolved) {
+		nat_rewrite(me, pi, false, fr->nsrc, 0, fr->ndst, 0);
+		nat_ttl_adjust(me, pi);
+		return NAT_FORWARD;
+	}
+	if (fr == NULL && (fr = frag_get(nat, me, &k, true)) == NULL) {
+		*why = NAT_DROP_FRAG;
+		return NAT_DROP;
+	}
+	return frag_keep(nat, me, fr, pi, side, why);
+}
+
+/* Handle a fragment other than the first. */
+enum nat_verdict
+frag_follow(struct nat *me, struct pkt_info *pi, struct nat_pkt *pkt,
+    enum nat_side side, enum nat_drop_reason *why)
+{
+	enum nat_verdict v;
 
 	if (pkt->vnet && (pkt->vnet->flags & NAT_VNET_NEEDS_CSUM)) {
 		*why = NAT_DROP_BAD_VNET;
@@ -239,39 +281,39 @@ frag_follow(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
 		*why = NAT_DROP_FRAG;
 		return NAT_DROP;
 	}
-	frag_key(&k, pi, pi->src, pi->dst);
-	fr = frag_get(nat, &k, false);
-	if (fr != NULL && fr->resolved && fr->pass)
-		return NAT_NOT_OURS;
-	if (nat_ttl(nat, pi) == -1) {
-		*why = NAT_DROP_TTL;	/* no ICMP error for a later fragment */
-		return NAT_DROP;
+	share_lock(me);
+	v = frag_follow_locked(me->first, me, pi, side, why);
+	share_unlock(me);
+	return v;
+}
+
+/* Take the next released fragment off the ready list, or NULL. */
+static struct frag_buf *
+frag_next_ready(struct nat *me)
+{
+	struct nat *nat = me->first;
+	struct frag_buf *b;
+
+	share_lock(me);
+	if ((b = nat->ready) != NULL) {
+		nat->ready = b->next;
+		if (nat->ready == NULL)
+			nat->ready_tail = NULL;
+		nat->frag_bytes -= b->len;
 	}
-	if (fr != NULL && fr->resolved) {
-		nat_rewrite(nat, pi, false, fr->nsrc, 0, fr->ndst, 0);
-		nat_ttl_adjust(nat, pi);
-		return NAT_FORWARD;
-	}
-	if (fr == NULL && (fr = frag_get(nat, &k, true)) == NULL) {
-		*why = NAT_DROP_FRAG;
-		return NAT_DROP;
-	}
-	return frag_keep(nat, fr, pi, side, why);
+	share_unlock(me);
+	return b;
 }
 
 /* Hand out the next released fragment: 1 translated, 2 untouched. */
 int
 frag_pending(struct nat *nat, struct nat_pkt *pkt, enum nat_side *side)
 {
-	struct frag_buf *b = nat->ready;
+	struct frag_buf *b = frag_next_ready(nat);
 	int rc;
 
 	if (b == NULL)
 		return 0;
-	nat->ready = b->next;
-	if (nat->ready == NULL)
-		nat->ready_tail = NULL;
-	nat->frag_bytes -= b->len;
 	if (b->len > pkt->cap) {
 		nat->st.drops[NAT_DROP_FRAG]++;
 		free(b);
@@ -288,25 +330,49 @@ frag_pending(struct nat *nat, struct nat_pkt *pkt, enum nat_side *side)
 
 /* Remove up to budget expired trackers, dropping fragments still kept. */
 size_t
-frag_sweep(struct nat *nat, size_t budget)
+frag_sweep(struct nat *me, size_t budget)
 {
+	struct nat *nat = me->first;
 	struct frag *fr, *next;
 	size_t n = 0, removed = 0;
 
+	share_lock(me);
 	for (fr = nat->frag_sentinel.hh.next; fr != NULL && n < budget;
 	    fr = next, n++) {
 		next = fr->hh.next;
-		if ((int32_t)(nat->now - fr->expires) > 0) {
-			frag_remove(nat, fr, true);
+		if ((int32_t)(me->now - fr->expires) > 0) {
+			frag_remove(nat, me, fr, true);
 			removed++;
 		}
 	}
+	share_unlock(me);
 	return removed;
 }
 
-/* Bytes held by fragment tracking. */
+/* Bytes held by fragment tracking (the first shard counts the shared table). */
 size_t
 frag_memory(const struct nat *nat)
 {
-	return slab_bytes(&nat->frag_slab) + nat->frag_bytes;
+	size_t n;
+
+	if (nat->first != nat)
+		return 0;
+	share_lock(nat);
+	n = slab_bytes(&nat->frag_slab) + nat->frag_bytes;
+	share_unlock(nat);
+	return n;
+}
+
+/* Fragment trackers now (the first shard reports the shared table). */
+size_t
+frag_tracked(const struct nat *nat)
+{
+	size_t n;
+
+	if (nat->first != nat)
+		return 0;
+	share_lock(nat);
+	n = nat->nfrags;
+	share_unlock(nat);
+	return n;
 }

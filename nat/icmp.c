@@ -374,9 +374,15 @@ icmp_table_full(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
 	uint32_t rate = nat->set.table_full_icmp_rate ?
 	    nat->set.table_full_icmp_rate : ICMP_TABLE_FULL_RATE;
 	uint8_t from[16];
+	bool ok;
 
-	if (nat->set.table_full_icmp_off || !icmp_may_answer(pi) ||
-	    !icmp_bucket_take(&nat->full_icmp, rate, nat->now_ms))
+	if (nat->set.table_full_icmp_off || !icmp_may_answer(pi))
+		return icmp_drop(why, NAT_DROP_TABLE_FULL);
+	/* one bucket for the relay: the first shard's */
+	share_lock(nat);
+	ok = icmp_bucket_take(&nat->first->full_icmp, rate, nat->now_ms);
+	share_unlock(nat);
+	if (!ok)
 		return icmp_drop(why, NAT_DROP_TABLE_FULL);
 	memcpy(from, pi->dst, pi->alen);
 	if (icmp_reply(pi, pkt, from, pi->family == 4 ? v4 : v6, 0,

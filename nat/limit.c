@@ -7,6 +7,11 @@
  * both made once; entries are chained by index, so nothing is allocated on
  * the packet path. A source without flows stays on the idle list (keeping
  * its token count) until its slot is needed for another source.
+ *
+ * Shards of one relay share the first shard's table (sized for all their
+ * flows), used between share_lock() and share_unlock(); `nat` is the engine
+ * at work (its clock, settings and counters), nat->first the table owner,
+ * whose key the table hashes with.
  */
 #include "nat/nat_int.h"
 
@@ -37,14 +42,20 @@ limit_check(const struct nat_settings *s, char *err)
 int
 limit_init(struct nat *nat, char *err)
 {
-	struct limit *t = &nat->limit;
-	uint32_t n = 32;
+	struct limit *t = &nat->first->limit;
+	uint32_t n = 32, cap = nat->set.max_flows;
+	int rc = 0;
 
-	if (!limit_on(&nat->set) || t->ent != NULL)
+	if (!limit_on(&nat->set))
 		return 0;
-	while (n < nat->set.max_flows && n < (1U << 30))
+	if (nat_sharded(nat))
+		cap *= nat->set.nshards;	/* a source may hold flows in each */
+	share_lock(nat);
+	if (t->ent != NULL)
+		goto out;
+	while (n < cap && n < (1U << 30))
 		n <<= 1;
-	t->ent = calloc(nat->set.max_flows, sizeof(*t->ent));
+	t->ent = calloc(cap, sizeof(*t->ent));
 	t->bucket = calloc(n, sizeof(*t->bucket));
 	if (t->ent == NULL || t->bucket == NULL) {
 		free(t->ent);
@@ -52,18 +63,23 @@ limit_init(struct nat *nat, char *err)
 		t->ent = NULL;
 		t->bucket = NULL;
 		snprintf(err, ERRLEN, "no memory for a table of %u "
-		    "sources", nat->set.max_flows);
-		return -1;
+		    "sources", cap);
+		rc = -1;
+		goto out;
 	}
-	t->cap = nat->set.max_flows;
+	t->cap = cap;
 	t->mask = n - 1;
-	return 0;
+out:
+	share_unlock(nat);
+	return rc;
 }
 
-/* Free the source table. */
+/* Free the source table (the first shard's, at its end). */
 void
 limit_fini(struct nat *nat)
 {
+	if (nat->first != nat)
+		return;
 	free(nat->limit.ent);
 	free(nat->limit.bucket);
 	memset(&nat->limit, 0, sizeof(nat->limit));
@@ -77,24 +93,25 @@ limit_key(const struct pkt_info *pi, uint8_t key[16])
 	memcpy(key, pi->src, pi->family == 4 ? 4 : 8);
 }
 
-/* Bucket of a key (keyed hash: sources cannot aim at one chain). */
+/* Bucket of a key in the owner's table (keyed hash: sources cannot aim at
+ * one chain). */
 static uint32_t
-limit_hash(const struct nat *nat, const uint8_t key[16], uint8_t family)
+limit_hash(const struct nat *own, const uint8_t key[16], uint8_t family)
 {
 	uint8_t buf[17];
 
 	memcpy(buf, key, 16);
 	buf[16] = family;
-	return (uint32_t)sip_hash(nat->hash_key, buf, sizeof(buf)) &
-	    nat->limit.mask;
+	return (uint32_t)sip_hash(own->hash_key, buf, sizeof(buf)) &
+	    own->limit.mask;
 }
 
 /* Entry number (1-based) of a source, 0 when not tracked. */
 static uint32_t
-limit_find(const struct nat *nat, const uint8_t key[16], uint8_t family)
+limit_find(const struct nat *own, const uint8_t key[16], uint8_t family)
 {
-	const struct limit *t = &nat->limit;
-	uint32_t i = t->bucket[limit_hash(nat, key, family)];
+	const struct limit *t = &own->limit;
+	uint32_t i = t->bucket[limit_hash(own, key, family)];
 
 	while (i != 0 && (t->ent[i - 1].family != family ||
 	    memcmp(t->ent[i - 1].addr, key, 16) != 0))
@@ -136,11 +153,11 @@ limit_idle_del(struct limit *t, uint32_t i)
 
 /* Remove an entry from its hash chain. */
 static void
-limit_unhash(struct nat *nat, uint32_t i)
+limit_unhash(struct nat *own, uint32_t i)
 {
-	struct limit *t = &nat->limit;
+	struct limit *t = &own->limit;
 	struct limit_src *e = &t->ent[i - 1];
-	uint32_t *p = &t->bucket[limit_hash(nat, e->addr, e->family)];
+	uint32_t *p = &t->bucket[limit_hash(own, e->addr, e->family)];
 
 	while (*p != 0 && *p != i)
 		p = &t->ent[*p - 1].next;
@@ -149,26 +166,20 @@ limit_unhash(struct nat *nat, uint32_t i)
 	e->next = 0;
 }
 
-/*
- * A free slot: a never-used one, else the idle source that has waited
- * longest. When every source holds flows the flow table is full as well
- * (there are as many slots as flows): evicting a half-open flow then
- * leaves some source idle. 0 when nothing can be freed.
- */
+/* A free slot: a never-used one, else the idle source that has waited
+ * longest; 0 when every source holds flows. */
 static uint32_t
-limit_slot(struct nat *nat)
+limit_slot(struct nat *own)
 {
-	struct limit *t = &nat->limit;
+	struct limit *t = &own->limit;
 	uint32_t i;
 
 	if (t->used < t->cap)
 		return ++t->used;
-	if (t->idle_head == 0 && !flow_make_room(nat))
-		return 0;
 	if ((i = t->idle_head) == 0)
 		return 0;
 	limit_idle_del(t, i);
-	limit_unhash(nat, i);
+	limit_unhash(own, i);
 	t->reclaimed++;
 	return i;
 }
@@ -177,11 +188,12 @@ limit_slot(struct nat *nat)
 static uint32_t
 limit_new(struct nat *nat, const uint8_t key[16], uint8_t family)
 {
-	struct limit *t = &nat->limit;
+	struct nat *own = nat->first;
+	struct limit *t = &own->limit;
 	struct limit_src *e;
 	uint32_t i, h;
 
-	if ((i = limit_slot(nat)) == 0)
+	if ((i = limit_slot(own)) == 0)
 		return 0;
 	e = &t->ent[i - 1];
 	memset(e, 0, sizeof(*e));
@@ -189,7 +201,7 @@ limit_new(struct nat *nat, const uint8_t key[16], uint8_t family)
 	e->family = family;
 	e->tokens = (uint64_t)limit_burst(&nat->set) * LIMIT_ONE;
 	e->last = nat->now_ms;
-	h = limit_hash(nat, key, family);
+	h = limit_hash(own, key, family);
 	e->next = t->bucket[h];
 	t->bucket[h] = i;
 	limit_idle_add(t, i);
@@ -222,27 +234,29 @@ limit_refill(const struct nat *nat, struct limit_src *e)
 }
 
 /*
- * May the packet's source open a new flow? Sets *idx to its entry (0 when
- * limits are off) and takes a token. Checked before any flow state exists.
+ * The admission of limit_admit() with the table locked: 1 when the source
+ * is new and no slot is free (room must be made first, unlocked), else as
+ * limit_admit(). A shard reserves the flow at once, so that shards
+ * admitting the same source together cannot pass src_max_flows.
  */
-int
-limit_admit(struct nat *nat, const struct pkt_info *pi, uint32_t *idx,
-    enum nat_drop_reason *why)
+static int
+limit_admit_locked(struct nat *nat, const struct pkt_info *pi, uint32_t *idx,
+    bool full_ok, enum nat_drop_reason *why)
 {
+	struct limit *t = &nat->first->limit;
 	struct limit_src *e;
 	uint8_t key[16];
 	uint32_t i;
 
-	*idx = 0;
-	if (!limit_on(&nat->set) || nat->limit.ent == NULL)
-		return 0;
 	limit_key(pi, key);
-	if ((i = limit_find(nat, key, pi->family)) == 0 &&
+	if ((i = limit_find(nat->first, key, pi->family)) == 0 &&
 	    (i = limit_new(nat, key, pi->family)) == 0) {
+		if (!full_ok)
+			return 1;
 		*why = NAT_DROP_TABLE_FULL;
 		return -1;
 	}
-	e = &nat->limit.ent[i - 1];
+	e = &t->ent[i - 1];
 	if (nat->set.src_max_flows > 0 && e->flows >= nat->set.src_max_flows) {
 		*why = NAT_DROP_SRC_FLOWS;
 		return -1;
@@ -255,53 +269,134 @@ limit_admit(struct nat *nat, const struct pkt_info *pi, uint32_t *idx,
 		}
 		e->tokens -= LIMIT_ONE;
 	}
+	if (nat_sharded(nat) && e->flows++ == 0)
+		limit_idle_del(t, i);
 	*idx = i;
 	return 0;
 }
 
-/* Count a new flow against its source. */
+/*
+ * May the packet's source open a new flow? Sets *idx to its entry (0 when
+ * limits are off) and takes a token. Checked before any flow state exists.
+ * When every source holds flows the flow table is full as well (there are
+ * as many slots as flows): evicting a half-open flow, with the table
+ * unlocked (that frees a source of the shared table), may leave one idle.
+ */
+int
+limit_admit(struct nat *nat, const struct pkt_info *pi, uint32_t *idx,
+    enum nat_drop_reason *why)
+{
+	int rc;
+
+	*idx = 0;
+	if (!limit_on(&nat->set))
+		return 0;
+	share_lock(nat);
+	if (nat->first->limit.ent == NULL)
+		rc = 0;
+	else if ((rc = limit_admit_locked(nat, pi, idx, false, why)) == 1) {
+		share_unlock(nat);
+		if (!flow_make_room(nat)) {
+			*why = NAT_DROP_TABLE_FULL;
+			return -1;
+		}
+		share_lock(nat);
+		rc = limit_admit_locked(nat, pi, idx, true, why);
+	}
+	share_unlock(nat);
+	return rc;
+}
+
+/* Count a new flow against its source (a shard reserved it already). */
 void
 limit_attach(struct nat *nat, struct nat_flow *f, uint32_t idx)
 {
 	struct limit_src *e;
 
 	f->src = idx;
-	if (idx == 0)
+	if (idx == 0 || nat_sharded(nat))
 		return;
 	e = &nat->limit.ent[idx - 1];
 	if (e->flows++ == 0)
 		limit_idle_del(&nat->limit, idx);
 }
 
+/* Give back the flow a shard reserved when it is not opened after all. */
+void
+limit_cancel(struct nat *nat, uint32_t idx)
+{
+	struct limit *t = &nat->first->limit;
+	struct limit_src *e;
+
+	if (idx == 0 || !nat_sharded(nat))
+		return;
+	share_lock(nat);
+	e = &t->ent[idx - 1];
+	if (e->flows > 0 && --e->flows == 0)
+		limit_idle_add(t, idx);
+	share_unlock(nat);
+}
+
 /* A flow goes: its source holds one flow less. */
 void
 limit_release(struct nat *nat, struct nat_flow *f)
 {
+	struct limit *t = &nat->first->limit;
 	struct limit_src *e;
 
-	if (f->src == 0 || nat->limit.ent == NULL)
+	if (f->src == 0)
 		return;
-	e = &nat->limit.ent[f->src - 1];
-	if (e->flows > 0 && --e->flows == 0)
-		limit_idle_add(&nat->limit, f->src);
+	share_lock(nat);
+	if (t->ent != NULL) {
+		e = &t->ent[f->src - 1];
+		if (e->flows > 0 && --e->flows == 0)
+			limit_idle_add(t, f->src);
+	}
+	share_unlock(nat);
 	f->src = 0;
 }
 
-/* Sources tracked now (with or without flows). */
+/* Sources tracked now (the first shard reports the shared table). */
 size_t
 limit_tracked(const struct nat *nat)
 {
-	return nat->limit.used;
+	size_t n;
+
+	if (nat->first != nat)
+		return 0;
+	share_lock(nat);
+	n = nat->limit.used;
+	share_unlock(nat);
+	return n;
 }
 
-/* Bytes the source table holds. */
+/* Idle sources forgotten for new ones (the first shard reports them). */
+uint64_t
+limit_reclaimed(const struct nat *nat)
+{
+	uint64_t n;
+
+	if (nat->first != nat)
+		return 0;
+	share_lock(nat);
+	n = nat->limit.reclaimed;
+	share_unlock(nat);
+	return n;
+}
+
+/* Bytes the source table holds (the first shard counts it). */
 size_t
 limit_memory(const struct nat *nat)
 {
 	const struct limit *t = &nat->limit;
+	size_t n = 0;
 
-	if (t->ent == NULL)
+	if (nat->first != nat)
 		return 0;
-	return (size_t)t->cap * sizeof(*t->ent) +
-	    ((size_t)t->mask + 1) * sizeof(*t->bucket);
+	share_lock(nat);
+	if (t->ent != NULL)
+		n = (size_t)t->cap * sizeof(*t->ent) +
+		    ((size_t)t->mask + 1) * sizeof(*t->bucket);
+	share_unlock(nat);
+	return n;
 }

@@ -93,6 +93,10 @@ nat_settings_check(const struct nat_settings *s, char *err)
 		    ICMP_RATE_MAX);
 	else if (limit_check(s, err) == -1)
 		return -1;
+	else if (s->nshards > NAT_SHARDS_MAX ||
+	    (s->nshards > 1 && s->shard >= s->nshards))
+		snprintf(err, ERRLEN, "shard %u of %u is not valid (at most "
+		    "%u shards)", s->shard, s->nshards, NAT_SHARDS_MAX);
 	else if (s->nrules > 0 && s->rules == NULL)
 		snprintf(err, ERRLEN, "%zu rules but no rule array",
 		    s->nrules);
@@ -184,16 +188,57 @@ nat_take_settings(struct nat *nat, const struct nat_settings *s,
 	backend_take(nat, nr->bk, nr->nbk);
 }
 
+/*
+ * Check how a shard joins its relay: shard 0 comes alone, the others with
+ * shard 0's engine; both with a lock when sharded.
+ */
+static int
+nat_shard_check(const struct nat_settings *s, const struct nat *first,
+    const struct nat_share_ops *ops, char *err)
+{
+	if (s->nshards <= 1) {
+		if (first == NULL)
+			return 0;
+		snprintf(err, ERRLEN, "an engine that is not sharded has no "
+		    "first shard");
+	} else if (ops == NULL || ops->lock == NULL || ops->unlock == NULL)
+		snprintf(err, ERRLEN, "a sharded engine needs a lock");
+	else if ((s->shard == 0) != (first == NULL))
+		snprintf(err, ERRLEN, "shard %u: only shard 0 comes without "
+		    "a first shard", s->shard);
+	else if (first != NULL && (first->set.nshards != s->nshards ||
+	    first->set.shard != 0 || first->first != first))
+		snprintf(err, ERRLEN, "shard %u of %u: the first shard given "
+		    "is not shard 0 of %u", s->shard, s->nshards, s->nshards);
+	else if (first != NULL && (first->hash_key[0] != s->hash_key[0] ||
+	    first->hash_key[1] != s->hash_key[1] ||
+	    first->set.max_frags != s->max_frags))
+		snprintf(err, ERRLEN, "shard %u: hash key and max_frags must "
+		    "be those of shard 0", s->shard);
+	else
+		return 0;
+	return -1;
+}
+
 /* Create an engine from settings. */
 struct nat *
 nat_create(const struct nat_settings *in, char err[ERRLEN])
+{
+	return nat_create_shard(in, NULL, NULL, err);
+}
+
+/* Create one shard of a relay (or, not sharded, a whole engine). */
+struct nat *
+nat_create_shard(const struct nat_settings *in, struct nat *first,
+    const struct nat_share_ops *ops, char err[ERRLEN])
 {
 	struct nat_settings s = *in;
 	struct nat_ruleset nr;
 	struct nat *nat;
 
 	nat_settings_defaults(&s);
-	if (nat_settings_check(&s, err) == -1)
+	if (nat_settings_check(&s, err) == -1 ||
+	    nat_shard_check(&s, first, ops, err) == -1)
 		return NULL;
 	nat = calloc(1, sizeof(*nat));
 	if (nat == NULL || nat_ruleset_make(&s, &nr) == -1) {
@@ -202,6 +247,9 @@ nat_create(const struct nat_settings *in, char err[ERRLEN])
 		return NULL;
 	}
 	nat->ahead = FLOW_NONE;		/* no flow yet for the counts below */
+	nat->first = first != NULL ? first : nat;
+	if (s.nshards > 1)
+		nat->share = *ops;
 	nat_take_settings(nat, &s, &nr);
 	nat->hash_key[0] = s.hash_key[0];
 	nat->hash_key[1] = s.hash_key[1];
@@ -213,12 +261,31 @@ nat_create(const struct nat_settings *in, char err[ERRLEN])
 	return nat;
 }
 
+/*
+ * A shard other than the first goes: its flows leave the shared source
+ * table (shard 0, which holds the table, goes last and frees it whole).
+ */
+static void
+nat_shard_leave(struct nat *nat)
+{
+	struct nat_flow *f;
+	uint32_t id;
+
+	if (nat->first == nat)
+		return;
+	for (id = nat->ahead; id != FLOW_NONE; id = f->all.next) {
+		f = flow_at(nat, id);
+		limit_release(nat, f);
+	}
+}
+
 /* Free an engine and everything it holds. */
 void
 nat_destroy(struct nat *nat)
 {
 	if (nat == NULL)
 		return;
+	nat_shard_leave(nat);
 	frag_fini(nat);
 	flow_fini(nat);
 	port_fini(nat);
@@ -256,6 +323,9 @@ nat_reconfigure(struct nat *nat, const struct nat_settings *in,
 	struct nat_settings s = *in;
 	struct nat_ruleset nr;
 
+	/* a shard stays the shard it was made (the new values are ignored) */
+	s.shard = nat->set.shard;
+	s.nshards = nat->set.nshards;
 	nat_settings_defaults(&s);
 	if (nat_settings_check(&s, err) == -1)
 		return -1;
@@ -283,9 +353,11 @@ nat_reconfigure(struct nat *nat, const struct nat_settings *in,
 void
 nat_get_stats(const struct nat *nat, struct nat_stats *st)
 {
+	/* gauges of the shared tables: the first shard's only */
 	*st = nat->st;
+	st->frags_tracked = frag_tracked(nat);
 	st->sources_tracked = limit_tracked(nat);
-	st->sources_reclaimed = nat->limit.reclaimed;
+	st->sources_reclaimed = limit_reclaimed(nat);
 }
 
 /* Bytes of memory held by the engine. */

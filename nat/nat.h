@@ -182,6 +182,11 @@ struct nat_settings {
 	size_t nrules;
 	const struct nat_backend *backends;	/* of rules with several targets */
 	size_t nbackends;
+
+	/* Sharding (docs/engine.md, "Shards"); nat_reconfigure() keeps the
+	 * engine's own values and ignores these. */
+	uint16_t shard;			/* this engine's index among nshards */
+	uint16_t nshards;		/* 0 or 1: not sharded */
 };
 
 /*
@@ -252,7 +257,8 @@ struct nat_stats {
 	uint64_t flows_udp;
 	uint64_t flows_icmp;
 	uint64_t mappings;		/* full NAT endpoint mappings */
-	uint64_t frags_tracked;		/* fragment trackers now (a gauge) */
+	uint64_t frags_tracked;		/* fragment trackers now (a gauge;
+					 * sharded: shard 0's only) */
 	uint64_t frags_queued;		/* early fragments kept (a running total) */
 	uint64_t mss_clamped;
 	uint64_t icmp_translated;
@@ -260,18 +266,60 @@ struct nat_stats {
 	uint64_t table_full_icmp;	/* ICMP "prohibited" sent for flows refused when full */
 	uint64_t max_flows;
 	uint64_t sources_tracked;	/* per-source limit entries in use */
-	uint64_t sources_reclaimed;	/* idle sources forgotten for new ones */
+	uint64_t sources_reclaimed;	/* idle sources forgotten for new ones
+					 * (both: sharded, shard 0's only) */
 };
 
 struct nat;
 
-/* Create an engine; NULL with a message in err on bad settings or no memory. */
+/* Create an engine; NULL with a message in err on bad settings or no memory
+ * (or nshards > 1: shards are made with nat_create_shard()). */
 struct nat *nat_create(const struct nat_settings *, char err[ERRLEN]);
+/* Free an engine; a sharded relay's shard 0 only after all the others. */
 void nat_destroy(struct nat *);
 
 /*
+ * Sharding: one relay served by nshards engines, each behind its own lock
+ * of the caller's, every packet handled by the shard nat_shard() names
+ * (docs/engine.md, "Shards").
+ */
+#define NAT_SHARDS_MAX 64
+
+/* Lock of the tables the shards of one relay share (fragments, per-source
+ * limits, the table-full ICMP bucket); the caller's mutex. */
+struct nat_share_ops {
+	void (*lock)(void *arg);
+	void (*unlock)(void *arg);
+	void *arg;
+};
+
+/*
+ * Create shard settings->shard of a sharded relay. first == NULL for shard 0,
+ * which owns the shared tables; every other shard is given shard 0's engine
+ * (which must outlive it) and uses shard 0's fragment table, ready list,
+ * per-source limit table and table-full ICMP bucket, always between
+ * ops->lock and ops->unlock (for shard 0 too). ops may be NULL when nshards <= 1.
+ * All shards get the same hash_key (the caller's job) and the same rules.
+ */
+struct nat *nat_create_shard(const struct nat_settings *, struct nat *first,
+    const struct nat_share_ops *, char err[ERRLEN]);
+
+/* The shard (0..nshards-1) that handles this packet, or -1 when any may
+ * (see the shard function). Reads the engine's rules and settings only. */
+int nat_shard(const struct nat *, const uint8_t *data, size_t len, enum nat_side side);
+
+/* 0 when these settings can run as n shards; -1 with the reason in err:
+ * n > NAT_SHARDS_MAX; max_flows < 1024 * n; fewer than 256 * n ports in
+ * nat_port_lo..hi; or a DNAT rule whose public port range overlaps the NAT
+ * port range while it can match a relay or hairpin address (match_dst with
+ * dst equal to one, or no match_dst and the family has any relay/hairpin
+ * address). The caller then runs one engine. */
+int nat_shards_fit(const struct nat_settings *, unsigned n, char err[ERRLEN]);
+
+/*
  * Replace rules and timeouts of a running engine; tracked flows are kept.
- * max_flows and the hash key cannot change. On error nothing changes.
+ * max_flows and the hash key cannot change; a shard keeps its shard and
+ * nshards (the new settings' are ignored). On error nothing changes.
  */
 int nat_reconfigure(struct nat *, const struct nat_settings *, char err[ERRLEN]);
 
@@ -387,7 +435,8 @@ const char *nat_tcp_state_name(enum nat_tcp_state);
 /* Name of a flow's protocol (nat_flow_info.proto): tcp, udp, icmp, icmpv6. */
 const char *nat_proto_name(uint8_t proto);
 
-/* Bytes of memory the engine holds now (tables, flows, pools). */
+/* Bytes of memory the engine holds now (tables, flows, pools; sharded, the
+ * shared tables count in shard 0 only). */
 size_t nat_memory(const struct nat *);
 
 /*

@@ -373,8 +373,46 @@ struct nat {
 	struct state_region state;	/* crash-proof flow records, or none */
 	struct icmp_bucket full_icmp;	/* table-full errors */
 
+	/*
+	 * Sharding: first owns the fragment table, ready list, source table
+	 * and full_icmp of every shard (itself when not sharded or shard 0);
+	 * they are used only between share_lock() and share_unlock().
+	 */
+	struct nat *first;
+	struct nat_share_ops share;	/* zero when not sharded */
+
 	uint8_t scratch[SCRATCH];
 };
+
+/* Take the lock of the shared tables (none when not sharded). */
+static inline void
+share_lock(const struct nat *nat)
+{
+	if (nat->share.lock != NULL)
+		nat->share.lock(nat->share.arg);
+}
+
+/* Release the lock of the shared tables. */
+static inline void
+share_unlock(const struct nat *nat)
+{
+	if (nat->share.unlock != NULL)
+		nat->share.unlock(nat->share.arg);
+}
+
+/* Whether the engine is one shard of several. */
+static inline bool
+nat_sharded(const struct nat *nat)
+{
+	return nat->set.nshards > 1;
+}
+
+/* Whether a relay port or ICMP identifier belongs to this shard. */
+static inline bool
+port_mine(const struct nat *nat, uint32_t port)
+{
+	return !nat_sharded(nat) || port % nat->set.nshards == nat->set.shard;
+}
 
 /* flow table (flow.c) */
 int flow_init(struct nat *, char *);
@@ -471,8 +509,10 @@ uint32_t limit_burst(const struct nat_settings *);
 int limit_admit(struct nat *, const struct pkt_info *, uint32_t *,
     enum nat_drop_reason *);
 void limit_attach(struct nat *, struct nat_flow *, uint32_t);
+void limit_cancel(struct nat *, uint32_t);
 void limit_release(struct nat *, struct nat_flow *);
 size_t limit_tracked(const struct nat *);
+uint64_t limit_reclaimed(const struct nat *);
 size_t limit_memory(const struct nat *);
 
 /* rules (rule.c) */
@@ -557,6 +597,7 @@ enum nat_verdict frag_follow(struct nat *, struct pkt_info *, struct nat_pkt *,
 int frag_pending(struct nat *, struct nat_pkt *, enum nat_side *);
 size_t frag_sweep(struct nat *, size_t);
 size_t frag_memory(const struct nat *);
+size_t frag_tracked(const struct nat *);
 
 /* the state region (state.c): hooks of the flow table */
 void state_put(struct nat *, const struct nat_flow *);

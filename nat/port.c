@@ -80,17 +80,30 @@ port_used(const struct port_pool *p, uint32_t port)
 
 /*
  * Search [lo, hi] from a start offset for a free port, optionally of a
- * parity. The client's own port is never handed out: a client must not be
- * able to pick the relay port it gets (the CVE-2021-3773 pattern).
+ * parity, among the ports of this shard (port % nshards == shard; every
+ * port when not sharded). The client's own port is never handed out: a
+ * client must not be able to pick the relay port it gets (the
+ * CVE-2021-3773 pattern).
  */
 static uint32_t
-port_search(const struct port_pool *p, uint32_t lo, uint32_t hi,
-    uint64_t start, int parity, uint16_t cport)
+port_search(const struct nat *nat, const struct port_pool *p, uint32_t lo,
+    uint32_t hi, uint64_t start, int parity, uint16_t cport)
 {
-	uint32_t n = hi - lo + 1, i, port;
+	uint32_t step = 1, first = lo, n, i, port;
 
+	if (nat_sharded(nat)) {
+		step = nat->set.nshards;
+		first = lo + (nat->set.shard + step - lo % step) % step;
+		if (first > hi)
+			return 0;
+		/* an even number of shards gives each ports of one parity */
+		if (parity >= 0 && step % 2 == 0 &&
+		    (first & 1) != (uint32_t)parity)
+			return 0;
+	}
+	n = (hi - first) / step + 1;
 	for (i = 0; i < n; i++) {
-		port = lo + (uint32_t)((start + i) % n);
+		port = first + (uint32_t)((start + i) % n) * step;
 		if (port == cport ||
 		    (parity >= 0 && (port & 1) != (uint32_t)parity))
 			continue;
@@ -115,14 +128,14 @@ port_pick(struct nat *nat, struct port_pool *p, uint16_t cport, uint64_t h)
 	else if (cport >= 1024 && hi >= 1024)
 		clo = lo > 1024 ? lo : 1024;
 	if (clo <= chi) {
-		port = port_search(p, clo, chi, h, cport & 1, cport);
+		port = port_search(nat, p, clo, chi, h, cport & 1, cport);
 		if (port == 0)
-			port = port_search(p, clo, chi, h, -1, cport);
+			port = port_search(nat, p, clo, chi, h, -1, cport);
 	}
 	if (port == 0)
-		port = port_search(p, lo, hi, h, cport & 1, cport);
+		port = port_search(nat, p, lo, hi, h, cport & 1, cport);
 	if (port == 0)
-		port = port_search(p, lo, hi, h, -1, cport);
+		port = port_search(nat, p, lo, hi, h, -1, cport);
 	return port;
 }
 
@@ -224,6 +237,24 @@ port_unmap(struct nat *nat, struct nat_mapping *m)
 }
 
 /*
+ * The port of this shard in v's block of nshards ports (the block beside it
+ * at the ends: 1024..65535 stays so): replies to a moved client port must
+ * reach the flow's shard. v itself when not sharded.
+ */
+static uint16_t
+port_own(const struct nat *nat, uint32_t v)
+{
+	uint32_t n = nat->set.nshards;
+
+	if (!nat_sharded(nat))
+		return (uint16_t)v;
+	v = v - v % n + nat->set.shard;
+	if (v > 0xffff || v < 1024)
+		v = v > 0xffff ? v - n : v + n;
+	return (uint16_t)v;
+}
+
+/*
  * Source kept but the reply key is taken (the same client port reaches the
  * same target through two public ports): move the client's port in the reply
  * key to one no flow uses. The client keeps its address.
@@ -236,9 +267,11 @@ port_pick_free(struct nat *nat, struct nat_key *k1)
 
 	for (i = 0; i < 64; i++) {
 		if (k1->proto == PROTO_TCP || k1->proto == PROTO_UDP)
-			k1->dport = (uint16_t)(1024 + (h + (uint64_t)i * 7919) % 64512);
+			k1->dport = port_own(nat, 1024 +
+			    (uint32_t)((h + (uint64_t)i * 7919) % 64512));
 		else
-			k1->sport = (uint16_t)((h + (uint64_t)i * 7919) & 0xffff);
+			k1->sport = port_own(nat,
+			    (uint32_t)((h + (uint64_t)i * 7919) & 0xffff));
 		if (flow_lookup(nat, k1, NULL) == NULL)
 			return 0;
 	}
@@ -261,6 +294,10 @@ port_claim(struct nat *nat, const struct nat_key *k0,
 	struct map_key mk;
 
 	*clash = false;
+	if (!port_mine(nat, port)) {
+		*clash = true;		/* another shard's port */
+		return NULL;
+	}
 	port_key(&mk, k0, ext);
 	if (shared) {
 		HASH_FIND(hh, nat->maps, &mk, MAPKEYLEN, m);

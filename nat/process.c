@@ -341,6 +341,20 @@ nat_flow_init(struct nat *nat, struct nat_flow *f, const struct nat_rule *r,
 	flow_unassure(nat, f);
 }
 
+/*
+ * A new flow could not be made: give back the source's reservation and
+ * refuse (a full table is answered by icmp_table_full()).
+ */
+static enum nat_verdict
+nat_open_fail(struct nat *nat, uint32_t src, struct pkt_info *pi,
+    struct nat_pkt *pkt, enum nat_drop_reason *why, enum nat_drop_reason r)
+{
+	limit_cancel(nat, src);
+	if (r == NAT_DROP_TABLE_FULL)
+		return icmp_table_full(nat, pi, pkt, why);
+	return nat_drop(why, r);
+}
+
 /* Open a flow for a client packet under rule r. */
 static enum nat_verdict
 nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
@@ -363,17 +377,17 @@ nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
 	if (limit_admit(nat, pi, &src, why) == -1)
 		return NAT_DROP;
 	if (!flow_make_room(nat))
-		return icmp_table_full(nat, pi, pkt, why);
+		return nat_open_fail(nat, src, pi, pkt, why, NAT_DROP_TABLE_FULL);
 	nat_reply_key(nat, &k1, k0, r, pi);
 	if (ext != NULL && (m = nat_snat(nat, k0, &k1, ext)) == NULL)
-		return nat_drop(why, NAT_DROP_NO_PORT);
+		return nat_open_fail(nat, src, pi, pkt, why, NAT_DROP_NO_PORT);
 	if (ext == NULL && flow_lookup(nat, &k1, NULL) != NULL &&
 	    port_pick_free(nat, &k1) == -1)
-		return nat_drop(why, NAT_DROP_NO_PORT);
+		return nat_open_fail(nat, src, pi, pkt, why, NAT_DROP_NO_PORT);
 	if ((f = flow_insert(nat, k0, &k1, m)) == NULL) {
 		if (m)
 			port_unmap(nat, m);
-		return icmp_table_full(nat, pi, pkt, why);
+		return nat_open_fail(nat, src, pi, pkt, why, NAT_DROP_TABLE_FULL);
 	}
 	limit_attach(nat, f, src);
 	flags = m ? FLOW_SNAT : 0;

@@ -422,7 +422,7 @@ state_relay_ok(const struct nat *nat, const struct state_rec *r)
 	size_t i;
 
 	if (r->map_port < nat->set.nat_port_lo ||
-	    r->map_port > nat->set.nat_port_hi)
+	    r->map_port > nat->set.nat_port_hi || !port_mine(nat, r->map_port))
 		return false;
 	if (r->side == NAT_SIDE_LAN) {
 		if (r->family == 4)
@@ -504,6 +504,9 @@ state_insert(struct nat *nat, const struct state_rec *r,
 	bool clash;
 
 	state_keys(r, &k0, &k1);
+	if (r->map == STATE_MAP_NONE && !port_mine(nat,
+	    k1.proto == PROTO_TCP || k1.proto == PROTO_UDP ? k1.dport : k1.sport))
+		return NAT_STATE_BAD_RELAY;	/* another shard's client port */
 	if (flow_lookup(nat, &k0, NULL) != NULL ||
 	    flow_lookup(nat, &k1, NULL) != NULL)
 		return NAT_STATE_CLASH;
