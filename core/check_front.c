@@ -592,8 +592,10 @@ check_steer(const struct conf *c)
 		    "queue's engine shard: eBPF steering is unavailable (%s)",
 		    why);
 	else
-		check_say(c, CHECK_NOTE, "TUN queue steering: eBPF, each packet "
-		    "read by the queue of its engine shard");
+		check_say(c, CHECK_NOTE, "TUN queue steering: eBPF is allowed "
+		    "here: with one engine shard per queue, each packet is read "
+		    "by the queue of its shard (the start log says whether the "
+		    "engine runs as shards)");
 }
 
 /* The host findings for a front config (beyond what run needs). */

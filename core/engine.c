@@ -89,10 +89,12 @@ engine_create(const struct nat_settings *set, unsigned int want,
 	e->ops.lock = engine_share_lock;
 	e->ops.unlock = engine_share_unlock;
 	e->ops.arg = &e->share;
+	e->max_flows = set->max_flows;
 	for (k = 0; k < NAT_CURSORS; k++)
 		e->cur[k].cur = -1;
-	for (k = 0; k < e->n; k++) {
+	for (k = 0; k < e->n; k++)
 		pthread_mutex_init(&e->sh[k].lock, NULL);
+	for (k = 0; k < e->n; k++) {
 		if (engine_make(e, set, k, err) == -1) {
 			engine_destroy(e);
 			return NULL;
@@ -231,7 +233,11 @@ engine_reconfigure(struct engine *e, const struct nat_settings *set,
 			continue;
 		for (j = 0; j < k; j++) {
 			engine_shard_set(&s, old, j, e->n);
-			(void)nat_reconfigure(e->sh[j].nat, &s, ne);
+			/* out of memory twice: the shards now disagree on
+			 * their rules, which the caller must hear of */
+			if (nat_reconfigure(e->sh[j].nat, &s, ne) == -1)
+				err_prefix(err, "shard %u kept the new rules "
+				    "(%s), the others the old", j, ne);
 		}
 		return -1;
 	}
@@ -276,6 +282,8 @@ engine_get_stats(const struct engine *e, struct nat_stats *st)
 		engine_add((uint64_t *)st, (const uint64_t *)&one,
 		    sizeof(one) / sizeof(uint64_t));
 	}
+	/* the configured size, not the shards' rounded-up shares */
+	st->max_flows = e->max_flows;
 }
 
 /* Memory of every shard. */
@@ -466,6 +474,7 @@ engine_state_attach(struct engine *e, void *region, size_t len,
     char err[ERRLEN])
 {
 	size_t stride = e->n == 1 ? len : engine_state_stride(e);
+	char ne[ERRLEN];
 	unsigned int k;
 
 	if (region != NULL && len < stride * e->n) {
@@ -473,11 +482,16 @@ engine_state_attach(struct engine *e, void *region, size_t len,
 		    e->n);
 		return -1;
 	}
-	for (k = 0; k < e->n; k++)
+	for (k = 0; k < e->n; k++) {
 		if (nat_state_attach(e->sh[k].nat, region == NULL ? NULL :
 		    (uint8_t *)region + stride * k, region == NULL ? 0 :
-		    stride, err) == -1)
-			return -1;
+		    stride, err) == 0)
+			continue;
+		/* none may keep writing into a region the caller drops */
+		while (k-- > 0)
+			(void)nat_state_attach(e->sh[k].nat, NULL, 0, ne);
+		return -1;
+	}
 	return 0;
 }
 

@@ -40,6 +40,7 @@ struct engine {
 	pthread_mutex_t share;		/* the shards' shared tables: a leaf */
 	struct nat_share_ops ops;
 	struct engine_cursor cur[NAT_CURSORS];
+	uint32_t max_flows;		/* as configured (the shards share it) */
 	char why[ERRLEN];		/* why one engine when more were asked */
 };
 

@@ -139,6 +139,8 @@ front_engine(struct front *f, char err[ERRLEN])
 	else if (want > 1)
 		log_info("engine: one shard behind one lock (%s)",
 		    f->eng->why);
+	else if (f->nqueues > 1)
+		log_info("engine: one shard behind one lock (shards = 1)");
 	return 0;
 }
 

@@ -376,7 +376,7 @@ void
 front_steer(struct front *f)
 {
 	unsigned int n = engine_shards(f->eng);
-	char err[ERRLEN];
+	char err[ERRLEN], ne[ERRLEN];
 	bool ok = true;
 	int i;
 
@@ -397,6 +397,10 @@ front_steer(struct front *f)
 			ok = false;
 		}
 	}
+	/* all or none: status says one way for every device */
+	for (i = 0; i < NAT_SIDE_MAX && !ok; i++)
+		if (f->side[i].dev.nfds > 1)
+			(void)steer_detach(f->side[i].dev.fds[0], ne);
 	if (ok && f->steer != FRONT_STEER_EBPF)
 		log_info("queue steering: eBPF: the kernel puts both "
 		    "directions of a flow on its shard's queue");

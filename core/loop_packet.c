@@ -134,6 +134,21 @@ loop_hand_back(struct loop_q *q, const struct nat_pkt *pkt)
 	return false;
 }
 
+/*
+ * The queue's device of a side, where a released fragment goes back (the
+ * side its datagram came from: another queue may have read it, and the
+ * shared table hands it to whichever drains it); d when this thread has
+ * not had that device yet (a reload just opened it).
+ */
+static const struct loop_dev *
+loop_side_dev(const struct loop_q *q, enum nat_side side,
+    const struct loop_dev *d)
+{
+	if ((unsigned int)side < NAT_SIDE_MAX && q->dev[side].seen)
+		return &q->dev[side];
+	return d;
+}
+
 /* Send on fragments the engine kept until their first fragment came. */
 static void
 loop_pending(struct loop_q *q, const struct loop_dev *d)
@@ -144,8 +159,9 @@ loop_pending(struct loop_q *q, const struct loop_dev *d)
 	unsigned int s;
 	int r;
 
-	pkt.data = q->buf + d->hdrlen;
-	pkt.cap = LOOP_BUFSIZE - d->hdrlen;
+	/* room before it for the virtio-net header of any device */
+	pkt.data = q->buf + TUNDEV_VNET_HDR_MRG_LEN;
+	pkt.cap = LOOP_BUFSIZE - TUNDEV_VNET_HDR_MRG_LEN;
 	pkt.vnet = NULL;
 	pkt.len = 0;
 	for (;;) {
@@ -161,7 +177,7 @@ loop_pending(struct loop_q *q, const struct loop_dev *d)
 		if (r == 0)
 			break;
 		if (r == 1)
-			loop_write(q, d, &pkt);
+			loop_write(q, loop_side_dev(q, side, d), &pkt);
 		pkt.len = 0;
 	}
 }

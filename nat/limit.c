@@ -230,7 +230,11 @@ limit_refill(const struct nat *nat, struct limit_src *e)
 	e->tokens += dt * nat->set.src_rate;
 	if (e->tokens > cap)
 		e->tokens = cap;
-	e->last = nat->now_ms;
+	/* shards sharing the entry each have their own now: one a little
+	 * behind must not move last back, or the next refill counts a span
+	 * twice */
+	if (nat->now_ms > e->last)
+		e->last = nat->now_ms;
 }
 
 /*

@@ -526,6 +526,8 @@ const struct nat_rule *rule_match(const struct nat *, const struct pkt_info *);
 uint16_t rule_target_port(const struct nat_rule *, uint16_t);
 uint16_t rule_port_at(const struct nat_rule *, uint16_t, uint16_t);
 bool rule_relay_addr(const struct nat *, uint8_t, const uint8_t *);
+bool rule_keep_target(const struct nat *, uint8_t, uint8_t, const uint8_t *,
+    uint16_t);
 bool rule_hairpin_addr(const struct nat *, uint8_t, const uint8_t *);
 const struct nat_rule *rule_reverse(const struct nat *, const struct nat_key *,
     struct nat_key *);

@@ -381,8 +381,11 @@ nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
 	nat_reply_key(nat, &k1, k0, r, pi);
 	if (ext != NULL && (m = nat_snat(nat, k0, &k1, ext)) == NULL)
 		return nat_open_fail(nat, src, pi, pkt, why, NAT_DROP_NO_PORT);
-	if (ext == NULL && flow_lookup(nat, &k1, NULL) != NULL &&
-	    port_pick_free(nat, &k1) == -1)
+	/* keep mode: the reply key's client port must be free, and of the
+	 * shard's residue, as the shard function reads it from replies */
+	if (ext == NULL && (flow_lookup(nat, &k1, NULL) != NULL ||
+	    ((k1.proto == PROTO_TCP || k1.proto == PROTO_UDP) &&
+	    !port_mine(nat, k1.dport))) && port_pick_free(nat, &k1) == -1)
 		return nat_open_fail(nat, src, pi, pkt, why, NAT_DROP_NO_PORT);
 	if ((f = flow_insert(nat, k0, &k1, m)) == NULL) {
 		if (m)

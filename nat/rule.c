@@ -173,6 +173,49 @@ rule_reverse_to(const struct nat_rule *r, const struct nat_addr *to,
 	return true;
 }
 
+/* Whether address a, port port is a target of r answering from its range. */
+static bool
+rule_target_is(const struct nat *nat, const struct nat_rule *r,
+    const uint8_t *a, size_t alen, uint16_t port)
+{
+	const struct nat_bk *b;
+	uint32_t i;
+
+	if (r->backend_count == 0)
+		return memcmp(r->to.b, a, alen) == 0 &&
+		    rule_public_port(r, r->to_port, port) != -1;
+	for (i = 0; i < r->backend_count; i++) {
+		b = &nat->bk[r->backend_first + i];
+		if (memcmp(b->st.addr.b, a, alen) == 0 &&
+		    rule_public_port(r, b->st.port, port) != -1)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether a TCP or UDP packet from src:sport comes from a target of a rule
+ * that keeps the client's address, answering from its ports: a reply of
+ * such a flow, whichever side it comes back on.
+ */
+bool
+rule_keep_target(const struct nat *nat, uint8_t family, uint8_t proto,
+    const uint8_t *src, uint16_t sport)
+{
+	uint8_t bit = proto == PROTO_TCP ? NAT_P_TCP : NAT_P_UDP;
+	size_t alen = family == 4 ? 4 : 16, i;
+	const struct nat_rule *r;
+
+	for (i = 0; i < nat->set.nrules; i++) {
+		r = &nat->rules[i];
+		if (r->family == family && r->action == NAT_RULE_DNAT &&
+		    r->source == NAT_SOURCE_KEEP && (r->protos & bit) &&
+		    rule_target_is(nat, r, src, alen, sport))
+			return true;
+	}
+	return false;
+}
+
 /* Whether rule r has a target that sent k1; the original key in k0. */
 static bool
 rule_reverse_any(const struct nat *nat, const struct nat_rule *r,

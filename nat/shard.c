@@ -10,17 +10,25 @@
 
 /*
  * The number a TCP/UDP packet is sharded by, from side side with the given
- * destination and ports: replies to a relay port name it, everything else
- * the client's port.
+ * addresses and ports: replies to a relay port name it, replies of a target
+ * that keeps the client's address the client's port (their destination:
+ * such a target may answer on the public or LAN side too, when its route
+ * goes there), everything else the client's port (its source).
  */
 static uint32_t
 shard_ports(const struct nat *nat, enum nat_side side, uint8_t family,
-    const uint8_t *dst, uint16_t sport, uint16_t dport)
+    uint8_t proto, const uint8_t *src, const uint8_t *dst, uint16_t sport,
+    uint16_t dport)
 {
 	if (side == NAT_SIDE_INSIDE)
 		return dport;
 	if (dport >= nat->set.nat_port_lo && dport <= nat->set.nat_port_hi &&
 	    rule_relay_addr(nat, family, dst))	/* relay or hairpin address */
+		return dport;
+	/* a target that is a client too, from one of its target ports, is
+	 * taken for a reply: the flow it opens then moves its port to the
+	 * shard's residue (nat_open), so its replies agree */
+	if (rule_keep_target(nat, family, proto, src, sport))
 		return dport;
 	return sport;
 }
@@ -41,8 +49,8 @@ shard_quoted(const struct nat *nat, const struct pkt_info *pi,
 	    &why) == -1 || in.l4off == 0 || in.family != pi->family)
 		return -1;
 	if (in.proto == PROTO_TCP || in.proto == PROTO_UDP)
-		return shard_ports(nat, side, in.family, in.src, in.dport,
-		    in.sport);
+		return shard_ports(nat, side, in.family, in.proto, in.dst,
+		    in.src, in.dport, in.sport);
 	if (in.icmp_echo)
 		return in.sport;
 	return -1;
@@ -64,8 +72,8 @@ nat_shard(const struct nat *nat, const uint8_t *data, size_t len,
 	    false, &why) == -1 || pi.l4off == 0)
 		return -1;
 	if (pi.proto == PROTO_TCP || pi.proto == PROTO_UDP)
-		x = shard_ports(nat, side, pi.family, pi.dst, pi.sport,
-		    pi.dport);
+		x = shard_ports(nat, side, pi.family, pi.proto, pi.src, pi.dst,
+		    pi.sport, pi.dport);
 	else if (pi.icmp_echo)
 		x = pi.sport;
 	else if (pi.icmp_error)
@@ -73,19 +81,18 @@ nat_shard(const struct nat *nat, const uint8_t *data, size_t len,
 	return x < 0 ? -1 : (int)(x % nat->set.nshards);
 }
 
-/* Whether an address is among a family's relay or hairpin addresses. */
+/*
+ * Whether an address is among a family's relay addresses (full NAT
+ * sources). Hairpin addresses are not: the relay's LAN address is never a
+ * public address a client's packet is captured to, and a packet to it that
+ * is not a reply is the host's own (NAT_NOT_OURS), never a new flow.
+ */
 static bool
 shard_relay(const struct nat_settings *s, uint8_t family, const uint8_t *a)
 {
 	size_t alen = family == 4 ? 4 : 16, i;
 	const struct nat_rule *r;
 
-	if (family == 4 && s->hairpin4 &&
-	    memcmp(s->hairpin_src4.b, a, 4) == 0)
-		return true;
-	if (family == 6 && s->hairpin6 &&
-	    memcmp(s->hairpin_src6.b, a, 16) == 0)
-		return true;
 	for (i = 0; i < s->nrules; i++) {
 		r = &s->rules[i];
 		if (r->family == family && r->action == NAT_RULE_DNAT &&
@@ -96,14 +103,12 @@ shard_relay(const struct nat_settings *s, uint8_t family, const uint8_t *a)
 	return false;
 }
 
-/* Whether a family has any relay or hairpin address. */
+/* Whether a family has any relay address (see shard_relay). */
 static bool
 shard_any_relay(const struct nat_settings *s, uint8_t family)
 {
 	size_t i;
 
-	if ((family == 4 && s->hairpin4) || (family == 6 && s->hairpin6))
-		return true;
 	for (i = 0; i < s->nrules; i++)
 		if (s->rules[i].family == family &&
 		    s->rules[i].action == NAT_RULE_DNAT &&

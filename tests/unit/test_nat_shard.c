@@ -653,11 +653,12 @@ test_fit(void **st)
 	rules[0].port_hi = 65535;
 	rules[0].protos = NAT_P_ICMP;
 	assert_int_equal(nat_shards_fit(&s, 2, err), 0);
-	/* hairpin addresses count as relay addresses */
+	/* hairpin addresses do not: no client's packet is captured to the
+	 * relay's LAN address, and one that is not a reply is the host's */
 	settings(&s, fx_keep_all(rules));
 	s.hairpin6 = true;
 	s.hairpin_src6 = pg_addr("fd00:1::1");
-	assert_int_equal(nat_shards_fit(&s, 2, err), -1);
+	assert_int_equal(nat_shards_fit(&s, 2, err), 0);
 }
 
 /* Creation errors: a sharded engine needs a lock and shard 0. */
@@ -985,10 +986,56 @@ test_threads(void **st)
 	}
 }
 
+/*
+ * Keep mode whose target answers on the public side (its route goes out the
+ * public NIC): the replies name the client's port, as from the inside.
+ */
+static void
+test_keep_replies_public(void **st)
+{
+	struct nat_settings s;
+	struct flow_case fc;
+
+	(void)st;
+	settings(&s, fx_keep_all(rules));
+	set_make(&s, 2);
+	memset(&fc, 0, sizeof(fc));
+	fc.proto = PKT_IPPROTO_TCP;
+	fc.c = C4; fc.pub = P4; fc.to = B4; fc.rtr = RTR4; fc.crtr = CRTR4;
+	fc.dp = 80; fc.tp = 80;
+	fc.cli_side = NAT_SIDE_PUBLIC;
+	fc.rside = NAT_SIDE_PUBLIC;
+	run_ports(fc, T0);
+	set_free();
+}
+
+/* Keep mode whose target answers on the LAN side (the example hairpin's
+ * outside clients). */
+static void
+test_keep_replies_lan(void **st)
+{
+	struct nat_settings s;
+	struct flow_case fc;
+
+	(void)st;
+	settings(&s, fx_keep_all(rules));
+	set_make(&s, 2);
+	memset(&fc, 0, sizeof(fc));
+	fc.proto = PKT_IPPROTO_UDP;
+	fc.c = C4; fc.pub = P4; fc.to = B4; fc.rtr = RTR4; fc.crtr = CRTR4;
+	fc.dp = 80; fc.tp = 80;
+	fc.cli_side = NAT_SIDE_PUBLIC;
+	fc.rside = NAT_SIDE_LAN;
+	run_ports(fc, T0);
+	set_free();
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		FX_TEST(test_keep_replies_public),
+		FX_TEST(test_keep_replies_lan),
 		FX_TEST(test_keep2),
 		FX_TEST(test_keep4),
 		FX_TEST(test_full2),
