@@ -304,6 +304,19 @@ struct nat_share_ops {
 struct nat *nat_create_shard(const struct nat_settings *, struct nat *first,
     const struct nat_share_ops *, char err[ERRLEN]);
 
+/*
+ * The shard of a port (or ICMP identifier) among n: the port times an odd
+ * constant, bits 16..31 of the 32-bit product, modulo n. Not port % n: a
+ * Linux client's connect() takes even ports first, so the low bit says
+ * nothing. The TUN steering program (tun/steer.c) computes the same.
+ */
+#define NAT_SHARD_MIX 0x9e3779b1U
+static inline unsigned int
+nat_port_shard(uint32_t port, unsigned int n)
+{
+	return n > 1 ? ((uint32_t)(port * NAT_SHARD_MIX) >> 16) % n : 0;
+}
+
 /* The shard (0..nshards-1) that handles this packet, or -1 when any may
  * (see the shard function). Reads the engine's rules and settings only. */
 int nat_shard(const struct nat *, const uint8_t *data, size_t len, enum nat_side side);

@@ -411,7 +411,8 @@ nat_sharded(const struct nat *nat)
 static inline bool
 port_mine(const struct nat *nat, uint32_t port)
 {
-	return !nat_sharded(nat) || port % nat->set.nshards == nat->set.shard;
+	return !nat_sharded(nat) ||
+	    nat_port_shard(port, nat->set.nshards) == nat->set.shard;
 }
 
 /* flow table (flow.c) */

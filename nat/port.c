@@ -80,7 +80,7 @@ port_used(const struct port_pool *p, uint32_t port)
 
 /*
  * Search [lo, hi] from a start offset for a free port, optionally of a
- * parity, among the ports of this shard (port % nshards == shard; every
+ * parity, among the ports of this shard (nat_port_shard() names it; every
  * port when not sharded). The client's own port is never handed out: a
  * client must not be able to pick the relay port it gets (the
  * CVE-2021-3773 pattern).
@@ -89,23 +89,13 @@ static uint32_t
 port_search(const struct nat *nat, const struct port_pool *p, uint32_t lo,
     uint32_t hi, uint64_t start, int parity, uint16_t cport)
 {
-	uint32_t step = 1, first = lo, n, i, port;
+	uint32_t n = hi - lo + 1, i, port;
 
-	if (nat_sharded(nat)) {
-		step = nat->set.nshards;
-		first = lo + (nat->set.shard + step - lo % step) % step;
-		if (first > hi)
-			return 0;
-		/* an even number of shards gives each ports of one parity */
-		if (parity >= 0 && step % 2 == 0 &&
-		    (first & 1) != (uint32_t)parity)
-			return 0;
-	}
-	n = (hi - first) / step + 1;
 	for (i = 0; i < n; i++) {
-		port = first + (uint32_t)((start + i) % n) * step;
+		port = lo + (uint32_t)((start + i) % n);
 		if (port == cport ||
-		    (parity >= 0 && (port & 1) != (uint32_t)parity))
+		    (parity >= 0 && (port & 1) != (uint32_t)parity) ||
+		    !port_mine(nat, port))	/* another shard's */
 			continue;
 		if (!port_used(p, port))
 			return port;
@@ -244,13 +234,11 @@ port_unmap(struct nat *nat, struct nat_mapping *m)
 static uint16_t
 port_own(const struct nat *nat, uint32_t v)
 {
-	uint32_t n = nat->set.nshards;
+	uint32_t i;
 
-	if (!nat_sharded(nat))
-		return (uint16_t)v;
-	v = v - v % n + nat->set.shard;
-	if (v > 0xffff || v < 1024)
-		v = v > 0xffff ? v - n : v + n;
+	/* the next port of the shard from v on, 1024..65535 round */
+	for (i = 0; i < 64512 && !port_mine(nat, v); i++)
+		v = v >= 0xffff ? 1024 : v + 1;
 	return (uint16_t)v;
 }
 

@@ -78,7 +78,7 @@ nat_shard(const struct nat *nat, const uint8_t *data, size_t len,
 		x = pi.sport;
 	else if (pi.icmp_error)
 		x = shard_quoted(nat, &pi, side);
-	return x < 0 ? -1 : (int)(x % nat->set.nshards);
+	return x < 0 ? -1 : (int)nat_port_shard((uint32_t)x, nat->set.nshards);
 }
 
 /*

@@ -8,9 +8,12 @@
  * first or only fragment, X = dport on an inside device, and elsewhere
  * dport when it lies in the NAT port range (the range alone: unlike
  * nat_shard it does not check the destination address), else sport; ICMP
- * and ICMPv6 echo: X = the identifier. Everything else (later fragments,
- * ICMP errors, IPv6 extension headers, other protocols, short packets)
- * goes to queue 0: a hint only, the engine locks the right shard anyway.
+ * and ICMPv6 echo: X = the identifier; the queue is nat_port_shard(X).
+ * Everything else (later fragments, ICMP errors, IPv6 extension headers,
+ * other protocols, short packets) goes to queue 0: a hint only, the engine
+ * locks the right shard anyway. Neither does it know the targets of rules
+ * that keep the client's address, whose replies nat_shard() also steers by
+ * their destination port on the public and LAN sides: those cross.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -22,6 +25,7 @@
 
 #include <linux/if_tun.h>
 
+#include "nat/nat.h"
 #include "tun/steer.h"
 
 /* Jump targets of the program. */
@@ -138,7 +142,7 @@ steer_build_v6(struct steer_asm *a)
 	steer_jump(a, BPF_JA, 0, STEER_L_RET0);
 }
 
-/* X from the ports (r7 = L4 offset), or the echo identifier; r0 = X % n. */
+/* X from the ports (r7 = L4 offset), or the echo identifier; r0 = nat_port_shard(X, n). */
 static void
 steer_build_x(struct steer_asm *a, enum steer_side side, unsigned nqueues,
     uint16_t nat_lo, uint16_t nat_hi)
@@ -157,6 +161,11 @@ steer_build_x(struct steer_asm *a, enum steer_side side, unsigned nqueues,
 		steer_ld(a, BPF_H, true, 0);
 	}
 	steer_label(a, STEER_L_MOD);
+	/* nat_port_shard(): bits 16..31 of the 32-bit product with the odd
+	 * constant (32-bit ALU: the product wraps, the shift zero-fills) */
+	steer_emit(a, BPF_ALU | BPF_MUL | BPF_K, BPF_REG_0, 0, 0,
+	    (int32_t)NAT_SHARD_MIX);
+	steer_emit(a, BPF_ALU | BPF_RSH | BPF_K, BPF_REG_0, 0, 0, 16);
 	if ((nqueues & (nqueues - 1)) == 0)
 		steer_alu(a, BPF_AND, (int32_t)nqueues - 1);
 	else

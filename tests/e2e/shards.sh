@@ -1,7 +1,7 @@
 #!/bin/bash
 # End-to-end test of the engine's shards (one per queue) where they are
 # hardest: full NAT on a single NIC (the relay picks the port B answers to,
-# so each shard must hand out ports of its own residue, or the reply lands
+# so each shard must hand out ports of its own shard, or the reply lands
 # in the wrong shard and is lost) and hairpin (full NAT for every client,
 # and the example's, where outside clients keep their address to targets on
 # the LAN, whose replies come back on the LAN side), with queues = 2, in three
@@ -10,7 +10,7 @@
 # under its lock) and shards = 1 (one engine, one lock). In each: downloads
 # (the server talks first) and uploads checked byte for byte, 24 TCP and 24
 # UDP flows from chosen client ports whose relay port must have the client
-# port's residue, hairpinned LAN clients, drop_no_flow 0, clean SIGTERM.
+# port's shard, hairpinned LAN clients, drop_no_flow 0, clean SIGTERM.
 # Topologies: tests/e2e/topo_fwd.sh.
 set -u
 
@@ -48,9 +48,11 @@ stop() {
 stat() { inA "$BIN" stats -c "$TMP/a.ini" | awk -v k="$1" '$1 == k { print $2 }'; }
 # status line KEY of the relay in A
 status() { inA "$BIN" status -c "$TMP/a.ini" | awk -v k="$1" '$1 == k { print $2 }'; }
+# the shard of port $1 among $2 (nat_port_shard in nat/nat.h)
+pshard() { echo $(( ((($1 * 0x9e3779b1) & 0xffffffff) >> 16) % $2 )); }
 # residue WHAT KIND: KIND (tcp or udp) flows from 24 chosen client ports;
 # every answer must name a relay port in nat_ports of the client port's
-# residue modulo the shards (SHARDS), and every flow must be answered
+# shard among SHARDS, and every flow must be answered
 residue() {
 	local what=$1 kind=$2 sp a rp good=0 bad=""
 	# client ports below the ephemeral range: no transfer's socket holds one
@@ -62,13 +64,13 @@ residue() {
 		fi
 		rp=$(echo "$a" | sed -n 's/^B peer=192\.0\.2\.1 port=\([0-9]*\) .*/\1/p')
 		if [ -n "$rp" ] && [ "$rp" -ge 61000 ] && [ "$rp" -le 65534 ] &&
-		    [ $((rp % SHARDS)) = $((sp % SHARDS)) ]; then
+		    [ "$(pshard "$rp" "$SHARDS")" = "$(pshard "$sp" "$SHARDS")" ]; then
 			good=$((good + 1))
 		else
 			bad="$bad $sp:${rp:-$a}"
 		fi
 	done
-	if [ "$good" = 24 ]; then ok "$what: 24 $kind flows answered, relay ports of the client port's residue mod $SHARDS"
+	if [ "$good" = 24 ]; then ok "$what: 24 $kind flows answered, relay ports of the client port's shard of $SHARDS"
 	else not_ok "$what: $good of 24 $kind flows right (client port:relay port or answer:$bad)"; fi
 }
 
