@@ -160,20 +160,26 @@ sb_worker(void *arg)
 
 /*
  * The client ports of every worker: steered, worker t gets ports of its
- * own residue modulo the shards (as eBPF steering delivers them); else
+ * own shard (nat_port_shard, as eBPF steering delivers them); else
  * consecutive blocks, whatever their shard (the kernel's hash).
  */
 static void
 sb_ports(struct run *r, bool steered)
 {
 	unsigned int t, n = r->nthreads;
-	uint32_t i;
+	uint32_t i, p = 1024;
 
 	for (t = 0; t < n; t++)
 		for (i = 0; i < r->nflows; i++)
-			r->w[t].ports[i] = steered ?
-			    (uint16_t)(n * (1024 / n + i) + t) :
-			    (uint16_t)(1024 + t * r->nflows + i);
+			r->w[t].ports[i] = (uint16_t)(1024 + t * r->nflows + i);
+	if (!steered)
+		return;
+	for (t = 0; t < n; t++)
+		for (i = 0, p = 1024; i < r->nflows; i++, p++) {
+			while (nat_port_shard(p, n) != t)
+				p++;
+			r->w[t].ports[i] = (uint16_t)p;
+		}
 }
 
 /* One setup: threads, shards, steered or spread; prints its line and
