@@ -1002,6 +1002,25 @@ test_threads(void **st)
 	}
 }
 
+/* A keep-mode flow of proto whose target answers on side rside. */
+static void
+keep_replies(uint8_t proto, enum nat_side rside)
+{
+	struct nat_settings s;
+	struct flow_case fc;
+
+	settings(&s, fx_keep_all(rules));
+	set_make(&s, 2);
+	memset(&fc, 0, sizeof(fc));
+	fc.proto = proto;
+	fc.c = C4; fc.pub = P4; fc.to = B4; fc.rtr = RTR4; fc.crtr = CRTR4;
+	fc.dp = 80; fc.tp = 80;
+	fc.cli_side = NAT_SIDE_PUBLIC;
+	fc.rside = rside;
+	run_ports(fc, T0);
+	set_free();
+}
+
 /*
  * Keep mode whose target answers on the public side (its route goes out the
  * public NIC): the replies name the client's port, as from the inside.
@@ -1009,20 +1028,8 @@ test_threads(void **st)
 static void
 test_keep_replies_public(void **st)
 {
-	struct nat_settings s;
-	struct flow_case fc;
-
 	(void)st;
-	settings(&s, fx_keep_all(rules));
-	set_make(&s, 2);
-	memset(&fc, 0, sizeof(fc));
-	fc.proto = PKT_IPPROTO_TCP;
-	fc.c = C4; fc.pub = P4; fc.to = B4; fc.rtr = RTR4; fc.crtr = CRTR4;
-	fc.dp = 80; fc.tp = 80;
-	fc.cli_side = NAT_SIDE_PUBLIC;
-	fc.rside = NAT_SIDE_PUBLIC;
-	run_ports(fc, T0);
-	set_free();
+	keep_replies(PKT_IPPROTO_TCP, NAT_SIDE_PUBLIC);
 }
 
 /* Keep mode whose target answers on the LAN side (the example hairpin's
@@ -1030,20 +1037,8 @@ test_keep_replies_public(void **st)
 static void
 test_keep_replies_lan(void **st)
 {
-	struct nat_settings s;
-	struct flow_case fc;
-
 	(void)st;
-	settings(&s, fx_keep_all(rules));
-	set_make(&s, 2);
-	memset(&fc, 0, sizeof(fc));
-	fc.proto = PKT_IPPROTO_UDP;
-	fc.c = C4; fc.pub = P4; fc.to = B4; fc.rtr = RTR4; fc.crtr = CRTR4;
-	fc.dp = 80; fc.tp = 80;
-	fc.cli_side = NAT_SIDE_PUBLIC;
-	fc.rside = NAT_SIDE_LAN;
-	run_ports(fc, T0);
-	set_free();
+	keep_replies(PKT_IPPROTO_UDP, NAT_SIDE_LAN);
 }
 
 int
