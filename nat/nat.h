@@ -317,16 +317,20 @@ nat_port_shard(uint32_t port, unsigned int n)
 	return n > 1 ? ((uint32_t)(port * NAT_SHARD_MIX) >> 16) % n : 0;
 }
 
+/* Least flows (max_flows) and NAT ports a shard must have (nat_shards_fit). */
+#define NAT_SHARD_MIN_FLOWS 8192U
+#define NAT_SHARD_MIN_PORTS 1024U
+
 /* The shard (0..nshards-1) that handles this packet, or -1 when any may
  * (see the shard function). Reads the engine's rules and settings only. */
 int nat_shard(const struct nat *, const uint8_t *data, size_t len, enum nat_side side);
 
 /* 0 when these settings can run as n shards; -1 with the reason in err:
- * n > NAT_SHARDS_MAX; max_flows < 1024 * n; fewer than 256 * n ports in
- * nat_port_lo..hi; or a DNAT rule whose public port range overlaps the NAT
- * port range while it can match a relay or hairpin address (match_dst with
- * dst equal to one, or no match_dst and the family has any relay/hairpin
- * address). The caller then runs one engine. */
+ * n > NAT_SHARDS_MAX; max_flows < NAT_SHARD_MIN_FLOWS * n; fewer than
+ * NAT_SHARD_MIN_PORTS * n ports in nat_port_lo..hi; or a DNAT rule whose
+ * public port range overlaps the NAT port range while it can match a relay
+ * address (match_dst with dst equal to one, or no match_dst and the family
+ * has any relay address). The caller then runs one engine. */
 int nat_shards_fit(const struct nat_settings *, unsigned n, char err[ERRLEN]);
 
 /*

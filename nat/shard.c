@@ -153,14 +153,18 @@ nat_shards_fit(const struct nat_settings *s, unsigned n, char err[ERRLEN])
 	}
 	if (n <= 1)
 		return 0;
-	if (s->max_flows < 1024U * n) {
-		snprintf(err, ERRLEN, "max_flows %u is under 1024 per shard "
-		    "for %u shards", s->max_flows, n);
+	/* each shard holds its share of the table and of the ports: a
+	 * small table or range, split, would fill one shard while another
+	 * has room, where one engine would not be full yet */
+	if (s->max_flows < NAT_SHARD_MIN_FLOWS * n) {
+		snprintf(err, ERRLEN, "max_flows %u is under %u per shard "
+		    "for %u shards", s->max_flows, NAT_SHARD_MIN_FLOWS, n);
 		return -1;
 	}
-	if (lo > hi || (uint32_t)(hi - lo) + 1 < 256U * n) {
-		snprintf(err, ERRLEN, "NAT port range %u-%u has under 256 "
-		    "ports per shard for %u shards", lo, hi, n);
+	if (lo > hi || (uint32_t)(hi - lo) + 1 < NAT_SHARD_MIN_PORTS * n) {
+		snprintf(err, ERRLEN, "NAT port range %u-%u has under %u "
+		    "ports per shard for %u shards", lo, hi,
+		    NAT_SHARD_MIN_PORTS, n);
 		return -1;
 	}
 	for (i = 0; i < s->nrules && s->rules != NULL; i++)

@@ -21,7 +21,7 @@
 #include "fixture.h"
 #include "pktgen.h"
 
-#define MAXF 4096
+#define MAXF (4 * NAT_SHARD_MIN_FLOWS)
 #define NMAX 4
 
 /* The shared-table lock: counts, and insists on being a leaf (no nesting). */
@@ -600,9 +600,9 @@ test_port_exhaustion(void **st)
 	rules[0] = fx_relay_rule(B4, ALLP, 1, 19999, 0, R4);
 	settings(&s, 1);
 	s.nat_port_lo = 20000;
-	s.nat_port_hi = 20000 + 511;
+	s.nat_port_hi = 20000 + 2 * NAT_SHARD_MIN_PORTS - 1;
 	set_make(&s, 2);
-	for (port = 20000; port <= 20511; port++)
+	for (port = 20000; port <= s.nat_port_hi; port++)
 		own += nat_port_shard(port, 2) == 0;
 	for (i = 0; i < own + 40; i++) {
 		cp = port_in(0, 2, cp + 1);
@@ -614,7 +614,7 @@ test_port_exhaustion(void **st)
 		}
 		assert_parse(&p, &pi);
 		assert_int_equal(nat_port_shard(pi.sport, 2), 0);
-		assert_in_range(pi.sport, 20000, 20511);
+		assert_in_range(pi.sport, 20000, s.nat_port_hi);
 		ok++;
 	}
 	assert_int_equal(ok, own);
@@ -639,12 +639,12 @@ test_fit(void **st)
 	assert_int_equal(nat_shards_fit(&s, 4, err), 0);
 	assert_int_equal(nat_shards_fit(&s, 1, err), 0);
 	assert_int_equal(nat_shards_fit(&s, NAT_SHARDS_MAX + 1, err), -1);
-	s.max_flows = 1024 * 4 - 1;
+	s.max_flows = NAT_SHARD_MIN_FLOWS * 4 - 1;
 	assert_int_equal(nat_shards_fit(&s, 4, err), -1);
 	assert_non_null(strstr(err, "max_flows"));
 	s.max_flows = MAXF;
 	s.nat_port_lo = 61000;
-	s.nat_port_hi = 61000 + 256 * 4 - 2;
+	s.nat_port_hi = 61000 + NAT_SHARD_MIN_PORTS * 4 - 2;
 	assert_int_equal(nat_shards_fit(&s, 4, err), -1);
 	s.nat_port_hi++;
 	assert_int_equal(nat_shards_fit(&s, 4, err), 0);
