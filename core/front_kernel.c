@@ -399,7 +399,7 @@ front_steer(struct front *f)
 	}
 	/* all or none: status says one way for every device */
 	for (i = 0; i < NAT_SIDE_MAX && !ok; i++)
-		if (f->side[i].dev.nfds > 1)
+		if (f->side[i].dev.nfds > 0)
 			(void)steer_detach(f->side[i].dev.fds[0], ne);
 	if (ok && f->steer != FRONT_STEER_EBPF)
 		log_info("queue steering: eBPF: the kernel puts both "

@@ -135,25 +135,36 @@ loop_hand_back(struct loop_q *q, const struct nat_pkt *pkt)
 }
 
 /*
- * The queue's device of a side, where a released fragment goes back (the
- * side its datagram came from: another queue may have read it, and the
- * shared table hands it to whichever drains it); d when this thread has
- * not had that device yet (a reload just opened it).
+ * The queue's device of a side into *w, where a released fragment goes
+ * back (the side its datagram came from: another queue may have read it,
+ * and the shared table hands it to whichever drains it). Under a shard's
+ * lock: a reload opens devices with every shard locked. False when the
+ * side has no device.
  */
-static const struct loop_dev *
-loop_side_dev(const struct loop_q *q, enum nat_side side,
-    const struct loop_dev *d)
+static bool
+loop_side_dev(const struct loop_q *q, enum nat_side side, struct loop_dev *w)
 {
-	if ((unsigned int)side < NAT_SIDE_MAX && q->dev[side].seen)
-		return &q->dev[side];
-	return d;
+	const struct front *f = &q->l->front;
+	const struct tundev *dev;
+
+	if ((unsigned int)side >= NAT_SIDE_MAX || !f->side[side].used)
+		return false;
+	dev = &f->side[side].dev;
+	if (q->idx >= dev->nfds)
+		return false;
+	memset(w, 0, sizeof(*w));	/* loop_write needs fd and hdrlen */
+	w->side = side;
+	w->fd = dev->fds[q->idx];
+	w->hdrlen = dev->vnet_hdr_len;
+	return true;
 }
 
 /* Send on fragments the engine kept until their first fragment came. */
 static void
-loop_pending(struct loop_q *q, const struct loop_dev *d)
+loop_pending(struct loop_q *q)
 {
 	struct front *f = &q->l->front;
+	struct loop_dev w;
 	struct nat_pkt pkt;
 	enum nat_side side;
 	unsigned int s;
@@ -173,11 +184,15 @@ loop_pending(struct loop_q *q, const struct loop_dev *d)
 		r = nat_pending(engine_nat(f->eng, s), &pkt, &side);
 		if (r == 2)	/* untouched: the rest of a datagram not ours */
 			r = loop_hand_back(q, &pkt) ? 1 : -1;
+		if (r == 1 && !loop_side_dev(q, side, &w)) {
+			loop_count(&q->st.tx_errors, 1);
+			r = -1;
+		}
 		engine_leave(f->eng, s);
 		if (r == 0)
 			break;
 		if (r == 1)
-			loop_write(q, loop_side_dev(q, side, d), &pkt);
+			loop_write(q, &w, &pkt);
 		pkt.len = 0;
 	}
 }
@@ -236,7 +251,7 @@ loop_packet(struct loop_q *q, const struct loop_dev *d, size_t n, uint64_t now)
 	if (loop_translate(q, d, q->buf, n, now, &pkt, &vnet, &frag))
 		loop_write(q, d, &pkt);
 	if (frag)
-		loop_pending(q, d);
+		loop_pending(q);
 }
 
 /*
@@ -338,7 +353,7 @@ loop_ring_read(struct loop_q *q, const struct tunio_done *c, uint64_t now)
 		tunio_release(q->io, c->slot);
 	/* rare (fragments held for their first): written at once */
 	if (frag)
-		loop_pending(q, d);
+		loop_pending(q);
 	return true;
 }
 

@@ -186,6 +186,7 @@ nat_take_settings(struct nat *nat, const struct nat_settings *s,
 	free(nat->rbk);
 	nat->rbk = nr->rbk;
 	backend_take(nat, nr->bk, nr->nbk);
+	rule_keep_index(nat);
 }
 
 /*

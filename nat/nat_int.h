@@ -380,6 +380,8 @@ struct nat {
 	 */
 	struct nat *first;
 	struct nat_share_ops share;	/* zero when not sharded */
+	uint64_t keep_bloom;		/* keep-mode targets: bit (last address
+					 * byte & 63) set (rule_keep_target) */
 
 	uint8_t scratch[SCRATCH];
 };
@@ -529,6 +531,11 @@ uint16_t rule_port_at(const struct nat_rule *, uint16_t, uint16_t);
 bool rule_relay_addr(const struct nat *, uint8_t, const uint8_t *);
 bool rule_keep_target(const struct nat *, uint8_t, uint8_t, const uint8_t *,
     uint16_t);
+void rule_keep_index(struct nat *);
+
+/* shards (shard.c) */
+bool shard_key_mine(const struct nat *, const struct nat_key *,
+    enum nat_side);
 bool rule_hairpin_addr(const struct nat *, uint8_t, const uint8_t *);
 const struct nat_rule *rule_reverse(const struct nat *, const struct nat_key *,
     struct nat_key *);

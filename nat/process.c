@@ -441,6 +441,11 @@ nat_pickup(struct nat *nat, const struct nat_key *k1, struct pkt_info *pi,
 	if ((r = rule_reverse(nat, k1, &k0)) == NULL ||
 	    flow_lookup(nat, &k0, NULL) != NULL)
 		return nat_drop(why, NAT_DROP_NO_FLOW);
+	/* a client that is a keep target itself, from one of its target
+	 * ports, sends to another shard: a flow rebuilt here would not be
+	 * found by its own client's packets */
+	if (!shard_key_mine(nat, &k0, NAT_SIDE_PUBLIC))
+		return nat_drop(why, NAT_DROP_NO_FLOW);
 	if (!nat_csum_ok(pkt, pi, partial))
 		return nat_drop(why, NAT_DROP_BAD_CSUM);
 	if (nat_ttl(nat, pi) == -1)

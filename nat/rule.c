@@ -193,6 +193,40 @@ rule_target_is(const struct nat *nat, const struct nat_rule *r,
 	return false;
 }
 
+/* The filter bit of an address: its last byte, 6 bits of it. */
+static uint64_t
+rule_keep_bit(const uint8_t *a, size_t alen)
+{
+	return 1ULL << (a[alen - 1] & 63);
+}
+
+/*
+ * Note the address of every target of a rule that keeps the client's
+ * address in a 64-bit filter, so that rule_keep_target() looks through the
+ * rules only for packets from an address that may be one: it runs for
+ * every client packet of a sharded engine.
+ */
+void
+rule_keep_index(struct nat *nat)
+{
+	const struct nat_rule *r;
+	size_t i, alen;
+	uint32_t j;
+
+	nat->keep_bloom = 0;
+	for (i = 0; i < nat->set.nrules; i++) {
+		r = &nat->rules[i];
+		if (r->action != NAT_RULE_DNAT || r->source != NAT_SOURCE_KEEP)
+			continue;
+		alen = r->family == 4 ? 4 : 16;
+		if (r->backend_count == 0)
+			nat->keep_bloom |= rule_keep_bit(r->to.b, alen);
+		for (j = 0; j < r->backend_count; j++)
+			nat->keep_bloom |= rule_keep_bit(
+			    nat->bk[r->backend_first + j].st.addr.b, alen);
+	}
+}
+
 /*
  * Whether a TCP or UDP packet from src:sport comes from a target of a rule
  * that keeps the client's address, answering from its ports: a reply of
@@ -206,6 +240,8 @@ rule_keep_target(const struct nat *nat, uint8_t family, uint8_t proto,
 	size_t alen = family == 4 ? 4 : 16, i;
 	const struct nat_rule *r;
 
+	if (!(nat->keep_bloom & rule_keep_bit(src, alen)))
+		return false;
 	for (i = 0; i < nat->set.nrules; i++) {
 		r = &nat->rules[i];
 		if (r->family == family && r->action == NAT_RULE_DNAT &&

@@ -135,6 +135,33 @@ shard_rule_clash(const struct nat_settings *s, const struct nat_rule *r,
 	return shard_any_relay(s, r->family);
 }
 
+/*
+ * Whether a flow's original key, as its client's packet from side would
+ * come, names this shard (reply-side pickup rebuilds a flow from its reply:
+ * the client's next packet must find it here).
+ */
+bool
+shard_key_mine(const struct nat *nat, const struct nat_key *k0,
+    enum nat_side side)
+{
+	uint32_t x = k0->sport;		/* ICMP echo: the identifier */
+
+	if (!nat_sharded(nat))
+		return true;
+	if (k0->proto == PROTO_TCP || k0->proto == PROTO_UDP)
+		x = shard_ports(nat, side, k0->family, k0->proto, k0->src,
+		    k0->dst, k0->sport, k0->dport);
+	return nat_port_shard(x, nat->set.nshards) == nat->set.shard;
+}
+
+/* Whether settings hand out relay ports: a full-NAT rule, or hairpin. */
+static bool
+shard_hands_ports(const struct nat_settings *s)
+{
+	return s->hairpin4 || s->hairpin6 || shard_any_relay(s, 4) ||
+	    shard_any_relay(s, 6);
+}
+
 /* Whether settings can run as n shards. */
 int
 nat_shards_fit(const struct nat_settings *s, unsigned n, char err[ERRLEN])
@@ -161,7 +188,11 @@ nat_shards_fit(const struct nat_settings *s, unsigned n, char err[ERRLEN])
 		    "for %u shards", s->max_flows, NAT_SHARD_MIN_FLOWS, n);
 		return -1;
 	}
-	if (lo > hi || (uint32_t)(hi - lo) + 1 < NAT_SHARD_MIN_PORTS * n) {
+	/* the ports count only where the relay hands them out: full NAT,
+	 * hairpin (keep mode moves a client's port only on a clash, over
+	 * 1024..65535) */
+	if (shard_hands_ports(s) && (lo > hi ||
+	    (uint32_t)(hi - lo) + 1 < NAT_SHARD_MIN_PORTS * n)) {
 		snprintf(err, ERRLEN, "NAT port range %u-%u has under %u "
 		    "ports per shard for %u shards", lo, hi,
 		    NAT_SHARD_MIN_PORTS, n);

@@ -645,9 +645,15 @@ test_fit(void **st)
 	s.max_flows = MAXF;
 	s.nat_port_lo = 61000;
 	s.nat_port_hi = 61000 + NAT_SHARD_MIN_PORTS * 4 - 2;
+	/* keep mode alone hands out no relay port: the range does not count */
+	assert_int_equal(nat_shards_fit(&s, 4, err), 0);
+	s.hairpin4 = true;
+	s.hairpin_src4 = pg_addr(H4);
 	assert_int_equal(nat_shards_fit(&s, 4, err), -1);
+	assert_non_null(strstr(err, "NAT port range"));
 	s.nat_port_hi++;
 	assert_int_equal(nat_shards_fit(&s, 4, err), 0);
+	s.hairpin4 = false;
 
 	/* keep-all over every port while v4 has a relay address: refused */
 	s.nat_port_lo = s.nat_port_hi = 0;
