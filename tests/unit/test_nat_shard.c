@@ -1047,11 +1047,52 @@ test_keep_replies_lan(void **st)
 	keep_replies(PKT_IPPROTO_UDP, NAT_SIDE_LAN);
 }
 
+/*
+ * A client that is a keep target itself (C4B, a target of rule 0 over every
+ * port), from one of its target ports, sends to the shard of its
+ * destination port: reply-side pickup of such a flow, from the reply's
+ * shard, would build a flow its client never finds; it is refused.
+ */
+static void
+test_pickup_other_shard(void **st)
+{
+	struct nat_settings s;
+	struct pg_pkt p;
+	enum nat_drop_reason why;
+	enum nat_verdict v;
+	uint32_t cp = 40000;
+
+	(void)st;
+	rules[0] = fx_rule(C4B, NAT_P_TCP, 1024, 65535, 0);
+	rules[0].match_dst = true;
+	rules[0].dst = pg_addr(P4);
+	rules[1] = fx_rule(B4, NAT_P_TCP, 443, 443, 0);
+	rules[1].match_dst = true;
+	rules[1].dst = pg_addr(P4B);
+	settings(&s, 2);
+	s.tcp_no_pickup = false;
+	set_make(&s, 2);
+	while (nat_port_shard(cp, 2) == nat_port_shard(443, 2))
+		cp++;
+	/* the target's ACK to the client: its shard is the client port's */
+	pg_tcp(&p, B4, 443, C4B, (uint16_t)cp, PKT_TCP_ACK);
+	assert_int_equal(set_run(&p, NAT_SIDE_INSIDE, T0, &v, &why),
+	    (int)nat_port_shard(cp, 2));
+	assert_drop(v, why, NAT_DROP_NO_FLOW);
+	assert_int_equal(pg_flow_count(S.sh[nat_port_shard(cp, 2)], T0), 0);
+	/* the client's packets go to the shard of port 443 */
+	pg_tcp(&p, C4B, (uint16_t)cp, P4B, 443, PKT_TCP_ACK);
+	assert_int_equal(shard_of(&p, NAT_SIDE_PUBLIC),
+	    (int)nat_port_shard(443, 2));
+	set_free();
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		FX_TEST(test_keep_replies_public),
+		FX_TEST(test_pickup_other_shard),
 		FX_TEST(test_keep_replies_lan),
 		FX_TEST(test_keep2),
 		FX_TEST(test_keep4),
