@@ -509,41 +509,42 @@ engine_report_add(struct nat_state_report *t, const struct nat_state_report *r)
 }
 
 /*
- * Take over an old region: shard k adopts part k. A region of another
- * shard count does not fit and is refused as a whole, as nat_state_adopt
- * refuses one of another max_flows.
+ * Take over an old region: shard k adopts part k. Every part is checked
+ * first: one that cannot be trusted (damaged, truncated, another version,
+ * another max_flows per shard: another shard count) makes the whole file
+ * untrusted, as nat_state_adopt() treats one region.
  */
 int
 engine_state_adopt(struct engine *e, const void *old, size_t len,
     uint64_t now, struct nat_state_report *rep, char err[ERRLEN])
 {
 	struct nat_state_report one;
-	char ne[ERRLEN];
-	size_t stride;
-	unsigned int k, bad = 0;
+	size_t stride, off;
+	unsigned int k;
 
 	if (e->n == 1)
 		return nat_state_adopt(e->sh[0].nat, old, len, now, rep, err);
 	stride = engine_state_stride(e);
+	for (k = 0, off = 0; k < e->n; k++, off += stride)
+		if (nat_state_check(e->sh[k].nat, len > off ?
+		    (const uint8_t *)old + off : NULL, len > off ? len - off :
+		    0, err) == -1) {
+			snprintf(err + strlen(err), ERRLEN - strlen(err),
+			    " (part %u of %u: one per shard)", k + 1, e->n);
+			return -1;
+		}
 	if (len != stride * e->n) {
-		snprintf(err, ERRLEN, "saved by an engine of another size or "
-		    "shard count (%zu bytes, %u shards need %zu)", len, e->n,
-		    stride * e->n);
+		snprintf(err, ERRLEN, "%zu bytes, not the %zu of %u shards",
+		    len, stride * e->n, e->n);
 		return -1;
 	}
 	memset(rep, 0, sizeof(*rep));
 	err[0] = '\0';
 	for (k = 0; k < e->n; k++) {
-		/* a damaged part costs its own flows, not the others' */
 		if (nat_state_adopt(e->sh[k].nat, (const uint8_t *)old +
-		    stride * k, stride, now, &one, ne) == -1) {
-			if (bad++ == 0) {
-				memcpy(err, ne, ERRLEN);
-				err_prefix(err, "shard %u", k);
-			}
-			continue;
-		}
+		    stride * k, stride, now, &one, err) == -1)
+			return -1;	/* checked above: not reached */
 		engine_report_add(rep, &one);
 	}
-	return bad == e->n ? -1 : 0;
+	return 0;
 }

@@ -226,12 +226,8 @@ statefile_adopt(const char *path, struct engine *eng, uint64_t now)
 	else if (engine_state_adopt(eng, (const uint8_t *)old + STATEFILE_OFF,
 	    (size_t)st.st_size - STATEFILE_OFF, now, &rep, err) == -1)
 		log_warnx("state file %s: ignored: %s", path, err);
-	else {
-		if (err[0] != '\0')	/* one shard's part could not be read */
-			log_warnx("state file %s: partly ignored: %s", path,
-			    err);
+	else
 		statefile_report(path, &rep);
-	}
 	munmap(old, (size_t)st.st_size);
 }
 

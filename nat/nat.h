@@ -510,6 +510,13 @@ int nat_state_attach(struct nat *, void *region, size_t len,
  */
 int nat_state_adopt(struct nat *, const void *old, size_t len, uint64_t now,
     struct nat_state_report *, char err[ERRLEN]);
+/*
+ * The whole-region checks of nat_state_adopt() alone, nothing taken over: 0,
+ * or -1 with the same message (a caller with several regions checks them
+ * all before it adopts any).
+ */
+int nat_state_check(const struct nat *, const void *old, size_t len,
+    char err[ERRLEN]);
 const char *nat_state_drop_name(enum nat_state_drop);
 
 /*

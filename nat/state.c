@@ -548,6 +548,14 @@ state_adopt_one(struct nat *nat, const struct state_rec *r)
 	return state_insert(nat, r, rule, state, flags);
 }
 
+/* Whether a saved region as a whole can be trusted (nat.h). */
+int
+nat_state_check(const struct nat *nat, const void *old, size_t len,
+    char err[ERRLEN])
+{
+	return state_hdr_ok(nat, old, len, err);
+}
+
 /* Take over the flows of a saved region. */
 int
 nat_state_adopt(struct nat *nat, const void *old, size_t len, uint64_t now,
