@@ -79,7 +79,7 @@ residue() {
 # servers (seen from G's LAN address), 16 TCP flows of the outside client
 # from chosen ports (seen from OUTSIDE), status, clean SIGTERM
 hairpin() {
-	local what=$1 shards=$2 steer=$3 outside=$4 sp a good=0 seen=0; shift 4
+	local what=$1 shards=$2 steer=$3 outside=$4 sp a good=0 seen=0 bad=""; shift 4
 	: >"$TMP/g.log"
 	if ! start "$NS_G" "$TMP/g.ini" "$TMP/g.log" "$@"; then
 		not_ok "$what: relay did not come up"; cat "$TMP/g.log"; return
@@ -92,12 +92,14 @@ hairpin() {
 		a=$(inL python3 "$PEER" udp-line 203.0.113.1 8080 192.168.50.10 "$sp" 2>&1)
 		case $a in "srv2 peer=192.168.50.1 "*) good=$((good + 1)) ;; esac
 		a=$(inO python3 "$PEER" tcp-line-from 203.0.113.10 "$sp" 203.0.113.1 80 2>&1)
-		case $a in "srv1 peer=$outside "*) seen=$((seen + 1)) ;; esac
+		case $a in "srv1 peer=$outside "*) seen=$((seen + 1)) ;;
+		*) bad="$bad $sp:$(echo "$a" | tail -1)" ;; esac
 	done
 	if [ "$good" = 32 ]; then ok "$what: 16 TCP and 16 UDP hairpinned flows answered"
 	else not_ok "$what: $good of 32 hairpinned flows answered"; fi
 	if [ "$seen" = 16 ]; then ok "$what: 16 outside clients answered, seen as $outside"
-	else not_ok "$what: $seen of 16 outside clients answered as $outside"; fi
+	else not_ok "$what: $seen of 16 outside clients answered as $outside (port:answer$bad)"
+		inG "$BIN" stats -c "$TMP/g.ini" | grep -E '^drop_' | grep -v ' 0$'; fi
 	stop "$what" "$NS_G"
 }
 
@@ -113,6 +115,13 @@ done
 topo_wait 50 sh -c "ip netns exec $NS_B ss -ltn | grep -q ':9105 '"
 fwd_hairpin_up || { echo "not ok - hairpin topology"; exit 1; }
 fwd_hairpin_services "$PEER" || { echo "not ok - hairpin services"; exit 1; }
+# the servers keep no TIME_WAIT: each setup starts relays anew, whose port
+# allocators know nothing of the last ones' relay ports; a server still
+# holding one's connection in TIME_WAIT answers a new SYN on it with the
+# old connection's ACK when its timestamp is older (PAWS), for a minute
+for ns in "$NS_B" "$NS_S1" "$NS_S2"; do
+	ip netns exec "$ns" sysctl -qw net.ipv4.tcp_max_tw_buckets=0
+done
 
 bulk_port=9098
 for setup in ${SHARDS_SETUPS:-ebpf denied single}; do
