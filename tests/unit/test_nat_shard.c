@@ -347,6 +347,29 @@ run_ports(struct flow_case fc, uint64_t now)
 static const uint8_t protos[3] = { PKT_IPPROTO_TCP, PKT_IPPROTO_UDP,
     PKT_IPPROTO_ICMP };
 
+/*
+ * A public client's flow of family f (0 IPv4, 1 IPv6) and protocol i of
+ * protos[] to the backend B, to public and target port port; the routers
+ * that send its ICMP errors; replies from the inside.
+ */
+static void
+fc_public(struct flow_case *fc, int f, int i, uint16_t port)
+{
+	memset(fc, 0, sizeof(*fc));
+	fc->proto = protos[i];
+	if (f == 1 && fc->proto == PKT_IPPROTO_ICMP)
+		fc->proto = PKT_IPPROTO_ICMPV6;
+	fc->c = f ? C6 : C4;
+	fc->pub = f ? P6 : P4;
+	fc->to = f ? B6 : B4;
+	fc->rtr = f ? RTR6 : RTR4;
+	fc->crtr = f ? "2001:db8:1::fe" : CRTR4;
+	fc->dp = port;
+	fc->tp = port;
+	fc->cli_side = NAT_SIDE_PUBLIC;
+	fc->rside = NAT_SIDE_INSIDE;
+}
+
 /* Keep mode, both families, TCP, UDP and echo, against one engine. */
 static void
 keep_mode(unsigned n)
@@ -359,19 +382,7 @@ keep_mode(unsigned n)
 	set_make(&s, n);
 	for (f = 0; f < 2; f++)
 		for (i = 0; i < 3; i++) {
-			memset(&fc, 0, sizeof(fc));
-			fc.proto = protos[i];
-			if (f == 1 && fc.proto == PKT_IPPROTO_ICMP)
-				fc.proto = PKT_IPPROTO_ICMPV6;
-			fc.c = f ? C6 : C4;
-			fc.pub = f ? P6 : P4;
-			fc.to = f ? B6 : B4;
-			fc.rtr = f ? RTR6 : RTR4;
-			fc.crtr = f ? "2001:db8:1::fe" : CRTR4;
-			fc.dp = 80;
-			fc.tp = 80;
-			fc.cli_side = NAT_SIDE_PUBLIC;
-			fc.rside = NAT_SIDE_INSIDE;
+			fc_public(&fc, f, i, 80);
 			run_ports(fc, T0 + (uint64_t)(f * 3 + i) * 1000);
 		}
 	set_free();
@@ -395,19 +406,8 @@ full_nat(unsigned n)
 		set_make(&s, n);
 		for (f = 0; f < 2; f++)
 			for (i = 0; i < 3; i++) {
-				memset(&fc, 0, sizeof(fc));
-				fc.proto = protos[i];
-				if (f == 1 && fc.proto == PKT_IPPROTO_ICMP)
-					fc.proto = PKT_IPPROTO_ICMPV6;
-				fc.c = f ? C6 : C4;
-				fc.pub = f ? P6 : P4;
-				fc.to = f ? B6 : B4;
+				fc_public(&fc, f, i, 443);
 				fc.src = f ? R6 : R4;
-				fc.rtr = f ? RTR6 : RTR4;
-				fc.crtr = f ? "2001:db8:1::fe" : CRTR4;
-				fc.dp = 443;
-				fc.tp = 443;
-				fc.cli_side = NAT_SIDE_PUBLIC;
 				fc.rside = side ? NAT_SIDE_PUBLIC :
 				    NAT_SIDE_INSIDE;
 				run_ports(fc, T0 + (uint64_t)(f * 3 + i) * 1000);
@@ -1017,11 +1017,8 @@ keep_replies(uint8_t proto, enum nat_side rside)
 
 	settings(&s, fx_keep_all(rules));
 	set_make(&s, 2);
-	memset(&fc, 0, sizeof(fc));
+	fc_public(&fc, 0, 0, 80);
 	fc.proto = proto;
-	fc.c = C4; fc.pub = P4; fc.to = B4; fc.rtr = RTR4; fc.crtr = CRTR4;
-	fc.dp = 80; fc.tp = 80;
-	fc.cli_side = NAT_SIDE_PUBLIC;
 	fc.rside = rside;
 	run_ports(fc, T0);
 	set_free();
