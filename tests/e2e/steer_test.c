@@ -718,6 +718,35 @@ real_detach(void)
 	    "attached");
 }
 
+/*
+ * Wait until the device passes packets. The first queue's attach turns the
+ * carrier on, but the kernel swaps the device's noop qdisc (which drops
+ * everything, silently) for a real one only later, from its link-watch
+ * work: a packet sent at once can vanish. Probes to their own destinations
+ * until one is read, for up to 2 s; they are not counted in seen[].
+ */
+static bool
+real_ready(void)
+{
+	struct pkt k;
+	struct pollfd pfd[NQ];
+	int n, q, tries;
+
+	for (tries = 0; tries < 40; tries++) {
+		if ((n = send_kind(true, "udp", 5000, 9, 64)) == -1)
+			return false;
+		for (q = 0; q < NQ; q++) {
+			pfd[q].fd = qfd[q];
+			pfd[q].events = POLLIN;
+		}
+		poll(pfd, NQ, 50);
+		drain();
+		if (take(true, n, false, &k))
+			return true;
+	}
+	return false;
+}
+
 /* The real test: attach, kinds, fragments, malformed, detach, inside side. */
 static void
 test_real(const char *dev)
@@ -741,6 +770,7 @@ test_real(const char *dev)
 	check(steer_attach(rc, STEER_PUBLIC, NQ, LO, HI, err) == -1 &&
 	    err[0] != '\0', "steer_attach on a socket fails: %s", err);
 	close(rc);
+	check(real_ready(), "%s passes packets", dev);
 	real_kinds();
 	real_frags();
 	real_malformed();
