@@ -73,7 +73,7 @@ const struct stats_def stats_table[] = {
 	    nat.too_big),
 	STAT("table_full_icmp", "tunrelay_table_full_icmp_total", C,
 	    "ICMP administratively-prohibited answers to new flows refused "
-	    "for a full table.", nat.table_full_icmp),
+	    "for a full table or no free relay port.", nat.table_full_icmp),
 	STAT_ARRAY("drop_", "tunrelay_drops_total", C,
 	    "Packets the engine dropped, by reason.", nat.drops, NAT_DROP_MAX,
 	    0, "reason", stats_drop_name),
@@ -91,6 +91,9 @@ const struct stats_def stats_table[] = {
 	STAT("flows_evicted", "tunrelay_flows_evicted_total", C,
 	    "Unassured flows removed early to make room in a full table.",
 	    nat.flows_evicted),
+	STAT("flows_retargeted", "tunrelay_flows_retargeted_total", C,
+	    "Unreplied flows started over where the rules now send them.",
+	    nat.flows_retargeted),
 	STAT("sources_tracked", "tunrelay_sources_tracked", G,
 	    "Sources held by the per-source limits.", nat.sources_tracked),
 	STAT("sources_reclaimed", "tunrelay_sources_reclaimed_total", C,

@@ -361,14 +361,15 @@ icmp_bucket_take(struct icmp_bucket *b, uint32_t rate, uint64_t now)
 }
 
 /*
- * A client's new flow refused for a full table: answer "administratively
- * prohibited" (ICMP 3/13, ICMPv6 1/1; RFC 5508) from the address it was
- * sent to, when on and the rate allows; else a plain drop. Either way the
- * refusal counts under table_full.
+ * A client's new flow refused for want of resources (reason r: a full
+ * table, no relay port free): answer "administratively prohibited" (ICMP
+ * 3/13, ICMPv6 1/1; RFC 5508 REQ-8) from the address it was sent to, when
+ * on and the rate allows; else a plain drop. Either way the refusal counts
+ * under r.
  */
 enum nat_verdict
-icmp_table_full(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
-    enum nat_drop_reason *why)
+icmp_refused(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
+    enum nat_drop_reason r, enum nat_drop_reason *why)
 {
 	static const uint8_t v4[2] = { 3, 13 }, v6[2] = { 1, 1 };
 	uint32_t rate = nat->set.table_full_icmp_rate ?
@@ -377,18 +378,18 @@ icmp_table_full(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
 	bool ok;
 
 	if (nat->set.table_full_icmp_off || !icmp_may_answer(pi))
-		return icmp_drop(why, NAT_DROP_TABLE_FULL);
+		return icmp_drop(why, r);
 	/* one bucket for the relay: the first shard's */
 	share_lock(nat);
 	ok = icmp_bucket_take(&nat->first->full_icmp, rate, nat->now_ms);
 	share_unlock(nat);
 	if (!ok)
-		return icmp_drop(why, NAT_DROP_TABLE_FULL);
+		return icmp_drop(why, r);
 	memcpy(from, pi->dst, pi->alen);
 	if (icmp_reply(pi, pkt, from, pi->family == 4 ? v4 : v6, 0,
-	    NAT_DROP_TABLE_FULL, why) != NAT_REPLY)
+	    r, why) != NAT_REPLY)
 		return NAT_DROP;
-	nat->st.drops[NAT_DROP_TABLE_FULL]++;
+	nat->st.drops[r]++;
 	nat->st.table_full_icmp++;
 	return NAT_REPLY;
 }

@@ -178,7 +178,7 @@ const char *
 nat_flow_event_name(enum nat_flow_event ev)
 {
 	static const char *const names[NAT_FLOW_EVENT_MAX] = {
-		"new", "expired", "evicted"
+		"new", "expired", "evicted", "retargeted"
 	};
 
 	return (unsigned)ev < NAT_FLOW_EVENT_MAX ? names[ev] : "?";

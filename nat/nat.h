@@ -252,6 +252,8 @@ struct nat_stats {
 	uint64_t flows_created;
 	uint64_t flows_expired;
 	uint64_t flows_evicted;
+	uint64_t flows_retargeted;	/* unreplied flows started over at the
+					 * target the rules name now */
 	uint64_t flows_active;
 	uint64_t flows_by_state[NAT_TCP_STATE_MAX];	/* TCP flows */
 	uint64_t flows_udp;
@@ -263,7 +265,8 @@ struct nat_stats {
 	uint64_t mss_clamped;
 	uint64_t icmp_translated;
 	uint64_t too_big;		/* ICMP "too big" sent for packets over a target's MTU */
-	uint64_t table_full_icmp;	/* ICMP "prohibited" sent for flows refused when full */
+	uint64_t table_full_icmp;	/* ICMP "prohibited" sent for flows refused
+					 * (full table, no free port) */
 	uint64_t max_flows;
 	uint64_t sources_tracked;	/* per-source limit entries in use */
 	uint64_t sources_reclaimed;	/* idle sources forgotten for new ones
@@ -384,6 +387,7 @@ enum nat_flow_event {
 	NAT_FLOW_NEW = 0,
 	NAT_FLOW_EXPIRED,
 	NAT_FLOW_EVICTED,
+	NAT_FLOW_RETARGETED,	/* unreplied; the rules now send it elsewhere */
 	NAT_FLOW_EVENT_MAX
 };
 typedef void nat_flow_hook(const struct nat_flow_info *, enum nat_flow_event,

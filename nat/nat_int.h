@@ -591,8 +591,8 @@ enum nat_verdict icmp_time_exceeded(struct nat *, struct pkt_info *,
     struct nat_pkt *, const uint8_t *, enum nat_drop_reason *);
 bool icmp_too_big(const struct pkt_info *, const struct nat_pkt *, uint16_t);
 bool icmp_bucket_take(struct icmp_bucket *, uint32_t, uint64_t);
-enum nat_verdict icmp_table_full(struct nat *, struct pkt_info *,
-    struct nat_pkt *, enum nat_drop_reason *);
+enum nat_verdict icmp_refused(struct nat *, struct pkt_info *,
+    struct nat_pkt *, enum nat_drop_reason, enum nat_drop_reason *);
 enum nat_verdict icmp_frag_needed(struct nat *, struct pkt_info *,
     struct nat_pkt *, const uint8_t *, uint16_t, enum nat_drop_reason *);
 

@@ -343,15 +343,15 @@ nat_flow_init(struct nat *nat, struct nat_flow *f, const struct nat_rule *r,
 
 /*
  * A new flow could not be made: give back the source's reservation and
- * refuse (a full table is answered by icmp_table_full()).
+ * refuse (a full table or no free port is answered by icmp_refused()).
  */
 static enum nat_verdict
 nat_open_fail(struct nat *nat, uint32_t src, struct pkt_info *pi,
     struct nat_pkt *pkt, enum nat_drop_reason *why, enum nat_drop_reason r)
 {
 	limit_cancel(nat, src);
-	if (r == NAT_DROP_TABLE_FULL)
-		return icmp_table_full(nat, pi, pkt, why);
+	if (r == NAT_DROP_TABLE_FULL || r == NAT_DROP_NO_PORT)
+		return icmp_refused(nat, pi, pkt, r, why);
 	return nat_drop(why, r);
 }
 
@@ -510,6 +510,58 @@ nat_new_flow(struct nat *nat, const struct nat_key *k0, struct pkt_info *pi,
 	return nat_open(nat, r, k0, pi, pkt, side, partial, why);
 }
 
+/*
+ * Whether a client packet of flow f, which never had a reply, is one that
+ * would open a flow (TCP: a SYN in SYN_SENT; UDP; an echo request), looked
+ * at no more than once a second or every 256th packet: the cost of a rule
+ * lookup stays off one-way streams.
+ */
+static bool
+nat_retarget_due(const struct nat *nat, const struct nat_flow *f,
+    const struct pkt_info *pi)
+{
+	if (f->flags & (FLOW_REPLIED | FLOW_PICKUP))
+		return false;
+	if (pi->proto == PROTO_TCP && (f->state != NAT_TCP_SYN_SENT ||
+	    (pi->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN))
+		return false;
+	if (pi->icmp_echo && !pi->icmp_request)
+		return false;
+	return nat->now - f->seen >= 1 || (f->pkts[0] & 255) == 0;
+}
+
+/*
+ * Whether the rules now send an unreplied flow's client packet elsewhere
+ * than f goes: its rule is gone or passes, its target (the backend picked,
+ * with health) or the relay address it is rewritten to changed. Such a flow
+ * is started over, so a client retrying into a target that went away or
+ * never answered reaches the one the rules name now.
+ */
+static bool
+nat_retarget(const struct nat *nat, const struct nat_flow *f,
+    const struct nat_key *k0, const struct pkt_info *pi, enum nat_side side)
+{
+	const struct nat_rule *r;
+	const struct nat_addr *ext;
+	struct nat_key k1;
+
+	if (!nat_retarget_due(nat, f, pi))
+		return false;
+	r = rule_match(nat, pi);
+	if (r == NULL || r->action == NAT_RULE_PASS)
+		return true;
+	nat_reply_key(nat, &k1, k0, r, pi);
+	if (memcmp(k1.src, flow_addr(f, 2), flow_alen(f)) != 0 ||
+	    ((pi->proto == PROTO_TCP || pi->proto == PROTO_UDP) &&
+	    k1.sport != f->port[2]))
+		return true;
+	ext = nat_snat_addr(nat, r, side, pi->family);
+	if ((ext == NULL) != (f->map == NULL))
+		return true;
+	return ext != NULL && memcmp(ext->b, f->map->key.ext_addr,
+	    flow_alen(f)) != 0;
+}
+
 /* A TCP, UDP or ICMP echo packet: find its flow or open one. */
 static enum nat_verdict
 nat_flow_packet(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
@@ -524,13 +576,16 @@ nat_flow_packet(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
 		return nat_drop(why, NAT_DROP_BAD_VNET);
 	flow_key_from_pkt(&k, pi);
 	f = flow_lookup(nat, &k, &dir);
-	if (f != NULL) {
-		if (!flow_expired(nat, f))
-			return nat_existing_flow(nat, f, dir, pi, pkt, side,
-			    partial, why);
+	if (f != NULL && flow_expired(nat, f)) {
 		flow_remove(nat, f, NAT_FLOW_EXPIRED);
 		nat->st.flows_expired++;
-	}
+	} else if (f != NULL && dir == 0 && side == f->side &&
+	    nat_retarget(nat, f, &k, pi, side)) {
+		flow_remove(nat, f, NAT_FLOW_RETARGETED);
+		nat->st.flows_retargeted++;
+	} else if (f != NULL)
+		return nat_existing_flow(nat, f, dir, pi, pkt, side, partial,
+		    why);
 	return nat_new_flow(nat, &k, pi, pkt, side, partial, why);
 }
 

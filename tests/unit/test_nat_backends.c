@@ -118,6 +118,33 @@ bk_send(struct nat *e, int i, uint16_t sport, uint64_t now)
 	return NONE;
 }
 
+/* Backend k answers client i's flow from port sport: back to the client. */
+static void
+bk_answer(struct nat *e, int i, uint16_t sport, int k, uint64_t now)
+{
+	struct pg_pkt x;
+	struct pg_info pi;
+	char c[32];
+
+	pg_udp(&x, bk_addr[k], bk_port[k], bk_client(i, c, sizeof(c)), sport,
+	    32);
+	assert_forward(e, &x, NAT_SIDE_INSIDE, now);
+	assert_parse(&x, &pi);
+	assert_pkt_tuple(&pi, P4, 80, c, sport);
+}
+
+/* Every client's flow from port 40000, answered: its backend's index. */
+static void
+bk_open_answered(struct nat *e, int *before, uint64_t now)
+{
+	int i;
+
+	for (i = 0; i < NCLI; i++) {
+		before[i] = bk_send(e, i, 40000, now);
+		bk_answer(e, i, 40000, before[i], now);
+	}
+}
+
 /* The stats of the backend with id, failing when there is none. */
 static struct nat_backend_stats
 bk_stats(const struct nat *e, uint32_t id)
@@ -197,8 +224,8 @@ test_sticky(void **state)
 }
 
 /*
- * Removing a backend by reload moves only its clients; the flows it had
- * stay on it, both ways, and the others' flows are untouched.
+ * Removing a backend by reload moves only its clients; the (answered) flows
+ * it had stay on it, both ways, and the others' flows are untouched.
  */
 static void
 test_remove(void **state)
@@ -211,8 +238,7 @@ test_remove(void **state)
 	char c[32];
 
 	(void)state;
-	for (i = 0; i < NCLI; i++)
-		before[i] = bk_send(e, i, 40000, T0);
+	bk_open_answered(e, before, T0);
 	bk_reload(e, two, 2);
 	for (i = 0; i < NCLI; i++) {
 		/* the existing flow keeps its backend */
@@ -239,13 +265,14 @@ test_remove(void **state)
 	assert_int_equal(bk_stats(e, 100).flows_created,
 	    bk_stats(e, 100).flows_active);
 	/*
-	 * backend 2: two packets of each old flow, one of each new one (its
-	 * own clients' and the movers'); moved counts those sent elsewhere
+	 * backend 2: three packets of each old flow (two out, one answer),
+	 * one of each new one (its own clients' and the movers'); moved
+	 * counts those sent elsewhere
 	 */
 	for (i = 0, k = 0; i < NCLI; i++)
 		k += before[i] == 2;
 	assert_int_equal(bk_stats(e, 102).packets, 3 * (uint64_t)k +
-	    (uint64_t)(bk_stats(e, 102).flows_created - 2 * (uint64_t)k));
+	    (uint64_t)(bk_stats(e, 102).flows_created - (uint64_t)k));
 	assert_int_equal(bk_stats(e, 102).flows_active,
 	    bk_stats(e, 102).flows_created);
 	assert_int_equal(bk_stats(e, 100).flows_created +
@@ -265,8 +292,7 @@ test_down(void **state)
 	struct nat_backend_stats st;
 
 	(void)state;
-	for (i = 0; i < NCLI; i++)
-		before[i] = bk_send(e, i, 40000, T0);
+	bk_open_answered(e, before, T0);
 	assert_int_equal(nat_backend_set(e, 101, false), 1);
 	assert_int_equal(nat_backend_set(e, 101, false), 0);	/* no change */
 	assert_int_equal(nat_backend_set(e, 999, false), -1);	/* no such id */
@@ -295,6 +321,40 @@ test_down(void **state)
 }
 
 /*
+ * Flows nobody answered follow health: a backend taken down loses its
+ * unanswered flows to the others at the client's next packet a second on,
+ * as new flows would go; the other backends' flows do not move.
+ */
+static void
+test_down_unanswered(void **state)
+{
+	static const int all[NBK] = { 0, 1, 2 };
+	struct nat *e = bk_engine(all, NBK, NULL);
+	int before[NCLI], i, k, moved = 0;
+	struct nat_stats st;
+
+	(void)state;
+	for (i = 0; i < NCLI; i++)
+		before[i] = bk_send(e, i, 40000, T0);
+	assert_int_equal(nat_backend_set(e, 101, false), 1);
+	for (i = 0; i < NCLI; i++) {
+		k = bk_send(e, i, 40000, T0 + SEC(1));
+		if (before[i] == 1) {
+			assert_int_not_equal(k, 1);
+			assert_int_equal(bk_send(e, i, 40001, T0 + SEC(1)), k);
+			moved++;
+		} else
+			assert_int_equal(k, before[i]);
+	}
+	assert_true(moved > NCLI / 4);
+	nat_get_stats(e, &st);
+	assert_int_equal(st.flows_retargeted, (uint64_t)moved);
+	assert_int_equal(bk_stats(e, 101).flows_active, 0);
+	assert_int_equal(bk_stats(e, 100).flows_active +
+	    bk_stats(e, 102).flows_active, NCLI + (uint64_t)moved);
+}
+
+/*
  * A reload that adds a backend keeps every flow where it is, keeps a
  * down backend down and the totals of the kept ones; flows of an idle
  * client that goes away are counted out of their backend.
@@ -308,8 +368,7 @@ test_reload(void **state)
 	uint64_t created0;
 
 	(void)state;
-	for (i = 0; i < NCLI; i++)
-		before[i] = bk_send(e, i, 40000, T0);
+	bk_open_answered(e, before, T0);
 	assert_int_equal(nat_backend_set(e, 101, false), 1);
 	created0 = bk_stats(e, 100).flows_created;
 	bk_reload(e, all, NBK);
@@ -638,6 +697,7 @@ main(void)
 		FX_TEST(test_sticky),
 		FX_TEST(test_remove),
 		FX_TEST(test_down),
+		FX_TEST(test_down_unanswered),
 		FX_TEST(test_reload),
 		FX_TEST(test_info),
 		FX_TEST(test_pickup),

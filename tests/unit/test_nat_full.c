@@ -3,7 +3,8 @@
  * ICMP "administratively prohibited" (RFC 5508): type 3 code 13, ICMPv6 1/1,
  * quoting the client's packet with every checksum right; rate-limited by a
  * token bucket on the engine's clock; never for an ICMP error, a later
- * fragment or a multicast source; none at all when turned off.
+ * fragment or a multicast source; none at all when turned off. A flow
+ * refused for want of a relay port is answered the same way.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -181,6 +182,51 @@ test_full_never(void **state)
 	    NAT_DROP_TABLE_FULL);
 }
 
+/*
+ * No relay port free (RFC 5508 REQ-8, a resource limit too): answered in
+ * both families like a full table, counted under no_port; none when off.
+ */
+static void
+test_no_port_answered(void **state)
+{
+	struct nat_settings s;
+	struct pg_pkt x, orig;
+	struct nat_stats st;
+	struct nat *n;
+	int fam;
+
+	(void)state;
+	rules[0] = fx_relay_rule(B4, ALLP, 1, 65535, 0, R4);
+	rules[1] = fx_relay_rule(B6, ALLP, 1, 65535, 0, R6);
+	for (fam = 4; fam <= 6; fam += 2) {
+		fx_settings(&s, rules, 2);
+		s.nat_port_lo = s.nat_port_hi = 61000;
+		s.table_full_icmp_off = false;
+		n = fx_nat(&s);
+		assert_non_null(n);
+		/* the one TCP port goes to the first client's endpoint */
+		pg_tcp(&x, fam == 4 ? C4 : C6, 5000, fam == 4 ? P4 : P6, 80,
+		    PKT_TCP_SYN);
+		assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
+		assert_int_equal(refused(n, fam, 41000, T0 + 1, &x, &orig),
+		    NAT_REPLY);
+		check_answer(fam, &x, &orig);
+		nat_get_stats(n, &st);
+		assert_int_equal(st.drops[NAT_DROP_NO_PORT], 1);
+		assert_int_equal(st.drops[NAT_DROP_TABLE_FULL], 0);
+		assert_int_equal(st.table_full_icmp, 1);
+		assert_int_equal(st.flows_active, 1);
+		fx_free(n);
+	}
+	fx_settings(&s, rules, 2);
+	s.nat_port_lo = s.nat_port_hi = 61000;
+	n = fx_nat(&s);			/* fx_settings: answers off */
+	pg_tcp(&x, C4, 5000, P4, 80, PKT_TCP_SYN);
+	assert_forward(n, &x, NAT_SIDE_PUBLIC, T0);
+	assert_int_equal(refused(n, 4, 41000, T0 + 1, &x, &orig), NAT_DROP);
+	assert_memory_equal(x.data, orig.data, orig.len);
+}
+
 int
 main(void)
 {
@@ -189,6 +235,7 @@ main(void)
 		FX_TEST(test_full_rate),
 		FX_TEST(test_full_off),
 		FX_TEST(test_full_never),
+		FX_TEST(test_no_port_answered),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
