@@ -311,7 +311,7 @@ expect "reload: B1 kept its counters" \
     '^backend "forward.web 10.22.22.1:80" state=up weight=2 flows=[1-9][0-9]* flows_created=[1-9]' status
 
 kill -TERM "$DPID"
-topo_wait 50 sh -c "! kill -0 $DPID" || kill -9 "$DPID"
+topo_wait 200 sh -c "! kill -0 $DPID" || kill -9 "$DPID"
 wait "$DPID"; rc=$?; DPID=
 if [ "$rc" = 0 ]; then
 	ok "SIGTERM: exit 0"

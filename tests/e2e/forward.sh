@@ -44,7 +44,7 @@ no_start() {
 stop() {
 	local what=$1 rc
 	kill -TERM "$DPID"
-	topo_wait 50 sh -c "! kill -0 $DPID" || kill -9 "$DPID"
+	topo_wait 200 sh -c "! kill -0 $DPID" || kill -9 "$DPID"
 	wait "$DPID"; rc=$?; DPID=
 	if [ "$rc" = 0 ]; then ok "$what SIGTERM: exit 0"; else not_ok "$what SIGTERM: exit $rc"; fi
 	if ip netns exec "$DNS" sh -c 'ip rule show; ip -6 rule show' | grep -q 'proto 222'; then

@@ -58,10 +58,18 @@ hostile() {
 	q0=$(qdrops)
 	sent=$(inC python3 "$CRAFT" hostile c-eth0 "$FMAC" "$cls" $C4 $P4 $C6 $P6 $N)
 	TOTAL_SENT=$((TOTAL_SENT + ${sent:-0}))
-	sleep 0.3
-	if [ "$ns" = engine ]; then after=$(stat "$ctr"); else after=$(kstat "$ns" "$ctr"); fi
-	got=$((after - before))
-	q=$(( $(qdrops) - q0 ))
+	# until every frame is counted somewhere (a loaded relay may still be
+	# reading them), for up to 3 s
+	local tries=30
+	while :; do
+		if [ "$ns" = engine ]; then after=$(stat "$ctr"); else after=$(kstat "$ns" "$ctr"); fi
+		got=$((after - before))
+		q=$(( $(qdrops) - q0 ))
+		[ $((got + q)) -ge "$want" ] && break
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || break
+		sleep 0.1
+	done
 	# a packet the kernel could not queue to the relay (a busy machine) is
 	# counted there: every packet must be accounted for, somewhere
 	local qs=

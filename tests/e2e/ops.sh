@@ -344,7 +344,7 @@ u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 1194))
 t = socket.socket(socket.AF_INET, socket.SOCK_STREAM); t.bind(("198.51.100.1", 8443)); t.listen(1)
 time.sleep(30)'
 LPID=${TOPO_PIDS[-1]}
-topo_wait 50 sh -c "ip netns exec $NS_F ss -lun | grep -q ':1194 '"
+topo_wait 50 sh -c "ip netns exec $NS_F ss -ltn | grep -q '198.51.100.1:8443 '"
 run_check
 expect "a local UDP socket on a relayed port: warning naming its process, fix exclude" \
     "warning: udp/1194 on f-eth0 is relayed, but python3 \(pid [0-9]+\) receives on it here.*fix: exclude = udp/1194\)" out

@@ -88,8 +88,11 @@ for nq in 2 4; do
 	: >"$TMP/iperf.log"
 	inC iperf3 -c 198.51.100.1 -P 16 -t 4 >"$TMP/iperf_c.log" 2>&1 &
 	ipid=$!
-	sleep 1.5
-	nflows=$(inF "$BIN" flows -c "$CONF" | grep -c 'src=198\.51\.100\.10 dst=198\.51\.100\.1 .*dport=5201 src=10\.22\.22\.1 ')
+	# the streams take a moment to open through a loaded relay: up to 3 s
+	streams() { inF "$BIN" flows -c "$CONF" | grep -c 'src=198\.51\.100\.10 dst=198\.51\.100\.1 .*dport=5201 src=10\.22\.22\.1 '; }
+	streams16() { [ "$(streams)" -ge 16 ]; }
+	topo_wait 30 streams16
+	nflows=$(streams)
 	if [ "$nflows" -ge 16 ]; then ok "queues=$nq: tunrelay flows lists the 16 streams ($nflows)"
 	else not_ok "queues=$nq: tunrelay flows lists $nflows of 16 streams"; fi
 	kill -HUP "$DPID"
@@ -127,8 +130,10 @@ for nq in 2 4; do
 
 	# the loop's counters are the sum over the queues: every packet the
 	# engine saw on some side was read by some queue
-	rx=$(stat tun_rx_packets)
-	eng=$(( $(stat packets_public) + $(stat packets_inside) + $(stat packets_lan) ))
+	# one snapshot: a late packet between separate reads would differ
+	snap=$(inF "$BIN" stats -c "$CONF")
+	rx=$(printf '%s\n' "$snap" | awk '$1 == "tun_rx_packets" { print $2 }')
+	eng=$(printf '%s\n' "$snap" | awk '$1 ~ /^packets_(public|inside|lan)$/ { s += $2 } END { print s + 0 }')
 	if [ -n "$rx" ] && [ "$rx" = "$eng" ] && [ "$rx" -gt 0 ]; then ok "queues=$nq: tun_rx_packets sums every queue ($rx)"
 	else not_ok "queues=$nq: tun_rx_packets $rx, engine saw $eng"; fi
 	# one engine shard per queue; with eBPF steering the kernel puts a

@@ -38,7 +38,7 @@ start() {
 stop() {
 	local rc
 	kill -TERM "$DPID"
-	topo_wait 50 sh -c "! kill -0 $DPID" || kill -9 "$DPID"
+	topo_wait 200 sh -c "! kill -0 $DPID" || kill -9 "$DPID"
 	wait "$DPID"; rc=$?; DPID=
 	if [ "$rc" = 0 ]; then ok "$1: SIGTERM: exit 0"; else not_ok "$1: SIGTERM: exit $rc"; fi
 	if ip netns exec "$2" ip link show | grep -q 'trl-'; then not_ok "$1: trl-* devices left"

@@ -723,7 +723,8 @@ real_detach(void)
  * carrier on, but the kernel swaps the device's noop qdisc (which drops
  * everything, silently) for a real one only later, from its link-watch
  * work: a packet sent at once can vanish. Probes to their own destinations
- * until one is read, for up to 2 s; they are not counted in seen[].
+ * until one is read, for up to 10 s (link-watch waits for the rtnl lock,
+ * which another namespace's teardown may hold); not counted in seen[].
  */
 static bool
 real_ready(void)
@@ -732,7 +733,7 @@ real_ready(void)
 	struct pollfd pfd[NQ];
 	int n, q, tries;
 
-	for (tries = 0; tries < 40; tries++) {
+	for (tries = 0; tries < 200; tries++) {
 		if ((n = send_kind(true, "udp", 5000, 9, 64)) == -1)
 			return false;
 		for (q = 0; q < NQ; q++) {

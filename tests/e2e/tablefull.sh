@@ -119,6 +119,7 @@ else
 fi
 expect "UDP: ICMP 3/13 from the address the datagram was sent to" \
     '^icmp type=3 code=13 from=192\.0\.2\.1$' inC python3 "$PEER" ttl-probe 192.0.2.1 81 64
+sleep 0.4	# the bucket holds RATE (3) answers: the 4th needs a refill
 out=$(inC python3 "$CRAFT" tcp-within 2001:db8:2::1 81 3)
 if printf '%s' "$out" | grep -q 'Permission denied'; then ok "TCP over IPv6: refused at once with ICMPv6 1/1 ($out)"
 else not_ok "TCP over IPv6: wanted 'Permission denied', got: $out"; fi

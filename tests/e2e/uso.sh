@@ -26,12 +26,14 @@ import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)	# SO_RCVBUFFORCE: a burst
 s.bind(("10.22.22.1", 5300))
-s.settimeout(3)
+open("'"$TMP"'/sink.ready", "w").close()
+s.settimeout(10)	# the burst may be late; once it runs, 3 s of quiet ends it
 n = 0
 try:
     while True:
         if s.recv(65535) == b"x" * 1000:
             n += 1
+        s.settimeout(3)
 except socket.timeout:
     pass
 print(n)' >"$TMP/sink.out" 2>&1
@@ -60,9 +62,10 @@ for io in auto readwrite; do
 	ip netns exec "$NS_F" "$BIN" run -c "$CONF" >>"$TMP/front.log" 2>&1 &
 	DPID=$!
 	topo_wait 100 inF "$BIN" stats -c "$CONF" || { not_ok "tun_io=$io: front did not come up"; continue; }
+	rm -f "$TMP/sink.ready"
 	sink &
 	spid=$!
-	sleep 0.5
+	topo_wait 100 test -e "$TMP/sink.ready" || not_ok "tun_io=$io: the sink did not bind"
 	if burst; then ok "tun_io=$io: 200 UDP_SEGMENT sends of 8 datagrams"
 	else not_ok "tun_io=$io: the client cannot send with UDP_SEGMENT"; fi
 	wait "$spid"
