@@ -512,9 +512,9 @@ nat_new_flow(struct nat *nat, const struct nat_key *k0, struct pkt_info *pi,
 
 /*
  * Whether a client packet of flow f, which never had a reply, is one that
- * would open a flow (TCP: a SYN in SYN_SENT; UDP; an echo request), looked
- * at no more than once a second or every 256th packet: the cost of a rule
- * lookup stays off one-way streams.
+ * would open a flow (TCP: a bare SYN in SYN_SENT; UDP; an echo request) and
+ * comes in a later second of the clock than the flow's last packet: a
+ * retry is looked at, a one-way stream once a second, not per packet.
  */
 static bool
 nat_retarget_due(const struct nat *nat, const struct nat_flow *f,
@@ -527,7 +527,7 @@ nat_retarget_due(const struct nat *nat, const struct nat_flow *f,
 		return false;
 	if (pi->icmp_echo && !pi->icmp_request)
 		return false;
-	return nat->now - f->seen >= 1 || (f->pkts[0] & 255) == 0;
+	return nat->now != f->seen;
 }
 
 /*
