@@ -293,6 +293,49 @@ tcp_rst_ok(const struct nat_flow *f, int dir, const struct pkt_info *pi)
 }
 
 /*
+ * Whether both directions opened with a SYN: a known scale in the window
+ * record of each (tcp_tw_track() sets it from a SYN that is the first
+ * segment seen that way, and only from one).
+ */
+static bool
+tcp_both_syns(const struct nat_flow *f)
+{
+	struct tcp_tw s, r;
+
+	tcp_tw_get(f, 0, &s);
+	tcp_tw_get(f, 1, &r);
+	return s.scale != 0 && r.scale != 0;
+}
+
+/*
+ * The state a segment without RST of direction dir moves the flow to, or -1
+ * for none. A normal open: the target's SYN+ACK, then the client's ACK. A
+ * simultaneous open (RFC 793 figure 8, RFC 5382 REQ-2): the target's SYN
+ * without ACK leaves SYN_SENT as it is (the window record keeps it), then a
+ * SYN+ACK either way, then an ACK either way.
+ */
+static int
+tcp_handshake(const struct nat_flow *f, int dir, uint8_t flags)
+{
+	uint8_t sa = flags & (TCP_SYN | TCP_ACK);
+
+	/* a client's SYN+ACK answers only a SYN the target sent it */
+	if (f->state == NAT_TCP_SYN_SENT && sa == (TCP_SYN | TCP_ACK) &&
+	    (dir == 1 || tcp_both_syns(f)))
+		return NAT_TCP_SYN_RECV;
+	/*
+	 * After a simultaneous open the target may be the one to send next
+	 * (both ends are established after the two SYN+ACKs). A reply-side
+	 * pickup never saw the client's SYN: there only the client's ACK
+	 * completes the open, as before.
+	 */
+	if (f->state == NAT_TCP_SYN_RECV && sa == TCP_ACK &&
+	    (dir == 0 || tcp_both_syns(f)))
+		return NAT_TCP_ESTABLISHED;
+	return -1;
+}
+
+/*
  * Advance the state for a packet in direction dir. An RST (in window: see
  * tcp_rst_ok()) closes the flow but keeps it for the transitory timeout, so
  * that a late segment still finds its mapping.
@@ -303,19 +346,17 @@ tcp_track(struct nat *nat, struct nat_flow *f, int dir,
 {
 	uint8_t flags = pi->tcp_flags;
 	struct tcp_seg g;
+	int s;
 
 	if (flags & TCP_RST) {
 		flow_set_state(nat, f, NAT_TCP_CLOSED);
 		return;
 	}
 	tcp_seg_read(pi, &g);
+	/* first: the window record tells the handshake whose SYN it saw */
 	tcp_tw_track(f, dir, &g);
-	if (dir == 1 && (flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK) &&
-	    f->state == NAT_TCP_SYN_SENT)
-		flow_set_state(nat, f, NAT_TCP_SYN_RECV);
-	else if (dir == 0 && (flags & (TCP_SYN | TCP_ACK)) == TCP_ACK &&
-	    f->state == NAT_TCP_SYN_RECV)
-		flow_set_state(nat, f, NAT_TCP_ESTABLISHED);
+	if ((s = tcp_handshake(f, dir, flags)) != -1)
+		flow_set_state(nat, f, (uint8_t)s);
 	if (flags & TCP_FIN)
 		tcp_fin(nat, f, dir);
 }

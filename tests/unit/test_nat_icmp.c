@@ -2,7 +2,8 @@
  * test_nat_icmp.c - ICMP errors (RFC 5508): matched by their quoted packet,
  * the quote rewritten to exactly what its sender sent (checksums updated),
  * the outer header translated like a packet of that direction; errors never
- * open, refresh or remove a flow.
+ * open, refresh or remove a flow; one with a bad checksum is dropped
+ * (RFC 5508 REQ-3).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -624,6 +625,161 @@ test_redirect_not_relayed(void **state)
 	fx_free(n);
 }
 
+/* Spoil the checksum of ICMP message e (its field, not the quote). */
+static void
+spoil_csum(struct pg_pkt *e)
+{
+	struct pg_info pi;
+
+	assert_parse(e, &pi);
+	e->data[pi.l4_off + 2] ^= 0x5a;
+	assert_false(pg_check_l4_csum(e->data, e->len));
+}
+
+/*
+ * Error e (from side) with a spoiled checksum is dropped untouched as
+ * bad_checksum and counted; the same error whole is translated, every
+ * checksum right and the quote as want (qlen bytes).
+ */
+static void
+bad_csum_case(struct nat *n, const struct pg_pkt *e, enum nat_side side,
+    const char *src, const char *dst, const struct pg_pkt *want, size_t qlen)
+{
+	struct pg_pkt x, copy;
+	struct pg_info pi;
+	struct nat_stats st0, st;
+	enum nat_drop_reason why;
+
+	nat_get_stats(n, &st0);
+	pg_copy(&x, e);
+	spoil_csum(&x);
+	pg_copy(&copy, &x);
+	assert_drop(pg_run(n, &x, side, T0 + 5, &why), why, NAT_DROP_BAD_CSUM);
+	assert_int_equal(x.len, copy.len);
+	assert_memory_equal(x.data, copy.data, copy.len);
+	nat_get_stats(n, &st);
+	assert_int_equal(st.drops[NAT_DROP_BAD_CSUM],
+	    st0.drops[NAT_DROP_BAD_CSUM] + 1);
+	assert_int_equal(st.icmp_translated, st0.icmp_translated);
+
+	pg_copy(&x, e);
+	assert_forward(n, &x, side, T0 + 6);
+	assert_parse(&x, &pi);
+	assert_outer(&x, src, dst, pi.icmp_type, pi.icmp_code, pi.icmp_mtu);
+	assert_quote_is(&x, want, qlen);
+	nat_get_stats(n, &st);
+	assert_int_equal(st.icmp_translated, st0.icmp_translated + 1);
+	assert_int_equal(st.drops[NAT_DROP_BAD_CSUM],
+	    st0.drops[NAT_DROP_BAD_CSUM] + 1);
+}
+
+/*
+ * RFC 5508 REQ-3: an error with a bad checksum is dropped, both ways, IPv4
+ * and IPv6; with its checksum right the same error passes.
+ */
+static void
+bad_csum_family(bool v6)
+{
+	const char *c = v6 ? C6 : C4, *p = v6 ? P6 : P4, *b = v6 ? B6 : B4;
+	const char *rtr = v6 ? RTR6 : RTR4;
+	struct nat *n = mk();
+	struct pg_pkt o, t, r, e, q;
+
+	assert_non_null(n);
+	pg_udp(&o, c, 40000, p, 53, 100);
+	open_flow(n, &o, &t, T0);
+	/* towards the client: a router on the tunnel path, quote cut short */
+	if (v6)
+		pg_icmp_error(&e, rtr, c, PKT_ICMP6_PACKET_TOO_BIG, 0, 1280,
+		    t.data, 60);
+	else
+		pg_icmp_error(&e, rtr, c, PKT_ICMP_UNREACH,
+		    PKT_ICMP_UNREACH_NEEDFRAG, 1280, t.data, 36);
+	bad_csum_case(n, &e, NAT_SIDE_INSIDE, p, c, &o, v6 ? 60 : 36);
+	/* towards the backend: the client refuses the backend's reply */
+	pg_udp(&r, b, 53, c, 40000, 50);
+	pg_copy(&o, &r);
+	assert_forward(n, &r, NAT_SIDE_INSIDE, T0 + 1);
+	if (v6)
+		pg_icmp_error(&e, c, p, PKT_ICMP6_UNREACH, 4, 0, r.data, r.len);
+	else
+		pg_icmp_error(&e, c, p, PKT_ICMP_UNREACH,
+		    PKT_ICMP_UNREACH_PORT, 0, r.data, r.len);
+	bad_csum_case(n, &e, NAT_SIDE_PUBLIC, c, b, &o, o.len);
+	/* about no flow of ours: still the host's, whose stack judges it */
+	pg_udp(&q, c, 40001, b, 53, 20);
+	pg_icmp_error(&e, b, c, v6 ? PKT_ICMP6_UNREACH : PKT_ICMP_UNREACH,
+	    v6 ? 4 : PKT_ICMP_UNREACH_PORT, 0, q.data, q.len);
+	spoil_csum(&e);
+	pg_copy(&q, &e);
+	assert_int_equal(pg_run(n, &e, NAT_SIDE_INSIDE, T0 + 7, NULL),
+	    NAT_NOT_OURS);
+	assert_memory_equal(e.data, q.data, q.len);
+	fx_free(n);
+}
+
+static void
+test_bad_csum4(void **state)
+{
+	(void)state;
+	bad_csum_family(false);
+}
+
+static void
+test_bad_csum6(void **state)
+{
+	(void)state;
+	bad_csum_family(true);
+}
+
+/*
+ * A bad sum the kernel vouched for (DATA_VALID) is taken as it is; the
+ * quoted packet's own checksum is never judged, only the outer one.
+ */
+static void
+test_csum_data_valid_and_quote(void **state)
+{
+	struct nat *n = mk();
+	struct pg_pkt o, t, e;
+	struct pg_info pi;
+	struct nat_stats st;
+	int v6;
+
+	(void)state;
+	assert_non_null(n);
+	for (v6 = 0; v6 < 2; v6++) {
+		pg_udp(&o, v6 ? C6 : C4, 40000, v6 ? P6 : P4, 53, 100);
+		open_flow(n, &o, &t, T0);
+		pg_icmp_error(&e, v6 ? B6 : B4, v6 ? C6 : C4,
+		    v6 ? PKT_ICMP6_UNREACH : PKT_ICMP_UNREACH,
+		    v6 ? 4 : PKT_ICMP_UNREACH_PORT, 0, t.data, t.len);
+		spoil_csum(&e);
+		e.has_vnet = true;
+		memset(&e.vnet, 0, sizeof(e.vnet));
+		e.vnet.flags = NAT_VNET_DATA_VALID;
+		assert_verdict(pg_run(n, &e, NAT_SIDE_INSIDE, T0 + 1, NULL),
+		    NAT_FORWARD, NAT_DROP_MAX);
+		assert_outer(&e, v6 ? P6 : P4, v6 ? C6 : C4,
+		    v6 ? PKT_ICMP6_UNREACH : PKT_ICMP_UNREACH,
+		    v6 ? 4 : PKT_ICMP_UNREACH_PORT, 0);
+
+		/* a quote with a wrong UDP checksum, the outer sum right */
+		assert_parse(&t, &pi);
+		t.data[pi.l4_off + 6] ^= 0x33;
+		pg_icmp_error(&e, v6 ? B6 : B4, v6 ? C6 : C4,
+		    v6 ? PKT_ICMP6_UNREACH : PKT_ICMP_UNREACH,
+		    v6 ? 4 : PKT_ICMP_UNREACH_PORT, 0, t.data, t.len);
+		assert_verdict(pg_run(n, &e, NAT_SIDE_INSIDE, T0 + 2, NULL),
+		    NAT_FORWARD, NAT_DROP_MAX);
+		assert_true(pg_check_ip_csum(e.data, e.len));
+		assert_true(pg_check_l4_csum(e.data, e.len));
+	}
+	nat_get_stats(n, &st);
+	assert_int_equal(st.drops[NAT_DROP_BAD_CSUM], 0);
+	assert_int_equal(st.icmp_translated, 4);
+	fx_free(n);
+}
+
 int
 main(void)
 {
@@ -651,6 +807,9 @@ main(void)
 		FX_TEST(test_error_never_touches_flow),
 		FX_TEST(test_quote_lengths),
 		FX_TEST(test_redirect_not_relayed),
+		FX_TEST(test_bad_csum4),
+		FX_TEST(test_bad_csum6),
+		FX_TEST(test_csum_data_valid_and_quote),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

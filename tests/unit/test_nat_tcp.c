@@ -1,7 +1,8 @@
 /*
  * test_nat_tcp.c - TCP tracking: the state machine, RST handling, timeouts
  * (RFC 5382: established >= 2 h 4 min, transitory >= 4 min), mid-stream
- * pickup, invalid openers, MSS clamping (fixed, from the MTU, odd offsets).
+ * pickup, invalid openers, simultaneous open (RFC 5382 REQ-2), MSS clamping
+ * (fixed, from the MTU, odd offsets).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -429,6 +430,200 @@ test_reply_without_flow(void **state)
 	fx_free(n);
 }
 
+/*
+ * A segment of the test connection with sequence number seq (dir 0: the
+ * client, 1: the backend), checked when forwarded.
+ */
+static enum nat_verdict
+seg(struct nat *n, int dir, uint8_t flags, uint32_t seq, uint64_t now,
+    enum nat_drop_reason *why)
+{
+	struct pg_spec sp;
+	struct pg_pkt x;
+	struct pg_info pi;
+	enum nat_verdict v;
+
+	if (dir == 0)
+		pg_spec_init(&sp, PKT_IPPROTO_TCP, C4, 40000, P4, 80);
+	else
+		pg_spec_init(&sp, PKT_IPPROTO_TCP, B4, 80, C4, 40000);
+	sp.tcp_flags = flags;
+	sp.seq = seq;
+	sp.ack = (flags & PKT_TCP_ACK) ? 7 : 0;
+	if (!(flags & (PKT_TCP_SYN | PKT_TCP_RST)))
+		sp.payload_len = 100;
+	pg_build(&sp, &x);
+	v = pg_run(n, &x, dir ? NAT_SIDE_INSIDE : NAT_SIDE_PUBLIC, now, why);
+	if (v == NAT_FORWARD) {
+		assert_pkt_csums(&x);
+		assert_parse(&x, &pi);
+		if (dir == 0)
+			assert_pkt_tuple(&pi, C4, 40000, B4, 80);
+		else
+			assert_pkt_tuple(&pi, P4, 80, C4, 40000);
+		assert_int_equal(pi.tcp_flags, flags);
+	}
+	return v;
+}
+
+#define SEG(N, D, F, S, T) do {						\
+	enum nat_drop_reason w__;					\
+	assert_verdict(seg((N), (D), (F), (S), (T), &w__), NAT_FORWARD,	\
+	    w__);							\
+} while (0)
+
+#define SA (PKT_TCP_SYN | PKT_TCP_ACK)
+
+/* The client's sequence numbers start at CISN, the backend's at SISN. */
+#define CISN 1000U
+#define SISN 900000U
+
+/* The flow is established, assured, with the established timeout. */
+static void
+assert_open(struct nat *n, uint64_t now)
+{
+	struct nat_flow_info fi;
+	struct nat_stats st;
+
+	assert_state(n, now, NAT_TCP_ESTABLISHED);
+	state_of(n, now, &fi);
+	assert_true(fi.assured);
+	assert_in_range(fi.expires, 7439, 7440);
+	nat_get_stats(n, &st);
+	assert_int_equal(st.flows_by_state[NAT_TCP_ESTABLISHED], 1);
+	assert_int_equal(st.flows_by_state[NAT_TCP_SYN_SENT], 0);
+	assert_int_equal(st.flows_by_state[NAT_TCP_SYN_RECV], 0);
+	/* idle past the transitory timeout: still there */
+	pg_sweep_all(n, now + SEC(300));
+	assert_state(n, now + SEC(300), NAT_TCP_ESTABLISHED);
+}
+
+/* Both SYNs cross: SYN_SENT stays, unassured, with the transitory timeout. */
+static void
+syns_cross(struct nat *n)
+{
+	struct nat_flow_info fi;
+
+	SEG(n, 0, PKT_TCP_SYN, CISN, T0);
+	SEG(n, 1, PKT_TCP_SYN, SISN, T0 + 1);
+	assert_state(n, T0 + 1, NAT_TCP_SYN_SENT);
+	state_of(n, T0 + 1, &fi);
+	assert_false(fi.assured);
+	assert_in_range(fi.expires, 239, 240);
+}
+
+/*
+ * Simultaneous open (RFC 793 figure 8, RFC 5382 REQ-2), the client's
+ * SYN+ACK first, then data from the backend only: established and assured.
+ */
+static void
+test_simultaneous_open_client_first(void **state)
+{
+	struct nat *n = mk(false, 0, 0);
+
+	(void)state;
+	assert_non_null(n);
+	syns_cross(n);
+	SEG(n, 0, SA, CISN, T0 + 2);
+	assert_state(n, T0 + 2, NAT_TCP_SYN_RECV);
+	SEG(n, 1, SA, SISN, T0 + 3);
+	assert_state(n, T0 + 3, NAT_TCP_SYN_RECV);
+	SEG(n, 1, PKT_TCP_ACK | PKT_TCP_PSH, SISN + 1, T0 + 4);
+	assert_open(n, T0 + 4);
+	fx_free(n);
+}
+
+/* Simultaneous open, the backend's SYN+ACK first, then its data only. */
+static void
+test_simultaneous_open_target_first(void **state)
+{
+	struct nat *n = mk(false, 0, 0);
+
+	(void)state;
+	assert_non_null(n);
+	syns_cross(n);
+	SEG(n, 1, SA, SISN, T0 + 2);
+	assert_state(n, T0 + 2, NAT_TCP_SYN_RECV);
+	SEG(n, 0, SA, CISN, T0 + 3);
+	assert_state(n, T0 + 3, NAT_TCP_SYN_RECV);
+	SEG(n, 1, PKT_TCP_ACK | PKT_TCP_PSH, SISN + 1, T0 + 4);
+	assert_open(n, T0 + 4);
+	fx_free(n);
+}
+
+/* Simultaneous open completed by the client's data instead. */
+static void
+test_simultaneous_open_client_ack(void **state)
+{
+	struct nat *n = mk(false, 0, 0);
+
+	(void)state;
+	assert_non_null(n);
+	syns_cross(n);
+	SEG(n, 0, SA, CISN, T0 + 2);
+	assert_state(n, T0 + 2, NAT_TCP_SYN_RECV);
+	SEG(n, 1, SA, SISN, T0 + 3);
+	SEG(n, 0, PKT_TCP_ACK | PKT_TCP_PSH, CISN + 1, T0 + 4);
+	assert_open(n, T0 + 4);
+	fx_free(n);
+}
+
+/*
+ * After a simultaneous open both directions' windows are known: an RST far
+ * out of the backend's sequence space is dropped, one at its next number
+ * closes the flow.
+ */
+static void
+test_simultaneous_open_rst_window(void **state)
+{
+	struct nat *n = mk(false, 0, 0);
+	enum nat_drop_reason why;
+
+	(void)state;
+	assert_non_null(n);
+	syns_cross(n);
+	SEG(n, 0, SA, CISN, T0 + 2);
+	SEG(n, 1, SA, SISN, T0 + 3);
+	SEG(n, 1, PKT_TCP_ACK | PKT_TCP_PSH, SISN + 1, T0 + 4);
+	assert_drop(seg(n, 1, PKT_TCP_RST, SISN + 0x40000000U, T0 + 5, &why),
+	    why, NAT_DROP_TCP_RST_WINDOW);
+	assert_drop(seg(n, 0, PKT_TCP_RST, CISN + 0x40000000U, T0 + 5, &why),
+	    why, NAT_DROP_TCP_RST_WINDOW);
+	assert_state(n, T0 + 5, NAT_TCP_ESTABLISHED);
+	SEG(n, 1, PKT_TCP_RST, SISN + 101, T0 + 6);
+	assert_state(n, T0 + 6, NAT_TCP_CLOSED);
+	fx_free(n);
+}
+
+/*
+ * The normal handshake keeps its rules: a client SYN+ACK that answers no
+ * SYN of the backend changes nothing, a resent SYN+ACK of the backend does
+ * not complete the open, the client's ACK does.
+ */
+static void
+test_handshake_unchanged(void **state)
+{
+	struct nat *n = mk(false, 0, 0);
+	struct nat_flow_info fi;
+
+	(void)state;
+	assert_non_null(n);
+	SEG(n, 0, PKT_TCP_SYN, CISN, T0);
+	SEG(n, 0, SA, CISN, T0 + 1);
+	assert_state(n, T0 + 1, NAT_TCP_SYN_SENT);
+	SEG(n, 1, SA, SISN, T0 + 2);
+	assert_state(n, T0 + 2, NAT_TCP_SYN_RECV);
+	SEG(n, 1, SA, SISN, T0 + 3);
+	SEG(n, 0, SA, CISN, T0 + 3);
+	assert_state(n, T0 + 3, NAT_TCP_SYN_RECV);
+	state_of(n, T0 + 3, &fi);
+	assert_false(fi.assured);
+	assert_in_range(fi.expires, 239, 240);
+	SEG(n, 0, PKT_TCP_ACK, CISN + 1, T0 + 4);
+	assert_open(n, T0 + 4);
+	fx_free(n);
+}
+
 /* Send a SYN (or SYN+ACK) with options; return the translated packet. */
 static void
 mss_pkt(struct nat *n, bool v6, bool reply, const uint8_t *opts, size_t optlen,
@@ -623,6 +818,11 @@ main(void)
 		FX_TEST(test_no_pickup),
 		FX_TEST(test_invalid_openers),
 		FX_TEST(test_reply_without_flow),
+		FX_TEST(test_simultaneous_open_client_first),
+		FX_TEST(test_simultaneous_open_target_first),
+		FX_TEST(test_simultaneous_open_client_ack),
+		FX_TEST(test_simultaneous_open_rst_window),
+		FX_TEST(test_handshake_unchanged),
 		FX_TEST(test_mss_clamp_fixed),
 		FX_TEST(test_mss_clamp_mtu),
 		FX_TEST(test_mss_below_clamp),
