@@ -17,7 +17,7 @@ e2e_init bk ip python3 ethtool
 . "$here/topo_bk.sh"
 
 CONF=$TMP/front.ini
-e2e_watchdog 240
+e2e_watchdog 300
 
 CLIENTS=$(seq 10 49)
 ADDRS=$(for i in $CLIENTS; do printf '198.51.100.%s ' "$i"; done)
@@ -309,6 +309,49 @@ ask tcp 80
 expect "reload: only B2's clients move, to B1/B3" '^0$' same B2 B1 B3
 expect "reload: B1 kept its counters" \
     '^backend "forward.web 10.22.22.1:80" state=up weight=2 flows=[1-9][0-9]* flows_created=[1-9]' status
+
+# --- an unanswered flow follows a reload to its new target --------------------
+# forward.late first points at B1:6001, where nothing listens (B1's port
+# unreachable is ignored by the client's unconnected socket), and the client
+# keeps asking from one port, every half second. A reload pointing
+# forward.late at B1:80 must reach that same client flow: its next try is
+# started over at the new target and answered.
+late() {
+	bk_conf "$TMP/ctl.sock" "" "[forward.late]
+proto = udp
+listen = 6001
+to = 10.22.22.1:$1"
+}
+stat() { inF "$BIN" stats -c "$CONF" | awk -v k="$1" '$1 == k { print $2 }'; }
+# reload with forward.late to B1:PORT; wait (bounded: 10 s) for it to be taken
+late_reload() {
+	local n
+	n=$(grep -c 'reloaded' "$TMP/front.log")
+	late "$1" >"$CONF"
+	kill -HUP "$DPID"
+	topo_wait 100 sh -c "[ \$(grep -c reloaded $TMP/front.log) -gt $n ]" ||
+	    not_ok "reload with forward.late to B1:$1 not taken"
+}
+late_reload 6001
+rt0=$(stat flows_retargeted)
+inC python3 "$PEER" udp-line 198.51.100.1 6001 "198.51.100.$CB1" 40003 40 0.5 \
+    >"$TMP/late.out" 2>&1 &
+lpid=$!
+if topo_wait 100 sh -c "ip netns exec $NS_F $BIN flows -c $CONF | grep -q 'sport=40003 dport=6001 src=10\.22\.22\.1 dst=198\.51\.100\.$CB1 sport=6001 '"; then
+	ok "an unanswered UDP flow to B1:6001 (nothing listens there)"
+else
+	not_ok "no flow of the client to B1:6001"; inF "$BIN" flows -c "$CONF"
+fi
+late_reload 80
+wait "$lpid"
+if grep -q "^B1 peer=198\.51\.100\.$CB1 port=40003 " "$TMP/late.out"; then
+	ok "after the reload the same client flow is answered by B1:80 ($(cat "$TMP/late.out"))"
+else
+	not_ok "after the reload: $(cat "$TMP/late.out")"; dump
+fi
+rt1=$(stat flows_retargeted)
+if [ "$((rt1 - rt0))" -ge 1 ]; then ok "flows_retargeted +$((rt1 - rt0))"
+else not_ok "flows_retargeted $rt0 -> $rt1"; fi
 
 kill -TERM "$DPID"
 topo_wait 200 sh -c "! kill -0 $DPID" || kill -9 "$DPID"

@@ -267,11 +267,12 @@ def udp_ask(host, port, src, sport):
         s.close()
 
 
-def udp_line(host, port, src="0.0.0.0", sport="0"):
-    """Send "who" over UDP (from SRC:SPORT) and print the answer."""
+def udp_line(host, port, src="0.0.0.0", sport="0", tries="3", every="2"):
+    """Send "who" over UDP (from SRC:SPORT) and print the answer; up to
+    TRIES sends, EVERY seconds apart."""
     s = bound(socket.SOCK_DGRAM, src, sport)
-    s.settimeout(2)
-    for _ in range(3):
+    s.settimeout(float(every))
+    for _ in range(int(tries)):
         s.sendto(b"who", (host, int(port)))
         try:
             print(s.recvfrom(65535)[0].decode().strip())
