@@ -226,7 +226,9 @@ struct nat_flow {
 	uint16_t mtu;			/* the rule's MTU toward the target */
 	uint8_t proto;
 	uint8_t state : 4;		/* enum nat_tcp_state for TCP */
-	uint8_t side : 4;
+	uint8_t side : 3;
+	uint8_t simopen : 1;		/* TCP: the target sent a bare SYN (a
+					 * simultaneous open; tcp.c) */
 	uint8_t flags;
 	uint8_t tw[TCP_TW_BYTES];	/* TCP sequence/window tracking (tcp.c) */
 	uint8_t addr[];			/* original src, dst; reply src */

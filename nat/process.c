@@ -185,6 +185,7 @@ nat_reopen(struct nat *nat, struct nat_flow *f)
 	if (!(f->flags & FLOW_ASSURED))
 		flow_assure(nat, f);
 	flow_set_state(nat, f, NAT_TCP_SYN_SENT);
+	f->simopen = 0;
 	f->flags &= (uint8_t)(FLOW_SNAT | FLOW_ASSURED | FLOW_REBUILD);
 	tcp_tw_reset(f);
 	flow_unassure(nat, f);
@@ -330,6 +331,7 @@ nat_flow_init(struct nat *nat, struct nat_flow *f, const struct nat_rule *r,
     enum nat_side side, uint8_t flags, int state)
 {
 	f->side = (uint8_t)side;
+	f->simopen = 0;
 	f->rule_id = r->id;
 	rule_stats_flow(nat, f->rule_id, 1, true);
 	backend_flow(nat, f, 1, true);
@@ -511,19 +513,23 @@ nat_new_flow(struct nat *nat, const struct nat_key *k0, struct pkt_info *pi,
 }
 
 /*
- * Whether a client packet of flow f, which never had a reply, is one that
- * would open a flow (TCP: a bare SYN in SYN_SENT; UDP; an echo request) and
- * comes in a later second of the clock than the flow's last packet: a
- * retry is looked at, a one-way stream once a second, not per packet.
+ * Whether the rules are asked again for a client packet of flow f: a SYN
+ * that starts a new connection on a closed flow's tuple; or, for a flow
+ * that never had a reply, a packet that would open a flow (TCP: a bare SYN
+ * in SYN_SENT; UDP; an echo request) in a later second of the clock than
+ * the flow's last packet: a retry, or a one-way stream once a second.
  */
 static bool
 nat_retarget_due(const struct nat *nat, const struct nat_flow *f,
     const struct pkt_info *pi)
 {
+	if (pi->proto == PROTO_TCP && tcp_reopens(f, 0, pi->tcp_flags))
+		return true;
 	if (f->flags & (FLOW_REPLIED | FLOW_PICKUP))
 		return false;
 	if (pi->proto == PROTO_TCP && (f->state != NAT_TCP_SYN_SENT ||
-	    (pi->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN))
+	    (pi->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) !=
+	    TCP_SYN))
 		return false;
 	if (pi->icmp_echo && !pi->icmp_request)
 		return false;

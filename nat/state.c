@@ -472,6 +472,7 @@ state_flow_init(struct nat *nat, struct nat_flow *f, const struct state_rec *r,
 	struct nat_key k0, k1, k;
 
 	f->side = r->side;
+	f->simopen = 0;		/* not saved: the client's ACK still opens */
 	f->rule_id = rule->id;		/* the rule's id now */
 	rule_stats_flow(nat, f->rule_id, 1, false);
 	backend_flow(nat, f, 1, false);

@@ -102,6 +102,7 @@ struct tcp_tw {
 /* What a segment says about its sender. */
 struct tcp_seg {
 	uint32_t seq, end;	/* end: seq + data, SYN and FIN */
+	uint32_t ack;
 	uint16_t win;
 	int wscale;		/* -1: no window scale option */
 	uint8_t flags;
@@ -139,6 +140,7 @@ tcp_seg_read(const struct pkt_info *pi, struct tcp_seg *g)
 
 	g->flags = pi->tcp_flags;
 	g->seq = rd32(th + 4);
+	g->ack = rd32(th + 8);
 	g->win = rd16(th + 14);
 	g->end = g->seq + (uint32_t)(pi->l4len - doff) +
 	    ((g->flags & TCP_SYN) != 0) + ((g->flags & TCP_FIN) != 0);
@@ -293,44 +295,44 @@ tcp_rst_ok(const struct nat_flow *f, int dir, const struct pkt_info *pi)
 }
 
 /*
- * Whether both directions opened with a SYN: a known scale in the window
- * record of each (tcp_tw_track() sets it from a SYN that is the first
- * segment seen that way, and only from one).
+ * Whether a client's ACK acknowledges what the target sent (its SYN+ACK):
+ * the ACK number within the target's end, give or take the client's window.
+ * A blind spoofer cannot guess it, so it cannot make a flow established
+ * (and assured, never evicted) that the target never agreed to. Nothing
+ * known of the target (a rebuilt flow): taken as it is.
  */
 static bool
-tcp_both_syns(const struct nat_flow *f)
+tcp_ack_ok(const struct nat_flow *f, const struct tcp_seg *g)
 {
-	struct tcp_tw s, r;
+	struct tcp_tw c, t;
 
-	tcp_tw_get(f, 0, &s);
-	tcp_tw_get(f, 1, &r);
-	return s.scale != 0 && r.scale != 0;
+	tcp_tw_get(f, 0, &c);
+	tcp_tw_get(f, 1, &t);
+	if (c.wclass == 0 || t.wclass == 0)
+		return true;
+	return tcp_tw_in(&t, &c, g->ack);
 }
 
 /*
  * The state a segment without RST of direction dir moves the flow to, or -1
- * for none. A normal open: the target's SYN+ACK, then the client's ACK. A
- * simultaneous open (RFC 793 figure 8, RFC 5382 REQ-2): the target's SYN
- * without ACK leaves SYN_SENT as it is (the window record keeps it), then a
- * SYN+ACK either way, then an ACK either way.
+ * for none. A normal open: the target's SYN+ACK, then the client's ACK of
+ * it. A simultaneous open (RFC 793 figure 8, RFC 5382 REQ-2): the target's
+ * SYN without ACK leaves SYN_SENT as it is (f->simopen notes it), then a
+ * SYN+ACK either way, then an ACK either way. A target sends a bare SYN only
+ * in a simultaneous open, never as an answer to a client's SYN, so nobody
+ * on the client's side can make the target's ACK count.
  */
 static int
-tcp_handshake(const struct nat_flow *f, int dir, uint8_t flags)
+tcp_handshake(const struct nat_flow *f, int dir, const struct tcp_seg *g)
 {
-	uint8_t sa = flags & (TCP_SYN | TCP_ACK);
+	uint8_t sa = g->flags & (TCP_SYN | TCP_ACK);
 
 	/* a client's SYN+ACK answers only a SYN the target sent it */
 	if (f->state == NAT_TCP_SYN_SENT && sa == (TCP_SYN | TCP_ACK) &&
-	    (dir == 1 || tcp_both_syns(f)))
+	    (dir == 1 || f->simopen))
 		return NAT_TCP_SYN_RECV;
-	/*
-	 * After a simultaneous open the target may be the one to send next
-	 * (both ends are established after the two SYN+ACKs). A reply-side
-	 * pickup never saw the client's SYN: there only the client's ACK
-	 * completes the open, as before.
-	 */
 	if (f->state == NAT_TCP_SYN_RECV && sa == TCP_ACK &&
-	    (dir == 0 || tcp_both_syns(f)))
+	    (dir == 0 ? tcp_ack_ok(f, g) : f->simopen))
 		return NAT_TCP_ESTABLISHED;
 	return -1;
 }
@@ -353,9 +355,11 @@ tcp_track(struct nat *nat, struct nat_flow *f, int dir,
 		return;
 	}
 	tcp_seg_read(pi, &g);
-	/* first: the window record tells the handshake whose SYN it saw */
 	tcp_tw_track(f, dir, &g);
-	if ((s = tcp_handshake(f, dir, flags)) != -1)
+	if (dir == 1 && f->state == NAT_TCP_SYN_SENT &&
+	    (flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
+		f->simopen = 1;
+	if ((s = tcp_handshake(f, dir, &g)) != -1)
 		flow_set_state(nat, f, (uint8_t)s);
 	if (flags & TCP_FIN)
 		tcp_fin(nat, f, dir);

@@ -202,6 +202,34 @@ test_answered_stays(void **state)
 	assert_int_equal(rt_stats(e).flows_retargeted, 0);
 }
 
+/*
+ * A new connection on a closed flow's tuple (the old target reset it, then
+ * a reload) goes where the rules say now, at once; with the same target it
+ * reopens the flow in place.
+ */
+static void
+test_reopen(void **state)
+{
+	struct nat *e = rt_engine(fx_rule(B4, NAT_P_TCP, 80, 80, 80), NULL);
+	struct pg_pkt x;
+
+	(void)state;
+	rt_syn(&x);
+	rt_out(e, &x, T0, C4, 40000, B4, 80);
+	pg_tcp(&x, B4, 80, C4, 40000, PKT_TCP_RST | PKT_TCP_ACK);
+	assert_forward(e, &x, NAT_SIDE_INSIDE, T0);
+	rt_syn(&x);
+	rt_out(e, &x, T0, C4, 40000, B4, 80);	/* same target: reopened */
+	assert_int_equal(rt_stats(e).flows_retargeted, 0);
+	pg_tcp(&x, B4, 80, C4, 40000, PKT_TCP_RST | PKT_TCP_ACK);
+	assert_forward(e, &x, NAT_SIDE_INSIDE, T0);
+	rt_reload(e, fx_rule(B4B, NAT_P_TCP, 80, 80, 80));
+	rt_syn(&x);
+	rt_out(e, &x, T0, C4, 40000, B4B, 80);
+	assert_int_equal(rt_stats(e).flows_retargeted, 1);
+	assert_int_equal(rt_stats(e).flows_active, 1);
+}
+
 /* A rule that is gone: the unanswered flow goes, the retry is not ours. */
 static void
 test_rule_gone(void **state)
@@ -295,6 +323,7 @@ main(void)
 		FX_TEST(test_not_due),
 		FX_TEST(test_udp_stream),
 		FX_TEST(test_answered_stays),
+		FX_TEST(test_reopen),
 		FX_TEST(test_rule_gone),
 		FX_TEST(test_full_nat),
 		FX_TEST(test_udp6_echo),

@@ -38,7 +38,13 @@ struct seg {
 	size_t len;
 };
 
-/* Send a segment; a forwarded one has every checksum right. */
+/* Each direction's next sequence number, as far as the test has sent. */
+static uint32_t seg_next[2];
+
+/*
+ * Send a segment, acknowledging what the other direction sent; a forwarded
+ * one has every checksum right.
+ */
 static enum nat_verdict
 send_seg(struct nat *n, const struct seg *g, uint64_t now,
     enum nat_drop_reason *why)
@@ -56,7 +62,7 @@ send_seg(struct nat *n, const struct seg *g, uint64_t now,
 		pg_spec_init(&sp, PKT_IPPROTO_TCP, b, 80, c, 40000);
 	sp.tcp_flags = g->flags;
 	sp.seq = g->seq;
-	sp.ack = (g->flags & PKT_TCP_ACK) ? 7 : 0;
+	sp.ack = (g->flags & PKT_TCP_ACK) ? seg_next[!g->dir] : 0;
 	sp.win = g->win;
 	sp.payload_len = g->len;
 	if (g->wscale >= 0) {
@@ -66,8 +72,11 @@ send_seg(struct nat *n, const struct seg *g, uint64_t now,
 	}
 	pg_build(&sp, &x);
 	v = pg_run(n, &x, g->dir ? NAT_SIDE_INSIDE : NAT_SIDE_PUBLIC, now, why);
-	if (v == NAT_FORWARD)
+	if (v == NAT_FORWARD) {
 		assert_pkt_csums(&x);
+		seg_next[g->dir] = g->seq + (uint32_t)g->len +
+		    ((g->flags & PKT_TCP_SYN) != 0) + ((g->flags & PKT_TCP_FIN) != 0);
+	}
 	return v;
 }
 

@@ -430,9 +430,14 @@ test_reply_without_flow(void **state)
 	fx_free(n);
 }
 
+/* The client's sequence numbers start at CISN, the backend's at SISN. */
+#define CISN 1000U
+#define SISN 900000U
+
 /*
  * A segment of the test connection with sequence number seq (dir 0: the
- * client, 1: the backend), checked when forwarded.
+ * client, 1: the backend), acknowledging the other side's SYN, checked when
+ * forwarded.
  */
 static enum nat_verdict
 seg(struct nat *n, int dir, uint8_t flags, uint32_t seq, uint64_t now,
@@ -449,7 +454,7 @@ seg(struct nat *n, int dir, uint8_t flags, uint32_t seq, uint64_t now,
 		pg_spec_init(&sp, PKT_IPPROTO_TCP, B4, 80, C4, 40000);
 	sp.tcp_flags = flags;
 	sp.seq = seq;
-	sp.ack = (flags & PKT_TCP_ACK) ? 7 : 0;
+	sp.ack = (flags & PKT_TCP_ACK) ? (dir == 0 ? SISN : CISN) + 1 : 0;
 	if (!(flags & (PKT_TCP_SYN | PKT_TCP_RST)))
 		sp.payload_len = 100;
 	pg_build(&sp, &x);
@@ -474,9 +479,6 @@ seg(struct nat *n, int dir, uint8_t flags, uint32_t seq, uint64_t now,
 
 #define SA (PKT_TCP_SYN | PKT_TCP_ACK)
 
-/* The client's sequence numbers start at CISN, the backend's at SISN. */
-#define CISN 1000U
-#define SISN 900000U
 
 /* The flow is established, assured, with the established timeout. */
 static void
@@ -619,6 +621,46 @@ test_handshake_unchanged(void **state)
 	state_of(n, T0 + 3, &fi);
 	assert_false(fi.assured);
 	assert_in_range(fi.expires, 239, 240);
+	SEG(n, 0, PKT_TCP_ACK, CISN + 1, T0 + 4);
+	assert_open(n, T0 + 4);
+	fx_free(n);
+}
+
+/*
+ * What a blind spoofer on the client's side can do does not open the flow:
+ * an ACK whose number does not acknowledge the backend's SYN+ACK, nor a
+ * bare ACK of the backend (its answer to an out-of-window SYN) after a
+ * normal SYN+ACK. Both leave it unassured, with the transitory timeout.
+ */
+static void
+test_blind_open(void **state)
+{
+	struct nat *n = mk(false, 0, 0);
+	struct pg_spec sp;
+	struct pg_pkt x;
+	struct nat_flow_info fi;
+	enum nat_drop_reason why;
+
+	(void)state;
+	assert_non_null(n);
+	SEG(n, 0, PKT_TCP_SYN, CISN, T0);
+	SEG(n, 1, SA, SISN, T0 + 1);
+	/* an ACK guessed wrong: forwarded (the backend answers it) only */
+	pg_spec_init(&sp, PKT_IPPROTO_TCP, C4, 40000, P4, 80);
+	sp.tcp_flags = PKT_TCP_ACK;
+	sp.seq = CISN + 1;
+	sp.ack = SISN + 0x40000000U;
+	pg_build(&sp, &x);
+	assert_verdict(pg_run(n, &x, NAT_SIDE_PUBLIC, T0 + 2, &why),
+	    NAT_FORWARD, why);
+	assert_state(n, T0 + 2, NAT_TCP_SYN_RECV);
+	/* the backend's bare ACK after its own SYN+ACK */
+	SEG(n, 1, PKT_TCP_ACK, SISN + 1, T0 + 3);
+	assert_state(n, T0 + 3, NAT_TCP_SYN_RECV);
+	state_of(n, T0 + 3, &fi);
+	assert_false(fi.assured);
+	assert_in_range(fi.expires, 239, 240);
+	/* the real client's ACK opens it */
 	SEG(n, 0, PKT_TCP_ACK, CISN + 1, T0 + 4);
 	assert_open(n, T0 + 4);
 	fx_free(n);
@@ -823,6 +865,7 @@ main(void)
 		FX_TEST(test_simultaneous_open_client_ack),
 		FX_TEST(test_simultaneous_open_rst_window),
 		FX_TEST(test_handshake_unchanged),
+		FX_TEST(test_blind_open),
 		FX_TEST(test_mss_clamp_fixed),
 		FX_TEST(test_mss_clamp_mtu),
 		FX_TEST(test_mss_below_clamp),
