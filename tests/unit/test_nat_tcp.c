@@ -515,42 +515,40 @@ syns_cross(struct nat *n)
 }
 
 /*
- * Simultaneous open (RFC 793 figure 8, RFC 5382 REQ-2), the client's
- * SYN+ACK first, then data from the backend only: established and assured.
+ * Simultaneous open (RFC 793 figure 8, RFC 5382 REQ-2): the SYNs cross, the
+ * SYN+ACK of direction first, then the other's, then data from the backend
+ * only: established and assured.
  */
 static void
-test_simultaneous_open_client_first(void **state)
+simultaneous_open(int first)
 {
 	struct nat *n = mk(false, 0, 0);
 
-	(void)state;
 	assert_non_null(n);
 	syns_cross(n);
-	SEG(n, 0, SA, CISN, T0 + 2);
+	SEG(n, first, SA, first ? SISN : CISN, T0 + 2);
 	assert_state(n, T0 + 2, NAT_TCP_SYN_RECV);
-	SEG(n, 1, SA, SISN, T0 + 3);
+	SEG(n, !first, SA, first ? CISN : SISN, T0 + 3);
 	assert_state(n, T0 + 3, NAT_TCP_SYN_RECV);
 	SEG(n, 1, PKT_TCP_ACK | PKT_TCP_PSH, SISN + 1, T0 + 4);
 	assert_open(n, T0 + 4);
 	fx_free(n);
 }
 
-/* Simultaneous open, the backend's SYN+ACK first, then its data only. */
+/* Simultaneous open, the client's SYN+ACK first. */
+static void
+test_simultaneous_open_client_first(void **state)
+{
+	(void)state;
+	simultaneous_open(0);
+}
+
+/* Simultaneous open, the backend's SYN+ACK first. */
 static void
 test_simultaneous_open_target_first(void **state)
 {
-	struct nat *n = mk(false, 0, 0);
-
 	(void)state;
-	assert_non_null(n);
-	syns_cross(n);
-	SEG(n, 1, SA, SISN, T0 + 2);
-	assert_state(n, T0 + 2, NAT_TCP_SYN_RECV);
-	SEG(n, 0, SA, CISN, T0 + 3);
-	assert_state(n, T0 + 3, NAT_TCP_SYN_RECV);
-	SEG(n, 1, PKT_TCP_ACK | PKT_TCP_PSH, SISN + 1, T0 + 4);
-	assert_open(n, T0 + 4);
-	fx_free(n);
+	simultaneous_open(1);
 }
 
 /* Simultaneous open completed by the client's data instead. */
