@@ -295,11 +295,19 @@ def cmd_udp_get_stream(host, port, count, pps, ready):
     s.settimeout(0.5)
     got = set()
     end = time.monotonic() + count / pps + 3
-    s.sendto(b"start %d %g" % (count, pps), (host, int(port)))
+    start = b"start %d %g" % (count, pps)
+    s.sendto(start, (host, int(port)))
+    asked = time.monotonic()
     while time.monotonic() < end and len(got) < count:
         try:
             data = s.recv(2048)
         except socket.timeout:
+            # the request (one datagram) may be lost: ask again until the
+            # stream shows up (duplicates count once)
+            if not got and time.monotonic() - asked >= 1:
+                s.sendto(start, (host, int(port)))
+                asked = time.monotonic()
+                end = asked + count / pps + 3
             continue
         if len(data) == 64 and data[:8].isdigit():
             if not got and ready:

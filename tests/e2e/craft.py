@@ -177,15 +177,16 @@ def cmd_synflood(iface, dst_mac, dst, port, n, pps):
 
 
 def cmd_hold(host, port, n, seconds, src="0.0.0.0"):
-    """Open up to N TCP connections one after another (1 s each to connect;
-    stop at the second failure) and keep them SECONDS. Prints "held K" at
-    once (K connected), then exits after SECONDS."""
+    """Open up to N TCP connections one after another (3 s each to connect:
+    a lost SYN is sent again after 1 s; stop at the second failure) and keep
+    them SECONDS. Prints "held K" at once (K connected), then exits after
+    SECONDS."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     held, failed = [], 0
     for _ in range(int(n)):
         s = socket.socket(fam, socket.SOCK_STREAM)
         s.bind((src, 0))
-        s.settimeout(1)
+        s.settimeout(3)
         try:
             s.connect((host, int(port)))
             s.sendall(b"sink\n")

@@ -138,6 +138,7 @@ public_interface = f$x-eth0
 tunnel_interface = f$x-wg0
 backend = 10.2$n.2$n.1, fd2$n::1
 control_socket = $TMP/f$x.sock
+state_file = $TMP/f$x.state
 
 [forward.shared]
 proto = tcp

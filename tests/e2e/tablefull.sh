@@ -96,7 +96,9 @@ expect "a connection gets through before the table fills" '^peer=(::ffff:)?192\.
     inC python3 "$PEER" tcp-who 192.0.2.1 81
 
 # --- 1. the table full of established full-NAT flows --------------------------
-sleep 0.5
+# the first connection must be closing (evictable) before the holds
+no_established() { [ "$(stat flows_tcp_established)" = 0 ]; }
+topo_wait 50 no_established || echo "# flows_tcp_established still $(stat flows_tcp_established)"
 hold 192.0.2.1 $((MAX - 2)) h4 0.0.0.0
 hold 2001:db8:2::1 2 h6 ::
 n4=$(held h4)

@@ -147,6 +147,7 @@ backend = 10.22.22.1, fd22::1
 exclude = tcp/22
 mss_clamp = pmtu
 control_socket = $1
+state_file = ${1%.sock}.state
 EOF
 }
 

@@ -112,6 +112,7 @@ bk_conf() {
 public_interface = f-eth0
 tunnel_interface = f-tun
 control_socket = $1
+state_file = ${1%.sock}.state
 metrics = 127.0.0.1:9464
 backend = fd22::1, fd22::2, fd22::3
 backend_check = icmp interval=1 timeout=1 rise=2 fall=3

@@ -95,6 +95,7 @@ fwd_port_conf() {
 [front]
 public_interface = a-eth0
 control_socket = $1
+state_file = ${1%.sock}.state
 
 [forward.web]
 proto = tcp,udp
@@ -143,6 +144,7 @@ fwd_hairpin_conf() {
 [front]
 public_interface = g-pub
 control_socket = $1
+state_file = ${1%.sock}.state
 
 [forward.web]
 proto = tcp,udp
