@@ -148,8 +148,13 @@ refuse "client cannot reach the backend's tunnel address directly" \
     timeout 5 ip netns exec "$NS_C" python3 "$PEER" tcp-who 10.22.22.1 80
 expect "client still reaches the backend through the public address" "^peer=$C4 " \
     inC python3 "$PEER" tcp-who $P4 80
-# spoofed tunnel sources on the public side: blackholed before the engine
-pp=$(stat packets_public)
+# spoofed tunnel sources on the public side: blackholed before the engine;
+# counted from a quiet moment (the last connection's closing segments done)
+for i in $(seq 20); do
+	pp=$(stat packets_public)
+	sleep 0.3
+	[ "$(stat packets_public)" = "$pp" ] && break
+done
 udp0=$(budp)
 for src in 10.22.22.1 10.22.22.77; do
 	inC python3 - "$FMAC" "$src" "$CRAFT" <<'EOF'

@@ -15,8 +15,9 @@ e2e_init e2e ip nft python3 ethtool iperf3
 CONF=$TMP/front.ini
 
 # 120 s for the two queue settings, more for the run with io_uring denied
-# (and a machine shared with other test runs: it once timed out at 120)
-e2e_watchdog 210
+# (and a machine shared with other test runs: it once timed out at 120;
+# 300 leaves an ASan run under a CPU hog its margin)
+e2e_watchdog 300
 
 # start N: the front with queues = N
 start() {

@@ -133,7 +133,14 @@ topo_services() {
 	topo_bg "$NS_B" python3 "$py" icmp-log "$log"
 	topo_bg "$NS_F" python3 "$py" serve-tcp 0.0.0.0 22 front-ssh
 	topo_wait 50 inB python3 "$py" tcp-who 10.22.22.1 80 &&
+	    topo_wait 50 inB python3 "$py" tcp-who fd22::1 80 &&
+	    topo_wait 50 topo_udp53 &&
 	    topo_wait 50 inF python3 "$py" tcp-line 127.0.0.1 22
+}
+
+# Whether both UDP servers of the backend (IPv4 and IPv6 :53) are bound.
+topo_udp53() {
+	[ "$(ip netns exec "$NS_B" ss -Huln 'sport = :53' | wc -l)" -ge 2 ]
 }
 
 # The front's config for this topology.
