@@ -150,7 +150,7 @@ expect "client still reaches the backend through the public address" "^peer=$C4 
     inC python3 "$PEER" tcp-who $P4 80
 # spoofed tunnel sources on the public side: blackholed before the engine;
 # counted from a quiet moment (the last connection's closing segments done)
-for i in $(seq 20); do
+for _ in $(seq 20); do
 	pp=$(stat packets_public)
 	sleep 0.3
 	[ "$(stat packets_public)" = "$pp" ] && break
