@@ -137,13 +137,24 @@ with open(sys.argv[1], "r+b") as f:
     f.seek(int(sys.argv[2])); f.write(bytes.fromhex(sys.argv[3]))' "$@"
 }
 # the offset of the first live record of a state file (4096: the daemon's
-# page; 64: the engine's header; 104: one record; "LIVE" little-endian)
+# page; then each shard's region: 64 bytes of header, 104 per record; "LIVE"
+# little-endian), in whichever shard's region it is
 first_record() {
 	python3 -c 'import sys
 d = open(sys.argv[1], "rb").read()
-for o in range(4096 + 64, len(d) - 104, 104):
-    if d[o:o + 4] == b"LIVE":
-        print(o); break' "$1"
+# one region per engine shard, back to back, each a 64-byte header
+# ("TRLYSTAT") and 104-byte records: the flows may all be in a later one
+starts = []
+o = d.find(b"TRLYSTAT", 4096)
+while o != -1:
+    starts.append(o)
+    o = d.find(b"TRLYSTAT", o + 8)
+for i, s in enumerate(starts):
+    end = starts[i + 1] if i + 1 < len(starts) else len(d)
+    for r in range(s + 64, end - 103, 104):
+        if d[r:r + 4] == b"LIVE":
+            print(r)
+            sys.exit(0)' "$1"
 }
 
 # bad_file WHAT WANT: the relay starts on a damaged state file, logs WANT,
