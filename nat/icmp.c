@@ -137,23 +137,6 @@ icmp_outer(struct pkt_info *pi, const struct nat_flow *f, int d)
 }
 
 /*
- * Whether an error's own checksum verifies (RFC 5508 REQ-3: drop it
- * silently when not). Only the outer message is summed, quote included, as
- * its sender summed it: the quoted packet is often cut short, so its own
- * checksum cannot be judged. A partial sum (NEEDS_CSUM) is still to be
- * made, and one the kernel vouched for (DATA_VALID) is taken as it is.
- */
-static bool
-icmp_csum_ok(const struct pkt_info *pi, const struct nat_pkt *pkt,
-    bool partial)
-{
-	if (partial ||
-	    (pkt->vnet != NULL && (pkt->vnet->flags & NAT_VNET_DATA_VALID)))
-		return true;
-	return pkt_l4_valid(pi);
-}
-
-/*
  * Translate an ICMP error about a tracked flow. The error never opens,
  * refreshes or removes the flow (RFC 5508, RFC 7857).
  */
@@ -188,10 +171,12 @@ icmp_error(struct nat *nat, struct pkt_info *pi, struct nat_pkt *pkt,
 	    pkt->vnet->csum_offset != 2))
 		return icmp_drop(why, NAT_DROP_BAD_VNET);
 	/*
-	 * After the lookup: an error not ours is the host's, whose stack
-	 * checks it. Before any rewrite: a dropped one stays as it came.
+	 * RFC 5508 REQ-3. After the lookup: an error not ours is the host's,
+	 * whose stack checks it. Before any rewrite: a dropped one stays as
+	 * it came. The outer message is summed, quote included, as its sender
+	 * summed it: a quote is often cut short, its own sum cannot be judged.
 	 */
-	if (!icmp_csum_ok(pi, pkt, partial))
+	if (!pkt_csum_ok(pi, pkt, partial))
 		return icmp_drop(why, NAT_DROP_BAD_CSUM);
 	if (nat_ttl(nat, pi) == -1)
 		return icmp_drop(why, NAT_DROP_TTL);

@@ -108,6 +108,7 @@ int pkt_parse(struct pkt_info *, uint8_t *, size_t, bool, enum nat_drop_reason *
 int pkt_csum_offset(uint8_t);
 bool pkt_icmp_is_error(uint8_t, uint8_t);
 bool pkt_l4_valid(const struct pkt_info *);
+bool pkt_csum_ok(const struct pkt_info *, const struct nat_pkt *, bool);
 
 /* flow table keys: no padding; KEYLEN bytes are hashed and compared */
 struct nat_key {

@@ -277,6 +277,23 @@ pkt_parse(struct pkt_info *pi, uint8_t *p, size_t len, bool quoted,
 }
 
 /*
+ * Whether a packet's L4 checksum is good or not ours to judge: one the
+ * kernel vouched for (DATA_VALID) or still to be summed (partial) is taken
+ * as it is; so is a first fragment, whose sum covers data not here. The
+ * engine checks flow-opening packets (a bogus one must not hold a flow
+ * slot) and ICMP errors; the endpoints check every other packet themselves.
+ */
+bool
+pkt_csum_ok(const struct pkt_info *pi, const struct nat_pkt *pkt,
+    bool partial)
+{
+	if (partial || pi->frag ||
+	    (pkt->vnet != NULL && (pkt->vnet->flags & NAT_VNET_DATA_VALID)))
+		return true;
+	return pkt_l4_valid(pi);
+}
+
+/*
  * Whether the L4 checksum of a whole (unfragmented) packet verifies: TCP,
  * UDP and ICMPv6 with their pseudo-header, ICMP without. An IPv4 UDP
  * checksum of 0 means none was sent.

@@ -407,23 +407,6 @@ nat_open(struct nat *nat, const struct nat_rule *r, const struct nat_key *k0,
 }
 
 /*
- * Whether a packet about to open a flow has a good L4 checksum. A packet
- * the kernel vouched for (DATA_VALID) or still to be summed (partial) is
- * taken as it is; so is a first fragment, whose sum covers data not here.
- * Only flow-opening packets are checked: a bogus one must not hold a flow
- * slot, while the endpoints check every other packet themselves.
- */
-static bool
-nat_csum_ok(const struct nat_pkt *pkt, const struct pkt_info *pi,
-    bool partial)
-{
-	if (partial || pi->frag ||
-	    (pkt->vnet != NULL && (pkt->vnet->flags & NAT_VNET_DATA_VALID)))
-		return true;
-	return pkt_l4_valid(pi);
-}
-
-/*
  * A reply from the inside with no flow (the relay restarted, the flow was
  * evicted): in keep mode the rules tell whom it answers, so the flow is
  * opened again from this side and the reply translated.
@@ -448,7 +431,7 @@ nat_pickup(struct nat *nat, const struct nat_key *k1, struct pkt_info *pi,
 	 * found by its own client's packets */
 	if (!shard_key_mine(nat, &k0, NAT_SIDE_PUBLIC))
 		return nat_drop(why, NAT_DROP_NO_FLOW);
-	if (!nat_csum_ok(pkt, pi, partial))
+	if (!pkt_csum_ok(pi, pkt, partial))
 		return nat_drop(why, NAT_DROP_BAD_CSUM);
 	if (nat_ttl(nat, pi) == -1)
 		return icmp_time_exceeded(nat, pi, pkt, k0.dst, why);
@@ -502,7 +485,7 @@ nat_new_flow(struct nat *nat, const struct nat_key *k0, struct pkt_info *pi,
 	r = rule_match(nat, pi);
 	if (r == NULL || r->action == NAT_RULE_PASS)
 		return NAT_NOT_OURS;
-	if (!nat_csum_ok(pkt, pi, partial))
+	if (!pkt_csum_ok(pi, pkt, partial))
 		return nat_drop(why, NAT_DROP_BAD_CSUM);
 	if (nat_ttl(nat, pi) == -1)
 		return icmp_time_exceeded(nat, pi, pkt, pi->dst, why);
